@@ -1,0 +1,52 @@
+# b2b-insights: `make reports` and `make test` do all the set-up on a fresh clone.
+# Every target has a `## ` comment: `make help` lists them.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+KERNEL := b2b-insights
+STAMP  := $(VENV)/.installed
+DEMO   := data/demo/.complete
+BATCH  ?= runs/default.yaml
+JOBS   ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data reports test lint lab clean bench
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv with pip, install the package editable with dev extras, register the kernel
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 (b2b-insights)" > /dev/null
+	touch $(STAMP)
+
+data: $(DEMO) ## Build the demo data set in data/demo/ (seeded: same seed, same bytes)
+
+$(DEMO): $(STAMP) $(wildcard src/helpers/demo*.py)
+	$(PY) -m helpers.demo --out data/demo
+
+reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
+	$(PY) -m helpers.batch run $(BATCH) --jobs $(JOBS)
+
+test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+
+lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
+	$(PY) -m ruff check src tests benchmarks notebooks
+	$(PY) -m ruff format --check src tests benchmarks
+
+lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Run the benchmarks (features vs pandas baseline); figures go to docs/benchmarks.md by hand
+	$(PY) benchmarks/bench_features.py
+
+clean: ## Remove generated data, reports and caches (keeps .venv; `rm -rf .venv` for a full reset)
+	rm -rf data/demo data/bench .pytest_cache .ruff_cache
+	find reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
