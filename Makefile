@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/.complete
 BATCH  ?= runs/default.yaml
 JOBS   ?= 2
+# Import the package from this checkout even when .venv is shared with another worktree.
+export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup data reports test lint lab clean bench
