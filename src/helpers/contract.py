@@ -303,9 +303,7 @@ CHANNEL_SPEND = Table(
             nullable=True,
             min_value=0,
         ),
-        Column(
-            "clicks", "float", "count", "Ad clicks", required=False, nullable=True, min_value=0
-        ),
+        Column("clicks", "float", "count", "Ad clicks", required=False, nullable=True, min_value=0),
     ),
 )
 

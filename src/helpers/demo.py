@@ -136,7 +136,14 @@ GROWTH_PER_YEAR = 0.40
 PRICE_INSENSITIVE_SHARE = 0.10
 PRICE_INSENSITIVE_MARGIN = 0.12
 
-INDUSTRIES = ("machinery", "chemicals", "electronics", "construction", "food_processing", "textiles")
+INDUSTRIES = (
+    "machinery",
+    "chemicals",
+    "electronics",
+    "construction",
+    "food_processing",
+    "textiles",
+)
 REGIONS = ("north", "south", "east", "west", "international")
 COUNTRIES = {
     "north": ("DE", "DK"),
@@ -470,16 +477,35 @@ def generate(
         )
     if "touchpoints" in tables:
         out["touchpoints"] = _touchpoints(
-            rng, created, channel_idx, quality, stage_time, observed_stage, decision_time,
-            acc_lead, acq, truth_accounts["account_id"], window, n_leads,
+            rng,
+            created,
+            channel_idx,
+            quality,
+            stage_time,
+            observed_stage,
+            decision_time,
+            acc_lead,
+            acq,
+            truth_accounts["account_id"],
+            window,
+            n_leads,
         )
     missing = None
     if "channel_spend" in tables:
         out["channel_spend"], missing = _spend_table(spend_rows)
 
-    truth = _truth(n_accounts, seed, intensity, out, truth_accounts, lead_info={
-        "created": created, "channel_idx": channel_idx, "months": months,
-    })
+    truth = _truth(
+        n_accounts,
+        seed,
+        intensity,
+        out,
+        truth_accounts,
+        lead_info={
+            "created": created,
+            "channel_idx": channel_idx,
+            "months": months,
+        },
+    )
     if "orders" in tables or "accounts" in tables:
         truth["purchasing"].update(realised)
     return out, truth, truth_accounts
@@ -554,7 +580,9 @@ def _orders(
     share = rng.gamma(2.0, 1.0, len(line_order))
     share /= np.bincount(line_order, weights=share)[line_order]
     line_amount = np.round(amount[line_order] * share, 2)
-    line_margin_rate = np.clip(margin[line_acc] + 0.03 * rng.standard_normal(len(line_order)), 0, 0.9)
+    line_margin_rate = np.clip(
+        margin[line_acc] + 0.03 * rng.standard_normal(len(line_order)), 0, 0.9
+    )
     unit_price = np.array(CATEGORY_PRICE)[category] * np.exp(
         0.2 * rng.standard_normal(len(line_order))
     )
@@ -588,8 +616,16 @@ def _orders(
         )
 
     main = block(
-        "O", order_number, line_no, line_acc, line_day, line_amount, line_margin, quantity,
-        category, status,
+        "O",
+        order_number,
+        line_no,
+        line_acc,
+        line_day,
+        line_amount,
+        line_margin,
+        quantity,
+        category,
+        status,
     )
     returns = block(
         "R",
@@ -611,10 +647,12 @@ def _orders(
     position = np.lexsort((np.arange(len(days_all)), days_all, late))
     table = table.take(pa.array(position))
 
-    revenue = np.bincount(line_acc[status == "completed"], weights=line_amount[status == "completed"],
-                          minlength=n_acc)
-    revenue -= np.bincount(line_acc[ret_idx], weights=line_amount[ret_idx] * ret_frac,
-                           minlength=n_acc)
+    revenue = np.bincount(
+        line_acc[status == "completed"], weights=line_amount[status == "completed"], minlength=n_acc
+    )
+    revenue -= np.bincount(
+        line_acc[ret_idx], weights=line_amount[ret_idx] * ret_frac, minlength=n_acc
+    )
     ranked = np.sort(revenue)[::-1]
     top = int(np.ceil(0.2 * n_acc))
     realised = {
@@ -630,8 +668,18 @@ def _orders(
 
 
 def _touchpoints(
-    rng, created, channel_idx, quality, stage_time, observed_stage, decision_time,
-    acc_lead, acq, account_ids, window, n_leads,
+    rng,
+    created,
+    channel_idx,
+    quality,
+    stage_time,
+    observed_stage,
+    decision_time,
+    acc_lead,
+    acq,
+    account_ids,
+    window,
+    n_leads,
 ) -> pa.Table:
     """Interactions: touches before the lead, its inquiry, demos and meetings, customer care."""
     n_ch = len(CHANNELS)
@@ -647,8 +695,9 @@ def _touchpoints(
     chan = np.where(is_last, channel_idx[lead], rng.choice(n_ch, len(lead), p=share))
     paid = chan < len(PAID_CHANNELS)
     kind_last = np.where(chan == 0, "trade_show_visit", np.where(paid, "ad_click", "site_visit"))
-    kind_early = rng.choice(np.array(["site_visit", "content_download", "ad_click"]), len(lead),
-                            p=[0.6, 0.25, 0.15])
+    kind_early = rng.choice(
+        np.array(["site_visit", "content_download", "ad_click"]), len(lead), p=[0.6, 0.25, 0.15]
+    )
     kind_early = np.where((kind_early == "ad_click") & ~paid, "site_visit", kind_early)
     kind = np.where(is_last, kind_last, kind_early)
     back = np.where(is_last, 0.0, (n_pre[lead] - pos) * rng.uniform(2, 12, len(lead)))
@@ -664,8 +713,15 @@ def _touchpoints(
     lead_v = np.repeat(np.arange(n_leads), n_visit)
     horizon = np.minimum(decision_time, window) - created
     day_v = created[lead_v] + np.floor(rng.random(len(lead_v)) * np.maximum(horizon[lead_v], 1))
-    parts.append((lead_v, None, np.full(len(lead_v), CHANNELS.index("organic_web")), day_v,
-                  np.full(len(lead_v), "site_visit")))
+    parts.append(
+        (
+            lead_v,
+            None,
+            np.full(len(lead_v), CHANNELS.index("organic_web")),
+            day_v,
+            np.full(len(lead_v), "site_visit"),
+        )
+    )
 
     # 4. Demos between intent and proposal (likelier for good leads), meetings in negotiation.
     demo = observed_stage[:, 0] & (rng.random(n_leads) < _logistic(-0.5 + 1.0 * quality))
@@ -673,8 +729,9 @@ def _touchpoints(
     d_day = stage_time[d_idx, 0] + np.floor(rng.random(len(d_idx)) * 7)
     parts.append((d_idx, None, channel_idx[d_idx], d_day, np.full(len(d_idx), "demo")))
     meet = np.flatnonzero(observed_stage[:, 2])
-    parts.append((meet, None, channel_idx[meet], stage_time[meet, 2],
-                  np.full(len(meet), "meeting")))
+    parts.append(
+        (meet, None, channel_idx[meet], stage_time[meet, 2], np.full(len(meet), "meeting"))
+    )
     # 5. Nurture e-mails to some leads (channel 'email', not a lead source, no spend).
     n_mail = rng.poisson(0.7, n_leads)
     lead_m = np.repeat(np.arange(n_leads), n_mail)
@@ -686,26 +743,31 @@ def _touchpoints(
     day_all = np.concatenate([p[3] for p in parts])
     kind_all = np.concatenate([p[4] for p in parts])
     keep = day_all <= window
-    lead_all, chan_all, day_all, kind_all = (a[keep] for a in (lead_all, chan_all, day_all,
-                                                                kind_all))
+    lead_all, chan_all, day_all, kind_all = (
+        a[keep] for a in (lead_all, chan_all, day_all, kind_all)
+    )
     # 6. Account care after conversion: a meeting per customer, on the account only.
     care_day = acq + rng.integers(30, 200, len(acq))
     ok = care_day <= window
     seconds = rng.integers(8 * 3600, 18 * 3600, len(day_all) + int(ok.sum()))
     ch_names = np.array((*CHANNELS, "email"))
     lead_ids = _ids("L", lead_all + 1, max(7, len(str(n_leads))))
-    stamps = (_days(np.concatenate([day_all, care_day[ok]])).astype("datetime64[s]")
-              + seconds.astype("timedelta64[s]"))
+    stamps = _days(np.concatenate([day_all, care_day[ok]])).astype(
+        "datetime64[s]"
+    ) + seconds.astype("timedelta64[s]")
     n_lead_rows = len(day_all)
     table = pa.table(
         {
             "lead_id": pa.concat_arrays([lead_ids, pa.nulls(int(ok.sum()), pa.string())]),
             "account_id": pa.concat_arrays(
-                [pa.nulls(n_lead_rows, pa.string()), account_ids.combine_chunks().filter(
-                    pa.array(ok))]
+                [
+                    pa.nulls(n_lead_rows, pa.string()),
+                    account_ids.combine_chunks().filter(pa.array(ok)),
+                ]
             ),
-            "channel": pa.array(np.concatenate([ch_names[chan_all],
-                                                np.full(int(ok.sum()), "email")])),
+            "channel": pa.array(
+                np.concatenate([ch_names[chan_all], np.full(int(ok.sum()), "email")])
+            ),
             "touched_at": pa.array(stamps),
             "kind": pa.array(np.concatenate([kind_all, np.full(int(ok.sum()), "meeting")])),
         }
@@ -799,8 +861,11 @@ def _channel_truth(intensity, out, lead_info) -> dict[str, Any]:
             ),
             "marginal_stage_rates": rates,
             "stage_mean_days": dict(
-                zip(("intent", "proposal", "negotiation", "decision"), STAGE_DAYS[channel],
-                    strict=True)
+                zip(
+                    ("intent", "proposal", "negotiation", "decision"),
+                    STAGE_DAYS[channel],
+                    strict=True,
+                )
             ),
             "stage_days_gamma_shape": STAGE_SHAPE,
         }
@@ -855,8 +920,9 @@ def planted_ltv_cac(seed: int = DEFAULT_SEED, n: int = 200_000) -> dict[str, Any
         lp = (
             np.array([LOG_HR["size_band"][v] for v in SIZE_BANDS])[size]
             + LOG_HR["acquisition_channel"][channel]
-            + rng.choice(np.array([LOG_HR["ownership_type"][v] for v in OWNERSHIP]), n,
-                         p=OWNERSHIP_P)
+            + rng.choice(
+                np.array([LOG_HR["ownership_type"][v] for v in OWNERSHIP]), n, p=OWNERSHIP_P
+            )
             + rng.choice(np.array([LOG_HR["industry"][v] for v in INDUSTRIES]), n)
             + rng.choice(np.array([LOG_HR["business_type"][v] for v in BUSINESS]), n, p=BUSINESS_P)
         )
@@ -891,9 +957,12 @@ def planted_ltv_cac(seed: int = DEFAULT_SEED, n: int = 200_000) -> dict[str, Any
 # --- writing ---------------------------------------------------------------------------------
 
 
-def write(out_dir: Path, n_accounts: int = DEFAULT_ACCOUNTS, seed: int = DEFAULT_SEED,
-          tables: Iterable[str] = ("accounts", "orders", "leads", "touchpoints", "channel_spend"),
-          ) -> dict[str, Any]:
+def write(
+    out_dir: Path,
+    n_accounts: int = DEFAULT_ACCOUNTS,
+    seed: int = DEFAULT_SEED,
+    tables: Iterable[str] = ("accounts", "orders", "leads", "touchpoints", "channel_spend"),
+) -> dict[str, Any]:
     """Generate and write the data set atomically (each file via a temporary name + rename).
 
     ``truth.json`` is written last, so a directory with a ``truth.json`` is complete.
@@ -903,8 +972,10 @@ def write(out_dir: Path, n_accounts: int = DEFAULT_ACCOUNTS, seed: int = DEFAULT
     data, truth, truth_accounts = generate(n_accounts=n_accounts, seed=seed, tables=tables)
     (out_dir / "truth.json").unlink(missing_ok=True)
     for name, table in {**data, "truth_accounts": truth_accounts}.items():
-        _atomic(out_dir / f"{name}.parquet",
-                lambda p, t=table: pq.write_table(t, p, compression="zstd", row_group_size=1 << 20))
+        _atomic(
+            out_dir / f"{name}.parquet",
+            lambda p, t=table: pq.write_table(t, p, compression="zstd", row_group_size=1 << 20),
+        )
     text = json.dumps(truth, indent=2, sort_keys=False) + "\n"
     _atomic(out_dir / "truth.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
     return truth
@@ -926,11 +997,15 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m helpers.demo --out data/demo [--accounts N] [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEMO_DIR, help="output directory")
-    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS,
-                        help="approximate number of accounts")
+    parser.add_argument(
+        "--accounts", type=int, default=DEFAULT_ACCOUNTS, help="approximate number of accounts"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--tables", default="accounts,orders,leads,touchpoints,channel_spend",
-                        help="comma-separated tables to write")
+    parser.add_argument(
+        "--tables",
+        default="accounts,orders,leads,touchpoints,channel_spend",
+        help="comma-separated tables to write",
+    )
     args = parser.parse_args(argv)
     truth = write(args.out, args.accounts, args.seed, args.tables.split(","))
     (args.out / ".complete").touch()

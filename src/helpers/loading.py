@@ -165,9 +165,7 @@ def read_config(path: str | Path) -> SourceConfig:
         raise ValueError(f"{path}: expected a mapping with a 'tables:' section.")
     unknown = sorted(set(raw["tables"]) - set(TABLES))
     if unknown:
-        raise ValueError(
-            f"{path}: unknown table(s) {unknown}; the contract has {sorted(TABLES)}."
-        )
+        raise ValueError(f"{path}: unknown table(s) {unknown}; the contract has {sorted(TABLES)}.")
     tables = {}
     for name, spec in raw["tables"].items():
         spec = {"file": spec} if isinstance(spec, str) else dict(spec or {})

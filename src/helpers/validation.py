@@ -103,9 +103,7 @@ def rows_problem(
     examples = []
     for idx in frame.index[mask][:MAX_EXAMPLES]:
         label = row_label(frame, idx)
-        values = ", ".join(
-            f"{c}={_fmt(frame.at[idx, c])}" for c in show_cols if c in frame.columns
-        )
+        values = ", ".join(f"{c}={_fmt(frame.at[idx, c])}" for c in show_cols if c in frame.columns)
         examples.append(f"{label} ({values})" if values else label)
     return Problem(frame.attrs.get("file", "?"), column, rule, tuple(examples), count)
 
@@ -137,9 +135,7 @@ def schema_for(table: Table, present: Iterable[str]) -> pa.DataFrameSchema:
         )
     key = [k for k in table.key if k in present]
     compound = key if len(key) > 1 else None
-    return pa.DataFrameSchema(
-        columns, unique=compound, report_duplicates="all", name=table.name
-    )
+    return pa.DataFrameSchema(columns, unique=compound, report_duplicates="all", name=table.name)
 
 
 _CHECK_WORDS = {
@@ -159,9 +155,7 @@ def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
     return []
 
 
-def _problems_from_pandera(
-    frame: pd.DataFrame, table: Table, cases: pd.DataFrame
-) -> list[Problem]:
+def _problems_from_pandera(frame: pd.DataFrame, table: Table, cases: pd.DataFrame) -> list[Problem]:
     problems = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         column = None if pd.isna(column) else str(column)
@@ -232,7 +226,11 @@ def check_rows(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
             _add(
                 findings.warnings,
                 rows_problem(
-                    leads, early, stage, "stage dated before the lead was created", ["lead_id", stage]
+                    leads,
+                    early,
+                    stage,
+                    "stage dated before the lead was created",
+                    ["lead_id", stage],
                 ),
             )
 

@@ -1,0 +1,122 @@
+"""What a notebook hands to its readers: key findings, output folder, headline metrics.
+
+Every notebook has an ``OUTPUT_DIR`` parameter. The batch (``helpers.batch``) sets it to the
+run's folder under ``reports/``; run interactively it is empty and outputs go to
+``reports/interactive/<notebook>/``. Metrics are written atomically (temporary file + rename),
+as sorted JSON with rounded floats, so that a rerun on the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import REPORTS_DIR
+
+METRICS_FILE = "metrics.json"
+
+
+def output_dir(configured: str | os.PathLike[str] | None, notebook: str) -> Path:
+    """The folder a notebook writes its metrics and CSVs to (created if missing).
+
+    ``configured`` is the notebook's ``OUTPUT_DIR`` parameter; empty means
+    ``reports/interactive/<notebook>``.
+    """
+    path = Path(configured) if configured else REPORTS_DIR / "interactive" / notebook
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """``frame.to_csv`` written atomically (UTF-8, no index unless asked)."""
+    kwargs.setdefault("index", False)
+    return atomic_write_text(path, frame.to_csv(**kwargs))
+
+
+def _plain(value: Any, digits: int) -> Any:
+    """JSON-safe copy of ``value``: numpy scalars unwrapped, floats rounded, NaN -> None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, pd.Index, np.ndarray)):
+        return [_plain(v, digits) for v in value]
+    if isinstance(value, pd.Series):
+        return {str(k): _plain(v, digits) for k, v in value.items()}
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return None if not math.isfinite(value) else round(value, digits)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    return value
+
+
+def write_metrics(
+    folder: str | os.PathLike[str], metrics: Mapping[str, Any], digits: int = 6
+) -> Path:
+    """Write a notebook's headline numbers to ``<folder>/metrics.json`` (atomic, sorted keys)."""
+    text = json.dumps(_plain(metrics, digits), indent=2, sort_keys=True, ensure_ascii=False)
+    return atomic_write_text(Path(folder) / METRICS_FILE, text + "\n")
+
+
+def read_metrics(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metrics a notebook run wrote to ``folder``."""
+    return json.loads((Path(folder) / METRICS_FILE).read_text(encoding="utf-8"))
+
+
+def findings_markdown(sentences: Iterable[str]) -> str:
+    """Key findings as a Markdown bullet list; each sentence is HTML-escaped (user strings)."""
+    items = [f"- {html.escape(s, quote=False)}" for s in sentences if s]
+    return "\n".join(items) if items else "- No findings: the selection has no data."
+
+
+def show_findings(sentences: Iterable[str]) -> None:
+    """Display key findings as Markdown in the notebook (and the HTML report)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(findings_markdown(sentences)))
+
+
+def pct(share: float, digits: int = 0) -> str:
+    """A share 0-1 as a percentage string: ``pct(0.784) == '78%'``."""
+    return "n/a" if share is None or not math.isfinite(share) else f"{share * 100:.{digits}f}%"
+
+
+def money(amount: float, digits: int = 0) -> str:
+    """An amount of money with thousands separators and k/M suffixes: ``money(1234567) == '1.2M'``."""
+    if amount is None or not math.isfinite(amount):
+        return "n/a"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount >= 1e6:
+        return f"{sign}{amount / 1e6:.1f}M"
+    if amount >= 1e4:
+        return f"{sign}{amount / 1e3:.0f}k"
+    return f"{sign}{amount:,.{digits}f}"
