@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from helpers.config import DEMO_DIR, DEMO_SOURCE
@@ -235,7 +236,8 @@ def read_raw(spec: TableSource) -> pd.DataFrame:
             frame = pd.read_excel(path, sheet_name=spec.sheet or 0, dtype=str)
             first_row, word = 2, "line"
         elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
+            # date32 columns as datetime64, not Python date objects
+            frame = pq.read_table(path).to_pandas(date_as_object=False)
             first_row, word = 1, "row"
         else:
             raise DataValidationError(
