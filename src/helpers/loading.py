@@ -123,6 +123,86 @@ class Dataset:
                 f"'{self.source}' does not provide; add it to the source YAML to get this part."
             )
 
+    def filter(self, criteria: Mapping[str, Any] | None = None) -> Dataset:
+        """The data set restricted to the accounts matching ``criteria`` (a new Dataset).
+
+        ``criteria`` maps an accounts column to a value or a list of values, e.g.
+        ``{"region": "north"}`` or ``{"business_line": ["components", "services"]}``; values
+        are compared after the same normalisation as the data (lower snake case for
+        categories). Orders and account touchpoints follow their account. Leads are kept by
+        their own column when the leads table has it (so unconverted prospects of a region
+        stay in), otherwise by their account. ``channel_spend`` is not split (spend is rarely
+        recorded per region): CAC of a slice therefore uses company-wide spend, which the
+        filter records in ``warnings``.
+
+        Raises ``ValueError`` naming the column and the known values when a criterion names an
+        unknown column or selects no account.
+        """
+        if not criteria:
+            return self
+        self.require("accounts", purpose="Filtering by account attributes")
+        accounts = self.tables["accounts"]
+        mask = pd.Series(True, index=accounts.index)
+        lead_mask = None
+        leads = self.tables.get("leads")
+        for column, wanted in criteria.items():
+            if column not in accounts.columns or column == ROW_COLUMN:
+                usable = [c for c in accounts.columns if c != ROW_COLUMN]
+                raise ValueError(
+                    f"Filter column '{column}' is not an accounts column; use one of "
+                    f"{', '.join(usable)}."
+                )
+            values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
+            values = [_normalise_value(accounts[column], v) for v in values]
+            hit = accounts[column].isin(values)
+            if not hit.any():
+                known = sorted(map(str, accounts[column].dropna().unique()))[:20]
+                raise ValueError(
+                    f"The filter {column}={wanted!r} selects no accounts; the accounts table "
+                    f"has {column} values: {', '.join(known)}."
+                )
+            mask &= hit
+            if leads is not None and column in leads.columns:
+                own = leads[column].isin(values)
+                lead_mask = own if lead_mask is None else lead_mask & own
+        if not mask.any():
+            raise ValueError(
+                f"The filter {dict(criteria)!r} selects no accounts (each part "
+                "matches some, but no account matches all of them)."
+            )
+        kept = accounts.loc[mask]
+        ids = set(kept["account_id"])
+        tables = dict(self.tables)
+        tables["accounts"] = kept
+        tables["orders"] = _keep(
+            self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
+        )
+        if leads is not None:
+            by_account = leads["account_id"].isin(ids)
+            tables["leads"] = _keep(leads, by_account if lead_mask is None else lead_mask)
+        touch = self.tables.get("touchpoints")
+        if touch is not None:
+            lead_ids = set(tables["leads"]["lead_id"]) if leads is not None else set()
+            keep = touch["account_id"].isin(ids) | touch["lead_id"].isin(lead_ids)
+            tables["touchpoints"] = _keep(touch, keep)
+        warnings = list(self.warnings)
+        if "channel_spend" in tables:
+            warnings.append(
+                Problem(
+                    "channel_spend",
+                    None,
+                    f"spend is company-wide: the filter {dict(criteria)} does not split it, so "
+                    "costs per lead or customer of this slice compare slice volumes with "
+                    "company-wide spend",
+                )
+            )
+        return dataclasses.replace(
+            self,
+            tables=tables,
+            warnings=warnings,
+            filters={**self.filters, **dict(criteria)},
+        )
+
     def missing_sentence(self, *names: str, purpose: str) -> str | None:
         """The sentence :meth:`require` would raise, or None when every table is there."""
         try:
@@ -485,3 +565,19 @@ def _file_digest(path: Path) -> bytes:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.digest()
+
+
+def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    kept = frame.loc[mask]
+    kept.attrs = frame.attrs
+    return kept
+
+
+def _normalise_value(column: pd.Series, value: Any) -> Any:
+    """Spell a filter value the way the loaded column spells it (categories: lower snake)."""
+    if isinstance(value, str) and column.dtype == object:
+        text = value.strip()
+        if not column.isin([text]).any():
+            return text.lower().replace(" ", "_").replace("-", "_")
+        return text
+    return value
