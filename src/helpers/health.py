@@ -1,0 +1,94 @@
+"""Data health: what was loaded, which dates it covers, and what looks odd (for notebook 00)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers.contract import TABLES
+from helpers.loading import Dataset
+from helpers.validation import ROW_COLUMN
+
+#: The date column that says when a row of each table happened.
+EVENT_DATE = {
+    "accounts": "acquired_date",
+    "orders": "order_date",
+    "leads": "created_date",
+    "touchpoints": "touched_at",
+    "channel_spend": "month",
+}
+
+
+def table_summary(ds: Dataset) -> pd.DataFrame:
+    """One row per contract table: rows, columns filled, first and last date, or 'not provided'.
+
+    ``rows`` counts rows after any filter; ``empty optional columns`` lists optional contract
+    columns the source did not fill (analyses that need them say so).
+    """
+    rows = []
+    for name, table in TABLES.items():
+        frame = ds.tables.get(name)
+        if frame is None:
+            rows.append(
+                {
+                    "table": name,
+                    "rows": 0,
+                    "first date": pd.NaT,
+                    "last date": pd.NaT,
+                    "empty optional columns": "",
+                    "status": "not provided",
+                }
+            )
+            continue
+        dates = frame[EVENT_DATE[name]]
+        empty = [c.name for c in table.columns if not c.required and frame[c.name].isna().all()]
+        rows.append(
+            {
+                "table": name,
+                "rows": len(frame),
+                "first date": dates.min(),
+                "last date": dates.max(),
+                "empty optional columns": ", ".join(empty),
+                "status": "ok",
+            }
+        )
+    return pd.DataFrame(rows).set_index("table")
+
+
+def order_warts(orders: pd.DataFrame) -> dict[str, float]:
+    """Counts of what needs care in the orders: returns, cancellations, out-of-order rows.
+
+    ``rows_out_of_date_order`` counts rows dated earlier than a row above them in the file
+    (late-arriving data appended at the end); harmless here (nothing assumes sorted files) but
+    worth telling the data owner.
+    """
+    o = orders.sort_values(ROW_COLUMN) if ROW_COLUMN in orders.columns else orders
+    running_max = o["order_date"].cummax().shift(fill_value=o["order_date"].min())
+    revenue = o.loc[o["status"] != "cancelled", "net_amount"]
+    returned = o["status"] == "returned"
+    return {
+        "order_lines": int(len(o)),
+        "returned_lines": int(returned.sum()),
+        "returned_value_share": float(
+            -o.loc[returned, "net_amount"].sum() / revenue[revenue > 0].sum()
+        ),
+        "cancelled_lines": int((o["status"] == "cancelled").sum()),
+        "rows_out_of_date_order": int((o["order_date"] < running_max).sum()),
+    }
+
+
+def warnings_table(ds: Dataset) -> pd.DataFrame:
+    """The loader's warnings (odd but not fatal) as a table: file, column, rule, rows, examples."""
+    if not ds.warnings:
+        return pd.DataFrame(columns=["file", "column", "warning", "rows", "examples"])
+    return pd.DataFrame(
+        [
+            {
+                "file": w.file,
+                "column": w.column or "",
+                "warning": w.rule,
+                "rows": w.count,
+                "examples": "; ".join(w.rows),
+            }
+            for w in ds.warnings
+        ]
+    )
