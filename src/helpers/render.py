@@ -1,0 +1,134 @@
+"""Render an executed notebook to a self-contained HTML report for leadership.
+
+* No code, no prompts: ``exclude_input`` and the prompt flags of nbconvert's ``HTMLExporter``;
+  the ``parameters`` and papermill's ``injected-parameters`` cells are removed entirely, as are
+  cells tagged ``remove_cell`` (``remove_input`` / ``remove_output`` tags work too).
+* No network: the ``b2b_report`` template (``helpers/templates``) extends nbconvert's ``lab``
+  template with the require.js, MathJax, Mermaid and widget script blocks emptied (the stock
+  template loads them from CDNs); CSS is inlined by nbconvert and figures are inline base64
+  PNGs. ``tests/test_render.py`` and the headless-browser test check it.
+* Warnings printed to stderr are dropped from the report (they stay in the executed notebook).
+* A header with the run's parameters, date and data fingerprint, and a table of contents built
+  from the report's own ``h2`` headings (ids as nbconvert generates them).
+
+Text that comes from data (account or channel names) reaches the HTML through pandas'
+``to_html`` and nbconvert's Markdown renderer, both of which escape it; what this module adds
+itself is escaped with :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REMOVE_CELL_TAGS = {"parameters", "injected-parameters", "remove_cell"}
+TOC_MARK = "<!--B2B-TOC-->"
+
+
+def _exporter(show_code: bool) -> HTMLExporter:
+    exporter = HTMLExporter(
+        template_name="b2b_report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=not show_code,
+        exclude_input_prompt=not show_code,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    remover = TagRemovePreprocessor(
+        remove_cell_tags=set() if show_code else REMOVE_CELL_TAGS,
+        remove_input_tags={"remove_input"},
+        remove_all_outputs_tags={"remove_output"},
+        enabled=True,
+    )
+    exporter.register_preprocessor(remover, enabled=True)
+    return exporter
+
+
+def _strip_stderr(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    return nb
+
+
+class _Headings(HTMLParser):
+    """Collects (id, text) of ``h2`` elements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[str, str]] = []
+        self._id: str | None = None
+        self._text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "h2":
+            self._id = dict(attrs).get("id") or ""
+            self._text = []
+        elif tag == "a" and self._id is not None and ("class", "anchor-link") in attrs:
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._skip:
+            self._skip -= 1
+        elif tag == "h2" and self._id is not None:
+            self.items.append((self._id, "".join(self._text).strip()))
+            self._id = None
+
+    def handle_data(self, data: str) -> None:
+        if self._id is not None and not self._skip:
+            self._text.append(data)
+
+
+def table_of_contents(body: str) -> str:
+    """An ordered list linking every ``h2`` of ``body`` (HTML); empty when there is none."""
+    parser = _Headings()
+    parser.feed(body)
+    if not parser.items:
+        return ""
+    items = "".join(
+        f'<li><a href="#{html.escape(i, quote=True)}">{html.escape(t)}</a></li>'
+        for i, t in parser.items
+    )
+    return f"<strong>Contents</strong><ol>{items}</ol>"
+
+
+def meta_html(meta: Mapping[str, Any]) -> str:
+    """The report header line: each key and value escaped, values JSON-like for dicts."""
+    parts = []
+    for key, value in meta.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str,
+                                                               ensure_ascii=False)
+        parts.append(f"{html.escape(str(key))}: <code>{html.escape(text)}</code>")
+    return " &middot; ".join(parts)
+
+
+def render_html(
+    nb: nbformat.NotebookNode,
+    meta: Mapping[str, Any] | None = None,
+    failed: str | None = None,
+    show_code: bool = False,
+) -> str:
+    """The HTML text of ``nb`` as a report (``show_code=True``: the analyst's full view)."""
+    resources = {
+        "b2b": {
+            "meta_html": meta_html(meta or {}),
+            "failed_html": html.escape(failed) if failed else "",
+        }
+    }
+    body, _ = _exporter(show_code).from_notebook_node(_strip_stderr(nb), resources=resources)
+    return body.replace(TOC_MARK, table_of_contents(body), 1)
