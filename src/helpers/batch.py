@@ -139,16 +139,19 @@ def expand(spec: Mapping[str, Any]) -> tuple[str | None, list[Run]]:
             raise BatchError(f"Run {i}: needs a 'notebook:' (got {entry!r}).")
         unknown = set(entry) - {"notebook", "parameters", "matrix", "name"}
         if unknown:
-            raise BatchError(f"Run {i}: unknown key(s) {sorted(unknown)}; use notebook, "
-                             "parameters, matrix, name.")
+            raise BatchError(
+                f"Run {i}: unknown key(s) {sorted(unknown)}; use notebook, "
+                "parameters, matrix, name."
+            )
         notebooks = entry["notebook"]
         notebooks = [notebooks] if isinstance(notebooks, str) else list(notebooks)
         matrix = dict(entry.get("matrix") or {})
         for key, values in matrix.items():
             if not isinstance(values, list) or not values:
                 raise BatchError(f"Run {i}: matrix '{key}' must be a non-empty list.")
-        combos = [dict(zip(matrix, values, strict=True))
-                  for values in itertools.product(*matrix.values())] or [{}]
+        combos = [
+            dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())
+        ] or [{}]
         for notebook in notebooks:
             for combo in combos:
                 params = {**defaults, **dict(entry.get("parameters") or {}), **combo}
@@ -189,8 +192,9 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
-        raise BatchError(f"{notebook.name}: expected exactly one cell tagged 'parameters', "
-                         f"found {len(cells)}.")
+        raise BatchError(
+            f"{notebook.name}: expected exactly one cell tagged 'parameters', found {len(cells)}."
+        )
     declared: dict[str, str] = {}
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
@@ -238,8 +242,9 @@ def check_runs(runs: Sequence[Run], notebooks_dir: Path = NOTEBOOKS_DIR) -> None
         path = notebook_path(run.notebook, notebooks_dir)
         if not path.exists():
             known = sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
-            problems.append(f"{run.name}: notebook {path.name} does not exist (known: "
-                            f"{', '.join(known)}).")
+            problems.append(
+                f"{run.name}: notebook {path.name} does not exist (known: {', '.join(known)})."
+            )
             continue
         if run.notebook not in cache:
             try:
@@ -272,10 +277,19 @@ def check_runs(runs: Sequence[Run], notebooks_dir: Path = NOTEBOOKS_DIR) -> None
 def code_version() -> str:
     """The git commit of the code (``+dirty`` with uncommitted changes), or ``unknown``."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -292,8 +306,13 @@ def _is_kernel_start_failure(exc: BaseException) -> bool:
     )
 
 
-def execute(run: Run, batch_dir: Path, version: str, notebooks_dir: Path = NOTEBOOKS_DIR,
-            start_timeout: int = 60) -> Record:
+def execute(
+    run: Run,
+    batch_dir: Path,
+    version: str,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    start_timeout: int = 60,
+) -> Record:
     """Execute one run into ``batch_dir/<run.name>/`` atomically; never raises for run errors."""
     import logging
 
@@ -376,8 +395,10 @@ def _finish(record: Record, staging: Path, error: BaseException | None) -> None:
         note = f"This run failed: {record.error.splitlines()[0][:300]}"
         _write(staging / ANALYST_FILE, render_html(nb, meta, failed=note, show_code=True))
         # papermill marks the failing cell with an anchor of this id
-        record.files = {"analyst": f"{ANALYST_FILE}#papermill-error-cell",
-                        "notebook": NOTEBOOK_FILE}
+        record.files = {
+            "analyst": f"{ANALYST_FILE}#papermill-error-cell",
+            "notebook": NOTEBOOK_FILE,
+        }
 
 
 def _write(path: Path, text: str) -> None:
@@ -428,8 +449,9 @@ def run_batch(
 
     bar = tqdm(total=len(runs), desc=f"batch {name}", unit="run", file=sys.stderr)
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(runs) or 1)) as pool:
-        futures = {pool.submit(_execute_safely, r, batch_dir, version, notebooks_dir): r
-                   for r in runs}
+        futures = {
+            pool.submit(_execute_safely, r, batch_dir, version, notebooks_dir): r for r in runs
+        }
         for future in cf.as_completed(futures):
             record = future.result()
             records[record.name] = record
@@ -480,8 +502,9 @@ def write_index(reports_dir: Path = REPORTS_DIR) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m helpers.batch run runs/x.yaml [--jobs N] [--only NAME ...]``."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.batch",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.batch", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="check and execute a batch file")
     run.add_argument("batch", type=Path)
@@ -507,8 +530,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     failed = [r for r in records if r.status != "ok"]
-    print(f"{len(records) - len(failed)} of {len(records)} runs ok; index: "
-          f"{REPORTS_DIR / 'index.html'}")
+    print(
+        f"{len(records) - len(failed)} of {len(records)} runs ok; index: "
+        f"{REPORTS_DIR / 'index.html'}"
+    )
     return 1 if failed else 0
 
 

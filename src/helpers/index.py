@@ -70,7 +70,8 @@ def index_html(batches: Sequence[Mapping[str, Any]]) -> str:
             status = run.get("status", "?")
             error = (
                 f"<div class='error'>{_e(run.get('error', '').splitlines()[0][:300])}</div>"
-                if status != "ok" and run.get("error") else ""
+                if status != "ok" and run.get("error")
+                else ""
             )
             parts.append(
                 f"<tr><td><code>{_e(run['name'])}</code></td>"

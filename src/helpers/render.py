@@ -59,7 +59,8 @@ def _strip_stderr(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell.outputs = [
-                o for o in cell.get("outputs", [])
+                o
+                for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
     return nb
@@ -111,8 +112,9 @@ def meta_html(meta: Mapping[str, Any]) -> str:
     """The report header line: each key and value escaped, values JSON-like for dicts."""
     parts = []
     for key, value in meta.items():
-        text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                               ensure_ascii=False)
+        text = (
+            value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        )
         parts.append(f"{html.escape(str(key))}: <code>{html.escape(text)}</code>")
     return " &middot; ".join(parts)
 
