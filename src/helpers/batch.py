@@ -112,7 +112,7 @@ def notebook_path(notebook: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
 
 def _slug(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-")[:40] or "x"
 
 
 def run_name(notebook: str, parameters: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
@@ -388,7 +388,12 @@ def _finish(record: Record, staging: Path, error: BaseException | None) -> None:
         record.files = {"report": REPORT_FILE, "notebook": NOTEBOOK_FILE}
         return
     record.status = "failed"
-    record.error = f"{type(error).__name__}: {error}".strip()[:2000]
+    if hasattr(error, "ename") and hasattr(error, "cell_index"):  # PapermillExecutionError
+        record.error = (
+            f"{error.ename}: {error.evalue} (cell {error.cell_index} of the executed notebook)"
+        )
+    else:
+        record.error = f"{type(error).__name__}: {error}".strip()[:2000]
     record.files = {}
     if executed.exists():
         nb = nbformat.read(executed, as_version=4)

@@ -105,7 +105,7 @@ def table_of_contents(body: str) -> str:
         f'<li><a href="#{html.escape(i, quote=True)}">{html.escape(t)}</a></li>'
         for i, t in parser.items
     )
-    return f"<strong>Contents</strong><ol>{items}</ol>"
+    return f"<strong>Contents</strong><ul>{items}</ul>"
 
 
 def meta_html(meta: Mapping[str, Any]) -> str:
@@ -117,6 +117,16 @@ def meta_html(meta: Mapping[str, Any]) -> str:
         )
         parts.append(f"{html.escape(str(key))}: <code>{html.escape(text)}</code>")
     return " &middot; ".join(parts)
+
+
+def _title(nb: nbformat.NotebookNode) -> str:
+    """The first Markdown H1 of the notebook (the report's browser title)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return "b2b-insights report"
 
 
 def render_html(
@@ -132,5 +142,7 @@ def render_html(
             "failed_html": html.escape(failed) if failed else "",
         }
     }
-    body, _ = _exporter(show_code).from_notebook_node(_strip_stderr(nb), resources=resources)
+    nb = _strip_stderr(nb)
+    nb.metadata["title"] = _title(nb)
+    body, _ = _exporter(show_code).from_notebook_node(nb, resources=resources)
     return body.replace(TOC_MARK, table_of_contents(body), 1)

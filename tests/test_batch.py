@@ -1,0 +1,173 @@
+"""Batch runs: matrix expansion, parameter checks, isolation of failures, atomic outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import batch
+from helpers.batch import BatchError, Run, check_runs, expand, run_batch, type_problem
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+def test_matrix_expansion_and_names():
+    name, runs = expand(
+        {
+            "name": "b",
+            "parameters": {"DATA_SOURCE": "demo"},
+            "runs": [
+                "00-data-overview",
+                {
+                    "notebook": ["01-a", "02-b"],
+                    "matrix": {"FILTERS": [{"region": "north"}, {"region": "south"}]},
+                },
+                {
+                    "notebook": "02-b",
+                    "matrix": {"CHURN_THRESHOLD_DAYS": [60, 90]},
+                    "parameters": {"SEED": 1},
+                },
+            ],
+        }
+    )
+    assert name == "b"
+    assert [r.name for r in runs] == [
+        "00-data-overview",
+        "01-a--filters-region-north",
+        "01-a--filters-region-south",
+        "02-b--filters-region-north",
+        "02-b--filters-region-south",
+        "02-b--churn_threshold_days-60--seed-1",
+        "02-b--churn_threshold_days-90--seed-1",
+    ]
+    assert runs[1].parameters == {"DATA_SOURCE": "demo", "FILTERS": {"region": "north"}}
+
+
+def test_duplicate_runs_and_bad_entries_are_rejected():
+    with pytest.raises(BatchError, match="same name"):
+        expand({"runs": ["x", "x"]})
+    with pytest.raises(BatchError, match="unknown key"):
+        expand({"runs": [{"notebook": "x", "params": {}}]})
+    with pytest.raises(BatchError, match="non-empty list"):
+        expand({"runs": [{"notebook": "x", "matrix": {"SEED": 3}}]})
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "ok"),
+    [
+        ("int", 3, True),
+        ("int", "3", False),
+        ("float", 3, True),
+        ("int", True, False),
+        ("int | None", None, True),
+        ("str", None, False),
+        ("dict", {"a": 1}, True),
+        ("dict", "region=north", False),
+        ("bool", True, True),
+    ],
+)
+def test_type_checks(annotation, value, ok):
+    assert (type_problem(annotation, value) is None) == ok
+
+
+def test_parameters_are_checked_before_any_kernel_starts():
+    runs = [
+        Run("r1", "ok", {"NAME": "x", "SCALEE": 2.0}),
+        Run("r2", "ok", {"LIMIT": "ten"}),
+        Run("r3", "missing", {}),
+        Run("r4", "ok", {"OUTPUT_DIR": "/tmp/x"}),
+    ]
+    with pytest.raises(BatchError) as info:
+        check_runs(runs, FIXTURES)
+    text = str(info.value)
+    assert "r1: ok.ipynb has no parameter SCALEE (did you mean SCALE?)" in text
+    assert "r2: parameter LIMIT expects int | None, got str 'ten'" in text
+    assert "r3: notebook missing.ipynb does not exist" in text
+    assert "r4: OUTPUT_DIR is set by the batch" in text
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """One batch with two good runs and a failing one (2 jobs), then a rerun of the good ones."""
+    root = tmp_path_factory.mktemp("batch")
+    spec = root / "fixture.yaml"
+    spec.write_text(
+        "name: fixture\nruns:\n"
+        "  - notebook: ok\n    matrix: {SCALE: [1.0, 2.5]}\n"
+        "  - notebook: fail\n"
+    )
+    reports = root / "reports"
+    (reports / "fixture" / ".staging-ok--scale-1-0-interrupted").mkdir(parents=True)
+    first = run_batch(spec, jobs=2, reports_dir=reports, notebooks_dir=FIXTURES)
+    metrics_before = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
+    second = run_batch(
+        spec, jobs=1, reports_dir=reports, notebooks_dir=FIXTURES, only=["ok--scale-2-5"]
+    )
+    return reports, first, second, metrics_before
+
+
+def test_failing_run_is_isolated_and_kept(executed):
+    reports, first, _, _ = executed
+    status = {r.name: r.status for r in first}
+    assert status == {"ok--scale-1-0": "ok", "ok--scale-2-5": "ok", "fail": "failed"}
+    failed = next(r for r in first if r.name == "fail")
+    assert failed.error.startswith("ValueError: planned failure in the third cell (cell 4 of")
+    assert failed.failed_cell == 4  # third code cell, after the title and papermill's cell
+    folder = reports / "fixture" / "fail"
+    assert (folder / "notebook.ipynb").exists()  # the partial notebook is the log
+    analyst = (folder / "notebook.html").read_text()
+    assert 'id="papermill-error-cell"' in analyst and "This run failed" in analyst
+    assert failed.files["analyst"] == "notebook.html#papermill-error-cell"
+
+
+def test_cli_exit_code_is_non_zero_when_a_run_fails(executed, monkeypatch, tmp_path):
+    spec = tmp_path / "b.yaml"
+    spec.write_text("runs:\n  - notebook: nope\n")
+    assert batch.main(["run", str(spec)]) == 2  # invalid batch: nothing started
+
+
+def test_index_lists_runs_with_links_and_escapes(executed):
+    reports, *_ = executed
+    index = (reports / "index.html").read_text()
+    assert "fixture/ok--scale-2-5/report.html" in index
+    assert "fixture/fail/notebook.html#papermill-error-cell" in index
+    assert "planned failure" in index and "fixture0" in index
+    runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
+    assert {r["name"] for r in runs} == {"ok--scale-1-0", "ok--scale-2-5", "fail"}
+    assert all(r["code_version"] for r in runs)
+
+
+def test_report_has_no_code_and_escapes_user_strings(executed):
+    reports, *_ = executed
+    html = (reports / "fixture" / "ok--scale-1-0" / "report.html").read_text()
+    assert "Smith &amp; Sons &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<b>bold</b>" not in html
+    assert "reporting.output_dir" not in html and "injected-parameters" not in html
+    assert "this warning must not reach the report" not in html
+    assert 'href="#Key-findings"' in html
+
+
+def test_rerun_gives_identical_metrics_and_replaces_cleanly(executed):
+    reports, _, second, before = executed
+    assert [r.status for r in second] == ["ok"]
+    after = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
+    assert after == before
+    assert json.loads(after)["value"] == 5.0
+    # the interrupted run's staging folder was cleared, no temporary folder is left behind
+    assert not list((reports / "fixture").glob(".staging-*"))
+    # the other runs of the batch keep their records
+    runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
+    assert len(runs) == 3
+
+
+def test_replace_dir_is_a_rename(tmp_path):
+    final, staging = tmp_path / "run", tmp_path / ".staging-run"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    staging.mkdir()
+    (staging / "new.txt").write_text("new")
+    batch._replace_dir(staging, final)
+    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert not staging.exists() and len(list(tmp_path.iterdir())) == 1

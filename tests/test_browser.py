@@ -1,0 +1,108 @@
+"""Every report of the default batch, and the index, open in headless Chromium with no network.
+
+The test executes ``runs/default.yaml`` into a temporary reports folder (so it also proves that
+every notebook renders in the batch), then opens each ``report.html`` and ``index.html`` from
+disk in Debian's Chromium with the browser context offline, failing on any failed request,
+console error or page error. A screenshot of each page is saved next to the report.
+
+Chromium is not on a fresh machine: ``.ci/run`` installs it and sets ``B2B_REQUIRE_BROWSER=1``,
+which turns a missing browser into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers.batch import read_batch, run_batch
+from helpers.config import RUNS_DIR
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DEFAULT = RUNS_DIR / "default.yaml"
+BATCH_NAME, RUNS = read_batch(DEFAULT)
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _require_browser() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    message = f"Chromium not found at {CHROMIUM} (Debian package 'chromium')"
+    if os.environ.get("B2B_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    _require_browser()
+    root = tmp_path_factory.mktemp("reports")
+    records = run_batch(DEFAULT, jobs=2, reports_dir=root)
+    failed = {r.name: r.error for r in records if r.status != "ok"}
+    assert not failed, f"runs of the default batch failed: {failed}"
+    return root
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield instance
+        instance.close()
+
+
+def open_offline(browser, path: Path) -> tuple[list[str], str]:
+    """Problems seen while loading ``path`` offline, and the page title; saves a screenshot."""
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            problems.append(f"network request: {r.url}")
+            if not r.url.startswith(("file:", "data:", "about:"))
+            else None
+        ),
+    )
+    page.goto(path.as_uri(), wait_until="load")
+    page.screenshot(path=str(path.with_suffix(".png")), full_page=False)
+    title = page.title()
+    context.close()
+    return problems, title
+
+
+@pytest.mark.parametrize("run", [r.name for r in RUNS])
+def test_report_opens_offline(reports, browser, run):
+    path = reports / BATCH_NAME / run / "report.html"
+    problems, title = open_offline(browser, path)
+    assert problems == []
+    assert title and title != "Notebook"
+    assert path.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_index_opens_offline_and_links_every_report(reports, browser):
+    index = reports / "index.html"
+    problems, _ = open_offline(browser, index)
+    assert problems == []
+    text = index.read_text()
+    for run in RUNS:
+        assert f"{BATCH_NAME}/{run.name}/report.html" in text
