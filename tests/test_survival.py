@@ -1,0 +1,198 @@
+"""Churn survival: planted hazards recovered, back-test near the oracle, metrics, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.exceptions import ConvergenceError
+from lifelines.utils import concordance_index
+
+from helpers import survival as sv
+from helpers.features import features_for
+from helpers.loading import Dataset
+
+
+@pytest.fixture(scope="module")
+def demo_surv(demo, truth):
+    f = features_for(demo, churn_threshold_days=truth["churn"]["churn_threshold_days"])
+    return sv.survival_frame(f)
+
+
+def test_default_threshold_from_the_data(demo, truth):
+    gaps = sv.gaps_for(demo["orders"], demo.analysis_date)
+    assert sv.default_threshold(gaps) == truth["churn"]["churn_threshold_days"] == 180
+    assert sv.default_threshold(pd.Series([10] * 98 + [65, 65])) == 90  # q99 = 65 -> 90
+    with pytest.raises(ValueError, match="cannot be derived"):
+        sv.default_threshold(pd.Series([], dtype=float))
+
+
+def test_cox_recovers_every_planted_log_hazard_ratio(demo_surv, truth):
+    """Each planted log-HR lies inside the fitted 95% interval (no slack was needed)."""
+    design = sv.design_matrix(demo_surv, references=truth["churn"]["reference_levels"])
+    cph, _ = sv.fit_cox(design, penalizer=0.0)
+    summary = cph.summary
+    checked = 0
+    for covariate, levels in truth["churn"]["log_hazard_ratios"].items():
+        for level, planted in levels.items():
+            if level == truth["churn"]["reference_levels"][covariate]:
+                continue
+            row = summary.loc[f"{covariate}={level}"]
+            assert row["coef lower 95%"] <= planted <= row["coef upper 95%"], (covariate, level)
+            checked += 1
+    assert checked == 17
+
+
+def test_backtest_c_index_is_close_to_the_oracle(demo, truth):
+    bt = sv.run_backtest(
+        demo["orders"],
+        demo["accounts"],
+        demo.analysis_date,
+        365,
+        90,
+        180,
+        references=truth["churn"]["reference_levels"],
+    )
+    planted = pd.read_parquet(demo_dir_path(demo) / "truth_accounts.parquet").set_index(
+        "account_id"
+    )["log_hazard"]
+    oracle = sv.oracle_c(bt, planted)
+    assert abs(bt.metrics["harrell_c"] - oracle) <= 0.03
+    assert bt.metrics["brier_model"] < bt.metrics["brier_km"]  # attributes help
+    assert bt.calibration["observed"].iloc[-1] > bt.calibration["observed"].iloc[0]
+
+
+def demo_dir_path(demo):
+    from helpers.config import DEMO_DIR
+
+    return DEMO_DIR
+
+
+def test_study_on_demo(demo):
+    study = sv.churn_study(demo, demo.analysis_date, n_boot=50)
+    assert study.threshold == 180 and study.threshold_derived
+    assert study.cox is not None and study.backtest is not None
+    pre = study.prechurn
+    assert (pre["revenue_at_risk"].diff().dropna() <= 1e-9).all()  # ranked
+    assert {"account_id", "sales_rep", "p_churn", "revenue_at_risk"} <= set(pre.columns)
+    ltv = study.ltv_by_channel
+    assert (ltv["low"] <= ltv["mean"]).all() and (ltv["mean"] <= ltv["high"]).all()
+    m = sv.metrics(study)
+    assert set(m["ltv_by_channel"]) == set(demo["accounts"]["acquisition_channel"])
+    assert any("silent" in s for s in sv.findings(study, 90))
+
+
+def _dataset(orders: pd.DataFrame, accounts: pd.DataFrame, as_of: str) -> Dataset:
+    return Dataset({"orders": orders, "accounts": accounts}, "test", pd.Timestamp(as_of), "x")
+
+
+def _steady_accounts(n: int, until: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = [f"A{i}" for i in range(n)]
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "account_name": ids,
+            "industry": "x",
+            "size_band": "small",
+            "region": "north",
+            "ownership_type": "private",
+            "business_type": "brand_owner",
+            "acquisition_channel": "referral",
+            "acquired_date": pd.Timestamp("2024-01-01"),
+            "sales_rep": "rep_01",
+        }
+    )
+    dates = pd.date_range("2024-01-01", until, freq="30D")
+    orders = pd.DataFrame(
+        [(f"{a}-{d:%Y%m%d}", a, d) for a in ids for d in dates],
+        columns=["order_id", "account_id", "order_date"],
+    )
+    orders = orders.assign(
+        line_number=1,
+        net_amount=100.0,
+        gross_margin=20.0,
+        quantity=1.0,
+        product_category="x",
+        status="completed",
+    )
+    return orders, accounts
+
+
+def test_no_churn_events_gives_km_and_a_clear_note():
+    orders, accounts = _steady_accounts(30, "2025-12-20")
+    study = sv.churn_study(
+        _dataset(orders, accounts, "2025-12-31"), pd.Timestamp("2025-12-31"), threshold=90
+    )
+    assert study.cox is None and study.prechurn is None
+    assert "Only 0 churn events" in study.notes[0] and "none is fitted" in study.notes[0]
+    assert sv.metrics(study)["churn_rate"] == 0.0
+
+
+def test_small_segments_are_merged_into_other():
+    values = pd.Series(["a"] * 30 + ["b"] * 30 + ["c"] * 5)
+    events = pd.Series([1] * 20 + [0] * 10 + [1] * 15 + [0] * 15 + [1] * 3 + [0] * 2)
+    merged, small = sv.merge_small_groups(values, events, min_events=10)
+    assert small == ["c"] and set(merged) == {"a", "b", "other"}
+
+
+def test_collinear_covariates_are_dropped_with_a_note():
+    rng = np.random.default_rng(1)
+    n = 400
+    region = rng.choice(["north", "south", "east"], n)
+    frame = pd.DataFrame(
+        {
+            "duration_days": rng.integers(1, 500, n).astype(float),
+            "event": rng.integers(0, 2, n),
+            "region": region,
+            "country": pd.Series(region).map({"north": "DE", "south": "IT", "east": "PL"}),
+        }
+    )
+    design = sv.design_matrix(frame, ["region", "country"])
+    assert any("collinear" in note for note in design.notes)
+    assert len([c for c in design.data.columns if c.startswith("country=")]) == 0
+
+
+def test_non_convergence_is_retried_with_a_penalizer(monkeypatch):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "duration_days": rng.integers(1, 300, 200).astype(float),
+            "event": rng.integers(0, 2, 200),
+            "g": rng.choice(["a", "b"], 200),
+        }
+    )
+    design = sv.design_matrix(frame, ["g"])
+    real_fit = sv.CoxPHFitter.fit
+
+    def flaky(self, *args, **kwargs):
+        if self.penalizer == 0.0:
+            raise ConvergenceError("simulated")
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(sv.CoxPHFitter, "fit", flaky)
+    cph, notes = sv.fit_cox(design, 0.0)
+    assert cph.penalizer == 0.01 and "refitted with penalizer 0.01" in notes[0]
+
+
+def test_metrics_on_hand_checkable_data():
+    time = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    event = np.ones(6, dtype=int)
+    risk = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])  # perfect: higher risk churns first
+    assert sv.uno_c(time, event, risk, tau=10) == pytest.approx(1.0)
+    assert sv.uno_c(time, event, -risk, tau=10) == pytest.approx(0.0)
+    assert sv.auc_at(time, event, risk, 3.0) == pytest.approx(1.0)
+    surv_at_3 = np.array([0, 0, 0, 1, 1, 1], dtype=float)  # dead by t=3 or alive: exact
+    assert sv.brier_at(time, event, surv_at_3, 3.0) == pytest.approx(0.0)
+    assert sv.brier_at(time, event, np.full(6, 0.5), 3.0) == pytest.approx(0.25)
+    shuffled = np.array([2.0, 6.0, 1.0, 5.0, 3.0, 4.0])
+    no_censoring_uno = sv.uno_c(time, event, shuffled, tau=10)
+    assert no_censoring_uno == pytest.approx(concordance_index(time, -shuffled, event))
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_seeded():
+    values = pd.Series(np.arange(100, dtype=float))
+    groups = pd.Series(["a"] * 50 + ["b"] * 50)
+    one = sv.bootstrap_mean(values, groups, n_boot=200, seed=3)
+    two = sv.bootstrap_mean(values, groups, n_boot=200, seed=3)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.loc["a", "mean"] == 24.5 and one.loc["a", "low"] < 24.5 < one.loc["a", "high"]
