@@ -263,7 +263,6 @@ def choose_penalizer(
 
     scores = {}
     for p in grid:
-        np.random.seed(seed)  # lifelines shuffles folds with numpy's global generator
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             s = k_fold_cross_validation(
