@@ -45,8 +45,9 @@ lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
-bench: $(STAMP) ## Run the benchmarks (features vs pandas baseline); figures go to docs/benchmarks.md by hand
+bench: $(STAMP) $(DEMO) ## Run the benchmarks (features vs pandas, batch jobs); figures go to docs/benchmarks.md
 	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_batch.py
 
 clean: ## Remove generated data, reports and caches (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf data/demo data/bench .pytest_cache .ruff_cache
