@@ -62,7 +62,10 @@ def connection() -> ibis.BaseBackend:
         # A memory cap makes DuckDB spill large aggregations to disk instead of growing:
         # 10M order lines peak at ~0.8 GB with 512 MB here, ~1.1 GB without (bench_features).
         limit = os.environ.get("B2B_DUCKDB_MEMORY_LIMIT", "512MB")
-        _CONNECTION = ibis.duckdb.connect(memory_limit=limit, preserve_insertion_order=False)
+        config = {"memory_limit": limit, "preserve_insertion_order": False}
+        if os.environ.get("B2B_DUCKDB_THREADS"):  # set by the batch for parallel kernels
+            config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
+        _CONNECTION = ibis.duckdb.connect(**config)
     return _CONNECTION
 
 
