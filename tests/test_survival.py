@@ -62,6 +62,26 @@ def test_backtest_c_index_is_close_to_the_oracle(demo, truth):
     assert bt.calibration["observed"].iloc[-1] > bt.calibration["observed"].iloc[0]
 
 
+def test_stratified_model_predicts_with_each_accounts_own_baseline(demo_surv):
+    """After the proportional-hazards remedy, predictions match lifelines' own stratified
+    survival curves row by row (not the first stratum's baseline for everybody)."""
+    design = sv.design_matrix(demo_surv)
+    cph, _ = sv.fit_cox(design, penalizer=0.01)
+    check = sv.ph_check(cph, design)
+    check["violated"] = check["covariate"] == "size_band"  # pretend size_band breaks PH
+    model, strat, note = sv.remedy_ph(cph, design, check, 0.01)
+    assert "size_band" in note and strat.strata == ["size_band"] and model.strata
+    rows = demo_surv.groupby("size_band").head(3)
+    x = sv._align(rows, strat)
+    assert set(x["size_band"]) == set(demo_surv["size_band"])
+    times = model.baseline_cumulative_hazard_.index.to_numpy(float)[[5, 40, 120]]
+    ours = sv._conditional_survival(model, x, np.zeros(len(x)), times)
+    theirs = model.predict_survival_function(x, times=times)[x.index].to_numpy().T  # by row id
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    scores = sv.lifetime_value(sv.with_rates(rows), model, strat, pd.Timestamp("2025-12-31"))
+    assert scores.notna().all()
+
+
 def demo_dir_path(demo):
     from helpers.config import DEMO_DIR
 
@@ -77,6 +97,8 @@ def test_study_on_demo(demo):
     assert {"account_id", "sales_rep", "p_churn", "revenue_at_risk"} <= set(pre.columns)
     ltv = study.ltv_by_channel
     assert (ltv["low"] <= ltv["mean"]).all() and (ltv["mean"] <= ltv["high"]).all()
+    light, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=50)  # the channel study's path
+    pd.testing.assert_frame_equal(light, ltv)
     m = sv.metrics(study)
     assert set(m["ltv_by_channel"]) == set(demo["accounts"]["acquisition_channel"])
     assert any("silent" in s for s in sv.findings(study, 90))

@@ -167,12 +167,18 @@ def logrank(frame: pd.DataFrame, column: str, min_events: int = 10) -> tuple[flo
 
 @dataclass
 class Design:
-    """A Cox design matrix: one-hot covariates against named reference levels."""
+    """A Cox design matrix: one-hot covariates against named reference levels.
+
+    ``strata`` names covariates kept as one label column each (a baseline hazard per level)
+    instead of dummies; :func:`remedy_ph` uses it for covariates that break proportional
+    hazards.
+    """
 
     data: pd.DataFrame
     covariates: list[str]
     references: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    strata: list[str] = field(default_factory=list)
 
 
 def design_matrix(
@@ -297,25 +303,35 @@ def ph_check(cph: CoxPHFitter, design: Design, alpha: float = 0.01) -> pd.DataFr
 
 def remedy_ph(
     cph: CoxPHFitter, design: Design, check: pd.DataFrame, penalizer: float
-) -> tuple[CoxPHFitter, str]:
-    """When a covariate breaks proportional hazards, stratify on it and refit; say which."""
+) -> tuple[CoxPHFitter, Design, str]:
+    """When a covariate breaks proportional hazards, stratify on it and refit; say which.
+
+    Returns the model, the design it was fitted on (use it for every prediction: a stratified
+    model needs the stratum label of each account) and a sentence for the reader.
+    """
     bad = check[check["violated"]]
     if bad.empty:
-        return cph, "No covariate breaks proportional hazards (Holm-corrected p ≥ 0.01)."
+        return cph, design, "No covariate breaks proportional hazards (Holm-corrected p ≥ 0.01)."
     worst = bad.sort_values("p").iloc[0]["covariate"]
     cols = [c for c in design.data.columns if c.startswith(f"{worst}=")]
+    levels = np.array([c.split("=", 1)[1] for c in cols], dtype=object)
     dummies = design.data[cols].to_numpy()
-    level = np.where(dummies.sum(axis=1) > 0, dummies.argmax(axis=1) + 1, 0)  # 0 = reference
+    label = np.where(
+        dummies.sum(axis=1) > 0, levels[dummies.argmax(axis=1)], design.references[worst]
+    )
     stratified = Design(
-        design.data.drop(columns=cols).assign(**{worst: level}),
+        design.data.drop(columns=cols).assign(**{worst: label}),
         design.covariates,
         design.references,
         design.notes,
+        strata=[worst],
     )
     refit, _ = fit_cox(stratified, penalizer, strata=[worst])
-    return refit, (
+    return (
+        refit,
+        stratified,
         f"{worst} breaks proportional hazards (Holm-corrected p < 0.01): the model "
-        f"is refitted stratified by {worst} (its own baseline hazard per level)."
+        f"is refitted stratified by {worst} (its own baseline hazard per level).",
     )
 
 
@@ -567,10 +583,11 @@ def run_backtest(
 
 
 def _align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
-    """The design's dummy columns for new rows (levels unseen in training -> reference)."""
+    """The design's columns for new rows (levels unseen in training -> ``other`` when the
+    design has it, else the reference): dummies as 0/1, strata as their label."""
     cols = [c for c in design.data.columns if c not in ("duration_days", "event")]
-    out = pd.DataFrame(0.0, index=frame.index, columns=cols)
-    for c in cols:
+    out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
+    for c in out.columns:
         col, level = c.split("=", 1)
         if level == "other":
             known = {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
@@ -579,16 +596,21 @@ def _align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
             )
         else:
             out[c] = (frame[col].astype(str) == level).astype(float)
+    for col in design.strata:
+        known = set(design.data[col])
+        fallback = "other" if "other" in known else design.references[col]
+        values = frame[col].astype(str)
+        out[col] = values.where(values.isin(known), fallback).to_numpy()
     return out
 
 
-def _cumulative_hazard(cph: CoxPHFitter):
-    """Baseline cumulative hazard as a function of days, extended past the last event time
-    with the mean hazard of its final 180 days (older accounts than any churn seen in the
-    data would otherwise get zero risk)."""
+def _cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
+    """Baseline cumulative hazard (of ``stratum`` for a stratified model) as a function of days,
+    extended past the last event time with the mean hazard of its final 180 days (older
+    accounts than any churn seen in the data would otherwise get zero risk)."""
     base = cph.baseline_cumulative_hazard_
     bt = base.index.to_numpy(float)
-    bh = base.iloc[:, 0].to_numpy()
+    bh = (base[stratum] if stratum is not None else base.iloc[:, 0]).to_numpy()
     tail = bt >= bt[-1] - 180
     slope = (bh[-1] - bh[tail][0]) / max(bt[-1] - bt[tail][0], 1.0)
 
@@ -602,12 +624,26 @@ def _cumulative_hazard(cph: CoxPHFitter):
 def _conditional_survival(
     cph: CoxPHFitter, x: pd.DataFrame, age: np.ndarray, ahead: np.ndarray
 ) -> np.ndarray:
-    """P(T > age + ahead | T > age) per row (days); ``ahead`` is a grid (k,) or per row (n, k)."""
-    cumhaz = _cumulative_hazard(cph)
+    """P(T > age + ahead | T > age) per row (days); ``ahead`` is a grid (k,) or per row (n, k).
+
+    A stratified model uses each row's own stratum baseline (``x`` holds the stratum label,
+    as :func:`_align` builds it).
+    """
     ph = cph.predict_partial_hazard(x).to_numpy()[:, None]
     ahead = np.asarray(ahead, float)
-    ahead = ahead[None, :] if ahead.ndim == 1 else ahead
-    return np.exp(-(cumhaz(age[:, None] + ahead) - cumhaz(age)[:, None]) * ph)
+    ahead = np.broadcast_to(ahead[None, :] if ahead.ndim == 1 else ahead, (len(x), ahead.shape[-1]))
+    age = np.asarray(age, float)
+    if cph.strata:
+        strata = [cph.strata] if isinstance(cph.strata, str) else list(cph.strata)
+        keys = x[strata].apply(tuple, axis=1) if len(strata) > 1 else x[strata[0]]
+        groups = pd.Series(np.arange(len(x))).groupby(keys.to_numpy()).indices
+    else:
+        groups = {None: np.arange(len(x))}
+    cum = np.empty(ahead.shape)
+    for key, rows in groups.items():
+        cumhaz = _cumulative_hazard(cph, key)
+        cum[rows] = cumhaz(age[rows, None] + ahead[rows]) - cumhaz(age[rows])[:, None]
+    return np.exp(-cum * ph)
 
 
 def _km_conditional(km: KaplanMeierFitter, age: np.ndarray, ahead: float) -> np.ndarray:
@@ -757,6 +793,7 @@ class ChurnStudy:
     sensitivity: pd.DataFrame
     notes: list[str]
     design: Design | None = None
+    cox_design: Design | None = None
     cox: CoxPHFitter | None = None
     penalizer: float = 0.0
     cv: pd.Series | None = None
@@ -787,20 +824,12 @@ def churn_study(
     sensitivity_thresholds: Sequence[int] = (60, 90, 180, 365),
 ) -> ChurnStudy:
     """Run every step of the churn study on a loaded (and filtered) :class:`Dataset`."""
-    from helpers.features import features_for
-    from helpers.segmentation import revenue_growth, value_tier
-
     ds.require("orders", "accounts", purpose="The churn study")
     orders, accounts = ds["orders"], ds["accounts"]
     gaps = gaps_for(orders, as_of)
     derived = threshold is None
     threshold = default_threshold(gaps) if derived else int(threshold)
-    features = features_for(ds, as_of, threshold)
-    features = features[features["n_orders"] > 0].copy()
-    if features.empty:
-        raise ValueError("No account in this selection has an order by the analysis date.")
-    growth = revenue_growth(orders, as_of)
-    features["tier"] = value_tier(features, growth).to_numpy()
+    features = _buying_features(ds, as_of, threshold)
     surv = survival_frame(features)
     sens = threshold_sensitivity(
         orders, accounts, as_of, sorted({*sensitivity_thresholds, threshold})
@@ -814,15 +843,16 @@ def churn_study(
             f"{MIN_EVENTS_FOR_COX} events to say anything about drivers, so none is fitted."
         )
         return study
-    design = design_matrix(surv, covariates, references)
-    study.design = design
-    study.notes += design.notes
-    study.penalizer, study.cv = choose_penalizer(design, seed=seed)
-    cph, fit_notes = fit_cox(design, study.penalizer)
-    study.notes += fit_notes
-    study.ph = ph_check(cph, design)
-    study.cox, study.ph_note = remedy_ph(cph, design, study.ph, study.penalizer)
-    study.aft = aft_comparison(design, cph)
+    model = fit_churn_model(surv, covariates, references, seed)
+    study.design, study.cox_design, study.cox = model.design, model.cox_design, model.cox
+    study.penalizer, study.cv, study.ph, study.ph_note = (
+        model.penalizer,
+        model.cv,
+        model.ph,
+        model.ph_note,
+    )
+    study.notes += model.notes
+    study.aft = aft_comparison(model.design, model.unstratified)
     try:
         study.backtest = run_backtest(
             orders,
@@ -837,17 +867,121 @@ def churn_study(
         )
     except (ValueError, ConvergenceError) as exc:
         study.notes.append(f"No back-test: {exc}")
-    scores = current_scores(features, cph, design, as_of, horizon_days)
+    scores = current_scores(features, model.cox, model.cox_design, as_of, horizon_days)
     study.scores = scores
     study.prechurn = prechurn_list(scores, threshold, prechurn_fraction, horizon_days, risk_cutoff)
-    ltv = lifetime_value(scores, cph, design, as_of, ltv_horizon_days, discount_per_year)
-    study.ltv_by_tier = bootstrap_mean(ltv, scores["tier"].astype(str), n_boot, seed)
-    every = with_rates(features)
-    new_ltv = lifetime_value(
-        every, cph, design, as_of, ltv_horizon_days, discount_per_year, at_acquisition=True
+    ltv = lifetime_value(
+        scores, model.cox, model.cox_design, as_of, ltv_horizon_days, discount_per_year
     )
-    study.ltv_by_channel = bootstrap_mean(new_ltv, every["acquisition_channel"], n_boot, seed)
+    study.ltv_by_tier = bootstrap_mean(ltv, scores["tier"].astype(str), n_boot, seed)
+    study.ltv_by_channel = new_customer_ltv(
+        features, model, as_of, ltv_horizon_days, discount_per_year, n_boot, seed
+    )
     return study
+
+
+@dataclass
+class ChurnModel:
+    """The churn study's Cox model: ``cox`` (stratified when a covariate broke proportional
+    hazards) is fitted on ``cox_design``; ``unstratified`` on ``design``."""
+
+    design: Design
+    cox_design: Design
+    cox: CoxPHFitter
+    unstratified: CoxPHFitter
+    penalizer: float
+    cv: pd.Series
+    ph: pd.DataFrame
+    ph_note: str
+    notes: list[str]
+
+
+def fit_churn_model(
+    surv: pd.DataFrame,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    references: dict[str, str] | None = None,
+    seed: int = 42,
+) -> ChurnModel:
+    """Design matrix, penalizer chosen by cross-validation, Cox fit, proportional-hazards check
+    and remedy: the one model both the churn study and the channel study's LTV use."""
+    design = design_matrix(surv, covariates, references)
+    penalizer, cv = choose_penalizer(design, seed=seed)
+    cph, fit_notes = fit_cox(design, penalizer)
+    ph = ph_check(cph, design)
+    cox, cox_design, ph_note = remedy_ph(cph, design, ph, penalizer)
+    return ChurnModel(
+        design, cox_design, cox, cph, penalizer, cv, ph, ph_note, [*design.notes, *fit_notes]
+    )
+
+
+def new_customer_ltv(
+    features: pd.DataFrame,
+    model: ChurnModel,
+    as_of: pd.Timestamp,
+    horizon_days: int = 3 * 365,
+    discount_per_year: float = 0.10,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> pd.DataFrame:
+    """Lifetime value of a *new* customer per acquisition channel (currency): every buying
+    account valued from age 0 with its own profile and margin rate, averaged per channel with
+    a 95% bootstrap interval (columns mean, low, high, n)."""
+    every = with_rates(features)
+    values = lifetime_value(
+        every,
+        model.cox,
+        model.cox_design,
+        as_of,
+        horizon_days,
+        discount_per_year,
+        at_acquisition=True,
+    )
+    return bootstrap_mean(values, every["acquisition_channel"], n_boot, seed)
+
+
+def channel_ltv(
+    ds,
+    as_of: pd.Timestamp,
+    threshold: int | None = None,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    references: dict[str, str] | None = None,
+    ltv_horizon_days: int = 3 * 365,
+    discount_per_year: float = 0.10,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """The churn study's ``ltv_by_channel`` without the rest of the study (no threshold
+    sensitivity, parametric models or back-test): same threshold rule, same model, same
+    numbers for the same arguments. ``None`` (with a note) when there are too few churn events
+    for a Cox model."""
+    ds.require("orders", "accounts", purpose="Lifetime value by channel")
+    threshold = default_threshold(gaps_for(ds["orders"], as_of)) if threshold is None else threshold
+    features = _buying_features(ds, as_of, int(threshold))
+    surv = survival_frame(features)
+    events = int(surv["event"].sum())
+    if events < MIN_EVENTS_FOR_COX:
+        return None, [
+            f"Only {events} churn events in this selection: too few for the survival model "
+            "behind lifetime value, so LTV:CAC is not computed."
+        ]
+    model = fit_churn_model(surv, covariates, references, seed)
+    table = new_customer_ltv(
+        features, model, as_of, ltv_horizon_days, discount_per_year, n_boot, seed
+    )
+    return table, model.notes
+
+
+def _buying_features(ds, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:
+    """Customer features of accounts with an order by ``as_of``, with their value tier."""
+    from helpers.features import features_for
+    from helpers.segmentation import revenue_growth, value_tier
+
+    features = features_for(ds, as_of, threshold)
+    features = features[features["n_orders"] > 0].copy()
+    if features.empty:
+        raise ValueError("No account in this selection has an order by the analysis date.")
+    features["tier"] = value_tier(features, revenue_growth(ds["orders"], as_of)).to_numpy()
+    return features
 
 
 def findings(study: ChurnStudy, horizon_days: int) -> list[str]:
