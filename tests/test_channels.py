@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -50,8 +52,8 @@ def test_elasticities_within_a_tenth(demo, truth):
 
 
 def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth, costs):
-    study = sv.churn_study(demo, demo.analysis_date, n_boot=100)
-    ratio = ch.ltv_cac(study.ltv_by_channel, costs)
+    ltv, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=100)
+    ratio = ch.ltv_cac(ltv, costs)
     assert list(ratio.index) == truth["ltv_cac"]["order_best_to_worst"]
     assert (ratio["low"] <= ratio["ratio"]).all() and (ratio["ratio"] <= ratio["high"]).all()
 
@@ -104,3 +106,52 @@ def test_attribution_over_demo_is_consistent(demo):
     table = at.attribute(paths)
     for model in at.MODELS:
         assert table[model].sum() == pytest.approx(paths.n_converted)
+
+
+def test_ltv_cac_without_lifetime_values_is_empty(costs):
+    assert ch.ltv_cac(None, costs).empty
+
+
+def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
+    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
+    same = {"data_fingerprint": "abc", "analysis_date": pd.Timestamp("2025-12-31"), "filters": {}}
+    path = tmp_path / "metrics.json"
+    path.write_text(
+        json.dumps(
+            {
+                "ltv_by_channel": table,
+                "data_fingerprint": "abc",
+                "analysis_date": "2025-12-31",
+                "filters": {},
+            }
+        )
+    )
+    ltv, note = ch.ltv_from_metrics(str(path), same)
+    assert ltv.loc["search_ads", "mean"] == 900.0 and "read from" in note
+    ltv, note = ch.ltv_from_metrics(str(path), {**same, "filters": {"region": "north"}})
+    assert ltv is None and "filters differ" in note
+    ltv, note = ch.ltv_from_metrics(str(tmp_path / "absent.json"), same)
+    assert ltv is None and "No churn metrics" in note
+    assert ch.ltv_from_metrics("", same) == (None, "")
+
+
+def test_revenue_after_conversion_by_hand():
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "account_id": ["A", "B", None]})
+    conv = pd.Series(
+        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00"]), index=["L1", "L2", "L3"]
+    )
+    orders = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "A", "A", "B"],
+            "order_date": pd.to_datetime(
+                ["2025-01-09", "2025-01-10", "2025-03-01", "2025-02-10", "2025-01-12"]
+            ),
+            "net_amount": [1.0, 10.0, 100.0, 1000.0, 5.0],
+            "status": ["completed", "completed", "completed", "cancelled", "completed"],
+        }
+    )
+    value = ch.revenue_after_conversion(leads, orders, conv, days=60)
+    # L1: the conversion day and 1 March (50 days later) count; the day before and the
+    # cancelled order do not. L2 did not convert; L3 has no account.
+    assert value.to_dict() == {"L1": 110.0, "L2": 0.0, "L3": 0.0}
+    assert ch.revenue_after_conversion(leads, orders, conv, days=30)["L1"] == 10.0

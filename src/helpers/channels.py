@@ -9,12 +9,18 @@ with no spend at all (referral, organic) costs 0, never a division error.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
+
+from helpers.reporting import json_safe
 
 STAGES: tuple[str, ...] = ("intent", "proposal", "negotiation", "won")
 STRATEGIES = {
@@ -243,12 +249,14 @@ def plot_quadrant(table: pd.DataFrame, ax=None):
     return ax
 
 
-def ltv_cac(
-    ltv: pd.DataFrame, costs: pd.DataFrame, samples: dict[str, np.ndarray] | None = None
-) -> pd.DataFrame:
+def ltv_cac(ltv: pd.DataFrame | None, costs: pd.DataFrame) -> pd.DataFrame:
     """LTV:CAC per paid channel with the LTV interval carried over (CAC is an observed total,
     so the ratio's interval is the LTV interval divided by CAC). Flags: the interval includes
-    1 (may not pay back) or the ratio is under 3 (the usual B2B floor)."""
+    1 (may not pay back) or the ratio is under 3 (the usual B2B floor). ``ltv`` is the churn
+    study's ``ltv_by_channel`` (mean, low, high); ``None`` gives an empty table."""
+    columns = ["ltv", "cac", "ratio", "low", "high", "flag"]
+    if ltv is None or ltv.empty:
+        return pd.DataFrame(columns=columns)
     paid = costs[costs["paid"] & costs["cac"].notna()]
     out = pd.DataFrame({"ltv": ltv["mean"], "cac": paid["cac"]}).dropna()
     out["ratio"] = out["ltv"] / out["cac"]
@@ -257,7 +265,7 @@ def ltv_cac(
     out["flag"] = np.where(
         out["low"] <= 1, "may not pay back", np.where(out["ratio"] < 3, "ratio under 3", "")
     )
-    return out.sort_values("ratio", ascending=False)
+    return out[columns].sort_values("ratio", ascending=False)
 
 
 def payback_months(
@@ -363,16 +371,33 @@ def findings(costs: pd.DataFrame, ratio: pd.DataFrame, quad: pd.DataFrame) -> li
     return out
 
 
-def ltv_from_metrics(path: str) -> pd.DataFrame | None:
-    """``ltv_by_channel`` from a churn run's metrics.json (None when absent)."""
-    import json
-    from pathlib import Path
+def ltv_from_metrics(
+    path: str | os.PathLike[str], expected: Mapping[str, Any]
+) -> tuple[pd.DataFrame | None, str]:
+    """``ltv_by_channel`` from a churn run's metrics.json, and a sentence saying where the
+    lifetime values come from.
 
+    The file is used only when it describes the same data: every key of ``expected``
+    (``data_fingerprint``, ``analysis_date``, ``filters``, ...; compared in their JSON form)
+    must match. Otherwise, or when the file or its table is absent, the table is ``None`` and the
+    sentence gives the reason (the caller then computes the values itself).
+    """
+    if not path:
+        return None, ""
     p = Path(path)
-    if not path or not p.exists():
-        return None
-    data = json.loads(p.read_text(encoding="utf-8")).get("ltv_by_channel")
-    return pd.DataFrame(data).T if data else None
+    if not p.exists():
+        return None, f"No churn metrics at `{p}`: lifetime values computed here."
+    data = json.loads(p.read_text(encoding="utf-8"))
+    differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
+    if differ:
+        return None, (
+            f"The churn metrics at `{p}` describe other data ({', '.join(differ)} differ): "
+            "lifetime values computed here."
+        )
+    table = data.get("ltv_by_channel")
+    if not table:
+        return None, f"The churn metrics at `{p}` hold no lifetime values: computed here."
+    return pd.DataFrame(table).T, f"Lifetime values read from the churn study's `{p}`."
 
 
 def channel_order(values: Sequence[str]) -> list[str]:
@@ -394,3 +419,35 @@ def conversion_times(ds, action: str) -> pd.Series:
         first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
         return leads["account_id"].map(first)
     raise ValueError(f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}")
+
+
+def revenue_after_conversion(
+    leads: pd.DataFrame, orders: pd.DataFrame, conversion: pd.Series, days: int = 365
+) -> pd.Series:
+    """Value of each converted lead for revenue attribution (currency): net amount of its
+    account's non-cancelled orders in the ``days`` after the conversion (conversion day
+    included). Leads that did not convert, or have no account, get 0. Indexed by lead_id.
+
+    One year is the default because a B2B account's first year shows what the deal was worth
+    without letting old accounts outweigh recent ones; an account won twice counts its orders
+    for each lead.
+    """
+    conv = conversion.reindex(leads["lead_id"].to_numpy())
+    acc = leads.set_index("lead_id")["account_id"].reindex(conv.index)
+    done = conv.notna() & acc.notna()
+    if not done.any():
+        return pd.Series(0.0, index=conv.index, name="revenue")
+    pairs = pd.DataFrame(
+        {
+            "lead_id": conv.index[done],
+            "account_id": acc[done].to_numpy(),
+            "start": conv[done].dt.normalize().to_numpy(),
+        }
+    )
+    o = orders.loc[orders["status"] != "cancelled", ["account_id", "order_date", "net_amount"]]
+    m = pairs.merge(o, on="account_id")
+    inside = (m["order_date"] >= m["start"]) & (
+        m["order_date"] < m["start"] + pd.Timedelta(days=days)
+    )
+    value = m[inside].groupby("lead_id")["net_amount"].sum()
+    return value.reindex(conv.index, fill_value=0.0).rename("revenue")
