@@ -40,7 +40,7 @@ test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebo
 
 lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 	$(PY) -m ruff check src tests benchmarks notebooks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks notebooks
 
 lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -82,3 +82,22 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main([str(good)]) == 0
     assert main([str(good), str(bad)]) == 1
     assert "bad.ipynb: expected exactly one" in capsys.readouterr().out
+
+
+def test_unescaped_report_output_is_caught():
+    found = problems(
+        _nb(
+            _params(),
+            new_code_cell('display(Markdown(f"{name} leads"))\ndf.style.format("{:.0f}")'),
+            new_code_cell('reporting.say(f"{name} leads")\nreporting.styled(df, "{:.0f}")'),
+        )
+    )
+    assert [p.split(":")[0] for p in found] == ["cell 1", "cell 1"]
+    assert any("reporting.say" in p for p in found) and any("reporting.styled" in p for p in found)
+
+
+def test_parameter_lines_papermill_cannot_read_are_caught():
+    found = problems(
+        _nb(_params('OUT: str = ""  # folder; "" = default\nN: int | None = None  # n'))
+    )
+    assert sum("papermill cannot parse" in p for p in found) == 2

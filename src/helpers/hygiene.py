@@ -5,8 +5,12 @@ test suite runs the same check, and ``.pre-commit-config.yaml`` offers it as a h
 
 * no outputs and no execution counts in any code cell;
 * exactly one code cell tagged ``parameters``, and it is the first code cell;
-* each of its assignments is an UPPER_CASE name with a type annotation and a ``#`` comment;
-* the kernelspec is the project's kernel (``b2b-insights``).
+* each of its assignments is an UPPER_CASE name with a type annotation and a ``#`` comment,
+  on a line papermill's own parser reads (it skips, with a mere warning, lines whose comment
+  holds ``=`` or whose annotation is a union such as ``int | None``);
+* the kernelspec is the project's kernel (``b2b-insights``);
+* no direct ``Markdown(...)`` or ``DataFrame.style``: both pass account and channel names into
+  the report as raw HTML; ``reporting.say`` and ``reporting.styled`` escape them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
         found.append(f"the 'parameters' cell (cell {tagged[0][0]}) is not the first code cell")
     if len(tagged) == 1:
         found += _parameter_problems(tagged[0][1].source)
+    for i, cell in code:
+        found += [f"cell {i}: {p}" for p in _unescaped_output(cell.source)]
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL_NAME:
         found.append(f"kernelspec is {kernel!r}, expected {KERNEL_NAME!r}")
@@ -50,6 +56,7 @@ def _parameter_problems(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [f"parameters cell does not parse: {exc}"]
+    seen_by_papermill = {p.name for p in _papermill_parameters(source)}
     for node in tree.body:
         if isinstance(node, ast.Assign):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
@@ -64,6 +71,46 @@ def _parameter_problems(source: str) -> list[str]:
         last = lines[(node.end_lineno or node.lineno) - 1]
         if "#" not in last:
             found.append(f"parameter {name}: add a # comment saying what it is")
+        elif name not in seen_by_papermill:
+            found.append(
+                f"parameter {name}: papermill cannot parse its line (no '=' in the comment, "
+                "no union types)"
+            )
+    return found
+
+
+def _papermill_parameters(source: str) -> list:
+    import logging
+
+    from nbformat.v4 import new_code_cell
+    from papermill.translators import PythonTranslator
+
+    log = logging.getLogger("papermill.translators")
+    level, log.level = log.level, logging.ERROR  # the warnings are what this check reports
+    try:
+        return PythonTranslator.inspect(new_code_cell(source))
+    finally:
+        log.level = level
+
+
+def _unescaped_output(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # cell magics and the like: nothing to check
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = (
+                f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            )
+            if name == "Markdown":
+                found.append(
+                    f"line {node.lineno}: Markdown(...) does not escape data; use reporting.say"
+                )
+        if isinstance(node, ast.Attribute) and node.attr == "style":
+            found.append(f"line {node.lineno}: .style does not escape data; use reporting.styled")
     return found
 
 

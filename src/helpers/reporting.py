@@ -58,14 +58,14 @@ def atomic_write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs
     return atomic_write_text(path, frame.to_csv(**kwargs))
 
 
-def _plain(value: Any, digits: int) -> Any:
+def json_safe(value: Any, digits: int) -> Any:
     """JSON-safe copy of ``value``: numpy scalars unwrapped, floats rounded, NaN -> None."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, digits) for k, v in value.items()}
+        return {str(k): json_safe(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, pd.Index, np.ndarray)):
-        return [_plain(v, digits) for v in value]
+        return [json_safe(v, digits) for v in value]
     if isinstance(value, pd.Series):
-        return {str(k): _plain(v, digits) for k, v in value.items()}
+        return {str(k): json_safe(v, digits) for k, v in value.items()}
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, (np.integer, int)):
@@ -82,7 +82,7 @@ def write_metrics(
     folder: str | os.PathLike[str], metrics: Mapping[str, Any], digits: int = 6
 ) -> Path:
     """Write a notebook's headline numbers to ``<folder>/metrics.json`` (atomic, sorted keys)."""
-    text = json.dumps(_plain(metrics, digits), indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(json_safe(metrics, digits), indent=2, sort_keys=True, ensure_ascii=False)
     return atomic_write_text(Path(folder) / METRICS_FILE, text + "\n")
 
 
@@ -102,6 +102,27 @@ def show_findings(sentences: Iterable[str]) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(findings_markdown(sentences)))
+
+
+def say(text: str):
+    """A sentence for the report, as Markdown with ``<``, ``>`` and ``&`` escaped: sentences
+    carry account and channel names from the data, which must never become HTML. Markdown
+    emphasis and code spans still work."""
+    from IPython.display import Markdown
+
+    return Markdown(html.escape(text, quote=False))
+
+
+def styled(frame: pd.DataFrame, formatter: Any = None, **kwargs: Any):
+    """``frame.style.format(formatter, **kwargs)`` with cells, index and column labels
+    HTML-escaped (a pandas Styler does not escape unless asked). Chain further Styler calls
+    (``background_gradient``, ``hide``) on the result; do not call ``.format`` again."""
+    return (
+        frame.style.format(escape="html")
+        .format(formatter, escape="html", **kwargs)
+        .format_index(escape="html", axis=0)
+        .format_index(escape="html", axis=1)
+    )
 
 
 def pct(share: float, digits: int = 0) -> str:

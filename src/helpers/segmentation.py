@@ -317,12 +317,14 @@ def clusters(
     seed: int = 42,
     candidates: tuple[int, ...] = (2, 3, 4, 5, 6, 7),
 ) -> tuple[pd.Series, pd.Series]:
-    """K-means on standardised features; ``k="auto"`` picks the best silhouette. Returns the
-    labels (ordered by mean order value, 0 = lowest) and the silhouette per k tried."""
+    """K-means on standardised features; ``k="auto"`` (or 0) picks the best silhouette among
+    ``candidates``. Returns the labels (ordered by mean order value, 0 = lowest) and the
+    silhouette per k tried."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import StandardScaler
 
+    k = "auto" if k in ("auto", 0) else k
     z = StandardScaler().fit_transform(x)
     ks = [c for c in candidates if c < len(x)] if k == "auto" else [int(k)]
     if not ks or ks[0] >= len(x):

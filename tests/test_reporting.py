@@ -1,0 +1,29 @@
+"""What reaches the report: sentences and tables escape names from the data."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import reporting
+
+
+def test_say_escapes_html_but_keeps_markdown():
+    md = reporting.say("**Smith & Sons <b>x</b>** lead")
+    assert md.data == "**Smith &amp; Sons &lt;b&gt;x&lt;/b&gt;** lead"
+
+
+def test_styled_escapes_cells_index_and_columns():
+    frame = pd.DataFrame(
+        {"<i>col</i>": ["<b>cell</b>"], "value": [1234.5]}, index=pd.Index(["<s>row</s>"])
+    )
+    html = reporting.styled(frame, {"value": "{:,.0f}"}).to_html()
+    assert "<b>" not in html and "<i>" not in html and "<s>" not in html
+    assert "&lt;b&gt;cell&lt;/b&gt;" in html and "&lt;s&gt;row&lt;/s&gt;" in html
+    assert "&lt;i&gt;col&lt;/i&gt;" in html and "1,234" in html  # the format still applies
+
+
+def test_json_safe_makes_numbers_and_dates_plain():
+    out = reporting.json_safe(
+        {"a": float("nan"), "b": pd.Timestamp("2025-12-31"), 3: [1.23456789]}, 3
+    )
+    assert out == {"a": None, "b": "2025-12-31", "3": [1.235]}
