@@ -97,6 +97,7 @@ def executed(tmp_path_factory):
         "name: fixture\nruns:\n"
         "  - notebook: ok\n    matrix: {SCALE: [1.0, 2.5]}\n"
         "  - notebook: fail\n"
+        "  - notebook: ok\n    name: summary\n    last: true\n    parameters: {SCALE: 9.0}\n"
     )
     reports = root / "reports"
     (reports / "fixture" / ".staging-ok--scale-1-0-interrupted").mkdir(parents=True)
@@ -111,7 +112,12 @@ def executed(tmp_path_factory):
 def test_failing_run_is_isolated_and_kept(executed):
     reports, first, _, _ = executed
     status = {r.name: r.status for r in first}
-    assert status == {"ok--scale-1-0": "ok", "ok--scale-2-5": "ok", "fail": "failed"}
+    assert status == {
+        "ok--scale-1-0": "ok",
+        "ok--scale-2-5": "ok",
+        "fail": "failed",
+        "summary": "ok",
+    }
     failed = next(r for r in first if r.name == "fail")
     assert failed.error.startswith("ValueError: planned failure in the third cell (cell 4 of")
     assert failed.failed_cell == 4  # third code cell, after the title and papermill's cell
@@ -135,7 +141,7 @@ def test_index_lists_runs_with_links_and_escapes(executed):
     assert "fixture/fail/notebook.html#papermill-error-cell" in index
     assert "planned failure" in index and "fixture0" in index
     runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
-    assert {r["name"] for r in runs} == {"ok--scale-1-0", "ok--scale-2-5", "fail"}
+    assert {r["name"] for r in runs} == {"ok--scale-1-0", "ok--scale-2-5", "fail", "summary"}
     assert all(r["code_version"] for r in runs)
 
 
@@ -159,7 +165,7 @@ def test_rerun_gives_identical_metrics_and_replaces_cleanly(executed):
     assert not list((reports / "fixture").glob(".staging-*"))
     # the other runs of the batch keep their records
     runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
-    assert len(runs) == 3
+    assert len(runs) == 4
 
 
 def test_replace_dir_is_a_rename(tmp_path):
@@ -171,3 +177,49 @@ def test_replace_dir_is_a_rename(tmp_path):
     batch._replace_dir(staging, final)
     assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
     assert not staging.exists() and len(list(tmp_path.iterdir())) == 1
+
+
+def test_last_runs_start_after_every_other_run_has_ended(executed):
+    _, first, _, _ = executed
+    import datetime as dt
+
+    def start(r):
+        return dt.datetime.fromisoformat(r.started)
+
+    summary = next(r for r in first if r.name == "summary")
+    others = [r for r in first if r.name != "summary"]
+    # `started` has whole seconds: allow one second of rounding
+    assert all(start(summary) >= start(r) + dt.timedelta(seconds=r.duration_s - 1) for r in others)
+    with pytest.raises(BatchError, match="'last' must be true or false"):
+        expand({"runs": [{"notebook": "x", "last": "yes"}]})
+
+
+def _flaky_start(monkeypatch, error: BaseException):
+    """papermill.execute_notebook that fails once with ``error``, then works."""
+    import papermill
+
+    real, calls = papermill.execute_notebook, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    return calls
+
+
+def test_a_kernel_that_fails_to_start_is_retried_once(monkeypatch, tmp_path):
+    calls = _flaky_start(monkeypatch, RuntimeError("Kernel didn't respond in 60 seconds"))
+    record = batch.execute(Run("r", "ok", {"SCALE": 3.0}), tmp_path, "v", FIXTURES)
+    assert record.status == "ok" and record.attempts == 2 and len(calls) == 2
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["value"] == 6.0
+
+
+def test_other_errors_are_not_retried(monkeypatch, tmp_path):
+    calls = _flaky_start(monkeypatch, ValueError("bad input"))
+    record = batch.execute(Run("r", "ok", {}), tmp_path, "v", FIXTURES)
+    assert record.status == "failed" and record.attempts == 1 and len(calls) == 1
+    assert record.error == "ValueError: bad input"
+    assert not list(tmp_path.glob(".staging-*"))  # the staging folder became the run's folder

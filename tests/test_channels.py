@@ -138,7 +138,8 @@ def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
 def test_revenue_after_conversion_by_hand():
     leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "account_id": ["A", "B", None]})
     conv = pd.Series(
-        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00"]), index=["L1", "L2", "L3"]
+        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00"]),
+        index=["L1", "L2", "L3"],
     )
     orders = pd.DataFrame(
         {

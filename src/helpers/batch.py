@@ -13,6 +13,8 @@ A batch is a YAML file under ``runs/``::
       - notebook: 02-churn-survival
         name: churn-quarterly         # optional explicit run name
         parameters: {CHURN_THRESHOLD_DAYS: 90}
+      - notebook: 90-leadership-summary
+        last: true                    # starts once every other run has finished
 
 Run it with ``python -m helpers.batch run runs/by-region.yaml --jobs 2`` (or ``make reports
 BATCH=runs/by-region.yaml``). What happens:
@@ -22,7 +24,8 @@ BATCH=runs/by-region.yaml``). What happens:
    errors, all reported at once (papermill itself would only warn).
 2. Runs execute in parallel worker processes (``--jobs``, default: the number of cores), each
    with the ``b2b-insights`` kernel; a kernel that fails to start is retried once. One progress
-   bar for the batch and one line per finished run.
+   bar for the batch and one line per finished run. Runs marked ``last: true`` (the leadership
+   summary, which reads the other runs' metrics) start only after all the others have ended.
 3. Each run executes in a temporary folder next to its final one; only when it has finished
    (successfully or not) is that folder renamed into place, replacing the previous result in
    one step. An interrupted batch leaves the previous results untouched (temporary folders are
@@ -81,6 +84,7 @@ class Run:
     name: str
     notebook: str
     parameters: dict[str, Any]
+    last: bool = False  # start only after every run without this flag has ended
 
 
 @dataclass
@@ -137,12 +141,15 @@ def expand(spec: Mapping[str, Any]) -> tuple[str | None, list[Run]]:
             entry = {"notebook": entry}
         if not isinstance(entry, Mapping) or "notebook" not in entry:
             raise BatchError(f"Run {i}: needs a 'notebook:' (got {entry!r}).")
-        unknown = set(entry) - {"notebook", "parameters", "matrix", "name"}
+        unknown = set(entry) - {"notebook", "parameters", "matrix", "name", "last"}
         if unknown:
             raise BatchError(
                 f"Run {i}: unknown key(s) {sorted(unknown)}; use notebook, "
-                "parameters, matrix, name."
+                "parameters, matrix, name, last."
             )
+        last = entry.get("last", False)
+        if not isinstance(last, bool):
+            raise BatchError(f"Run {i}: 'last' must be true or false (got {last!r}).")
         notebooks = entry["notebook"]
         notebooks = [notebooks] if isinstance(notebooks, str) else list(notebooks)
         matrix = dict(entry.get("matrix") or {})
@@ -158,7 +165,9 @@ def expand(spec: Mapping[str, Any]) -> tuple[str | None, list[Run]]:
                 name = entry.get("name")
                 if name and (len(notebooks) > 1 or len(combos) > 1):
                     name = f"{name}--{run_name(notebook, combo, {})}"
-                runs.append(Run(name or run_name(notebook, params, defaults), notebook, params))
+                runs.append(
+                    Run(name or run_name(notebook, params, defaults), notebook, params, last)
+                )
     names = [r.name for r in runs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -475,18 +484,19 @@ def run_batch(
     with cf.ProcessPoolExecutor(
         max_workers=workers, initializer=_limit_threads, initargs=(workers,)
     ) as pool:
-        futures = {
-            pool.submit(_execute_safely, r, batch_dir, version, notebooks_dir): r for r in runs
-        }
-        for future in cf.as_completed(futures):
-            record = future.result()
-            records[record.name] = record
-            mark = "ok    " if record.status == "ok" else "FAILED"
-            line = f"{mark} {record.name} ({record.duration_s:.1f} s)"
-            if record.status != "ok":
-                line += f": {record.error.splitlines()[0][:160] if record.error else ''}"
-            bar.write(line, file=sys.stderr)
-            bar.update(1)
+        for phase in ([r for r in runs if not r.last], [r for r in runs if r.last]):
+            futures = [
+                pool.submit(_execute_safely, r, batch_dir, version, notebooks_dir) for r in phase
+            ]
+            for future in cf.as_completed(futures):
+                record = future.result()
+                records[record.name] = record
+                mark = "ok    " if record.status == "ok" else "FAILED"
+                line = f"{mark} {record.name} ({record.duration_s:.1f} s)"
+                if record.status != "ok":
+                    line += f": {record.error.splitlines()[0][:160] if record.error else ''}"
+                bar.write(line, file=sys.stderr)
+                bar.update(1)
     bar.close()
     ordered = [records[r.name] for r in runs]
     write_runs(batch_dir, name, ordered)
