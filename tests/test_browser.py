@@ -106,3 +106,21 @@ def test_index_opens_offline_and_links_every_report(reports, browser):
     text = index.read_text()
     for run in RUNS:
         assert f"{BATCH_NAME}/{run.name}/report.html" in text
+
+
+def test_leadership_summary_reads_every_study_of_the_batch(reports):
+    import json
+
+    from helpers.reporting import pct
+
+    folder = reports / BATCH_NAME
+    summary = json.loads((folder / "90-leadership-summary" / "metrics.json").read_text())
+    assert summary["notes"] == []  # every study found, all on the same data
+    assert {s["run"] for s in summary["sources"].values()} == {
+        "01-customer-segmentation",
+        "02-churn-survival",
+        "03-channel-economics",
+    }
+    seg = json.loads((folder / "01-customer-segmentation" / "metrics.json").read_text())
+    html = (folder / "90-leadership-summary" / "report.html").read_text()
+    assert f"bring {pct(seg['top_20pct_share'])} of revenue" in html

@@ -1,0 +1,280 @@
+"""The leadership summary: one page built only from the ``metrics.json`` files the studies wrote.
+
+Every number on that page is read from a study's metrics (none is typed in or recomputed), so
+the summary always agrees with the study reports it points to. A study whose metrics are absent
+is named, and the rest of the page still stands.
+
+Which run of a study is summarised: among the run folders in the metrics folder whose name
+starts with the study's notebook name, those whose metrics have the requested ``filters`` and
+data source; of several (the churn study once per threshold, say) the one with the shortest
+folder name, i.e. the run with the fewest non-default parameters (ties: by name).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers.reporting import METRICS_FILE, money, pct
+
+#: The studies the summary reads, by the notebook that writes their metrics.
+STUDIES: dict[str, str] = {
+    "segmentation": "01-customer-segmentation",
+    "churn": "02-churn-survival",
+    "channels": "03-channel-economics",
+}
+
+
+@dataclass
+class StudyMetrics:
+    """One study's metrics (``None`` when no matching run was found) and where they came from."""
+
+    study: str
+    folder: Path | None
+    metrics: dict[str, Any] | None
+
+
+def _same_source(a: str, b: str) -> bool:
+    return a == b or (a != "demo" and b != "demo" and Path(a).resolve() == Path(b).resolve())
+
+
+def find_metrics(
+    folder: str | Path, filters: Mapping[str, Any], source: str
+) -> dict[str, StudyMetrics]:
+    """The metrics of each study in :data:`STUDIES` found in ``folder`` (see module docstring)."""
+    folder = Path(folder)
+    out = {}
+    for study, notebook in STUDIES.items():
+        candidates = []
+        for path in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}")):
+            try:
+                metrics = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                continue  # a damaged file is not evidence; the run is treated as absent
+            if metrics.get("filters", {}) == dict(filters) and _same_source(
+                str(metrics.get("source", "")), source
+            ):
+                candidates.append((len(path.parent.name), path.parent.name, path.parent, metrics))
+        best = min(candidates, default=None, key=lambda c: (c[0], c[1]))
+        out[study] = StudyMetrics(study, best[2] if best else None, best[3] if best else None)
+    return out
+
+
+def consistency_notes(found: Mapping[str, StudyMetrics]) -> list[str]:
+    """Sentences for studies that are missing or that ran on different data or dates."""
+    notes = [
+        f"No {s.study} metrics found (notebook {STUDIES[s.study]} has not run on this "
+        "selection): its part of the summary is left out."
+        for s in found.values()
+        if s.metrics is None
+    ]
+    present = [s for s in found.values() if s.metrics is not None]
+    for key, label in (("data_fingerprint", "data"), ("analysis_date", "analysis dates")):
+        values = {s.metrics.get(key) for s in present}
+        if len(values) > 1:
+            listing = ", ".join(f"{s.study}: {s.metrics.get(key)}" for s in present)
+            notes.append(
+                f"The studies were run on different {label} ({listing}): compare with care."
+            )
+    return notes
+
+
+def _paid_channels(channels: Mapping[str, Any]) -> pd.DataFrame:
+    """Paid channels: CAC, LTV:CAC with its interval and flag, quadrant strategy (from metrics)."""
+    costs = pd.DataFrame(channels.get("costs", {})).T
+    if costs.empty:
+        return pd.DataFrame(columns=["cac", "ltv_cac", "low", "high", "flag", "strategy"])
+    paid = costs[costs["paid"].astype(bool)]
+    ratio = pd.DataFrame(channels.get("ltv_cac", {})).T
+    table = pd.DataFrame({"cac": paid["cac"].astype(float)})
+    for col, src in (("ltv_cac", "ratio"), ("low", "low"), ("high", "high"), ("flag", "flag")):
+        table[col] = ratio[src].reindex(table.index) if src in ratio else None
+    table["strategy"] = pd.Series(channels.get("quadrant", {})).reindex(table.index)
+    table["ltv_cac"] = table["ltv_cac"].astype(float)
+    return table.sort_values("ltv_cac", ascending=False, na_position="last")
+
+
+def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The channel economics table of the summary (paid channels, best LTV:CAC first)."""
+    return _paid_channels(channels or {})
+
+
+def findings(found: Mapping[str, StudyMetrics]) -> list[str]:
+    """The page's key findings: plain sentences, every number from the studies' metrics."""
+    seg, churn, chan = (found[s].metrics for s in STUDIES)
+    out: list[str] = []
+    if seg:
+        out.append(
+            f"The top 20% of accounts bring {pct(seg['top_20pct_share'])} of revenue "
+            f"(Gini {seg['gini']:.2f}); {seg['strategic_accounts']:,} strategic accounts carry "
+            f"{pct(seg['tier_revenue_share'].get('strategic', float('nan')))} of it."
+        )
+    if churn:
+        sentence = (
+            f"{pct(churn['churn_rate'])} of the {churn['accounts']:,} buying accounts have gone "
+            f"silent for {churn['churn_threshold_days']}+ days"
+        )
+        median = churn.get("km_median_days")
+        if median is not None:
+            sentence += (
+                f"; half stop buying within {median / 30.44:.0f} months of their first order"
+            )
+        out.append(sentence + ".")
+        if churn.get("prechurn_accounts") is not None:
+            out.append(
+                f"{churn['prechurn_accounts']:,} active accounts are at risk now, with "
+                f"{money(churn['revenue_at_risk'])} of expected revenue at stake in the next "
+                f"{churn.get('horizon_days', 90)} days."
+            )
+    if chan:
+        table = _paid_channels(chan).dropna(subset=["ltv_cac"])
+        cac = _paid_channels(chan)["cac"].dropna().sort_values()
+        if len(cac) >= 2:
+            out.append(
+                f"A new customer costs from {money(cac.iloc[0])} ({cac.index[0]}) to "
+                f"{money(cac.iloc[-1])} ({cac.index[-1]}) depending on the channel."
+            )
+        if len(table):
+            best = table.index[0]
+            out.append(
+                f"{best} pays best: a new customer is worth {table.loc[best, 'ltv_cac']:.1f}× "
+                "what it cost to win."
+            )
+    return out
+
+
+def moves(found: Mapping[str, StudyMetrics]) -> list[str]:
+    """Recommended moves, each tied to the number that motivates it (from the metrics)."""
+    seg, churn, chan = (found[s].metrics for s in STUDIES)
+    out: list[str] = []
+    if churn and churn.get("prechurn_accounts"):
+        out.append(
+            f"**Call the pre-churn list this month**: {churn['prechurn_accounts']:,} accounts, "
+            f"{money(churn['revenue_at_risk'])} of revenue at risk (list: `prechurn.csv` of the "
+            "churn study)."
+        )
+    if seg and seg.get("strategic_accounts"):
+        out.append(
+            f"**Give the {seg['strategic_accounts']:,} strategic accounts named owners**: they "
+            f"bring {pct(seg['tier_revenue_share'].get('strategic', float('nan')))} of revenue."
+        )
+    if chan:
+        table = _paid_channels(chan).dropna(subset=["ltv_cac"])
+        for name, row in table.iterrows():
+            out.append(_channel_move(name, row))
+    return out or ["No recommended move: the study metrics are missing."]
+
+
+#: What each cost-quadrant strategy asks for when the channel's customers repay their cost.
+_STRATEGY_MOVES = {
+    "invest more": "**Invest more in {name}**: cheap to reach and to convert",
+    "improve conversion": "**Keep {name}, improve its conversion**: cheap leads, dear customers",
+    "wind down": "**Keep {name}, but cut its cost**: dear leads and dear customers, yet they repay",
+}
+
+
+def _channel_move(name: str, row: pd.Series) -> str:
+    """One channel's move. The cost quadrant alone would wind down a dear channel whose
+    customers are worth many times their cost, so value comes first: a flagged LTV:CAC (under 3,
+    or an interval reaching 1) means fix or cut; otherwise the quadrant says how to improve."""
+    ratio = f"LTV:CAC {row['ltv_cac']:.1f} (95% interval {row['low']:.1f}–{row['high']:.1f})"
+    if row["flag"]:
+        if row["strategy"] == "invest more":
+            return (
+                f"**Fix {name} before growing it**: cheap to win, but its customers are worth "
+                f"too little: {ratio}, {row['flag']}."
+            )
+        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant: {row['strategy']}."
+    template = _STRATEGY_MOVES.get(
+        row["strategy"], "**Keep {name}, try referral / fission marketing**: precise but dear"
+    )
+    return f"{template.format(name=name)}; {ratio}."
+
+
+def kpis(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
+    """A short table of headline figures (measure, value, study) read from the metrics."""
+    seg, churn, chan = (found[s].metrics for s in STUDIES)
+    rows: list[tuple[str, str, str]] = []
+    if seg:
+        rows += [
+            (
+                "Revenue share of the top 20% of accounts",
+                pct(seg["top_20pct_share"]),
+                "segmentation",
+            ),
+            ("Gini coefficient of revenue", f"{seg['gini']:.2f}", "segmentation"),
+            ("Strategic accounts", f"{seg['strategic_accounts']:,}", "segmentation"),
+        ]
+    if churn:
+        rows += [
+            ("Churn threshold (silent days)", f"{churn['churn_threshold_days']}", "churn"),
+            ("Share of accounts churned", pct(churn["churn_rate"]), "churn"),
+        ]
+        if churn.get("prechurn_accounts") is not None:
+            rows += [
+                ("Accounts on the pre-churn list", f"{churn['prechurn_accounts']:,}", "churn"),
+                ("Revenue at risk", money(churn["revenue_at_risk"]), "churn"),
+            ]
+    if chan:
+        costs = pd.DataFrame(chan.get("costs", {})).T
+        if len(costs):
+            rows += [
+                (
+                    "Marketing spend in the period",
+                    money(costs["spend"].astype(float).sum()),
+                    "channels",
+                ),
+                (
+                    "New customers won",
+                    f"{int(costs['customers'].astype(float).sum()):,}",
+                    "channels",
+                ),
+            ]
+    return pd.DataFrame(rows, columns=["measure", "value", "study"]).set_index("measure")
+
+
+def sources(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
+    """Which run each part of the page comes from (folder, analysis date, data fingerprint)."""
+    return pd.DataFrame(
+        [
+            {
+                "study": s.study,
+                "run": s.folder.name if s.folder else "not found",
+                "analysis date": (s.metrics or {}).get("analysis_date", ""),
+                "data fingerprint": (s.metrics or {}).get("data_fingerprint", ""),
+            }
+            for s in found.values()
+        ]
+    ).set_index("study")
+
+
+#: Value tiers from the bottom up (the segmentation study's tier names).
+TIER_ORDER: tuple[str, ...] = ("long tail", "standard", "key", "strategic")
+
+
+def tier_shares(segmentation: Mapping[str, Any]) -> pd.Series:
+    """Revenue share (0-1) per value tier, long tail first and strategic last."""
+    share = pd.Series(segmentation.get("tier_revenue_share", {}), dtype=float)
+    order = [t for t in TIER_ORDER if t in share.index] + sorted(set(share.index) - set(TIER_ORDER))
+    return share.reindex(order).rename("revenue share")
+
+
+def metrics(
+    found: Mapping[str, StudyMetrics], filters: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """The summary's own ``metrics.json``: what it said and which runs it read."""
+    present = [s.metrics for s in found.values() if s.metrics]
+    return {
+        "sources": sources(found).to_dict(orient="index"),
+        "findings": findings(found),
+        "moves": moves(found),
+        "notes": consistency_notes(found),
+        "filters": dict(filters),
+        "source": source,
+        "data_fingerprint": present[0].get("data_fingerprint", "") if present else "",
+    }
