@@ -1,0 +1,138 @@
+"""Shared by the step-by-step benchmarks: time and peak memory of each step of a workload.
+
+Memory is the peak resident set (``VmHWM``) of the measuring process, interpreter, libraries
+and data already loaded included. Before each step the high-water mark is reset to the current
+resident set (Linux: ``/proc/self/clear_refs``), so a step's ``peak_mb`` is the largest the
+process grew to *during that step* and ``extra_mb`` is that peak minus the resident set when the
+step began (what the step itself needed on top). Unlike ``tracemalloc``, this sees memory that
+DuckDB, Arrow and BLAS allocate outside Python's allocator. Where the mark cannot be reset
+(not Linux), every step reports the process peak so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process since start or the last :func:`reset_peak` (MB)."""
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: approximate
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process (MB)."""
+    rss = _status_mb("VmRSS")
+    return rss if rss is not None else peak_mb()
+
+
+def reset_peak() -> None:
+    """Reset the high-water mark to the current resident set (Linux >= 4.0; else no-op)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+class Steps:
+    """Runs named steps, recording wall seconds, peak and extra resident memory of each."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def run(self, name: str, func: Callable[[], Any]) -> Any:
+        reset_peak()
+        before = rss_mb()
+        start = time.perf_counter()
+        result = func()
+        seconds = time.perf_counter() - start
+        peak = peak_mb()
+        self.records.append(
+            {"step": name, "seconds": seconds, "peak_mb": peak, "extra_mb": peak - before}
+        )
+        return result
+
+
+def in_subprocess(script: str, args: list[str]) -> dict[str, Any]:
+    """Run ``script --worker ...`` in a fresh interpreter (its own memory), parse its last line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"worker failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def medians(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per step over repeated runs: median seconds, largest peak and extra memory."""
+    out = []
+    for i, first in enumerate(runs[0]["steps"]):
+        these = [r["steps"][i] for r in runs]
+        out.append(
+            {
+                "step": first["step"],
+                "seconds": statistics.median(s["seconds"] for s in these),
+                "peak_mb": max(s["peak_mb"] for s in these),
+                "extra_mb": max(s["extra_mb"] for s in these),
+            }
+        )
+    return out
+
+
+def table(sizes: list[str], results: list[list[dict[str, Any]]]) -> str:
+    """Markdown: one row per step (and the total), seconds and peak MB per size, extra MB and
+    the time ratio of the largest size over the smallest (the baseline of the same run)."""
+    head = ["step"]
+    for size in sizes:
+        head += [f"{size} s", f"{size} peak MB"]
+    head += [f"{sizes[-1]} extra MB", f"time {sizes[-1]} / {sizes[0]}"]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    rows = [[r[i] for r in results] for i in range(len(results[0]))]
+    total = [
+        {
+            "step": "**total**",
+            "seconds": sum(s["seconds"] for s in r),
+            "peak_mb": max(s["peak_mb"] for s in r),
+            "extra_mb": max(s["extra_mb"] for s in r),
+        }
+        for r in results
+    ]
+    for row in [*rows, total]:
+        cells = [row[0]["step"]]
+        for s in row:
+            cells += [f"{s['seconds']:.2f}", f"{s['peak_mb']:,.0f}"]
+        ratio = row[-1]["seconds"] / row[0]["seconds"] if row[0]["seconds"] > 0 else float("nan")
+        cells += [f"{row[-1]['extra_mb']:,.0f}", f"{ratio:.1f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def short(n: int) -> str:
+    """1000000 -> '1M', 100000 -> '100k' (nominal sizes in column heads)."""
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if n >= div:
+            return f"{n / div:g}{unit}"
+    return str(n)

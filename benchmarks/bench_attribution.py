@@ -1,0 +1,151 @@
+"""Benchmark: multi-touch attribution (paths, rule models, Markov removal) on 100k and 1M touches.
+
+Usage::
+
+    python benchmarks/bench_attribution.py                       # 100k and 1M touchpoints, 3 repeats
+    python benchmarks/bench_attribution.py --touchpoints 1000000 --repeat 1
+
+For each size the demo generator (all tables) writes a data set with about that many touchpoints
+to ``data/bench/touch-<n>/`` (cached, git-ignored). Each run is a fresh process that loads it
+with ``helpers.loading`` (not timed), then times what notebook 03 does in its attribution cell,
+with its defaults (leads of the last 48 months, conversion = won, 90-day window, 20 touches):
+``channels.conversion_times``, ``attribution.build_paths``, ``attribution.attribute`` (all five
+rule models and the Markov removal effect) and ``attribute`` again with ``values`` (revenue per
+lead: its account's net revenue up to the analysis date, prepared untimed). Peak memory per step:
+see ``benchmarks/_steps.py``. Times are medians over the repeats; the ratio compares the largest
+size with the smallest (10x fewer touches) in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from _steps import ROOT, Steps, in_subprocess, medians, short, table
+
+TOUCHES_PER_ACCOUNT = (
+    35.8  # touchpoints per requested account (demo: 110k for 3,000; 980k for 27,322)
+)
+PERIOD_MONTHS = 48
+WINDOW_DAYS = 90
+MAX_TOUCHES = 20
+TARGET_S = 30.0
+
+
+def ensure_data(touchpoints: int) -> Path:
+    """Generate (once) a full demo data set with about ``touchpoints`` touchpoints."""
+    folder = ROOT / "data" / "bench" / f"touch-{touchpoints}"
+    if not (folder / "truth.json").exists():
+        from helpers.demo import write
+
+        start = time.perf_counter()
+        truth = write(folder, n_accounts=round(touchpoints / TOUCHES_PER_ACCOUNT))
+        print(
+            f"  generated {truth['n_accounts']:,} accounts in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+    return folder
+
+
+def worker(folder: Path) -> None:
+    import pandas as pd
+
+    from helpers import attribution, channels
+    from helpers.loading import demo_config, load_dataset
+
+    start = time.perf_counter()
+    ds = load_dataset(demo_config(folder))
+    load_s = time.perf_counter() - start
+    as_of = ds.analysis_date
+    first = as_of - pd.DateOffset(months=PERIOD_MONTHS)
+    leads = ds["leads"][
+        (ds["leads"]["created_date"] > first) & (ds["leads"]["created_date"] <= as_of)
+    ]
+    o = ds["orders"]
+    revenue = (
+        o[(o["status"] != "cancelled") & (o["order_date"] <= as_of)]
+        .groupby("account_id")["net_amount"]
+        .sum()
+    )
+    values = leads.set_index("lead_id")["account_id"].map(revenue).dropna()
+
+    steps = Steps()
+    conv = steps.run(
+        "conversion_times",
+        lambda: channels.conversion_times(ds, "won").reindex(leads["lead_id"]),
+    )
+    paths = steps.run(
+        "build_paths",
+        lambda: attribution.build_paths(
+            ds["touchpoints"], leads, conv, as_of, WINDOW_DAYS, MAX_TOUCHES
+        ),
+    )
+    credit = steps.run("attribute", lambda: attribution.attribute(paths))
+    with_values = steps.run("attribute with values", lambda: attribution.attribute(paths, values))
+    print(
+        json.dumps(
+            {
+                "steps": steps.records,
+                "load_s": load_s,
+                "touchpoints": len(ds["touchpoints"]),
+                "leads": len(leads),
+                "paths": paths.n_paths,
+                "converted": paths.n_converted,
+                "touches": len(paths.touches),
+                # fingerprints of the results, to check that a code change left them alone
+                "credit": credit.round(6).to_dict(),
+                "revenue": with_values.filter(like="revenue").sum().round(2).to_dict(),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--touchpoints", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.data)
+        return
+    sys.path.insert(0, str(ROOT / "src"))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    sizes = sorted(args.touchpoints)
+    results, raw = [], {}
+    for n in sizes:
+        folder = ensure_data(n)
+        runs = [
+            in_subprocess(__file__, ["--worker", "--data", str(folder)]) for _ in range(args.repeat)
+        ]
+        assert all(r["credit"] == runs[0]["credit"] for r in runs), "results differ between runs"
+        raw[n] = runs
+        results.append(medians(runs))
+        r = runs[0]
+        print(
+            f"{r['touchpoints']:,} touchpoints, {r['leads']:,} leads -> {r['paths']:,} paths "
+            f"({r['converted']:,} converting), {r['touches']:,} touches kept; "
+            f"loading (not timed) {min(x['load_s'] for x in runs):.1f} s",
+            flush=True,
+        )
+    labels = [short(n) for n in sizes]
+    print()
+    print(table(labels, results))
+    total = sum(s["seconds"] for s in results[-1])
+    verdict = "met" if total <= TARGET_S else "MISSED"
+    print(f"\ntarget: {labels[-1]} touchpoints in <= {TARGET_S:.0f} s: {verdict} ({total:.2f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=1))
+
+
+if __name__ == "__main__":
+    main()
