@@ -286,3 +286,14 @@ def test_orders_only_source_and_missing_table_sentence(tmp_path):
     assert sentence.startswith("Lead grading needs the leads table (CRM opportunities)")
     assert ". " not in sentence and sentence.endswith("to get this part.")  # one sentence
     assert ds.missing_sentence("orders", purpose="x") is None
+
+
+def test_text_is_trimmed_and_categories_snake_cased_value_by_value():
+    from helpers.loading import _as_text
+
+    raw = pd.Series([" Trader/reseller ", None, "", "State-owned", float("nan"), 12, "x"])
+    raw.index = [6, 5, 4, 3, 2, 1, 0]
+    lower = _as_text(raw, lower=True)
+    assert lower.tolist() == ["trader_reseller", None, None, "state_owned", None, "12", "x"]
+    assert lower.index.tolist() == [6, 5, 4, 3, 2, 1, 0]
+    assert _as_text(raw, lower=False).tolist()[0] == "Trader/reseller"
