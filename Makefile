@@ -45,9 +45,12 @@ lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
-bench: $(STAMP) $(DEMO) ## Run the benchmarks (features vs pandas, batch jobs); figures go to docs/benchmarks.md
+bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to docs/benchmarks.md
 	$(PY) benchmarks/bench_features.py
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_survival.py
+	$(PY) benchmarks/bench_attribution.py
+	$(PY) benchmarks/bench_segmentation.py
 
 clean: ## Remove generated data, reports and caches (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf data/demo data/bench .pytest_cache .ruff_cache
