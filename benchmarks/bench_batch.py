@@ -48,7 +48,10 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |")
     print(f"| 8 runs (00 and 01 x 4 regions) | 8 | 1 | {one:.1f} |")
     print(f"| 8 runs (00 and 01 x 4 regions) | 8 | 2 | {two:.1f} |")
-    print(f"| runs/default.yaml | 4 | 2 | {default:.1f} |")
+    from helpers.batch import read_batch
+
+    n_default = len(read_batch(ROOT / "runs" / "default.yaml")[1])
+    print(f"| runs/default.yaml | {n_default} | 2 | {default:.1f} |")
     print(f"ratio jobs=2 / jobs=1: {two / one:.2f}")
 
 
