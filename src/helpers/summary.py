@@ -99,6 +99,17 @@ def _paid_channels(channels: Mapping[str, Any]) -> pd.DataFrame:
     return table.sort_values("ltv_cac", ascending=False, na_position="last")
 
 
+#: Reader-facing names of the channel table's columns.
+CHANNEL_COLUMNS = {
+    "cac": "cost per new customer",
+    "ltv_cac": "LTV:CAC",
+    "low": "LTV:CAC low",
+    "high": "LTV:CAC high",
+    "flag": "warning",
+    "strategy": "cost quadrant",
+}
+
+
 def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
     """The channel economics table of the summary (paid channels, best LTV:CAC first)."""
     return _paid_channels(channels or {})
