@@ -64,35 +64,68 @@ def test_backtest_c_index_is_close_to_the_oracle(demo, truth):
 
 def test_backtest_probabilities_are_calibrated_for_the_silence(demo):
     """The raw Cox horizon probabilities run low (the silence since the last order is
-    evidence the Cox timeline cannot see); the landmark recalibration, learnt on data before
-    the back-test's start only, brings the mean within 5 points of what happened and lowers
-    the Brier score."""
-    bt = sv.run_backtest(demo["orders"], demo["accounts"], demo.analysis_date, 365, 90, 180)
-    assert bt.recalibration is not None and bt.recalibration.landmark < bt.start
+    evidence the Cox timeline cannot see); the landmark recalibration brings the mean within
+    5 points of what happened, lowers the Brier score, and uses no data after the back-test's
+    start: refitted on data cut at the start, its coefficients are the same."""
+    orders, accounts, as_of = demo["orders"], demo["accounts"], demo.analysis_date
+    bt = sv.run_backtest(orders, accounts, as_of, 365, 90, 180)
+    assert bt.recalibration is not None
     observed = ((bt.frame["time"] <= 90) & (bt.frame["event"] == 1)).mean()
     assert observed - bt.frame["p_cox_h"].mean() > 0.08  # the problem is real on this data
     assert abs(bt.frame["p_churn_h"].mean() - observed) <= 0.05
     assert bt.metrics["brier_model"] < bt.metrics["brier_cox_uncalibrated"] - 0.01
+    cut = sv.fit_recalibration(
+        orders[orders["order_date"] <= bt.start],
+        accounts[accounts["acquired_date"] <= bt.start],
+        bt.start,
+        90,
+        180,
+        penalizer=bt.metrics["penalizer"],
+    )
+    np.testing.assert_allclose(cut.coef, bt.recalibration.coef, rtol=1e-8)
 
 
 def test_stratified_model_predicts_with_each_accounts_own_baseline(demo_surv):
     """After the proportional-hazards remedy, predictions match lifelines' own stratified
-    survival curves row by row (not the first stratum's baseline for everybody)."""
+    survival curves row by row (not the first stratum's baseline for everybody), conditional
+    on the age reached too; past a stratum's last churn the risk keeps growing (lifelines
+    pads every stratum's curve flat to the shared timeline, which must not mean zero risk)."""
     design = sv.design_matrix(demo_surv)
     cph, _ = sv.fit_cox(design, penalizer=0.01)
     check = sv.ph_check(cph, design)
-    check["violated"] = check["covariate"] == "size_band"  # pretend size_band breaks PH
+    check["violated"] = check["covariate"] == "ownership_type"  # pretend it breaks PH
     model, strat, note = sv.remedy_ph(cph, design, check, 0.01)
-    assert "size_band" in note and strat.strata == ["size_band"] and model.strata
-    rows = demo_surv.groupby("size_band").head(3)
+    assert "ownership_type" in note and strat.strata == ["ownership_type"] and model.strata
+    rows = demo_surv.groupby("ownership_type").head(3)
     x = sv._align(rows, strat)
-    assert set(x["size_band"]) == set(demo_surv["size_band"])
+    assert set(x["ownership_type"]) == set(demo_surv["ownership_type"])
     times = model.baseline_cumulative_hazard_.index.to_numpy(float)[[5, 40, 120]]
     ours = sv._conditional_survival(model, x, np.zeros(len(x)), times)
     theirs = model.predict_survival_function(x, times=times)[x.index].to_numpy().T  # by row id
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
-    scores = sv.lifetime_value(sv.with_rates(rows), model, strat, pd.Timestamp("2025-12-31"))
-    assert scores.notna().all()
+    age = np.full(len(x), 200.0)
+    ours = sv._conditional_survival(model, x, age, np.array([100.0]))[:, 0]
+    theirs = model.predict_survival_function(x, times=[100.0], conditional_after=age)  # +100 d
+    np.testing.assert_allclose(ours, theirs[x.index].to_numpy()[0], rtol=1e-6)
+    far = model.baseline_cumulative_hazard_.index.max() + 365
+    p_far = 1 - sv._conditional_survival(model, x, np.full(len(x), far), np.array([90.0]))[:, 0]
+    assert (p_far > 0.01).all()  # every stratum keeps a hazard after its own last churn
+    ltv = sv.lifetime_value(sv.with_rates(rows), model, strat, pd.Timestamp("2025-12-31"))
+    assert ltv.notna().all()
+
+
+def test_missing_covariate_is_scored_as_unknown_not_as_the_reference():
+    frame = pd.DataFrame(
+        {
+            "duration_days": np.arange(60) * 10.0 + 5,
+            "event": [1, 0] * 30,
+            "industry": ["a"] * 20 + ["b"] * 20 + [None] * 20,
+        }
+    )
+    design = sv.design_matrix(frame, covariates=["industry"], min_events=1)
+    assert "industry=unknown" in design.data.columns
+    x = sv._align(pd.DataFrame({"industry": [None, "a", "b"]}), design)
+    assert x.loc[0, "industry=unknown"] == 1.0 and x.loc[1:, "industry=unknown"].sum() == 0
 
 
 def demo_dir_path(demo):

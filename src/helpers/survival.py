@@ -201,9 +201,7 @@ def design_matrix(
         if col not in frame.columns or frame[col].isna().all():
             notes.append(f"{col}: not in the data, left out of the model")
             continue
-        values, merged = merge_small_groups(
-            frame[col].fillna("unknown"), frame["event"], min_events
-        )
+        values, merged = merge_small_groups(_levels(frame, col), frame["event"], min_events)
         if merged:
             notes.append(
                 f"{col}: levels with fewer than {min_events} churn events merged into "
@@ -521,25 +519,26 @@ def _fit_and_score(
     threshold: int,
     covariates: Sequence[str],
     references: dict[str, str] | None,
-    penalizer: float,
+    penalizer: float | None,
+    seed: int = 42,
 ):
-    """Fit the Cox model on the data to ``at``, score the accounts active then and follow them
-    to ``until``. Returns the design, the model, the accounts' features (age, silence), their
-    outcomes (:func:`outcomes_after`), relative risk and Cox probability of churn within the
-    horizon."""
+    """Fit the churn model (:func:`fit_churn_model`, the same pipeline as the study's) on the
+    data to ``at``, score the accounts active then and follow them to ``until``. Returns the
+    features at ``at``, the model, the scored accounts, their design row, age and silence
+    (days), outcomes (:func:`outcomes_after`), relative risk and Cox probability of churn
+    within the horizon."""
     past = customer_features(orders, accounts, at, threshold)
-    train = design_matrix(survival_frame(past), covariates, references)
-    cph, _ = fit_cox(train, penalizer)
+    model = fit_churn_model(survival_frame(past), covariates, references, seed, penalizer)
     out = outcomes_after(orders, accounts, at, until, threshold)
     alive = past.set_index("account_id").loc[out["account_id"]].reset_index()
-    x = _align(alive, train)
+    x = _align(alive, model.cox_design)
     # condition on survival to the last order, not to today: the silence since then is
     # information (an account silent for months may already have placed its final order)
     age = (alive["last_order"] - alive["first_order"]).dt.days.to_numpy(float)
     silent = (at - alive["last_order"]).dt.days.to_numpy(float)
-    risk = cph.predict_partial_hazard(x).to_numpy()
-    p_cox = 1 - _conditional_survival(cph, x, age, (silent + horizon_days)[:, None])[:, 0]
-    return past, train, cph, alive, x, age, silent, out, risk, p_cox
+    risk = model.cox.predict_partial_hazard(x).to_numpy()
+    p_cox = 1 - _conditional_survival(model.cox, x, age, (silent + horizon_days)[:, None])[:, 0]
+    return past, model, alive, x, age, silent, out, risk, p_cox
 
 
 @dataclass
@@ -575,7 +574,7 @@ def fit_recalibration(
     threshold: int,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     references: dict[str, str] | None = None,
-    penalizer: float = 0.01,
+    penalizer: float | None = 0.01,
 ) -> Recalibration | None:
     """Learn how the Cox horizon probability maps to what happens, from the data to ``end``.
 
@@ -631,7 +630,8 @@ def run_backtest(
     threshold: int,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     references: dict[str, str] | None = None,
-    penalizer: float = 0.01,
+    penalizer: float | None = None,
+    seed: int = 42,
 ) -> Backtest:
     """Fit as of ``as_of - back_days``, score accounts alive then, compare with what happened.
 
@@ -641,7 +641,10 @@ def run_backtest(
     C (truncated at the horizon) and AUC at the horizon of the Cox risk; Brier score at the
     horizon of the calibrated probability, of the uncalibrated Cox probability and of a
     Kaplan-Meier baseline (no covariates); IBS over (0, horizon] of the Cox curves and of the
-    Kaplan-Meier baseline.
+    Kaplan-Meier baseline. Ranking metrics of the calibrated probability as well (it is what
+    cuts the pre-churn list). The model is the study's pipeline (:func:`fit_churn_model`) on the
+    data to the start, its penalizer chosen there by cross-validation unless ``penalizer`` is
+    given.
     """
     if back_days < horizon_days + threshold:
         raise ValueError(
@@ -649,11 +652,21 @@ def run_backtest(
             f"({horizon_days} + {threshold}); got {back_days}."
         )
     start = as_of - pd.Timedelta(days=back_days)
-    past, _, cph, _, x, age, silent, out, risk, p_cox = _fit_and_score(
-        orders, accounts, start, as_of, horizon_days, threshold, covariates, references, penalizer
+    past, model, _, x, age, silent, out, risk, p_cox = _fit_and_score(
+        orders,
+        accounts,
+        start,
+        as_of,
+        horizon_days,
+        threshold,
+        covariates,
+        references,
+        penalizer,
+        seed,
     )
+    cph = model.cox
     recal = fit_recalibration(
-        orders, accounts, start, horizon_days, threshold, covariates, references, penalizer
+        orders, accounts, start, horizon_days, threshold, covariates, references, model.penalizer
     )
     p_churn = recal.apply(p_cox, silent, threshold) if recal is not None else p_cox
     surv = 1 - p_churn
@@ -675,11 +688,14 @@ def run_backtest(
         "harrell_c": float(concordance_index(t, -risk, e)),
         "uno_c": uno_c(t, e, risk, tau=horizon_days),
         "auc_at_horizon": auc_at(t, e, risk, horizon_days),
+        "harrell_c_probability": float(concordance_index(t, -p_churn, e)),
+        "auc_at_horizon_probability": auc_at(t, e, p_churn, horizon_days),
         "brier_model": brier_at(t, e, surv, horizon_days),
         "brier_cox_uncalibrated": brier_at(t, e, 1 - p_cox, horizon_days),
         "brier_km": brier_at(t, e, base_surv, horizon_days),
         "ibs_model": integrated_brier(t, e, model_surv, grid),
         "ibs_km": integrated_brier(t, e, km_surv, grid),
+        "penalizer": model.penalizer,
         "accounts": int(len(frame)),
         "churned_in_horizon": int(((t <= horizon_days) & (e == 1)).sum()),
     }
@@ -702,17 +718,21 @@ def _align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
         col, level = c.split("=", 1)
         if level == "other":
             known = {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
-            out[c] = (~frame[col].astype(str).isin(known | {design.references.get(col)})).astype(
-                float
-            )
+            out[c] = (~_levels(frame, col).isin(known | {design.references.get(col)})).astype(float)
         else:
-            out[c] = (frame[col].astype(str) == level).astype(float)
+            out[c] = (_levels(frame, col) == level).astype(float)
     for col in design.strata:
         known = set(design.data[col])
         fallback = "other" if "other" in known else design.references[col]
-        values = frame[col].astype(str)
+        values = _levels(frame, col)
         out[col] = values.where(values.isin(known), fallback).to_numpy()
     return out
+
+
+def _levels(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A covariate's levels as :func:`design_matrix` saw them (missing -> ``unknown``)."""
+    values = frame[column].astype(object)
+    return values.where(values.notna(), "unknown").astype(str)
 
 
 def _cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
@@ -720,8 +740,14 @@ def _cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
     extended past the last event time with the mean hazard of its final 180 days (older
     accounts than any churn seen in the data would otherwise get zero risk)."""
     base = cph.baseline_cumulative_hazard_
-    bt = base.index.to_numpy(float)
     bh = (base[stratum] if stratum is not None else base.iloc[:, 0]).to_numpy()
+    bt = base.index.to_numpy(float)
+    # the curve ends at its own last event: lifelines puts every stratum on the timeline shared
+    # by all of them (and any curve runs on past its last event through censored times), so a
+    # flat stretch after the last event would otherwise give a zero slope: zero risk for ever
+    rises = np.flatnonzero(np.diff(bh) > 0)
+    last = rises[-1] + 1 if len(rises) else len(bh) - 1
+    bt, bh = bt[: last + 1], bh[: last + 1]
     tail = bt >= bt[-1] - 180
     slope = (bh[-1] - bh[tail][0]) / max(bt[-1] - bt[tail][0], 1.0)
 
@@ -990,7 +1016,7 @@ def churn_study(
             threshold,
             covariates,
             references,
-            study.penalizer,
+            seed=seed,
         )
     except (ValueError, ConvergenceError) as exc:
         study.notes.append(f"No back-test: {exc}")
@@ -1040,11 +1066,16 @@ def fit_churn_model(
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     references: dict[str, str] | None = None,
     seed: int = 42,
+    penalizer: float | None = None,
 ) -> ChurnModel:
-    """Design matrix, penalizer chosen by cross-validation, Cox fit, proportional-hazards check
-    and remedy: the one model both the churn study and the channel study's LTV use."""
+    """Design matrix, penalizer chosen by cross-validation (unless given), Cox fit,
+    proportional-hazards check and remedy: the one model pipeline behind the churn study's
+    scores, its back-test and recalibration, and the channel study's LTV."""
     design = design_matrix(surv, covariates, references)
-    penalizer, cv = choose_penalizer(design, seed=seed)
+    if penalizer is None:
+        penalizer, cv = choose_penalizer(design, seed=seed)
+    else:
+        cv = pd.Series({penalizer: float("nan")}, name="cv_concordance")
     cph, fit_notes = fit_cox(design, penalizer)
     ph = ph_check(cph, design)
     cox, cox_design, ph_note = remedy_ph(cph, design, ph, penalizer)
