@@ -136,23 +136,58 @@ def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
 
 
 def test_revenue_after_conversion_by_hand():
-    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "account_id": ["A", "B", None]})
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L4"], "account_id": ["A", "B", None, "B"]})
     conv = pd.Series(
-        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00"]),
-        index=["L1", "L2", "L3"],
+        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00", "2025-03-20 00:00:00"]),
+        index=["L1", "L2", "L3", "L4"],
     )
     orders = pd.DataFrame(
         {
-            "account_id": ["A", "A", "A", "A", "B"],
+            "account_id": ["A", "A", "A", "A", "B", "A"],
             "order_date": pd.to_datetime(
-                ["2025-01-09", "2025-01-10", "2025-03-01", "2025-02-10", "2025-01-12"]
+                ["2025-01-09", "2025-01-10", "2025-03-01", "2025-02-10", "2025-03-25", "2025-03-05"]
             ),
-            "net_amount": [1.0, 10.0, 100.0, 1000.0, 5.0],
-            "status": ["completed", "completed", "completed", "cancelled", "completed"],
+            "net_amount": [1.0, 10.0, 100.0, 1000.0, 5.0, 7.0],
+            "status": [
+                "completed",
+                "completed",
+                "completed",
+                "cancelled",
+                "completed",
+                "completed",
+            ],
         }
     )
-    value = ch.revenue_after_conversion(leads, orders, conv, days=60)
-    # L1: the conversion day and 1 March (50 days later) count; the day before and the
-    # cancelled order do not. L2 did not convert; L3 has no account.
-    assert value.to_dict() == {"L1": 110.0, "L2": 0.0, "L3": 0.0}
-    assert ch.revenue_after_conversion(leads, orders, conv, days=30)["L1"] == 10.0
+    as_of = pd.Timestamp("2025-03-31")
+    value = ch.revenue_after_conversion(leads, orders, conv, as_of, days=60)
+    # L1: the conversion day, 1 and 5 March (days 50 and 54) count: 10 + 100 + 7; the day
+    # before and the cancelled order do not. L2 did not convert; L3 has no account; L4
+    # converted 11 days before as_of: its 60-day window is incomplete.
+    assert value["L1"] == 117.0 and value["L2"] == 0.0 and value["L3"] == 0.0
+    assert pd.isna(value["L4"])
+    assert ch.revenue_after_conversion(leads, orders, conv, as_of, days=30)["L1"] == 10.0
+    # an earlier analysis date sees neither later orders nor complete windows it cannot know
+    early = ch.revenue_after_conversion(leads, orders, conv, pd.Timestamp("2025-03-02"), days=30)
+    assert early["L1"] == 10.0 and pd.isna(early["L4"])
+
+
+def test_conversions_after_the_analysis_date_do_not_count(demo):
+    late = demo.analysis_date - pd.DateOffset(months=6)
+    conv = ch.conversion_times(demo, "won", late)
+    assert (
+        conv.max() <= late and conv.notna().sum() < ch.conversion_times(demo, "won").notna().sum()
+    )
+
+
+def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
+    same = {"data_fingerprint": "abc", "ltv_definition": sv.ltv_definition()}
+    path = tmp_path / "metrics.json"
+    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
+    other = {**sv.ltv_definition(threshold=60)}
+    path.write_text(
+        json.dumps({"ltv_by_channel": table, "data_fingerprint": "abc", "ltv_definition": other})
+    )
+    ltv, note = ch.ltv_from_metrics(str(path), same)
+    assert ltv is None and "ltv_definition differ" in note
+    path.write_text("{damaged")
+    assert ch.ltv_from_metrics(str(path), same)[0] is None

@@ -377,9 +377,10 @@ def ltv_from_metrics(
     """``ltv_by_channel`` from a churn run's metrics.json, and a sentence saying where the
     lifetime values come from.
 
-    The file is used only when it describes the same data: every key of ``expected``
-    (``data_fingerprint``, ``analysis_date``, ``filters``, ...; compared in their JSON form)
-    must match. Otherwise, or when the file or its table is absent, the table is ``None`` and the
+    The file is used only when it describes the same data and the same lifetime-value
+    definition: every key of ``expected`` (``data_fingerprint``, ``analysis_date``,
+    ``filters``, ``ltv_definition`` from :func:`helpers.survival.ltv_definition`; compared in
+    their JSON form) must match. Otherwise, or when the file or its table is absent, the table is ``None`` and the
     sentence gives the reason (the caller then computes the values itself).
     """
     if not path:
@@ -387,7 +388,13 @@ def ltv_from_metrics(
     p = Path(path)
     if not p.exists():
         return None, f"No churn metrics at `{p}`: lifetime values computed here."
-    data = json.loads(p.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError:
+        return (
+            None,
+            f"The churn metrics at `{p}` are damaged (not JSON): lifetime values computed here.",
+        )
     differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
     if differ:
         return None, (
@@ -405,49 +412,67 @@ def channel_order(values: Sequence[str]) -> list[str]:
     return sorted(set(values))
 
 
-def conversion_times(ds, action: str) -> pd.Series:
+def conversion_times(ds, action: str, as_of: pd.Timestamp | None = None) -> pd.Series:
     """Conversion timestamp per lead for the key action: ``"inquiry"`` (intent date),
     ``"won"`` (won date) or ``"first_order"`` (the converted account's first completed
-    order); NaT when the lead did not convert."""
+    order); NaT when the lead did not convert, or converted after ``as_of`` (an analysis
+    date earlier than the data's end must not see later conversions)."""
     leads = ds["leads"].set_index("lead_id")
     if action == "inquiry":
-        return leads["intent_date"]
-    if action == "won":
-        return leads["won_date"]
-    if action == "first_order":
+        times = leads["intent_date"]
+    elif action == "won":
+        times = leads["won_date"]
+    elif action == "first_order":
         o = ds["orders"]
         first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
-        return leads["account_id"].map(first)
-    raise ValueError(f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}")
+        times = leads["account_id"].map(first)
+    else:
+        raise ValueError(
+            f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
+        )
+    return times.where(times <= as_of) if as_of is not None else times
 
 
 def revenue_after_conversion(
-    leads: pd.DataFrame, orders: pd.DataFrame, conversion: pd.Series, days: int = 365
+    leads: pd.DataFrame,
+    orders: pd.DataFrame,
+    conversion: pd.Series,
+    as_of: pd.Timestamp,
+    days: int = 365,
 ) -> pd.Series:
     """Value of each converted lead for revenue attribution (currency): net amount of its
     account's non-cancelled orders in the ``days`` after the conversion (conversion day
-    included). Leads that did not convert, or have no account, get 0. Indexed by lead_id.
+    included). Indexed by lead_id.
 
-    One year is the default because a B2B account's first year shows what the deal was worth
-    without letting old accounts outweigh recent ones; an account won twice counts its orders
-    for each lead.
+    Only conversions at least ``days`` old at ``as_of`` have their whole window in the data:
+    younger ones (and any after ``as_of``) are NaN, so that channels with recent conversions are
+    not credited with a fraction of a year; :func:`helpers.attribution.attribute` then credits
+    revenue from the complete windows only. Leads that did not convert, or have no account,
+    get 0. One year is the default because a B2B account's first year shows what the deal was
+    worth without letting old accounts outweigh recent ones; an account won twice counts its
+    orders for each lead.
     """
     conv = conversion.reindex(leads["lead_id"].to_numpy())
     acc = leads.set_index("lead_id")["account_id"].reindex(conv.index)
-    done = conv.notna() & acc.notna()
-    if not done.any():
-        return pd.Series(0.0, index=conv.index, name="revenue")
-    pairs = pd.DataFrame(
-        {
-            "lead_id": conv.index[done],
-            "account_id": acc[done].to_numpy(),
-            "start": conv[done].dt.normalize().to_numpy(),
-        }
-    )
-    o = orders.loc[orders["status"] != "cancelled", ["account_id", "order_date", "net_amount"]]
-    m = pairs.merge(o, on="account_id")
-    inside = (m["order_date"] >= m["start"]) & (
-        m["order_date"] < m["start"] + pd.Timedelta(days=days)
-    )
-    value = m[inside].groupby("lead_id")["net_amount"].sum()
-    return value.reindex(conv.index, fill_value=0.0).rename("revenue")
+    complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
+    done = complete & acc.notna()
+    value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)
+    if done.any():
+        pairs = pd.DataFrame(
+            {
+                "lead_id": conv.index[done],
+                "account_id": acc[done].to_numpy(),
+                "start": conv[done].dt.normalize().to_numpy(),
+            }
+        )
+        o = orders.loc[
+            (orders["status"] != "cancelled") & (orders["order_date"] <= as_of),
+            ["account_id", "order_date", "net_amount"],
+        ]
+        m = pairs.merge(o, on="account_id")
+        inside = (m["order_date"] >= m["start"]) & (
+            m["order_date"] < m["start"] + pd.Timedelta(days=days)
+        )
+        booked = m[inside].groupby("lead_id")["net_amount"].sum()
+        value[done] = booked.reindex(conv.index[done], fill_value=0.0).to_numpy()
+    return value.rename("revenue")

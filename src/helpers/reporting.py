@@ -91,9 +91,18 @@ def read_metrics(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads((Path(folder) / METRICS_FILE).read_text(encoding="utf-8"))
 
 
+def safe_markdown(text: str) -> str:
+    """``text`` made safe to render as Markdown in a report: ``<``, ``>`` and ``&`` escaped
+    (no HTML from the data) and ``[``, ``]`` backslash-escaped, so that no link or image can
+    form (a name like ``[x](javascript:...)`` stays text). Our sentences use emphasis and code
+    spans, never links; those still work."""
+    text = html.escape(text, quote=False).replace("\\", "\\\\")
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
 def findings_markdown(sentences: Iterable[str]) -> str:
-    """Key findings as a Markdown bullet list; each sentence is HTML-escaped (user strings)."""
-    items = [f"- {html.escape(s, quote=False)}" for s in sentences if s]
+    """Key findings as a Markdown bullet list of :func:`safe_markdown` sentences."""
+    items = [f"- {safe_markdown(s)}" for s in sentences if s]
     return "\n".join(items) if items else "- No findings: the selection has no data."
 
 
@@ -105,12 +114,11 @@ def show_findings(sentences: Iterable[str]) -> None:
 
 
 def say(text: str):
-    """A sentence for the report, as Markdown with ``<``, ``>`` and ``&`` escaped: sentences
-    carry account and channel names from the data, which must never become HTML. Markdown
-    emphasis and code spans still work."""
+    """A sentence for the report as :func:`safe_markdown`: sentences carry account and
+    channel names from the data, which must never become HTML, links or images."""
     from IPython.display import Markdown
 
-    return Markdown(html.escape(text, quote=False))
+    return Markdown(safe_markdown(text))
 
 
 def styled(frame: pd.DataFrame, formatter: Any = None, **kwargs: Any):

@@ -958,6 +958,7 @@ class ChurnStudy:
     prechurn: pd.DataFrame | None = None
     ltv_by_tier: pd.DataFrame | None = None
     ltv_by_channel: pd.DataFrame | None = None
+    ltv_definition: dict = field(default_factory=dict)
 
 
 def churn_study(
@@ -988,6 +989,15 @@ def churn_study(
         orders, accounts, as_of, sorted({*sensitivity_thresholds, threshold})
     )
     study = ChurnStudy(as_of, threshold, derived, gaps, features, surv, sens, notes=[])
+    study.ltv_definition = ltv_definition(
+        None if derived else threshold,
+        covariates,
+        references,
+        ltv_horizon_days,
+        discount_per_year,
+        n_boot,
+        seed,
+    )
     events = int(surv["event"].sum())
     if events < MIN_EVENTS_FOR_COX:
         study.notes.append(
@@ -1109,6 +1119,28 @@ def new_customer_ltv(
     return bootstrap_mean(values, every["acquisition_channel"], n_boot, seed)
 
 
+def ltv_definition(
+    threshold: int | None = None,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    references: dict[str, str] | None = None,
+    ltv_horizon_days: int = 3 * 365,
+    discount_per_year: float = 0.10,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> dict:
+    """Everything that defines ``ltv_by_channel`` besides the data (JSON-ready): written to the
+    churn metrics, and compared by the channel study before it reuses them."""
+    return {
+        "churn_threshold_days": "derived" if threshold is None else int(threshold),
+        "covariates": list(covariates),
+        "references": dict(references or {}),
+        "ltv_horizon_days": int(ltv_horizon_days),
+        "discount_per_year": float(discount_per_year),
+        "n_boot": int(n_boot),
+        "seed": int(seed),
+    }
+
+
 def channel_ltv(
     ds,
     as_of: pd.Timestamp,
@@ -1201,6 +1233,7 @@ def metrics(study: ChurnStudy) -> dict:
         "churn_rate": float(study.features["churned"].mean()),
         "km_median_days": float(km.median_survival_time_),
         "notes": study.notes,
+        "ltv_definition": study.ltv_definition,
     }
     if study.cox is not None:
         out["cox_concordance"] = float(study.cox.concordance_index_)
