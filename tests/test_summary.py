@@ -116,3 +116,28 @@ def test_tables_from_the_metrics():
     assert kpis.loc["Revenue at risk", "value"] == "882k"
     assert kpis.loc["New customers won", "value"] == "22"
     assert summary.findings(_found(None, None, None)) == []
+
+
+def test_incomplete_metrics_read_n_a_instead_of_crashing():
+    seg = {"strategic_accounts": 3, "gini": None}  # no shares at all
+    churn = {
+        "churn_rate": 0.2,
+        "accounts": 10,
+        "churn_threshold_days": 90,
+        "prechurn_accounts": 4,
+        "revenue_at_risk": 1000.0,
+    }  # no horizon recorded
+    chan = {
+        "costs": CHAN["costs"],
+        "ltv_cac": {
+            "cheap": {"ratio": 2.0, "low": None, "high": None, "flag": "ratio under 3"},
+            "dear": {"ratio": 0.8, "low": 0.5, "high": 1.1, "flag": "may not pay back"},
+        },
+    }  # no quadrant
+    found = _found(seg, churn, chan)
+    text = " ".join(summary.findings(found) + summary.moves(found))
+    assert "Gini n/a" in text and "n/a of it" in text
+    assert "at stake." in text and "next" not in text  # no typed-in horizon
+    assert "No paid channel clearly pays back: the best, cheap" in text  # not "pays best"
+    assert "interval n/a–n/a" in text and "cost quadrant: n/a" in text
+    assert summary.kpis(found).loc["Gini coefficient of revenue", "value"] == "n/a"

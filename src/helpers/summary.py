@@ -13,6 +13,7 @@ folder name, i.e. the run with the fewest non-default parameters (ties: by name)
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,46 +116,75 @@ def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
     return _paid_channels(channels or {})
 
 
+def _value(metrics: Mapping[str, Any] | None, key: str) -> Any:
+    """``metrics[key]``, or None when absent or not a finite number where a number is due."""
+    value = (metrics or {}).get(key)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fixed(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _count(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def _strategic_share(seg: Mapping[str, Any]) -> float | None:
+    return (seg.get("tier_revenue_share") or {}).get("strategic")
+
+
 def findings(found: Mapping[str, StudyMetrics]) -> list[str]:
-    """The page's key findings: plain sentences, every number from the studies' metrics."""
+    """The page's key findings: plain sentences, every number from the studies' metrics (a
+    missing number reads "n/a"; a sentence whose subject is missing is left out)."""
     seg, churn, chan = (found[s].metrics for s in STUDIES)
     out: list[str] = []
     if seg:
         out.append(
-            f"The top 20% of accounts bring {pct(seg['top_20pct_share'])} of revenue "
-            f"(Gini {seg['gini']:.2f}); {seg['strategic_accounts']:,} strategic accounts carry "
-            f"{pct(seg['tier_revenue_share'].get('strategic', float('nan')))} of it."
+            f"The top 20% of accounts bring {pct(_value(seg, 'top_20pct_share'))} of revenue "
+            f"(Gini {_fixed(_value(seg, 'gini'))}); {_count(_value(seg, 'strategic_accounts'))} "
+            f"strategic accounts carry {pct(_strategic_share(seg))} of it."
         )
     if churn:
         sentence = (
-            f"{pct(churn['churn_rate'])} of the {churn['accounts']:,} buying accounts have gone "
-            f"silent for {churn['churn_threshold_days']}+ days"
+            f"{pct(_value(churn, 'churn_rate'))} of the {_count(_value(churn, 'accounts'))} "
+            f"buying accounts have gone silent for {_value(churn, 'churn_threshold_days')}+ days"
         )
-        median = churn.get("km_median_days")
+        median = _value(churn, "km_median_days")
         if median is not None:
             sentence += (
                 f"; half stop buying within {median / 30.44:.0f} months of their first order"
             )
         out.append(sentence + ".")
-        if churn.get("prechurn_accounts") is not None:
+        if _value(churn, "prechurn_accounts") is not None:
+            horizon = _value(churn, "horizon_days")
             out.append(
-                f"{churn['prechurn_accounts']:,} active accounts are at risk now, with "
-                f"{money(churn['revenue_at_risk'])} of expected revenue at stake in the next "
-                f"{churn.get('horizon_days', 90)} days."
+                f"{_count(churn['prechurn_accounts'])} active accounts are at risk now, with "
+                f"{money(_value(churn, 'revenue_at_risk'))} of expected revenue at stake"
+                + (f" in the next {horizon} days." if horizon else ".")
             )
     if chan:
-        table = _paid_channels(chan).dropna(subset=["ltv_cac"])
-        cac = _paid_channels(chan)["cac"].dropna().sort_values()
+        paid = _paid_channels(chan)
+        cac = paid["cac"].dropna().sort_values()
         if len(cac) >= 2:
             out.append(
                 f"A new customer costs from {money(cac.iloc[0])} ({cac.index[0]}) to "
                 f"{money(cac.iloc[-1])} ({cac.index[-1]}) depending on the channel."
             )
-        if len(table):
-            best = table.index[0]
+        table = paid.dropna(subset=["ltv_cac"])
+        sound = table[~table["flag"].fillna("").astype(bool)]
+        if len(sound):
+            best = sound.index[0]
             out.append(
-                f"{best} pays best: a new customer is worth {table.loc[best, 'ltv_cac']:.1f}× "
+                f"{best} pays best: a new customer is worth {sound.loc[best, 'ltv_cac']:.1f}× "
                 "what it cost to win."
+            )
+        elif len(table):
+            out.append(
+                f"No paid channel clearly pays back: the best, {table.index[0]}, returns "
+                f"{table['ltv_cac'].iloc[0]:.1f}× its acquisition cost ({table['flag'].iloc[0]})."
             )
     return out
 
@@ -163,16 +193,16 @@ def moves(found: Mapping[str, StudyMetrics]) -> list[str]:
     """Recommended moves, each tied to the number that motivates it (from the metrics)."""
     seg, churn, chan = (found[s].metrics for s in STUDIES)
     out: list[str] = []
-    if churn and churn.get("prechurn_accounts"):
+    if churn and _value(churn, "prechurn_accounts"):
         out.append(
-            f"**Call the pre-churn list this month**: {churn['prechurn_accounts']:,} accounts, "
-            f"{money(churn['revenue_at_risk'])} of revenue at risk (list: `prechurn.csv` of the "
-            "churn study)."
+            f"**Call the pre-churn list this month**: {_count(churn['prechurn_accounts'])} "
+            f"accounts, {money(_value(churn, 'revenue_at_risk'))} of revenue at risk (list: "
+            "`prechurn.csv` of the churn study)."
         )
-    if seg and seg.get("strategic_accounts"):
+    if seg and _value(seg, "strategic_accounts"):
         out.append(
-            f"**Give the {seg['strategic_accounts']:,} strategic accounts named owners**: they "
-            f"bring {pct(seg['tier_revenue_share'].get('strategic', float('nan')))} of revenue."
+            f"**Give the {_count(seg['strategic_accounts'])} strategic accounts named owners**: "
+            f"they bring {pct(_strategic_share(seg))} of revenue."
         )
     if chan:
         table = _paid_channels(chan).dropna(subset=["ltv_cac"])
@@ -186,6 +216,9 @@ _STRATEGY_MOVES = {
     "invest more": "**Invest more in {name}**: cheap to reach and to convert",
     "improve conversion": "**Keep {name}, improve its conversion**: cheap leads, dear customers",
     "wind down": "**Keep {name}, but cut its cost**: dear leads and dear customers, yet they repay",
+    "precise but dear: try referral / fission marketing": (
+        "**Keep {name}, try referral / fission marketing**: precise but dear"
+    ),
 }
 
 
@@ -193,16 +226,20 @@ def _channel_move(name: str, row: pd.Series) -> str:
     """One channel's move. The cost quadrant alone would wind down a dear channel whose
     customers are worth many times their cost, so value comes first: a flagged LTV:CAC (under 3,
     or an interval reaching 1) means fix or cut; otherwise the quadrant says how to improve."""
-    ratio = f"LTV:CAC {row['ltv_cac']:.1f} (95% interval {row['low']:.1f}–{row['high']:.1f})"
+    ratio = (
+        f"LTV:CAC {_fixed(row['ltv_cac'], 1)} (95% interval {_fixed(row['low'], 1)}–"
+        f"{_fixed(row['high'], 1)})"
+    )
+    strategy = row["strategy"] if isinstance(row["strategy"], str) else None
     if row["flag"]:
-        if row["strategy"] == "invest more":
+        if strategy == "invest more":
             return (
                 f"**Fix {name} before growing it**: cheap to win, but its customers are worth "
                 f"too little: {ratio}, {row['flag']}."
             )
-        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant: {row['strategy']}."
+        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant: {strategy or 'n/a'}."
     template = _STRATEGY_MOVES.get(
-        row["strategy"], "**Keep {name}, try referral / fission marketing**: precise but dear"
+        strategy or "", "**Keep {name}**: its customers repay their cost"
     )
     return f"{template.format(name=name)}; {ratio}."
 
@@ -215,21 +252,25 @@ def kpis(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
         rows += [
             (
                 "Revenue share of the top 20% of accounts",
-                pct(seg["top_20pct_share"]),
+                pct(_value(seg, "top_20pct_share")),
                 "segmentation",
             ),
-            ("Gini coefficient of revenue", f"{seg['gini']:.2f}", "segmentation"),
-            ("Strategic accounts", f"{seg['strategic_accounts']:,}", "segmentation"),
+            ("Gini coefficient of revenue", _fixed(_value(seg, "gini")), "segmentation"),
+            ("Strategic accounts", _count(_value(seg, "strategic_accounts")), "segmentation"),
         ]
     if churn:
         rows += [
-            ("Churn threshold (silent days)", f"{churn['churn_threshold_days']}", "churn"),
-            ("Share of accounts churned", pct(churn["churn_rate"]), "churn"),
+            (
+                "Churn threshold (silent days)",
+                _count(_value(churn, "churn_threshold_days")),
+                "churn",
+            ),
+            ("Share of accounts churned", pct(_value(churn, "churn_rate")), "churn"),
         ]
-        if churn.get("prechurn_accounts") is not None:
+        if _value(churn, "prechurn_accounts") is not None:
             rows += [
-                ("Accounts on the pre-churn list", f"{churn['prechurn_accounts']:,}", "churn"),
-                ("Revenue at risk", money(churn["revenue_at_risk"]), "churn"),
+                ("Accounts on the pre-churn list", _count(churn["prechurn_accounts"]), "churn"),
+                ("Revenue at risk", money(_value(churn, "revenue_at_risk")), "churn"),
             ]
     if chan:
         costs = pd.DataFrame(chan.get("costs", {})).T
