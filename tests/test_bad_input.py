@@ -297,3 +297,5 @@ def test_text_is_trimmed_and_categories_snake_cased_value_by_value():
     assert lower.tolist() == ["trader_reseller", None, None, "state_owned", None, "12", "x"]
     assert lower.index.tolist() == [6, 5, 4, 3, 2, 1, 0]
     assert _as_text(raw, lower=False).tolist()[0] == "Trader/reseller"
+    mixed = pd.Series([1, 1.0, True, False, -0.0, None, "A"], dtype=object)  # Parquet objects
+    assert _as_text(mixed, lower=False).tolist() == ["1", "1.0", "True", "False", "-0.0", None, "A"]

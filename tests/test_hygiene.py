@@ -101,3 +101,15 @@ def test_parameter_lines_papermill_cannot_read_are_caught():
         _nb(_params('OUT: str = ""  # folder; "" = default\nN: int | None = None  # n'))
     )
     assert sum("papermill cannot parse" in p for p in found) == 2
+
+
+def test_aliased_and_other_raw_html_outputs_are_caught_but_plt_style_is_not():
+    found = problems(
+        _nb(
+            _params(),
+            new_code_cell("from IPython.display import Markdown as M, HTML\nM(name)\nHTML(name)"),
+            new_code_cell("df.to_html(escape=False)"),
+            new_code_cell('plt.style.use("ggplot")\ndf.to_html()'),
+        )
+    )
+    assert [p.split(":")[0] for p in found] == ["cell 1", "cell 1", "cell 2"]

@@ -86,11 +86,18 @@ def _papermill_parameters(source: str) -> list:
     from papermill.translators import PythonTranslator
 
     log = logging.getLogger("papermill.translators")
-    level, log.level = log.level, logging.ERROR  # the warnings are what this check reports
+    level = log.level
+    log.setLevel(logging.ERROR)  # the warnings are what this check reports
     try:
         return PythonTranslator.inspect(new_code_cell(source))
     finally:
-        log.level = level
+        log.setLevel(level)
+
+
+#: Display calls that pass text into the report unescaped, and what to use instead.
+_RAW_DISPLAY = {"Markdown": "reporting.say", "HTML": "reporting.say or reporting.styled"}
+#: Modules whose ``.style`` is not a DataFrame Styler.
+_STYLE_MODULES = {"plt", "mpl", "matplotlib", "sns", "seaborn"}
 
 
 def _unescaped_output(source: str) -> list[str]:
@@ -99,18 +106,34 @@ def _unescaped_output(source: str) -> list[str]:
     except SyntaxError:
         return []  # cell magics and the like: nothing to check
     found = []
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                if a.name in _RAW_DISPLAY:
+                    aliases[a.asname or a.name] = a.name
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             f = node.func
             name = (
                 f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
             )
-            if name == "Markdown":
+            name = aliases.get(name, name)
+            if name in _RAW_DISPLAY:
                 found.append(
-                    f"line {node.lineno}: Markdown(...) does not escape data; use reporting.say"
+                    f"line {node.lineno}: {name}(...) does not escape data; use {_RAW_DISPLAY[name]}"
                 )
+            if name == "to_html" and any(
+                k.arg == "escape" and isinstance(k.value, ast.Constant) and k.value.value is False
+                for k in node.keywords
+            ):
+                found.append(f"line {node.lineno}: to_html(escape=False) lets data become HTML")
         if isinstance(node, ast.Attribute) and node.attr == "style":
-            found.append(f"line {node.lineno}: .style does not escape data; use reporting.styled")
+            owner = node.value
+            if not (isinstance(owner, ast.Name) and owner.id in _STYLE_MODULES):
+                found.append(
+                    f"line {node.lineno}: .style does not escape data; use reporting.styled"
+                )
     return found
 
 
