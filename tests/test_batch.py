@@ -157,7 +157,7 @@ def test_report_has_no_code_and_escapes_user_strings(executed):
 
 def test_rerun_gives_identical_metrics_and_replaces_cleanly(executed):
     reports, _, second, before = executed
-    assert [r.status for r in second] == ["ok"]
+    assert [(r.name, r.status) for r in second] == [("ok--scale-2-5", "ok"), ("summary", "ok")]
     after = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
     assert after == before
     assert json.loads(after)["value"] == 5.0

@@ -141,3 +141,35 @@ def test_incomplete_metrics_read_n_a_instead_of_crashing():
     assert "No paid channel clearly pays back: the best, cheap" in text  # not "pays best"
     assert "interval n/a–n/a" in text and "cost quadrant: n/a" in text
     assert summary.kpis(found).loc["Gini coefficient of revenue", "value"] == "n/a"
+
+
+def test_in_a_batch_folder_runs_json_says_which_runs_count(tmp_path):
+    _write(tmp_path, "churn-quarterly", CHURN)  # an explicit run name
+    _write(tmp_path, "02-churn-survival", CHURN)  # a stale folder that failed this time
+    _write(tmp_path, "seg", SEG)
+    runs = [
+        {
+            "name": "churn-quarterly",
+            "notebook": "02-churn-survival",
+            "status": "ok",
+            "parameters": {"DATA_SOURCE": "demo", "CHURN_THRESHOLD_DAYS": 90},
+        },
+        {
+            "name": "02-churn-survival",
+            "notebook": "02-churn-survival",
+            "status": "failed",
+            "parameters": {"DATA_SOURCE": "demo"},
+        },
+        {
+            "name": "seg",
+            "notebook": "01-customer-segmentation",
+            "status": "ok",
+            "parameters": {"DATA_SOURCE": "demo"},
+        },
+    ]
+    (tmp_path / "runs.json").write_text(json.dumps({"batch": "b", "runs": runs}))
+    found = summary.find_metrics(tmp_path, {}, "demo")
+    assert found["churn"].folder.name == "churn-quarterly"
+    assert found["segmentation"].folder.name == "seg" and found["segmentation"].variant == {}
+    notes = summary.consistency_notes(found)
+    assert any("churn-quarterly (CHURN_THRESHOLD_DAYS = 90)" in n for n in notes)

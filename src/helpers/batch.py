@@ -25,7 +25,8 @@ BATCH=runs/by-region.yaml``). What happens:
 2. Runs execute in parallel worker processes (``--jobs``, default: the number of cores), each
    with the ``b2b-insights`` kernel; a kernel that fails to start is retried once. One progress
    bar for the batch and one line per finished run. Runs marked ``last: true`` (the leadership
-   summary, which reads the other runs' metrics) start only after all the others have ended.
+   summary, which reads the other runs' metrics) start only after all the others have ended
+   and ``runs.json`` records them; ``--only`` always includes them.
 3. Each run executes in a temporary folder next to its final one; only when it has finished
    (successfully or not) is that folder renamed into place, replacing the previous result in
    one step. An interrupted batch leaves the previous results untouched (temporary folders are
@@ -468,7 +469,8 @@ def run_batch(
     """Check, execute and index a batch; returns the records (see the module docstring)."""
     name, runs = read_batch(path)
     if only:
-        runs = [r for r in runs if r.name in set(only) or r.notebook in set(only)]
+        # the 'last' runs (the summary) read the others' results: rerun them too
+        runs = [r for r in runs if r.name in set(only) or r.notebook in set(only) or r.last]
     check_runs(runs, notebooks_dir)
     batch_dir = reports_dir / name
     batch_dir.mkdir(parents=True, exist_ok=True)
@@ -497,6 +499,8 @@ def run_batch(
                     line += f": {record.error.splitlines()[0][:160] if record.error else ''}"
                 bar.write(line, file=sys.stderr)
                 bar.update(1)
+            # the 'last' runs find this phase's results (status, parameters) in runs.json
+            write_runs(batch_dir, name, [records[r.name] for r in runs if r.name in records])
     bar.close()
     ordered = [records[r.name] for r in runs]
     write_runs(batch_dir, name, ordered)

@@ -4,10 +4,12 @@ Every number on that page is read from a study's metrics (none is typed in or re
 the summary always agrees with the study reports it points to. A study whose metrics are absent
 is named, and the rest of the page still stands.
 
-Which run of a study is summarised: among the run folders in the metrics folder whose name
-starts with the study's notebook name, those whose metrics have the requested ``filters`` and
-data source; of several (the churn study once per threshold, say) the one with the shortest
-folder name, i.e. the run with the fewest non-default parameters (ties: by name).
+Which run of a study is summarised: in a batch folder, the runs that ``runs.json`` records as
+the study's notebook and ``ok`` (whatever their names); elsewhere (``reports/interactive``) the
+folders named after the notebook. Of those, the ones whose metrics have the requested
+``filters`` and data source; of several (the churn study once per threshold, say) the run with
+the fewest parameters set (ties: by name), and a note names any parameter it sets beyond the
+data source and the filters.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +40,31 @@ class StudyMetrics:
     study: str
     folder: Path | None
     metrics: dict[str, Any] | None
+    variant: dict[str, Any] = field(default_factory=dict)  # parameters beyond the slice
 
 
 def _same_source(a: str, b: str) -> bool:
     return a == b or (a != "demo" and b != "demo" and Path(a).resolve() == Path(b).resolve())
+
+
+#: Parameters every run of a slice sets; others make a run a variant (noted when chosen).
+_SLICE_PARAMETERS = {"DATA_SOURCE", "FILTERS", "OUTPUT_DIR"}
+
+
+def _candidates(folder: Path, notebook: str) -> list[tuple[Path, dict[str, Any]]]:
+    """(run folder, parameters) of the study's runs in ``folder``."""
+    runs_file = folder / "runs.json"
+    if runs_file.exists():
+        try:
+            runs = json.loads(runs_file.read_text(encoding="utf-8"))["runs"]
+        except (ValueError, KeyError):
+            runs = []
+        return [
+            (folder / r["name"], dict(r.get("parameters") or {}))
+            for r in runs
+            if r.get("notebook") == notebook and r.get("status") == "ok"
+        ]
+    return [(p.parent, {}) for p in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}"))]
 
 
 def find_metrics(
@@ -51,18 +74,23 @@ def find_metrics(
     folder = Path(folder)
     out = {}
     for study, notebook in STUDIES.items():
-        candidates = []
-        for path in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}")):
+        matches = []
+        for run_dir, parameters in _candidates(folder, notebook):
             try:
-                metrics = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                continue  # a damaged file is not evidence; the run is treated as absent
+                metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # absent or damaged: not evidence; the run is treated as absent
             if metrics.get("filters", {}) == dict(filters) and _same_source(
                 str(metrics.get("source", "")), source
             ):
-                candidates.append((len(path.parent.name), path.parent.name, path.parent, metrics))
-        best = min(candidates, default=None, key=lambda c: (c[0], c[1]))
-        out[study] = StudyMetrics(study, best[2] if best else None, best[3] if best else None)
+                matches.append((len(parameters), run_dir.name, run_dir, metrics, parameters))
+        best = min(matches, default=None, key=lambda m: (m[0], m[1]))
+        out[study] = StudyMetrics(
+            study,
+            best[2] if best else None,
+            best[3] if best else None,
+            {k: v for k, v in best[4].items() if k not in _SLICE_PARAMETERS} if best else {},
+        )
     return out
 
 
@@ -73,6 +101,13 @@ def consistency_notes(found: Mapping[str, StudyMetrics]) -> list[str]:
         "selection): its part of the summary is left out."
         for s in found.values()
         if s.metrics is None
+    ]
+    notes += [
+        f"The {s.study} figures come from the run {s.folder.name} ("
+        + ", ".join(f"{k} = {v}" for k, v in s.variant.items())
+        + "): no run of this selection without those parameters was found."
+        for s in found.values()
+        if s.metrics is not None and s.variant
     ]
     present = [s for s in found.values() if s.metrics is not None]
     for key, label in (("data_fingerprint", "data"), ("analysis_date", "analysis dates")):
