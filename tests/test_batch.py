@@ -66,6 +66,10 @@ def test_duplicate_runs_and_bad_entries_are_rejected():
         ("dict", {"a": 1}, True),
         ("dict", "region=north", False),
         ("bool", True, True),
+        ("'Union[str, int]'", 4, True),
+        ("'Union[str, int]'", "auto", True),
+        ("'Union[str, int]'", 1.5, False),
+        ("Optional[int]", None, True),
     ],
 )
 def test_type_checks(annotation, value, ok):

@@ -229,10 +229,20 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _union_parts(annotation: str) -> list[str]:
+    """``"int | None"``, ``"'Union[str, int]'"`` (quoted: papermill cannot parse ``|``) or
+    ``"Optional[int]"`` as its member type names."""
+    text = annotation.strip().strip("'\"").strip()
+    for prefix, extra in (("Union[", []), ("Optional[", ["None"])):
+        if text.startswith(prefix) and text.endswith("]"):
+            return [p.strip() for p in text[len(prefix) : -1].split(",")] + extra
+    return [p.strip() for p in text.split("|")]
+
+
 def type_problem(annotation: str, value: Any) -> str | None:
     """Why ``value`` does not fit ``annotation`` (``"int | None"``, ``"dict"``, ...), or None."""
     allowed: list[type] = []
-    for part in (p.strip() for p in annotation.split("|")):
+    for part in _union_parts(annotation):
         base = part.split("[")[0].strip()
         if base not in _TYPES:
             return None  # an annotation we do not understand: do not guess
