@@ -99,6 +99,7 @@ def test_stratified_model_predicts_with_each_accounts_own_baseline(demo_surv):
     rows = demo_surv.groupby("ownership_type").head(3)
     x = sv._align(rows, strat)
     assert set(x["ownership_type"]) == set(demo_surv["ownership_type"])
+    assert (strat.data["ownership_type"] == sv._levels(demo_surv, "ownership_type")).all()
     times = model.baseline_cumulative_hazard_.index.to_numpy(float)[[5, 40, 120]]
     ours = sv._conditional_survival(model, x, np.zeros(len(x)), times)
     theirs = model.predict_survival_function(x, times=times)[x.index].to_numpy().T  # by row id

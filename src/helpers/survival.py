@@ -179,6 +179,8 @@ class Design:
     references: dict[str, str]
     notes: list[str] = field(default_factory=list)
     strata: list[str] = field(default_factory=list)
+    #: each covariate's level per row as the model saw it (small levels merged into 'other')
+    levels: dict[str, pd.Series] = field(default_factory=dict)
 
 
 def design_matrix(
@@ -197,6 +199,7 @@ def design_matrix(
     notes: list[str] = []
     parts = [frame[["duration_days", "event"]].astype(float)]
     used: dict[str, str] = {}
+    levels: dict[str, pd.Series] = {}
     for col in covariates:
         if col not in frame.columns or frame[col].isna().all():
             notes.append(f"{col}: not in the data, left out of the model")
@@ -214,6 +217,7 @@ def design_matrix(
         if ref not in set(values):
             ref = values.value_counts().sort_index().idxmax()
         used[col] = ref
+        levels[col] = values
         dummies = pd.get_dummies(values, prefix=col, prefix_sep="=", dtype=float)
         parts.append(dummies.drop(columns=f"{col}={ref}"))
     data = pd.concat(parts, axis=1)
@@ -226,7 +230,7 @@ def design_matrix(
         else:
             notes.append(f"{c}: collinear with other covariates, dropped")
     data = data[["duration_days", "event", *keep]]
-    return Design(data, list(used), used, notes)
+    return Design(data, list(used), used, notes, levels=levels)
 
 
 def fit_cox(
@@ -312,17 +316,16 @@ def remedy_ph(
         return cph, design, "No covariate breaks proportional hazards (Holm-corrected p ≥ 0.01)."
     worst = bad.sort_values("p").iloc[0]["covariate"]
     cols = [c for c in design.data.columns if c.startswith(f"{worst}=")]
-    levels = np.array([c.split("=", 1)[1] for c in cols], dtype=object)
-    dummies = design.data[cols].to_numpy()
-    label = np.where(
-        dummies.sum(axis=1) > 0, levels[dummies.argmax(axis=1)], design.references[worst]
-    )
+    # the level itself, not decoded from the dummies: a dummy dropped as collinear would read
+    # as the reference level
+    label = design.levels[worst].reindex(design.data.index).to_numpy()
     stratified = Design(
         design.data.drop(columns=cols).assign(**{worst: label}),
         design.covariates,
         design.references,
         design.notes,
         strata=[worst],
+        levels=design.levels,
     )
     refit, _ = fit_cox(stratified, penalizer, strata=[worst])
     return (
