@@ -1,4 +1,5 @@
-"""Every report of the default batch, and the index, open in headless Chromium with no network.
+"""Every report of the default batch, and the index, open in headless Chromium with no network;
+a rerun of the batch gives byte-identical metrics.
 
 The test executes ``runs/default.yaml`` into a temporary reports folder (so it also proves that
 every notebook renders in the batch), then opens each ``report.html`` and ``index.html`` from
@@ -43,14 +44,23 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> Path:
-    _require_browser()
-    root = tmp_path_factory.mktemp("reports")
+def _default_batch(root: Path) -> Path:
     records = run_batch(DEFAULT, jobs=2, reports_dir=root)
     failed = {r.name: r.error for r in records if r.status != "ok"}
     assert not failed, f"runs of the default batch failed: {failed}"
     return root
+
+
+@pytest.fixture(scope="module")
+def batch_reports(tmp_path_factory) -> Path:
+    """The default batch executed once into a temporary reports folder."""
+    return _default_batch(tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(scope="module")
+def reports(batch_reports) -> Path:
+    _require_browser()
+    return batch_reports
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +134,12 @@ def test_leadership_summary_reads_every_study_of_the_batch(reports):
     seg = json.loads((folder / "01-customer-segmentation" / "metrics.json").read_text())
     html = (folder / "90-leadership-summary" / "report.html").read_text()
     assert f"bring {pct(seg['top_20pct_share'])} of revenue" in html
+
+
+def test_a_rerun_of_the_default_batch_gives_identical_metrics(batch_reports, tmp_path):
+    """Same data, same parameters, same seeds: every run's metrics.json is byte-identical."""
+    again = _default_batch(tmp_path / "again")
+    for run in RUNS:
+        first = (batch_reports / BATCH_NAME / run.name / "metrics.json").read_bytes()
+        second = (again / BATCH_NAME / run.name / "metrics.json").read_bytes()
+        assert first == second, run.name
