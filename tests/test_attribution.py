@@ -86,3 +86,29 @@ def test_window_excludes_old_touches():
     conv = pd.Series(pd.to_datetime(["2025-01-05"]), index=["L1"])
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=30)
     assert list(p.touches["channel"]) == ["B"]
+
+
+def test_revenue_of_leads_with_unknown_value_goes_to_no_channel():
+    """C converts twice but its value is not known yet (NaN): it gets no revenue under any
+    model, Markov included, and the known revenue is split among A and B alone."""
+    paths = _touches([(["A"], True), (["B"], True), (["C"], True), (["C"], True), (["B"], False)])
+    values = pd.Series({"L0": 100.0, "L1": 50.0, "L2": float("nan"), "L3": float("nan")})
+    table = at.attribute(paths, values)
+    for model in at.MODELS:
+        assert table.loc["C", f"{model} revenue"] == 0.0, model
+        assert table[f"{model} revenue"].sum() == pytest.approx(150.0), model
+    assert table.loc["C", "markov"] > 0  # its conversions still count as conversions
+
+
+def test_a_loss_after_the_analysis_date_does_not_reach_past_it():
+    leads = pd.DataFrame({"lead_id": ["L1"], "lost_date": pd.to_datetime(["2025-03-20"])})
+    t = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L1"],
+            "channel": ["A", "B"],
+            "touched_at": pd.to_datetime(["2025-02-20", "2025-03-10"]),
+        }
+    )
+    conv = pd.Series(pd.to_datetime([None]), index=["L1"])
+    p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
+    assert list(p.touches["channel"]) == ["A"]  # B was touched after the analysis date

@@ -108,8 +108,12 @@ def test_aliased_and_other_raw_html_outputs_are_caught_but_plt_style_is_not():
         _nb(
             _params(),
             new_code_cell("from IPython.display import Markdown as M, HTML\nM(name)\nHTML(name)"),
-            new_code_cell("df.to_html(escape=False)"),
-            new_code_cell('plt.style.use("ggplot")\ndf.to_html()'),
+            new_code_cell("df.to_html(escape=False)\ndf.to_html(escape=flag)"),
+            new_code_cell(
+                'plt.style.use("ggplot")\nmatplotlib.pyplot.style.use("x")\ndf.to_html()'
+            ),
+            new_code_cell("M(other)"),  # imported under that alias in another cell
         )
     )
-    assert [p.split(":")[0] for p in found] == ["cell 1", "cell 1", "cell 2"]
+    cells = [p.split(":")[0] for p in found]
+    assert cells == ["cell 1", "cell 1", "cell 2", "cell 2", "cell 4"]

@@ -47,12 +47,14 @@ def build_paths(
 ) -> Paths:
     """Vectorised path building (no per-lead Python).
 
-    ``conversion`` maps lead_id to its conversion timestamp (NaT = did not convert). A
-    non-converting path ends at the lead's loss date or ``as_of``.
+    ``conversion`` maps lead_id to its conversion timestamp (NaT = did not convert; pass only
+    conversions up to ``as_of``). A non-converting path ends at the lead's loss date or
+    ``as_of``, whichever is earlier: no touch after ``as_of`` counts.
     """
     end = conversion.reindex(leads["lead_id"].to_numpy())
     lost = leads.set_index("lead_id")["lost_date"]
-    stop = end.fillna(lost.reindex(end.index)).fillna(as_of)
+    # a loss after the analysis date is not known on it: such a path ends at the analysis date
+    stop = end.fillna(lost.reindex(end.index)).fillna(as_of).clip(upper=as_of)
     t = touchpoints.loc[touchpoints["lead_id"].notna(), ["lead_id", "channel", "touched_at"]]
     t = t[t["lead_id"].isin(stop.index)]
     t = t.assign(end=stop.reindex(t["lead_id"]).to_numpy() + pd.Timedelta(days=1))
@@ -160,7 +162,8 @@ def markov_removal(touches: pd.DataFrame) -> pd.Series:
 
 def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
     """Attributed conversions (and value, when ``values`` maps lead_id to revenue) per channel
-    and model: a table with one column per model."""
+    and model: a table with one column per model (and one ``<model> revenue`` column each).
+    A NaN value means "not known yet": that lead adds no revenue under any model."""
     conv = paths.touches[paths.touches["converted"]]
     out = {}
     for model in MODELS[:-1]:
@@ -175,6 +178,12 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
             table[f"{model} revenue"] = (
                 pd.Series(w, index=conv.index).groupby(conv["channel"]).sum()
             )
-        share = out["markov"] / max(paths.n_converted, 1)
-        table["markov revenue"] = share * float(values.reindex(conv["lead_id"].unique()).sum())
+        # the Markov split of revenue comes from the paths whose value is known: a converted
+        # lead with NaN value (its window is not complete) would otherwise give its channel a
+        # share of revenue that other leads earned
+        t = paths.touches
+        known = ~t["converted"] | values.reindex(t["lead_id"]).notna().to_numpy()
+        share = markov_removal(t[known.to_numpy()].reset_index(drop=True))
+        total = float(values.reindex(conv["lead_id"].unique()).sum())  # NaN skipped
+        table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
     return table.fillna(0.0).sort_index()

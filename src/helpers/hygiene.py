@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import nbformat
@@ -41,8 +41,9 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
         found.append(f"the 'parameters' cell (cell {tagged[0][0]}) is not the first code cell")
     if len(tagged) == 1:
         found += _parameter_problems(tagged[0][1].source)
+    aliases = _display_aliases([c.source for _, c in code])
     for i, cell in code:
-        found += [f"cell {i}: {p}" for p in _unescaped_output(cell.source)]
+        found += [f"cell {i}: {p}" for p in _unescaped_output(cell.source, aliases)]
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL_NAME:
         found.append(f"kernelspec is {kernel!r}, expected {KERNEL_NAME!r}")
@@ -100,18 +101,35 @@ _RAW_DISPLAY = {"Markdown": "reporting.say", "HTML": "reporting.say or reporting
 _STYLE_MODULES = {"plt", "mpl", "matplotlib", "sns", "seaborn"}
 
 
-def _unescaped_output(source: str) -> list[str]:
+def _display_aliases(sources: Sequence[str]) -> dict[str, str]:
+    """Names under which ``Markdown`` / ``HTML`` were imported anywhere in the notebook."""
+    aliases = {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    if a.name in _RAW_DISPLAY:
+                        aliases[a.asname or a.name] = a.name
+    return aliases
+
+
+def _root(node: ast.expr) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _unescaped_output(source: str, aliases: Mapping[str, str] | None = None) -> list[str]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # cell magics and the like: nothing to check
+    aliases = {**(aliases or {}), **_display_aliases([source])}
     found = []
-    aliases = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            for a in node.names:
-                if a.name in _RAW_DISPLAY:
-                    aliases[a.asname or a.name] = a.name
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             f = node.func
@@ -124,16 +142,17 @@ def _unescaped_output(source: str) -> list[str]:
                     f"line {node.lineno}: {name}(...) does not escape data; use {_RAW_DISPLAY[name]}"
                 )
             if name == "to_html" and any(
-                k.arg == "escape" and isinstance(k.value, ast.Constant) and k.value.value is False
+                k.arg == "escape"
+                and not (isinstance(k.value, ast.Constant) and k.value.value is True)
                 for k in node.keywords
             ):
-                found.append(f"line {node.lineno}: to_html(escape=False) lets data become HTML")
-        if isinstance(node, ast.Attribute) and node.attr == "style":
-            owner = node.value
-            if not (isinstance(owner, ast.Name) and owner.id in _STYLE_MODULES):
-                found.append(
-                    f"line {node.lineno}: .style does not escape data; use reporting.styled"
-                )
+                found.append(f"line {node.lineno}: to_html(escape=...) may let data become HTML")
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "style"
+            and _root(node.value) not in _STYLE_MODULES
+        ):
+            found.append(f"line {node.lineno}: .style does not escape data; use reporting.styled")
     return found
 
 
