@@ -70,6 +70,9 @@ def test_duplicate_runs_and_bad_entries_are_rejected():
         ("'Union[str, int]'", "auto", True),
         ("'Union[str, int]'", 1.5, False),
         ("Optional[int]", None, True),
+        ("Optional[dict[str, int]]", {"a": 1}, True),
+        ("Optional[dict[str, int]]", 3, False),
+        ("dict[str, int] | None", "x", False),
     ],
 )
 def test_type_checks(annotation, value, ok):
@@ -130,6 +133,13 @@ def test_failing_run_is_isolated_and_kept(executed):
     analyst = (folder / "notebook.html").read_text()
     assert 'id="papermill-error-cell"' in analyst and "This run failed" in analyst
     assert failed.files["analyst"] == "notebook.html#papermill-error-cell"
+
+
+def test_only_with_an_unknown_name_is_an_error(tmp_path):
+    spec = tmp_path / "b.yaml"
+    spec.write_text("runs:\n  - notebook: ok\n")
+    with pytest.raises(BatchError, match="no run or notebook named okk"):
+        run_batch(spec, reports_dir=tmp_path, notebooks_dir=FIXTURES, only=["okk"])
 
 
 def test_cli_exit_code_is_non_zero_when_a_run_fails(executed, monkeypatch, tmp_path):

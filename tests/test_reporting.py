@@ -48,3 +48,9 @@ def test_names_from_the_data_cannot_become_links_or_images_in_the_report():
     assert "<script>alert(2)" not in html
     assert "[click](javascript:alert(1))" in html  # shown as the text it is
     assert "<strong>Acme" in html  # our own emphasis still works
+
+
+def test_code_spans_keep_their_text():
+    assert reporting.safe_markdown("see `C:\\data\\x [1].csv` [a]") == (
+        "see `C:\\data\\x [1].csv` \\[a\\]"
+    )

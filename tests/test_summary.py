@@ -173,3 +173,11 @@ def test_in_a_batch_folder_runs_json_says_which_runs_count(tmp_path):
     assert found["segmentation"].folder.name == "seg" and found["segmentation"].variant == {}
     notes = summary.consistency_notes(found)
     assert any("churn-quarterly (CHURN_THRESHOLD_DAYS = 90)" in n for n in notes)
+    assert sum("figures come from" in n for n in notes) == 1  # DATA_SOURCE is shared: no note
+
+
+def test_without_runs_json_the_shortest_name_wins(tmp_path):
+    _write(tmp_path, "02-churn-survival--seed-7", CHURN)
+    _write(tmp_path, "02-churn-survival--churn_threshold_days-60--seed-7", CHURN)
+    found = summary.find_metrics(tmp_path, {}, "demo")
+    assert found["churn"].folder.name == "02-churn-survival--seed-7"

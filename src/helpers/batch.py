@@ -235,8 +235,21 @@ def _union_parts(annotation: str) -> list[str]:
     text = annotation.strip().strip("'\"").strip()
     for prefix, extra in (("Union[", []), ("Optional[", ["None"])):
         if text.startswith(prefix) and text.endswith("]"):
-            return [p.strip() for p in text[len(prefix) : -1].split(",")] + extra
-    return [p.strip() for p in text.split("|")]
+            return _top_level(text[len(prefix) : -1], ",") + extra
+    return _top_level(text, "|")
+
+
+def _top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside brackets (``dict[str, int] | None`` -> 2 parts)."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()]
 
 
 def type_problem(annotation: str, value: Any) -> str | None:
@@ -479,6 +492,9 @@ def run_batch(
     """Check, execute and index a batch; returns the records (see the module docstring)."""
     name, runs = read_batch(path)
     if only:
+        unknown = sorted(set(only) - {r.name for r in runs} - {r.notebook for r in runs})
+        if unknown:
+            raise BatchError(f"--only: no run or notebook named {', '.join(unknown)} in {path}.")
         # the 'last' runs (the summary) read the others' results: rerun them too
         runs = [r for r in runs if r.name in set(only) or r.notebook in set(only) or r.last]
     check_runs(runs, notebooks_dir)

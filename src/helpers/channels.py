@@ -390,10 +390,12 @@ def ltv_from_metrics(
         return None, f"No churn metrics at `{p}`: lifetime values computed here."
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError):
         return (
             None,
-            f"The churn metrics at `{p}` are damaged (not JSON): lifetime values computed here.",
+            f"The churn metrics at `{p}` cannot be read as a metrics file: lifetime values computed here.",
         )
     differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
     if differ:

@@ -96,8 +96,10 @@ def safe_markdown(text: str) -> str:
     (no HTML from the data) and ``[``, ``]`` backslash-escaped, so that no link or image can
     form (a name like ``[x](javascript:...)`` stays text). Our sentences use emphasis and code
     spans, never links; those still work."""
-    text = html.escape(text, quote=False).replace("\\", "\\\\")
-    return text.replace("[", "\\[").replace("]", "\\]")
+    parts = html.escape(text, quote=False).split("`")
+    for i in range(0, len(parts), 2):  # outside code spans (inside, no link can form)
+        parts[i] = parts[i].replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return "`".join(parts)
 
 
 def findings_markdown(sentences: Iterable[str]) -> str:

@@ -59,11 +59,15 @@ def _candidates(folder: Path, notebook: str) -> list[tuple[Path, dict[str, Any]]
             runs = json.loads(runs_file.read_text(encoding="utf-8"))["runs"]
         except (ValueError, KeyError):
             runs = []
-        return [
-            (folder / r["name"], dict(r.get("parameters") or {}))
-            for r in runs
-            if r.get("notebook") == notebook and r.get("status") == "ok"
-        ]
+        if runs:
+            # parameters every run of the batch shares are its defaults, not a variant
+            params = [dict(r.get("parameters") or {}) for r in runs]
+            shared = {k for k, v in params[0].items() if all(p.get(k) == v for p in params)}
+            return [
+                (folder / r["name"], {k: v for k, v in p.items() if k not in shared})
+                for r, p in zip(runs, params, strict=True)
+                if r.get("notebook") == notebook and r.get("status") == "ok"
+            ]
     return [(p.parent, {}) for p in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}"))]
 
 
@@ -84,7 +88,9 @@ def find_metrics(
                 str(metrics.get("source", "")), source
             ):
                 matches.append((len(parameters), run_dir.name, run_dir, metrics, parameters))
-        best = min(matches, default=None, key=lambda m: (m[0], m[1]))
+        # fewest parameters, then the shortest name (in a folder without runs.json the name is
+        # all we know: the notebook's name plus the parameters that differ from the defaults)
+        best = min(matches, default=None, key=lambda m: (m[0], len(m[1]), m[1]))
         out[study] = StudyMetrics(
             study,
             best[2] if best else None,
@@ -185,7 +191,8 @@ def findings(found: Mapping[str, StudyMetrics]) -> list[str]:
     if churn:
         sentence = (
             f"{pct(_value(churn, 'churn_rate'))} of the {_count(_value(churn, 'accounts'))} "
-            f"buying accounts have gone silent for {_value(churn, 'churn_threshold_days')}+ days"
+            f"buying accounts have gone silent for {_count(_value(churn, 'churn_threshold_days'))}+ "
+            "days"
         )
         median = _value(churn, "km_median_days")
         if median is not None:

@@ -720,7 +720,12 @@ def _align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     for c in out.columns:
         col, level = c.split("=", 1)
         if level == "other":
-            known = {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
+            # the levels the model kept apart (a dummy dropped as collinear included)
+            known = (
+                set(design.levels[col]) - {"other"}
+                if col in design.levels
+                else {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
+            )
             out[c] = (~_levels(frame, col).isin(known | {design.references.get(col)})).astype(float)
         else:
             out[c] = (_levels(frame, col) == level).astype(float)
@@ -748,11 +753,11 @@ def _cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
     # the curve ends at its own last event: lifelines puts every stratum on the timeline shared
     # by all of them (and any curve runs on past its last event through censored times), so a
     # flat stretch after the last event would otherwise give a zero slope: zero risk for ever
-    rises = np.flatnonzero(np.diff(bh) > 0)
-    last = rises[-1] + 1 if len(rises) else len(bh) - 1
+    rises = np.flatnonzero(np.diff(bh, prepend=0.0) > 0)
+    last = rises[-1] if len(rises) else len(bh) - 1
     bt, bh = bt[: last + 1], bh[: last + 1]
-    tail = bt >= bt[-1] - 180
-    slope = (bh[-1] - bh[tail][0]) / max(bt[-1] - bt[tail][0], 1.0)
+    span = min(180.0, bt[-1]) or 1.0  # the final 180 days (or all of a shorter curve)
+    slope = (bh[-1] - np.interp(bt[-1] - span, bt, bh, left=0.0)) / span
 
     def cumhaz(t):
         t = np.asarray(t, float)
