@@ -426,11 +426,7 @@ def _as_text(values: pd.Series, lower: bool) -> pd.Series:
         # mixed types (Parquet object columns): factorize would merge 1, 1.0 and True
         return _as_text_each(values, lower)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype=object).astype("string").str.strip()
-    if lower:
-        text = text.str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
-    text = text.mask(text == "")
-    clean = np.append(text.astype(object).where(text.notna(), None).to_numpy(), None)
+    clean = np.append(_as_text_each(pd.Series(uniques, dtype=object), lower).to_numpy(), None)
     return pd.Series(clean[codes], index=values.index, dtype=object)  # code -1 -> the None
 
 
