@@ -525,11 +525,11 @@ def run_batch(
                     line += f": {record.error.splitlines()[0][:160] if record.error else ''}"
                 bar.write(line, file=sys.stderr)
                 bar.update(1)
-            # the 'last' runs find this phase's results (status, parameters) in runs.json
+            # after each phase, so that the 'last' runs find the others' results (status,
+            # parameters) in runs.json; after the last phase it is the batch's record
             write_runs(batch_dir, name, [records[r.name] for r in runs if r.name in records])
     bar.close()
     ordered = [records[r.name] for r in runs]
-    write_runs(batch_dir, name, ordered)
     write_index(reports_dir)
     return ordered
 

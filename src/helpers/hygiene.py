@@ -123,12 +123,12 @@ def _root(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _unescaped_output(source: str, aliases: Mapping[str, str] | None = None) -> list[str]:
+def _unescaped_output(source: str, aliases: Mapping[str, str]) -> list[str]:
+    """Raw-HTML outputs in one cell; ``aliases`` from :func:`_display_aliases` of the notebook."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # cell magics and the like: nothing to check
-    aliases = {**(aliases or {}), **_display_aliases([source])}
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):

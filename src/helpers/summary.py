@@ -126,17 +126,18 @@ def consistency_notes(found: Mapping[str, StudyMetrics]) -> list[str]:
     return notes
 
 
-def _paid_channels(channels: Mapping[str, Any]) -> pd.DataFrame:
-    """Paid channels: CAC, LTV:CAC with its interval and flag, quadrant strategy (from metrics)."""
-    costs = pd.DataFrame(channels.get("costs", {})).T
+def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The summary's channel table from the channel metrics: paid channels with CAC, LTV:CAC
+    with its interval and flag, and the cost-quadrant strategy; best LTV:CAC first."""
+    costs = pd.DataFrame((channels or {}).get("costs", {})).T
     if costs.empty:
         return pd.DataFrame(columns=["cac", "ltv_cac", "low", "high", "flag", "strategy"])
     paid = costs[costs["paid"].astype(bool)]
-    ratio = pd.DataFrame(channels.get("ltv_cac", {})).T
+    ratio = pd.DataFrame((channels or {}).get("ltv_cac", {})).T
     table = pd.DataFrame({"cac": paid["cac"].astype(float)})
     for col, src in (("ltv_cac", "ratio"), ("low", "low"), ("high", "high"), ("flag", "flag")):
         table[col] = ratio[src].reindex(table.index) if src in ratio else None
-    table["strategy"] = pd.Series(channels.get("quadrant", {})).reindex(table.index)
+    table["strategy"] = pd.Series((channels or {}).get("quadrant", {})).reindex(table.index)
     table["ltv_cac"] = table["ltv_cac"].astype(float)
     return table.sort_values("ltv_cac", ascending=False, na_position="last")
 
@@ -150,11 +151,6 @@ CHANNEL_COLUMNS = {
     "flag": "warning",
     "strategy": "cost quadrant",
 }
-
-
-def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
-    """The channel economics table of the summary (paid channels, best LTV:CAC first)."""
-    return _paid_channels(channels or {})
 
 
 def _value(metrics: Mapping[str, Any] | None, key: str) -> Any:
@@ -208,7 +204,7 @@ def findings(found: Mapping[str, StudyMetrics]) -> list[str]:
                 + (f" in the next {horizon} days." if horizon else ".")
             )
     if chan:
-        paid = _paid_channels(chan)
+        paid = channel_table(chan)
         cac = paid["cac"].dropna().sort_values()
         if len(cac) >= 2:
             out.append(
@@ -247,7 +243,7 @@ def moves(found: Mapping[str, StudyMetrics]) -> list[str]:
             f"they bring {pct(_strategic_share(seg))} of revenue."
         )
     if chan:
-        table = _paid_channels(chan).dropna(subset=["ltv_cac"])
+        table = channel_table(chan).dropna(subset=["ltv_cac"])
         for name, row in table.iterrows():
             out.append(_channel_move(name, row))
     return out or ["No recommended move: the study metrics are missing."]

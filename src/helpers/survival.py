@@ -527,7 +527,7 @@ def _fit_and_score(
 ):
     """Fit the churn model (:func:`fit_churn_model`, the same pipeline as the study's) on the
     data to ``at``, score the accounts active then and follow them to ``until``. Returns the
-    features at ``at``, the model, the scored accounts, their design row, age and silence
+    features at ``at``, the model, the scored accounts' design rows, age and silence
     (days), outcomes (:func:`outcomes_after`), relative risk and Cox probability of churn
     within the horizon."""
     past = customer_features(orders, accounts, at, threshold)
@@ -541,23 +541,25 @@ def _fit_and_score(
     silent = (at - alive["last_order"]).dt.days.to_numpy(float)
     risk = model.cox.predict_partial_hazard(x).to_numpy()
     p_cox = 1 - _conditional_survival(model.cox, x, age, (silent + horizon_days)[:, None])[:, 0]
-    return past, model, alive, x, age, silent, out, risk, p_cox
+    return past, model, x, age, silent, out, risk, p_cox
 
 
 @dataclass
 class Recalibration:
     """Logistic landmark recalibration of the Cox horizon probability (see
     :func:`fit_recalibration`): ``coef`` on [1, logit p_cox, log(1 + silent days),
-    silent days / threshold]."""
+    silent days / threshold], for the churn threshold (days) it was learnt with."""
 
     landmark: pd.Timestamp
+    threshold: int
     coef: np.ndarray
     accounts: int
     events: int
 
-    def apply(self, p_cox: np.ndarray, silent: np.ndarray, threshold: int) -> np.ndarray:
-        """Calibrated P(churn within the horizon) (0-1)."""
-        z = _recalibration_features(p_cox, silent, threshold) @ self.coef
+    def apply(self, p_cox: np.ndarray, silent: np.ndarray) -> np.ndarray:
+        """Calibrated P(churn within the horizon) (0-1) from the Cox probability and the days
+        of silence since the last order."""
+        z = _recalibration_features(p_cox, silent, self.threshold) @ self.coef
         return 1 / (1 + np.exp(-z))
 
 
@@ -621,7 +623,7 @@ def fit_recalibration(
             return None
     if not fit.mle_retvals.get("converged", False):
         return None
-    return Recalibration(landmark, np.asarray(fit.params), len(y), events)
+    return Recalibration(landmark, threshold, np.asarray(fit.params), len(y), events)
 
 
 def run_backtest(
@@ -655,7 +657,7 @@ def run_backtest(
             f"({horizon_days} + {threshold}); got {back_days}."
         )
     start = as_of - pd.Timedelta(days=back_days)
-    past, model, _, x, age, silent, out, risk, p_cox = _fit_and_score(
+    past, model, x, age, silent, out, risk, p_cox = _fit_and_score(
         orders,
         accounts,
         start,
@@ -671,7 +673,7 @@ def run_backtest(
     recal = fit_recalibration(
         orders, accounts, start, horizon_days, threshold, covariates, references, model.penalizer
     )
-    p_churn = recal.apply(p_cox, silent, threshold) if recal is not None else p_cox
+    p_churn = recal.apply(p_cox, silent) if recal is not None else p_cox
     surv = 1 - p_churn
     frame = out.assign(risk=risk, p_cox_h=p_cox, p_churn_h=p_churn)
     t, e = frame["time"].to_numpy(), frame["event"].to_numpy()
@@ -814,7 +816,6 @@ def current_scores(
     as_of: pd.Timestamp,
     horizon_days: int,
     recalibration: Recalibration | None = None,
-    threshold: int | None = None,
 ) -> pd.DataFrame:
     """Active accounts with P(churn within the horizon | their history) and revenue per day.
 
@@ -828,8 +829,8 @@ def current_scores(
     surv = _conditional_survival(cph, x, age, (silent + horizon_days)[:, None])[:, 0]
     active["p_cox"] = 1 - surv
     active["p_churn"] = (
-        recalibration.apply(active["p_cox"].to_numpy(), silent, threshold)
-        if recalibration is not None and threshold
+        recalibration.apply(active["p_cox"].to_numpy(), silent)
+        if recalibration is not None
         else active["p_cox"]
     )
     return with_rates(active)
@@ -1048,9 +1049,7 @@ def churn_study(
             f"since the last order (too little history before {as_of:%Y-%m-%d} minus "
             f"{horizon_days + threshold} days): they run low, read them as a ranking."
         )
-    scores = current_scores(
-        features, model.cox, model.cox_design, as_of, horizon_days, recal, threshold
-    )
+    scores = current_scores(features, model.cox, model.cox_design, as_of, horizon_days, recal)
     study.scores = scores
     study.prechurn = prechurn_list(scores, threshold, prechurn_fraction, horizon_days, risk_cutoff)
     ltv = lifetime_value(
