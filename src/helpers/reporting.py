@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import REPORTS_DIR
-
-METRICS_FILE = "metrics.json"
+from helpers.schemas import METRICS_FILE
+from helpers.steps import Skipped
 
 
 def output_dir(configured: str | os.PathLike[str] | None, notebook: str) -> Path:
@@ -78,11 +78,13 @@ def json_safe(value: Any, digits: int) -> Any:
     return value
 
 
-def write_metrics(
-    folder: str | os.PathLike[str], metrics: Mapping[str, Any], digits: int = 6
-) -> Path:
-    """Write a notebook's headline numbers to ``<folder>/metrics.json`` (atomic, sorted keys)."""
-    text = json.dumps(json_safe(metrics, digits), indent=2, sort_keys=True, ensure_ascii=False)
+def write_metrics(folder: str | os.PathLike[str], metrics: Any, digits: int = 6) -> Path:
+    """Write a notebook's headline numbers to ``<folder>/metrics.json`` (atomic, sorted keys).
+
+    ``metrics`` is a declared schema object (:mod:`helpers.schemas`, written with its schema
+    name and version) or, for tests and fixtures, a plain mapping."""
+    data = metrics.to_json() if hasattr(metrics, "to_json") else metrics
+    text = json.dumps(json_safe(data, digits), indent=2, sort_keys=True, ensure_ascii=False)
     return atomic_write_text(Path(folder) / METRICS_FILE, text + "\n")
 
 
@@ -115,18 +117,24 @@ def show_findings(sentences: Iterable[str]) -> None:
     display(Markdown(findings_markdown(sentences)))
 
 
-def say(text: str):
+def say(text: str | Skipped):
     """A sentence for the report as :func:`safe_markdown`: sentences carry account and
-    channel names from the data, which must never become HTML, links or images."""
+    channel names from the data, which must never become HTML, links or images. A
+    :class:`~helpers.steps.Skipped` result is said as its one sentence."""
     from IPython.display import Markdown
 
+    if isinstance(text, Skipped):
+        text = text.sentence()
     return Markdown(safe_markdown(text))
 
 
-def styled(frame: pd.DataFrame, formatter: Any = None, **kwargs: Any):
+def styled(frame: pd.DataFrame | Skipped, formatter: Any = None, **kwargs: Any):
     """``frame.style.format(formatter, **kwargs)`` with cells, index and column labels
     HTML-escaped (a pandas Styler does not escape unless asked). Chain further Styler calls
-    (``background_gradient``, ``hide``) on the result; do not call ``.format`` again."""
+    (``background_gradient``, ``hide``) on the result; do not call ``.format`` again. A
+    :class:`~helpers.steps.Skipped` result is shown as its sentence (:func:`say`)."""
+    if isinstance(frame, Skipped):
+        return say(frame)
     return (
         frame.style.format(escape="html")
         .format(formatter, escape="html", **kwargs)

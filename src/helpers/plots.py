@@ -1,0 +1,216 @@
+"""Charts drawn in more than one notebook, in the house theme (:mod:`helpers.theme`).
+
+Every function draws on ``ax`` (a new figure when None), returns the axes and accepts a
+:class:`helpers.steps.Skipped` in place of its data: then it draws nothing and displays the
+skip sentence instead (so a notebook cell stays one visible call either way). Money axes use
+:func:`helpers.reporting.money` for tick labels.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.plotting import add_at_risk_counts
+
+from helpers import theme
+from helpers.reporting import money, say
+from helpers.steps import Skipped
+
+
+def _skippable(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Display the sentence of a skipped input instead of drawing."""
+
+    @functools.wraps(func)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Skipped):
+            from IPython.display import display
+
+            display(say(data))
+            return None
+        return func(data, *args, **kwargs)
+
+    return wrapper
+
+
+def _axes(ax, figsize: tuple[float, float] | None = None):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def money_axis(axis) -> None:
+    """Tick labels of a money axis as ``money`` strings (``1.2M``, ``350k``)."""
+    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: money(v)))
+
+
+@_skippable
+def interval_bars(
+    table: pd.DataFrame,
+    value: str = "mean",
+    low: str = "low",
+    high: str = "high",
+    *,
+    flag: str | None = None,
+    reference: float | None = None,
+    xlabel: str = "",
+    title: str = "",
+    ax=None,
+):
+    """Horizontal bars of ``value`` per row with ``[low, high]`` error bars (an interval per
+    row, e.g. a 95% bootstrap interval), sorted by value. Rows where ``flag`` is truthy are
+    drawn in ``theme.BAD``, the others in ``theme.GOOD`` (all ``PALETTE[0]`` without a flag);
+    ``reference`` draws a dashed vertical line (e.g. LTV:CAC = 3)."""
+    t = table.dropna(subset=[value]).sort_values(value)
+    ax = _axes(ax, (8, 0.45 * len(t) + 1.5))
+    if flag is None:
+        colors: Any = theme.PALETTE[0]
+    else:
+        colors = [theme.BAD if bool(f) else theme.GOOD for f in t[flag]]
+    err = np.vstack([(t[value] - t[low]).to_numpy(float), (t[high] - t[value]).to_numpy(float)])
+    ax.barh([str(i) for i in t.index], t[value], xerr=np.nan_to_num(err), color=colors)
+    if reference is not None:
+        ax.axvline(reference, color=theme.NEUTRAL, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def forest(table: pd.DataFrame, *, title: str = "Hazard ratios (95% intervals)", ax=None):
+    """Hazard ratios on a log scale with their 95% intervals (1 = same hazard as the
+    reference level); ``table`` as :func:`helpers.survival.cox.forest_table` builds it."""
+    ax = _axes(ax, (8, 0.3 * len(table) + 1.5))
+    y = np.arange(len(table))
+    hr = np.exp(table["log_hr"])
+    colors = [theme.BAD if v > 0 else theme.GOOD for v in table["log_hr"]]
+    ax.errorbar(
+        hr,
+        y,
+        fmt="none",
+        ecolor="#999999",
+        xerr=[hr - np.exp(table["low"]), np.exp(table["high"]) - hr],
+    )
+    ax.scatter(hr, y, color=colors, zorder=3)
+    ax.axvline(1.0, color="#444444", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, table.index)
+    ax.set_xlabel("hazard ratio vs reference level (log scale; > 1 = higher churn hazard)")
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def quadrant(table: pd.DataFrame, strategies: Mapping[tuple[bool, bool], str], *, ax=None):
+    """Channels as labelled points by cost per lead (x) and cost per new customer (y), both
+    log scales, the cuts (``table.attrs['x_cut']``, ``['y_cut']``) as dashed lines and each
+    corner named by ``strategies[(high x, high y)]``."""
+    ax = _axes(ax, (8, 6))
+    colors = theme.channel_colors(table.index)
+    for ch, row in table.iterrows():
+        ax.scatter(row["cost_per_lead"], row["cac"], s=120, color=colors[ch], zorder=3)
+        ax.annotate(
+            ch, (row["cost_per_lead"], row["cac"]), xytext=(6, 6), textcoords="offset points"
+        )
+    ax.axvline(table.attrs["x_cut"], color=theme.NEUTRAL, ls="--")
+    ax.axhline(table.attrs["y_cut"], color=theme.NEUTRAL, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for (hx, hy), text in strategies.items():
+        ax.text(
+            0.98 if hx else 0.02,
+            0.98 if hy else 0.02,
+            text,
+            transform=ax.transAxes,
+            ha="right" if hx else "left",
+            va="top" if hy else "bottom",
+            fontsize=9,
+            color="#555555",
+            wrap=True,
+        )
+    ax.set_xlabel("acquisition cost: cost per lead (log)")
+    ax.set_ylabel("conversion cost: cost per new customer (log)")
+    return ax
+
+
+@_skippable
+def waterfall(
+    drivers: pd.DataFrame,
+    start_value: float,
+    start_label: str,
+    end_label: str,
+    *,
+    title: str = "",
+    ax=None,
+):
+    """Waterfall from ``start_value`` through each driver's ``contribution`` (labelled by
+    ``label``) to the end value: rises in ``theme.GOOD``, falls in ``theme.BAD``, totals grey."""
+    ax = _axes(ax, (9, 4.5))
+    labels = [start_label, *drivers["label"], end_label]
+    steps = drivers["contribution"].to_numpy()
+    level = start_value + np.concatenate([[0.0], np.cumsum(steps)])
+    bottoms = np.concatenate([[0.0], np.minimum(level[:-1], level[1:]), [0.0]])
+    heights = np.concatenate([[start_value], np.abs(steps), [level[-1]]])
+    colors = [theme.NEUTRAL] + [theme.GOOD if s >= 0 else theme.BAD for s in steps]
+    colors.append(theme.NEUTRAL)
+    ax.bar(range(len(labels)), heights, bottom=bottoms, color=colors)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_ylabel("revenue")
+    money_axis(ax.yaxis)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def survival_curves(
+    fits: Mapping[str, KaplanMeierFitter],
+    *,
+    title: str = "",
+    xlabel: str = "days since first order",
+    ylabel: str = "share still buying",
+    at_risk: bool = False,
+    ci: bool = True,
+    colors: Mapping[str, str] | None = None,
+    xlim: float | None = None,
+    ax=None,
+):
+    """Kaplan-Meier curves (one per fitted group, 95% bands unless ``ci=False``); with
+    ``at_risk`` the numbers at risk under the axis (one curve only reads well)."""
+    ax = _axes(ax)
+    for i, (name, km) in enumerate(fits.items()):
+        color = (colors or {}).get(name, theme.PALETTE[i % len(theme.PALETTE)])
+        km.plot_survival_function(ax=ax, color=color, ci_show=ci, ci_alpha=0.1, label=name)
+    if at_risk:
+        add_at_risk_counts(*fits.values(), ax=ax)
+    if xlim is not None:
+        ax.set_xlim(0, xlim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
+def survival_grid(
+    panels: Mapping[str, Mapping[str, KaplanMeierFitter] | Skipped],
+    *,
+    columns: int = 2,
+    xlabel: str = "days since first order",
+) -> Sequence[Any]:
+    """One panel of Kaplan-Meier curves per segment (a skipped segment's panel says why)."""
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(12, 4 * rows), sharey=True, squeeze=False)
+    for ax, (name, fits) in zip(axes.flat, panels.items(), strict=False):
+        if isinstance(fits, Skipped):
+            ax.text(0.5, 0.5, fits.why(), ha="center", va="center", wrap=True, fontsize=9)
+            ax.set_axis_off()
+        else:
+            survival_curves(fits, ax=ax, title=name.replace("_", " "), xlabel=xlabel)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return list(axes.flat)
