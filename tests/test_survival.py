@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.utils import concordance_index
 
 from helpers import survival as sv
+from helpers.config import DEMO_DIR
 from helpers.features import features_for
 from helpers.loading import Dataset
+from helpers.steps import is_skipped
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def test_backtest_c_index_is_close_to_the_oracle(demo, truth):
     planted = pd.read_parquet(demo_dir_path(demo) / "truth_accounts.parquet").set_index(
         "account_id"
     )["log_hazard"]
-    oracle = sv.oracle_c(bt, planted)
+    oracle = oracle_c(bt, planted)
     assert abs(bt.metrics["harrell_c"] - oracle) <= 0.03
     assert bt.metrics["brier_model"] < bt.metrics["brier_km"]  # attributes help
     assert bt.calibration["observed"].iloc[-1] > bt.calibration["observed"].iloc[0]
@@ -97,19 +100,19 @@ def test_stratified_model_predicts_with_each_accounts_own_baseline(demo_surv):
     model, strat, note = sv.remedy_ph(cph, design, check, 0.01)
     assert "ownership_type" in note and strat.strata == ["ownership_type"] and model.strata
     rows = demo_surv.groupby("ownership_type").head(3)
-    x = sv._align(rows, strat)
+    x = sv.align(rows, strat)
     assert set(x["ownership_type"]) == set(demo_surv["ownership_type"])
-    assert (strat.data["ownership_type"] == sv._levels(demo_surv, "ownership_type")).all()
+    assert (strat.data["ownership_type"] == sv.covariate_levels(demo_surv, "ownership_type")).all()
     times = model.baseline_cumulative_hazard_.index.to_numpy(float)[[5, 40, 120]]
-    ours = sv._conditional_survival(model, x, np.zeros(len(x)), times)
+    ours = sv.conditional_survival(model, x, np.zeros(len(x)), times)
     theirs = model.predict_survival_function(x, times=times)[x.index].to_numpy().T  # by row id
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
     age = np.full(len(x), 200.0)
-    ours = sv._conditional_survival(model, x, age, np.array([100.0]))[:, 0]
+    ours = sv.conditional_survival(model, x, age, np.array([100.0]))[:, 0]
     theirs = model.predict_survival_function(x, times=[100.0], conditional_after=age)  # +100 d
     np.testing.assert_allclose(ours, theirs[x.index].to_numpy()[0], rtol=1e-6)
     far = model.baseline_cumulative_hazard_.index.max() + 365
-    p_far = 1 - sv._conditional_survival(model, x, np.full(len(x), far), np.array([90.0]))[:, 0]
+    p_far = 1 - sv.conditional_survival(model, x, np.full(len(x), far), np.array([90.0]))[:, 0]
     assert (p_far > 0.01).all()  # every stratum keeps a hazard after its own last churn
     ltv = sv.lifetime_value(sv.with_rates(rows), model, strat, pd.Timestamp("2025-12-31"))
     assert ltv.notna().all()
@@ -125,30 +128,54 @@ def test_missing_covariate_is_scored_as_unknown_not_as_the_reference():
     )
     design = sv.design_matrix(frame, covariates=["industry"], min_events=1)
     assert "industry=unknown" in design.data.columns
-    x = sv._align(pd.DataFrame({"industry": [None, "a", "b"]}), design)
+    x = sv.align(pd.DataFrame({"industry": [None, "a", "b"]}), design)
     assert x.loc[0, "industry=unknown"] == 1.0 and x.loc[1:, "industry=unknown"].sum() == 0
 
 
 def demo_dir_path(demo):
-    from helpers.config import DEMO_DIR
-
     return DEMO_DIR
+
+
+def oracle_c(backtest: sv.Backtest, planted: pd.Series) -> float:
+    """Harrell's C of the planted log-hazards on the back-test's own accounts and outcomes."""
+    lp = planted.reindex(backtest.frame["account_id"]).to_numpy()
+    f = backtest.frame
+    return float(concordance_index(f["time"], -lp, f["event"]))
 
 
 def test_study_on_demo(demo):
     study = sv.churn_study(demo, demo.analysis_date, n_boot=50)
-    assert study.threshold == 180 and study.threshold_derived
-    assert study.cox is not None and study.backtest is not None
+    assert study.definition.threshold == 180 and study.definition.derived
+    assert not is_skipped(study.model) and not is_skipped(study.backtest)
     pre = study.prechurn
     assert (pre["revenue_at_risk"].diff().dropna() <= 1e-9).all()  # ranked
     assert {"account_id", "sales_rep", "p_churn", "revenue_at_risk"} <= set(pre.columns)
     ltv = study.ltv_by_channel
     assert (ltv["low"] <= ltv["mean"]).all() and (ltv["mean"] <= ltv["high"]).all()
-    light, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=50)  # the channel study's path
+    settings = sv.LtvSettings(n_boot=50)
+    light = sv.channel_ltv(demo, demo.analysis_date, settings)  # the channel study's path
     pd.testing.assert_frame_equal(light, ltv)
-    m = sv.metrics(study)
-    assert set(m["ltv_by_channel"]) == set(demo["accounts"]["acquisition_channel"])
-    assert any("silent" in s for s in sv.findings(study, 90))
+    m = _metrics(demo, study)
+    assert set(m.ltv_by_channel) == set(demo["accounts"]["acquisition_channel"])
+    assert m.skipped == {} and m.ltv_definition == settings.as_dict()
+    sentences = sv.findings(study.definition, study.km, study.model, study.prechurn, 90)
+    assert any("silent" in s for s in sentences)
+
+
+def _metrics(ds, study: sv.ChurnStudy):
+    return sv.metrics(
+        ds=ds,
+        definition=study.definition,
+        km=study.km,
+        model=study.model,
+        backtest=study.backtest,
+        prechurn=study.prechurn,
+        ltv_by_tier=study.ltv_by_tier,
+        ltv_by_channel=study.ltv_by_channel,
+        settings=study.settings,
+        horizon_days=study.horizon_days,
+        filters={},
+    )
 
 
 def _dataset(orders: pd.DataFrame, accounts: pd.DataFrame, as_of: str) -> Dataset:
@@ -188,13 +215,35 @@ def _steady_accounts(n: int, until: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_no_churn_events_gives_km_and_a_clear_note():
+    """Too few churn events: Kaplan-Meier runs, the Cox model and everything built on it
+    are Skipped with one sentence, and metrics record null with the reason."""
     orders, accounts = _steady_accounts(30, "2025-12-20")
-    study = sv.churn_study(
-        _dataset(orders, accounts, "2025-12-31"), pd.Timestamp("2025-12-31"), threshold=90
-    )
-    assert study.cox is None and study.prechurn is None
-    assert "Only 0 churn events" in study.notes[0] and "none is fitted" in study.notes[0]
-    assert sv.metrics(study)["churn_rate"] == 0.0
+    ds = _dataset(orders, accounts, "2025-12-31")
+    study = sv.churn_study(ds, pd.Timestamp("2025-12-31"), threshold_days=90)
+    assert not is_skipped(study.km)
+    assert is_skipped(study.model) and is_skipped(study.prechurn)
+    sentence = study.model.sentence()
+    assert sentence.startswith("The Cox model is not available: only 0 churn events")
+    assert "needs at least 20" in sentence
+    assert study.prechurn.sentence().startswith("The pre-churn list is not available: only 0")
+    m = _metrics(ds, study)
+    assert m.churn_rate == 0.0
+    assert m.cox_concordance is None and m.log_hazard_ratios is None
+    assert m.skipped["cox_concordance"].startswith("only 0 churn events")
+    assert m.skipped["revenue_at_risk"] == m.skipped["cox_concordance"]
+    assert m.skipped["km_median_days"] == "the median lifetime is not reached in the data"
+    findings = sv.findings(study.definition, study.km, study.model, study.prechurn, 90)
+    assert sentence in findings
+
+
+def test_no_varying_covariate_skips_the_cox_model_with_its_reason():
+    orders, accounts = _steady_accounts(40, "2024-06-30")  # all silent since mid-2024
+    ds = _dataset(orders, accounts, "2025-12-31")
+    definition = sv.define_churn(ds, pd.Timestamp("2025-12-31"), threshold_days=90)
+    assert definition.events == 40
+    model = sv.churn_model(definition, covariates=["industry", "size_band"])
+    assert is_skipped(model) and "no covariate varies" in model.reason
+    assert "industry: a single level" in model.reason
 
 
 def test_small_segments_are_merged_into_other():
@@ -231,14 +280,14 @@ def test_non_convergence_is_retried_with_a_penalizer(monkeypatch):
         }
     )
     design = sv.design_matrix(frame, ["g"])
-    real_fit = sv.CoxPHFitter.fit
+    real_fit = CoxPHFitter.fit
 
     def flaky(self, *args, **kwargs):
         if self.penalizer == 0.0:
             raise ConvergenceError("simulated")
         return real_fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(sv.CoxPHFitter, "fit", flaky)
+    monkeypatch.setattr(CoxPHFitter, "fit", flaky)
     cph, notes = sv.fit_cox(design, 0.0)
     assert cph.penalizer == 0.01 and "refitted with penalizer 0.01" in notes[0]
 

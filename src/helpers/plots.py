@@ -195,6 +195,34 @@ def survival_curves(
     return ax
 
 
+@_skippable
+def gap_histogram(gaps: pd.Series, threshold: int, *, ax=None):
+    """Histogram of the days between consecutive orders (clipped at the 99.9th percentile)
+    with the churn threshold (days) as a vertical line."""
+    ax = _axes(ax)
+    gaps.clip(upper=gaps.quantile(0.999)).plot.hist(bins=60, color=theme.PALETTE[0], ax=ax)
+    ax.axvline(threshold, color=theme.BAD, lw=2, label=f"churn threshold: {threshold} days")
+    ax.set_xlabel("days between consecutive orders of an account")
+    ax.set_ylabel("gaps")
+    ax.set_title(f"Order gaps; churn threshold = {threshold} days")
+    ax.legend()
+    return ax
+
+
+@_skippable
+def calibration(table: pd.DataFrame, horizon_days: int, *, ax=None):
+    """Observed share churned against the mean predicted probability, by decile of predicted
+    risk (``predicted``, ``observed`` columns, shares 0-1); the diagonal is perfect."""
+    ax = _axes(ax)
+    ax.plot(table["predicted"], table["observed"], marker="o", color=theme.PALETTE[0])
+    ax.plot([0, 1], [0, 1], color=theme.NEUTRAL, ls="--", label="perfect calibration")
+    ax.set_xlabel(f"predicted churn within {horizon_days} days")
+    ax.set_ylabel("observed share")
+    ax.set_title("Calibration by decile of predicted risk")
+    ax.legend()
+    return ax
+
+
 def survival_grid(
     panels: Mapping[str, Mapping[str, KaplanMeierFitter] | Skipped],
     *,

@@ -52,8 +52,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return path
 
 
-def atomic_write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """``frame.to_csv`` written atomically (UTF-8, no index unless asked)."""
+def atomic_write_csv(
+    frame: pd.DataFrame | Skipped, path: str | os.PathLike[str], **kwargs: Any
+) -> Path | None:
+    """``frame.to_csv`` written atomically (UTF-8, no index unless asked); nothing is written
+    for a :class:`~helpers.steps.Skipped` result (None is returned)."""
+    if isinstance(frame, Skipped):
+        return None
     kwargs.setdefault("index", False)
     return atomic_write_text(path, frame.to_csv(**kwargs))
 
@@ -128,19 +133,29 @@ def say(text: str | Skipped):
     return Markdown(safe_markdown(text))
 
 
-def styled(frame: pd.DataFrame | Skipped, formatter: Any = None, **kwargs: Any):
+def styled(
+    frame: pd.DataFrame | pd.Series | Skipped,
+    formatter: Any = None,
+    *,
+    hide_index: bool = False,
+    **kwargs: Any,
+):
     """``frame.style.format(formatter, **kwargs)`` with cells, index and column labels
-    HTML-escaped (a pandas Styler does not escape unless asked). Chain further Styler calls
-    (``background_gradient``, ``hide``) on the result; do not call ``.format`` again. A
-    :class:`~helpers.steps.Skipped` result is shown as its sentence (:func:`say`)."""
+    HTML-escaped (a pandas Styler does not escape unless asked); ``hide_index`` hides the row
+    labels. Chain further Styler calls (``background_gradient``) on the result; do not call
+    ``.format`` again. A :class:`~helpers.steps.Skipped` result is shown as its sentence
+    (:func:`say`); a Series as a one-column table."""
     if isinstance(frame, Skipped):
         return say(frame)
-    return (
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    style = (
         frame.style.format(escape="html")
         .format(formatter, escape="html", **kwargs)
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)
     )
+    return style.hide(axis="index") if hide_index else style
 
 
 def pct(share: float, digits: int = 0) -> str:

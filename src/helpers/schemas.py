@@ -110,11 +110,11 @@ class ChurnMetrics(StudyMetrics):
     SCHEMA: ClassVar[str] = "churn"
     VERSION: ClassVar[int] = 1
 
-    churn_threshold_days: int
+    churn_threshold_days: int | None
     threshold_derived: bool
     horizon_days: int
-    accounts: int
-    churn_rate: float
+    accounts: int | None  # buying accounts
+    churn_rate: float | None
     km_median_days: float | None  # null also when the median is not reached (see skipped)
     cox_concordance: float | None
     penalizer: float | None

@@ -67,6 +67,28 @@ class Skipped:
     def __bool__(self) -> bool:  # a skipped result is never "truthy" by accident
         return False
 
+    # A Skipped stands in for the result it replaces in a notebook cell: ``km.medians``,
+    # ``model.ph[["p"]]`` or ``table.head(15)`` on a Skipped give the same Skipped, so the
+    # display helpers downstream render its sentence and the cell stays one visible call.
+    # Only public names: Python's and IPython's protocol lookups (``_repr_html_``,
+    # ``__deepcopy__``...) still fail as for any object.
+    def __getattr__(self, name: str) -> Skipped:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: object) -> Skipped:
+        return self
+
+    def __call__(self, *args: object, **kwargs: object) -> Skipped:
+        return self
+
+    def _repr_markdown_(self) -> str:
+        # a cycle forces the late import: reporting imports this module
+        from helpers.reporting import safe_markdown
+
+        return safe_markdown(self.sentence())
+
 
 def is_skipped(value: object) -> bool:
     """True when ``value`` is a :class:`Skipped` result."""

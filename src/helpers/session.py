@@ -1,0 +1,46 @@
+"""The first code cell of every study notebook: theme, data, as-of date and output folder.
+
+``ds, as_of, out = session.start("02-churn-survival", DATA_SOURCE, FILTERS, ANALYSIS_DATE,
+OUTPUT_DIR)`` loads and validates the data source (:func:`helpers.loading.load_dataset`),
+keeps the slice ``FILTERS`` names, takes the as-of date from ``ANALYSIS_DATE`` (empty: the
+data's own analysis date), creates the output folder (:func:`helpers.reporting.output_dir`)
+and applies the house chart theme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from helpers import theme
+from helpers.loading import Dataset, load_dataset
+from helpers.reporting import output_dir
+
+
+class Session(NamedTuple):
+    """What a study notebook works on: the (filtered) dataset, the as-of date, the folder."""
+
+    ds: Dataset
+    as_of: pd.Timestamp
+    out: Path
+
+
+def as_of_date(ds: Dataset, analysis_date: str = "") -> pd.Timestamp:
+    """``analysis_date`` (YYYY-MM-DD) as a Timestamp, or the data's own analysis date."""
+    return pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
+
+
+def start(
+    notebook: str,
+    data_source: str,
+    filters: Mapping[str, Any] | None = None,
+    analysis_date: str = "",
+    output: str = "",
+) -> Session:
+    """Theme applied, data loaded and filtered, as-of date and output folder resolved."""
+    theme.apply()
+    ds = load_dataset(data_source).filter(dict(filters or {}))
+    return Session(ds, as_of_date(ds, analysis_date), output_dir(output, notebook))

@@ -1,0 +1,171 @@
+"""Survival-based churn: who will leave, and when (notebook 02's steps).
+
+Churn is silence: an account that has not bought for the churn threshold has churned at its
+last order (:mod:`.definition`). The steps, in the notebook's order, each callable on its own
+and each returning a typed result or a :class:`~helpers.steps.Skipped`:
+
+=====================  =====================================================================
+``define_churn``       threshold (derived from the order gaps unless given) and at-risk rows
+``sensitivity``        churn rate and KM median under other thresholds
+``kaplan_meier``       KM curves overall and by segment, medians, log-rank tests (Holm)
+``churn_model``        Cox model: design, penalizer by CV, fit, PH check and remedy
+``aft_models``         Weibull and log-logistic AFT beside the Cox model
+``backtest``           the model refitted at an earlier date, scored against what happened
+``recalibration``      landmark logistic recalibration of the horizon probabilities
+``score_accounts``     P(churn within the horizon) of the active accounts
+``prechurn``           the accounts to call, ranked by revenue at risk
+``ltv_by_tier``        remaining lifetime value by value tier (95% bootstrap intervals)
+``ltv_by_channel``     a new customer's lifetime value by acquisition channel
+``findings``           key findings; ``metrics`` the declared :class:`ChurnMetrics`
+=====================  =====================================================================
+
+Modules: :mod:`.definition`, :mod:`.kaplan_meier`, :mod:`.cox`, :mod:`.predict`,
+:mod:`.accuracy` (Uno's C, AUC, Brier, IBS), :mod:`.scoring`, :mod:`.backtest`,
+:mod:`.recalibration`, :mod:`.prechurn`, :mod:`.ltv` (with :class:`LtvSettings`, and
+``channel_ltv`` for the channel study), :mod:`.study`.
+"""
+
+from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
+from helpers.survival.backtest import Backtest, backtest, run_backtest
+from helpers.survival.cox import (
+    DEFAULT_COVARIATES,
+    MIN_EVENTS_FOR_COX,
+    ChurnModel,
+    Design,
+    aft_comparison,
+    aft_models,
+    align,
+    choose_penalizer,
+    churn_model,
+    covariate_levels,
+    design_matrix,
+    fit_churn_model,
+    fit_cox,
+    forest_table,
+    ph_check,
+    remedy_ph,
+)
+from helpers.survival.definition import (
+    ChurnDefinition,
+    default_threshold,
+    define_churn,
+    gaps_for,
+    sensitivity,
+    survival_frame,
+    threshold_sensitivity,
+)
+from helpers.survival.kaplan_meier import (
+    KM_SEGMENTS,
+    KaplanMeier,
+    kaplan_meier,
+    km_by,
+    logrank,
+    median_table,
+    merge_small_groups,
+)
+from helpers.survival.ltv import (
+    LtvSettings,
+    bootstrap_mean,
+    channel_ltv,
+    lifetime_value,
+    ltv_by_channel,
+    ltv_by_tier,
+    new_customer_ltv,
+)
+from helpers.survival.prechurn import (
+    current_scores,
+    prechurn,
+    prechurn_list,
+    score_accounts,
+    with_rates,
+)
+from helpers.survival.predict import conditional_survival, cumulative_hazard, km_conditional
+from helpers.survival.recalibration import Recalibration, fit_recalibration, recalibration
+from helpers.survival.scoring import fit_and_score, outcomes_after
+from helpers.survival.sentences import (
+    aft_sentence,
+    backtest_sentence,
+    backtest_table,
+    ltv_sentence,
+    pairs_sentence,
+    ph_sentence,
+    prechurn_sentence,
+    recalibration_sentence,
+    references_sentence,
+    threshold_sentence,
+)
+from helpers.survival.study import ChurnStudy, churn_study, findings, metrics
+
+__all__ = [
+    "aft_sentence",
+    "backtest_sentence",
+    "backtest_table",
+    "ltv_sentence",
+    "pairs_sentence",
+    "ph_sentence",
+    "prechurn_sentence",
+    "recalibration_sentence",
+    "references_sentence",
+    "threshold_sentence",
+    "aft_comparison",
+    "aft_models",
+    "align",
+    "auc_at",
+    "Backtest",
+    "backtest",
+    "bootstrap_mean",
+    "brier_at",
+    "channel_ltv",
+    "choose_penalizer",
+    "churn_model",
+    "churn_study",
+    "ChurnDefinition",
+    "ChurnModel",
+    "ChurnStudy",
+    "conditional_survival",
+    "cumulative_hazard",
+    "current_scores",
+    "DEFAULT_COVARIATES",
+    "default_threshold",
+    "define_churn",
+    "Design",
+    "design_matrix",
+    "findings",
+    "fit_and_score",
+    "fit_churn_model",
+    "fit_cox",
+    "fit_recalibration",
+    "forest_table",
+    "gaps_for",
+    "integrated_brier",
+    "kaplan_meier",
+    "KaplanMeier",
+    "km_by",
+    "km_conditional",
+    "KM_SEGMENTS",
+    "covariate_levels",
+    "lifetime_value",
+    "logrank",
+    "ltv_by_channel",
+    "ltv_by_tier",
+    "LtvSettings",
+    "median_table",
+    "merge_small_groups",
+    "metrics",
+    "MIN_EVENTS_FOR_COX",
+    "new_customer_ltv",
+    "outcomes_after",
+    "ph_check",
+    "prechurn",
+    "prechurn_list",
+    "Recalibration",
+    "recalibration",
+    "remedy_ph",
+    "run_backtest",
+    "score_accounts",
+    "sensitivity",
+    "survival_frame",
+    "threshold_sensitivity",
+    "uno_c",
+    "with_rates",
+]

@@ -1,0 +1,163 @@
+"""Churn as silence: the threshold, its sensitivity, and the accounts at risk.
+
+An account that has not bought for ``threshold`` days has churned at its last order; one still
+inside its silent window is censored (see :mod:`helpers.features` for the exact censoring rule).
+Durations are whole days from the first order (lifelines' Cox fit cost grows with the number of
+distinct event times). ``threshold_days=None`` is the one way to say "derive the threshold from
+the data" (:func:`default_threshold`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from helpers.features import customer_features, features_for, order_gaps
+from helpers.segmentation import revenue_growth, value_tier
+from helpers.steps import Skipped, step
+
+#: Thresholds (days) the sensitivity table always shows beside the chosen one.
+SENSITIVITY_THRESHOLDS: tuple[int, ...] = (60, 90, 180, 365)
+
+
+def default_threshold(gaps: pd.Series, quantile: float = 0.99, step: int = 30) -> int:
+    """Churn threshold from the company's own cadence (days).
+
+    The ``quantile`` of the gaps between consecutive purchase days of all accounts, rounded up
+    to a multiple of ``step`` days: a live account almost never stays silent that long, so
+    silence beyond it is read as churn. Raises ``ValueError`` when there are no repeat orders.
+    """
+    gaps = pd.Series(gaps).dropna()
+    if gaps.empty:
+        raise ValueError(
+            "No account has two orders on different days: the churn threshold "
+            "cannot be derived from the data; set CHURN_THRESHOLD_DAYS."
+        )
+    return int(math.ceil(gaps.quantile(quantile) / step) * step)
+
+
+def gaps_for(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Gap days between consecutive purchase days (see :func:`helpers.features.order_gaps`)."""
+    return order_gaps(orders, as_of)["gap_days"]
+
+
+def survival_frame(features: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are at risk (``in_survival``) with whole-day durations."""
+    s = features[features["in_survival"]].copy()
+    s["duration_days"] = s["duration_days"].astype(float)
+    return s
+
+
+def buying_features(
+    ds, as_of: pd.Timestamp, threshold: int, tier_weights: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Customer features of accounts with an order by ``as_of``, with their value tier (the
+    segmentation study's tiers, weighted by ``tier_weights``; its defaults when None)."""
+    features = features_for(ds, as_of, threshold)
+    features = features[features["n_orders"] > 0].copy()
+    if features.empty:
+        raise ValueError("No account in this selection has an order by the analysis date.")
+    growth = revenue_growth(ds["orders"], as_of)
+    features["tier"] = value_tier(features, growth, tier_weights or None).to_numpy()
+    return features
+
+
+@dataclass(frozen=True)
+class ChurnDefinition:
+    """Who churned, under which threshold: the base of every later step.
+
+    ``threshold`` in days (``derived`` when it came from the order gaps); ``gaps`` the days
+    between consecutive purchase days; ``features`` one row per buying account (with ``tier``);
+    ``survival`` the rows at risk with ``duration_days`` and ``event``.
+    """
+
+    as_of: pd.Timestamp
+    threshold: int
+    derived: bool
+    gaps: pd.Series
+    features: pd.DataFrame
+    survival: pd.DataFrame
+
+    @property
+    def events(self) -> int:
+        """Number of churn events (accounts silent for ``threshold``+ days)."""
+        return int(self.survival["event"].sum())
+
+    @property
+    def share_of_gaps_within(self) -> float:
+        """Share 0-1 of all order gaps no longer than the threshold."""
+        return float((self.gaps <= self.threshold).mean())
+
+
+@step("The churn definition")
+def define_churn(
+    ds,
+    as_of: pd.Timestamp,
+    threshold_days: int | None = None,
+    tier_weights: Mapping[str, float] | None = None,
+) -> ChurnDefinition | Skipped:
+    """The churn threshold (days; derived from the order gaps when ``threshold_days`` is
+    None) and the buying accounts' features and survival rows under it."""
+    if "orders" not in ds.tables:
+        return Skipped("the data has no orders table", "add orders to the source YAML")
+    gaps = gaps_for(ds["orders"], as_of)
+    derived = threshold_days is None
+    if derived and gaps.empty:
+        return Skipped(
+            "no account has two orders on different days, so the churn threshold cannot be "
+            "derived from the order rhythm",
+            "set CHURN_THRESHOLD_DAYS",
+        )
+    threshold = default_threshold(gaps) if derived else int(threshold_days)
+    try:
+        features = buying_features(ds, as_of, threshold, tier_weights)
+    except ValueError as exc:
+        return Skipped(str(exc).rstrip("."), "check the analysis date and the filters")
+    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival_frame(features))
+
+
+def threshold_sensitivity(
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    thresholds: Sequence[int],
+) -> pd.DataFrame:
+    """Churn rate and Kaplan-Meier median lifetime for each threshold (days).
+
+    ``churn_rate`` is the share of accounts with orders that are silent for at least the
+    threshold; ``median_days`` is the KM median of the lifetime (NaN when survival never
+    drops below one half).
+    """
+    rows = []
+    for n in thresholds:
+        f = customer_features(orders, accounts, as_of, n)
+        f = f[f["n_orders"] > 0]
+        s = f[f["in_survival"]]
+        km = KaplanMeierFitter().fit(s["duration_days"], s["event"])
+        rows.append(
+            {
+                "threshold_days": n,
+                "accounts": len(f),
+                "churned": int(f["churned"].sum()),
+                "churn_rate": float(f["churned"].mean()),
+                "median_days": float(km.median_survival_time_),
+            }
+        )
+    return pd.DataFrame(rows).set_index("threshold_days")
+
+
+@step("The threshold sensitivity")
+def sensitivity(
+    ds, definition: ChurnDefinition, thresholds: Sequence[int] = SENSITIVITY_THRESHOLDS
+) -> pd.DataFrame:
+    """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold."""
+    return threshold_sensitivity(
+        ds["orders"],
+        ds.tables.get("accounts"),
+        definition.as_of,
+        sorted({*thresholds, definition.threshold}),
+    )

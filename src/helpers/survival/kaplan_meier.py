@@ -1,0 +1,132 @@
+"""Kaplan-Meier curves and log-rank tests: how long accounts stay, overall and by segment.
+
+Segments with fewer than ``min_events`` churn events are merged into ``other`` (their curves
+would be noise). Pairwise log-rank p-values are Holm-corrected for multiple testing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
+from lifelines.utils import median_survival_times
+from statsmodels.stats.multitest import multipletests
+
+from helpers.steps import Skipped, step
+from helpers.survival.definition import ChurnDefinition
+
+#: Segments the churn study compares by default (columns of the customer features).
+KM_SEGMENTS: tuple[str, ...] = ("tier", "acquisition_channel", "industry", "ownership_type")
+
+
+def merge_small_groups(
+    values: pd.Series, events: pd.Series, min_events: int = 10
+) -> tuple[pd.Series, list[str]]:
+    """Groups with fewer than ``min_events`` events become ``"other"``; returns the merged
+    labels and the names of the groups merged (for a note in the report)."""
+    counts = events.groupby(values).sum()
+    small = sorted(counts[counts < min_events].index.astype(str))
+    merged = values.astype(str).where(~values.astype(str).isin(small), "other")
+    return merged, small
+
+
+def km_by(
+    frame: pd.DataFrame, column: str | None = None, min_events: int = 10
+) -> tuple[dict[str, KaplanMeierFitter], list[str]]:
+    """Kaplan-Meier fits overall (``column=None``) or per group; small groups merged."""
+    if column is None:
+        return {
+            "all accounts": KaplanMeierFitter(label="all accounts").fit(
+                frame["duration_days"], frame["event"]
+            )
+        }, []
+    groups, merged = merge_small_groups(frame[column], frame["event"], min_events)
+    fits = {}
+    for name in sorted(groups.unique()):
+        part = frame[groups == name]
+        fits[name] = KaplanMeierFitter(label=name).fit(part["duration_days"], part["event"])
+    return fits, merged
+
+
+def median_table(fits: dict[str, KaplanMeierFitter]) -> pd.DataFrame:
+    """Median lifetime (days) with its 95% interval and counts, per fitted group."""
+    rows = []
+    for name, km in fits.items():
+        ci = median_survival_times(km.confidence_interval_)
+        rows.append(
+            {
+                "group": name,
+                "accounts": int(km.event_observed.size),
+                "churned": int(km.event_observed.sum()),
+                "median_days": float(km.median_survival_time_),
+                "low": float(ci.iloc[0, 0]),
+                "high": float(ci.iloc[0, 1]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("group")
+
+
+def logrank(frame: pd.DataFrame, column: str, min_events: int = 10) -> tuple[float, pd.DataFrame]:
+    """Multivariate log-rank p-value and pairwise tests with Holm-corrected p-values."""
+    groups, _ = merge_small_groups(frame[column], frame["event"], min_events)
+    if groups.nunique() < 2:
+        return float("nan"), pd.DataFrame()
+    overall = multivariate_logrank_test(frame["duration_days"], groups, frame["event"])
+    pairs = pairwise_logrank_test(frame["duration_days"], groups, frame["event"]).summary
+    pairs = pairs.reset_index().rename(columns={"level_0": "group_a", "level_1": "group_b"})
+    pairs["p_holm"] = multipletests(pairs["p"], method="holm")[1]
+    return float(overall.p_value), pairs[["group_a", "group_b", "test_statistic", "p", "p_holm"]]
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """Kaplan-Meier curves overall and per segment, their medians and log-rank tests.
+
+    ``overall`` maps "all accounts" to its fit; ``segments`` maps each segment column to its
+    fits (or the reason it has none); ``medians`` is the median lifetime table (days, 95%
+    interval) of every segment; ``logrank`` the overall p-value per segment and ``pairs`` the
+    pairwise tests whose Holm-corrected p-value is below 0.05.
+    """
+
+    overall: dict[str, KaplanMeierFitter]
+    segments: dict[str, dict[str, KaplanMeierFitter] | Skipped]
+    medians: pd.DataFrame
+    logrank: pd.DataFrame
+    pairs: pd.DataFrame
+
+    @property
+    def median_days(self) -> float:
+        """KM median lifetime of all accounts (days; ``inf`` when never reached)."""
+        return float(self.overall["all accounts"].median_survival_time_)
+
+
+@step("The Kaplan-Meier curves")
+def kaplan_meier(
+    definition: ChurnDefinition, segments: Sequence[str] = KM_SEGMENTS, min_events: int = 10
+) -> KaplanMeier:
+    """KM fits of all accounts and of each segment column present in the data (a segment
+    column absent or with one group is skipped with its reason), medians and log-rank tests."""
+    frame = definition.survival
+    overall, _ = km_by(frame)
+    fits: dict[str, dict[str, KaplanMeierFitter] | Skipped] = {}
+    medians, pvalues, pairs = {}, {}, {}
+    for column in segments:
+        if column not in frame.columns or frame[column].isna().all():
+            fits[column] = Skipped(f"the data has no {column.replace('_', ' ')} column")
+            continue
+        fits[column], _ = km_by(frame, column, min_events)
+        medians[column] = median_table(fits[column])
+        p, table = logrank(frame, column, min_events)
+        pvalues[column] = p
+        if len(table):
+            pairs[column] = table[table["p_holm"] < 0.05]
+    return KaplanMeier(
+        overall=overall,
+        segments=fits,
+        medians=pd.concat(medians, names=["segment"]) if medians else pd.DataFrame(),
+        logrank=pd.DataFrame({"log-rank p-value": pvalues}),
+        pairs=pd.concat(pairs, names=["segment"]) if pairs else pd.DataFrame(),
+    )

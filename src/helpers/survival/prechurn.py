@@ -1,0 +1,108 @@
+"""Who to call now: churn probabilities of the active accounts and the pre-churn list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter
+
+from helpers.steps import Skipped, step
+from helpers.survival.cox import ChurnModel, Design, align
+from helpers.survival.definition import ChurnDefinition
+from helpers.survival.predict import conditional_survival
+from helpers.survival.recalibration import Recalibration
+
+
+def current_scores(
+    features: pd.DataFrame,
+    cph: CoxPHFitter,
+    design: Design,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    recalibration: Recalibration | None = None,
+) -> pd.DataFrame:
+    """Active accounts with P(churn within the horizon | their history) and revenue per day.
+
+    ``p_cox`` is the Cox model's probability; ``p_churn`` is the same recalibrated for the
+    silence (:func:`fit_recalibration`) when a recalibration is given, else equal to it.
+    """
+    active = features[(features["n_orders"] > 0) & ~features["churned"]].copy()
+    x = align(active, design)
+    age = (active["last_order"] - active["first_order"]).dt.days.to_numpy(float)
+    silent = active["silent_days"].to_numpy(float)
+    surv = conditional_survival(cph, x, age, (silent + horizon_days)[:, None])[:, 0]
+    active["p_cox"] = 1 - surv
+    active["p_churn"] = (
+        recalibration.apply(active["p_cox"].to_numpy(), silent)
+        if recalibration is not None
+        else active["p_cox"]
+    )
+    return with_rates(active)
+
+
+def with_rates(features: pd.DataFrame) -> pd.DataFrame:
+    """Add revenue and margin per active day (currency/day): totals over the span from first to
+    last order plus 30 days (so single-order accounts are not divided by zero)."""
+    out = features.copy()
+    span = (out["last_order"] - out["first_order"]).dt.days.fillna(0) + 30
+    out["revenue_per_day"] = out["monetary_total"].clip(lower=0) / span
+    out["margin_per_day"] = out["margin_total"].fillna(0).clip(lower=0) / span
+    return out
+
+
+def prechurn_list(
+    scores: pd.DataFrame, threshold: int, fraction: float, horizon_days: int, cutoff: float
+) -> pd.DataFrame:
+    """Accounts to call: silent for ≥ fraction × threshold days, or P(churn) ≥ cutoff; ranked by
+    revenue at risk = P(churn) × expected revenue in the horizon (currency)."""
+    silent = scores["silent_days"] >= fraction * threshold
+    risky = scores["p_churn"] >= cutoff
+    out = scores[silent | risky].copy()
+    out["expected_revenue"] = out["revenue_per_day"] * horizon_days
+    out["revenue_at_risk"] = out["p_churn"] * out["expected_revenue"]
+    out["reason"] = np.where(
+        silent[out.index] & risky[out.index],
+        "silent and high risk",
+        np.where(silent[out.index], "silent", "high risk"),
+    )
+    cols = [
+        "account_id",
+        "account_name",
+        "sales_rep",
+        "region",
+        "silent_days",
+        "p_churn",
+        "expected_revenue",
+        "revenue_at_risk",
+        "reason",
+    ]
+    return out.sort_values(["revenue_at_risk", "account_id"], ascending=[False, True])[
+        [c for c in cols if c in out.columns]
+    ].reset_index(drop=True)
+
+
+@step("The churn scores", optional=("recalibration",))
+def score_accounts(
+    definition: ChurnDefinition,
+    model: ChurnModel,
+    recalibration: Recalibration | Skipped,
+    horizon_days: int = 90,
+) -> pd.DataFrame:
+    """:func:`current_scores` of the active accounts with the study's model (stratified when
+    the PH remedy applied), recalibrated when a recalibration could be learnt."""
+    recal = None if isinstance(recalibration, Skipped) else recalibration
+    return current_scores(
+        definition.features, model.cox, model.cox_design, definition.as_of, horizon_days, recal
+    )
+
+
+@step("The pre-churn list")
+def prechurn(
+    scores: pd.DataFrame,
+    definition: ChurnDefinition,
+    fraction: float = 2 / 3,
+    horizon_days: int = 90,
+    cutoff: float = 0.5,
+) -> pd.DataFrame:
+    """:func:`prechurn_list` with the study's threshold (days)."""
+    return prechurn_list(scores, definition.threshold, fraction, horizon_days, cutoff)

@@ -1,0 +1,123 @@
+"""The churn report's sentences: each a function of step results, tested, never typed in a cell.
+
+A skipped input gives the skip sentence (:meth:`helpers.steps.Skipped.sentence`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers.reporting import money, pct
+from helpers.steps import Skipped
+from helpers.survival.backtest import Backtest
+from helpers.survival.cox import ChurnModel
+from helpers.survival.definition import ChurnDefinition
+from helpers.survival.kaplan_meier import KaplanMeier
+from helpers.survival.recalibration import Recalibration
+
+
+def threshold_sentence(definition: ChurnDefinition | Skipped) -> str:
+    """What share of order gaps the threshold covers."""
+    if isinstance(definition, Skipped):
+        return definition.sentence()
+    return (
+        f"{pct(definition.share_of_gaps_within, 1)} of all gaps are shorter than "
+        f"{definition.threshold} days, so an account silent for longer has most likely "
+        "stopped buying."
+    )
+
+
+def pairs_sentence(km: KaplanMeier | Skipped) -> str:
+    """Whether any pair of segment levels differs (Holm-corrected p < 0.05)."""
+    if isinstance(km, Skipped):
+        return km.sentence()
+    if km.pairs.empty:
+        return "No pair of levels differs (Holm-corrected p ≥ 0.05)."
+    return f"{len(km.pairs)} pairs of levels differ (Holm-corrected p < 0.05):"
+
+
+def references_sentence(model: ChurnModel | Skipped) -> str:
+    """The reference level of each covariate in the model."""
+    if isinstance(model, Skipped):
+        return model.sentence()
+    return "Reference levels: " + ", ".join(f"{k} = {v}" for k, v in model.references.items()) + "."
+
+
+def ph_sentence(model: ChurnModel | Skipped) -> str:
+    """The proportional-hazards check, its remedy, and the penalizer."""
+    if isinstance(model, Skipped):
+        return model.sentence()
+    return model.ph_note + f" Penalizer chosen by 4-fold cross-validation: {model.penalizer}."
+
+
+def aft_sentence(aft: pd.DataFrame | Skipped) -> str:
+    """Which parametric model fits best by AIC, and how the models rank accounts."""
+    if isinstance(aft, Skipped):
+        return aft.sentence()
+    best = aft["AIC"].idxmin()
+    return (
+        f"Of the parametric models, the **{best}** fits best by AIC; all models rank accounts "
+        f"about equally well (concordance {aft['concordance'].min():.3f}–"
+        f"{aft['concordance'].max():.3f})."
+    )
+
+
+def backtest_table(bt: Backtest | Skipped) -> pd.DataFrame | Skipped:
+    """The back-test's metrics as a one-column table named by its start date."""
+    if isinstance(bt, Skipped):
+        return bt
+    return pd.Series(bt.metrics, name=f"back-test from {bt.start:%Y-%m-%d}").to_frame()
+
+
+def backtest_sentence(bt: Backtest | Skipped, horizon_days: int) -> str:
+    """Ranking quality and calibration of the back-test's probabilities."""
+    if isinstance(bt, Skipped):
+        return bt.sentence()
+    m = bt.metrics
+    gap = float((bt.calibration["observed"] - bt.calibration["predicted"]).mean())
+    head = (
+        f"The ranking reaches a Harrell's C of {m['harrell_c']:.2f} (0.5 would be chance). "
+        f"The predicted probabilities of churn within {horizon_days} days are on average "
+        f"{abs(gap) * 100:.0f} points {'below' if gap > 0 else 'above'} what happened"
+    )
+    if bt.recalibration is None:
+        return (
+            head + "; there was too little history to recalibrate them, so read them as a ranking."
+        )
+    return head + (
+        f" (Brier score {m['brier_model']:.3f}, against {m['brier_cox_uncalibrated']:.3f} "
+        f"before recalibration and {m['brier_km']:.3f} for the Kaplan-Meier baseline)."
+    )
+
+
+def recalibration_sentence(recal: Recalibration | Skipped) -> str:
+    """Where the recalibration was learnt, on how many accounts and churn events."""
+    if isinstance(recal, Skipped):
+        return recal.sentence()
+    return (
+        f"The current probabilities are recalibrated at the landmark {recal.landmark:%Y-%m-%d} "
+        f"({recal.accounts:,} accounts active then, {recal.events:,} of them churned within "
+        "the horizon)."
+    )
+
+
+def prechurn_sentence(prechurn: pd.DataFrame | Skipped, horizon_days: int) -> str:
+    """How many accounts are on the list and the revenue at risk."""
+    if isinstance(prechurn, Skipped):
+        return prechurn.sentence()
+    return (
+        f"{len(prechurn):,} active accounts are on the list, with "
+        f"{money(prechurn['revenue_at_risk'].sum())} of expected revenue at risk in the next "
+        f"{horizon_days} days; the full list is saved as `prechurn.csv`."
+    )
+
+
+def ltv_sentence(by_channel: pd.DataFrame | Skipped) -> str:
+    """The most and least valuable acquisition channel by a new customer's lifetime value."""
+    if isinstance(by_channel, Skipped):
+        return by_channel.sentence()
+    t = by_channel.sort_values("mean")
+    return (
+        f"A new customer from {t.index[-1]} is worth {money(t['mean'].iloc[-1])}, one from "
+        f"{t.index[0]} {money(t['mean'].iloc[0])}."
+    )

@@ -1,0 +1,194 @@
+"""The churn study's findings and metrics, and the whole study in one call (tests, benchmarks).
+
+Notebook 02 calls the steps one by one (:mod:`helpers.survival` lists them); :func:`churn_study`
+runs the same steps in the same order, for the tests and benchmarks that need every result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.reporting import money, pct
+from helpers.schemas import ChurnMetrics, Fields
+from helpers.steps import Skipped
+from helpers.survival.backtest import Backtest, backtest
+from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, aft_models, churn_model
+from helpers.survival.definition import ChurnDefinition, define_churn, sensitivity
+from helpers.survival.kaplan_meier import KaplanMeier, kaplan_meier
+from helpers.survival.ltv import LtvSettings, ltv_by_channel, ltv_by_tier
+from helpers.survival.prechurn import prechurn, score_accounts
+from helpers.survival.recalibration import Recalibration, recalibration
+
+
+@dataclass(frozen=True)
+class ChurnStudy:
+    """Every step's result (each may be :class:`~helpers.steps.Skipped`)."""
+
+    definition: ChurnDefinition | Skipped
+    sensitivity: pd.DataFrame | Skipped
+    km: KaplanMeier | Skipped
+    model: ChurnModel | Skipped
+    aft: pd.DataFrame | Skipped
+    backtest: Backtest | Skipped
+    recalibration: Recalibration | Skipped
+    scores: pd.DataFrame | Skipped
+    prechurn: pd.DataFrame | Skipped
+    ltv_by_tier: pd.DataFrame | Skipped
+    ltv_by_channel: pd.DataFrame | Skipped
+    settings: LtvSettings
+    horizon_days: int
+
+
+def churn_study(
+    ds,
+    as_of: pd.Timestamp,
+    threshold_days: int | None = None,
+    *,
+    prechurn_fraction: float = 2 / 3,
+    horizon_days: int = 90,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    references: dict[str, str] | None = None,
+    backtest_days: int = 365,
+    risk_cutoff: float = 0.5,
+    ltv_horizon_days: int = 3 * 365,
+    discount_per_year: float = 0.10,
+    n_boot: int = 300,
+    seed: int = 42,
+    tier_weights: Mapping[str, float] | None = None,
+) -> ChurnStudy:
+    """Every step of notebook 02 on a loaded (and filtered) dataset, in the notebook's order."""
+    settings = LtvSettings(
+        threshold_days=threshold_days,
+        covariates=tuple(covariates),
+        references=dict(references or {}),
+        horizon_days=ltv_horizon_days,
+        discount_per_year=discount_per_year,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    definition = define_churn(ds, as_of, threshold_days, tier_weights)
+    model = churn_model(definition, covariates, references, seed)
+    recal = recalibration(ds, definition, model, horizon_days, covariates, references)
+    scores = score_accounts(definition, model, recal, horizon_days)
+    return ChurnStudy(
+        definition=definition,
+        sensitivity=sensitivity(ds, definition),
+        km=kaplan_meier(definition),
+        model=model,
+        aft=aft_models(model),
+        backtest=backtest(
+            ds, definition, model, backtest_days, horizon_days, covariates, references, seed
+        ),
+        recalibration=recal,
+        scores=scores,
+        prechurn=prechurn(scores, definition, prechurn_fraction, horizon_days, risk_cutoff),
+        ltv_by_tier=ltv_by_tier(scores, model, definition, settings),
+        ltv_by_channel=ltv_by_channel(definition, model, settings),
+        settings=settings,
+        horizon_days=horizon_days,
+    )
+
+
+def findings(
+    definition: ChurnDefinition | Skipped,
+    km: KaplanMeier | Skipped,
+    model: ChurnModel | Skipped,
+    prechurn: pd.DataFrame | Skipped,
+    horizon_days: int,
+) -> list[str]:
+    """Key findings as plain sentences; a skipped step gives its one sentence."""
+    if isinstance(definition, Skipped):
+        return [definition.sentence()]
+    f = definition.features
+    out = [
+        f"{pct(f['churned'].mean())} of the {len(f):,} buying accounts have gone silent for "
+        f"{definition.threshold}+ days (our churn definition"
+        + (", derived from the order cadence)." if definition.derived else ").")
+    ]
+    if not isinstance(km, Skipped) and np.isfinite(km.median_days):
+        out.append(
+            f"Half of all accounts stop buying within {km.median_days / 30.4:.0f} months of "
+            "their first order (Kaplan-Meier median)."
+        )
+    if isinstance(model, Skipped):
+        out.append(model.sentence())
+    else:
+        table = model.forest
+        worst = table.index[-1]
+        out.append(
+            f"The riskiest profile is {worst.replace('=', ' = ')}: it churns "
+            f"{np.exp(table.loc[worst, 'log_hr']):.1f}× as fast as the reference "
+            "level, other things equal."
+        )
+    if not isinstance(prechurn, Skipped) and len(prechurn):
+        out.append(
+            f"{len(prechurn):,} active accounts are on the pre-churn list, with "
+            f"{money(prechurn['revenue_at_risk'].sum())} of expected revenue at risk in the "
+            f"next {horizon_days} days."
+        )
+    return out
+
+
+def _table(frame: pd.DataFrame) -> dict[str, Any]:
+    return frame.to_dict(orient="index")
+
+
+def metrics(
+    *,
+    ds,
+    definition: ChurnDefinition | Skipped,
+    km: KaplanMeier | Skipped,
+    model: ChurnModel | Skipped,
+    backtest: Backtest | Skipped,
+    prechurn: pd.DataFrame | Skipped,
+    ltv_by_tier: pd.DataFrame | Skipped,
+    ltv_by_channel: pd.DataFrame | Skipped,
+    settings: LtvSettings,
+    horizon_days: int,
+    filters: Mapping[str, Any],
+) -> ChurnMetrics:
+    """Headline numbers (:class:`~helpers.schemas.ChurnMetrics`); the channel study reads
+    ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
+    currency) when ``ltv_definition`` matches its own settings."""
+    fields = Fields()
+    d = None if isinstance(definition, Skipped) else definition
+    km_median = fields.take("km_median_days", km, lambda k: k.median_days)
+    if km_median is not None and not np.isfinite(km_median):
+        fields.skipped["km_median_days"] = "the median lifetime is not reached in the data"
+        km_median = None
+    return ChurnMetrics(
+        data_fingerprint=ds.fingerprint,
+        analysis_date=pd.Timestamp(d.as_of if d else ds.analysis_date).strftime("%Y-%m-%d"),
+        filters=dict(filters),
+        source=ds.source,
+        churn_threshold_days=d.threshold if d else None,
+        threshold_derived=d.derived if d else settings.threshold_days is None,
+        horizon_days=int(horizon_days),
+        accounts=fields.take("accounts", definition, lambda x: len(x.features)),
+        churn_rate=fields.take(
+            "churn_rate", definition, lambda x: float(x.features["churned"].mean())
+        ),
+        km_median_days=km_median,
+        cox_concordance=fields.take(
+            "cox_concordance", model, lambda m: float(m.cox.concordance_index_)
+        ),
+        penalizer=fields.take("penalizer", model, lambda m: m.penalizer),
+        log_hazard_ratios=fields.take(
+            "log_hazard_ratios", model, lambda m: m.forest["log_hr"].to_dict()
+        ),
+        backtest=fields.take("backtest", backtest, lambda b: b.metrics),
+        prechurn_accounts=fields.take("prechurn_accounts", prechurn, len),
+        revenue_at_risk=fields.take(
+            "revenue_at_risk", prechurn, lambda p: float(p["revenue_at_risk"].sum())
+        ),
+        ltv_by_tier=fields.take("ltv_by_tier", ltv_by_tier, _table),
+        ltv_by_channel=fields.take("ltv_by_channel", ltv_by_channel, _table),
+        ltv_definition=settings.as_dict(),
+        notes=[] if isinstance(model, Skipped) else list(model.notes),
+        skipped=fields.skipped,
+    )
