@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
+from scipy.special import expit, logit
 
 from helpers import demo
 from helpers.features import features_for
@@ -79,9 +80,7 @@ def test_realised_cost_per_lead_is_exact(demo, truth):
 def test_marginal_stage_rates_match_simulation(channel):
     rng = np.random.default_rng(0)
     q = rng.standard_normal(400_000)
-    p = demo._logistic(
-        demo._logit(np.array(demo.STAGE_P[channel]))[:, None] + demo.QUALITY_EFFECT * q[None, :]
-    )
+    p = expit(logit(np.array(demo.STAGE_P[channel]))[:, None] + demo.QUALITY_EFFECT * q[None, :])
     reach = np.cumprod(rng.random(p.shape) < p, axis=0).mean(axis=1)
     rates = demo.marginal_stage_rates(channel)
     simulated = reach / np.concatenate([[1.0], reach[:-1]])
