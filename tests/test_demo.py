@@ -11,6 +11,7 @@ from lifelines import KaplanMeierFitter
 from scipy.special import expit, logit
 
 from helpers import demo
+from helpers.demo.__main__ import main
 from helpers.features import features_for
 
 
@@ -29,6 +30,14 @@ def test_same_seed_same_bytes(tmp_path):
     a, b, c = (_hashes(tmp_path / x) for x in "abc")
     assert len(a) == 7 and a == b
     assert a["orders.parquet"] != c["orders.parquet"]
+
+
+def test_command_line_writes_what_write_writes(tmp_path, capsys):
+    main(["--out", str(tmp_path / "cli"), "--accounts", "300", "--seed", "7"])
+    truth = demo.write(tmp_path / "api", n_accounts=300, seed=7)
+    assert _hashes(tmp_path / "cli") == _hashes(tmp_path / "api")
+    assert (tmp_path / "cli" / ".complete").exists()
+    assert f"wrote {truth['n_accounts']} accounts" in capsys.readouterr().out
 
 
 def test_size_is_a_parameter_and_benchmark_mode_skips_tables(tmp_path):
