@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 data: $(DEMO) ## Build the demo data set in data/demo/ (seeded: same seed, same bytes)
 
-$(DEMO): $(STAMP) $(wildcard src/helpers/demo*.py)
+$(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 	$(PY) -m helpers.demo --out data/demo
 
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/

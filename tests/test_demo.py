@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
+from scipy.special import expit, logit
 
 from helpers import demo
+from helpers.demo.__main__ import main
 from helpers.features import features_for
 
 
@@ -28,6 +30,14 @@ def test_same_seed_same_bytes(tmp_path):
     a, b, c = (_hashes(tmp_path / x) for x in "abc")
     assert len(a) == 7 and a == b
     assert a["orders.parquet"] != c["orders.parquet"]
+
+
+def test_command_line_writes_what_write_writes(tmp_path, capsys):
+    main(["--out", str(tmp_path / "cli"), "--accounts", "300", "--seed", "7"])
+    truth = demo.write(tmp_path / "api", n_accounts=300, seed=7)
+    assert _hashes(tmp_path / "cli") == _hashes(tmp_path / "api")
+    assert (tmp_path / "cli" / ".complete").exists()
+    assert f"wrote {truth['n_accounts']} accounts" in capsys.readouterr().out
 
 
 def test_size_is_a_parameter_and_benchmark_mode_skips_tables(tmp_path):
@@ -79,9 +89,7 @@ def test_realised_cost_per_lead_is_exact(demo, truth):
 def test_marginal_stage_rates_match_simulation(channel):
     rng = np.random.default_rng(0)
     q = rng.standard_normal(400_000)
-    p = demo._logistic(
-        demo._logit(np.array(demo.STAGE_P[channel]))[:, None] + demo.QUALITY_EFFECT * q[None, :]
-    )
+    p = expit(logit(np.array(demo.STAGE_P[channel]))[:, None] + demo.QUALITY_EFFECT * q[None, :])
     reach = np.cumprod(rng.random(p.shape) < p, axis=0).mean(axis=1)
     rates = demo.marginal_stage_rates(channel)
     simulated = reach / np.concatenate([[1.0], reach[:-1]])
