@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.loading import load_dataset
+from helpers.loading import clean_text, load_dataset
 from helpers.validation import DataValidationError, MissingTableError
 
 ACCOUNTS = """account_id,account_name,industry,size_band,region,ownership_type,business_type,acquisition_channel,acquired_date
@@ -289,13 +289,19 @@ def test_orders_only_source_and_missing_table_sentence(tmp_path):
 
 
 def test_text_is_trimmed_and_categories_snake_cased_value_by_value():
-    from helpers.loading import _as_text
-
     raw = pd.Series([" Trader/reseller ", None, "", "State-owned", float("nan"), 12, "x"])
     raw.index = [6, 5, 4, 3, 2, 1, 0]
-    lower = _as_text(raw, lower=True)
+    lower = clean_text(values=raw, lower=True)
     assert lower.tolist() == ["trader_reseller", None, None, "state_owned", None, "12", "x"]
     assert lower.index.tolist() == [6, 5, 4, 3, 2, 1, 0]
-    assert _as_text(raw, lower=False).tolist()[0] == "Trader/reseller"
+    assert clean_text(values=raw, lower=False).tolist()[0] == "Trader/reseller"
     mixed = pd.Series([1, 1.0, True, False, -0.0, None, "A"], dtype=object)  # Parquet objects
-    assert _as_text(mixed, lower=False).tolist() == ["1", "1.0", "True", "False", "-0.0", None, "A"]
+    assert clean_text(values=mixed, lower=False).tolist() == [
+        "1",
+        "1.0",
+        "True",
+        "False",
+        "-0.0",
+        None,
+        "A",
+    ]

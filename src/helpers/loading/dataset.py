@@ -1,0 +1,266 @@
+"""The validated data set (:class:`Dataset`) and the whole load (:func:`load_dataset`).
+
+:func:`load_dataset` runs the steps of the other modules in order: resolve the source
+(:mod:`~helpers.loading.config`), read each file (:mod:`~helpers.loading.read`), map, type and
+complete its columns (:mod:`~helpers.loading.clean`), then the contract's rules
+(:mod:`helpers.validation`). All problems are raised together.
+
+Assumptions
+-----------
+- Tables are handled in contract order (:data:`helpers.contract.TABLES`), so messages and the
+  fingerprint do not depend on the order of the YAML.
+- A table whose columns are missing or whose cells do not parse is not checked further (the
+  later rules would report consequences, not causes).
+- The fingerprint covers the raw bytes of each file and its :class:`TableSource` (mapping,
+  formats, encoding, path): the same files under another mapping are another data set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers.config import DEMO_SOURCE
+from helpers.contract import TABLES
+from helpers.loading.clean import coerce_types, complete_columns, map_columns
+from helpers.loading.config import SourceConfig, resolve_source
+from helpers.loading.read import file_digest, read_raw
+from helpers.validation import (
+    ROW_COLUMN,
+    DataValidationError,
+    Findings,
+    MissingTableError,
+    Problem,
+    check_not_after,
+    check_references,
+    check_rows,
+    check_schema,
+)
+
+#: Plain-language names of the tables, used in "this analysis needs ..." sentences.
+TABLE_WORDS = {
+    "accounts": "the accounts table (CRM customer list)",
+    "orders": "the orders table (ERP order lines)",
+    "leads": "the leads table (CRM opportunities)",
+    "touchpoints": "the touchpoints table (marketing and sales interactions)",
+    "channel_spend": "the channel_spend table (marketing spend by channel and month)",
+}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Validated tables of one data source.
+
+    ``tables`` maps table names to frames with contract column names and coerced types.
+    ``analysis_date`` is the export date (no record is later). ``fingerprint`` is a SHA-256
+    over the raw input bytes and the mapping, so two reports can say whether they saw the
+    same data. ``warnings`` lists what is odd but not fatal (shown in the data-health section).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    source: str
+    analysis_date: pd.Timestamp
+    fingerprint: str
+    warnings: list[Problem] = dataclasses.field(default_factory=list)
+    filters: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        """Whether the source provides table ``name``."""
+        return name in self.tables
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        self.require(name, purpose="this step")
+        return self.tables[name]
+
+    def require(self, *names: str, purpose: str) -> None:
+        """Raise :class:`MissingTableError` with one clear sentence if a table is missing."""
+        missing = [n for n in names if n not in self.tables]
+        if missing:
+            words = " and ".join(TABLE_WORDS.get(n, n) for n in missing)
+            raise MissingTableError(
+                f"{purpose[:1].upper() + purpose[1:]} needs {words}, which the data source "
+                f"'{self.source}' does not provide; add it to the source YAML to get this part."
+            )
+
+    def filter(self, criteria: Mapping[str, Any] | None = None) -> Dataset:
+        """The data set restricted to the accounts matching ``criteria`` (a new Dataset).
+
+        ``criteria`` maps an accounts column to a value or a list of values, e.g.
+        ``{"region": "north"}`` or ``{"business_line": ["components", "services"]}``; values
+        are compared after the same normalisation as the data (lower snake case for
+        categories). Orders and account touchpoints follow their account. Leads are kept by
+        their own column when the leads table has it (so unconverted prospects of a region
+        stay in), otherwise by their account. ``channel_spend`` is not split (spend is rarely
+        recorded per region): CAC of a slice therefore uses company-wide spend, which the
+        filter records in ``warnings``.
+
+        Raises ``ValueError`` naming the column and the known values when a criterion names an
+        unknown column or selects no account.
+        """
+        if not criteria:
+            return self
+        self.require("accounts", purpose="Filtering by account attributes")
+        accounts = self.tables["accounts"]
+        mask = pd.Series(True, index=accounts.index)
+        lead_mask = None
+        leads = self.tables.get("leads")
+        for column, wanted in criteria.items():
+            if column not in accounts.columns or column == ROW_COLUMN:
+                usable = [c for c in accounts.columns if c != ROW_COLUMN]
+                raise ValueError(
+                    f"Filter column '{column}' is not an accounts column; use one of "
+                    f"{', '.join(usable)}."
+                )
+            values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
+            values = [_normalise_value(accounts[column], v) for v in values]
+            hit = accounts[column].isin(values)
+            if not hit.any():
+                known = sorted(map(str, accounts[column].dropna().unique()))[:20]
+                raise ValueError(
+                    f"The filter {column}={wanted!r} selects no accounts; the accounts table "
+                    f"has {column} values: {', '.join(known)}."
+                )
+            mask &= hit
+            if leads is not None and column in leads.columns:
+                own = leads[column].isin(values)
+                lead_mask = own if lead_mask is None else lead_mask & own
+        if not mask.any():
+            raise ValueError(
+                f"The filter {dict(criteria)!r} selects no accounts (each part "
+                "matches some, but no account matches all of them)."
+            )
+        kept = accounts.loc[mask]
+        ids = set(kept["account_id"])
+        tables = dict(self.tables)
+        tables["accounts"] = kept
+        tables["orders"] = _keep(
+            self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
+        )
+        if leads is not None:
+            by_account = leads["account_id"].isin(ids)
+            tables["leads"] = _keep(leads, by_account if lead_mask is None else lead_mask)
+        touch = self.tables.get("touchpoints")
+        if touch is not None:
+            lead_ids = set(tables["leads"]["lead_id"]) if leads is not None else set()
+            keep = touch["account_id"].isin(ids) | touch["lead_id"].isin(lead_ids)
+            tables["touchpoints"] = _keep(touch, keep)
+        warnings = list(self.warnings)
+        if "channel_spend" in tables:
+            warnings.append(
+                Problem(
+                    "channel_spend",
+                    None,
+                    f"spend is company-wide: the filter {dict(criteria)} does not split it, so "
+                    "costs per lead or customer of this slice compare slice volumes with "
+                    "company-wide spend",
+                )
+            )
+        return dataclasses.replace(
+            self,
+            tables=tables,
+            warnings=warnings,
+            filters={**self.filters, **dict(criteria)},
+        )
+
+    def missing_sentence(self, *names: str, purpose: str) -> str | None:
+        """The sentence :meth:`require` would raise, or None when every table is there."""
+        try:
+            self.require(*names, purpose=purpose)
+        except MissingTableError as exc:
+            return str(exc)
+        return None
+
+
+def load_dataset(
+    source: str | Path | SourceConfig = DEMO_SOURCE,
+    analysis_date: str | pd.Timestamp | None = None,
+) -> Dataset:
+    """Read, map, type and validate every table of ``source``; raise on any contract breach.
+
+    Parameters
+    ----------
+    source
+        ``"demo"``, the path of a data-source YAML file, or a :class:`SourceConfig`.
+    analysis_date
+        The export date; records dated later are errors. Defaults to the source's own
+        ``analysis_date`` (demo: the generator's as-of date). Notebooks may analyse an earlier
+        date than this: features are computed "as of" their own date.
+
+    Returns
+    -------
+    Dataset
+        Frames with contract columns; all problems are raised together as
+        :class:`DataValidationError`.
+    """
+    config = resolve_source(source)
+    when = pd.Timestamp(analysis_date) if analysis_date is not None else config.analysis_date
+    findings = Findings()
+    tables: dict[str, pd.DataFrame] = {}
+    for name in TABLES:  # contract order
+        spec = config.tables.get(name)
+        if spec is None:
+            continue
+        try:
+            raw = read_raw(spec)
+        except DataValidationError as exc:
+            findings.errors.extend(exc.problems)
+            continue
+        before = len(findings.errors)
+        frame = coerce_types(map_columns(raw, spec, findings), spec, findings)
+        if len(findings.errors) > before:  # missing columns or bad cells: later rules would lie
+            continue
+        frame = complete_columns(frame, TABLES[name])
+        findings.errors.extend(check_schema(frame, TABLES[name]))
+        tables[name] = frame
+    findings.raise_if_errors()
+    check_rows(tables, findings)
+    check_references(tables, findings)
+    check_not_after(tables, when, findings)
+    findings.raise_if_errors()
+    return Dataset(
+        tables=tables,
+        source=config.label,
+        analysis_date=when,
+        fingerprint=fingerprint(config),
+        warnings=findings.warnings,
+    )
+
+
+def fingerprint(config: SourceConfig) -> str:
+    """16 hex digits of a SHA-256 over each provided table's name, file bytes and source spec.
+
+    Tables are taken in contract order, so the YAML's order does not matter; a missing file
+    counts as no bytes. The spec includes the file's path, so the same bytes at another path
+    (another checkout) give another fingerprint; one changed byte gives another fingerprint.
+    """
+    digest = hashlib.sha256()
+    for name in TABLES:
+        spec = config.tables.get(name)
+        if spec is None:
+            continue
+        digest.update(name.encode())
+        digest.update(file_digest(spec.path))
+        digest.update(json.dumps(dataclasses.asdict(spec), default=str, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    kept = frame.loc[mask]
+    kept.attrs = frame.attrs
+    return kept
+
+
+def _normalise_value(column: pd.Series, value: Any) -> Any:
+    """Spell a filter value the way the loaded column spells it (categories: lower snake)."""
+    if isinstance(value, str) and column.dtype == object:
+        text = value.strip()
+        if not column.isin([text]).any():
+            return text.lower().replace(" ", "_").replace("-", "_")
+        return text
+    return value

@@ -1,0 +1,161 @@
+"""Data health: the table overview, the orders' warts and the loader's warnings, on tiny frames
+whose expected values are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers.health import order_warts, table_summary, warnings_table
+from helpers.loading import Dataset
+from helpers.validation import ROW_COLUMN, Problem
+
+NAN = float("nan")
+
+
+def dataset(tables: dict[str, pd.DataFrame], warnings: list[Problem] | None = None) -> Dataset:
+    return Dataset(
+        tables=tables,
+        source="own.yaml",
+        analysis_date=pd.Timestamp("2024-12-31"),
+        fingerprint="f",
+        warnings=warnings or [],
+    )
+
+
+def orders_in_file_order() -> pd.DataFrame:
+    """Five order lines as the file has them (line 2 to 6).
+
+    line  date        status     amount
+    2     2024-01-10  completed    100
+    3     2024-01-05  completed     50   earlier than line 2: out of order
+    4     2024-02-01  cancelled     30
+    5     2024-01-20  returned     -20   earlier than line 4: out of order
+    6     2024-03-01  completed    150
+    """
+    return pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3", "R1", "O4"],
+            "line_number": [1.0] * 5,
+            "account_id": ["A1", "A1", "A2", "A2", "A1"],
+            "order_date": pd.to_datetime(
+                ["2024-01-10", "2024-01-05", "2024-02-01", "2024-01-20", "2024-03-01"]
+            ),
+            "net_amount": [100.0, 50.0, 30.0, -20.0, 150.0],
+            "gross_margin": [NAN] * 5,
+            "quantity": [1.0] * 5,
+            "product_category": ["bearings"] * 5,
+            "status": ["completed", "completed", "cancelled", "returned", "completed"],
+            ROW_COLUMN: [2, 3, 4, 5, 6],
+        }
+    )
+
+
+def accounts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": ["A1", "A2"],
+            "account_name": ["Acme", "Bolt"],
+            "industry": ["machinery", "chemicals"],
+            "size_band": ["small", "large"],
+            "region": ["north", "south"],
+            "country": ["DE", None],  # partly filled: not listed as empty
+            "business_line": [None, None],
+            "ownership_type": ["private", "private"],
+            "business_type": ["brand_owner", "brand_owner"],
+            "acquisition_channel": ["search_ads", "trade_show"],
+            "acquired_date": pd.to_datetime(["2023-06-01", "2022-11-15"]),
+            "sales_rep": [None, None],
+            ROW_COLUMN: [2, 3],
+        }
+    )
+
+
+def test_order_warts_counts_by_hand():
+    warts = order_warts(orders=orders_in_file_order())
+    # revenue lines (not cancelled): 100, 50, -20, 150; positive revenue 300; returned 20
+    assert warts == {
+        "order_lines": 5,
+        "returned_lines": 1,
+        "returned_value_share": pytest.approx(20 / 300),
+        "cancelled_lines": 1,
+        "rows_out_of_date_order": 2,  # lines 3 and 5
+    }
+
+
+def test_order_warts_reads_rows_in_file_order_not_frame_order():
+    shuffled = orders_in_file_order().iloc[[4, 0, 3, 1, 2]]  # lines 6, 2, 5, 3, 4
+    assert order_warts(orders=shuffled)["rows_out_of_date_order"] == 2
+    # without the file position the frame's order is the file's: 03-01 first, then all earlier
+    no_position = shuffled.drop(columns=ROW_COLUMN)
+    assert order_warts(orders=no_position)["rows_out_of_date_order"] == 4
+
+
+def test_table_summary_one_row_per_contract_table():
+    summary = table_summary(ds=dataset({"accounts": accounts(), "orders": orders_in_file_order()}))
+    assert summary.index.tolist() == ["accounts", "orders", "leads", "touchpoints", "channel_spend"]
+    assert summary.columns.tolist() == [
+        "rows",
+        "first date",
+        "last date",
+        "empty optional columns",
+        "status",
+    ]
+    assert summary.loc["accounts"].tolist() == [
+        2,
+        pd.Timestamp("2022-11-15"),
+        pd.Timestamp("2023-06-01"),
+        "business_line, sales_rep",
+        "ok",
+    ]
+    assert summary.loc["orders"].tolist() == [
+        5,
+        pd.Timestamp("2024-01-05"),
+        pd.Timestamp("2024-03-01"),
+        "gross_margin",
+        "ok",
+    ]
+    leads = summary.loc["leads"]
+    assert (leads["rows"], leads["empty optional columns"], leads["status"]) == (
+        0,
+        "",
+        "not provided",
+    )
+    assert pd.isna(leads["first date"]) and pd.isna(leads["last date"])
+    assert summary["status"].tolist().count("not provided") == 3
+
+
+def test_warnings_table_lists_each_warning():
+    warnings = [
+        Problem(
+            "leads.csv",
+            "won_date",
+            "stage dated before the lead was created",
+            ("line 3 (lead_id='L2')", "line 9 (lead_id='L8')"),
+            2,
+        ),
+        Problem("channel_spend", None, "spend is company-wide"),
+    ]
+    table = warnings_table(ds=dataset({"orders": orders_in_file_order()}, warnings))
+    assert table.to_dict("records") == [
+        {
+            "file": "leads.csv",
+            "column": "won_date",
+            "warning": "stage dated before the lead was created",
+            "rows": 2,
+            "examples": "line 3 (lead_id='L2'); line 9 (lead_id='L8')",
+        },
+        {
+            "file": "channel_spend",
+            "column": "",
+            "warning": "spend is company-wide",
+            "rows": 0,
+            "examples": "",
+        },
+    ]
+
+
+def test_warnings_table_without_warnings_is_empty_with_its_columns():
+    table = warnings_table(ds=dataset({"orders": orders_in_file_order()}))
+    assert table.empty
+    assert table.columns.tolist() == ["file", "column", "warning", "rows", "examples"]
