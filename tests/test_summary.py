@@ -295,6 +295,11 @@ def test_a_skipped_number_reads_not_available_with_its_reason(tmp_path):
     assert f"The pre-churn list (active accounts at risk now) is not available: {COX}." in findings
     moves = summary.moves(found)
     assert not any("pre-churn" in m for m in moves)  # no call list to act on
+    nothing = summary.moves(found=_found(seg=None, churn=churn, chan=None))
+    assert nothing == [
+        "No recommended move: the numbers behind the moves are not available "
+        "(see the key findings)."
+    ]
     kpis = summary.kpis(found)
     assert kpis.loc["Accounts on the pre-churn list", "value"] == f"not available: {COX}"
     assert kpis.loc["Revenue at risk", "value"] == f"not available: {COX}"
@@ -413,6 +418,7 @@ def test_a_file_that_does_not_match_its_schema_is_refused_with_a_note(tmp_path):
     found = summary.find_metrics(folder=tmp_path, filters={}, source="demo")
     assert all(run.metrics is None for run in found.values())  # treated as not found
     notes = summary.consistency_notes(found)
+    assert "No readable segmentation metrics found: its part of the summary is left out." in notes
     seg_file = tmp_path / "01-customer-segmentation" / "metrics.json"
     assert (
         f"The segmentation metrics in {seg_file} were not read: fields not in schema "

@@ -160,6 +160,8 @@ def consistency_notes(found: Mapping[str, StudyRun]) -> list[str]:
     notes = [
         f"No {s.study} metrics found (notebook {STUDIES[s.study]} has not run on this "
         "selection): its part of the summary is left out."
+        if not s.refused
+        else f"No readable {s.study} metrics found: its part of the summary is left out."
         for s in found.values()
         if s.metrics is None
     ]
@@ -444,7 +446,14 @@ def moves(found: Mapping[str, StudyRun]) -> list[str]:
             out.append(
                 _channel_move(name, row, quadrant.reason or "not recorded in the channels metrics")
             )
-    return out or ["No recommended move: the study metrics are missing."]
+    if out:
+        return out
+    if not any(s.metrics for s in found.values()):
+        return ["No recommended move: the study metrics are missing."]
+    return [
+        "No recommended move: the numbers behind the moves are not available "
+        "(see the key findings)."
+    ]
 
 
 #: What each cost-quadrant strategy asks for when the channel's customers repay their cost.
