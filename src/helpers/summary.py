@@ -207,8 +207,9 @@ FIELD_LABELS: dict[str, str] = {
 
 def gaps(found: Mapping[str, StudyRun]) -> list[str]:
     """One sentence per study and reason for the fields a study could not compute on its data
-    (its ``skipped``, in the order the schema declares them): "From the churn study, Cox model concordance and hazard ratios are not
-    available: only 5 churn events (a Cox model needs at least 20)."."""
+    (its ``skipped``, in the order the schema declares them), e.g. "From the churn study, Cox
+    model concordance and hazard ratios are not available: only 5 churn events (a Cox model
+    needs at least 20)."."""
     out = []
     for s in found.values():
         skipped = s.metrics.skipped if s.metrics else {}
