@@ -64,3 +64,19 @@ def test_a_skipped_input_draws_nothing_and_says_why(monkeypatch):
     assert plots.forest(Skipped("only 5 churn events")) is None
     assert len(shown) == 2 and "LTV is not available: no lifetime values" in shown[0].data
     assert plt.get_fignums() == []
+
+
+def test_share_bars_draws_one_bar_per_share_with_percent_ticks():
+    shares = pd.Series({"long tail": 0.04, "key": 0.42, "strategic": 0.36})
+    ax = plots.share_bars(shares, xlabel="share of revenue", title="Revenue by value tier")
+    widths = [bar.get_width() for bar in ax.patches]
+    assert widths == [0.04, 0.42, 0.36]  # the series' order, bottom up
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["long tail", "key", "strategic"]
+    assert ax.xaxis.get_major_formatter()(0.25, 0) == "25%"
+    assert ax.get_xlabel() == "share of revenue"
+
+
+def test_share_bars_of_a_skipped_input_draws_nothing(monkeypatch):
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    assert plots.share_bars(Skipped("no tiers", step="The tier chart")) is None
+    assert plt.get_fignums() == []

@@ -242,3 +242,21 @@ def survival_grid(
         ax.set_axis_off()
     fig.tight_layout()
     return list(axes.flat)
+
+
+@_skippable
+def share_bars(
+    shares: pd.Series,
+    *,
+    xlabel: str = "share",
+    title: str = "",
+    ax=None,
+):
+    """Horizontal bars of shares 0-1 (e.g. revenue share per value tier), one per index label
+    in the series' order from the bottom up, with percentage tick labels."""
+    ax = _axes(ax, (8, 0.45 * len(shares) + 1.5))
+    ax.barh([str(i) for i in shares.index], shares.to_numpy(float), color=theme.PALETTE[0])
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax

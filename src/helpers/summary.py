@@ -1,8 +1,15 @@
 """The leadership summary: one page built only from the ``metrics.json`` files the studies wrote.
 
 Every number on that page is read from a study's metrics (none is typed in or recomputed), so
-the summary always agrees with the study reports it points to. A study whose metrics are absent
-is named, and the rest of the page still stands.
+the summary always agrees with the study reports it points to. Each study's file is read through
+its declared schema (:mod:`helpers.schemas`): a file written by another version of the schema,
+or holding a key the schema does not declare, is not read (the page names it and says to rerun
+the study). A study whose metrics are absent is named, and the rest of the page still stands.
+
+A number a study could not compute on its data is ``null`` in its file with the reason in its
+``skipped`` field; wherever that number would appear (findings, moves, headline figures) the
+page says "not available: <reason>", never a bare "n/a", 0 or NaN. A number that is missing
+without a recorded reason reads "not available: not recorded in the <study> metrics".
 
 Which run of a study is summarised: in a batch folder, the runs that ``runs.json`` records as
 the study's notebook and ``ok`` (whatever their names); elsewhere (``reports/interactive``) the
@@ -14,16 +21,28 @@ data source and the filters.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from helpers.reporting import METRICS_FILE, money, pct
+from helpers.reporting import money, pct
+from helpers.schemas import (
+    METRICS_FILE,
+    ChannelMetrics,
+    ChurnMetrics,
+    MetricsSchemaError,
+    SegmentationMetrics,
+    StudyMetrics,
+    SummaryMetrics,
+    read,
+)
+from helpers.steps import Skipped
 
 #: The studies the summary reads, by the notebook that writes their metrics.
 STUDIES: dict[str, str] = {
@@ -32,15 +51,35 @@ STUDIES: dict[str, str] = {
     "channels": "03-channel-economics",
 }
 
+#: The declared schema each study's ``metrics.json`` is read through.
+STUDY_SCHEMAS: dict[str, type[StudyMetrics]] = {
+    "segmentation": SegmentationMetrics,
+    "churn": ChurnMetrics,
+    "channels": ChannelMetrics,
+}
 
-@dataclass
-class StudyMetrics:
-    """One study's metrics (``None`` when no matching run was found) and where they came from."""
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One study's run as the summary found it.
+
+    ``metrics`` is the study's schema object (None when no readable run of the selection was
+    found); ``variant`` the parameters the chosen run sets beyond the slice; ``refused`` one
+    sentence per metrics file of the study that was not read because it does not match the
+    declared schema.
+    """
 
     study: str
     folder: Path | None
-    metrics: dict[str, Any] | None
+    metrics: StudyMetrics | None
     variant: dict[str, Any] = field(default_factory=dict)  # parameters beyond the slice
+    refused: tuple[str, ...] = ()
+
+
+def runs_folder(configured: str, output: str | Path) -> Path:
+    """The folder holding the studies' run folders: ``configured`` (the notebook's
+    ``METRICS_DIR``), or when empty the folder beside the summary's own output folder."""
+    return Path(configured) if configured else Path(output).parent
 
 
 def _same_source(a: str, b: str) -> bool:
@@ -71,40 +110,58 @@ def _candidates(folder: Path, notebook: str) -> list[tuple[Path, dict[str, Any]]
     return [(p.parent, {}) for p in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}"))]
 
 
+def _refusal(study: str, path: Path, error: MetricsSchemaError) -> str:
+    """The note for a metrics file that does not match the study's declared schema."""
+    detail = str(error).removeprefix(f"{path}: ").rstrip(".")
+    detail = detail.removesuffix("; rerun the study with this code")
+    return (
+        f"The {study} metrics in {path} were not read: {detail}. Rerun notebook "
+        f"{STUDIES[study]} with this code to include them."
+    )
+
+
 def find_metrics(
     folder: str | Path, filters: Mapping[str, Any], source: str
-) -> dict[str, StudyMetrics]:
-    """The metrics of each study in :data:`STUDIES` found in ``folder`` (see module docstring)."""
+) -> dict[str, StudyRun]:
+    """The run of each study in :data:`STUDIES` found in ``folder`` (see module docstring),
+    its metrics read through the study's declared schema (:data:`STUDY_SCHEMAS`)."""
     folder = Path(folder)
     out = {}
     for study, notebook in STUDIES.items():
-        matches = []
+        matches, refused = [], []
         for run_dir, parameters in _candidates(folder, notebook):
             try:
-                metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                metrics = read(run_dir, STUDY_SCHEMAS[study])
+            except MetricsSchemaError as error:
+                refused.append(_refusal(study, run_dir / METRICS_FILE, error))
+                continue
+            except (OSError, ValueError, AttributeError):
                 continue  # absent or damaged: not evidence; the run is treated as absent
-            if metrics.get("filters", {}) == dict(filters) and _same_source(
-                str(metrics.get("source", "")), source
-            ):
+            if metrics.filters == dict(filters) and _same_source(metrics.source, source):
                 matches.append((len(parameters), run_dir.name, run_dir, metrics, parameters))
         # fewest parameters, then the shortest name (in a folder without runs.json the name is
         # all we know: the notebook's name plus the parameters that differ from the defaults)
         best = min(matches, default=None, key=lambda m: (m[0], len(m[1]), m[1]))
-        out[study] = StudyMetrics(
+        out[study] = StudyRun(
             study,
             best[2] if best else None,
             best[3] if best else None,
             {k: v for k, v in best[4].items() if k not in _SLICE_PARAMETERS} if best else {},
+            tuple(refused),
         )
     return out
 
 
-def consistency_notes(found: Mapping[str, StudyMetrics]) -> list[str]:
-    """Sentences for studies that are missing or that ran on different data or dates."""
+def consistency_notes(found: Mapping[str, StudyRun]) -> list[str]:
+    """Sentences for studies that are missing or that ran on different data or dates, and for
+    metrics files that were not read because they do not match their schema (named when the
+    study is missing from the page or comes from a variant run, i.e. when they might have been
+    the run to show)."""
     notes = [
         f"No {s.study} metrics found (notebook {STUDIES[s.study]} has not run on this "
         "selection): its part of the summary is left out."
+        if not s.refused
+        else f"No readable {s.study} metrics found: its part of the summary is left out."
         for s in found.values()
         if s.metrics is None
     ]
@@ -115,31 +172,123 @@ def consistency_notes(found: Mapping[str, StudyMetrics]) -> list[str]:
         for s in found.values()
         if s.metrics is not None and s.variant
     ]
+    notes += [note for s in found.values() if s.metrics is None or s.variant for note in s.refused]
     present = [s for s in found.values() if s.metrics is not None]
     for key, label in (("data_fingerprint", "data"), ("analysis_date", "analysis dates")):
-        values = {s.metrics.get(key) for s in present}
+        values = {getattr(s.metrics, key) for s in present}
         if len(values) > 1:
-            listing = ", ".join(f"{s.study}: {s.metrics.get(key)}" for s in present)
+            listing = ", ".join(f"{s.study}: {getattr(s.metrics, key)}" for s in present)
             notes.append(
                 f"The studies were run on different {label} ({listing}): compare with care."
             )
     return notes
 
 
-def channel_table(channels: Mapping[str, Any] | None) -> pd.DataFrame:
+#: Reader-facing names of metrics fields in the sentences on what a study could not compute.
+FIELD_LABELS: dict[str, str] = {
+    "top_1pct_share": "revenue share of the top 1% of accounts",
+    "top_5pct_share": "revenue share of the top 5% of accounts",
+    "top_10pct_share": "revenue share of the top 10% of accounts",
+    "top_20pct_share": "revenue share of the top 20% of accounts",
+    "gini": "Gini coefficient",
+    "tier_revenue_share": "revenue share by value tier",
+    "lead_score_auc": "lead score AUC",
+    "km_median_days": "median customer lifetime",
+    "cox_concordance": "Cox model concordance",
+    "log_hazard_ratios": "hazard ratios",
+    "prechurn_accounts": "pre-churn list",
+    "ltv_by_tier": "lifetime value by tier",
+    "ltv_by_channel": "lifetime value by channel",
+    "ltv_cac": "LTV:CAC",
+    "quadrant": "cost quadrant",
+    "attribution": "attributed conversions",
+}
+
+
+def gaps(found: Mapping[str, StudyRun]) -> list[str]:
+    """One sentence per study and reason for the fields a study could not compute on its data
+    (its ``skipped``, in the order the schema declares them), e.g. "From the churn study, Cox
+    model concordance and hazard ratios are not available: only 5 churn events (a Cox model
+    needs at least 20)."."""
+    out = []
+    for s in found.values():
+        skipped = s.metrics.skipped if s.metrics else {}
+        declared = [f.name for f in dataclasses.fields(s.metrics)] if s.metrics else []
+        by_reason: dict[str, list[str]] = {}
+        for name in [*(n for n in declared if n in skipped), *sorted(set(skipped) - {*declared})]:
+            label = FIELD_LABELS.get(name, name.replace("_", " "))
+            by_reason.setdefault(skipped[name], []).append(label)
+        for reason, labels in by_reason.items():
+            listed = ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
+            verb = "are" if len(labels) > 1 else "is"
+            out.append(f"From the {s.study} study, {listed} {verb} not available: {reason}.")
+    return out
+
+
+def notes(found: Mapping[str, StudyRun]) -> list[str]:
+    """Everything the page notes under its key findings: :func:`consistency_notes` (missing,
+    refused or mixed runs), then :func:`gaps` (what the studies could not compute)."""
+    return consistency_notes(found) + gaps(found)
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """One number for the page: its value, or None and why it is not available."""
+
+    value: Any
+    reason: str = ""
+
+    def show(self, fmt: Callable[[Any], str]) -> str:
+        return fmt(self.value) if self.value is not None else f"not available: {self.reason}"
+
+
+def _figure(run: StudyRun, name: str, key: str | None = None) -> _Figure:
+    """Field ``name`` of the run's metrics (``[key]`` of it when given) as a :class:`_Figure`:
+    a null field takes its reason from ``skipped``; a non-finite number counts as null."""
+    metrics = run.metrics
+    value = getattr(metrics, name)
+    if value is None:
+        return _Figure(None, metrics.skipped.get(name, f"not recorded in the {run.study} metrics"))
+    if key is not None:
+        value = value.get(key)
+    return _checked(value, f"not recorded in the {run.study} metrics")
+
+
+def _checked(value: Any, reason: str) -> _Figure:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return _Figure(None, reason)
+    return _Figure(value)
+
+
+def _clause(text: Callable[..., str], gap: str, *figures: _Figure) -> str:
+    """``text(*values)`` when every figure is available, else ``"<gap> not available: <reason>"``
+    with the first missing figure's reason."""
+    missing = next((f for f in figures if f.value is None), None)
+    if missing is None:
+        return text(*(f.value for f in figures))
+    return f"{gap} not available: {missing.reason}"
+
+
+def _count(value: Any) -> str:
+    return f"{int(value):,}"
+
+
+def channel_table(channels: ChannelMetrics | None) -> pd.DataFrame:
     """The summary's channel table from the channel metrics: paid channels with CAC, LTV:CAC
-    with its interval and flag, and the cost-quadrant strategy; best LTV:CAC first."""
-    costs = pd.DataFrame((channels or {}).get("costs", {})).T
+    with its interval and flag, and the cost-quadrant strategy; best LTV:CAC first (without
+    any LTV:CAC, cheapest CAC first). Columns of numbers a study could not compute are NaN."""
+    costs = pd.DataFrame(channels.costs if channels and channels.costs else {}).T
     if costs.empty:
         return pd.DataFrame(columns=["cac", "ltv_cac", "low", "high", "flag", "strategy"])
     paid = costs[costs["paid"].astype(bool)]
-    ratio = pd.DataFrame((channels or {}).get("ltv_cac", {})).T
+    ratio = pd.DataFrame(channels.ltv_cac or {}).T
     table = pd.DataFrame({"cac": paid["cac"].astype(float)})
     for col, src in (("ltv_cac", "ratio"), ("low", "low"), ("high", "high"), ("flag", "flag")):
         table[col] = ratio[src].reindex(table.index) if src in ratio else None
-    table["strategy"] = pd.Series((channels or {}).get("quadrant", {})).reindex(table.index)
-    table["ltv_cac"] = table["ltv_cac"].astype(float)
-    return table.sort_values("ltv_cac", ascending=False, na_position="last")
+    table["strategy"] = pd.Series(channels.quadrant or {}, dtype=object).reindex(table.index)
+    for col in ("ltv_cac", "low", "high"):
+        table[col] = table[col].astype(float)
+    return table.sort_values(["ltv_cac", "cac"], ascending=[False, True], na_position="last")
 
 
 #: Reader-facing names of the channel table's columns.
@@ -152,101 +301,160 @@ CHANNEL_COLUMNS = {
     "strategy": "cost quadrant",
 }
 
-
-def _value(metrics: Mapping[str, Any] | None, key: str) -> Any:
-    """``metrics[key]``, or None when absent or not a finite number where a number is due."""
-    value = (metrics or {}).get(key)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _fixed(value: Any, digits: int = 2) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+#: Number formats of the reader-facing channel table (for :func:`helpers.reporting.styled`).
+CHANNEL_FORMATS = {
+    "cost per new customer": "{:,.0f}",
+    "LTV:CAC": "{:.1f}",
+    "LTV:CAC low": "{:.1f}",
+    "LTV:CAC high": "{:.1f}",
+}
 
 
-def _count(value: Any) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{int(value):,}"
+def _strategic_share(run: StudyRun) -> _Figure:
+    return _figure(run, "tier_revenue_share", "strategic")
 
 
-def _strategic_share(seg: Mapping[str, Any]) -> float | None:
-    return (seg.get("tier_revenue_share") or {}).get("strategic")
+def _segmentation_finding(seg: StudyRun) -> str:
+    top20, gini = _figure(seg, "top_20pct_share"), _figure(seg, "gini")
+    share = _strategic_share(seg)
+    strategic = _clause(
+        lambda n: (
+            f"{_count(n)} strategic accounts"
+            + _clause(lambda s: f" carry {pct(s)} of it", ", whose share of revenue is", share)
+        ),
+        "the number of strategic accounts is",
+        _figure(seg, "strategic_accounts"),
+    )
+    return (
+        _clause(
+            lambda s: f"The top 20% of accounts bring {pct(s)} of revenue",
+            "The revenue share of the top 20% of accounts is",
+            top20,
+        )
+        + f" (Gini {gini.show(lambda g: f'{g:.2f}')}); {strategic}."
+    )
 
 
-def findings(found: Mapping[str, StudyMetrics]) -> list[str]:
-    """The page's key findings: plain sentences, every number from the studies' metrics (a
-    missing number reads "n/a"; a sentence whose subject is missing is left out)."""
-    seg, churn, chan = (found[s].metrics for s in STUDIES)
-    out: list[str] = []
-    if seg:
+def _churn_findings(churn: StudyRun) -> list[str]:
+    m: ChurnMetrics = churn.metrics  # type: ignore[assignment]
+    median = _clause(
+        lambda d: f"; half stop buying within {d / 30.44:.0f} months of their first order",
+        "; the median customer lifetime is",
+        _figure(churn, "km_median_days"),
+    )
+    at_risk = _clause(
+        lambda n: (
+            f"{_count(n)} active accounts are at risk now"
+            + _clause(
+                lambda r: (
+                    f", with {money(r)} of expected revenue at stake in the next "
+                    f"{m.horizon_days} days"
+                ),
+                ", with the revenue at stake",
+                _figure(churn, "revenue_at_risk"),
+            )
+        ),
+        "The pre-churn list (active accounts at risk now) is",
+        _figure(churn, "prechurn_accounts"),
+    )
+    return [
+        f"{pct(m.churn_rate)} of the {_count(m.accounts)} buying accounts have gone silent for "
+        f"{_count(m.churn_threshold_days)}+ days{median}.",
+        at_risk + ".",
+    ]
+
+
+def _channel_findings(chan: StudyRun) -> list[str]:
+    costs = _figure(chan, "costs")
+    if costs.value is None:
+        return [f"What a new customer costs per channel is not available: {costs.reason}."]
+    out = []
+    paid = channel_table(chan.metrics)  # type: ignore[arg-type]
+    cac = paid["cac"].dropna().sort_values()
+    if len(cac) >= 2:
         out.append(
-            f"The top 20% of accounts bring {pct(_value(seg, 'top_20pct_share'))} of revenue "
-            f"(Gini {_fixed(_value(seg, 'gini'))}); {_count(_value(seg, 'strategic_accounts'))} "
-            f"strategic accounts carry {pct(_strategic_share(seg))} of it."
+            f"A new customer costs from {money(cac.iloc[0])} ({cac.index[0]}) to "
+            f"{money(cac.iloc[-1])} ({cac.index[-1]}) depending on the channel."
         )
-    if churn:
-        sentence = (
-            f"{pct(_value(churn, 'churn_rate'))} of the {_count(_value(churn, 'accounts'))} "
-            f"buying accounts have gone silent for {_count(_value(churn, 'churn_threshold_days'))}+ "
-            "days"
+    ratios = _figure(chan, "ltv_cac")
+    if ratios.value is None:
+        return [
+            *out,
+            f"What a new customer is worth per unit of acquisition cost (LTV:CAC) is "
+            f"not available: {ratios.reason}.",
+        ]
+    table = paid.dropna(subset=["ltv_cac"])
+    sound = table[~table["flag"].fillna("").astype(bool)]
+    if len(sound):
+        best = sound.index[0]
+        out.append(
+            f"{best} pays best: a new customer is worth {sound.loc[best, 'ltv_cac']:.1f}× "
+            "what it cost to win."
         )
-        median = _value(churn, "km_median_days")
-        if median is not None:
-            sentence += (
-                f"; half stop buying within {median / 30.44:.0f} months of their first order"
-            )
-        out.append(sentence + ".")
-        if _value(churn, "prechurn_accounts") is not None:
-            horizon = _value(churn, "horizon_days")
-            out.append(
-                f"{_count(churn['prechurn_accounts'])} active accounts are at risk now, with "
-                f"{money(_value(churn, 'revenue_at_risk'))} of expected revenue at stake"
-                + (f" in the next {horizon} days." if horizon else ".")
-            )
-    if chan:
-        paid = channel_table(chan)
-        cac = paid["cac"].dropna().sort_values()
-        if len(cac) >= 2:
-            out.append(
-                f"A new customer costs from {money(cac.iloc[0])} ({cac.index[0]}) to "
-                f"{money(cac.iloc[-1])} ({cac.index[-1]}) depending on the channel."
-            )
-        table = paid.dropna(subset=["ltv_cac"])
-        sound = table[~table["flag"].fillna("").astype(bool)]
-        if len(sound):
-            best = sound.index[0]
-            out.append(
-                f"{best} pays best: a new customer is worth {sound.loc[best, 'ltv_cac']:.1f}× "
-                "what it cost to win."
-            )
-        elif len(table):
-            out.append(
-                f"No paid channel clearly pays back: the best, {table.index[0]}, returns "
-                f"{table['ltv_cac'].iloc[0]:.1f}× its acquisition cost ({table['flag'].iloc[0]})."
-            )
+    elif len(table):
+        out.append(
+            f"No paid channel clearly pays back: the best, {table.index[0]}, returns "
+            f"{table['ltv_cac'].iloc[0]:.1f}× its acquisition cost ({table['flag'].iloc[0]})."
+        )
     return out
 
 
-def moves(found: Mapping[str, StudyMetrics]) -> list[str]:
-    """Recommended moves, each tied to the number that motivates it (from the metrics)."""
-    seg, churn, chan = (found[s].metrics for s in STUDIES)
+def findings(found: Mapping[str, StudyRun]) -> list[str]:
+    """The page's key findings: plain sentences, every number from the studies' metrics (a
+    number a study could not compute reads "not available: <reason>"; the sentences of a study
+    that was not found are left out, :func:`consistency_notes` names it)."""
+    seg, churn, chan = (found[s] for s in STUDIES)
     out: list[str] = []
-    if churn and _value(churn, "prechurn_accounts"):
-        out.append(
-            f"**Call the pre-churn list this month**: {_count(churn['prechurn_accounts'])} "
-            f"accounts, {money(_value(churn, 'revenue_at_risk'))} of revenue at risk (list: "
-            "`prechurn.csv` of the churn study)."
+    if seg.metrics:
+        out.append(_segmentation_finding(seg))
+    if churn.metrics:
+        out += _churn_findings(churn)
+    if chan.metrics:
+        out += _channel_findings(chan)
+    return out
+
+
+def moves(found: Mapping[str, StudyRun]) -> list[str]:
+    """Recommended moves, each tied to the number that motivates it (from the metrics). A move
+    whose motivating number is not available is left out (the findings say why)."""
+    seg, churn, chan = (found[s] for s in STUDIES)
+    out: list[str] = []
+    prechurn = _figure(churn, "prechurn_accounts") if churn.metrics else _Figure(None)
+    if prechurn.value:
+        risk = _clause(
+            lambda r: f"{money(r)} of revenue at risk",
+            "revenue at risk",
+            _figure(churn, "revenue_at_risk"),
         )
-    if seg and _value(seg, "strategic_accounts"):
         out.append(
-            f"**Give the {_count(seg['strategic_accounts'])} strategic accounts named owners**: "
-            f"they bring {pct(_strategic_share(seg))} of revenue."
+            f"**Call the pre-churn list this month**: {_count(prechurn.value)} accounts, {risk} "
+            "(list: `prechurn.csv` of the churn study)."
         )
-    if chan:
-        table = channel_table(chan).dropna(subset=["ltv_cac"])
+    strategic = _figure(seg, "strategic_accounts") if seg.metrics else _Figure(None)
+    if strategic.value:
+        share = _clause(
+            lambda s: f"they bring {pct(s)} of revenue",
+            "their share of revenue is",
+            _strategic_share(seg),
+        )
+        out.append(
+            f"**Give the {_count(strategic.value)} strategic accounts named owners**: {share}."
+        )
+    if chan.metrics:
+        table = channel_table(chan.metrics).dropna(subset=["ltv_cac"])  # type: ignore[arg-type]
+        quadrant = _figure(chan, "quadrant")
         for name, row in table.iterrows():
-            out.append(_channel_move(name, row))
-    return out or ["No recommended move: the study metrics are missing."]
+            out.append(
+                _channel_move(name, row, quadrant.reason or "not recorded in the channels metrics")
+            )
+    if out:
+        return out
+    if not any(s.metrics for s in found.values()):
+        return ["No recommended move: the study metrics are missing."]
+    return [
+        "No recommended move: the numbers behind the moves are not available "
+        "(see the key findings)."
+    ]
 
 
 #: What each cost-quadrant strategy asks for when the channel's customers repay their cost.
@@ -260,14 +468,19 @@ _STRATEGY_MOVES = {
 }
 
 
-def _channel_move(name: str, row: pd.Series) -> str:
+def _channel_move(name: str, row: pd.Series, no_quadrant: str) -> str:
     """One channel's move. The cost quadrant alone would wind down a dear channel whose
     customers are worth many times their cost, so value comes first: a flagged LTV:CAC (under 3,
-    or an interval reaching 1) means fix or cut; otherwise the quadrant says how to improve."""
-    ratio = (
-        f"LTV:CAC {_fixed(row['ltv_cac'], 1)} (95% interval {_fixed(row['low'], 1)}–"
-        f"{_fixed(row['high'], 1)})"
+    or an interval reaching 1) means fix or cut; otherwise the quadrant says how to improve.
+    ``no_quadrant`` is why the channel has no quadrant, if it has none."""
+    unrecorded = "not recorded in the channels metrics"
+    interval = _clause(
+        lambda lo, hi: f"95% interval {lo:.1f}–{hi:.1f}",
+        "95% interval",
+        _checked(row["low"], unrecorded),
+        _checked(row["high"], unrecorded),
     )
+    ratio = f"LTV:CAC {row['ltv_cac']:.1f} ({interval})"
     strategy = row["strategy"] if isinstance(row["strategy"], str) else None
     if row["flag"]:
         if strategy == "invest more":
@@ -275,68 +488,84 @@ def _channel_move(name: str, row: pd.Series) -> str:
                 f"**Fix {name} before growing it**: cheap to win, but its customers are worth "
                 f"too little: {ratio}, {row['flag']}."
             )
-        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant: {strategy or 'n/a'}."
+        quadrant = f": {strategy}" if strategy else f" not available: {no_quadrant}"
+        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant{quadrant}."
     template = _STRATEGY_MOVES.get(
         strategy or "", "**Keep {name}**: its customers repay their cost"
     )
     return f"{template.format(name=name)}; {ratio}."
 
 
-def kpis(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
-    """A short table of headline figures (measure, value, study) read from the metrics."""
-    seg, churn, chan = (found[s].metrics for s in STUDIES)
+def numbered(items: Sequence[str]) -> str:
+    """``items`` as a Markdown numbered list (one item per line: ``1. ...``)."""
+    return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+
+
+def kpis(found: Mapping[str, StudyRun]) -> pd.DataFrame:
+    """A short table of headline figures (measure, value, study) read from the metrics; a
+    figure a study could not compute reads "not available: <reason>"."""
+    seg, churn, chan = (found[s] for s in STUDIES)
     rows: list[tuple[str, str, str]] = []
-    if seg:
+    if seg.metrics:
         rows += [
             (
                 "Revenue share of the top 20% of accounts",
-                pct(_value(seg, "top_20pct_share")),
+                _figure(seg, "top_20pct_share").show(pct),
                 "segmentation",
             ),
-            ("Gini coefficient of revenue", _fixed(_value(seg, "gini")), "segmentation"),
-            ("Strategic accounts", _count(_value(seg, "strategic_accounts")), "segmentation"),
+            (
+                "Gini coefficient of revenue",
+                _figure(seg, "gini").show(lambda g: f"{g:.2f}"),
+                "segmentation",
+            ),
+            ("Strategic accounts", _figure(seg, "strategic_accounts").show(_count), "segmentation"),
         ]
-    if churn:
+    if churn.metrics:
         rows += [
             (
                 "Churn threshold (silent days)",
-                _count(_value(churn, "churn_threshold_days")),
+                _figure(churn, "churn_threshold_days").show(_count),
                 "churn",
             ),
-            ("Share of accounts churned", pct(_value(churn, "churn_rate")), "churn"),
+            ("Share of accounts churned", _figure(churn, "churn_rate").show(pct), "churn"),
+            (
+                "Accounts on the pre-churn list",
+                _figure(churn, "prechurn_accounts").show(_count),
+                "churn",
+            ),
+            ("Revenue at risk", _figure(churn, "revenue_at_risk").show(money), "churn"),
         ]
-        if _value(churn, "prechurn_accounts") is not None:
-            rows += [
-                ("Accounts on the pre-churn list", _count(churn["prechurn_accounts"]), "churn"),
-                ("Revenue at risk", money(_value(churn, "revenue_at_risk")), "churn"),
-            ]
-    if chan:
-        costs = pd.DataFrame(chan.get("costs", {})).T
-        if len(costs):
-            rows += [
-                (
-                    "Marketing spend in the period",
-                    money(costs["spend"].astype(float).sum()),
-                    "channels",
-                ),
-                (
-                    "New customers won",
-                    f"{int(costs['customers'].astype(float).sum()):,}",
-                    "channels",
-                ),
-            ]
+    costs = _figure(chan, "costs") if chan.metrics else _Figure({})
+    if costs.value is None:  # the study could not compute its cost table: say why, twice
+        spend = won = costs
+    else:
+        frame = pd.DataFrame(costs.value).T
+        spend, won = _total(frame, "spend"), _total(frame, "customers")
+    if costs.value is None or costs.value:
+        rows += [
+            ("Marketing spend in the period", spend.show(money), "channels"),
+            ("New customers won", won.show(_count), "channels"),
+        ]
     return pd.DataFrame(rows, columns=["measure", "value", "study"]).set_index("measure")
 
 
-def sources(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
+def _total(costs: pd.DataFrame, column: str) -> _Figure:
+    """Sum of a cost-table column (not available when a channel's value is missing)."""
+    values = costs[column].astype(float) if column in costs else pd.Series([math.nan])
+    if values.isna().any():
+        return _Figure(None, f"a channel's {column} is not recorded in the channels metrics")
+    return _Figure(float(values.sum()))
+
+
+def sources(found: Mapping[str, StudyRun]) -> pd.DataFrame:
     """Which run each part of the page comes from (folder, analysis date, data fingerprint)."""
     return pd.DataFrame(
         [
             {
                 "study": s.study,
                 "run": s.folder.name if s.folder else "not found",
-                "analysis date": (s.metrics or {}).get("analysis_date", ""),
-                "data fingerprint": (s.metrics or {}).get("data_fingerprint", ""),
+                "analysis date": s.metrics.analysis_date if s.metrics else "",
+                "data fingerprint": s.metrics.data_fingerprint if s.metrics else "",
             }
             for s in found.values()
         ]
@@ -347,24 +576,114 @@ def sources(found: Mapping[str, StudyMetrics]) -> pd.DataFrame:
 TIER_ORDER: tuple[str, ...] = ("long tail", "standard", "key", "strategic")
 
 
-def tier_shares(segmentation: Mapping[str, Any]) -> pd.Series:
-    """Revenue share (0-1) per value tier, long tail first and strategic last."""
-    share = pd.Series(segmentation.get("tier_revenue_share", {}), dtype=float)
+def tier_shares(segmentation: SegmentationMetrics) -> pd.Series:
+    """Revenue share (0-1) per value tier, long tail first and strategic last (empty when the
+    study recorded none)."""
+    share = pd.Series(segmentation.tier_revenue_share or {}, dtype=float)
     order = [t for t in TIER_ORDER if t in share.index] + sorted(set(share.index) - set(TIER_ORDER))
     return share.reindex(order).rename("revenue share")
 
 
+@dataclass(frozen=True, eq=False)
+class TierSection:
+    """The page's "where revenue comes from" section: revenue share (0-1) per value tier,
+    bottom tier first, for :func:`helpers.plots.share_bars` (a :class:`Skipped` saying why when
+    there are none), and the sentence under the chart (empty when there is no chart)."""
+
+    shares: pd.Series | Skipped
+    sentence: str
+
+
+def tier_section(found: Mapping[str, StudyRun]) -> TierSection:
+    """The revenue share per value tier from the segmentation metrics, and a sentence naming
+    the top tier's share (the highest tier of :data:`TIER_ORDER` present)."""
+    seg = found["segmentation"]
+    label = "The revenue share by value tier"
+    if seg.metrics is None:
+        return TierSection(_missing("segmentation", label), "")
+    shares = tier_shares(seg.metrics).dropna()  # type: ignore[arg-type]
+    if shares.empty:
+        why = _figure(seg, "tier_revenue_share").reason or "no value tier has a revenue share"
+        return TierSection(Skipped(why, step=label), "")
+    top = next((t for t in reversed(TIER_ORDER) if t in shares.index), shares.index[-1])
+    return TierSection(shares, f"{top.capitalize()} accounts bring {pct(shares[top])} of revenue.")
+
+
+def _missing(study: str, label: str) -> Skipped:
+    return Skipped(
+        f"no {study} metrics were found for this selection",
+        f"run {STUDIES[study]} on it",
+        label,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelSection:
+    """The page's "which channels pay" section.
+
+    ``ratios``: paid channels with an LTV:CAC (``ltv_cac``, its 95% interval ``low``-``high``
+    and ``flag``, a warning text or empty), lowest first, for
+    :func:`helpers.plots.interval_bars`; ``table``: the reader-facing channel table (columns
+    named by :data:`CHANNEL_COLUMNS`, formats :data:`CHANNEL_FORMATS`); ``sentence``: what the
+    chart shows. Either table is a :class:`Skipped` saying why when it cannot be shown, and the
+    sentence is empty when there is nothing to add.
+    """
+
+    ratios: pd.DataFrame | Skipped
+    table: pd.DataFrame | Skipped
+    sentence: str
+
+
+def channel_section(found: Mapping[str, StudyRun]) -> ChannelSection:
+    """The channel section from the channel metrics: LTV:CAC per paid channel with its interval
+    (ratios, unitless), the channel table and a sentence on the best and worst ratio. Without
+    LTV:CAC (the study could not compute it) the table keeps cost per new customer (currency)
+    and cost quadrant, and the chart says why."""
+    chan = found["channels"]
+    if chan.metrics is None:
+        return ChannelSection(
+            _missing("channels", "The LTV:CAC chart"),
+            _missing("channels", "The channel table"),
+            "",
+        )
+    costs = _figure(chan, "costs")
+    if costs.value is None:
+        return ChannelSection(
+            Skipped(costs.reason, step="The LTV:CAC chart"),
+            Skipped(costs.reason, step="The channel table"),
+            "",
+        )
+    table = channel_table(chan.metrics)  # type: ignore[arg-type]
+    ratios = table.dropna(subset=["ltv_cac"])
+    if ratios.empty:
+        why = _figure(chan, "ltv_cac").reason or "no paid channel has a lifetime value"
+        shown = table[["cac", "strategy"]].dropna(axis=1, how="all")
+        shown = shown.rename(columns=CHANNEL_COLUMNS)
+        return ChannelSection(
+            Skipped(why, step="The LTV:CAC chart"),
+            shown,
+            "The table shows what a new customer costs per paid channel, cheapest first.",
+        )
+    return ChannelSection(
+        ratios.sort_values("ltv_cac"),
+        table.rename(columns=CHANNEL_COLUMNS),
+        f"{ratios.index[0]} returns {ratios['ltv_cac'].iloc[0]:.1f}× its acquisition cost; "
+        f"{ratios.index[-1]} {ratios['ltv_cac'].iloc[-1]:.1f}×.",
+    )
+
+
 def metrics(
-    found: Mapping[str, StudyMetrics], filters: Mapping[str, Any], source: str
-) -> dict[str, Any]:
-    """The summary's own ``metrics.json``: what it said and which runs it read."""
+    found: Mapping[str, StudyRun], filters: Mapping[str, Any], source: str
+) -> SummaryMetrics:
+    """The summary's own metrics (:class:`helpers.schemas.SummaryMetrics`): what it said and
+    which runs it read; the data fingerprint is the first study's found (None without any)."""
     present = [s.metrics for s in found.values() if s.metrics]
-    return {
-        "sources": sources(found).to_dict(orient="index"),
-        "findings": findings(found),
-        "moves": moves(found),
-        "notes": consistency_notes(found),
-        "filters": dict(filters),
-        "source": source,
-        "data_fingerprint": present[0].get("data_fingerprint", "") if present else "",
-    }
+    return SummaryMetrics(
+        data_fingerprint=present[0].data_fingerprint if present else None,
+        filters=dict(filters),
+        source=source,
+        findings=findings(found),
+        moves=moves(found),
+        notes=notes(found),
+        sources=sources(found).to_dict(orient="index"),
+    )
