@@ -9,7 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from helpers.config import NOTEBOOKS_DIR
-from helpers.hygiene import main, problems
+from helpers.runner.hygiene import main, problems
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

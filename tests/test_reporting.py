@@ -33,7 +33,7 @@ def test_names_from_the_data_cannot_become_links_or_images_in_the_report():
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from helpers.render import render_html
+    from helpers.runner.render import render_html
 
     name = "Acme [click](javascript:alert(1)) ![x](/path) <script>alert(2)</script> \\[y](z)"
     cell = new_code_cell("x")

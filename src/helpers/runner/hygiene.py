@@ -1,6 +1,6 @@
 """Notebook hygiene: committed notebooks carry no outputs and one proper ``parameters`` cell.
 
-``python -m helpers.hygiene notebooks/*.ipynb`` exits non-zero and lists the problems; the
+``python -m helpers.runner.hygiene notebooks/*.ipynb`` exits non-zero and lists the problems; the
 test suite runs the same check, and ``.pre-commit-config.yaml`` offers it as a hook. Rules:
 
 * no outputs and no execution counts in any code cell;
