@@ -3,7 +3,7 @@
 * No code, no prompts: ``exclude_input`` and the prompt flags of nbconvert's ``HTMLExporter``;
   the ``parameters`` and papermill's ``injected-parameters`` cells are removed entirely, as are
   cells tagged ``remove_cell`` (``remove_input`` / ``remove_output`` tags work too).
-* No network: the ``b2b_report`` template (``helpers/templates``) extends nbconvert's ``lab``
+* No network: the ``b2b_report`` template (``helpers/runner/templates``) extends nbconvert's ``lab``
   template with the require.js, MathJax, Mermaid and widget script blocks emptied (the stock
   template loads them from CDNs); CSS is inlined by nbconvert and figures are inline base64
   PNGs. ``tests/test_render.py`` and the headless-browser test check it.
