@@ -27,7 +27,9 @@ def test_a_batch_lists_its_runs_with_links_status_and_parameters():
     html = index_html(batches=[{"batch": "by-region", "runs": [OK, FAILED]}])
     assert "Batch <code>by-region</code>: 2 runs, <span class='failed'>1 failed</span>" in html
     assert '<a href="by-region/01-seg--filters-region-north/report.html">report</a>' in html
-    assert '<a href="by-region/02-churn/notebook.html#papermill-error-cell">failing cell</a>' in html
+    assert (
+        '<a href="by-region/02-churn/notebook.html#papermill-error-cell">failing cell</a>' in html
+    )
     assert "<code>FILTERS={&quot;region&quot;: &quot;north&quot;}</code>" in html
     assert "OUTPUT_DIR" not in html  # set by the batch: not a choice worth showing
     assert "<em>defaults</em>" in html  # the failed run has no parameters of its own

@@ -34,6 +34,9 @@ from typing import Any
 #: The tag of the parameters cell (papermill's convention).
 TAG = "parameters"
 
+#: What :func:`declared` reads: a cell's source, a notebook file, or a notebook's content.
+Notebook = str | os.PathLike[str] | Mapping[str, Any]
+
 
 class ParameterError(ValueError):
     """A notebook has no readable parameters cell, or values do not fit it."""
@@ -65,8 +68,8 @@ class Parameter:
 # --- reading the cell -------------------------------------------------------------------------
 
 
-def cell_source(notebook: str | os.PathLike[str] | Mapping[str, Any]) -> str:
-    """The source of the one cell tagged ``parameters`` of a notebook (a path or its content).
+def cell_source(notebook: os.PathLike[str] | Mapping[str, Any]) -> str:
+    """The source of the one cell tagged ``parameters`` of a notebook (a file or its content).
 
     Raises :class:`ParameterError` when there is no such cell or more than one.
     """
@@ -130,7 +133,7 @@ def _read(source: str) -> _Cell:
             continue
         try:
             default = ast.literal_eval(node.value)
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError, RecursionError):
             cell.errors.append(
                 f"line {node.lineno}: parameter {names[0]}: the value must be a literal "
                 f"(number, string, list, dict, ...), not {ast.unparse(node.value)}; derive "
@@ -143,10 +146,6 @@ def _read(source: str) -> _Cell:
             for name in names
         )
     return cell
-
-
-#: What :func:`declared` reads: a cell's source, a notebook file, or a notebook's content.
-Notebook = str | os.PathLike[str] | Mapping[str, Any]
 
 
 def declared(source_or_notebook: Notebook) -> dict[str, Parameter]:
