@@ -33,7 +33,7 @@ $(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 	$(PY) -m helpers.demo --out data/demo
 
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
-	$(PY) -m helpers.batch run $(BATCH) --jobs $(JOBS)
+	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks

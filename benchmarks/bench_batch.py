@@ -26,7 +26,7 @@ runs:
 
 
 def timed(batch: Path, jobs: int, reports: Path) -> float:
-    from helpers.batch import run_batch
+    from helpers.runner.execute import run_batch
 
     start = time.perf_counter()
     records = run_batch(batch, jobs=jobs, reports_dir=reports)
@@ -48,7 +48,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |")
     print(f"| 8 runs (00 and 01 x 4 regions) | 8 | 1 | {one:.1f} |")
     print(f"| 8 runs (00 and 01 x 4 regions) | 8 | 2 | {two:.1f} |")
-    from helpers.batch import read_batch
+    from helpers.runner.spec import read_batch
 
     n_default = len(read_batch(ROOT / "runs" / "default.yaml")[1])
     print(f"| runs/default.yaml | {n_default} | 2 | {default:.1f} |")

@@ -1,239 +1,25 @@
-"""Batch runs: matrix expansion, parameter checks, isolation of failures, atomic outputs."""
+"""The batch command line: exit codes and the check of a batch file without running it."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-
-from helpers import batch
-from helpers.batch import BatchError, Run, check_runs, expand, run_batch, type_problem
-
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+from helpers.config import REPORTS_DIR, RUNS_DIR
+from helpers.runner.batch import main
+from helpers.runner.spec import read_batch
 
 
-def test_matrix_expansion_and_names():
-    name, runs = expand(
-        {
-            "name": "b",
-            "parameters": {"DATA_SOURCE": "demo"},
-            "runs": [
-                "00-data-overview",
-                {
-                    "notebook": ["01-a", "02-b"],
-                    "matrix": {"FILTERS": [{"region": "north"}, {"region": "south"}]},
-                },
-                {
-                    "notebook": "02-b",
-                    "matrix": {"CHURN_THRESHOLD_DAYS": [60, 90]},
-                    "parameters": {"SEED": 1},
-                },
-            ],
-        }
-    )
-    assert name == "b"
-    assert [r.name for r in runs] == [
-        "00-data-overview",
-        "01-a--filters-region-north",
-        "01-a--filters-region-south",
-        "02-b--filters-region-north",
-        "02-b--filters-region-south",
-        "02-b--churn_threshold_days-60--seed-1",
-        "02-b--churn_threshold_days-90--seed-1",
-    ]
-    assert runs[1].parameters == {"DATA_SOURCE": "demo", "FILTERS": {"region": "north"}}
+def test_check_lists_the_runs_of_a_valid_batch(capsys):
+    assert main(argv=["check", str(RUNS_DIR / "default.yaml")]) == 0
+    out = capsys.readouterr().out
+    _, runs = read_batch(path=RUNS_DIR / "default.yaml")
+    assert f"{len(runs)} runs, all parameters valid" in out
+    assert all(f"  {r.name}\n" in out for r in runs)
 
 
-def test_duplicate_runs_and_bad_entries_are_rejected():
-    with pytest.raises(BatchError, match="same name"):
-        expand({"runs": ["x", "x"]})
-    with pytest.raises(BatchError, match="unknown key"):
-        expand({"runs": [{"notebook": "x", "params": {}}]})
-    with pytest.raises(BatchError, match="non-empty list"):
-        expand({"runs": [{"notebook": "x", "matrix": {"SEED": 3}}]})
-
-
-@pytest.mark.parametrize(
-    ("annotation", "value", "ok"),
-    [
-        ("int", 3, True),
-        ("int", "3", False),
-        ("float", 3, True),
-        ("int", True, False),
-        ("int | None", None, True),
-        ("str", None, False),
-        ("dict", {"a": 1}, True),
-        ("dict", "region=north", False),
-        ("bool", True, True),
-        ("'Union[str, int]'", 4, True),
-        ("'Union[str, int]'", "auto", True),
-        ("'Union[str, int]'", 1.5, False),
-        ("Optional[int]", None, True),
-        ("Optional[dict[str, int]]", {"a": 1}, True),
-        ("Optional[dict[str, int]]", 3, False),
-        ("dict[str, int] | None", "x", False),
-    ],
-)
-def test_type_checks(annotation, value, ok):
-    assert (type_problem(annotation, value) is None) == ok
-
-
-def test_parameters_are_checked_before_any_kernel_starts():
-    runs = [
-        Run("r1", "ok", {"NAME": "x", "SCALEE": 2.0}),
-        Run("r2", "ok", {"LIMIT": "ten"}),
-        Run("r3", "missing", {}),
-        Run("r4", "ok", {"OUTPUT_DIR": "/tmp/x"}),
-    ]
-    with pytest.raises(BatchError) as info:
-        check_runs(runs, FIXTURES)
-    text = str(info.value)
-    assert "r1: ok.ipynb has no parameter SCALEE (did you mean SCALE?)" in text
-    assert "r2: parameter LIMIT expects int | None, got str 'ten'" in text
-    assert "r3: notebook missing.ipynb does not exist" in text
-    assert "r4: OUTPUT_DIR is set by the batch" in text
-
-
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """One batch with two good runs and a failing one (2 jobs), then a rerun of the good ones."""
-    root = tmp_path_factory.mktemp("batch")
-    spec = root / "fixture.yaml"
-    spec.write_text(
-        "name: fixture\nruns:\n"
-        "  - notebook: ok\n    matrix: {SCALE: [1.0, 2.5]}\n"
-        "  - notebook: fail\n"
-        "  - notebook: ok\n    name: summary\n    last: true\n    parameters: {SCALE: 9.0}\n"
-    )
-    reports = root / "reports"
-    (reports / "fixture" / ".staging-ok--scale-1-0-interrupted").mkdir(parents=True)
-    first = run_batch(spec, jobs=2, reports_dir=reports, notebooks_dir=FIXTURES)
-    metrics_before = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
-    second = run_batch(
-        spec, jobs=1, reports_dir=reports, notebooks_dir=FIXTURES, only=["ok--scale-2-5"]
-    )
-    return reports, first, second, metrics_before
-
-
-def test_failing_run_is_isolated_and_kept(executed):
-    reports, first, _, _ = executed
-    status = {r.name: r.status for r in first}
-    assert status == {
-        "ok--scale-1-0": "ok",
-        "ok--scale-2-5": "ok",
-        "fail": "failed",
-        "summary": "ok",
-    }
-    failed = next(r for r in first if r.name == "fail")
-    assert failed.error.startswith("ValueError: planned failure in the third cell (cell 4 of")
-    assert failed.failed_cell == 4  # third code cell, after the title and papermill's cell
-    folder = reports / "fixture" / "fail"
-    assert (folder / "notebook.ipynb").exists()  # the partial notebook is the log
-    analyst = (folder / "notebook.html").read_text()
-    assert 'id="papermill-error-cell"' in analyst and "This run failed" in analyst
-    assert failed.files["analyst"] == "notebook.html#papermill-error-cell"
-
-
-def test_only_with_an_unknown_name_is_an_error(tmp_path):
+def test_an_invalid_batch_exits_2_and_starts_nothing(tmp_path, capsys):
     spec = tmp_path / "b.yaml"
-    spec.write_text("runs:\n  - notebook: ok\n")
-    with pytest.raises(BatchError, match="no run or notebook named okk"):
-        run_batch(spec, reports_dir=tmp_path, notebooks_dir=FIXTURES, only=["okk"])
-
-
-def test_cli_exit_code_is_non_zero_when_a_run_fails(executed, monkeypatch, tmp_path):
-    spec = tmp_path / "b.yaml"
-    spec.write_text("runs:\n  - notebook: nope\n")
-    assert batch.main(["run", str(spec)]) == 2  # invalid batch: nothing started
-
-
-def test_index_lists_runs_with_links_and_escapes(executed):
-    reports, *_ = executed
-    index = (reports / "index.html").read_text()
-    assert "fixture/ok--scale-2-5/report.html" in index
-    assert "fixture/fail/notebook.html#papermill-error-cell" in index
-    assert "planned failure" in index and "fixture0" in index
-    runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
-    assert {r["name"] for r in runs} == {"ok--scale-1-0", "ok--scale-2-5", "fail", "summary"}
-    assert all(r["code_version"] for r in runs)
-
-
-def test_report_has_no_code_and_escapes_user_strings(executed):
-    reports, *_ = executed
-    html = (reports / "fixture" / "ok--scale-1-0" / "report.html").read_text()
-    assert "Smith &amp; Sons &lt;b&gt;bold&lt;/b&gt;" in html
-    assert "<b>bold</b>" not in html
-    assert "reporting.output_dir" not in html and "injected-parameters" not in html
-    assert "this warning must not reach the report" not in html
-    assert 'href="#Key-findings"' in html
-
-
-def test_rerun_gives_identical_metrics_and_replaces_cleanly(executed):
-    reports, _, second, before = executed
-    assert [(r.name, r.status) for r in second] == [("ok--scale-2-5", "ok"), ("summary", "ok")]
-    after = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
-    assert after == before
-    assert json.loads(after)["value"] == 5.0
-    # the interrupted run's staging folder was cleared, no temporary folder is left behind
-    assert not list((reports / "fixture").glob(".staging-*"))
-    # the other runs of the batch keep their records
-    runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
-    assert len(runs) == 4
-
-
-def test_replace_dir_is_a_rename(tmp_path):
-    final, staging = tmp_path / "run", tmp_path / ".staging-run"
-    final.mkdir()
-    (final / "old.txt").write_text("old")
-    staging.mkdir()
-    (staging / "new.txt").write_text("new")
-    batch._replace_dir(staging, final)
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
-    assert not staging.exists() and len(list(tmp_path.iterdir())) == 1
-
-
-def test_last_runs_start_after_every_other_run_has_ended(executed):
-    _, first, _, _ = executed
-    import datetime as dt
-
-    def start(r):
-        return dt.datetime.fromisoformat(r.started)
-
-    summary = next(r for r in first if r.name == "summary")
-    others = [r for r in first if r.name != "summary"]
-    # `started` has whole seconds: allow one second of rounding
-    assert all(start(summary) >= start(r) + dt.timedelta(seconds=r.duration_s - 1) for r in others)
-    with pytest.raises(BatchError, match="'last' must be true or false"):
-        expand({"runs": [{"notebook": "x", "last": "yes"}]})
-
-
-def _flaky_start(monkeypatch, error: BaseException):
-    """papermill.execute_notebook that fails once with ``error``, then works."""
-    import papermill
-
-    real, calls = papermill.execute_notebook, []
-
-    def flaky(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise error
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(papermill, "execute_notebook", flaky)
-    return calls
-
-
-def test_a_kernel_that_fails_to_start_is_retried_once(monkeypatch, tmp_path):
-    calls = _flaky_start(monkeypatch, RuntimeError("Kernel didn't respond in 60 seconds"))
-    record = batch.execute(Run("r", "ok", {"SCALE": 3.0}), tmp_path, "v", FIXTURES)
-    assert record.status == "ok" and record.attempts == 2 and len(calls) == 2
-    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["value"] == 6.0
-
-
-def test_other_errors_are_not_retried(monkeypatch, tmp_path):
-    calls = _flaky_start(monkeypatch, ValueError("bad input"))
-    record = batch.execute(Run("r", "ok", {}), tmp_path, "v", FIXTURES)
-    assert record.status == "failed" and record.attempts == 1 and len(calls) == 1
-    assert record.error == "ValueError: bad input"
-    assert not list(tmp_path.glob(".staging-*"))  # the staging folder became the run's folder
+    spec.write_text("runs:\n  - notebook: nope\n  - notebook: 00-data-overview\n")
+    assert main(argv=["run", str(spec)]) == 2
+    assert "nope: notebook nope.ipynb does not exist" in capsys.readouterr().err
+    assert not (REPORTS_DIR / "b").exists()
+    assert main(argv=["check", str(spec)]) == 2
+    assert main(argv=["run", str(tmp_path / "missing.yaml")]) == 2

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.batch import read_batch, run_batch
 from helpers.config import RUNS_DIR
+from helpers.runner.execute import run_batch
+from helpers.runner.spec import read_batch
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEFAULT = RUNS_DIR / "default.yaml"

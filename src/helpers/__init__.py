@@ -11,6 +11,7 @@ Modules are named for the question they answer:
 - ``decomposition`` revenue = new x conversion x volume + existing x retention x repurchase
 - ``theme``       the one chart theme and palette
 - ``reporting``   metrics files and key-finding sentences for notebooks
+- ``runner``      the run machinery: parameters cell, batch files and runs, HTML reports, hygiene
 """
 
 __version__ = "0.1.0"

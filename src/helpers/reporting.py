@@ -1,7 +1,7 @@
 """What a notebook hands to its readers: key findings, output folder, headline metrics.
 
-Every notebook has an ``OUTPUT_DIR`` parameter. The batch (``helpers.batch``) sets it to the
-run's folder under ``reports/``; run interactively it is empty and outputs go to
+Every notebook has an ``OUTPUT_DIR`` parameter. The batch (``helpers.runner.batch``) sets it to
+the run's folder under ``reports/``; run interactively it is empty and outputs go to
 ``reports/interactive/<notebook>/``. Metrics are written atomically (temporary file + rename),
 as sorted JSON with rounded floats, so that a rerun on the same data gives the same bytes.
 """

@@ -3,13 +3,16 @@
 * No code, no prompts: ``exclude_input`` and the prompt flags of nbconvert's ``HTMLExporter``;
   the ``parameters`` and papermill's ``injected-parameters`` cells are removed entirely, as are
   cells tagged ``remove_cell`` (``remove_input`` / ``remove_output`` tags work too).
-* No network: the ``b2b_report`` template (``helpers/templates``) extends nbconvert's ``lab``
+* No network: the ``b2b_report`` template (``helpers/runner/templates``) extends nbconvert's ``lab``
   template with the require.js, MathJax, Mermaid and widget script blocks emptied (the stock
   template loads them from CDNs); CSS is inlined by nbconvert and figures are inline base64
   PNGs. ``tests/test_render.py`` and the headless-browser test check it.
 * Warnings printed to stderr are dropped from the report (they stay in the executed notebook).
 * A header with the run's parameters, date and data fingerprint, and a table of contents built
   from the report's own ``h2`` headings (ids as nbconvert generates them).
+* Key findings first: a notebook computes its findings at the end (a ``## Key findings``
+  heading, then a code cell tagged ``findings``); the report shows them right after the title
+  (:func:`findings_first`). The notebook file is not changed, nor the analyst's view.
 
 Text that comes from data (account or channel names) reaches the HTML through pandas'
 ``to_html`` and nbconvert's Markdown renderer, both of which escape it; what this module adds
@@ -21,6 +24,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import re
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
@@ -33,6 +37,9 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REMOVE_CELL_TAGS = {"parameters", "injected-parameters", "remove_cell"}
 TOC_MARK = "<!--B2B-TOC-->"
+#: The tag of the code cell that shows a study's key findings.
+FINDINGS_TAG = "findings"
+_FINDINGS_HEADING = re.compile(r"##\s+key findings\s*", re.IGNORECASE)
 
 
 def _exporter(show_code: bool) -> HTMLExporter:
@@ -129,6 +136,36 @@ def _title(nb: nbformat.NotebookNode) -> str:
     return "b2b-insights report"
 
 
+def _is_findings_heading(cell: nbformat.NotebookNode) -> bool:
+    lines = cell.source.strip().splitlines()
+    return (
+        cell.cell_type == "markdown"
+        and bool(lines)
+        and bool(_FINDINGS_HEADING.fullmatch(lines[0].strip()))
+    )
+
+
+def findings_first(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose code cells tagged ``findings``, each with the ``## Key findings``
+    Markdown cell just before it (when there is one), come right after the first Markdown cell
+    (the title), in their order; every other cell keeps its place. Without a title they come
+    first."""
+    nb = copy.deepcopy(nb)
+    cells = nb.cells
+    moved: list[int] = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code" and FINDINGS_TAG in cell.get("metadata", {}).get("tags", []):
+            heading = i > 0 and i - 1 not in moved and _is_findings_heading(cells[i - 1])
+            moved += [i - 1, i] if heading else [i]
+    if not moved:
+        return nb
+    title = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), None)
+    rest = [c for i, c in enumerate(cells) if i not in moved]
+    at = 0 if title is None or title in moved else sum(i not in moved for i in range(title + 1))
+    nb.cells = rest[:at] + [cells[i] for i in moved] + rest[at:]
+    return nb
+
+
 def render_html(
     nb: nbformat.NotebookNode,
     meta: Mapping[str, Any] | None = None,
@@ -142,7 +179,7 @@ def render_html(
             "failed_html": html.escape(failed) if failed else "",
         }
     }
-    nb = _strip_stderr(nb)
+    nb = _strip_stderr(nb if show_code else findings_first(nb))
     nb.metadata["title"] = _title(nb)
     body, _ = _exporter(show_code).from_notebook_node(nb, resources=resources)
     return body.replace(TOC_MARK, table_of_contents(body), 1)

@@ -1,16 +1,22 @@
-"""Notebook hygiene: committed notebooks carry no outputs and one proper ``parameters`` cell.
+"""Notebook hygiene: committed notebooks carry no outputs, one proper ``parameters`` cell, and
+short cells without decision logic.
 
-``python -m helpers.hygiene notebooks/*.ipynb`` exits non-zero and lists the problems; the
-test suite runs the same check, and ``.pre-commit-config.yaml`` offers it as a hook. Rules:
+``python -m helpers.runner.hygiene notebooks/*.ipynb`` exits non-zero and lists the problems,
+each naming the notebook and the cell; the test suite runs the same check, and
+``.pre-commit-config.yaml`` offers it as a hook. Rules:
 
 * no outputs and no execution counts in any code cell;
 * exactly one code cell tagged ``parameters``, and it is the first code cell;
-* each of its assignments is an UPPER_CASE name with a type annotation and a ``#`` comment,
-  on a line papermill's own parser reads (it skips, with a mere warning, lines whose comment
-  holds ``=`` or whose annotation is a union such as ``int | None``);
+* that cell follows :func:`helpers.runner.parameters.cell_problems`: ``NAME: type = literal  #
+  comment`` lines with UPPER_CASE names, defaults that fit their annotations, every line
+  readable by papermill's own parser;
 * the kernelspec is the project's kernel (``b2b-insights``);
 * no direct ``Markdown(...)`` or ``DataFrame.style``: both pass account and channel names into
-  the report as raw HTML; ``reporting.say`` and ``reporting.styled`` escape them.
+  the report as raw HTML; ``reporting.say`` and ``reporting.styled`` escape them;
+* no code cell longer than 15 lines, and no decision logic in code cells (``if``, ``for``,
+  ``while``, ``match``, comprehensions, ``x if c else y``): a notebook calls helper steps and
+  shows their results; logic lives in ``helpers``, where it is tested. The parameters cell is
+  exempt from both.
 """
 
 from __future__ import annotations
@@ -23,10 +29,28 @@ from pathlib import Path
 import nbformat
 
 from helpers.config import KERNEL_NAME
+from helpers.runner import parameters
+
+#: The longest code cell a notebook may have (lines of source).
+MAX_CELL_LINES = 15
+
+#: Statements and expressions that make a decision or loop, as named in the messages.
+_LOGIC: dict[type, str] = {
+    ast.If: "an `if` statement",
+    ast.For: "a `for` loop",
+    ast.AsyncFor: "a `for` loop",
+    ast.While: "a `while` loop",
+    ast.Match: "a `match` statement",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.IfExp: "a conditional expression (`x if c else y`)",
+}
 
 
-def problems(nb: nbformat.NotebookNode) -> list[str]:
-    """Every hygiene problem of one notebook (empty list: clean)."""
+def problems(nb: nbformat.NotebookNode, name: str = "notebook") -> list[str]:
+    """Every hygiene problem of one notebook (empty list: clean); ``name`` starts each message."""
     found: list[str] = []
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     for i, cell in code:
@@ -34,65 +58,48 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
             found.append(f"cell {i}: has stored outputs (clear them before committing)")
         if cell.get("execution_count") is not None:
             found.append(f"cell {i}: has an execution count (clear outputs before committing)")
-    tagged = [(i, c) for i, c in code if "parameters" in c.metadata.get("tags", [])]
+    tagged = [(i, c) for i, c in code if parameters.TAG in c.metadata.get("tags", [])]
     if len(tagged) != 1:
         found.append(f"expected exactly one code cell tagged 'parameters', found {len(tagged)}")
     elif code[0][0] != tagged[0][0]:
         found.append(f"the 'parameters' cell (cell {tagged[0][0]}) is not the first code cell")
     if len(tagged) == 1:
-        found += _parameter_problems(tagged[0][1].source)
+        index, cell = tagged[0]
+        found += [f"cell {index}: {p}" for p in parameters.cell_problems(cell.source)]
     aliases = _display_aliases([c.source for _, c in code])
     for i, cell in code:
         found += [f"cell {i}: {p}" for p in _unescaped_output(cell.source, aliases)]
+    exempt = {i for i, _ in tagged}
+    for i, cell in code:
+        if i not in exempt:
+            found += [f"cell {i}: {p}" for p in cell_rules(cell.source)]
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL_NAME:
         found.append(f"kernelspec is {kernel!r}, expected {KERNEL_NAME!r}")
-    return found
+    return [f"{name}: {p}" for p in found]
 
 
-def _parameter_problems(source: str) -> list[str]:
+def cell_rules(source: str) -> list[str]:
+    """The rules of an ordinary code cell: at most :data:`MAX_CELL_LINES` lines, no decision
+    logic (a cell that does not parse, e.g. a cell magic, is only measured)."""
     found = []
-    lines = source.splitlines()
+    lines = len(source.rstrip().splitlines())
+    if lines > MAX_CELL_LINES:
+        found.append(
+            f"{lines} lines, more than {MAX_CELL_LINES}: move the work into a helper step "
+            "and call it"
+        )
     try:
         tree = ast.parse(source)
-    except SyntaxError as exc:
-        return [f"parameters cell does not parse: {exc}"]
-    seen_by_papermill = {p.name for p in _papermill_parameters(source)}
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-            found.append(f"parameter {', '.join(names)}: add a type annotation (NAME: type = ...)")
-            continue
-        if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
-            found.append(f"parameters cell line {node.lineno}: only `NAME: type = value` lines")
-            continue
-        name = node.target.id
-        if name != name.upper():
-            found.append(f"parameter {name}: use an UPPER_CASE name")
-        last = lines[(node.end_lineno or node.lineno) - 1]
-        if "#" not in last:
-            found.append(f"parameter {name}: add a # comment saying what it is")
-        elif name not in seen_by_papermill:
-            found.append(
-                f"parameter {name}: papermill cannot parse its line (no '=' in the comment, "
-                "no union types)"
-            )
+    except SyntaxError:
+        return found
+    logic = [n for n in ast.walk(tree) if type(n) in _LOGIC]
+    found += [
+        f"line {n.lineno}: {_LOGIC[type(n)]}: move the logic into a helper (a notebook calls "
+        "steps and shows their results)"
+        for n in sorted(logic, key=lambda n: (n.lineno, n.col_offset))
+    ]
     return found
-
-
-def _papermill_parameters(source: str) -> list:
-    import logging
-
-    from nbformat.v4 import new_code_cell
-    from papermill.translators import PythonTranslator
-
-    log = logging.getLogger("papermill.translators")
-    level = log.level
-    log.setLevel(logging.ERROR)  # the warnings are what this check reports
-    try:
-        return PythonTranslator.inspect(new_code_cell(source))
-    finally:
-        log.setLevel(level)
 
 
 #: Display calls that pass text into the report unescaped, and what to use instead.
@@ -160,8 +167,8 @@ def main(paths: Sequence[str]) -> int:
     """Check the notebooks at ``paths``; print problems; 1 if any, else 0."""
     bad = 0
     for path in paths:
-        for problem in problems(nbformat.read(Path(path), as_version=4)):
-            print(f"{path}: {problem}")
+        for problem in problems(nbformat.read(Path(path), as_version=4), name=str(path)):
+            print(problem)
             bad += 1
     return 1 if bad else 0
 

@@ -1,0 +1,14 @@
+"""The run machinery: everything between a notebook file and a report, none of the analysis.
+
+- ``parameters`` the one reader of a notebook's ``parameters`` cell and the check of values
+  against it (standard library only: cheap to import from a notebook)
+- ``spec``       batch YAML files: matrix expansion, run names, parameter checks of every run
+- ``execute``    papermill execution in staging folders, records, ``runs.json``, the index file
+- ``batch``      the command line: ``python -m helpers.runner.batch run runs/default.yaml``
+- ``render``     an executed notebook as a self-contained HTML report
+- ``index``      ``reports/index.html``: every batch and run
+- ``hygiene``    the checks of committed notebooks: ``python -m helpers.runner.hygiene``
+
+Nothing is imported here, so ``import helpers.runner.parameters`` stays cheap; the analysis
+modules of ``helpers`` never import this package.
+"""
