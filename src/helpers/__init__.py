@@ -1,17 +1,21 @@
 """Tested helpers behind the b2b-insights notebooks.
 
-Modules are named for the question they answer:
+Every notebook section calls one or two *steps* of this package (plain functions returning a
+typed result, or a :class:`helpers.steps.Skipped` that says in one sentence why the step could
+not run on this data) and shows the result through :mod:`helpers.plots` and
+:mod:`helpers.reporting`. Modules are named for the question they answer:
 
-- ``config``      paths, resolved from the package (never from the current directory)
-- ``contract``    the five-table data contract (columns, types, units, meaning)
-- ``loading``     read CSV/Parquet/Excel exports, map columns, validate, return a ``Dataset``
-- ``validation``  the checks behind ``loading``; errors name file, column and example rows
-- ``demo``        seeded generator of a B2B company with planted truths (``truth.json``)
-- ``features``    account-level features "as of" a date (Ibis on DuckDB)
-- ``decomposition`` revenue = new x conversion x volume + existing x retention x repurchase
-- ``theme``       the one chart theme and palette
-- ``reporting``   metrics files and key-finding sentences for notebooks
-- ``runner``      the run machinery: parameters cell, batch files and runs, HTML reports, hygiene
+- ``steps``, ``schemas``, ``session``: the frame every study shares (Skipped results, declared
+  metrics, the first cell of a notebook)
+- ``config``, ``contract``, ``loading`` (package), ``validation``: paths; the data contract;
+  reading, mapping and checking own exports into a ``Dataset``
+- ``features``: account-level features "as of" a date (Ibis on DuckDB)
+- ``decomposition``, ``health``: notebook 00; ``segmentation``, ``leads``: notebook 01;
+  ``survival`` (package): notebook 02; ``channels``, ``attribution``: notebook 03;
+  ``summary``: notebook 90
+- ``plots``, ``theme``, ``reporting``: charts, the one palette, sentences and files
+- ``demo`` (package): the seeded demo company with planted truths
+- ``runner`` (package): parameters, batch files, execution, HTML rendering, index, hygiene
 """
 
 __version__ = "0.1.0"
