@@ -42,6 +42,21 @@ STRATEGIES = {
 }
 #: A spend-response fit needs at least this many months with spend per channel.
 MIN_RESPONSE_MONTHS = 6
+#: Display formats (``reporting.styled``) of the cost, quadrant and spend-response tables.
+COST_FORMATS = {
+    "spend": "{:,.0f}",
+    "cost_per_lead": "{:,.2f}",
+    "cost_per_inquiry": "{:,.2f}",
+    "cac": "{:,.0f}",
+}
+QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
+RESPONSE_FORMATS = {
+    "elasticity": "{:.2f}",
+    "low": "{:.2f}",
+    "high": "{:.2f}",
+    "mean_spend": "{:,.0f}",
+    "marginal_cost": "{:,.0f}",
+}
 
 
 def _month(dates: pd.Series) -> pd.Series:

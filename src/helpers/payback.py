@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 #: LTV:CAC under this is flagged (the usual B2B floor).
 RATIO_FLOOR = 3.0
 FITTED_HERE = "Lifetime values from the churn study's survival model, fitted here."
+#: Display formats (``reporting.styled``) of the LTV:CAC table.
+RATIO_FORMATS = {
+    "ltv": "{:,.0f}",
+    "cac": "{:,.0f}",
+    "ratio": "{:.1f}",
+    "low": "{:.1f}",
+    "high": "{:.1f}",
+    "payback_months": "{:.0f}",
+}
 
 
 @dataclass(frozen=True)
