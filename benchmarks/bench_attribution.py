@@ -9,7 +9,7 @@ For each size the demo generator (all tables) writes a data set with about that 
 to ``data/bench/touch-<n>/`` (cached, git-ignored). Each run is a fresh process that loads it
 with ``helpers.loading`` (not timed), then times what notebook 03 does in its attribution cell,
 with its defaults (leads of the last 48 months, conversion = won, 90-day window, 20 touches):
-``channels.conversion_times``, ``attribution.build_paths``, ``attribution.attribute`` (all five
+``attribution.conversion_times``, ``attribution.build_paths``, ``attribution.attribute`` (all five
 rule models and the Markov removal effect) and ``attribute`` again with ``values`` (revenue per
 lead: its account's net revenue up to the analysis date, prepared untimed). Peak memory per step:
 see ``benchmarks/_steps.py``. Times are medians over the repeats; the ratio compares the largest
@@ -55,7 +55,7 @@ def ensure_data(touchpoints: int) -> Path:
 def worker(folder: Path) -> None:
     import pandas as pd
 
-    from helpers import attribution, channels
+    from helpers import attribution
     from helpers.loading import demo_config, load_dataset
 
     start = time.perf_counter()
@@ -77,7 +77,7 @@ def worker(folder: Path) -> None:
     steps = Steps()
     conv = steps.run(
         "conversion_times",
-        lambda: channels.conversion_times(ds, "won").reindex(leads["lead_id"]),
+        lambda: attribution.conversion_times(ds, "won").reindex(leads["lead_id"]),
     )
     paths = steps.run(
         "build_paths",

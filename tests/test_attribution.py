@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from helpers import attribution as at
+from helpers.loading import Dataset
+from helpers.steps import Skipped
 
 
 def _touches(paths: list[tuple[list[str], bool]]) -> at.Paths:
@@ -112,3 +114,200 @@ def test_a_loss_after_the_analysis_date_does_not_reach_past_it():
     conv = pd.Series(pd.to_datetime([None]), index=["L1"])
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
     assert list(p.touches["channel"]) == ["A"]  # B was touched after the analysis date
+
+
+# --- conversions, their value and the study step ------------------------------------------------
+
+
+def test_conversion_action_must_be_known(demo):
+    with pytest.raises(ValueError, match="CONVERSION_ACTION"):
+        at.conversion_times(demo, action="click")
+
+
+def test_attribution_over_demo_is_consistent(demo):
+    conv = at.conversion_times(demo, action="won")
+    paths = at.build_paths(demo["touchpoints"], demo["leads"], conv, as_of=demo.analysis_date)
+    table = at.attribute(paths)
+    for model in at.MODELS:
+        assert table[model].sum() == pytest.approx(paths.n_converted)
+
+
+def test_revenue_after_conversion_by_hand():
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L4"], "account_id": ["A", "B", None, "B"]})
+    conv = pd.Series(
+        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00", "2025-03-20 00:00:00"]),
+        index=["L1", "L2", "L3", "L4"],
+    )
+    orders = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "A", "A", "B", "A"],
+            "order_date": pd.to_datetime(
+                ["2025-01-09", "2025-01-10", "2025-03-01", "2025-02-10", "2025-03-25", "2025-03-05"]
+            ),
+            "net_amount": [1.0, 10.0, 100.0, 1000.0, 5.0, 7.0],
+            "status": [
+                "completed",
+                "completed",
+                "completed",
+                "cancelled",
+                "completed",
+                "completed",
+            ],
+        }
+    )
+    as_of = pd.Timestamp("2025-03-31")
+    value = at.revenue_after_conversion(leads, orders, conversion=conv, as_of=as_of, days=60)
+    # L1: the conversion day, 1 and 5 March (days 50 and 54) count: 10 + 100 + 7; the day
+    # before and the cancelled order do not. L2 did not convert; L3 has no account; L4
+    # converted 11 days before as_of: its 60-day window is incomplete.
+    assert value["L1"] == 117.0 and value["L2"] == 0.0 and value["L3"] == 0.0
+    assert pd.isna(value["L4"])
+    thirty = at.revenue_after_conversion(leads, orders, conversion=conv, as_of=as_of, days=30)
+    assert thirty["L1"] == 10.0
+    # an earlier analysis date sees neither later orders nor complete windows it cannot know
+    early = at.revenue_after_conversion(
+        leads, orders, conversion=conv, as_of=pd.Timestamp("2025-03-02"), days=30
+    )
+    assert early["L1"] == 10.0 and pd.isna(early["L4"])
+
+
+def test_conversions_after_the_analysis_date_do_not_count(demo):
+    late = demo.analysis_date - pd.DateOffset(months=6)
+    conv = at.conversion_times(demo, action="won", as_of=late)
+    everything = at.conversion_times(demo, action="won")
+    assert conv.max() <= late and conv.notna().sum() < everything.notna().sum()
+
+
+AS_OF = pd.Timestamp("2025-01-01")
+
+
+def _dataset(with_touchpoints: bool = True) -> Dataset:
+    """L1 touches A then B and is won (2023-01-10; its account orders 500 within the year);
+    L2 touches B and is lost; L3 touches A and is won too recently for a complete year."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3"],
+            "account_id": ["a1", None, "a3"],
+            "created_date": pd.to_datetime(["2022-12-01", "2022-12-01", "2024-12-01"]),
+            "intent_date": pd.to_datetime([None, None, None]),
+            "won_date": pd.to_datetime(["2023-01-10", None, "2024-12-25"]),
+            "lost_date": pd.to_datetime([None, "2023-01-20", None]),
+        }
+    )
+    touchpoints = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L1", "L2", "L3"],
+            "channel": ["A", "B", "B", "A"],
+            "touched_at": pd.to_datetime(["2023-01-01", "2023-01-05", "2023-01-10", "2024-12-20"]),
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "account_id": ["a1", "a1", "a3"],
+            "order_date": pd.to_datetime(["2023-02-01", "2024-06-01", "2024-12-28"]),
+            "net_amount": [500.0, 9000.0, 70.0],
+            "status": ["completed", "completed", "completed"],
+        }
+    )
+    tables = {"leads": leads, "orders": orders}
+    if with_touchpoints:
+        tables["touchpoints"] = touchpoints
+    return Dataset(tables=tables, source="test", analysis_date=AS_OF, fingerprint="abc")
+
+
+COSTS = pd.DataFrame(
+    {"paid": [True, True, False], "spend": [1000.0, 300.0, 0.0]}, index=["A", "B", "free"]
+)
+
+
+def _attribute(ds: Dataset, costs=COSTS):
+    return at.attribute_conversions(
+        ds, leads=ds["leads"], as_of=AS_OF, costs=costs, action="won", revenue_days=365
+    )
+
+
+def test_attribute_conversions_by_hand():
+    att = _attribute(_dataset())
+    assert (att.paths.n_paths, att.paths.n_converted) == (3, 2)
+    assert (att.valued, att.pending) == (1, 1)  # L3's year is not complete
+    credit = att.credit
+    assert list(credit.columns) == list(at.MODELS)
+    assert (credit.loc["A", "first touch"], credit.loc["B", "first touch"]) == (2.0, 0.0)
+    assert (credit.loc["A", "last touch"], credit.loc["B", "last touch"]) == (1.0, 1.0)
+    assert credit.loc["A", "linear"] == 1.5
+    # same paths as test_markov_removal_effect_hand_solved: A 0.6, B 0.4 of 2 conversions
+    assert credit.loc["A", "markov"] == pytest.approx(1.2)
+    revenue = at.by_model(att, measure="revenue")
+    assert list(revenue.columns) == list(at.MODELS)
+    assert revenue.loc["A", "first touch"] == 500.0 and revenue.loc["B", "last touch"] == 500.0
+    assert revenue.loc["A", "linear"] == 250.0  # the 9000 order is after L1's first year
+    # Markov revenue from the paths of known value (L1 and L2): P = 1/2; without A 1/4
+    # (effect 1/2), without B 0 (effect 1): shares 1/3, 2/3 of 500
+    assert revenue.loc["A", "markov"] == pytest.approx(500 / 3)
+    per = at.by_model(att, measure="spend per conversion")
+    assert list(per.index) == ["A", "B"]  # no row for the channel without spend
+    assert per.loc["A", "first touch"] == 500.0 and pd.isna(per.loc["B", "first touch"])
+    assert per.loc["A", "linear"] == pytest.approx(1000 / 1.5) and per.loc["B", "linear"] == 600.0
+
+
+def test_attribution_sentences_by_hand():
+    att = _attribute(_dataset())
+    assert at.paths_sentence(att) == (
+        "3 paths, 2 converting; 0 paths longer than 20 touches were cut to their last 20."
+    )
+    assert at.credit_sentence(att, model="markov") == (
+        "Under the markov model, A earns most credit (1 conversions, 167 of revenue); "
+        "first- and last-touch disagree most on A."
+    )
+    assert at.revenue_sentence(att) == (
+        "Attributed revenue: the converted accounts' orders in their first 365 days, for the "
+        "1 conversions at least that old (1 more recent ones are left out: their window is "
+        "not complete)."
+    )
+    assert at.spend_sentence(att) == (
+        "Spend per attributed conversion (won) under each model (the CAC when the "
+        "conversion is a won deal):"
+    )
+    with pytest.raises(ValueError, match="HEADLINE_MODEL"):
+        at.credit_sentence(att, model="u-shaped")
+    with pytest.raises(ValueError, match="measure"):
+        at.by_model(att, measure="clicks")
+
+
+def test_spend_per_conversion_by_hand():
+    credit = pd.DataFrame({m: [2.0, 0.0] for m in at.MODELS}, index=["A", "B"])
+    costs = pd.DataFrame({"paid": [True, True], "spend": [1000.0, 300.0]}, index=["A", "B"])
+    per = at.spend_per_conversion(credit=credit, costs=costs)
+    assert per.loc["A", "markov"] == 500.0 and pd.isna(per.loc["B", "markov"])
+
+
+def test_without_touchpoints_attribution_is_skipped_with_its_sentence():
+    att = _attribute(_dataset(with_touchpoints=False))
+    assert att == Skipped(
+        "the data has no touchpoints table",
+        "export touchpoints to credit conversions to the channels along the journey",
+        "Attribution",
+    )
+    assert att.sentence() == (
+        "Attribution is not available: the data has no touchpoints table (export touchpoints "
+        "to credit conversions to the channels along the journey)."
+    )
+    assert at.by_model(att, measure="revenue") == att and at.paths_sentence(att) == att
+
+
+def test_without_spend_the_spend_per_conversion_alone_is_skipped():
+    no_spend = Skipped("the data has no channel_spend table", step="Spend and cost per channel")
+    att = _attribute(_dataset(), costs=no_spend)
+    assert att.credit.loc["A", "first touch"] == 2.0
+    per = at.by_model(att, measure="spend per conversion")
+    assert per == Skipped(
+        "the data has no channel_spend table", step="Spend per attributed conversion"
+    )
+
+
+def test_no_converting_path_is_skipped():
+    ds = _dataset()
+    ds.tables["touchpoints"] = ds["touchpoints"][ds["touchpoints"]["lead_id"] == "L2"]
+    att = _attribute(ds)
+    assert isinstance(att, Skipped) and att.step == "Attribution"
+    assert "no converting lead has a touch in the 90 days before converting" in att.reason

@@ -1,20 +1,95 @@
-"""Channel economics: planted costs, rates, elasticities and LTV:CAC order are recovered."""
+"""Channel economics: reporting period, planted costs and elasticities recovered, quadrant,
+findings and headline metrics (with skipped steps)."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import pandas as pd
 import pytest
-from statsmodels.stats.proportion import proportion_confint
 
+from helpers import attribution as at
 from helpers import channels as ch
-from helpers import survival as sv
+from helpers import payback as pb
+from helpers.loading import Dataset
+from helpers.steps import Skipped
+
+AS_OF = pd.Timestamp("2025-12-31")
+NO_SPEND = Skipped(
+    "the data has no channel_spend table",
+    "export monthly spend per channel to get costs per lead and customer",
+)
 
 
 @pytest.fixture(scope="module")
 def costs(demo):
-    return ch.volume_and_cost(demo["leads"], demo["channel_spend"])
+    return ch.volume_and_cost(leads=demo["leads"], spend=demo["channel_spend"])
+
+
+def _dataset(with_spend: bool = True) -> Dataset:
+    """Leads created before, at the start of, inside and at the end of the 48 months to
+    2025-12-31 (the period is (2021-12-31, 2025-12-31]); spend rows likewise."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L0", "L1", "L2", "L3"],
+            "source_channel": ["search_ads", "search_ads", "referral", "search_ads"],
+            "created_date": pd.to_datetime(["2021-06-01", "2021-12-31", "2022-01-01", AS_OF]),
+            "intent_date": pd.to_datetime([None, None, "2022-01-02", "2025-12-31"]),
+            "won_date": pd.to_datetime([None, None, "2022-02-01", None]),
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "channel": ["search_ads"] * 3,
+            "month": pd.to_datetime(["2021-12-01", "2022-01-01", "2025-12-01"]),
+            "spend": [999.0, 100.0, 300.0],
+        }
+    )
+    tables = {"leads": leads, "channel_spend": spend} if with_spend else {"leads": leads}
+    return Dataset(tables=tables, source="test", analysis_date=AS_OF, fingerprint="abc")
+
+
+def test_reporting_period_selects_leads_and_spend_of_its_months():
+    period = ch.reporting_period(_dataset(), analysis_date="", months=48)
+    assert period.as_of == AS_OF and period.start == pd.Timestamp("2021-12-31")
+    assert list(period.leads["lead_id"]) == ["L2", "L3"]
+    assert list(period.spend["spend"]) == [100.0, 300.0]
+    assert ch.period_sentence(period) == (
+        "Reporting period: the 48 months to 2025-12-31, 2 leads; 400 of spend on 1 channels "
+        "over 2 months."
+    )
+    earlier = ch.reporting_period(_dataset(), analysis_date="2022-06-30", months=12)
+    assert earlier.as_of == pd.Timestamp("2022-06-30")
+    assert list(earlier.leads["lead_id"]) == ["L1", "L2"]
+    assert list(earlier.spend["spend"]) == [999.0, 100.0]
+
+
+def test_without_spend_costs_are_skipped_never_zero():
+    period = ch.reporting_period(_dataset(with_spend=False), months=48)
+    assert period.spend == NO_SPEND
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    assert costs == dataclasses.replace(NO_SPEND, step="Spend and cost per channel")
+    assert costs.sentence() == (
+        "Spend and cost per channel is not available: the data has no channel_spend table "
+        "(export monthly spend per channel to get costs per lead and customer)."
+    )
+    assert ch.period_sentence(period) == (
+        "Reporting period: the 48 months to 2025-12-31, 2 leads; no costs: the data has no "
+        "channel_spend table (export monthly spend per channel to get costs per lead and "
+        "customer)."
+    )
+    trend = ch.monthly_trend(leads=period.leads, spend=period.spend)
+    assert trend.step == "The monthly spend trend"
+    assert ch.quadrant(costs).step == "The channel quadrant"
+    assert ch.spend_response(trend).step == "The spend response"
+    assert ch.cheapest_leads_sentence(costs) == costs
+
+
+def test_spend_outside_the_period_only_is_skipped():
+    period = ch.reporting_period(_dataset(), analysis_date="2021-07-15", months=2)
+    assert isinstance(period.spend, Skipped)
+    assert period.spend.reason == "no channel spend is recorded between 2021-05 and 2021-07"
+    assert list(period.leads["lead_id"]) == ["L0"]
 
 
 def test_cost_per_lead_exact_to_the_cent(costs, truth):
@@ -30,34 +105,6 @@ def test_missing_spend_month_is_named_and_left_out(costs, truth):
     assert miss["month"] in costs.loc[miss["channel"], "note"]
 
 
-def test_stage_rates_inside_bonferroni_wilson_intervals(demo, truth):
-    """24 comparisons (6 channels x 4 stages): each planted marginal rate must lie in the
-    observed Wilson interval at level 1 - 0.05/24 (Bonferroni), so that one test has a 5%
-    chance of a false alarm overall, not 24 x 5%."""
-    fun = ch.funnel(demo["leads"], demo.analysis_date, mature_days=365)
-    alpha = 0.05 / len(fun)
-    assert len(fun) == 24
-    for row in fun.itertuples():
-        planted = truth["channels"][row.channel]["marginal_stage_rates"][row.stage]
-        lo, hi = proportion_confint(row.converted, row.entered, alpha=alpha, method="wilson")
-        assert lo <= planted <= hi, (row.channel, row.stage, row.rate, planted)
-
-
-def test_elasticities_within_a_tenth(demo, truth):
-    trend = ch.monthly_trend(demo["leads"], demo["channel_spend"])
-    fit = ch.spend_response(trend)
-    for channel, info in truth["channels"].items():
-        if info["paid"]:
-            assert fit.loc[channel, "elasticity"] == pytest.approx(info["elasticity"], abs=0.1)
-
-
-def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth, costs):
-    ltv, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=100)
-    ratio = ch.ltv_cac(ltv, costs)
-    assert list(ratio.index) == truth["ltv_cac"]["order_best_to_worst"]
-    assert (ratio["low"] <= ratio["ratio"]).all() and (ratio["ratio"] <= ratio["high"]).all()
-
-
 def test_channels_without_spend_and_spend_without_leads():
     leads = pd.DataFrame(
         {
@@ -71,10 +118,54 @@ def test_channels_without_spend_and_spend_without_leads():
     spend = pd.DataFrame(
         {"channel": ["search_ads"], "month": pd.to_datetime(["2025-01-01"]), "spend": [500.0]}
     )
-    c = ch.volume_and_cost(leads, spend)
+    c = ch.volume_and_cost(leads=leads, spend=spend)
     assert c.loc["referral", "cac"] == 0.0 and c.loc["referral", "cost_per_inquiry"] == 0.0
+    assert (c.loc["referral", "leads"], c.loc["referral", "customers"]) == (2, 1)
     assert pd.isna(c.loc["search_ads", "cost_per_lead"])
     assert c.loc["search_ads", "note"] == "spend but no leads in the selection"
+    assert ch.cheapest_leads_sentence(c) == "No paid channel brought leads in the selection."
+
+
+def test_monthly_trend_and_cheapest_leads_by_hand():
+    period = ch.reporting_period(_dataset(), months=48)
+    trend = ch.monthly_trend(leads=period.leads, spend=period.spend)
+    assert list(trend["month"]) == list(pd.to_datetime(["2022-01-01", "2025-12-01"]))
+    assert list(trend["leads"]) == [0, 1] and list(trend["spend"]) == [100.0, 300.0]
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    assert costs.loc["search_ads", "cost_per_lead"] == 400.0  # 400 of spend, one lead
+    assert ch.cheapest_leads_sentence(costs) == (
+        "search_ads brings the cheapest leads (400 each); cost per lead moves with spend from "
+        "month to month (section 6)."
+    )
+
+
+def test_elasticities_within_a_tenth(demo, truth):
+    trend = ch.monthly_trend(leads=demo["leads"], spend=demo["channel_spend"])
+    fit = ch.spend_response(trend)
+    for channel, info in truth["channels"].items():
+        if info["paid"]:
+            assert fit.loc[channel, "elasticity"] == pytest.approx(info["elasticity"], abs=0.1)
+
+
+def test_spend_response_by_hand_and_too_short_histories():
+    months = pd.date_range("2025-01-01", periods=6, freq="MS")
+    spend = [100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
+    leads = [9.5, 19.5, 39.5, 79.5, 159.5, 319.5]  # log(leads + 0.5) = log(spend) - log(10)
+    trend = pd.DataFrame({"channel": "x", "month": months, "spend": spend, "leads": leads})
+    fit = ch.spend_response(trend)
+    assert fit.loc["x", "elasticity"] == pytest.approx(1.0)
+    assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
+    assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
+    assert ch.response_sentence(fit) == (
+        "x responds most to extra spend (elasticity 1.00); one more lead there costs about 10 "
+        "at current spend."
+    )
+    short = ch.spend_response(trend.iloc[:5])
+    assert short == Skipped(
+        "no paid channel has 6 months of spend",
+        "a longer reporting period gives more months",
+        "The spend response",
+    )
 
 
 def test_quadrant_strategies():
@@ -91,103 +182,152 @@ def test_quadrant_strategies():
     assert q.loc["b", "strategy"] == "improve conversion"
     assert q.loc["d", "strategy"] == "wind down"
     assert q.loc["c", "strategy"].startswith("precise but dear")
-
-
-def test_conversion_action_must_be_known(demo):
-    with pytest.raises(ValueError, match="CONVERSION_ACTION"):
-        ch.conversion_times(demo, "click")
-
-
-def test_attribution_over_demo_is_consistent(demo):
-    from helpers import attribution as at
-
-    conv = ch.conversion_times(demo, "won")
-    paths = at.build_paths(demo["touchpoints"], demo["leads"], conv, demo.analysis_date)
-    table = at.attribute(paths)
-    for model in at.MODELS:
-        assert table[model].sum() == pytest.approx(paths.n_converted)
-
-
-def test_ltv_cac_without_lifetime_values_is_empty(costs):
-    assert ch.ltv_cac(None, costs).empty
-
-
-def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
-    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
-    same = {"data_fingerprint": "abc", "analysis_date": pd.Timestamp("2025-12-31"), "filters": {}}
-    path = tmp_path / "metrics.json"
-    path.write_text(
-        json.dumps(
-            {
-                "ltv_by_channel": table,
-                "data_fingerprint": "abc",
-                "analysis_date": "2025-12-31",
-                "filters": {},
-            }
-        )
+    assert (q.attrs["x_cut"], q.attrs["y_cut"]) == (50, 200)
+    assert ch.quadrant_sentence(q) == (
+        "On cost alone: b (improve conversion); d (wind down); a (invest more); c (precise but "
+        "dear: try referral / fission marketing). Section 5 weighs what the customers are worth."
     )
-    ltv, note = ch.ltv_from_metrics(str(path), same)
-    assert ltv.loc["search_ads", "mean"] == 900.0 and "read from" in note
-    ltv, note = ch.ltv_from_metrics(str(path), {**same, "filters": {"region": "north"}})
-    assert ltv is None and "filters differ" in note
-    ltv, note = ch.ltv_from_metrics(str(tmp_path / "absent.json"), same)
-    assert ltv is None and "No churn metrics" in note
-    assert ch.ltv_from_metrics("", same) == (None, "")
-
-
-def test_revenue_after_conversion_by_hand():
-    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L4"], "account_id": ["A", "B", None, "B"]})
-    conv = pd.Series(
-        pd.to_datetime(["2025-01-10 15:00:00", None, "2025-01-01 00:00:00", "2025-03-20 00:00:00"]),
-        index=["L1", "L2", "L3", "L4"],
-    )
-    orders = pd.DataFrame(
-        {
-            "account_id": ["A", "A", "A", "A", "B", "A"],
-            "order_date": pd.to_datetime(
-                ["2025-01-09", "2025-01-10", "2025-03-01", "2025-02-10", "2025-03-25", "2025-03-05"]
-            ),
-            "net_amount": [1.0, 10.0, 100.0, 1000.0, 5.0, 7.0],
-            "status": [
-                "completed",
-                "completed",
-                "completed",
-                "cancelled",
-                "completed",
-                "completed",
-            ],
-        }
-    )
-    as_of = pd.Timestamp("2025-03-31")
-    value = ch.revenue_after_conversion(leads, orders, conv, as_of, days=60)
-    # L1: the conversion day, 1 and 5 March (days 50 and 54) count: 10 + 100 + 7; the day
-    # before and the cancelled order do not. L2 did not convert; L3 has no account; L4
-    # converted 11 days before as_of: its 60-day window is incomplete.
-    assert value["L1"] == 117.0 and value["L2"] == 0.0 and value["L3"] == 0.0
-    assert pd.isna(value["L4"])
-    assert ch.revenue_after_conversion(leads, orders, conv, as_of, days=30)["L1"] == 10.0
-    # an earlier analysis date sees neither later orders nor complete windows it cannot know
-    early = ch.revenue_after_conversion(leads, orders, conv, pd.Timestamp("2025-03-02"), days=30)
-    assert early["L1"] == 10.0 and pd.isna(early["L4"])
-
-
-def test_conversions_after_the_analysis_date_do_not_count(demo):
-    late = demo.analysis_date - pd.DateOffset(months=6)
-    conv = ch.conversion_times(demo, "won", late)
-    assert (
-        conv.max() <= late and conv.notna().sum() < ch.conversion_times(demo, "won").notna().sum()
+    median = ch.quadrant(costs.assign(cost_per_lead=[10.0, 20.0, 30.0, 40.0]))
+    assert median.attrs["x_cut"] == 25.0 and list(median["high_acquisition_cost"]) == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert ch.quadrant(costs.assign(paid=False)).reason == (
+        "no paid channel has both a cost per lead and a CAC"
     )
 
 
-def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
-    same = {"data_fingerprint": "abc", "ltv_definition": sv.ltv_definition()}
-    path = tmp_path / "metrics.json"
-    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
-    other = {**sv.ltv_definition(threshold=60)}
-    path.write_text(
-        json.dumps({"ltv_by_channel": table, "data_fingerprint": "abc", "ltv_definition": other})
+COSTS = pd.DataFrame(
+    {
+        "paid": [True, True, False, False],
+        "spend": [1000.0, 3000.0, 0.0, 0.0],
+        "leads": [10, 10, 5, 5],
+        "customers": [4, 2, 3, 1],
+        "cost_per_lead": [100.0, 300.0, 0.0, 0.0],
+        "cac": [250.0, 1500.0, 0.0, 0.0],
+        "note": ["", "", "", ""],
+    },
+    index=pd.Index(["cheap", "dear", "organic", "referral"], name="channel"),
+)
+RATIO = pd.DataFrame(
+    {"ratio": [6.0, 2.0], "flag": ["", "ratio under 3"], "payback_months": [3.0, 30.0]},
+    index=["cheap", "dear"],
+)
+
+
+def test_findings_by_hand():
+    assert ch.findings(costs=COSTS, ratio=RATIO, notes=["spend is company-wide"]) == [
+        "The cheapest paid channel per new customer is cheap (250); the dearest is dear (1,500).",
+        "organic, referral brought 4 customers with no recorded spend.",
+        "Grow cheap: each new customer is worth 6.0× what it cost (LTV:CAC).",
+        "Cut or fix dear: LTV:CAC 2.0 (ratio under 3).",
+        "spend is company-wide",
+    ]
+    no_ltv = Skipped("only 3 churn events", step="LTV:CAC")
+    assert ch.findings(costs=COSTS, ratio=no_ltv)[-1] == (
+        "LTV:CAC is not available: only 3 churn events."
     )
-    ltv, note = ch.ltv_from_metrics(str(path), same)
-    assert ltv is None and "ltv_definition differ" in note
-    path.write_text("{damaged")
-    assert ch.ltv_from_metrics(str(path), same)[0] is None
+    no_costs = dataclasses.replace(NO_SPEND, step="Spend and cost per channel")
+    assert ch.findings(costs=no_costs, ratio=no_costs.downstream("LTV:CAC")) == [
+        no_costs.sentence()
+    ]
+
+
+def test_spend_slice_notes_only_for_a_slice(demo):
+    assert ch.spend_slice_notes(demo) == []
+    region = demo["accounts"]["region"].iloc[0]
+    notes = ch.spend_slice_notes(demo.filter({"region": region}))
+    assert len(notes) == 1 and notes[0].startswith("spend is company-wide")
+
+
+def _metrics(**changes):
+    ds = _dataset()
+    period = ch.reporting_period(ds, months=48)
+    credit = pd.DataFrame({m: [3.0, 1.0] for m in at.MODELS}, index=["cheap", "organic"])
+    attributed = at.Attribution(
+        paths=at.Paths(pd.DataFrame(), 4, 4, 0),
+        credit=credit,
+        revenue=credit * 100,
+        spend_per_conversion=credit,
+        valued=4,
+        pending=0,
+        action="won",
+        max_touches=20,
+        revenue_days=365,
+    )
+    steps = {
+        "costs": COSTS,
+        "ratio": RATIO,
+        "quad": ch.quadrant(COSTS),
+        "response": pd.DataFrame({"elasticity": [0.5]}, index=["cheap"]),
+        "attributed": attributed,
+        "ltv": pb.ChannelLtv(table=pd.DataFrame(), source="Lifetime values from here."),
+        **changes,
+    }
+    return ch.metrics(ds, period=period, headline_model="markov", **steps)
+
+
+def test_metrics_by_hand():
+    m = _metrics()
+    assert (m.data_fingerprint, m.analysis_date, m.filters, m.source) == (
+        "abc",
+        "2025-12-31",
+        {},
+        "test",
+    )
+    assert m.costs["dear"]["cac"] == 1500.0 and "note" not in m.costs["dear"]
+    assert m.ltv_cac["dear"] == {"ratio": 2.0, "flag": "ratio under 3", "payback_months": 30.0}
+    assert m.quadrant == {"cheap": "invest more", "dear": "wind down"}
+    assert m.elasticity == {"cheap": 0.5}
+    assert m.attribution == {"cheap": 3.0, "organic": 1.0}
+    assert m.attributed_revenue == {"cheap": 300.0, "organic": 100.0}
+    assert m.ltv_source == "Lifetime values from here."
+    assert m.findings == ch.findings(costs=COSTS, ratio=RATIO) and m.skipped == {}
+
+
+def test_metrics_record_null_and_the_reason_of_skipped_steps():
+    no_touch = _attribute_without_touchpoints()
+    no_ltv = Skipped("only 3 churn events", step="Lifetime value by channel")
+    m = _metrics(attributed=no_touch, ltv=no_ltv, ratio=no_ltv.downstream("LTV:CAC"))
+    assert m.attribution is None and m.attributed_revenue is None and m.ltv_cac is None
+    reason = (
+        "the data has no touchpoints table (export touchpoints to credit conversions to the "
+        "channels along the journey)"
+    )
+    assert m.skipped == {
+        "attribution": reason,
+        "attributed_revenue": reason,
+        "ltv_cac": "only 3 churn events",
+    }
+    assert m.ltv_source == "Lifetime value by channel is not available: only 3 churn events."
+    assert m.costs["cheap"]["spend"] == 1000.0  # the other steps are still recorded
+
+    no_costs = ch.volume_and_cost(leads=pd.DataFrame(), spend=NO_SPEND)
+    m = _metrics(
+        costs=no_costs,
+        ratio=no_costs.downstream("LTV:CAC"),
+        quad=ch.quadrant(no_costs),
+        response=no_costs.downstream("The spend response"),
+    )
+    assert m.costs is None and m.quadrant is None and m.elasticity is None
+    assert set(m.skipped) == {"costs", "ltv_cac", "quadrant", "elasticity"}
+    assert m.skipped["costs"] == NO_SPEND.why()
+    assert m.findings == [no_costs.sentence()] and m.attribution == {"cheap": 3.0, "organic": 1.0}
+
+
+def _attribute_without_touchpoints():
+    ds = _dataset()
+    return at.attribute_conversions(ds, leads=ds["leads"], as_of=AS_OF, costs=COSTS)
+
+
+def test_save_costs_writes_the_table_or_says_why_not(tmp_path):
+    assert ch.save_costs(tmp_path, costs=COSTS) == "Metrics and `channel_costs.csv` written."
+    written = pd.read_csv(tmp_path / "channel_costs.csv")
+    assert list(written["channel"]) == list(COSTS.index) and written["spend"].sum() == 4000.0
+    assert ch.save_costs(tmp_path / "none", costs=NO_SPEND) == (
+        "Metrics written; no `channel_costs.csv`: the data has no channel_spend table (export "
+        "monthly spend per channel to get costs per lead and customer)."
+    )
+    assert not (tmp_path / "none" / "channel_costs.csv").exists()

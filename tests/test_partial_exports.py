@@ -41,6 +41,7 @@ def _shown_text(nb: nbformat.NotebookNode) -> str:
     [
         ("01-customer-segmentation", "leads", {}, "Lead grading"),
         ("03-channel-economics", "touchpoints", {"N_BOOT": 50}, "Attribution"),
+        ("03-channel-economics", "channel_spend", {"N_BOOT": 50}, "Spend and cost per channel"),
     ],
 )
 def test_notebook_runs_without_an_optional_table(

@@ -7,14 +7,26 @@ first-order Markov removal effect. Written here because the maintained options a
 A path is the ordered channels of a lead's touches inside the conversion window before its
 conversion (or before the analysis date / its loss for non-converting leads). Touches after the
 conversion are ignored. Paths longer than ``max_touches`` keep their last touches (reported).
+
+The study step is :func:`attribute_conversions`: conversions of the chosen key action, their
+paths, the credit and revenue of each channel under every model, and the spend per attributed
+conversion (an :class:`Attribution`), or a :class:`~helpers.steps.Skipped` when the data has
+no touchpoints table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from helpers.reporting import money
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
 
 MODELS: tuple[str, ...] = (
     "first touch",
@@ -187,3 +199,230 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
         total = float(values.reindex(conv["lead_id"].unique()).sum())  # NaN skipped
         table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
     return table.fillna(0.0).sort_index()
+
+
+# --- conversions and their value ---------------------------------------------------------------
+
+ACTIONS: tuple[str, ...] = ("inquiry", "won", "first_order")
+
+
+def conversion_times(ds: Dataset, action: str, as_of: pd.Timestamp | None = None) -> pd.Series:
+    """Conversion timestamp per lead for the key action: ``"inquiry"`` (intent date),
+    ``"won"`` (won date) or ``"first_order"`` (the converted account's first completed
+    order); NaT when the lead did not convert, or converted after ``as_of`` (an analysis
+    date earlier than the data's end must not see later conversions)."""
+    leads = ds["leads"].set_index("lead_id")
+    if action == "inquiry":
+        times = leads["intent_date"]
+    elif action == "won":
+        times = leads["won_date"]
+    elif action == "first_order":
+        o = ds["orders"]
+        first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
+        times = leads["account_id"].map(first)
+    else:
+        raise ValueError(
+            f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
+        )
+    return times.where(times <= as_of) if as_of is not None else times
+
+
+def revenue_after_conversion(
+    leads: pd.DataFrame,
+    orders: pd.DataFrame,
+    conversion: pd.Series,
+    as_of: pd.Timestamp,
+    days: int = 365,
+) -> pd.Series:
+    """Value of each converted lead for revenue attribution (currency): net amount of its
+    account's non-cancelled orders in the ``days`` after the conversion (conversion day
+    included). Indexed by lead_id.
+
+    Only conversions at least ``days`` old at ``as_of`` have their whole window in the data:
+    younger ones (and any after ``as_of``) are NaN, so that channels with recent conversions are
+    not credited with a fraction of a year; :func:`attribute` then credits revenue from the
+    complete windows only. Leads that did not convert, or have no account, get 0. One year is
+    the default because a B2B account's first year shows what the deal was worth without
+    letting old accounts outweigh recent ones; an account won twice counts its orders for
+    each lead.
+    """
+    conv = conversion.reindex(leads["lead_id"].to_numpy())
+    acc = leads.set_index("lead_id")["account_id"].reindex(conv.index)
+    complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
+    done = complete & acc.notna()
+    value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)
+    if done.any():
+        pairs = pd.DataFrame(
+            {
+                "lead_id": conv.index[done],
+                "account_id": acc[done].to_numpy(),
+                "start": conv[done].dt.normalize().to_numpy(),
+            }
+        )
+        o = orders.loc[
+            (orders["status"] != "cancelled") & (orders["order_date"] <= as_of),
+            ["account_id", "order_date", "net_amount"],
+        ]
+        m = pairs.merge(o, on="account_id")
+        inside = (m["order_date"] >= m["start"]) & (
+            m["order_date"] < m["start"] + pd.Timedelta(days=days)
+        )
+        booked = m[inside].groupby("lead_id")["net_amount"].sum()
+        value[done] = booked.reindex(conv.index[done], fill_value=0.0).to_numpy()
+    return value.rename("revenue")
+
+
+# --- the study step ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Conversions and revenue credited to channels under every model (:data:`MODELS`).
+
+    ``credit``: attributed conversions, channel x model (each model hands out
+    ``paths.n_converted`` conversions). ``revenue``: attributed revenue (currency), channel x
+    model, from the ``valued`` conversions whose ``revenue_days`` window is complete;
+    ``pending`` conversions are too recent and add no revenue. ``spend_per_conversion``:
+    spend / attributed conversions per paid channel and model (currency; the CAC when the
+    action is ``"won"``), Skipped without spend. ``action``, ``max_touches`` and
+    ``revenue_days`` are the settings the result was computed with.
+    """
+
+    paths: Paths
+    credit: pd.DataFrame
+    revenue: pd.DataFrame
+    spend_per_conversion: pd.DataFrame | Skipped
+    valued: int
+    pending: int
+    action: str
+    max_touches: int
+    revenue_days: int
+
+
+@step("Spend per attributed conversion")
+def spend_per_conversion(credit: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """Spend over the reporting period divided by the conversions each model attributes to a
+    paid channel (currency per conversion), channel x model. ``credit`` is channel x model
+    conversions, ``costs`` the table of :func:`helpers.channels.volume_and_cost` (``paid``,
+    ``spend``). A paid channel with no credit under a model is NaN (no division by zero);
+    channels without spend are left out."""
+    paid = costs.index[costs["paid"]]
+    return (
+        credit[list(MODELS)]
+        .reindex(paid)
+        .replace(0, float("nan"))
+        .rdiv(costs.loc[paid, "spend"], axis=0)
+    )
+
+
+@step("Attribution", optional=("costs",))
+def attribute_conversions(
+    ds: Dataset,
+    leads: pd.DataFrame,
+    as_of: pd.Timestamp,
+    costs: pd.DataFrame | Skipped,
+    *,
+    action: str = "won",
+    window_days: int = 90,
+    max_touches: int = 20,
+    revenue_days: int = 365,
+) -> Attribution | Skipped:
+    """Attribute the reporting period's conversions to channels (an :class:`Attribution`).
+
+    ``leads`` are the period's leads; a conversion is the key ``action`` up to ``as_of``
+    (:func:`conversion_times`); a path holds the lead's touches in the ``window_days`` before
+    it (:func:`build_paths`, at most ``max_touches``); each converted lead is worth its
+    account's revenue in the ``revenue_days`` after converting (:func:`revenue_after_conversion`).
+    ``costs`` (may be Skipped) gives the spend per attributed conversion. Skipped when the
+    data has no touchpoints table or no converting lead has a touch in its window.
+    """
+    if not ds.has("touchpoints"):
+        return Skipped(
+            "the data has no touchpoints table",
+            "export touchpoints to credit conversions to the channels along the journey",
+        )
+    conv = conversion_times(ds, action, as_of).reindex(leads["lead_id"])
+    paths = build_paths(ds["touchpoints"], leads, conv, as_of, window_days, max_touches)
+    if paths.n_converted == 0:
+        return Skipped(
+            f"no converting lead has a touch in the {window_days} days before converting",
+            "a longer WINDOW_DAYS or another CONVERSION_ACTION may find paths",
+        )
+    value = revenue_after_conversion(leads, ds["orders"], conv, as_of, revenue_days)
+    table = attribute(paths, values=value)
+    credit = table[list(MODELS)]
+    revenue = table[[f"{m} revenue" for m in MODELS]].set_axis(list(MODELS), axis=1)
+    return Attribution(
+        paths=paths,
+        credit=credit,
+        revenue=revenue,
+        spend_per_conversion=spend_per_conversion(credit=credit, costs=costs),
+        valued=int((conv.notna() & value.notna()).sum()),
+        pending=int(value.isna().sum()),
+        action=action,
+        max_touches=max_touches,
+        revenue_days=revenue_days,
+    )
+
+
+MEASURES: tuple[str, ...] = ("conversions", "revenue", "spend per conversion")
+
+
+@step("Attribution")
+def by_model(att: Attribution, measure: str) -> pd.DataFrame | Skipped:
+    """One table of ``att``, channel x model: ``"conversions"`` (attributed conversions),
+    ``"revenue"`` (currency) or ``"spend per conversion"`` (currency; Skipped without
+    spend). A skipped attribution passes through, so a notebook cell can show it either way."""
+    tables = {
+        "conversions": att.credit,
+        "revenue": att.revenue,
+        "spend per conversion": att.spend_per_conversion,
+    }
+    if measure not in tables:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
+    return tables[measure]
+
+
+@step("Attribution")
+def paths_sentence(att: Attribution) -> str:
+    """How many paths were built, how many convert, and how many were cut."""
+    p, cap = att.paths, att.max_touches
+    return (
+        f"{p.n_paths:,} paths, {p.n_converted:,} converting; {p.truncated} paths longer than "
+        f"{cap} touches were cut to their last {cap}."
+    )
+
+
+@step("Attribution")
+def credit_sentence(att: Attribution, model: str) -> str:
+    """Which channel earns most credit under ``model`` (conversions and revenue), and where
+    first and last touch disagree most."""
+    if model not in MODELS:
+        raise ValueError(f"HEADLINE_MODEL must be one of {', '.join(MODELS)}, got {model!r}")
+    credit = att.credit
+    top = credit[model].idxmax()
+    split = (credit["first touch"] - credit["last touch"]).abs().idxmax()
+    return (
+        f"Under the {model} model, {top} earns most credit ({credit.loc[top, model]:.0f} "
+        f"conversions, {money(att.revenue.loc[top, model])} of revenue); first- and last-touch "
+        f"disagree most on {split}."
+    )
+
+
+@step("Attribution")
+def revenue_sentence(att: Attribution) -> str:
+    """What attributed revenue counts, and how many recent conversions it leaves out."""
+    return (
+        f"Attributed revenue: the converted accounts' orders in their first {att.revenue_days} "
+        f"days, for the {att.valued:,} conversions at least that old ({att.pending:,} more "
+        "recent ones are left out: their window is not complete)."
+    )
+
+
+@step("Attribution")
+def spend_sentence(att: Attribution) -> str:
+    """What the spend-per-conversion table divides by (the key action of ``att``)."""
+    return (
+        f"Spend per attributed conversion ({att.action.replace('_', ' ')}) under each model "
+        "(the CAC when the conversion is a won deal):"
+    )

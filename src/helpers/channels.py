@@ -1,38 +1,125 @@
-"""Which channels pay: cost per lead, inquiry and customer, funnel, quadrant, LTV:CAC, response.
+"""Which channels pay: cost per lead, inquiry and customer, quadrant, spend response.
 
 Conventions: money in the reporting currency; a *lead* is a row of ``leads``; an *inquiry* is a
 lead that reached the intent stage (the prospect asked about a product); a *new customer* is a
 won lead. Costs are spend divided by volume over the months that have a spend record: a paid
 channel's month missing from the spend export is left out of both (and reported). A channel
-with no spend at all (referral, organic) costs 0, never a division error.
+with no spend row while others have spend (referral, organic) costs 0, never a division error;
+without any spend in the data, costs are not available (a :class:`~helpers.steps.Skipped`),
+never 0.
+
+The study's steps in notebook order: :func:`reporting_period`, :func:`volume_and_cost`,
+:func:`monthly_trend`, then :mod:`helpers.funnel` (stages, time to decision),
+:func:`helpers.attribution.attribute_conversions`, :func:`quadrant`, :func:`helpers.payback.lifetime_values` and :func:`helpers.payback.ltv_cac`,
+:func:`spend_response`; :func:`findings` and :func:`metrics` sum up.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
-from helpers.reporting import json_safe
+from helpers import payback
+from helpers.reporting import atomic_write_csv, money
+from helpers.schemas import ChannelMetrics, Fields
+from helpers.steps import Skipped, step
 
-STAGES: tuple[str, ...] = ("intent", "proposal", "negotiation", "won")
+if TYPE_CHECKING:
+    from helpers.attribution import Attribution
+    from helpers.loading import Dataset
+
 STRATEGIES = {
     (False, True): "improve conversion",  # low acquisition cost, high conversion cost
     (True, True): "wind down",
     (False, False): "invest more",
     (True, False): "precise but dear: try referral / fission marketing",
 }
+#: A spend-response fit needs at least this many months with spend per channel.
+MIN_RESPONSE_MONTHS = 6
+#: Display formats (``reporting.styled``) of the cost, quadrant and spend-response tables.
+COST_FORMATS = {
+    "spend": "{:,.0f}",
+    "cost_per_lead": "{:,.2f}",
+    "cost_per_inquiry": "{:,.2f}",
+    "cac": "{:,.0f}",
+}
+QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
+RESPONSE_FORMATS = {
+    "elasticity": "{:.2f}",
+    "low": "{:.2f}",
+    "high": "{:.2f}",
+    "mean_spend": "{:,.0f}",
+    "marginal_cost": "{:,.0f}",
+}
 
 
 def _month(dates: pd.Series) -> pd.Series:
     return dates.dt.to_period("M").dt.to_timestamp()
+
+
+# --- reporting period, volume and cost ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """The reporting period ``(start, as_of]``: the ``leads`` created in it and the ``spend``
+    rows of its months (channel, month, spend in currency), or a Skipped when the data has no
+    spend for it."""
+
+    as_of: pd.Timestamp
+    start: pd.Timestamp
+    months: int
+    leads: pd.DataFrame
+    spend: pd.DataFrame | Skipped
+
+
+def reporting_period(ds: Dataset, *, analysis_date: str = "", months: int = 48) -> Period:
+    """The last ``months`` months before the analysis date (``analysis_date`` as YYYY-MM-DD;
+    empty: the data's own). Leads count by creation date, spend by its month (the first of
+    the month), both in ``(as_of - months, as_of]``. Raises when the data has no leads table
+    (the study needs it); ``spend`` is Skipped without a channel_spend table or without spend
+    in the period."""
+    ds.require("leads", purpose="The channel study")
+    as_of = pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
+    start = as_of - pd.DateOffset(months=months)
+    created = ds["leads"]["created_date"]
+    leads = ds["leads"][(created > start) & (created <= as_of)]
+    spend: pd.DataFrame | Skipped
+    if not ds.has("channel_spend"):
+        spend = Skipped(
+            "the data has no channel_spend table",
+            "export monthly spend per channel to get costs per lead and customer",
+        )
+    else:
+        s = ds["channel_spend"]
+        spend = s[(s["month"] > start) & (s["month"] <= as_of)]
+        if spend.empty:
+            spend = Skipped(
+                f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
+                "export spend for the reporting period",
+            )
+    return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
+
+
+def period_sentence(period: Period) -> str:
+    """What the reporting period holds: its dates, leads and spend months."""
+    head = (
+        f"Reporting period: the {period.months} months to {period.as_of:%Y-%m-%d}, "
+        f"{len(period.leads):,} leads"
+    )
+    if isinstance(period.spend, Skipped):
+        return f"{head}; no costs: {period.spend.why()}."
+    spend = period.spend
+    return (
+        f"{head}; {money(float(spend['spend'].sum()))} of spend on "
+        f"{spend['channel'].nunique()} channels over {spend['month'].nunique()} months."
+    )
 
 
 def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
@@ -50,13 +137,14 @@ def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows, columns=["channel", "month"])
 
 
-def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame | None) -> pd.DataFrame:
+@step("Spend and cost per channel")
+def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     """Per channel: spend, leads, inquiries, new customers and the cost of each (currency).
 
     ``paid`` is False for channels without any spend row (costs 0). ``note`` says when a
-    channel has spend but no leads, or when months were left out for missing spend.
+    channel has spend but no leads, or when months were left out for missing spend. Skipped
+    when ``spend`` is (no spend data: costs are not available, not 0).
     """
-    spend = spend if spend is not None else pd.DataFrame(columns=["channel", "month", "spend"])
     leads = leads.assign(month=_month(leads["created_date"]))
     missing = (
         missing_spend_months(spend, leads)
@@ -110,8 +198,10 @@ def _cost(total: float, count: int, paid: bool) -> float:
     return round(total / count, 2) if count else float("nan")
 
 
+@step("The monthly spend trend")
 def monthly_trend(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """Spend and leads per paid channel and month (for the trend chart and the response fit)."""
+    """Spend (currency), leads and new customers per paid channel and month: one row per
+    spend row (channel, month), leads counted by creation month (0 when none)."""
     counts = (
         leads.assign(month=_month(leads["created_date"]))
         .groupby(["source_channel", "month"])
@@ -136,185 +226,71 @@ def monthly_trend(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-# --- funnel ------------------------------------------------------------------------------------
+@step("Spend and cost per channel")
+def cheapest_leads_sentence(costs: pd.DataFrame) -> str:
+    """Which paid channel brings the cheapest leads (cost per lead, currency)."""
+    paid = costs.loc[costs["paid"], "cost_per_lead"].dropna()
+    if paid.empty:
+        return "No paid channel brought leads in the selection."
+    cheap = paid.idxmin()
+    return (
+        f"{cheap} brings the cheapest leads ({money(paid[cheap])} each); cost per lead moves "
+        "with spend from month to month (section 6)."
+    )
 
 
-def funnel(
-    leads: pd.DataFrame, as_of: pd.Timestamp, mature_days: int = 365, alpha: float = 0.05
-) -> pd.DataFrame:
-    """Stage-to-stage conversion per channel with Wilson intervals.
-
-    Only leads created at least ``mature_days`` before ``as_of`` count (their outcome is
-    known: open deals would bias rates down). ``rate`` at a stage is the share of leads that
-    reached the previous stage (or were created, for intent) and reached this one.
-    """
-    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
-    rows = []
-    for ch, part in mature.groupby("source_channel"):
-        base = len(part)
-        reached_prev = np.ones(len(part), bool)
-        for stage in STAGES:
-            reached = part[f"{stage}_date"].notna().to_numpy() & reached_prev
-            n, k = int(reached_prev.sum()), int(reached.sum())
-            lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan,) * 2
-            rows.append(
-                {
-                    "channel": ch,
-                    "stage": stage,
-                    "entered": n,
-                    "converted": k,
-                    "rate": k / n if n else float("nan"),
-                    "low": lo,
-                    "high": hi,
-                    "share_of_leads": k / base if base else float("nan"),
-                }
-            )
-            reached_prev = reached
-    return pd.DataFrame(rows)
+# --- quadrant and spend response ---------------------------------------------------------------
 
 
-def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp):
-    """Kaplan-Meier fits of days from lead creation to the decision (won or lost) per channel,
-    open deals censored at ``as_of``; and the median days. The decision date is used, not the
-    won date alone, because lost deals never close-won: censoring them would treat them as
-    still open (in the demo, time to decision does not depend on the outcome)."""
-    from lifelines import KaplanMeierFitter
-
-    decided = leads["won_date"].fillna(leads["lost_date"])
-    end = decided.fillna(as_of)
-    days = (end - leads["created_date"]).dt.days.clip(lower=0)
-    event = decided.notna().astype(int)
-    fits, medians = {}, {}
-    for ch in sorted(leads["source_channel"].unique()):
-        m = (leads["source_channel"] == ch).to_numpy()
-        fits[ch] = KaplanMeierFitter(label=ch).fit(days[m], event[m])
-        medians[ch] = float(fits[ch].median_survival_time_)
-    return fits, pd.Series(medians, name="median_days_to_decision")
-
-
-# --- quadrant, LTV:CAC, payback ---------------------------------------------------------------
-
-
+@step("The channel quadrant")
 def quadrant(
     costs: pd.DataFrame, x_target: float | None = None, y_target: float | None = None
-) -> pd.DataFrame:
+) -> pd.DataFrame | Skipped:
     """Paid channels placed by acquisition cost (cost per lead) and conversion cost (CAC),
-    split at the medians (or the targets); each gets one of the four strategies."""
-    paid = costs[costs["paid"] & costs["cac"].notna() & costs["cost_per_lead"].notna()].copy()
-    x_cut = paid["cost_per_lead"].median() if x_target is None else x_target
-    y_cut = paid["cac"].median() if y_target is None else y_target
-    paid["high_acquisition_cost"] = paid["cost_per_lead"] > x_cut
-    paid["high_conversion_cost"] = paid["cac"] > y_cut
-    paid["strategy"] = [
+    split at the medians of the paid channels (or the targets, currency); each gets one of
+    :data:`STRATEGIES`. Columns ``cost_per_lead``, ``cac``, ``high_acquisition_cost``,
+    ``high_conversion_cost``, ``strategy``; the cuts in ``attrs['x_cut']``, ``['y_cut']``.
+    Skipped when no paid channel has both costs."""
+    paid = costs[costs["paid"] & costs["cac"].notna() & costs["cost_per_lead"].notna()]
+    if paid.empty:
+        return Skipped("no paid channel has both a cost per lead and a CAC")
+    out = paid[["cost_per_lead", "cac"]].copy()
+    x_cut = out["cost_per_lead"].median() if x_target is None else x_target
+    y_cut = out["cac"].median() if y_target is None else y_target
+    out["high_acquisition_cost"] = out["cost_per_lead"] > x_cut
+    out["high_conversion_cost"] = out["cac"] > y_cut
+    out["strategy"] = [
         STRATEGIES[(bool(a), bool(b))]
-        for a, b in zip(paid["high_acquisition_cost"], paid["high_conversion_cost"], strict=True)
+        for a, b in zip(out["high_acquisition_cost"], out["high_conversion_cost"], strict=True)
     ]
-    paid.attrs.update(x_cut=x_cut, y_cut=y_cut)
-    return paid
+    out.attrs.update(x_cut=x_cut, y_cut=y_cut)
+    return out
 
 
-def plot_quadrant(table: pd.DataFrame, ax=None):
-    """The quadrant chart: channels as labelled points, the cuts as lines, strategies named."""
-    import matplotlib.pyplot as plt
-
-    from helpers import theme
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 6))
-    colors = theme.channel_colors(table.index)
-    for ch, row in table.iterrows():
-        ax.scatter(row["cost_per_lead"], row["cac"], s=120, color=colors[ch], zorder=3)
-        ax.annotate(
-            ch, (row["cost_per_lead"], row["cac"]), xytext=(6, 6), textcoords="offset points"
-        )
-    x, y = table.attrs["x_cut"], table.attrs["y_cut"]
-    ax.axvline(x, color=theme.NEUTRAL, ls="--")
-    ax.axhline(y, color=theme.NEUTRAL, ls="--")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for (hx, hy), text in STRATEGIES.items():
-        ax.text(
-            0.98 if hx else 0.02,
-            0.98 if hy else 0.02,
-            text,
-            transform=ax.transAxes,
-            ha="right" if hx else "left",
-            va="top" if hy else "bottom",
-            fontsize=9,
-            color="#555555",
-            wrap=True,
-        )
-    ax.set_xlabel("acquisition cost: cost per lead (log)")
-    ax.set_ylabel("conversion cost: cost per new customer (log)")
-    return ax
+@step("The channel quadrant")
+def quadrant_sentence(quad: pd.DataFrame) -> str:
+    """The channels under each strategy of the quadrant, in :data:`STRATEGIES` order."""
+    parts = [
+        f"{', '.join(quad.index[quad['strategy'] == strategy])} ({strategy})"
+        for strategy in STRATEGIES.values()
+        if (quad["strategy"] == strategy).any()
+    ]
+    return f"On cost alone: {'; '.join(parts)}. Section 5 weighs what the customers are worth."
 
 
-def ltv_cac(ltv: pd.DataFrame | None, costs: pd.DataFrame) -> pd.DataFrame:
-    """LTV:CAC per paid channel with the LTV interval carried over (CAC is an observed total,
-    so the ratio's interval is the LTV interval divided by CAC). Flags: the interval includes
-    1 (may not pay back) or the ratio is under 3 (the usual B2B floor). ``ltv`` is the churn
-    study's ``ltv_by_channel`` (mean, low, high); ``None`` gives an empty table."""
-    columns = ["ltv", "cac", "ratio", "low", "high", "flag"]
-    if ltv is None or ltv.empty:
-        return pd.DataFrame(columns=columns)
-    paid = costs[costs["paid"] & costs["cac"].notna()]
-    out = pd.DataFrame({"ltv": ltv["mean"], "cac": paid["cac"]}).dropna()
-    out["ratio"] = out["ltv"] / out["cac"]
-    out["low"] = ltv["low"].reindex(out.index) / out["cac"]
-    out["high"] = ltv["high"].reindex(out.index) / out["cac"]
-    out["flag"] = np.where(
-        out["low"] <= 1, "may not pay back", np.where(out["ratio"] < 3, "ratio under 3", "")
-    )
-    return out[columns].sort_values("ratio", ascending=False)
-
-
-def payback_months(
-    orders: pd.DataFrame,
-    accounts: pd.DataFrame,
-    costs: pd.DataFrame,
-    as_of: pd.Timestamp,
-    max_months: int = 36,
-) -> pd.Series:
-    """Months until the average new customer's cumulative gross margin covers the CAC.
-
-    Month ``k`` after acquisition averages the margin of all accounts acquired at least ``k``
-    months before ``as_of`` (churned ones count with 0), so it includes churn. NaN: not within
-    ``max_months``.
-    """
-    acc = accounts.set_index("account_id")
-    o = orders[(orders["status"] != "cancelled") & (orders["order_date"] <= as_of)]
-    o = o.join(acc[["acquired_date", "acquisition_channel"]], on="account_id")
-    o["k"] = ((o["order_date"] - o["acquired_date"]).dt.days // 30.44).astype(int)
-    out = {}
-    for ch, row in costs[costs["paid"]].iterrows():
-        mine = acc[acc["acquisition_channel"] == ch]
-        if mine.empty or not np.isfinite(row["cac"]):
-            continue
-        age = ((as_of - mine["acquired_date"]).dt.days // 30.44).astype(int)
-        margin = o[o["acquisition_channel"] == ch].groupby("k")["gross_margin"].sum()
-        at_risk = np.array([(age >= k).sum() for k in range(max_months)])
-        per_month = margin.reindex(range(max_months), fill_value=0).to_numpy() / np.maximum(
-            at_risk, 1
-        )
-        cumulative = np.cumsum(per_month)
-        hit = np.flatnonzero(cumulative >= row["cac"])
-        out[ch] = float(hit[0] + 1) if len(hit) else float("nan")
-    return pd.Series(out, name="payback_months")
-
-
-# --- spend response ----------------------------------------------------------------------------
-
-
-def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame:
+@step("The spend response")
+def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame | Skipped:
     """Per paid channel: log(outcome + 0.5) = a + b log(spend) by OLS (statsmodels); ``b`` is
     the elasticity (1% more spend -> b% more leads), with its 95% interval, and the marginal
-    cost of one more unit at the mean monthly spend: spend / (b x outcome)."""
+    cost of one more unit at the mean monthly spend: spend / (b x outcome) (currency).
+    Channels with fewer than :data:`MIN_RESPONSE_MONTHS` months of spend are left out;
+    Skipped when none has that many."""
     import statsmodels.api as sm
 
     rows = []
     for ch, part in trend.groupby("channel"):
         part = part[part["spend"] > 0]
-        if len(part) < 6:
+        if len(part) < MIN_RESPONSE_MONTHS:
             continue
         x = sm.add_constant(np.log(part["spend"].to_numpy()))
         y = np.log(part[outcome].to_numpy() + 0.5)
@@ -336,28 +312,65 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame:
                 else float("nan"),
             }
         )
+    if not rows:
+        return Skipped(
+            f"no paid channel has {MIN_RESPONSE_MONTHS} months of spend",
+            "a longer reporting period gives more months",
+        )
     return pd.DataFrame(rows).set_index("channel")
 
 
-def findings(costs: pd.DataFrame, ratio: pd.DataFrame, quad: pd.DataFrame) -> list[str]:
-    """Key findings: cheapest and dearest channel per customer, the one to grow and to cut."""
-    from helpers.reporting import money
+@step("The spend response")
+def response_sentence(response: pd.DataFrame) -> str:
+    """The channel that responds most to extra spend, and what one more lead costs there."""
+    steep = response["elasticity"].idxmax()
+    return (
+        f"{steep} responds most to extra spend (elasticity "
+        f"{response.loc[steep, 'elasticity']:.2f}); one more lead there costs about "
+        f"{money(response.loc[steep, 'marginal_cost'])} at current spend."
+    )
 
-    paid = costs[costs["paid"] & costs["cac"].notna()].sort_values("cac")
+
+# --- findings and headline numbers -------------------------------------------------------------
+
+
+def spend_slice_notes(ds: Dataset) -> list[str]:
+    """The data's warnings about channel spend when the data is a slice (filters set): spend
+    is company-wide, so a slice's costs compare slice volumes with company-wide spend."""
+    if not ds.filters:
+        return []
+    return [w.rule for w in ds.warnings if w.file == "channel_spend"]
+
+
+def findings(
+    *,
+    costs: pd.DataFrame | Skipped,
+    ratio: pd.DataFrame | Skipped,
+    notes: Sequence[str] = (),
+) -> list[str]:
+    """Key findings: the cheapest and dearest paid channel per new customer, what channels
+    without spend brought, the channel to grow and the one to cut or fix (LTV:CAC, ``ratio``
+    best first), then ``notes``. A skipped cost or LTV:CAC step is said as its sentence."""
     out = []
-    if len(paid) >= 2:
-        out.append(
-            f"The cheapest paid channel per new customer is {paid.index[0]} "
-            f"({money(paid['cac'].iloc[0])}); the dearest is {paid.index[-1]} "
-            f"({money(paid['cac'].iloc[-1])})."
-        )
-    free = costs[~costs["paid"]]
-    if len(free):
-        out.append(
-            f"{', '.join(free.index)} brought {int(free['customers'].sum())} customers "
-            "with no recorded spend."
-        )
-    if len(ratio):
+    if isinstance(costs, Skipped):
+        out.append(costs.sentence())
+    else:
+        paid = costs[costs["paid"] & costs["cac"].notna()].sort_values("cac")
+        if len(paid) >= 2:
+            out.append(
+                f"The cheapest paid channel per new customer is {paid.index[0]} "
+                f"({money(paid['cac'].iloc[0])}); the dearest is {paid.index[-1]} "
+                f"({money(paid['cac'].iloc[-1])})."
+            )
+        free = costs[~costs["paid"]]
+        if len(free):
+            out.append(
+                f"{', '.join(free.index)} brought {int(free['customers'].sum())} customers "
+                "with no recorded spend."
+            )
+        if isinstance(ratio, Skipped):
+            out.append(ratio.sentence())
+    if not isinstance(ratio, Skipped) and len(ratio):
         best, worst = ratio.index[0], ratio.index[-1]
         out.append(
             f"Grow {best}: each new customer is worth {ratio.loc[best, 'ratio']:.1f}× "
@@ -368,113 +381,53 @@ def findings(costs: pd.DataFrame, ratio: pd.DataFrame, quad: pd.DataFrame) -> li
                 f"Cut or fix {worst}: LTV:CAC {ratio.loc[worst, 'ratio']:.1f} "
                 f"({ratio.loc[worst, 'flag']})."
             )
-    return out
+    return out + list(notes)
 
 
-def ltv_from_metrics(
-    path: str | os.PathLike[str], expected: Mapping[str, Any]
-) -> tuple[pd.DataFrame | None, str]:
-    """``ltv_by_channel`` from a churn run's metrics.json, and a sentence saying where the
-    lifetime values come from.
-
-    The file is used only when it describes the same data and the same lifetime-value
-    definition: every key of ``expected`` (``data_fingerprint``, ``analysis_date``,
-    ``filters``, ``ltv_definition`` from :func:`helpers.survival.ltv_definition`; compared in
-    their JSON form) must match. Otherwise, or when the file or its table is absent, the table is ``None`` and the
-    sentence gives the reason (the caller then computes the values itself).
-    """
-    if not path:
-        return None, ""
-    p = Path(path)
-    if not p.exists():
-        return None, f"No churn metrics at `{p}`: lifetime values computed here."
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError):
-        return (
-            None,
-            f"The churn metrics at `{p}` cannot be read as a metrics file: lifetime values computed here.",
-        )
-    differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
-    if differ:
-        return None, (
-            f"The churn metrics at `{p}` describe other data ({', '.join(differ)} differ): "
-            "lifetime values computed here."
-        )
-    table = data.get("ltv_by_channel")
-    if not table:
-        return None, f"The churn metrics at `{p}` hold no lifetime values: computed here."
-    return pd.DataFrame(table).T, f"Lifetime values read from the churn study's `{p}`."
-
-
-def channel_order(values: Sequence[str]) -> list[str]:
-    """Channels in a stable order: sorted by name."""
-    return sorted(set(values))
+def metrics(
+    ds: Dataset,
+    *,
+    period: Period,
+    costs: pd.DataFrame | Skipped,
+    ratio: pd.DataFrame | Skipped,
+    quad: pd.DataFrame | Skipped,
+    response: pd.DataFrame | Skipped,
+    attributed: Attribution | Skipped,
+    ltv: payback.ChannelLtv | Skipped,
+    headline_model: str,
+) -> ChannelMetrics:
+    """The study's headline numbers (:class:`helpers.schemas.ChannelMetrics`): costs per
+    channel (without the note), LTV:CAC with payback, quadrant strategies, elasticities,
+    conversions and revenue credited under ``headline_model``, where the lifetime values come
+    from, and the findings (without the slice notes). A skipped step's fields are null, with
+    the reason in ``skipped``."""
+    fields = Fields()
+    return ChannelMetrics(
+        data_fingerprint=ds.fingerprint,
+        analysis_date=f"{period.as_of:%Y-%m-%d}",
+        filters=dict(ds.filters),
+        source=ds.source,
+        costs=fields.take("costs", costs, lambda c: c.drop(columns="note").to_dict("index")),
+        ltv_cac=fields.take("ltv_cac", ratio, lambda r: r.to_dict("index")),
+        quadrant=fields.take("quadrant", quad, lambda q: q["strategy"].to_dict()),
+        elasticity=fields.take("elasticity", response, lambda r: r["elasticity"].to_dict()),
+        attribution_model=headline_model,
+        attribution=fields.take(
+            "attribution", attributed, lambda a: a.credit[headline_model].to_dict()
+        ),
+        attributed_revenue=fields.take(
+            "attributed_revenue", attributed, lambda a: a.revenue[headline_model].to_dict()
+        ),
+        ltv_source=payback.ltv_source(ltv),
+        findings=findings(costs=costs, ratio=ratio),
+        skipped=fields.skipped,
+    )
 
 
-def conversion_times(ds, action: str, as_of: pd.Timestamp | None = None) -> pd.Series:
-    """Conversion timestamp per lead for the key action: ``"inquiry"`` (intent date),
-    ``"won"`` (won date) or ``"first_order"`` (the converted account's first completed
-    order); NaT when the lead did not convert, or converted after ``as_of`` (an analysis
-    date earlier than the data's end must not see later conversions)."""
-    leads = ds["leads"].set_index("lead_id")
-    if action == "inquiry":
-        times = leads["intent_date"]
-    elif action == "won":
-        times = leads["won_date"]
-    elif action == "first_order":
-        o = ds["orders"]
-        first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
-        times = leads["account_id"].map(first)
-    else:
-        raise ValueError(
-            f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
-        )
-    return times.where(times <= as_of) if as_of is not None else times
-
-
-def revenue_after_conversion(
-    leads: pd.DataFrame,
-    orders: pd.DataFrame,
-    conversion: pd.Series,
-    as_of: pd.Timestamp,
-    days: int = 365,
-) -> pd.Series:
-    """Value of each converted lead for revenue attribution (currency): net amount of its
-    account's non-cancelled orders in the ``days`` after the conversion (conversion day
-    included). Indexed by lead_id.
-
-    Only conversions at least ``days`` old at ``as_of`` have their whole window in the data:
-    younger ones (and any after ``as_of``) are NaN, so that channels with recent conversions are
-    not credited with a fraction of a year; :func:`helpers.attribution.attribute` then credits
-    revenue from the complete windows only. Leads that did not convert, or have no account,
-    get 0. One year is the default because a B2B account's first year shows what the deal was
-    worth without letting old accounts outweigh recent ones; an account won twice counts its
-    orders for each lead.
-    """
-    conv = conversion.reindex(leads["lead_id"].to_numpy())
-    acc = leads.set_index("lead_id")["account_id"].reindex(conv.index)
-    complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
-    done = complete & acc.notna()
-    value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)
-    if done.any():
-        pairs = pd.DataFrame(
-            {
-                "lead_id": conv.index[done],
-                "account_id": acc[done].to_numpy(),
-                "start": conv[done].dt.normalize().to_numpy(),
-            }
-        )
-        o = orders.loc[
-            (orders["status"] != "cancelled") & (orders["order_date"] <= as_of),
-            ["account_id", "order_date", "net_amount"],
-        ]
-        m = pairs.merge(o, on="account_id")
-        inside = (m["order_date"] >= m["start"]) & (
-            m["order_date"] < m["start"] + pd.Timedelta(days=days)
-        )
-        booked = m[inside].groupby("lead_id")["net_amount"].sum()
-        value[done] = booked.reindex(conv.index[done], fill_value=0.0).to_numpy()
-    return value.rename("revenue")
+def save_costs(folder: str | Path, costs: pd.DataFrame | Skipped) -> str:
+    """Write ``channel_costs.csv`` (the cost table, one row per channel) to ``folder`` and say
+    what was written next to ``metrics.json`` (no CSV when costs are skipped)."""
+    if isinstance(costs, Skipped):
+        return f"Metrics written; no `channel_costs.csv`: {costs.why()}."
+    atomic_write_csv(costs.reset_index(), Path(folder) / "channel_costs.csv")
+    return "Metrics and `channel_costs.csv` written."

@@ -258,5 +258,52 @@ def share_bars(
     ax.barh([str(i) for i in shares.index], shares.to_numpy(float), color=theme.PALETTE[0])
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel(xlabel)
+
+
+def spend_lines(trend: pd.DataFrame, *, axes=None) -> Sequence[Any]:
+    """Two panels of monthly lines per channel: spend (left) and cost per lead (right, spend
+    over the month's leads; a month without leads is a gap). ``trend`` has channel, month,
+    spend and leads, as :func:`helpers.channels.monthly_trend` builds it."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(13, 4))
+    colors = theme.channel_colors(trend["channel"])
+    for name, part in trend.groupby("channel"):
+        axes[0].plot(part["month"], part["spend"], label=name, color=colors[name])
+        per_lead = part["spend"] / part["leads"].where(part["leads"] > 0)
+        axes[1].plot(part["month"], per_lead, color=colors[name])
+    axes[0].set_title("Spend per month")
+    axes[1].set_title("Cost per lead per month")
+    money_axis(axes[0].yaxis)
+    money_axis(axes[1].yaxis)
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=30)
+    axes[0].legend(fontsize=8)
+    return axes
+
+
+@_skippable
+def stage_lines(
+    shares: pd.DataFrame,
+    *,
+    ylabel: str = "share of leads reaching the stage",
+    title: str = "Funnel by channel",
+    ax=None,
+):
+    """One line per column (channel, in its ``theme.channel_colors`` colour) over the rows
+    (funnel stages in order), with markers: e.g. the share of leads reaching each stage."""
+    ax = _axes(ax)
+    shares.plot(marker="o", color=theme.channel_colors(shares.columns), ax=ax)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def grouped_bars(table: pd.DataFrame, *, ylabel: str = "", title: str = "", ax=None):
+    """Bars per row (e.g. channel) grouped side by side, one colour per column (e.g.
+    attribution model, in ``theme.PALETTE`` order)."""
+    ax = _axes(ax, (11, 4))
+    table.plot.bar(ax=ax, color=theme.PALETTE[: len(table.columns)], rot=30)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     return ax

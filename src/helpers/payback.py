@@ -1,0 +1,223 @@
+"""Do a channel's new customers pay back what they cost? Lifetime value, LTV:CAC, payback.
+
+Lifetime value (LTV) is the churn study's: the discounted gross margin of a new customer over
+three years from the survival model, with a 95% bootstrap interval, per acquisition channel.
+:func:`lifetime_values` is the one place this study gets it from (a churn run's metrics when
+they describe the same data and definition, otherwise fitted here). CAC is the channel's spend
+per new customer over the reporting period (:func:`helpers.channels.volume_and_cost`). Money
+in the data's currency; payback in months of 30.44 days.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.reporting import json_safe
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
+
+#: LTV:CAC under this is flagged (the usual B2B floor).
+RATIO_FLOOR = 3.0
+FITTED_HERE = "Lifetime values from the churn study's survival model, fitted here."
+#: Display formats (``reporting.styled``) of the LTV:CAC table.
+RATIO_FORMATS = {
+    "ltv": "{:,.0f}",
+    "cac": "{:,.0f}",
+    "ratio": "{:.1f}",
+    "low": "{:.1f}",
+    "high": "{:.1f}",
+    "payback_months": "{:.0f}",
+}
+
+
+@dataclass(frozen=True)
+class ChannelLtv:
+    """Lifetime value of a new customer per acquisition channel.
+
+    ``table``: index channel, columns ``mean``, ``low``, ``high`` (95% bootstrap interval,
+    currency) and ``n`` (customers). ``source``: one sentence saying where the values come
+    from (with the model's notes).
+    """
+
+    table: pd.DataFrame
+    source: str
+
+
+def ltv_from_metrics(
+    path: str | os.PathLike[str], expected: Mapping[str, Any]
+) -> tuple[pd.DataFrame | None, str]:
+    """``ltv_by_channel`` from a churn run's metrics.json, and a sentence saying where the
+    lifetime values come from.
+
+    The file is used only when it describes the same data and the same lifetime-value
+    definition: every key of ``expected`` (``data_fingerprint``, ``analysis_date``,
+    ``filters``, ``ltv_definition`` from :func:`helpers.survival.ltv_definition`; compared in
+    their JSON form) must match. Otherwise, or when the file or its table is absent, the table
+    is ``None`` and the sentence gives the reason (the caller then computes the values itself).
+    """
+    if not path:
+        return None, ""
+    p = Path(path)
+    if not p.exists():
+        return None, f"No churn metrics at `{p}`: lifetime values computed here."
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError):
+        return (
+            None,
+            f"The churn metrics at `{p}` cannot be read as a metrics file: "
+            "lifetime values computed here.",
+        )
+    differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
+    if differ:
+        return None, (
+            f"The churn metrics at `{p}` describe other data ({', '.join(differ)} differ): "
+            "lifetime values computed here."
+        )
+    table = data.get("ltv_by_channel")
+    if not table:
+        return None, f"The churn metrics at `{p}` hold no lifetime values: computed here."
+    return pd.DataFrame(table).T, f"Lifetime values read from the churn study's `{p}`."
+
+
+@step("Lifetime value by channel")
+def lifetime_values(
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    *,
+    churn_metrics: str = "",
+    n_boot: int = 300,
+    seed: int = 42,
+) -> ChannelLtv | Skipped:
+    """Lifetime value per acquisition channel (a :class:`ChannelLtv`): read from the churn
+    run's ``churn_metrics`` file when it describes the same data (fingerprint, ``as_of``,
+    filters) and the same definition (:func:`helpers.survival.ltv_definition` with ``n_boot``
+    bootstrap resamples and ``seed``), otherwise fitted here with
+    :func:`helpers.survival.channel_ltv`. Skipped when the survival model cannot be fitted
+    (too few churn events), with its note as the reason.
+
+    The adapter between this study and the survival package: the notebook calls only this.
+    """
+    from helpers import survival
+
+    same_data = {
+        "data_fingerprint": ds.fingerprint,
+        "analysis_date": as_of,
+        "filters": ds.filters,
+        "ltv_definition": survival.ltv_definition(n_boot=n_boot, seed=seed),
+    }
+    table, source = ltv_from_metrics(churn_metrics, same_data)
+    if table is not None:
+        return ChannelLtv(table, source)
+    table, notes = survival.channel_ltv(ds, as_of, n_boot=n_boot, seed=seed)
+    if table is None:
+        reason = " ".join(notes).rstrip(".")
+        return Skipped(reason[:1].lower() + reason[1:])
+    return ChannelLtv(table, " ".join([source or FITTED_HERE, *notes]))
+
+
+def ltv_source(ltv: ChannelLtv | Skipped) -> str:
+    """Where the lifetime values come from, as one sentence (why they are missing, when
+    skipped): shown above the LTV:CAC table and recorded as the metric ``ltv_source``."""
+    return ltv.sentence() if isinstance(ltv, Skipped) else ltv.source
+
+
+def ltv_cac_ratios(ltv: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """LTV:CAC per paid channel, best first, with the LTV interval carried over.
+
+    ``ltv`` has ``mean``, ``low``, ``high`` per channel (currency); ``costs`` is
+    :func:`helpers.channels.volume_and_cost`. CAC is an observed total, so the ratio's
+    interval is the LTV interval divided by CAC. ``flag``: "may not pay back" when the
+    interval reaches 1, "ratio under 3" under :data:`RATIO_FLOOR`, else empty. Channels
+    without a lifetime value or a CAC are left out.
+    """
+    columns = ["ltv", "cac", "ratio", "low", "high", "flag"]
+    paid = costs[costs["paid"] & costs["cac"].notna()]
+    out = pd.DataFrame({"ltv": ltv["mean"], "cac": paid["cac"]}).dropna()
+    out["ratio"] = out["ltv"] / out["cac"]
+    out["low"] = ltv["low"].reindex(out.index) / out["cac"]
+    out["high"] = ltv["high"].reindex(out.index) / out["cac"]
+    out["flag"] = np.where(
+        out["low"] <= 1,
+        "may not pay back",
+        np.where(out["ratio"] < RATIO_FLOOR, "ratio under 3", ""),
+    )
+    return out[columns].sort_values("ratio", ascending=False)
+
+
+def payback_months(
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    costs: pd.DataFrame,
+    as_of: pd.Timestamp,
+    max_months: int = 36,
+) -> pd.Series:
+    """Months until the average new customer's cumulative gross margin covers the CAC.
+
+    Month ``k`` after acquisition averages the margin of all accounts acquired at least ``k``
+    months before ``as_of`` (churned ones count with 0), so it includes churn. NaN: not within
+    ``max_months``.
+    """
+    acc = accounts.set_index("account_id")
+    o = orders[(orders["status"] != "cancelled") & (orders["order_date"] <= as_of)]
+    o = o.join(acc[["acquired_date", "acquisition_channel"]], on="account_id")
+    o["k"] = ((o["order_date"] - o["acquired_date"]).dt.days // 30.44).astype(int)
+    out = {}
+    for ch, row in costs[costs["paid"]].iterrows():
+        mine = acc[acc["acquisition_channel"] == ch]
+        if mine.empty or not np.isfinite(row["cac"]):
+            continue
+        age = ((as_of - mine["acquired_date"]).dt.days // 30.44).astype(int)
+        margin = o[o["acquisition_channel"] == ch].groupby("k")["gross_margin"].sum()
+        at_risk = np.array([(age >= k).sum() for k in range(max_months)])
+        per_month = margin.reindex(range(max_months), fill_value=0).to_numpy() / np.maximum(
+            at_risk, 1
+        )
+        cumulative = np.cumsum(per_month)
+        hit = np.flatnonzero(cumulative >= row["cac"])
+        out[ch] = float(hit[0] + 1) if len(hit) else float("nan")
+    return pd.Series(out, name="payback_months", dtype=float)
+
+
+@step("LTV:CAC")
+def ltv_cac(
+    ltv: ChannelLtv,
+    costs: pd.DataFrame,
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    as_of: pd.Timestamp,
+    max_months: int = 36,
+) -> pd.DataFrame | Skipped:
+    """LTV:CAC per paid channel with its payback: :func:`ltv_cac_ratios` (``ltv``, ``cac``,
+    ``ratio``, ``low``, ``high``, ``flag``; best first) plus ``payback_months``
+    (:func:`payback_months` over all ``orders`` up to ``as_of``; NaN when not within
+    ``max_months``). Skipped when no paid channel has both a lifetime value and a CAC."""
+    out = ltv_cac_ratios(ltv.table, costs)
+    if out.empty:
+        return Skipped(
+            "no paid channel has both a lifetime value and a CAC",
+            "LTV:CAC needs paid channels that won customers",
+        )
+    out["payback_months"] = payback_months(orders, accounts, costs, as_of, max_months)
+    return out
+
+
+@step("LTV:CAC")
+def ratio_sentence(ratio: pd.DataFrame) -> str:
+    """The best and the worst LTV:CAC (``ratio`` as :func:`ltv_cac` returns it, best first)."""
+    return (
+        f"{ratio.index[0]} returns {ratio['ratio'].iloc[0]:.1f}× its acquisition cost, "
+        f"{ratio.index[-1]} {ratio['ratio'].iloc[-1]:.1f}×."
+    )

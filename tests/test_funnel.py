@@ -1,0 +1,97 @@
+"""Funnel by channel: stage rates (planted rates recovered, hand-counted pivots) and time to
+decision."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from helpers import funnel
+from helpers.steps import Skipped
+
+AS_OF = pd.Timestamp("2025-01-01")
+
+
+def _leads() -> pd.DataFrame:
+    """Channel A: 4 mature leads (won; lost in negotiation; inquiry only; nothing). Channel B:
+    2 mature leads (won; nothing) and one young won lead, which must not count."""
+    d = pd.Timestamp
+    nat = pd.NaT
+    rows = [
+        ("A", "2023-01-01", d("2023-01-05"), d("2023-02-01"), d("2023-03-01"), d("2023-04-01")),
+        ("A", "2023-01-01", d("2023-01-05"), d("2023-02-01"), d("2023-03-01"), nat),
+        ("A", "2023-01-01", d("2023-01-05"), nat, nat, nat),
+        ("A", "2023-01-01", nat, nat, nat, nat),
+        ("B", "2023-01-01", d("2023-01-05"), d("2023-02-01"), d("2023-03-01"), d("2023-04-01")),
+        ("B", "2023-01-01", nat, nat, nat, nat),
+        ("B", "2024-12-01", d("2024-12-02"), d("2024-12-03"), d("2024-12-04"), d("2024-12-05")),
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "source_channel",
+            "created_date",
+            "intent_date",
+            "proposal_date",
+            "negotiation_date",
+            "won_date",
+        ],
+    )
+    frame["created_date"] = pd.to_datetime(frame["created_date"])
+    return frame
+
+
+def test_stage_rates_inside_bonferroni_wilson_intervals(demo, truth):
+    """24 comparisons (6 channels x 4 stages): each planted marginal rate must lie in the
+    observed Wilson interval at level 1 - 0.05/24 (Bonferroni), so that one test has a 5%
+    chance of a false alarm overall, not 24 x 5%."""
+    fun = funnel.conversion(demo["leads"], as_of=demo.analysis_date, mature_days=365)
+    alpha = 0.05 / len(fun)
+    assert len(fun) == 24
+    for row in fun.itertuples():
+        planted = truth["channels"][row.channel]["marginal_stage_rates"][row.stage]
+        lo, hi = proportion_confint(row.converted, row.entered, alpha=alpha, method="wilson")
+        assert lo <= planted <= hi, (row.channel, row.stage, row.rate, planted)
+
+
+def test_rates_and_shares_counted_by_hand():
+    fun = funnel.conversion(_leads(), as_of=AS_OF, mature_days=365)
+    rates = funnel.rates(fun)
+    assert list(rates.columns) == list(funnel.STAGES)
+    assert list(rates.loc["A"]) == pytest.approx([0.75, 2 / 3, 1.0, 0.5])
+    assert list(rates.loc["B"]) == pytest.approx([0.5, 1.0, 1.0, 1.0])  # young lead left out
+    shares = funnel.shares(fun)
+    assert list(shares.index) == list(funnel.STAGES)
+    assert list(shares["A"]) == pytest.approx([0.75, 0.5, 0.5, 0.25])
+    a_won = fun[(fun["channel"] == "A") & (fun["stage"] == "won")].iloc[0]
+    assert (a_won["entered"], a_won["converted"]) == (2, 1)
+    assert funnel.close_sentence(rates=rates) == "Negotiations from B close best (100% won)."
+
+
+def test_no_mature_lead_skips_the_funnel_and_what_follows():
+    fun = funnel.conversion(_leads(), as_of=AS_OF, mature_days=3650)
+    assert isinstance(fun, Skipped) and fun.step == "The funnel"
+    assert "no lead in the selection was created 3650 days before 2025-01-01" in fun.sentence()
+    assert funnel.rates(fun) == fun and funnel.shares(fun) == fun
+    assert funnel.close_sentence(rates=funnel.rates(fun)) == fun
+
+
+def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():
+    leads = pd.DataFrame(
+        {
+            "source_channel": ["A", "A", "A", "B"],
+            "created_date": pd.to_datetime(["2025-01-01"] * 4),
+            "won_date": pd.to_datetime(["2025-01-11", None, None, None]),
+            "lost_date": pd.to_datetime([None, "2025-01-21", None, None]),
+        }
+    )
+    times = funnel.time_to_decision(leads, as_of=pd.Timestamp("2025-03-01"))
+    # A: decided after 10 and 20 days, one open (censored at 59): S drops to 1/3 at day 20
+    assert times.medians["A"] == 20.0 and math.isinf(times.medians["B"])
+    assert set(times.fits) == {"A", "B"}
+    assert funnel.decision_sentence(times) == (
+        "Median days to decision range from 20 (A) to 20 (A); not reached for B."
+    )

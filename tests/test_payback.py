@@ -1,0 +1,198 @@
+"""Lifetime value, LTV:CAC and payback: planted order recovered, hand-computed ratios and
+payback months, and where the lifetime values come from."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import channels as ch
+from helpers import payback as pb
+from helpers import survival as sv
+from helpers.loading import Dataset
+from helpers.steps import Skipped
+
+AS_OF = pd.Timestamp("2025-01-01")
+
+
+def _costs() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "paid": [True, True, True, True, False],
+            "cac": [100.0, 200.0, 100.0, float("nan"), 0.0],
+        },
+        index=["X", "Y", "V", "W", "Z"],
+    )
+
+
+def _ltv() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "mean": [900.0, 500.0, 150.0, 800.0, 1000.0],
+            "low": [400.0, 300.0, 50.0, 700.0, 900.0],
+            "high": [1200.0, 700.0, 250.0, 900.0, 1100.0],
+            "n": [10, 10, 10, 10, 10],
+        },
+        index=["X", "Y", "V", "W", "Z"],
+    )
+
+
+def _orders_and_accounts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """X's one customer (acquired 2024-01-01) earns 60 margin in month 0 and 60 in month 1 (a
+    cancelled order of 1000 in month 0 must not count); V's customer earns 10 a month."""
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2"],
+            "acquired_date": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+            "acquisition_channel": ["X", "V"],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "account_id": ["a1", "a1", "a1", "a2"],
+            "order_date": pd.to_datetime(["2024-01-10", "2024-01-12", "2024-02-15", "2024-01-10"]),
+            "gross_margin": [60.0, 1000.0, 60.0, 10.0],
+            "status": ["completed", "cancelled", "completed", "completed"],
+        }
+    )
+    return orders, accounts
+
+
+def _dataset() -> Dataset:
+    return Dataset(tables={}, source="test", analysis_date=AS_OF, fingerprint="abc")
+
+
+def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth):
+    costs = ch.volume_and_cost(leads=demo["leads"], spend=demo["channel_spend"])
+    ltv, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=100)
+    ratio = pb.ltv_cac_ratios(ltv=ltv, costs=costs)
+    assert list(ratio.index) == truth["ltv_cac"]["order_best_to_worst"]
+    assert (ratio["low"] <= ratio["ratio"]).all() and (ratio["ratio"] <= ratio["high"]).all()
+
+
+def test_ltv_cac_ratios_by_hand():
+    ratio = pb.ltv_cac_ratios(ltv=_ltv(), costs=_costs())
+    assert list(ratio.index) == ["X", "Y", "V"]  # W has no CAC, Z no spend
+    assert list(ratio["ratio"]) == pytest.approx([9.0, 2.5, 1.5])
+    assert ratio.loc["X", "low"] == 4.0 and ratio.loc["X", "high"] == 12.0
+    assert list(ratio["flag"]) == ["", "ratio under 3", "may not pay back"]
+
+
+def test_payback_months_by_hand():
+    orders, accounts = _orders_and_accounts()
+    months = pb.payback_months(orders, accounts, costs=_costs(), as_of=AS_OF)
+    assert months["X"] == 2.0  # 60 + 60 >= 100 in the second month
+    assert pd.isna(months["V"])  # 10 a month never reaches 100 in 36 months
+    assert "Y" not in months.index  # no customer acquired through Y
+
+
+def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
+    orders, accounts = _orders_and_accounts()
+    ltv = pb.ChannelLtv(table=_ltv(), source="given")
+    ratio = pb.ltv_cac(ltv, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
+    assert ratio.loc["X", "payback_months"] == 2.0 and pd.isna(ratio.loc["Y", "payback_months"])
+    assert pb.ratio_sentence(ratio) == "X returns 9.0× its acquisition cost, V 1.5×."
+
+
+def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():
+    orders, accounts = _orders_and_accounts()
+    unpaid = _costs().assign(paid=False)
+    ltv = pb.ChannelLtv(table=_ltv(), source="given")
+    none = pb.ltv_cac(ltv, costs=unpaid, orders=orders, accounts=accounts, as_of=AS_OF)
+    assert none == Skipped(
+        "no paid channel has both a lifetime value and a CAC",
+        "LTV:CAC needs paid channels that won customers",
+        "LTV:CAC",
+    )
+    cause = Skipped("only 3 churn events", step="Lifetime value by channel")
+    after = pb.ltv_cac(cause, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
+    assert after == Skipped("only 3 churn events", step="LTV:CAC")
+    assert pb.ratio_sentence(after) == after  # a sentence helper passes the cause on
+    assert pb.ltv_source(cause) == (
+        "Lifetime value by channel is not available: only 3 churn events."
+    )
+
+
+def test_lifetime_values_read_from_churn_metrics_of_the_same_data(tmp_path, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the survival model must not be fitted when metrics fit")
+
+    monkeypatch.setattr(sv, "channel_ltv", no_fit)
+    path = tmp_path / "metrics.json"
+    table = {"X": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
+    same = {
+        "data_fingerprint": "abc",
+        "analysis_date": "2025-01-01",
+        "filters": {},
+        "ltv_definition": sv.ltv_definition(n_boot=50, seed=7),
+        "ltv_by_channel": table,
+    }
+    path.write_text(json.dumps(same), encoding="utf-8")
+    ltv = pb.lifetime_values(_dataset(), AS_OF, churn_metrics=str(path), n_boot=50, seed=7)
+    assert ltv.table.loc["X", "mean"] == 900.0
+    assert ltv.source == f"Lifetime values read from the churn study's `{path}`."
+
+
+def test_lifetime_values_fitted_here_or_skipped_with_the_models_note(tmp_path, monkeypatch):
+    calls = []
+    table = pd.DataFrame({"mean": [900.0], "low": [800.0], "high": [1.0e3], "n": [40]}, ["X"])
+
+    def fitted(ds, as_of, *, n_boot, seed):
+        calls.append((as_of, n_boot, seed))
+        return table, ["Penalised fit."]
+
+    monkeypatch.setattr(sv, "channel_ltv", fitted)
+    absent = tmp_path / "absent.json"
+    ltv = pb.lifetime_values(_dataset(), AS_OF, churn_metrics=str(absent), n_boot=50, seed=7)
+    assert calls == [(AS_OF, 50, 7)] and ltv.table is table
+    assert ltv.source == (
+        f"No churn metrics at `{absent}`: lifetime values computed here. Penalised fit."
+    )
+    assert pb.lifetime_values(_dataset(), AS_OF).source == pb.FITTED_HERE + " Penalised fit."
+
+    note = "Only 3 churn events in this selection: too few for the survival model."
+    monkeypatch.setattr(sv, "channel_ltv", lambda ds, as_of, *, n_boot, seed: (None, [note]))
+    skipped = pb.lifetime_values(_dataset(), AS_OF, n_boot=50, seed=7)
+    assert skipped == Skipped(
+        "only 3 churn events in this selection: too few for the survival model",
+        step="Lifetime value by channel",
+    )
+
+
+def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
+    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
+    same = {"data_fingerprint": "abc", "analysis_date": pd.Timestamp("2025-12-31"), "filters": {}}
+    path = tmp_path / "metrics.json"
+    path.write_text(
+        json.dumps(
+            {
+                "ltv_by_channel": table,
+                "data_fingerprint": "abc",
+                "analysis_date": "2025-12-31",
+                "filters": {},
+            }
+        )
+    )
+    ltv, note = pb.ltv_from_metrics(str(path), same)
+    assert ltv.loc["search_ads", "mean"] == 900.0 and "read from" in note
+    ltv, note = pb.ltv_from_metrics(str(path), {**same, "filters": {"region": "north"}})
+    assert ltv is None and "filters differ" in note
+    ltv, note = pb.ltv_from_metrics(str(tmp_path / "absent.json"), same)
+    assert ltv is None and "No churn metrics" in note
+    assert pb.ltv_from_metrics("", same) == (None, "")
+
+
+def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
+    same = {"data_fingerprint": "abc", "ltv_definition": sv.ltv_definition()}
+    path = tmp_path / "metrics.json"
+    table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
+    other = {**sv.ltv_definition(threshold=60)}
+    path.write_text(
+        json.dumps({"ltv_by_channel": table, "data_fingerprint": "abc", "ltv_definition": other})
+    )
+    ltv, note = pb.ltv_from_metrics(str(path), same)
+    assert ltv is None and "ltv_definition differ" in note
+    path.write_text("{damaged")
+    assert pb.ltv_from_metrics(str(path), same)[0] is None
