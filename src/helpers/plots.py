@@ -258,8 +258,11 @@ def share_bars(
     ax.barh([str(i) for i in shares.index], shares.to_numpy(float), color=theme.PALETTE[0])
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
 
 
+@_skippable
 def spend_lines(trend: pd.DataFrame, *, axes=None) -> Sequence[Any]:
     """Two panels of monthly lines per channel: spend (left) and cost per lead (right, spend
     over the month's leads; a month without leads is a gap). ``trend`` has channel, month,
