@@ -66,7 +66,7 @@ def _dataset() -> Dataset:
 
 def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth):
     costs = ch.volume_and_cost(leads=demo["leads"], spend=demo["channel_spend"])
-    ltv, _ = sv.channel_ltv(demo, demo.analysis_date, n_boot=100)
+    ltv = sv.channel_ltv(demo, demo.analysis_date, sv.LtvSettings(n_boot=100))
     ratio = pb.ltv_cac_ratios(ltv=ltv, costs=costs)
     assert list(ratio.index) == truth["ltv_cac"]["order_best_to_worst"]
     assert (ratio["low"] <= ratio["ratio"]).all() and (ratio["ratio"] <= ratio["high"]).all()
@@ -126,7 +126,7 @@ def test_lifetime_values_read_from_churn_metrics_of_the_same_data(tmp_path, monk
         "data_fingerprint": "abc",
         "analysis_date": "2025-01-01",
         "filters": {},
-        "ltv_definition": sv.ltv_definition(n_boot=50, seed=7),
+        "ltv_definition": sv.LtvSettings(n_boot=50, seed=7).as_dict(),
         "ltv_by_channel": table,
     }
     path.write_text(json.dumps(same), encoding="utf-8")
@@ -139,9 +139,11 @@ def test_lifetime_values_fitted_here_or_skipped_with_the_models_note(tmp_path, m
     calls = []
     table = pd.DataFrame({"mean": [900.0], "low": [800.0], "high": [1.0e3], "n": [40]}, ["X"])
 
-    def fitted(ds, as_of, *, n_boot, seed):
-        calls.append((as_of, n_boot, seed))
-        return table, ["Penalised fit."]
+    table.attrs["notes"] = ["Penalised fit."]
+
+    def fitted(ds, as_of, settings):
+        calls.append((as_of, settings.n_boot, settings.seed))
+        return table
 
     monkeypatch.setattr(sv, "channel_ltv", fitted)
     absent = tmp_path / "absent.json"
@@ -152,12 +154,11 @@ def test_lifetime_values_fitted_here_or_skipped_with_the_models_note(tmp_path, m
     )
     assert pb.lifetime_values(_dataset(), AS_OF).source == pb.FITTED_HERE + " Penalised fit."
 
-    note = "Only 3 churn events in this selection: too few for the survival model."
-    monkeypatch.setattr(sv, "channel_ltv", lambda ds, as_of, *, n_boot, seed: (None, [note]))
+    cause = Skipped("only 3 churn events", "a Cox model needs at least 20", "The Cox model")
+    monkeypatch.setattr(sv, "channel_ltv", lambda ds, as_of, settings: cause)
     skipped = pb.lifetime_values(_dataset(), AS_OF, n_boot=50, seed=7)
     assert skipped == Skipped(
-        "only 3 churn events in this selection: too few for the survival model",
-        step="Lifetime value by channel",
+        "only 3 churn events", "a Cox model needs at least 20", step="Lifetime value by channel"
     )
 
 
@@ -185,10 +186,10 @@ def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
 
 
 def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
-    same = {"data_fingerprint": "abc", "ltv_definition": sv.ltv_definition()}
+    same = {"data_fingerprint": "abc", "ltv_definition": sv.LtvSettings().as_dict()}
     path = tmp_path / "metrics.json"
     table = {"search_ads": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
-    other = {**sv.ltv_definition(threshold=60)}
+    other = {**sv.LtvSettings(threshold_days=60).as_dict()}
     path.write_text(
         json.dumps({"ltv_by_channel": table, "data_fingerprint": "abc", "ltv_definition": other})
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from helpers import survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
 
@@ -61,7 +62,7 @@ def ltv_from_metrics(
 
     The file is used only when it describes the same data and the same lifetime-value
     definition: every key of ``expected`` (``data_fingerprint``, ``analysis_date``,
-    ``filters``, ``ltv_definition`` from :func:`helpers.survival.ltv_definition`; compared in
+    ``filters``, ``ltv_definition`` from :meth:`helpers.survival.LtvSettings.as_dict`; compared in
     their JSON form) must match. Otherwise, or when the file or its table is absent, the table
     is ``None`` and the sentence gives the reason (the caller then computes the values itself).
     """
@@ -103,29 +104,27 @@ def lifetime_values(
 ) -> ChannelLtv | Skipped:
     """Lifetime value per acquisition channel (a :class:`ChannelLtv`): read from the churn
     run's ``churn_metrics`` file when it describes the same data (fingerprint, ``as_of``,
-    filters) and the same definition (:func:`helpers.survival.ltv_definition` with ``n_boot``
-    bootstrap resamples and ``seed``), otherwise fitted here with
-    :func:`helpers.survival.channel_ltv`. Skipped when the survival model cannot be fitted
-    (too few churn events), with its note as the reason.
+    filters) and the same definition (:class:`helpers.survival.LtvSettings` with ``n_boot``
+    bootstrap resamples and ``seed``, the churn study's defaults otherwise), else fitted here
+    by :func:`helpers.survival.channel_ltv` (the churn study's own steps). Skipped when the
+    survival model cannot be fitted (too few churn events), with its reason.
 
     The adapter between this study and the survival package: the notebook calls only this.
     """
-    from helpers import survival
-
+    settings = survival.LtvSettings(n_boot=n_boot, seed=seed)
     same_data = {
         "data_fingerprint": ds.fingerprint,
         "analysis_date": as_of,
         "filters": ds.filters,
-        "ltv_definition": survival.ltv_definition(n_boot=n_boot, seed=seed),
+        "ltv_definition": settings.as_dict(),
     }
     table, source = ltv_from_metrics(churn_metrics, same_data)
     if table is not None:
         return ChannelLtv(table, source)
-    table, notes = survival.channel_ltv(ds, as_of, n_boot=n_boot, seed=seed)
-    if table is None:
-        reason = " ".join(notes).rstrip(".")
-        return Skipped(reason[:1].lower() + reason[1:])
-    return ChannelLtv(table, " ".join([source or FITTED_HERE, *notes]))
+    table = survival.channel_ltv(ds, as_of, settings)
+    if isinstance(table, Skipped):
+        return Skipped(table.reason, table.hint)
+    return ChannelLtv(table, " ".join([source or FITTED_HERE, *table.attrs.get("notes", [])]))
 
 
 def ltv_source(ltv: ChannelLtv | Skipped) -> str:
