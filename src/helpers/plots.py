@@ -214,3 +214,47 @@ def survival_grid(
         ax.set_axis_off()
     fig.tight_layout()
     return list(axes.flat)
+
+
+@_skippable
+def lorenz(points: pd.DataFrame, *, title: str = "Lorenz curve", ax=None):
+    """Lorenz curve: cumulative share of accounts, largest first (``accounts``, x) against
+    their share of revenue (``revenue``, y), with the diagonal of an even spread dashed."""
+    ax = _axes(ax)
+    ax.plot(points["accounts"], points["revenue"], color=theme.PALETTE[0])
+    ax.plot([0, 1], [0, 1], color=theme.NEUTRAL, ls="--")
+    ax.set_xlabel("share of accounts (largest first)")
+    ax.set_ylabel("share of revenue")
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = ".0f", ax=None):
+    """A table as an annotated heat map in the sequential colour map (rows top to bottom in
+    the table's order)."""
+    import seaborn as sns
+
+    ax = _axes(ax)
+    sns.heatmap(table, cmap=theme.SEQUENTIAL, annot=True, fmt=fmt, ax=ax)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def cluster_scatter(
+    points: pd.DataFrame,
+    *,
+    title: str = "Clusters in the first two principal components",
+    ax=None,
+):
+    """Points ``pc1`` (x) and ``pc2`` (y), one colour per ``cluster`` (sorted names take
+    :data:`helpers.theme.PALETTE` in order)."""
+    ax = _axes(ax)
+    for i, name in enumerate(sorted(points["cluster"].unique())):
+        group = points[points["cluster"] == name]
+        color = theme.PALETTE[i % len(theme.PALETTE)]
+        ax.scatter(group["pc1"], group["pc2"], s=6, label=name, color=color)
+    ax.legend(fontsize=8, markerscale=3)
+    ax.set_title(title)
+    return ax
