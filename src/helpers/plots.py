@@ -258,3 +258,45 @@ def cluster_scatter(
     ax.legend(fontsize=8, markerscale=3)
     ax.set_title(title)
     return ax
+
+
+@_skippable
+def revenue_by_kind(components: pd.DataFrame, *, as_of: Any = None, ax=None):
+    """Stacked bars of revenue per period from existing, new and reactivated accounts
+    (``components`` as :func:`helpers.decomposition.revenue_components` builds them); a
+    period cut by the analysis date ``as_of`` is marked "partial"."""
+    ax = _axes(ax, (9, 4.5))
+    parts = components[["existing", "new", "reactivated"]]
+    bottom = np.zeros(len(parts))
+    labels = [str(p) for p in parts.index]
+    colors = {
+        "existing": theme.PALETTE[0],
+        "new": theme.PALETTE[1],
+        "reactivated": theme.PALETTE[4],
+    }
+    for name in parts.columns:
+        ax.bar(labels, parts[name], bottom=bottom, label=f"{name} accounts", color=colors[name])
+        bottom += parts[name].to_numpy()
+    for i in np.flatnonzero(~components["complete"].to_numpy()):
+        ax.annotate("partial", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("revenue")
+    money_axis(ax.yaxis)
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(loc="upper left")
+    when = f" (as of {pd.Timestamp(as_of):%Y-%m-%d})" if as_of is not None else ""
+    ax.set_title(f"Revenue by period, by kind of account{when}")
+    return ax
+
+
+@_skippable
+def change_waterfall(change: Any, *, ax=None):
+    """:func:`waterfall` of a :class:`helpers.decomposition.RevenueChange`: from the earlier
+    period's revenue through each factor's contribution to the later period's revenue."""
+    return waterfall(
+        change.drivers,
+        change.revenue_before,
+        str(change.before),
+        str(change.after),
+        title=f"What moved revenue from {change.before} to {change.after}",
+        ax=ax,
+    )
