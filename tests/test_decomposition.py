@@ -240,6 +240,8 @@ def test_metrics_of_a_skipped_change_are_null_with_the_reason():
     assert m.period is None and m.drivers is None and m.rows == {"orders": 8}
     assert set(m.skipped) == set(dec.CHANGE_FIELDS)
     assert m.skipped["revenue"] == change.why()
+    table = dec.headline_table(metrics=m)
+    assert table.loc["revenue", "value"] is None and "drivers" not in table.index
 
 
 def test_charts_of_the_notebook():
