@@ -116,7 +116,8 @@ def worker(folder: Path) -> None:
     tiers_before = s.run(
         "value_tier (12 months ago)", lambda: sg.value_tier(before_features, before_growth)
     )
-    counts, _ = s.run("tier_migration", lambda: sg.tier_migration(tiers_before, tiers, revenue))
+    migration = s.run("tier_migration", lambda: sg.tier_migration(tiers_before, tiers, revenue))
+    counts = migration.counts
     types = s.run("customer_types", lambda: sg.customer_types(orders, features, as_of))
     x = s.run("cluster_features", lambda: sg.cluster_features(features))
     labels, silhouettes = s.run("clusters (k = 2..7)", lambda: sg.clusters(x, "auto", SEED))
@@ -136,9 +137,10 @@ def worker(folder: Path) -> None:
         "learnt_weights", lambda: lead_grading.learnt_weights(behaviour, leads, as_of)
     )
     valuable = set(tiers[tiers.isin(["strategic", "key"])].index)
-    evaluation, _ = s.run(
-        "lookalikes", lambda: lead_grading.lookalikes(leads, behaviour, valuable, as_of, SEED)
+    lookalike = s.run(
+        "lookalikes", lambda: lead_grading.lookalike_model(leads, behaviour, valuable, as_of, SEED)
     )
+    evaluation = lookalike.evaluation()
 
     def tally(series: pd.Series) -> dict:
         return {str(key): int(v) for key, v in series.value_counts().sort_index().items()}

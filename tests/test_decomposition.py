@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 from helpers import decomposition as dec
+from helpers import plots, reporting, schemas
+from helpers.loading import Dataset
+from helpers.steps import Skipped
 
 
 def _orders(rows):
@@ -123,8 +128,128 @@ def test_partial_period_and_too_few_periods():
 
 def test_sentences_are_computed(demo):
     c = dec.revenue_components(demo["orders"], demo["leads"], "Q", end=demo.analysis_date)
-    before, after = dec.comparison_periods(c)
-    d = dec.change_drivers(c, before, after)
-    text = " ".join(dec.findings(c, d, before, after))
-    assert str(after) in text and str(before) in text
-    assert dec.driver_sentence(d).startswith("The factor that moved revenue most")
+    change = dec.revenue_change(c, lag=1)
+    text = " ".join(dec.findings(components=c, change=change))
+    assert str(change.after) in text and str(change.before) in text
+    assert dec.driver_sentence(change=change).startswith("The factor that moved revenue most")
+
+
+# --- the notebook's steps on the hand-checked orders --------------------------------------------
+
+Q3 = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-09-30")  # Q2 150 -> Q3 100
+
+
+def _dataset(tables: dict[str, pd.DataFrame]) -> Dataset:
+    return Dataset(
+        tables=tables,
+        source="hand",
+        analysis_date=pd.Timestamp("2025-09-30"),
+        fingerprint="f00d",
+        filters={"region": "north"},
+    )
+
+
+def test_revenue_change_hand_checked():
+    change = dec.revenue_change(components=Q3, lag=1)
+    assert (str(change.before), str(change.after)) == ("2025Q2", "2025Q3")
+    assert (change.revenue_before, change.revenue_after) == (150.0, 100.0)
+    assert change.drivers["contribution"].sum() == pytest.approx(-50.0)
+    contributions = change.drivers.set_index("driver")["contribution"]
+    # existing 120 -> 60 with base (2) and retention (0.5) unchanged: all from the volume;
+    # new 30 -> 0 cannot be split (no new account in Q3, log of 0); reactivated 0 -> 40
+    assert contributions["repurchase_volume"] == pytest.approx(-60.0)
+    assert contributions["base"] == 0 and contributions["retention"] == 0
+    assert contributions["new (not split)"] == -30.0 and contributions["reactivated"] == 40.0
+    assert change.top["driver"] == "repurchase_volume"
+    assert dec.driver_sentence(change=change) == (
+        "The factor that moved revenue most was spend per retained account: it took away 60 "
+        "as it went from 120 to 60."
+    )
+
+
+def test_revenue_change_skips_with_too_few_complete_periods():
+    partial = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-08-15")  # Q1, Q2 complete
+    change = dec.revenue_change(components=partial, lag=2)
+    assert isinstance(change, Skipped)
+    assert change.sentence() == (
+        "The split of the revenue change is not available: the selection has 2 complete "
+        "period(s) (comparing with 2 period(s) earlier needs 3)."
+    )
+    assert dec.driver_sentence(change=change) == change
+    assert dec.findings(components=partial, change=change)[-1] == change.sentence()
+    with pytest.raises(ValueError, match="at least 1 period"):
+        dec.revenue_change(components=partial, lag=0)
+
+
+def test_mix_sentence_defaults_to_the_last_complete_period():
+    partial = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-08-15")
+    assert str(dec.latest_period(components=partial)) == "2025Q2"
+    assert dec.mix_sentence(components=partial) == (
+        "In 2025Q2, accounts that also bought in the period before brought the largest part "
+        "of revenue (80%), then new accounts (20%) and returning accounts (0%)."
+    )
+
+
+def test_findings_hand_checked():
+    change = dec.revenue_change(components=Q3, lag=1)
+    assert dec.findings(components=Q3, change=change) == [
+        "Revenue fell from 150 in 2025Q2 to 100 in 2025Q3 (-33.3%).",
+        "In 2025Q3, 60% of revenue came from accounts that also bought in the period before "
+        "(50% of them bought again), 0% from 0 new accounts and 40% from 1 returning accounts.",
+        "The largest push came from reactivated accounts (40).",
+        "The largest drag came from spend per retained account (-60).",
+    ]
+
+
+def test_metrics_hand_checked(tmp_path):
+    ds = _dataset({"orders": ORDERS, "leads": LEADS})
+    change = dec.revenue_change(components=Q3, lag=1)
+    m = dec.metrics(ds=ds, as_of=pd.Timestamp("2025-09-30"), components=Q3, change=change)
+    assert (m.period, m.compared_with, m.analysis_date) == ("2025Q3", "2025Q2", "2025-09-30")
+    assert (m.revenue, m.revenue_before, m.revenue_change) == (100.0, 150.0, -50.0)
+    assert (m.share_existing, m.share_new, m.share_reactivated) == (0.6, 0.0, 0.4)
+    assert (m.retention, m.new_accounts) == (0.5, 0)
+    assert m.top_driver == "repurchase_volume"
+    assert m.top_driver_contribution == pytest.approx(-60.0)
+    assert sum(m.drivers.values()) == pytest.approx(-50.0)
+    assert m.rows == {"orders": 8, "leads": 6}
+    assert (m.data_fingerprint, m.source, m.filters, m.skipped) == (
+        "f00d",
+        "hand",
+        {"region": "north"},
+        {},
+    )
+    table = dec.headline_table(metrics=m)
+    assert table.loc["revenue_change", "value"] == -50.0
+    assert "drivers" not in table.index and "rows" not in table.index
+    reporting.write_metrics(tmp_path, m)
+    back = schemas.read(tmp_path, schemas.OverviewMetrics)  # floats rounded to 6 digits
+    assert back.top_driver_contribution == -60.0 and back.rows == m.rows
+    assert back == dataclasses.replace(m, top_driver_contribution=-60.0, drivers=back.drivers)
+
+
+def test_metrics_of_a_skipped_change_are_null_with_the_reason():
+    partial = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-08-15")
+    change = dec.revenue_change(components=partial, lag=2)
+    m = dec.metrics(
+        ds=_dataset({"orders": ORDERS}),
+        as_of=pd.Timestamp("2025-08-15"),
+        components=partial,
+        change=change,
+    )
+    assert m.period is None and m.drivers is None and m.rows == {"orders": 8}
+    assert set(m.skipped) == set(dec.CHANGE_FIELDS)
+    assert m.skipped["revenue"] == change.why()
+    table = dec.headline_table(metrics=m)
+    assert table.loc["revenue", "value"] is None and "drivers" not in table.index
+
+
+def test_charts_of_the_notebook():
+    change = dec.revenue_change(components=Q3, lag=1)
+    ax = plots.change_waterfall(change)
+    assert len(ax.patches) == len(change.drivers) + 2  # start, one bar per driver, end
+    assert ax.get_title() == "What moved revenue from 2025Q2 to 2025Q3"
+    ax = plots.revenue_by_kind(Q3, as_of=pd.Timestamp("2025-09-30"))
+    assert ax.get_title() == "Revenue by period, by kind of account (as of 2025-09-30)"
+    assert len(ax.patches) == 3 * len(Q3)  # existing, new, reactivated per period
+    plt.close("all")

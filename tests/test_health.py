@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from helpers import health
 from helpers.health import order_warts, table_summary, warnings_table
 from helpers.loading import Dataset
 from helpers.validation import ROW_COLUMN, Problem
@@ -159,3 +160,21 @@ def test_warnings_table_without_warnings_is_empty_with_its_columns():
     table = warnings_table(ds=dataset({"orders": orders_in_file_order()}))
     assert table.empty
     assert table.columns.tolist() == ["file", "column", "warning", "rows", "examples"]
+
+
+def test_warts_sentence_from_the_orders():
+    orders = pd.DataFrame(
+        {
+            "order_date": pd.to_datetime(
+                ["2025-01-02", "2025-01-05", "2025-01-01", "2025-01-07", "2025-01-08"]
+            ),
+            "status": ["completed", "returned", "completed", "cancelled", "completed"],
+            "net_amount": [100.0, -20.0, 300.0, 50.0, 600.0],
+        }
+    )
+    warts = health.order_warts(orders)
+    assert health.warts_sentence(warts=warts) == (
+        "The orders table has 5 lines: 1 returns (2.0% of sales value), 1 cancelled lines "
+        "(left out of revenue) and 1 lines that sit out of date order in the file (data that "
+        "arrived late; nothing here depends on the order of rows)."
+    )

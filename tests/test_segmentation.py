@@ -1,15 +1,22 @@
-"""Segmentation and lead grading: hand-checked helpers and planted truths on the demo."""
+"""Segmentation: hand-checked steps, planted truths on the demo, and the study's metrics."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from helpers import leads as ld
+from helpers import plots, reporting, schemas
 from helpers import segmentation as sg
 from helpers.features import features_for
+from helpers.loading import demo_config, load_dataset
+from helpers.steps import Skipped
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +67,9 @@ def test_value_tiers_shares_and_weights(features):
 def test_tier_migration_counts():
     before = pd.Series(["key", "standard"], index=["a", "b"])
     after = pd.Series(["strategic", "standard"], index=["a", "b"])
-    counts, money = sg.tier_migration(before, after, pd.Series({"a": 10.0, "b": 5.0}))
-    assert counts.loc["key", "strategic"] == 1 and money.loc["key", "strategic"] == 10.0
+    m = sg.tier_migration(before=before, after=after, revenue=pd.Series({"a": 10.0, "b": 5.0}))
+    assert m.counts.loc["key", "strategic"] == 1 and m.money.loc["key", "strategic"] == 10.0
+    assert (m.moved_up, m.moved_down) == (1, 0)
 
 
 def test_clusters_recover_planted_archetypes(features, planted):
@@ -97,19 +105,240 @@ def test_single_order_accounts_are_left_out_of_clusters(features):
     assert not set(singles) & set(x.index)
 
 
-def test_lead_grades_convert_monotonically(demo):
-    behaviour = ld.early_behaviour(demo["leads"], demo["touchpoints"])
-    score = ld.grade_score(behaviour)
-    table, auc = ld.validate_grades(demo["leads"], ld.grades(score), score, demo.analysis_date)
-    assert table["conversion"].is_monotonic_decreasing  # excellent first
-    assert auc > 0.65
-
-
-def test_grading_without_touchpoints_uses_completeness_only(demo):
-    behaviour = ld.early_behaviour(demo["leads"], None)
-    assert (behaviour[["inquiry", "demo", "repeat_visits"]] == 0).all().all()
-
-
 def test_filter_selecting_nothing_is_clear(demo):
     with pytest.raises(ValueError, match="selects no accounts"):
         demo.filter({"region": "atlantis"})
+
+
+# --- the notebook's steps -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def no_leads(demo_dir):
+    """The demo without its leads table, loaded as an own-data source would be."""
+    config = demo_config(demo_dir)
+    tables = {k: v for k, v in config.tables.items() if k != "leads"}
+    return load_dataset(dataclasses.replace(config, tables=tables, label="demo without leads"))
+
+
+def _counts(rows: dict[tuple[str, str], int]) -> pd.DataFrame:
+    names = [t for t, _ in sg.TIERS]
+    counts = pd.DataFrame(0, index=names, columns=names)
+    for (a, b), n in rows.items():
+        counts.loc[a, b] = n
+    return counts
+
+
+def test_tier_moves_follow_the_tier_order_not_the_names():
+    counts = _counts(
+        {
+            ("key", "strategic"): 2,  # up
+            ("standard", "strategic"): 4,  # up, though both names start with "s"
+            ("long tail", "key"): 3,  # up, though "l" sorts after "k"
+            ("key", "long tail"): 7,  # down
+            ("strategic", "standard"): 1,  # down
+            ("standard", "standard"): 50,  # stays
+        }
+    )
+    assert sg.tier_moves(counts=counts) == (9, 8)
+
+
+def test_tier_moves_reject_unknown_tiers():
+    with pytest.raises(KeyError):
+        sg.tier_moves(counts=pd.DataFrame({"gold": [1]}, index=["key"]))
+
+
+def test_migration_scores_earlier_tiers_with_the_given_weights(demo, features):
+    as_of = demo.analysis_date
+    revenue = sg.account_revenue(features)
+    weights = {"revenue": 1.0}
+    tiers = sg.value_tiers(features, demo["orders"], as_of, weights=weights)
+    m = sg.tier_migration_since(demo, tiers, revenue, as_of, months=12, weights=weights)
+    start = as_of - pd.DateOffset(months=12)
+    earlier = sg.value_tiers(features_for(demo, start), demo["orders"], start, weights=weights)
+    expected = sg.tier_migration(before=earlier, after=tiers, revenue=revenue)
+    assert m.counts.equals(expected.counts) and m.money.equals(expected.money)
+    default = sg.tier_migration_since(demo, tiers, revenue, as_of, months=12, weights=None)
+    assert not m.counts.equals(default.counts)  # the weights did reach the earlier tiers
+    assert (m.start, m.end, m.months) == (start, as_of, 12)
+    assert m.moved_up + m.moved_down + np.trace(m.counts.to_numpy()) == m.counts.to_numpy().sum()
+    assert sg.migration_sentence(m).startswith(f"{m.moved_up} accounts moved up")
+    assert sg.migration_caption(m).startswith(f"Tier migration from {start:%Y-%m-%d} (rows)")
+
+
+def test_value_tiers_use_the_weights(demo, features):
+    as_of = demo.analysis_date
+    by_revenue = sg.value_tiers(features, demo["orders"], as_of, weights={"revenue": 1.0})
+    top = sg.account_revenue(features).sort_values(ascending=False).index[:100]
+    assert (by_revenue[top] == "strategic").all()  # revenue alone: the largest are strategic
+    default = sg.value_tiers(features, demo["orders"], as_of, weights=None)
+    assert default.equals(sg.value_tier(features, sg.revenue_growth(demo["orders"], as_of)))
+
+
+FEATURES = pd.DataFrame(
+    {
+        "account_id": ["a", "b", "c", "d"],
+        "n_orders": [10, 4, 2, 0],
+        "monetary_total": [600.0, 300.0, 150.0, -50.0],
+        "margin_rate": [0.2, 0.4, 0.3, np.nan],
+    }
+)
+TIERS = pd.Series(
+    ["strategic", "key", "key", "long tail"],
+    index=pd.Index(["a", "b", "c", "d"], name="account_id"),
+    dtype=pd.CategoricalDtype([t for t, _ in sg.TIERS], ordered=True),
+)
+
+
+def test_tier_profile_hand_checked():
+    prof = sg.tier_profile(features=FEATURES, tiers=TIERS)
+    assert list(prof.index) == ["strategic", "key", "long tail"]  # tier order, empty left out
+    assert prof.loc["key", "accounts"] == 2 and prof.loc["key", "revenue"] == 450.0
+    assert prof.loc["key", "mean_orders"] == 3.0
+    assert prof.loc["key", "margin_rate"] == pytest.approx(0.35)
+    assert prof.loc["strategic", "revenue_share"] == pytest.approx(600 / 1000)
+    assert prof.loc["long tail", "revenue_share"] == pytest.approx(-50 / 1000)
+
+
+def test_concentration_table_abc_table_and_sentence():
+    conc = {"top_1pct_share": 0.1, "top_20pct_share": 0.8, "gini": 0.7}
+    table = sg.concentration_table(concentration=conc)
+    assert table["value"].to_dict() == {
+        "top 1% share": 0.1,
+        "top 20% share": 0.8,
+        "Gini coefficient": 0.7,
+    }
+    assert sg.concentration_sentence(concentration=conc) == (
+        "Revenue is highly concentrated: 80% from the top fifth of accounts."
+    )
+    assert sg.concentration_sentence(concentration={**conc, "top_20pct_share": 0.3}).startswith(
+        "Revenue is not very concentrated: 30%"
+    )
+    revenue = pd.Series([60.0, 20.0, 10.0, 5.0, 5.0, -3.0], index=list("abcdef"))
+    abc = sg.abc_classes(revenue)
+    t = sg.abc_table(abc=abc, revenue=revenue)
+    assert t["accounts"].to_dict() == {"A": 2, "B": 2, "C": 2}
+    assert t.loc["A", "revenue_share"] == pytest.approx(0.8)
+    assert t.loc["C", "account_share"] == pytest.approx(2 / 6)
+
+
+def test_rfm_tables_and_champions_sentence():
+    scores = pd.DataFrame(
+        {
+            "R": [5, 5, 1, 1],
+            "F": [5, 5, 5, 1],
+            "monetary": [100.0, 300.0, 50.0, 10.0],
+            "segment": ["champions", "champions", "at risk", "lost"],
+        }
+    )
+    seg = sg.rfm_segments(scores=scores)
+    assert list(seg.index) == ["champions", "at risk", "lost"]  # rule order
+    assert seg.loc["champions"].to_dict() == {"accounts": 2, "mean_revenue": 200.0}
+    heat = sg.rfm_heat(scores=scores)
+    assert list(heat.index) == [5, 1] and heat.loc[5, 5] == 200.0 and heat.loc[1, 1] == 10.0
+    assert sg.champions_sentence(scores=scores) == (
+        "Champions (recent and frequent) are 2 accounts with mean revenue 200."
+    )
+
+
+def test_type_summary_and_sentence_hand_checked():
+    types = pd.DataFrame(
+        {
+            "slope": [0.5, 0.4, 0.0, -0.3],
+            "growth": [0.6, 0.5, 0.0, -0.2],
+            "type": ["growing", "growing", "steady", "shrinking"],
+        },
+        index=["a", "b", "c", "d"],
+    )
+    revenue = pd.Series({"a": 100.0, "b": 300.0, "c": 500.0, "d": 100.0, "e": 999.0})
+    summary = sg.type_summary(types=types, revenue=revenue)
+    assert summary.loc["growing", "accounts"] == 2 and summary.loc["growing", "revenue"] == 400
+    assert summary.loc["growing", "revenue_share"] == pytest.approx(0.4)  # e is not typed
+    assert summary.loc["steady", "account_share"] == pytest.approx(0.25)
+    assert sg.types_sentence(types=types) == (
+        "2 accounts grow their order value significantly (median growth 55% a year)."
+    )
+    assert sg.types_sentence(types=types[types["type"] != "growing"]).startswith("None of the 2")
+
+
+def test_behaviour_clusters_step(features):
+    result = sg.behaviour_clusters(features, k="auto", seed=42, stability_runs=2)
+    x = sg.cluster_features(features)
+    assert result.k == 4 and len(result.labels) == len(x)
+    assert result.stability > 0.9
+    profile = sg.cluster_profile(result=result)
+    assert profile["accounts"].sum() == len(x) and len(profile) == 4
+    assert set(profile.index) == set(result.names)
+    assert sg.silhouettes(result=result).loc["silhouette", 4] == result.silhouettes[4]
+    assert sg.cluster_sentence(result=result).startswith(
+        f"4 clusters (silhouette {result.silhouettes[4]:.2f})"
+    )
+    xy = sg.cluster_projection(result=result, seed=42)
+    assert list(xy.columns) == ["pc1", "pc2", "cluster"] and len(xy) == len(x)
+    assert xy["pc1"].var() >= xy["pc2"].var()  # principal components by explained variance
+    ax = plots.cluster_scatter(xy)
+    assert len(ax.collections) == 4  # one colour per cluster
+    plt.close("all")
+
+
+def test_clusters_skip_with_too_few_accounts(features):
+    few = features[features["n_orders"] >= 2].head(3)
+    result = sg.behaviour_clusters(few, k=5, seed=42)
+    assert isinstance(result, Skipped)
+    assert result.sentence() == (
+        "The behavioural clustering is not available: only 3 accounts have two or more "
+        "orders (5 clusters need at least 6)."
+    )
+    assert sg.cluster_profile(result=result).step == "The cluster profile"
+    assert isinstance(sg.cluster_projection(result=result), Skipped)
+
+
+def test_findings_hand_checked():
+    revenue = pd.Series({"a": 600.0, "b": 300.0, "c": 150.0, "d": -50.0})
+    conc = {"top_1pct_share": 0.5, "top_20pct_share": 0.6, "gini": 0.45}
+    abc = pd.Series(["A", "A", "B", "C"], index=list("abcd"))
+    tiers = pd.Series(["strategic", "key", "key", "long tail"], index=list("abcd"))
+    assert sg.findings(concentration=conc, abc=abc, tiers=tiers, revenue=revenue) == [
+        "The top 20% of accounts bring 60% of revenue; the top 1% alone 50% (Gini 0.45).",
+        "2 A-accounts (50% of accounts) make 80% of revenue.",
+        "1 strategic accounts hold 57% of revenue.",  # 600 / (600 + 300 + 150)
+    ]
+
+
+def test_metrics_record_skipped_steps_as_null_with_the_reason(no_leads, tmp_path):
+    as_of = no_leads.analysis_date
+    feats = features_for(no_leads, as_of)
+    revenue = sg.account_revenue(feats)
+    tiers = sg.value_tiers(feats, no_leads["orders"], as_of, weights=None)
+    grading = ld.grade_leads(no_leads, as_of)
+    metrics = sg.metrics(
+        ds=no_leads,
+        as_of=as_of,
+        concentration=sg.concentration(revenue),
+        abc=sg.abc_classes(revenue),
+        tiers=tiers,
+        profile=sg.tier_profile(features=feats, tiers=tiers),
+        clusters=sg.behaviour_clusters(feats.head(2), k=3),
+        types=sg.customer_types(no_leads["orders"], feats, as_of),
+        grading=grading,
+        lookalike=ld.lookalikes(no_leads, grading, tiers, as_of),
+    )
+    assert metrics.lead_grade_conversion is None and metrics.lookalike is None
+    assert metrics.lead_score_auc is None and metrics.clusters is None
+    assert set(metrics.skipped) == {
+        "clusters",
+        "cluster_stability",
+        "lead_grade_conversion",
+        "lead_score_auc",
+        "lookalike",
+    }
+    assert metrics.skipped["lookalike"] == (
+        "the data source 'demo without leads' does not provide the leads table (CRM "
+        "opportunities) (add it to the source YAML to get this part)"
+    )
+    assert metrics.strategic_accounts == (tiers == "strategic").sum()
+    assert metrics.tier_counts == tiers.value_counts().to_dict()
+    reporting.write_metrics(tmp_path, metrics)
+    written = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert written["lookalike"] is None and written["skipped"]["lead_score_auc"]
+    assert schemas.read(tmp_path, schemas.SegmentationMetrics).skipped == metrics.skipped

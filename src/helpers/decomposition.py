@@ -29,10 +29,20 @@ offers LMDI for a single identity, and it is ten lines. When a factor is zero in
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from helpers.reporting import money, pct
+from helpers.schemas import Fields, OverviewMetrics
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
 
 FACTORS: dict[str, tuple[str, ...]] = {
     "new": ("leads", "conversion", "new_volume"),
@@ -201,37 +211,6 @@ def _row(driver: str, term: str, contribution: float, before: float, after: floa
     }
 
 
-def waterfall(drivers: pd.DataFrame, start_value: float, start_label: str, end_label: str, ax=None):
-    """Waterfall chart from ``start_value`` through each driver's contribution to the end value.
-
-    Rising bars use ``theme.GOOD``, falling bars ``theme.BAD``; the totals are grey.
-    """
-    import matplotlib.pyplot as plt
-
-    from helpers import theme
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    labels = [start_label, *drivers["label"], end_label]
-    steps = drivers["contribution"].to_numpy()
-    level = start_value + np.concatenate([[0.0], np.cumsum(steps)])
-    bottoms = np.concatenate([[0.0], np.minimum(level[:-1], level[1:]), [0.0]])
-    heights = np.concatenate([[start_value], np.abs(steps), [level[-1]]])
-    colors = [theme.NEUTRAL] + [theme.GOOD if s >= 0 else theme.BAD for s in steps]
-    colors.append(theme.NEUTRAL)
-    ax.bar(range(len(labels)), heights, bottom=bottoms, color=colors)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_ylabel("revenue")
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: _short(v)))
-    return ax
-
-
-def _short(v: float) -> str:
-    from helpers.reporting import money
-
-    return money(v)
-
-
 def comparison_periods(components: pd.DataFrame, lag: int = 1) -> tuple[object, object]:
     """(before, after): the last complete period and the one ``lag`` periods earlier.
 
@@ -246,63 +225,6 @@ def comparison_periods(components: pd.DataFrame, lag: int = 1) -> tuple[object, 
             f"selection has {len(complete)} ({', '.join(map(str, complete)) or 'none'})."
         )
     return complete[-1 - lag], complete[-1]
-
-
-def plot_components(components: pd.DataFrame, ax=None):
-    """Stacked bars of revenue from new, existing and reactivated accounts per period."""
-    import matplotlib.pyplot as plt
-
-    from helpers import theme
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    parts = components[["existing", "new", "reactivated"]]
-    bottom = np.zeros(len(parts))
-    labels = [str(p) for p in parts.index]
-    colors = {
-        "existing": theme.PALETTE[0],
-        "new": theme.PALETTE[1],
-        "reactivated": theme.PALETTE[4],
-    }
-    for name in parts.columns:
-        ax.bar(labels, parts[name], bottom=bottom, label=f"{name} accounts", color=colors[name])
-        bottom += parts[name].to_numpy()
-    incomplete = ~components["complete"].to_numpy()
-    for i in np.flatnonzero(incomplete):
-        ax.annotate("partial", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("revenue")
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: _short(v)))
-    ax.tick_params(axis="x", rotation=45)
-    ax.legend(loc="upper left")
-    return ax
-
-
-def findings(
-    components: pd.DataFrame, drivers: pd.DataFrame, before: object, after: object
-) -> list[str]:
-    """Plain-language sentences about the latest period and what drove its change."""
-    from helpers.reporting import money, pct
-
-    b, a = components.loc[before], components.loc[after]
-    change = a["revenue"] - b["revenue"]
-    direction = "rose" if change >= 0 else "fell"
-    rel = change / b["revenue"] if b["revenue"] else float("nan")
-    out = [
-        f"Revenue {direction} from {money(b['revenue'])} in {before} to {money(a['revenue'])} "
-        f"in {after} ({'+' if change >= 0 else ''}{pct(rel, 1)}).",
-        f"In {after}, {pct(a['existing'] / a['revenue'])} of revenue came from accounts that "
-        f"also bought in the period before ({pct(a['retention'])} of them bought again), "
-        f"{pct(a['new'] / a['revenue'])} from {int(a['new_accounts'])} new accounts and "
-        f"{pct(a['reactivated'] / a['revenue'])} from {int(a['reactivated_accounts'])} "
-        "returning accounts.",
-    ]
-    ranked = drivers.sort_values("contribution")
-    up, down = ranked.iloc[-1], ranked.iloc[0]
-    if up["contribution"] > 0:
-        out.append(f"The largest push came from {up['label']} ({money(up['contribution'])}).")
-    if down["contribution"] < 0:
-        out.append(f"The largest drag came from {down['label']} ({money(down['contribution'])}).")
-    return out
 
 
 def factor_table(components: pd.DataFrame) -> pd.DataFrame:
@@ -332,30 +254,7 @@ def factor_table(components: pd.DataFrame) -> pd.DataFrame:
     return table.T
 
 
-def metrics(components: pd.DataFrame, drivers: pd.DataFrame, before: object, after: object) -> dict:
-    """Headline numbers of the decomposition for ``metrics.json`` (plain, deterministic)."""
-    a, b = components.loc[after], components.loc[before]
-    top = drivers.loc[drivers["contribution"].abs().idxmax()]
-    return {
-        "period": str(after),
-        "compared_with": str(before),
-        "revenue": float(a["revenue"]),
-        "revenue_before": float(b["revenue"]),
-        "revenue_change": float(a["revenue"] - b["revenue"]),
-        "share_existing": float(a["existing"] / a["revenue"]),
-        "share_new": float(a["new"] / a["revenue"]),
-        "share_reactivated": float(a["reactivated"] / a["revenue"]),
-        "retention": float(a["retention"]),
-        "new_accounts": int(a["new_accounts"]),
-        "top_driver": str(top["driver"]),
-        "top_driver_contribution": float(top["contribution"]),
-        "drivers": {row.driver: float(row.contribution) for row in drivers.itertuples()},
-    }
-
-
 def _factor_value(driver: str, value: float) -> str:
-    from helpers.reporting import money, pct
-
     if driver in ("conversion", "retention"):
         return pct(value, 1)
     if driver in ("leads", "base", "new_accounts"):
@@ -363,11 +262,54 @@ def _factor_value(driver: str, value: float) -> str:
     return money(value)
 
 
-def driver_sentence(drivers: pd.DataFrame) -> str:
-    """One sentence on the factor that moved revenue most, with its before and after values."""
-    from helpers.reporting import money
+# --- the change between two periods, as a study step --------------------------------------------
 
-    top = drivers.loc[drivers["contribution"].abs().idxmax()]
+
+@dataclass(frozen=True, eq=False)
+class RevenueChange:
+    """What moved revenue from period ``before`` to period ``after`` (pandas periods).
+
+    ``drivers`` is :func:`change_drivers` (one row per factor, ``contribution`` in currency,
+    summing to ``revenue_after - revenue_before``).
+    """
+
+    before: Any
+    after: Any
+    drivers: pd.DataFrame
+    revenue_before: float
+    revenue_after: float
+
+    @property
+    def top(self) -> pd.Series:
+        """The driver with the largest contribution in absolute value."""
+        return self.drivers.loc[self.drivers["contribution"].abs().idxmax()]
+
+
+@step("The split of the revenue change")
+def revenue_change(components: pd.DataFrame, *, lag: int = 1) -> RevenueChange | Skipped:
+    """The change from ``lag`` periods before the last complete period to that period, split
+    into factor contributions (LMDI, :func:`change_drivers`). Skipped when the selection has
+    fewer than ``lag + 1`` complete periods; a ``lag`` below 1 raises ``ValueError``."""
+    complete = int(components["complete"].sum())
+    if lag >= 1 and complete < lag + 1:
+        return Skipped(
+            f"the selection has {complete} complete period(s)",
+            f"comparing with {lag} period(s) earlier needs {lag + 1}",
+        )
+    before, after = comparison_periods(components, lag)
+    return RevenueChange(
+        before=before,
+        after=after,
+        drivers=change_drivers(components, before, after),
+        revenue_before=float(components.loc[before, "revenue"]),
+        revenue_after=float(components.loc[after, "revenue"]),
+    )
+
+
+@step("The split of the revenue change")
+def driver_sentence(change: RevenueChange) -> str:
+    """One sentence on the factor that moved revenue most, with its before and after values."""
+    top = change.top
     verb = "added" if top["contribution"] >= 0 else "took away"
     return (
         f"The factor that moved revenue most was {top['label']}: it {verb} "
@@ -377,10 +319,17 @@ def driver_sentence(drivers: pd.DataFrame) -> str:
     )
 
 
-def mix_sentence(components: pd.DataFrame, period: object) -> str:
-    """Which kind of account (existing, new, reactivated) brought most revenue in ``period``."""
-    from helpers.reporting import pct
+def latest_period(components: pd.DataFrame) -> Any:
+    """The last complete period (the one a change is measured to), or the last period when
+    none is complete."""
+    complete = components.index[components["complete"].to_numpy()]
+    return complete[-1] if len(complete) else components.index[-1]
 
+
+def mix_sentence(components: pd.DataFrame, period: Any = None) -> str:
+    """Which kind of account (existing, new, reactivated) brought most revenue in ``period``
+    (None: :func:`latest_period`)."""
+    period = latest_period(components) if period is None else period
     row = components.loc[period]
     words = {
         "existing": "accounts that also bought in the period before",
@@ -394,3 +343,104 @@ def mix_sentence(components: pd.DataFrame, period: object) -> str:
         f"({pct(shares[order[0]])}), then {words[order[1]]} ({pct(shares[order[1]])}) and "
         f"{words[order[2]]} ({pct(shares[order[2]])})."
     )
+
+
+def findings(components: pd.DataFrame, change: RevenueChange | Skipped) -> list[str]:
+    """Key findings as plain sentences: how revenue changed, where the latest period's revenue
+    came from, and the largest push and drag (or why the change is not available)."""
+    if isinstance(change, Skipped):
+        return [mix_sentence(components), change.sentence()]
+    before, after = change.before, change.after
+    b, a = components.loc[before], components.loc[after]
+    diff = a["revenue"] - b["revenue"]
+    direction = "rose" if diff >= 0 else "fell"
+    rel = diff / b["revenue"] if b["revenue"] else float("nan")
+    out = [
+        f"Revenue {direction} from {money(b['revenue'])} in {before} to {money(a['revenue'])} "
+        f"in {after} ({'+' if diff >= 0 else ''}{pct(rel, 1)}).",
+        f"In {after}, {pct(a['existing'] / a['revenue'])} of revenue came from accounts that "
+        f"also bought in the period before ({pct(a['retention'])} of them bought again), "
+        f"{pct(a['new'] / a['revenue'])} from {int(a['new_accounts'])} new accounts and "
+        f"{pct(a['reactivated'] / a['revenue'])} from {int(a['reactivated_accounts'])} "
+        "returning accounts.",
+    ]
+    ranked = change.drivers.sort_values("contribution")
+    up, down = ranked.iloc[-1], ranked.iloc[0]
+    if up["contribution"] > 0:
+        out.append(f"The largest push came from {up['label']} ({money(up['contribution'])}).")
+    if down["contribution"] < 0:
+        out.append(f"The largest drag came from {down['label']} ({money(down['contribution'])}).")
+    return out
+
+
+#: The fields of :class:`helpers.schemas.OverviewMetrics` that come from the revenue change.
+CHANGE_FIELDS: tuple[str, ...] = (
+    "period",
+    "compared_with",
+    "revenue",
+    "revenue_before",
+    "revenue_change",
+    "share_existing",
+    "share_new",
+    "share_reactivated",
+    "retention",
+    "new_accounts",
+    "top_driver",
+    "top_driver_contribution",
+    "drivers",
+)
+
+
+def _change_values(components: pd.DataFrame, change: RevenueChange) -> dict[str, Any]:
+    a, b = components.loc[change.after], components.loc[change.before]
+    top = change.top
+    return {
+        "period": str(change.after),
+        "compared_with": str(change.before),
+        "revenue": float(a["revenue"]),
+        "revenue_before": float(b["revenue"]),
+        "revenue_change": float(a["revenue"] - b["revenue"]),
+        "share_existing": float(a["existing"] / a["revenue"]),
+        "share_new": float(a["new"] / a["revenue"]),
+        "share_reactivated": float(a["reactivated"] / a["revenue"]),
+        "retention": float(a["retention"]),
+        "new_accounts": int(a["new_accounts"]),
+        "top_driver": str(top["driver"]),
+        "top_driver_contribution": float(top["contribution"]),
+        "drivers": {row.driver: float(row.contribution) for row in change.drivers.itertuples()},
+    }
+
+
+def metrics(
+    *,
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    components: pd.DataFrame,
+    change: RevenueChange | Skipped,
+) -> OverviewMetrics:
+    """The headline numbers of notebook 00 (:class:`helpers.schemas.OverviewMetrics`): rows
+    per loaded table, the latest complete period's revenue (currency), its mix (shares 0-1)
+    and what drove its change; a skipped ``change`` leaves those ``null`` with its reason."""
+    fields = Fields()
+    values = change if isinstance(change, Skipped) else _change_values(components, change)
+    taken = {name: fields.take(name, values, lambda v, n=name: v[n]) for name in CHANGE_FIELDS}
+    return OverviewMetrics(
+        data_fingerprint=ds.fingerprint,
+        analysis_date=f"{as_of:%Y-%m-%d}",
+        filters=dict(ds.filters),
+        source=ds.source,
+        rows={name: len(frame) for name, frame in ds.tables.items()},
+        skipped=fields.skipped,
+        **taken,
+    )
+
+
+def headline_table(metrics: OverviewMetrics) -> pd.DataFrame:
+    """The single-valued headline numbers (fields declared as mappings left out) as a
+    one-column table (``value``; None for a skipped number)."""
+    values = {
+        f.name: getattr(metrics, f.name)
+        for f in dataclasses.fields(metrics)
+        if "dict" not in str(f.type)
+    }
+    return pd.Series(values, name="value", dtype=object).to_frame()

@@ -92,3 +92,17 @@ def warnings_table(ds: Dataset) -> pd.DataFrame:
             for w in ds.warnings
         ]
     )
+
+
+def warts_sentence(warts: dict[str, float]) -> str:
+    """What needs care in the orders (:func:`order_warts`), as one sentence: lines, returns
+    with their share of sales value, cancelled lines and lines out of date order."""
+    from helpers.reporting import pct
+
+    return (
+        f"The orders table has {warts['order_lines']:,} lines: {warts['returned_lines']:,} "
+        f"returns ({pct(warts['returned_value_share'], 1)} of sales value), "
+        f"{warts['cancelled_lines']:,} cancelled lines (left out of revenue) and "
+        f"{warts['rows_out_of_date_order']:,} lines that sit out of date order in the file "
+        "(data that arrived late; nothing here depends on the order of rows)."
+    )

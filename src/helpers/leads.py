@@ -3,14 +3,27 @@
 Only what is known early about a lead is used (its base data and the touches within
 ``early_days`` of its creation): later touches such as negotiation meetings happen *because*
 the deal progressed and would leak the outcome into the grade.
+
+Notebook 01 calls two steps, :func:`grade_leads` and :func:`lookalikes`; both return a
+:class:`helpers.steps.Skipped` when the data source has no leads table, and the accessors
+(:func:`grade_table`, :func:`top_prospects`, the sentences) pass that on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
 
 GRADES: tuple[tuple[str, float], ...] = (
     ("excellent", 0.20),
@@ -104,7 +117,12 @@ def learnt_weights(
     behaviour: pd.DataFrame, leads: pd.DataFrame, as_of: pd.Timestamp, mature_days: int = 365
 ) -> tuple[pd.DataFrame, float]:
     """Logistic regression (statsmodels) of won on the same indicators, on decided leads:
-    coefficients with 95% intervals and the in-sample AUC of its predictions."""
+    coefficients with 95% intervals and the in-sample AUC of its predictions.
+
+    An indicator that does not vary among the decided leads (e.g. no demo within the early
+    days, or no touchpoints table at all) cannot be estimated: it is left out of the fit and
+    its row is empty (NaN).
+    """
     import statsmodels.api as sm
     from sklearn.metrics import roc_auc_score
 
@@ -118,16 +136,107 @@ def learnt_weights(
             "repeat_visits": behaviour["repeat_visits"].clip(upper=3) / 3,
         }
     ).reindex(y.index)
-    fit = sm.Logit(y, sm.add_constant(x)).fit(disp=False)
+    varying = x.loc[:, x.nunique() > 1]
+    design = sm.add_constant(varying, has_constant="add")
+    fit = sm.Logit(y, design).fit(disp=False)
     ci = fit.conf_int()
     table = pd.DataFrame({"coef": fit.params, "low": ci[0], "high": ci[1], "p": fit.pvalues})
-    return table, float(roc_auc_score(y, fit.predict(sm.add_constant(x))))
+    table = table.reindex(["const", *x.columns])
+    return table, float(roc_auc_score(y, fit.predict(design)))
+
+
+# --- lead grading as a study step ---------------------------------------------------------------
+
+
+def _without_leads(ds: Dataset) -> Skipped | None:
+    """A Skipped naming the missing leads table (None when the data source has one)."""
+    from helpers.loading import TABLE_WORDS
+
+    if ds.missing_sentence("leads", purpose="lead grading") is None:
+        return None
+    return Skipped(
+        f"the data source '{ds.source}' does not provide {TABLE_WORDS['leads']}",
+        "add it to the source YAML to get this part",
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class LeadGrading:
+    """Lead grades and how well they predict a won deal.
+
+    ``behaviour`` is :func:`early_behaviour` per lead, ``score`` the hand-weighted score 0-1,
+    ``grade`` the grade per lead (:data:`GRADES`), ``table`` the number of decided leads and
+    their conversion (won share 0-1) per grade, ``auc`` the score's AUC on decided leads
+    (0.5 = no better than chance), ``weights`` the logistic regression's coefficients with
+    95% intervals and p-values, ``learnt_auc`` that model's in-sample AUC.
+    """
+
+    behaviour: pd.DataFrame
+    score: pd.Series
+    grade: pd.Series
+    table: pd.DataFrame
+    auc: float
+    weights: pd.DataFrame
+    learnt_auc: float
+
+
+@step("Lead grading")
+def grade_leads(
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    *,
+    early_days: int = 14,
+    weights: Mapping[str, float] | None = None,
+    mature_days: int = 365,
+) -> LeadGrading | Skipped:
+    """Grade every lead on what was known ``early_days`` after its creation (its data
+    completeness; an inquiry, a demo and repeat site visits from the touchpoints table when
+    there is one) and check the grades on the leads created ``mature_days`` or more before
+    ``as_of`` (old enough to be decided). Skipped when the data source has no leads table.
+    """
+    missing = _without_leads(ds)
+    if missing is not None:
+        return missing
+    leads = ds["leads"]
+    behaviour = early_behaviour(leads, ds.tables.get("touchpoints"), early_days)
+    score = grade_score(behaviour, weights)
+    grade = grades(score)
+    table, auc = validate_grades(leads, grade, score, as_of, mature_days)
+    learnt, learnt_auc = learnt_weights(behaviour, leads, as_of, mature_days)
+    return LeadGrading(behaviour, score, grade, table, auc, learnt, learnt_auc)
+
+
+@step("Lead grading")
+def grade_table(grading: LeadGrading) -> pd.DataFrame:
+    """Decided leads (``leads``) and their conversion (won share 0-1) per grade."""
+    return grading.table
+
+
+@step("Lead grading")
+def weights_table(grading: LeadGrading) -> pd.DataFrame:
+    """The logistic regression's coefficients (log-odds per unit of each 0-1 indicator) with
+    their 95% interval and p-value."""
+    return grading.weights
+
+
+@step("Lead grading")
+def grading_sentence(grading: LeadGrading) -> str:
+    """How conversion differs from the best grade to the worst, and the AUC of the
+    hand-weighted score against the learnt weights."""
+    first, last = grading.table["conversion"].iloc[0], grading.table["conversion"].iloc[-1]
+    verb = "falls" if first >= last else "rises"
+    return (
+        f"Conversion {verb} from {first:.0%} for {grading.table.index[0]} leads to {last:.0%} "
+        f"for leads {grading.table.index[-1]}; the hand-weighted score has an AUC of "
+        f"{grading.auc:.2f}, weights learnt by logistic regression reach "
+        f"{grading.learnt_auc:.2f} (in sample)."
+    )
 
 
 LOOKALIKE_FEATURES = ("size_band", "industry", "region", "source_channel")
 
 
-def lookalikes(
+def lookalike_model(
     leads: pd.DataFrame,
     behaviour: pd.DataFrame,
     valuable_accounts: set[str],
@@ -135,13 +244,14 @@ def lookalikes(
     seed: int = 42,
     test_days: int = 365,
     mature_days: int = 180,
-) -> tuple[dict[str, float], pd.DataFrame]:
+) -> Lookalikes | Skipped:
     """Propensity of a lead to become a *valuable* customer (an account in ``valuable_accounts``).
 
     Time split: trained on leads created before ``as_of - test_days - mature_days``, evaluated
     on the leads of the following ``test_days`` (AUC, lift of the top decile), then refitted on
     all decided leads to score open prospects (neither won nor lost). Returns the evaluation and
-    the open prospects ranked by propensity.
+    the open prospects ranked by propensity; Skipped when the training or the test leads do
+    not include both valuable and other customers.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -167,20 +277,105 @@ def lookalikes(
     train = data[data["created_date"] < split]
     test = data[(data["created_date"] >= split) & (data["created_date"] < end)]
     if train["y"].nunique() < 2 or test["y"].nunique() < 2:
-        raise ValueError("Too few valuable customers before the split date to learn look-alikes.")
+        return Skipped(
+            f"the leads before {end:%Y-%m-%d} do not include both valuable and other customers "
+            f"on each side of {split:%Y-%m-%d}",
+            "a longer history of leads would enable it",
+        )
     model.fit(train[cats + nums], train["y"])
     p = model.predict_proba(test[cats + nums])[:, 1]
     top = p >= np.quantile(p, 0.9)
-    evaluation = {
-        "auc": float(roc_auc_score(test["y"], p)),
-        "lift_top_decile": float(test["y"][top].mean() / test["y"].mean()),
-        "train_leads": len(train),
-        "test_leads": len(test),
-        "base_rate": float(test["y"].mean()),
-    }
+    auc = float(roc_auc_score(test["y"], p))
+    lift = float(test["y"][top].mean() / test["y"].mean())
     decided = data[data["won_date"].notna() | data["lost_date"].notna()]
     model.fit(decided[cats + nums], decided["y"])
     open_ = data[data["won_date"].isna() & data["lost_date"].isna()].copy()
     open_["propensity"] = model.predict_proba(open_[cats + nums])[:, 1] if len(open_) else []
     ranked = open_.sort_values(["propensity"], ascending=False)
-    return evaluation, ranked.reset_index()[["lead_id", *cats, "created_date", "propensity"]]
+    return Lookalikes(
+        auc=auc,
+        lift_top_decile=lift,
+        train_leads=len(train),
+        test_leads=len(test),
+        base_rate=float(test["y"].mean()),
+        prospects=ranked.reset_index()[["lead_id", *cats, "created_date", "propensity"]],
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Lookalikes:
+    """Look-alike prospects and how the model did on a later year of leads.
+
+    ``auc`` (0.5 = chance) and ``lift_top_decile`` (share of valuable customers among the top
+    tenth of scored leads over the ``base_rate``, 0-1) are measured on ``test_leads`` leads the
+    model did not see (trained on ``train_leads``). ``prospects`` are the open leads ranked by
+    ``propensity`` (0-1); ``target`` names the valuable customers in sentences.
+    """
+
+    auc: float
+    lift_top_decile: float
+    train_leads: int
+    test_leads: int
+    base_rate: float
+    prospects: pd.DataFrame
+    target: str = "valuable"
+
+    def evaluation(self) -> dict[str, float]:
+        """The hold-out evaluation as a mapping (as the metrics record it)."""
+        return {
+            "auc": self.auc,
+            "lift_top_decile": self.lift_top_decile,
+            "train_leads": self.train_leads,
+            "test_leads": self.test_leads,
+            "base_rate": self.base_rate,
+        }
+
+
+@step("Look-alikes")
+def lookalikes(
+    ds: Dataset,
+    grading: LeadGrading,
+    tiers: pd.Series,
+    as_of: pd.Timestamp,
+    *,
+    seed: int = 42,
+    valuable: tuple[str, ...] = ("strategic", "key"),
+) -> Lookalikes | Skipped:
+    """Open prospects that look like the leads which became accounts of the ``valuable``
+    tiers (``tiers``: value tier per account), by :func:`lookalike_model` on the leads'
+    attributes and the early behaviour of ``grading``. Skipped without a leads table (through
+    ``grading``) or when the history has too few valuable customers to learn from."""
+    accounts = set(tiers[tiers.isin(valuable)].index)
+    result = lookalike_model(ds["leads"], grading.behaviour, accounts, as_of, seed)
+    if isinstance(result, Skipped):
+        return result
+    return dataclasses.replace(result, target=" and ".join(valuable))
+
+
+@step("Look-alikes")
+def evaluation_table(result: Lookalikes) -> pd.DataFrame:
+    """The hold-out evaluation as a one-column table (``value``)."""
+    return pd.Series(result.evaluation(), dtype=object).to_frame("value")
+
+
+@step("The prospects list")
+def top_prospects(result: Lookalikes, n: int = 15) -> pd.DataFrame:
+    """The ``n`` open prospects with the highest propensity, indexed by lead id."""
+    return result.prospects.head(n).set_index("lead_id")
+
+
+@step("The prospects list")
+def save_prospects(result: Lookalikes, path: str | Path) -> Path:
+    """Write every ranked open prospect to the CSV file ``path`` (atomically); its path."""
+    from helpers.reporting import atomic_write_csv
+
+    return atomic_write_csv(result.prospects, path)
+
+
+@step("Look-alikes")
+def lookalike_sentence(result: Lookalikes) -> str:
+    """The model's hold-out AUC and the lift of its top decile, in words."""
+    return (
+        f"On the hold-out year the model's AUC is {result.auc:.2f}; its top decile holds "
+        f"{result.lift_top_decile:.1f}× the average share of future {result.target} accounts."
+    )

@@ -310,3 +310,89 @@ def grouped_bars(table: pd.DataFrame, *, ylabel: str = "", title: str = "", ax=N
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return ax
+
+
+@_skippable
+def lorenz(points: pd.DataFrame, *, title: str = "Lorenz curve", ax=None):
+    """Lorenz curve: cumulative share of accounts, largest first (``accounts``, x) against
+    their share of revenue (``revenue``, y), with the diagonal of an even spread dashed."""
+    ax = _axes(ax)
+    ax.plot(points["accounts"], points["revenue"], color=theme.PALETTE[0])
+    ax.plot([0, 1], [0, 1], color=theme.NEUTRAL, ls="--")
+    ax.set_xlabel("share of accounts (largest first)")
+    ax.set_ylabel("share of revenue")
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = ".0f", ax=None):
+    """A table as an annotated heat map in the sequential colour map (rows top to bottom in
+    the table's order)."""
+    import seaborn as sns
+
+    ax = _axes(ax)
+    sns.heatmap(table, cmap=theme.SEQUENTIAL, annot=True, fmt=fmt, ax=ax)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def cluster_scatter(
+    points: pd.DataFrame,
+    *,
+    title: str = "Clusters in the first two principal components",
+    ax=None,
+):
+    """Points ``pc1`` (x) and ``pc2`` (y), one colour per ``cluster`` (sorted names take
+    :data:`helpers.theme.PALETTE` in order)."""
+    ax = _axes(ax)
+    for i, name in enumerate(sorted(points["cluster"].unique())):
+        group = points[points["cluster"] == name]
+        color = theme.PALETTE[i % len(theme.PALETTE)]
+        ax.scatter(group["pc1"], group["pc2"], s=6, label=name, color=color)
+    ax.legend(fontsize=8, markerscale=3)
+    ax.set_title(title)
+    return ax
+
+
+@_skippable
+def revenue_by_kind(components: pd.DataFrame, *, as_of: Any = None, ax=None):
+    """Stacked bars of revenue per period from existing, new and reactivated accounts
+    (``components`` as :func:`helpers.decomposition.revenue_components` builds them); a
+    period cut by the analysis date ``as_of`` is marked "partial"."""
+    ax = _axes(ax, (9, 4.5))
+    parts = components[["existing", "new", "reactivated"]]
+    bottom = np.zeros(len(parts))
+    labels = [str(p) for p in parts.index]
+    colors = {
+        "existing": theme.PALETTE[0],
+        "new": theme.PALETTE[1],
+        "reactivated": theme.PALETTE[4],
+    }
+    for name in parts.columns:
+        ax.bar(labels, parts[name], bottom=bottom, label=f"{name} accounts", color=colors[name])
+        bottom += parts[name].to_numpy()
+    for i in np.flatnonzero(~components["complete"].to_numpy()):
+        ax.annotate("partial", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("revenue")
+    money_axis(ax.yaxis)
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(loc="upper left")
+    when = f" (as of {pd.Timestamp(as_of):%Y-%m-%d})" if as_of is not None else ""
+    ax.set_title(f"Revenue by period, by kind of account{when}")
+    return ax
+
+
+@_skippable
+def change_waterfall(change: Any, *, ax=None):
+    """:func:`waterfall` of a :class:`helpers.decomposition.RevenueChange`: from the earlier
+    period's revenue through each factor's contribution to the later period's revenue."""
+    return waterfall(
+        change.drivers,
+        change.revenue_before,
+        str(change.before),
+        str(change.after),
+        title=f"What moved revenue from {change.before} to {change.after}",
+        ax=ax,
+    )

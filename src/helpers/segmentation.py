@@ -1,11 +1,27 @@
-"""Who are our customers: concentration, value tiers and other segmentations of accounts."""
+"""Who are our customers: concentration, value tiers and other segmentations of accounts.
+
+Notebook 01 calls the *steps* of this module one section at a time (concentration, RFM, value
+tiers and their migration, customer types, behavioural clusters) and ends with
+:func:`findings` and :func:`metrics`. Money is the data's currency (revenue of completed lines
+net of returns, as :mod:`helpers.features` computes it); shares are 0-1; counts are accounts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from helpers.reporting import money, pct
+from helpers.schemas import Fields, SegmentationMetrics
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.leads import LeadGrading, Lookalikes
+    from helpers.loading import Dataset
 
 #: Tier names from highest to lowest, with the share of accounts in each (by score rank).
 TIERS: tuple[tuple[str, float], ...] = (
@@ -109,6 +125,42 @@ def value_tier(
     return tiers.astype(categories).rename("tier")
 
 
+def value_tiers(
+    features: pd.DataFrame,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    weights: Mapping[str, float] | None,
+) -> pd.Series:
+    """Value tier per account as of ``as_of`` (:func:`value_tier`), growth being the revenue
+    of the 12 months to ``as_of`` against the 12 before (:func:`revenue_growth`).
+
+    ``weights`` must be given (None: :data:`TIER_WEIGHTS`), so that a study passes its own
+    weights to every tier computation, the earlier tiers of a migration included.
+    """
+    return value_tier(features, revenue_growth(orders, as_of), weights)
+
+
+def tier_profile(features: pd.DataFrame, tiers: pd.Series) -> pd.DataFrame:
+    """Per tier (rows in :data:`TIERS` order, empty tiers left out): ``accounts``,
+    ``revenue`` (currency, net of returns), ``mean_orders`` (orders per account),
+    ``margin_rate`` (median over the tier's accounts, share 0-1) and ``revenue_share``
+    (the tier's revenue over the revenue of all tiers, 0-1; net returns count negative)."""
+    prof = (
+        features.set_index("account_id")
+        .assign(tier=tiers)
+        .groupby("tier", observed=True)
+        .agg(
+            accounts=("n_orders", "size"),
+            revenue=("monetary_total", "sum"),
+            mean_orders=("n_orders", "mean"),
+            margin_rate=("margin_rate", "median"),
+        )
+    )
+    prof["revenue_share"] = prof["revenue"] / prof["revenue"].sum()
+    return prof
+
+
 # --- concentration ------------------------------------------------------------------------------
 
 
@@ -159,6 +211,36 @@ def abc_classes(revenue: pd.Series, a: float = 0.80, b: float = 0.95) -> pd.Seri
     return pd.Series(cls, index=frame.index, name="abc").reindex(revenue.index)
 
 
+def concentration_table(concentration: Mapping[str, float]) -> pd.DataFrame:
+    """The result of :func:`concentration` as a one-column table (``value``: shares 0-1 and
+    the Gini coefficient), rows named in words."""
+    words = {"gini": "Gini coefficient"}
+    rows = {
+        words.get(k, k.replace("top_", "top ").replace("pct_share", "% share")): v
+        for k, v in concentration.items()
+    }
+    return pd.Series(rows, name="value").to_frame()
+
+
+def abc_table(abc: pd.Series, revenue: pd.Series) -> pd.DataFrame:
+    """Per ABC class: ``accounts``, ``account_share`` and ``revenue_share`` (0-1, negative
+    revenue counted as 0, as :func:`abc_classes` does)."""
+    r = revenue.clip(lower=0).reindex(abc.index)
+    table = pd.DataFrame(
+        {"accounts": abc.value_counts().sort_index(), "revenue": r.groupby(abc).sum()}
+    )
+    table["account_share"] = table["accounts"] / table["accounts"].sum()
+    table["revenue_share"] = table["revenue"] / table["revenue"].sum()
+    return table[["accounts", "account_share", "revenue_share"]]
+
+
+def concentration_sentence(concentration: Mapping[str, float]) -> str:
+    """How concentrated revenue is, in words (the top fifth's share)."""
+    share = concentration["top_20pct_share"]
+    level = "highly" if share >= 0.7 else "moderately" if share >= 0.5 else "not very"
+    return f"Revenue is {level} concentrated: {pct(share)} from the top fifth of accounts."
+
+
 # --- RFM ------------------------------------------------------------------------------------------
 
 #: RFM segment rules, checked in order (first match wins): (name, condition on R, F, M scores).
@@ -199,19 +281,123 @@ def rfm(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def rfm_segments(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per RFM segment (rows in :data:`RFM_SEGMENTS` order, empty segments left out):
+    ``accounts`` and ``mean_revenue`` (currency per account)."""
+    order = [name for name, _ in RFM_SEGMENTS]
+    table = scores.groupby("segment").agg(
+        accounts=("monetary", "size"), mean_revenue=("monetary", "mean")
+    )
+    return table.reindex([n for n in order if n in table.index])
+
+
+def rfm_heat(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean revenue per account (currency) by recency score (rows, 5 = most recent first)
+    and frequency score (columns), for a heat map."""
+    heat = scores.pivot_table(index="R", columns="F", values="monetary", aggfunc="mean")
+    return heat.sort_index(ascending=False)
+
+
+def champions_sentence(scores: pd.DataFrame) -> str:
+    """How many accounts are champions (recent and frequent) and their mean revenue."""
+    champions = scores.loc[scores["segment"] == "champions", "monetary"]
+    return (
+        f"Champions (recent and frequent) are {len(champions):,} accounts with mean revenue "
+        f"{money(champions.mean())}."
+    )
+
+
 # --- tier migration, customer types, clusters ----------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class TierMigration:
+    """Accounts moving between value tiers from ``start`` to ``end``.
+
+    ``counts`` and ``money`` are tier x tier tables (rows: the tier at ``start``, columns: the
+    tier at ``end``) of accounts and of their current revenue (currency). ``moved_up`` and
+    ``moved_down`` count accounts whose tier at ``end`` is higher or lower in the order of
+    :data:`TIERS` (strategic highest) than at ``start``; ``months`` is the span in months.
+    """
+
+    counts: pd.DataFrame
+    money: pd.DataFrame
+    moved_up: int
+    moved_down: int
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    months: int | None = None
+
+
+def tier_moves(counts: pd.DataFrame) -> tuple[int, int]:
+    """(moved up, moved down): accounts in a migration table ``counts`` (rows: tier before,
+    columns: tier after) whose tier rose or fell, by the order of :data:`TIERS` (the first
+    tier is the highest). Unknown tier names raise ``KeyError``."""
+    rank = {name: i for i, (name, _) in enumerate(TIERS)}
+    cells = counts.stack()
+    before = np.array([rank[a] for a, _ in cells.index])
+    after = np.array([rank[b] for _, b in cells.index])
+    values = cells.to_numpy()
+    return int(values[after < before].sum()), int(values[after > before].sum())
+
+
 def tier_migration(
-    before: pd.Series, after: pd.Series, revenue: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Counts and current revenue of accounts moving between tiers (rows: previous tier)."""
+    before: pd.Series,
+    after: pd.Series,
+    revenue: pd.Series,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    months: int | None = None,
+) -> TierMigration:
+    """Counts and current revenue (currency) of accounts moving between tiers, with the
+    numbers moving up and down (:func:`tier_moves`); accounts missing from either side are
+    left out. ``start``, ``end`` and ``months`` only label the result."""
     both = pd.DataFrame({"before": before, "after": after}).dropna()
     counts = pd.crosstab(both["before"], both["after"])
     money = pd.crosstab(
         both["before"], both["after"], values=revenue.reindex(both.index), aggfunc="sum"
     ).fillna(0.0)
-    return counts, money
+    up, down = tier_moves(counts)
+    return TierMigration(counts, money, up, down, start, end, months)
+
+
+def tier_migration_since(
+    ds: Dataset,
+    tiers: pd.Series,
+    revenue: pd.Series,
+    as_of: pd.Timestamp,
+    *,
+    months: int,
+    weights: Mapping[str, float] | None,
+) -> TierMigration:
+    """How accounts moved between value tiers over the ``months`` before ``as_of``.
+
+    The earlier tiers are scored exactly as ``tiers`` were (:func:`value_tiers` with the same
+    ``weights``, which callers must pass: tiers scored with other weights would show moves
+    that are only a change of method) on the features and growth as of ``as_of - months``.
+    ``revenue`` is current revenue per account (currency).
+    """
+    from helpers.features import features_for
+
+    start = as_of - pd.DateOffset(months=months)
+    before = value_tiers(features_for(ds, start), ds["orders"], start, weights=weights)
+    return tier_migration(before, tiers, revenue, start=start, end=as_of, months=months)
+
+
+def migration_caption(migration: TierMigration) -> str:
+    """What the two migration tables show: the dates of their rows and columns."""
+    return (
+        f"Tier migration from {migration.start:%Y-%m-%d} (rows) to {migration.end:%Y-%m-%d} "
+        "(columns): accounts, then their current revenue."
+    )
+
+
+def migration_sentence(migration: TierMigration) -> str:
+    """How many accounts moved up (and down) at least one tier over the migration span."""
+    return (
+        f"{migration.moved_up} accounts moved up at least one tier in the last "
+        f"{migration.months} months; {migration.moved_down} moved down."
+    )
 
 
 def customer_types(
@@ -384,3 +570,183 @@ def name_clusters(x: pd.DataFrame, labels: pd.Series) -> pd.Series:
         margin = "high margin" if row["margin_rate"] > med["margin_rate"] else "low margin"
         names[c] = f"{freq}, {size}, {margin}"
     return labels.map(names)
+
+
+def type_summary(types: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
+    """Per customer type (:func:`customer_types`): ``accounts``, ``revenue`` (currency,
+    current revenue per account as :func:`account_revenue`), ``account_share`` and
+    ``revenue_share`` (0-1, of the typed accounts only)."""
+    summary = (
+        types.assign(revenue=revenue.reindex(types.index))
+        .groupby("type")
+        .agg(accounts=("slope", "size"), revenue=("revenue", "sum"))
+    )
+    summary["account_share"] = summary["accounts"] / summary["accounts"].sum()
+    summary["revenue_share"] = summary["revenue"] / summary["revenue"].sum()
+    return summary
+
+
+def types_sentence(types: pd.DataFrame) -> str:
+    """How many accounts grow their order value significantly, and their median growth."""
+    growing = types.loc[types["type"] == "growing", "growth"]
+    if growing.empty:
+        return f"None of the {len(types):,} typed accounts grows its order value significantly."
+    return (
+        f"{len(growing)} accounts grow their order value significantly (median growth "
+        f"{pct(growing.median())} a year)."
+    )
+
+
+# --- behavioural clusters as a study step -------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Clusters:
+    """Behavioural clusters of the accounts with two or more orders.
+
+    ``features`` are :func:`cluster_features` (one row per clustered account), ``labels`` the
+    cluster per account (0 = lowest mean order value), ``names`` its plain name
+    (:func:`name_clusters`), ``silhouettes`` the silhouette per number of clusters tried
+    (-1 to 1, higher = better separated) and ``stability`` the mean adjusted Rand index under
+    80% subsamples (:func:`cluster_stability`, 1 = perfectly stable).
+    """
+
+    features: pd.DataFrame
+    labels: pd.Series
+    names: pd.Series
+    silhouettes: pd.Series
+    stability: float
+
+    @property
+    def k(self) -> int:
+        """The number of clusters."""
+        return int(self.labels.nunique())
+
+
+@step("The behavioural clustering")
+def behaviour_clusters(
+    features: pd.DataFrame, *, k: int | str = "auto", seed: int = 42, stability_runs: int = 5
+) -> Clusters | Skipped:
+    """K-means clusters of buying behaviour (:func:`clusters`; ``k`` 0 or ``"auto"``: the
+    best silhouette), named, with their stability over ``stability_runs`` subsamples.
+
+    Skipped when too few accounts have two or more orders: ``k`` clusters need more than
+    ``k`` accounts (``auto``: at least 3, two clusters being the fewest tried).
+    """
+    x = cluster_features(features)
+    fewest = 2 if k in ("auto", 0) else int(k)
+    if len(x) <= fewest:
+        return Skipped(
+            f"only {len(x)} accounts have two or more orders",
+            f"{fewest} clusters need at least {fewest + 1}",
+        )
+    labels, silhouettes = clusters(x, k, seed)
+    stability = cluster_stability(x, labels.nunique(), n=stability_runs, seed=seed)
+    return Clusters(x, labels, name_clusters(x, labels), silhouettes, stability)
+
+
+@step("The behavioural clustering")
+def silhouettes(result: Clusters) -> pd.DataFrame:
+    """The silhouette per number of clusters tried, as a one-row table (columns: k)."""
+    return result.silhouettes.to_frame().T
+
+
+@step("The cluster profile")
+def cluster_profile(result: Clusters) -> pd.DataFrame:
+    """Per named cluster: the median of each behaviour feature (log order value, log orders
+    per active month, margin rate 0-1, log product breadth) and ``accounts``."""
+    profile = result.features.groupby(result.names).median()
+    profile.index.name = "name"
+    profile["accounts"] = result.names.value_counts()
+    return profile
+
+
+@step("The behavioural clustering")
+def cluster_sentence(result: Clusters) -> str:
+    """The number of clusters with its silhouette and the stability under resampling."""
+    return (
+        f"{result.k} clusters (silhouette {result.silhouettes[result.k]:.2f}); stability "
+        f"under resampling: adjusted Rand index {result.stability:.2f}."
+    )
+
+
+@step("The cluster map")
+def cluster_projection(result: Clusters, seed: int = 42) -> pd.DataFrame:
+    """Each clustered account in the first two principal components of its standardised
+    behaviour features (``pc1``, ``pc2``, unitless) with its cluster name (``cluster``)."""
+    from sklearn.decomposition import PCA
+
+    x = result.features
+    xy = PCA(2, random_state=seed).fit_transform((x - x.mean()) / x.std())
+    return pd.DataFrame(
+        {"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": result.names.to_numpy()}, index=x.index
+    )
+
+
+# --- key findings and headline numbers ----------------------------------------------------------
+
+
+def findings(
+    concentration: Mapping[str, float], abc: pd.Series, tiers: pd.Series, revenue: pd.Series
+) -> list[str]:
+    """Key findings of the segmentation as plain sentences: revenue concentration, the
+    A-accounts, and the strategic accounts' share of revenue (negative revenue counted as 0
+    in the total)."""
+    a = abc == "A"
+    strategic = tiers[tiers == "strategic"].index
+    share = revenue.reindex(strategic).sum() / revenue.clip(lower=0).sum()
+    return [
+        f"The top 20% of accounts bring {pct(concentration['top_20pct_share'])} of revenue; "
+        f"the top 1% alone {pct(concentration['top_1pct_share'])} "
+        f"(Gini {concentration['gini']:.2f}).",
+        f"{a.sum():,} A-accounts ({pct(a.mean())} of accounts) make 80% of revenue.",
+        f"{len(strategic)} strategic accounts hold {pct(share)} of revenue.",
+    ]
+
+
+def metrics(
+    *,
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    concentration: Mapping[str, float],
+    abc: pd.Series,
+    tiers: pd.Series,
+    profile: pd.DataFrame,
+    clusters: Clusters | Skipped,
+    types: pd.DataFrame,
+    grading: LeadGrading | Skipped,
+    lookalike: Lookalikes | Skipped,
+) -> SegmentationMetrics:
+    """The headline numbers of notebook 01 (:class:`helpers.schemas.SegmentationMetrics`).
+
+    ``profile`` is :func:`tier_profile` of ``tiers``; a skipped ``clusters``, ``grading`` or
+    ``lookalike`` leaves its fields ``null`` with the reason in ``skipped``.
+    """
+    fields = Fields()
+    values = {
+        "clusters": fields.take("clusters", clusters, lambda c: c.k),
+        "cluster_stability": fields.take("cluster_stability", clusters, lambda c: c.stability),
+        "lead_grade_conversion": fields.take(
+            "lead_grade_conversion", grading, lambda g: g.table["conversion"].to_dict()
+        ),
+        "lead_score_auc": fields.take("lead_score_auc", grading, lambda g: g.auc),
+        "lookalike": fields.take("lookalike", lookalike, lambda m: m.evaluation()),
+    }
+    return SegmentationMetrics(
+        data_fingerprint=ds.fingerprint,
+        analysis_date=f"{as_of:%Y-%m-%d}",
+        filters=dict(ds.filters),
+        source=ds.source,
+        top_1pct_share=concentration["top_1pct_share"],
+        top_5pct_share=concentration["top_5pct_share"],
+        top_10pct_share=concentration["top_10pct_share"],
+        top_20pct_share=concentration["top_20pct_share"],
+        gini=concentration["gini"],
+        abc_counts=abc.value_counts().to_dict(),
+        tier_counts=tiers.value_counts().to_dict(),
+        tier_revenue_share=profile["revenue_share"].to_dict(),
+        strategic_accounts=int((tiers == "strategic").sum()),
+        customer_types=types["type"].value_counts().to_dict(),
+        skipped=fields.skipped,
+        **values,
+    )

@@ -1,0 +1,151 @@
+"""Lead grading and look-alikes: the planted conversion on the demo, hand-checked sentences,
+and the Skipped results when the data source has no leads table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from helpers import leads as ld
+from helpers.features import features_for
+from helpers.loading import demo_config, load_dataset
+from helpers.segmentation import account_revenue, revenue_growth, value_tier
+from helpers.steps import Skipped
+
+NO_LEADS = (
+    "the data source 'demo without leads' does not provide the leads table (CRM "
+    "opportunities) (add it to the source YAML to get this part)"
+)
+
+
+@pytest.fixture(scope="module")
+def no_leads(demo_dir):
+    """The demo without its leads table, loaded as an own-data source would be."""
+    config = demo_config(demo_dir)
+    tables = {k: v for k, v in config.tables.items() if k != "leads"}
+    return load_dataset(dataclasses.replace(config, tables=tables, label="demo without leads"))
+
+
+@pytest.fixture(scope="module")
+def grading(demo):
+    return ld.grade_leads(demo, demo.analysis_date, early_days=14)
+
+
+@pytest.fixture(scope="module")
+def tiers(demo):
+    features = features_for(demo)
+    return value_tier(features, revenue_growth(demo["orders"], demo.analysis_date))
+
+
+def test_lead_grades_convert_monotonically(demo):
+    behaviour = ld.early_behaviour(demo["leads"], demo["touchpoints"])
+    score = ld.grade_score(behaviour)
+    table, auc = ld.validate_grades(demo["leads"], ld.grades(score), score, demo.analysis_date)
+    assert table["conversion"].is_monotonic_decreasing  # excellent first
+    assert auc > 0.65
+
+
+def test_grading_without_touchpoints_uses_completeness_only(demo):
+    behaviour = ld.early_behaviour(demo["leads"], None)
+    assert (behaviour[["inquiry", "demo", "repeat_visits"]] == 0).all().all()
+
+
+def test_grade_leads_is_the_grading_pipeline(demo, grading):
+    behaviour = ld.early_behaviour(demo["leads"], demo["touchpoints"], early_days=14)
+    score = ld.grade_score(behaviour)
+    table, auc = ld.validate_grades(demo["leads"], ld.grades(score), score, demo.analysis_date)
+    pd.testing.assert_frame_equal(ld.grade_table(grading=grading), table)
+    assert grading.auc == auc
+    assert list(ld.weights_table(grading=grading).columns) == ["coef", "low", "high", "p"]
+    assert grading.learnt_auc >= grading.auc  # learnt weights fit at least as well in sample
+    assert grading.grade.value_counts(normalize=True)["excellent"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_grade_leads_passes_early_days_on(demo, grading):
+    same_day = ld.grade_leads(demo, demo.analysis_date, early_days=0)
+    assert same_day.behaviour["inquiry"].sum() < grading.behaviour["inquiry"].sum()
+
+
+def _grading(conversion: list[float]) -> ld.LeadGrading:
+    table = pd.DataFrame(
+        {"leads": [10, 10], "conversion": conversion}, index=["excellent", "to improve"]
+    )
+    empty = pd.Series(dtype=float)
+    return ld.LeadGrading(pd.DataFrame(), empty, empty, table, 0.7349, pd.DataFrame(), 0.81)
+
+
+def test_grading_sentence_hand_checked():
+    assert ld.grading_sentence(grading=_grading([0.32, 0.027])) == (
+        "Conversion falls from 32% for excellent leads to 3% for leads to improve; the "
+        "hand-weighted score has an AUC of 0.73, weights learnt by logistic regression reach "
+        "0.81 (in sample)."
+    )
+    assert ld.grading_sentence(grading=_grading([0.05, 0.10])).startswith(
+        "Conversion rises from 5%"
+    )
+
+
+def test_lookalikes_on_the_demo(demo, grading, tiers):
+    result = ld.lookalikes(demo, grading, tiers, demo.analysis_date, seed=42)
+    assert result.auc > 0.8 and result.lift_top_decile > 3  # planted: strong signal
+    assert result.target == "strategic and key"
+    assert result.train_leads > result.test_leads > 0
+    prospects = result.prospects
+    assert prospects["propensity"].is_monotonic_decreasing
+    open_ids = demo["leads"].loc[
+        demo["leads"]["won_date"].isna() & demo["leads"]["lost_date"].isna(), "lead_id"
+    ]
+    assert set(prospects["lead_id"]) == set(open_ids)
+    top = ld.top_prospects(result=result, n=5)
+    assert top.index.name == "lead_id" and list(top.index) == list(prospects["lead_id"][:5])
+    assert ld.evaluation_table(result=result).loc["test_leads", "value"] == result.test_leads
+
+
+def test_lookalike_sentence_table_and_file(tmp_path):
+    prospects = pd.DataFrame({"lead_id": ["L2", "L1"], "propensity": [0.9, 0.4]})
+    result = ld.Lookalikes(0.912, 7.64, 100, 40, 0.02, prospects, target="strategic and key")
+    assert ld.lookalike_sentence(result=result) == (
+        "On the hold-out year the model's AUC is 0.91; its top decile holds 7.6× the average "
+        "share of future strategic and key accounts."
+    )
+    assert ld.evaluation_table(result=result)["value"].to_dict() == {
+        "auc": 0.912,
+        "lift_top_decile": 7.64,
+        "train_leads": 100,
+        "test_leads": 40,
+        "base_rate": 0.02,
+    }
+    path = ld.save_prospects(result=result, path=tmp_path / "lookalikes.csv")
+    assert pd.read_csv(path).equals(prospects)
+
+
+def test_lookalike_model_skips_without_valuable_customers(demo, grading):
+    result = ld.lookalike_model(
+        demo["leads"], grading.behaviour, valuable_accounts=set(), as_of=demo.analysis_date
+    )
+    assert isinstance(result, Skipped)
+    assert "do not include both valuable and other customers" in result.reason
+
+
+def test_without_leads_table_grading_and_lookalikes_skip(no_leads):
+    as_of = no_leads.analysis_date
+    grading = ld.grade_leads(no_leads, as_of)
+    assert isinstance(grading, Skipped)
+    assert grading.sentence() == f"Lead grading is not available: {NO_LEADS}."
+    assert ld.grading_sentence(grading=grading) == grading
+    assert isinstance(ld.grade_table(grading=grading), Skipped)
+    tiers = pd.Series("key", index=account_revenue(features_for(no_leads)).index)
+    lookalike = ld.lookalikes(no_leads, grading, tiers, as_of)
+    assert lookalike.sentence() == f"Look-alikes is not available: {NO_LEADS}."
+    assert ld.top_prospects(result=lookalike).step == "The prospects list"
+    assert isinstance(ld.save_prospects(result=lookalike, path="never-written.csv"), Skipped)
+
+
+def test_learnt_weights_leave_out_indicators_that_do_not_vary(demo):
+    behaviour = ld.early_behaviour(demo["leads"], None)  # no touchpoints: only completeness
+    table, auc = ld.learnt_weights(behaviour, demo["leads"], demo.analysis_date)
+    assert list(table.index) == ["const", "data_completeness", "inquiry", "demo", "repeat_visits"]
+    assert table.loc[["inquiry", "demo", "repeat_visits"]].isna().all().all()
+    assert table.loc["data_completeness", "coef"] > 0 and 0.5 < auc < 1
