@@ -314,3 +314,30 @@ def test_bootstrap_interval_contains_the_mean_and_is_seeded():
     two = sv.bootstrap_mean(values, groups, n_boot=200, seed=3)
     pd.testing.assert_frame_equal(one, two)
     assert one.loc["a", "mean"] == 24.5 and one.loc["a", "low"] < 24.5 < one.loc["a", "high"]
+
+
+def test_backtest_scores_use_nothing_after_its_start(demo):
+    """Deleting and adding orders after the back-test's start leaves every start-date score
+    unchanged: the threshold is derived from the gaps up to the start (a threshold derived to
+    the analysis date would move with the later orders: 1,000 long gaps added after the start
+    push the 99th percentile of all gaps past a year)."""
+    orders, accounts, as_of = demo["orders"], demo["accounts"], demo.analysis_date
+    before = sv.run_backtest(orders, accounts, as_of, 365, 90, None, penalizer=0.01)
+    start = before.start
+    rng = np.random.default_rng(5)
+    kept = orders[(orders["order_date"] <= start) | (rng.random(len(orders)) < 0.5)]
+    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
+        "account_id", keep="last"
+    )
+    late = last.head(1000).assign(
+        order_id=lambda f: f["order_id"].astype(str) + "-late",
+        order_date=start + pd.Timedelta(days=300),
+        status="completed",
+    )
+    changed = pd.concat([kept, late], ignore_index=True)
+    leaked = sv.default_threshold(sv.gaps_for(changed, as_of))
+    assert leaked > before.threshold  # the change is one a leak would see
+    after = sv.run_backtest(changed, accounts, as_of, 365, 90, None, penalizer=0.01)
+    assert after.threshold == before.threshold
+    cols = ["account_id", "risk", "p_cox_h", "p_churn_h"]
+    pd.testing.assert_frame_equal(after.frame[cols], before.frame[cols])

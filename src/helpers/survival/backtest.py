@@ -15,7 +15,12 @@ from lifelines.utils import concordance_index
 from helpers.steps import Skipped, step
 from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
-from helpers.survival.definition import ChurnDefinition, survival_frame
+from helpers.survival.definition import (
+    ChurnDefinition,
+    default_threshold,
+    gaps_for,
+    survival_frame,
+)
 from helpers.survival.predict import conditional_survival, km_conditional
 from helpers.survival.recalibration import Recalibration, fit_recalibration
 from helpers.survival.scoring import fit_and_score
@@ -31,6 +36,7 @@ class Backtest:
     metrics: dict[str, float]
     calibration: pd.DataFrame
     recalibration: Recalibration | None = None
+    threshold: int = 0  # the churn threshold (days) the back-test used, derived at its start
 
 
 def run_backtest(
@@ -39,7 +45,7 @@ def run_backtest(
     as_of: pd.Timestamp,
     back_days: int,
     horizon_days: int,
-    threshold: int,
+    threshold: int | None,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     references: dict[str, str] | None = None,
     penalizer: float | None = None,
@@ -56,14 +62,17 @@ def run_backtest(
     Kaplan-Meier baseline. Ranking metrics of the calibrated probability as well (it is what
     cuts the pre-churn list). The model is the study's pipeline (:func:`fit_churn_model`) on the
     data to the start, its penalizer chosen there by cross-validation unless ``penalizer`` is
-    given.
+    given. ``threshold=None`` derives the churn threshold from the order gaps up to the start
+    (:func:`default_threshold`): nothing dated after the start shapes a start-date score.
     """
+    start = as_of - pd.Timedelta(days=back_days)
+    if threshold is None:
+        threshold = default_threshold(gaps_for(orders, start))
     if back_days < horizon_days + threshold:
         raise ValueError(
             f"The back-test needs back_days ≥ horizon + threshold "
             f"({horizon_days} + {threshold}); got {back_days}."
         )
-    start = as_of - pd.Timedelta(days=back_days)
     past, model, x, age, silent, out, risk, p_cox = fit_and_score(
         orders,
         accounts,
@@ -118,7 +127,7 @@ def run_backtest(
         observed=("observed", "mean"),
         accounts=("observed", "size"),
     )
-    return Backtest(start, horizon_days, frame, metrics, calibration, recal)
+    return Backtest(start, horizon_days, frame, metrics, calibration, recal, threshold)
 
 
 @step("The back-test")
@@ -133,7 +142,7 @@ def backtest(
     seed: int = 42,
 ) -> Backtest | Skipped:
     """:func:`run_backtest` from ``back_days`` before the analysis date, with the study's
-    threshold and covariates; Skipped with the reason when the history is too short or the
+    covariates and threshold rule (a derived threshold is derived again at the start); Skipped with the reason when the history is too short or the
     model cannot be fitted at the start. ``model`` is the study's model: no back-test of a
     model the study could not fit (the back-test refits its own on the data to its start)."""
     try:
@@ -143,7 +152,7 @@ def backtest(
             definition.as_of,
             back_days,
             horizon_days,
-            definition.threshold,
+            None if definition.derived else definition.threshold,
             covariates,
             references,
             seed=seed,
