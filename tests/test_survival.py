@@ -158,8 +158,17 @@ def test_study_on_demo(demo):
     m = _metrics(demo, study)
     assert set(m.ltv_by_channel) == set(demo["accounts"]["acquisition_channel"])
     assert m.skipped == {} and m.ltv_definition == settings.as_dict()
+    forest = study.model.forest
+    assert m.log_hazard_ratios == forest["log_hr"].to_dict()  # what is reported is what was fitted
+    assert m.log_hazard_ratio_intervals["size_band=micro"] == list(
+        forest.loc["size_band=micro", ["low", "high"]]
+    )
+    assert m.references["size_band"] == "medium" and m.stratified_on == []
+    assert m.cox_concordance == m.cox_concordance_unstratified  # no PH remedy on the demo
     sentences = sv.findings(study.definition, study.km, study.model, study.prechurn, 90)
     assert any("silent" in s for s in sentences)
+    driver = next(s for s in sentences if "the churn hazard of" in s)
+    assert "95% interval" in driver and "as fast" not in driver
 
 
 def _metrics(ds, study: sv.ChurnStudy):
@@ -341,3 +350,28 @@ def test_backtest_scores_use_nothing_after_its_start(demo):
     assert after.threshold == before.threshold
     cols = ["account_id", "risk", "p_cox_h", "p_churn_h"]
     pd.testing.assert_frame_equal(after.frame[cols], before.frame[cols])
+
+
+def test_reported_hazard_ratios_match_the_planted_truth_against_the_stated_references(
+    demo_surv, truth
+):
+    """The forest table and the metrics report each level against the stated reference
+    (medium size band, private ownership, brand owner; else the most frequent level): every
+    planted log-HR, re-expressed against those references, lies within 3 standard errors of
+    the reported one, and within the reported 95% interval for all but at most two of them.
+    A flipped sign or a wrong reference fails."""
+    model = sv.fit_churn_model(demo_surv, penalizer=0.0)
+    assert model.references["size_band"] == "medium"
+    assert model.references["ownership_type"] == "private"
+    planted = truth["churn"]["log_hazard_ratios"]
+    table = model.forest
+    inside = 0
+    for name, row in table.iterrows():
+        column, level = name.split("=", 1)
+        assert row["reference"] == f"{column}={model.references[column]}"
+        expected = planted[column][level] - planted[column][model.references[column]]
+        se = (row["high"] - row["low"]) / (2 * 1.959964)
+        assert abs(row["log_hr"] - expected) < 3 * se, (name, row["log_hr"], expected)
+        inside += row["low"] <= expected <= row["high"]
+    assert len(table) == 17 and inside >= 15
+    assert table.loc["size_band=micro", "log_hr"] > 0 > table.loc["size_band=enterprise", "log_hr"]

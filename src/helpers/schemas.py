@@ -108,7 +108,7 @@ class ChurnMetrics(StudyMetrics):
     """Notebook 02, churn survival (days; shares 0-1; money in currency)."""
 
     SCHEMA: ClassVar[str] = "churn"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     churn_threshold_days: int | None
     threshold_derived: bool
@@ -116,9 +116,13 @@ class ChurnMetrics(StudyMetrics):
     accounts: int | None  # buying accounts
     churn_rate: float | None
     km_median_days: float | None  # null also when the median is not reached (see skipped)
-    cox_concordance: float | None
+    cox_concordance: float | None  # of the model predicted with (stratified if remedied)
+    cox_concordance_unstratified: float | None  # the model before any PH remedy
+    stratified_on: list[str] | None  # covariates that broke proportional hazards
+    references: dict[str, str] | None  # the level each covariate's hazard ratios compare with
     penalizer: float | None
-    log_hazard_ratios: dict[str, float] | None
+    log_hazard_ratios: dict[str, float] | None  # "column=level" vs the column's reference
+    log_hazard_ratio_intervals: dict[str, list[float]] | None  # 95%: [low, high]
     backtest: dict[str, float] | None
     prechurn_accounts: int | None
     revenue_at_risk: float | None  # over the next horizon_days

@@ -35,6 +35,18 @@ DEFAULT_COVARIATES: tuple[str, ...] = (
     "business_type",
 )
 
+#: The reference level of each contract covariate: the group every hazard ratio compares with.
+#: Business-meaningful where the business has a natural baseline: the most common ownership
+#: form, the middle size band, the brand owner. Channels and industries have none: their most
+#: frequent level is the reference (the report names it). A notebook's ``REFERENCES``
+#: parameter overrides any of them; a reference absent from the selection falls back to the
+#: most frequent level, with a note.
+DEFAULT_REFERENCES: dict[str, str] = {
+    "ownership_type": "private",
+    "size_band": "medium",
+    "business_type": "brand_owner",
+}
+
 #: Fewest churn events for a Cox model (below: Kaplan-Meier only, with a sentence).
 MIN_EVENTS_FOR_COX = 20
 
@@ -65,11 +77,13 @@ def design_matrix(
 ) -> Design:
     """Dummy-coded covariates for lifelines, with documented reference levels.
 
-    The reference of each covariate is ``references[col]`` when given, else its most frequent
-    level. Levels with fewer than ``min_events`` events are merged into ``other`` (noted);
-    columns that are constant or exact linear combinations of others are dropped (noted).
+    The reference of each covariate is ``references[col]`` when given, else
+    :data:`DEFAULT_REFERENCES`, else its most frequent level (a reference that is not in the
+    data falls back to the most frequent level, noted). Levels with fewer than ``min_events``
+    events are merged into ``other`` (noted); columns that are constant or exact linear
+    combinations of others are dropped (noted).
     """
-    references = dict(references or {})
+    references = {**DEFAULT_REFERENCES, **(references or {})}
     notes: list[str] = []
     parts = [frame[["duration_days", "event"]].astype(float)]
     used: dict[str, str] = {}
@@ -91,7 +105,13 @@ def design_matrix(
             continue
         ref = references.get(col)
         if ref not in set(values):
-            ref = values.value_counts().sort_index().idxmax()
+            fallback = values.value_counts().sort_index().idxmax()
+            if ref is not None:
+                notes.append(
+                    f"{col}: the reference level '{ref}' is not in this selection; "
+                    f"'{fallback}' (the most frequent) is the reference instead"
+                )
+            ref = fallback
         used[col] = ref
         levels[col] = values
         dummies = pd.get_dummies(values, prefix=col, prefix_sep="=", dtype=float)
@@ -241,8 +261,10 @@ def aft_comparison(design: Design, cph: CoxPHFitter) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def forest_table(cph: CoxPHFitter) -> pd.DataFrame:
-    """Hazard ratios with 95% intervals, sorted (for the forest plot)."""
+def forest_table(cph: CoxPHFitter, references: dict[str, str] | None = None) -> pd.DataFrame:
+    """Log hazard ratios with 95% intervals (``low``, ``high``), the hazard ratio and its
+    p-value per level, sorted; ``reference`` names the level each row is compared with (the
+    covariate's reference in ``references``)."""
     s = cph.summary
     out = pd.DataFrame(
         {
@@ -253,6 +275,8 @@ def forest_table(cph: CoxPHFitter) -> pd.DataFrame:
             "p": s["p"],
         }
     )
+    refs = references or {}
+    out["reference"] = [f"{c.split('=')[0]}={refs.get(c.split('=')[0], '?')}" for c in out.index]
     return out.sort_values("log_hr")
 
 
@@ -272,10 +296,18 @@ class ChurnModel:
     ph_note: str
     notes: list[str]
 
+    ph_after: pd.DataFrame | None = None  # the PH test of the stratified model, if any
+
     @property
     def forest(self) -> pd.DataFrame:
-        """Hazard ratios of the model predicted with (:func:`forest_table`)."""
-        return forest_table(self.cox)
+        """Hazard ratios of the model predicted with (:func:`forest_table`), against the
+        model's reference levels; a stratified covariate has none (see ``stratified_on``)."""
+        return forest_table(self.cox, self.design.references)
+
+    @property
+    def stratified_on(self) -> list[str]:
+        """Covariates the model is stratified on (they broke proportional hazards)."""
+        return list(self.cox_design.strata)
 
     @property
     def references(self) -> dict[str, str]:
@@ -302,8 +334,31 @@ def fit_churn_model(
     cph, fit_notes = fit_cox(design, penalizer)
     ph = ph_check(cph, design)
     cox, cox_design, ph_note = remedy_ph(cph, design, ph, penalizer)
+    ph_after = None
+    if cox_design.strata:  # re-check the remedy: the other covariates under the strata
+        try:
+            ph_after = ph_check(cox, cox_design)
+        except (ValueError, KeyError, np.linalg.LinAlgError) as exc:
+            ph_note += f" The check after stratifying could not run ({exc})."
+        else:
+            still = sorted(set(ph_after.loc[ph_after["violated"], "covariate"]))
+            ph_note += (
+                f" After stratifying, {', '.join(still)} still break(s) proportional hazards: "
+                "read their hazard ratios as averages over time."
+                if still
+                else " After stratifying, no other covariate breaks proportional hazards."
+            )
     return ChurnModel(
-        design, cox_design, cox, cph, penalizer, cv, ph, ph_note, [*design.notes, *fit_notes]
+        design,
+        cox_design,
+        cox,
+        cph,
+        penalizer,
+        cv,
+        ph,
+        ph_note,
+        [*design.notes, *fit_notes],
+        ph_after,
     )
 
 

@@ -19,7 +19,7 @@ from helpers.steps import Skipped
 from helpers.survival.backtest import Backtest, backtest
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, aft_models, churn_model
 from helpers.survival.definition import ChurnDefinition, define_churn, sensitivity
-from helpers.survival.kaplan_meier import KaplanMeier, kaplan_meier
+from helpers.survival.kaplan_meier import KaplanMeier, kaplan_meier, km_by, median_table
 from helpers.survival.ltv import LtvSettings, ltv_by_channel, ltv_by_tier
 from helpers.survival.prechurn import prechurn, score_accounts
 from helpers.survival.recalibration import Recalibration, recalibration
@@ -118,18 +118,49 @@ def findings(
     if isinstance(model, Skipped):
         out.append(model.sentence())
     else:
-        table = model.forest
-        worst = table.index[-1]
-        out.append(
-            f"The riskiest profile is {worst.replace('=', ' = ')}: it churns "
-            f"{np.exp(table.loc[worst, 'log_hr']):.1f}× as fast as the reference "
-            "level, other things equal."
-        )
+        out += _driver_sentences(definition, model)
     if not isinstance(prechurn, Skipped) and len(prechurn):
         out.append(
             f"{len(prechurn):,} active accounts are on the pre-churn list, with "
             f"{money(prechurn['revenue_at_risk'].sum())} of expected revenue at risk in the "
             f"next {horizon_days} days."
+        )
+    return out
+
+
+def _level(name: str) -> str:
+    column, level = name.split("=", 1)
+    return f"{column.replace('_', ' ')} = {level}"
+
+
+def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[str]:
+    """The level with the highest churn hazard against its reference (with its 95% interval),
+    and the spread of median lifetimes of a covariate the model had to stratify on."""
+    out = []
+    table = model.forest
+    if len(table):
+        worst = table.index[-1]
+        row = table.loc[worst]
+        out.append(
+            f"Accounts with {_level(worst)} have {np.exp(row['log_hr']):.1f}× the churn hazard "
+            f"of {_level(row['reference'])} (95% interval {np.exp(row['low']):.1f}–"
+            f"{np.exp(row['high']):.1f}×), other attributes equal "
+            f"({model.design.data.shape[0]:,} accounts, {int(model.design.data['event'].sum()):,} "
+            "churn events; an association, not a cause)."
+        )
+    for column in model.stratified_on:
+        medians = median_table(km_by(definition.survival, column)[0])["median_days"]
+        finite = medians[np.isfinite(medians)]
+        spread = (
+            f"median lifetimes run from {finite.min():.0f} days ({finite.idxmin()}) to "
+            f"{finite.max():.0f} days ({finite.idxmax()})"
+            if len(finite) >= 2
+            else "its levels' median lifetimes are not all reached"
+        )
+        out.append(
+            f"{column.replace('_', ' ').capitalize()} changes the churn hazard differently over "
+            f"an account's life (it breaks proportional hazards), so it has no single hazard "
+            f"ratio: by Kaplan-Meier, {spread}."
         )
     return out
 
@@ -176,6 +207,18 @@ def metrics(
         km_median_days=km_median,
         cox_concordance=fields.take(
             "cox_concordance", model, lambda m: float(m.cox.concordance_index_)
+        ),
+        cox_concordance_unstratified=fields.take(
+            "cox_concordance_unstratified",
+            model,
+            lambda m: float(m.unstratified.concordance_index_),
+        ),
+        stratified_on=fields.take("stratified_on", model, lambda m: m.stratified_on),
+        references=fields.take("references", model, lambda m: dict(m.references)),
+        log_hazard_ratio_intervals=fields.take(
+            "log_hazard_ratio_intervals",
+            model,
+            lambda m: {k: [r["low"], r["high"]] for k, r in m.forest.iterrows()},
         ),
         penalizer=fields.take("penalizer", model, lambda m: m.penalizer),
         log_hazard_ratios=fields.take(
