@@ -29,6 +29,7 @@ from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
 from helpers.survival.backtest import Backtest, backtest, run_backtest
 from helpers.survival.cox import (
     DEFAULT_COVARIATES,
+    DEFAULT_REFERENCES,
     MIN_EVENTS_FOR_COX,
     ChurnModel,
     Design,
@@ -47,12 +48,16 @@ from helpers.survival.cox import (
 )
 from helpers.survival.definition import (
     ChurnDefinition,
+    age_days,
     default_threshold,
     define_churn,
+    export_start,
+    fit_km,
     gaps_for,
     sensitivity,
     survival_frame,
     threshold_sensitivity,
+    with_delayed_entry,
 )
 from helpers.survival.kaplan_meier import (
     KM_SEGMENTS,
@@ -86,6 +91,7 @@ from helpers.survival.sentences import (
     aft_sentence,
     backtest_sentence,
     backtest_table,
+    entry_sentence,
     ltv_sentence,
     pairs_sentence,
     ph_sentence,
@@ -126,6 +132,12 @@ __all__ = [
     "cumulative_hazard",
     "current_scores",
     "DEFAULT_COVARIATES",
+    "DEFAULT_REFERENCES",
+    "entry_sentence",
+    "with_delayed_entry",
+    "age_days",
+    "export_start",
+    "fit_km",
     "default_threshold",
     "define_churn",
     "Design",

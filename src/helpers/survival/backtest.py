@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.utils import concordance_index
 
@@ -18,6 +17,7 @@ from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
 from helpers.survival.definition import (
     ChurnDefinition,
     default_threshold,
+    fit_km,
     gaps_for,
     survival_frame,
 )
@@ -93,9 +93,7 @@ def run_backtest(
     surv = 1 - p_churn
     frame = out.assign(risk=risk, p_cox_h=p_cox, p_churn_h=p_churn)
     t, e = frame["time"].to_numpy(), frame["event"].to_numpy()
-    km = KaplanMeierFitter().fit(
-        survival_frame(past)["duration_days"], survival_frame(past)["event"]
-    )
+    km = fit_km(survival_frame(past))
     base_surv = km_conditional(km, age, silent + horizon_days)
     grid = np.linspace(horizon_days / 10, horizon_days, 10)
 

@@ -47,6 +47,9 @@ DEFAULT_REFERENCES: dict[str, str] = {
     "business_type": "brand_owner",
 }
 
+#: The outcome columns of a design: lifetime (days from origin), churn event, delayed entry.
+OUTCOME_COLUMNS: tuple[str, ...] = ("duration_days", "event", "entry_days")
+
 #: Fewest churn events for a Cox model (below: Kaplan-Meier only, with a sentence).
 MIN_EVENTS_FOR_COX = 20
 
@@ -85,7 +88,10 @@ def design_matrix(
     """
     references = {**DEFAULT_REFERENCES, **(references or {})}
     notes: list[str] = []
-    parts = [frame[["duration_days", "event"]].astype(float)]
+    outcome = [c for c in OUTCOME_COLUMNS if c in frame.columns]
+    if "entry_days" in outcome and not (frame["entry_days"] > 0).any():
+        outcome.remove("entry_days")  # no delayed entry: a plain fit
+    parts = [frame[outcome].astype(float)]
     used: dict[str, str] = {}
     levels: dict[str, pd.Series] = {}
     for col in covariates:
@@ -117,7 +123,7 @@ def design_matrix(
         dummies = pd.get_dummies(values, prefix=col, prefix_sep="=", dtype=float)
         parts.append(dummies.drop(columns=f"{col}={ref}"))
     data = pd.concat(parts, axis=1)
-    x = data.drop(columns=["duration_days", "event"])
+    x = data.drop(columns=outcome)
     keep: list[str] = []
     for c in x.columns:  # greedy rank check: drop a column that adds no rank
         trial = x[[*keep, c]].to_numpy()
@@ -125,8 +131,12 @@ def design_matrix(
             keep.append(c)
         else:
             notes.append(f"{c}: collinear with other covariates, dropped")
-    data = data[["duration_days", "event", *keep]]
+    data = data[[*outcome, *keep]]
     return Design(data, list(used), used, notes, levels=levels)
+
+
+def _entry_col(design: Design) -> str | None:
+    return "entry_days" if "entry_days" in design.data.columns else None
 
 
 def fit_cox(
@@ -139,7 +149,11 @@ def fit_cox(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cph = CoxPHFitter(penalizer=p).fit(
-                    design.data, "duration_days", "event", strata=list(strata) if strata else None
+                    design.data,
+                    "duration_days",
+                    "event",
+                    strata=list(strata) if strata else None,
+                    entry_col=_entry_col(design),
                 )
             if p != penalizer:
                 notes.append(
@@ -174,6 +188,7 @@ def choose_penalizer(
                 "event",
                 k=folds,
                 scoring_method="concordance_index",
+                fitter_kwargs={"entry_col": _entry_col(design)},
                 seed=seed,
             )
         scores[p] = float(np.mean(s))
@@ -187,7 +202,19 @@ def choose_penalizer(
 def ph_check(cph: CoxPHFitter, design: Design, alpha: float = 0.01) -> pd.DataFrame:
     """Proportional-hazards test per covariate (scaled Schoenfeld residuals vs rank of time),
     Holm-corrected; ``violated`` marks p_holm < ``alpha``."""
-    test = proportional_hazard_test(cph, design.data, time_transform="rank").summary
+    if cph.entry_col is not None:
+        # lifelines has no Schoenfeld residuals under delayed entry: the test runs on the same
+        # model refitted without it (the shape of each effect over time is what is tested)
+        data = design.data.drop(columns=[cph.entry_col])
+        strata = list(design.strata) or None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cph = CoxPHFitter(penalizer=cph.penalizer).fit(
+                data, "duration_days", "event", strata=strata
+            )
+        test = proportional_hazard_test(cph, data, time_transform="rank").summary
+    else:
+        test = proportional_hazard_test(cph, design.data, time_transform="rank").summary
     out = test[["test_statistic", "p"]].copy()
     out["p_holm"] = multipletests(out["p"], method="holm")[1]
     out["violated"] = out["p_holm"] < alpha
@@ -250,7 +277,7 @@ def aft_comparison(design: Design, cph: CoxPHFitter) -> pd.DataFrame:
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fitter.fit(data, "duration_days", "event")
+            fitter.fit(data, "duration_days", "event", entry_col=_entry_col(design))
         rows.append(
             {
                 "model": name,
@@ -368,7 +395,7 @@ def fit_churn_model(
 def align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     """The design's columns for new rows (levels unseen in training -> ``other`` when the
     design has it, else the reference): dummies as 0/1, strata as their label."""
-    cols = [c for c in design.data.columns if c not in ("duration_days", "event")]
+    cols = [c for c in design.data.columns if c not in OUTCOME_COLUMNS]
     out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
     for c in out.columns:
         col, level = c.split("=", 1)
@@ -419,7 +446,7 @@ def churn_model(
             "the Kaplan-Meier curves above still hold",
         )
     design = design_matrix(definition.survival, covariates, references)
-    if design.data.shape[1] <= 2:
+    if design.data.columns.difference(OUTCOME_COLUMNS).empty:
         return Skipped(
             "no covariate varies in this selection (" + "; ".join(design.notes) + ")",
             "account attributes that differ between accounts would let a Cox model weigh them",

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
@@ -45,6 +46,53 @@ def gaps_for(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     return order_gaps(orders, as_of)["gap_days"]
 
 
+def with_delayed_entry(features: pd.DataFrame, export_start: pd.Timestamp) -> pd.DataFrame:
+    """Lifetimes counted from each account's origin, with delayed entry (left truncation).
+
+    An account acquired before the export's first day (``export_start``) was a customer before
+    the data begins: its lifetime starts at ``acquired_date`` (``origin``) and it enters the
+    risk set only at ``entry_days`` = export start - origin (days). Without this, such accounts
+    get lifetimes shortened to their first order in the export, while the ones that churned
+    before the export began are missing altogether, and both bias survival. Every other
+    account's origin is its first order (``entry_days`` 0). ``duration_days`` is moved to
+    count from the origin. Without an ``acquired_date`` column nothing can be corrected (the
+    report says so).
+    """
+    out = features.copy()
+    origin = out["first_order"]
+    if "acquired_date" in out.columns:
+        acquired = pd.to_datetime(out["acquired_date"])
+        early = acquired.notna() & (acquired < export_start) & (acquired < out["first_order"])
+        origin = origin.where(~early, acquired)
+    shift = (out["first_order"] - origin).dt.days.fillna(0).astype(float)
+    out["origin"] = origin
+    entry = (export_start - origin).dt.days.clip(lower=0).where(shift > 0, 0.0).astype(float)
+    out["duration_days"] = out["duration_days"] + shift
+    # an account whose only order falls on the export's first day churns at its entry age:
+    # lifelines needs entry < duration, so it enters half a day earlier
+    out["entry_days"] = entry.where(~(entry >= out["duration_days"]), out["duration_days"] - 0.5)
+    return out
+
+
+def export_start(orders: pd.DataFrame) -> pd.Timestamp:
+    """The first day of the orders export (the earliest order date of any status)."""
+    return pd.Timestamp(orders["order_date"].min())
+
+
+def age_days(frame: pd.DataFrame) -> np.ndarray:
+    """Each account's age at its last order (days from its origin: the acquisition date of an
+    account acquired before the export began, else its first order)."""
+    origin = frame["origin"] if "origin" in frame.columns else frame["first_order"]
+    return (frame["last_order"] - origin).dt.days.to_numpy(float)
+
+
+def fit_km(frame: pd.DataFrame, label: str | None = None) -> KaplanMeierFitter:
+    """Kaplan-Meier fit of ``duration_days``/``event`` with delayed entry (``entry_days``)
+    when the frame has it."""
+    entry = frame["entry_days"] if "entry_days" in frame.columns else None
+    return KaplanMeierFitter(label=label).fit(frame["duration_days"], frame["event"], entry=entry)
+
+
 def survival_frame(features: pd.DataFrame) -> pd.DataFrame:
     """The rows that are at risk (``in_survival``) with whole-day durations."""
     s = features[features["in_survival"]].copy()
@@ -59,6 +107,7 @@ def buying_features(
     segmentation study's tiers, weighted by ``tier_weights``; its defaults when None)."""
     features = features_for(ds, as_of, threshold)
     features = features[features["n_orders"] > 0].copy()
+    features = with_delayed_entry(features, export_start(ds["orders"]))
     if features.empty:
         raise ValueError("No account in this selection has an order by the analysis date.")
     growth = revenue_growth(ds["orders"], as_of)
@@ -86,6 +135,11 @@ class ChurnDefinition:
     def events(self) -> int:
         """Number of churn events (accounts silent for ``threshold``+ days)."""
         return int(self.survival["event"].sum())
+
+    @property
+    def left_truncated(self) -> int:
+        """Accounts at risk that were customers before the export began (delayed entry)."""
+        return int((self.survival["entry_days"] > 0).sum())
 
     @property
     def share_of_gaps_within(self) -> float:
@@ -135,9 +189,8 @@ def threshold_sensitivity(
     rows = []
     for n in thresholds:
         f = customer_features(orders, accounts, as_of, n)
-        f = f[f["n_orders"] > 0]
-        s = f[f["in_survival"]]
-        km = KaplanMeierFitter().fit(s["duration_days"], s["event"])
+        f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
+        km = fit_km(survival_frame(f))
         rows.append(
             {
                 "threshold_days": n,

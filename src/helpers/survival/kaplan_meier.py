@@ -16,7 +16,7 @@ from lifelines.utils import median_survival_times
 from statsmodels.stats.multitest import multipletests
 
 from helpers.steps import Skipped, step
-from helpers.survival.definition import ChurnDefinition
+from helpers.survival.definition import ChurnDefinition, fit_km
 
 #: Segments the churn study compares by default (columns of the customer features).
 KM_SEGMENTS: tuple[str, ...] = ("tier", "acquisition_channel", "industry", "ownership_type")
@@ -38,16 +38,12 @@ def km_by(
 ) -> tuple[dict[str, KaplanMeierFitter], list[str]]:
     """Kaplan-Meier fits overall (``column=None``) or per group; small groups merged."""
     if column is None:
-        return {
-            "all accounts": KaplanMeierFitter(label="all accounts").fit(
-                frame["duration_days"], frame["event"]
-            )
-        }, []
+        return {"all accounts": fit_km(frame, "all accounts")}, []
     groups, merged = merge_small_groups(frame[column], frame["event"], min_events)
     fits = {}
     for name in sorted(groups.unique()):
         part = frame[groups == name]
-        fits[name] = KaplanMeierFitter(label=name).fit(part["duration_days"], part["event"])
+        fits[name] = fit_km(part, name)
     return fits, merged
 
 

@@ -18,7 +18,7 @@ from lifelines import CoxPHFitter
 
 from helpers.steps import Skipped, step
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, Design, align, churn_model
-from helpers.survival.definition import ChurnDefinition, define_churn
+from helpers.survival.definition import ChurnDefinition, age_days, define_churn
 from helpers.survival.prechurn import with_rates
 from helpers.survival.predict import conditional_survival
 
@@ -77,7 +77,7 @@ def lifetime_value(
     if at_acquisition:
         surv = conditional_survival(cph, x, np.zeros(len(scores)), grid)
     else:
-        age = (scores["last_order"] - scores["first_order"]).dt.days.to_numpy(float)
+        age = age_days(scores)
         silent = (as_of - scores["last_order"]).dt.days.to_numpy(float)
         surv = conditional_survival(cph, x, age, silent[:, None] + grid[None, :])
     r = math.log1p(discount_per_year) / 365.25

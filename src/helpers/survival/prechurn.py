@@ -8,7 +8,7 @@ from lifelines import CoxPHFitter
 
 from helpers.steps import Skipped, step
 from helpers.survival.cox import ChurnModel, Design, align
-from helpers.survival.definition import ChurnDefinition
+from helpers.survival.definition import ChurnDefinition, age_days
 from helpers.survival.predict import conditional_survival
 from helpers.survival.recalibration import Recalibration
 
@@ -28,7 +28,7 @@ def current_scores(
     """
     active = features[(features["n_orders"] > 0) & ~features["churned"]].copy()
     x = align(active, design)
-    age = (active["last_order"] - active["first_order"]).dt.days.to_numpy(float)
+    age = age_days(active)
     silent = active["silent_days"].to_numpy(float)
     surv = conditional_survival(cph, x, age, (silent + horizon_days)[:, None])[:, 0]
     active["p_cox"] = 1 - surv

@@ -10,7 +10,7 @@ import pandas as pd
 
 from helpers.features import customer_features
 from helpers.survival.cox import align, fit_churn_model
-from helpers.survival.definition import survival_frame
+from helpers.survival.definition import age_days, export_start, survival_frame, with_delayed_entry
 from helpers.survival.predict import conditional_survival
 
 
@@ -55,14 +55,16 @@ def fit_and_score(
     features at ``at``, the model, the scored accounts' design rows, age and silence
     (days), outcomes (:func:`outcomes_after`), relative risk and Cox probability of churn
     within the horizon."""
-    past = customer_features(orders, accounts, at, threshold)
+    past = with_delayed_entry(
+        customer_features(orders, accounts, at, threshold), export_start(orders)
+    )
     model = fit_churn_model(survival_frame(past), covariates, references, seed, penalizer)
     out = outcomes_after(orders, accounts, at, until, threshold)
     alive = past.set_index("account_id").loc[out["account_id"]].reset_index()
     x = align(alive, model.cox_design)
     # condition on survival to the last order, not to today: the silence since then is
     # information (an account silent for months may already have placed its final order)
-    age = (alive["last_order"] - alive["first_order"]).dt.days.to_numpy(float)
+    age = age_days(alive)
     silent = (at - alive["last_order"]).dt.days.to_numpy(float)
     risk = model.cox.predict_partial_hazard(x).to_numpy()
     p_cox = 1 - conditional_survival(model.cox, x, age, (silent + horizon_days)[:, None])[:, 0]

@@ -121,3 +121,26 @@ def ltv_sentence(by_channel: pd.DataFrame | Skipped) -> str:
         f"A new customer from {t.index[-1]} is worth {money(t['mean'].iloc[-1])}, one from "
         f"{t.index[0]} {money(t['mean'].iloc[0])}."
     )
+
+
+def entry_sentence(definition: ChurnDefinition | Skipped) -> str:
+    """How lifetimes are counted for accounts that were customers before the export began."""
+    if isinstance(definition, Skipped):
+        return definition.sentence()
+    survival = definition.survival
+    start = survival["origin"].min() if len(survival) else None
+    if "acquired_date" not in survival.columns:
+        return (
+            "The data has no acquisition dates, so lifetimes start at each account's first order "
+            "in the export: accounts that were customers before the export began look younger "
+            "than they are, and those that left before it are missing (map acquired_date to "
+            "correct for both)."
+        )
+    if definition.left_truncated == 0:
+        return "Every account's first order lies inside the export: lifetimes start there."
+    return (
+        f"{definition.left_truncated:,} accounts were customers before the export began: their "
+        "lifetimes start at their acquisition date (the earliest is "
+        f"{start:%Y-%m-%d}) and they count as at risk only from their age on the export's first "
+        "day (delayed entry), so the accounts that left before the export cannot bias the curves."
+    )
