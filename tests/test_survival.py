@@ -403,3 +403,89 @@ def test_a_left_truncated_export_recovers_the_full_exports_survival(demo, truth)
         column, level = name.split("=", 1)
         expected = planted[column][level] - planted[column][model.references[column]]
         assert row["low"] <= expected <= row["high"], name
+
+
+def test_discounting_by_hand():
+    """With S = 1 over three years the discounted lifetime is (1 - e^{-rH}) / r days, r the
+    daily rate of 10% a year: less than the undiscounted 1,095 days (a compounding sign would
+    give more)."""
+    grid = np.linspace(0, 1095, 2001)
+    r = np.log(1.10) / 365.25
+    got = sv.discounted_lifetime(np.ones((1, len(grid))), grid, 0.10)[0]
+    assert got == pytest.approx((1 - np.exp(-r * 1095)) / r, rel=1e-6)
+    assert got < 1095 * 0.88
+    assert sv.discounted_lifetime(np.ones((1, len(grid))), grid, 0.0)[0] == pytest.approx(1095)
+
+
+def test_bootstrap_interval_has_the_stated_level():
+    """For 400 standard-normal values the 95% interval of the mean is about ±1.96/20 wide (a
+    50% interval would be ±0.67/20)."""
+    values = pd.Series(np.random.default_rng(11).normal(0, 1, 400))
+    table = sv.bootstrap_mean(values, pd.Series(["a"] * 400), n_boot=4000, seed=1)
+    half = (table.loc["a", "high"] - table.loc["a", "low"]) / 2
+    assert half == pytest.approx(1.96 * values.std() / 20, rel=0.1)
+
+
+def test_margin_rate_follows_the_company_cadence():
+    f = pd.DataFrame(
+        {
+            "first_order": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+            "last_order": pd.to_datetime(["2025-01-01", "2025-04-11"]),
+            "monetary_total": [600.0, 1600.0],
+            "margin_total": [120.0, 320.0],
+        }
+    )
+    rates = sv.with_rates(f, cadence_days=60.0)
+    assert list(rates["margin_per_day"]) == [2.0, 2.0]  # 120/60; 320/(100 + 60)
+    assert list(rates["revenue_per_day"]) == [10.0, 10.0]
+
+
+def test_recalibration_scales_the_cumulative_hazard():
+    scores = pd.DataFrame({"p_cox": [0.2, 0.5], "p_churn": [0.36, 0.5]})
+    np.testing.assert_allclose(sv.recalibration_scale(scores), [2.0, 1.0])
+    assert list(sv.recalibration_scale(scores[["p_cox"]])) == [1.0, 1.0]
+
+
+def test_weibull_tail_continues_a_weibull_curve():
+    t = np.arange(1.0, 800.0)
+    h = (t / 700.0) ** 1.2
+    assert sv.weibull_tail_shape(t, h) == pytest.approx(1.2, rel=1e-9)
+    assert sv.weibull_tail_shape(t[:3], h[:3]) is None
+
+
+def test_new_customer_survival_keeps_day_zero_churn():
+    """At acquisition the survival is unconditional: the churn at day 0 (one order, never
+    again) counts; conditioning on a lifetime > 0 would start every curve at 1."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "duration_days": np.r_[np.zeros(40), rng.integers(1, 900, 160)].astype(float),
+            "event": np.r_[np.ones(40), rng.integers(0, 2, 160)],
+            "g": rng.choice(["a", "b"], 200),
+        }
+    )
+    model = sv.fit_churn_model(frame, covariates=["g"], penalizer=0.0)
+    x = sv.align(frame.head(20), model.cox_design)
+    zero = np.zeros(len(x))
+    free = sv.conditional_survival(model.cox, x, zero, np.array([0.0]), unconditional=True)
+    cond = sv.conditional_survival(model.cox, x, zero, np.array([0.0]))
+    assert (free[:, 0] < 0.9).all() and np.allclose(cond[:, 0], 1.0)
+
+
+def test_revenue_at_risk_interval_by_hand_and_by_simulation():
+    """Two accounts, p = 0.5 and 0.2, revenue 1,000 and 500: expected loss 600, sd
+    sqrt(0.25·1e6 + 0.16·2.5e5) = 538.5; and over 100 accounts the interval holds about 95% of
+    simulated outcomes."""
+    pre = pd.DataFrame({"p_churn": [0.5, 0.2], "expected_revenue": [1000.0, 500.0]})
+    risk = sv.revenue_at_risk(pre)
+    assert risk.total == pytest.approx(600.0) and risk.accounts == 2
+    assert risk.high == pytest.approx(600 + 1.959964 * np.sqrt(0.25e6 + 0.16 * 2.5e5), rel=1e-5)
+    assert risk.low == 0.0  # floored
+    rng = np.random.default_rng(8)
+    many = pd.DataFrame(
+        {"p_churn": rng.uniform(0.1, 0.9, 100), "expected_revenue": rng.uniform(100, 900, 100)}
+    )
+    r = sv.revenue_at_risk(many)
+    lost = (rng.random((20000, 100)) < many["p_churn"].to_numpy()) @ many["expected_revenue"]
+    share = ((lost >= r.low) & (lost <= r.high)).mean()
+    assert 0.93 <= share <= 0.97

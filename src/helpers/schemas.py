@@ -126,6 +126,7 @@ class ChurnMetrics(StudyMetrics):
     backtest: dict[str, float] | None
     prechurn_accounts: int | None
     revenue_at_risk: float | None  # over the next horizon_days
+    revenue_at_risk_interval: list[float] | None  # 95%: [low, high] of what may be lost
     ltv_by_tier: Table | None  # mean, low, high (95% bootstrap), n
     ltv_by_channel: Table | None  # lifetime value of a new customer per acquisition channel
     ltv_definition: dict[str, Any]  # helpers.survival.LtvSettings.as_dict()

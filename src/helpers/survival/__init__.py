@@ -72,19 +72,28 @@ from helpers.survival.ltv import (
     LtvSettings,
     bootstrap_mean,
     channel_ltv,
+    discounted_lifetime,
     lifetime_value,
     ltv_by_channel,
     ltv_by_tier,
     new_customer_ltv,
+    recalibration_scale,
 )
 from helpers.survival.prechurn import (
+    RevenueAtRisk,
     current_scores,
     prechurn,
     prechurn_list,
+    revenue_at_risk,
     score_accounts,
     with_rates,
 )
-from helpers.survival.predict import conditional_survival, cumulative_hazard, km_conditional
+from helpers.survival.predict import (
+    conditional_survival,
+    cumulative_hazard,
+    km_conditional,
+    weibull_tail_shape,
+)
 from helpers.survival.recalibration import Recalibration, fit_recalibration, recalibration
 from helpers.survival.scoring import fit_and_score, outcomes_after
 from helpers.survival.sentences import (
@@ -132,6 +141,11 @@ __all__ = [
     "cumulative_hazard",
     "current_scores",
     "DEFAULT_COVARIATES",
+    "RevenueAtRisk",
+    "revenue_at_risk",
+    "discounted_lifetime",
+    "recalibration_scale",
+    "weibull_tail_shape",
     "DEFAULT_REFERENCES",
     "entry_sentence",
     "with_delayed_entry",

@@ -137,6 +137,12 @@ class ChurnDefinition:
         return int(self.survival["event"].sum())
 
     @property
+    def cadence_days(self) -> float:
+        """The company's order cadence: the median gap between two purchase days of an
+        account (days; 30 when no account has bought twice)."""
+        return float(self.gaps.median()) if len(self.gaps) else 30.0
+
+    @property
     def left_truncated(self) -> int:
         """Accounts at risk that were customers before the export began (delayed entry)."""
         return int((self.survival["entry_days"] > 0).sum())

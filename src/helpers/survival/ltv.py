@@ -69,21 +69,46 @@ def lifetime_value(
 
     Discounted restricted mean remaining lifetime over ``horizon_days`` — the integral of
     ``exp(-r u) S(age + u | x) / S(age | x)`` — times the account's margin per day (its margin so
-    far over its tenure). ``at_acquisition=True`` values every account from age 0 (what a new
-    customer of its profile is worth; used for LTV:CAC).
+    far over its tenure and one order cadence, :func:`with_rates`). ``at_acquisition=True``
+    values every account from age 0 with the *unconditional* survival S(u | x) (what a new
+    customer of its profile is worth, one-order churners included; used for LTV:CAC). For an
+    active account whose churn probability was recalibrated (``p_cox`` and ``p_churn`` in
+    ``scores``), its cumulative hazard is scaled by the recalibration's ratio over the horizon,
+    log(1 - p_churn) / log(1 - p_cox), for its whole remaining life (assumption: the silence
+    shifts the hazard's level, not its shape). Beyond the last churn seen the hazard follows a
+    Weibull tail (:func:`helpers.survival.predict.cumulative_hazard`).
     """
     x = align(scores, design)
     grid = np.linspace(0, horizon_days, 61)
     if at_acquisition:
-        surv = conditional_survival(cph, x, np.zeros(len(scores)), grid)
+        surv = conditional_survival(cph, x, np.zeros(len(scores)), grid, unconditional=True)
     else:
         age = age_days(scores)
         silent = (as_of - scores["last_order"]).dt.days.to_numpy(float)
         surv = conditional_survival(cph, x, age, silent[:, None] + grid[None, :])
-    r = math.log1p(discount_per_year) / 365.25
-    disc = np.exp(-r * grid)
-    rmst = np.trapezoid(surv * disc[None, :], grid, axis=1)
+        surv = surv ** recalibration_scale(scores)[:, None]
+    rmst = discounted_lifetime(surv, grid, discount_per_year)
     return pd.Series(rmst * scores["margin_per_day"].to_numpy(), index=scores.index, name="ltv")
+
+
+def discounted_lifetime(
+    surv: np.ndarray, grid: np.ndarray, discount_per_year: float = 0.10
+) -> np.ndarray:
+    """Discounted restricted mean lifetime per row (days): the trapezoid integral over ``grid``
+    (days) of ``S(u) exp(-r u)``, with ``r = ln(1 + discount_per_year) / 365.25`` per day (a
+    margin earned in a year's time is worth ``1 / (1 + discount)`` today)."""
+    r = math.log1p(discount_per_year) / 365.25
+    return np.trapezoid(np.atleast_2d(surv) * np.exp(-r * grid)[None, :], grid, axis=1)
+
+
+def recalibration_scale(scores: pd.DataFrame) -> np.ndarray:
+    """Per account, how much the recalibration multiplies the Cox cumulative hazard over the
+    horizon: log(1 - p_churn) / log(1 - p_cox) (1 where there is no recalibration)."""
+    if not {"p_churn", "p_cox"} <= set(scores.columns):
+        return np.ones(len(scores))
+    p_cox = np.clip(scores["p_cox"].to_numpy(float), 1e-9, 1 - 1e-9)
+    p_churn = np.clip(scores["p_churn"].to_numpy(float), 1e-9, 1 - 1e-9)
+    return np.log1p(-p_churn) / np.log1p(-p_cox)
 
 
 def bootstrap_mean(
@@ -116,11 +141,13 @@ def new_customer_ltv(
     discount_per_year: float = 0.10,
     n_boot: int = 300,
     seed: int = 42,
+    cadence_days: float = 30.0,
 ) -> pd.DataFrame:
     """Lifetime value of a *new* customer per acquisition channel (currency): every buying
-    account valued from age 0 with its own profile and margin rate, averaged per channel with
-    a 95% bootstrap interval (columns mean, low, high, n)."""
-    every = with_rates(features)
+    account valued from age 0 with its own profile and margin rate (:func:`with_rates` with
+    the company's ``cadence_days``), averaged per channel with a 95% bootstrap interval
+    (columns mean, low, high, n)."""
+    every = with_rates(features, cadence_days)
     values = lifetime_value(
         every,
         model.cox,
@@ -168,6 +195,7 @@ def ltv_by_channel(
         settings.discount_per_year,
         settings.n_boot,
         settings.seed,
+        definition.cadence_days,
     )
 
 

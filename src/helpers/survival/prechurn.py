@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
+from scipy.stats import norm
 
 from helpers.steps import Skipped, step
 from helpers.survival.cox import ChurnModel, Design, align
@@ -20,8 +23,10 @@ def current_scores(
     as_of: pd.Timestamp,
     horizon_days: int,
     recalibration: Recalibration | None = None,
+    cadence_days: float = 30.0,
 ) -> pd.DataFrame:
-    """Active accounts with P(churn within the horizon | their history) and revenue per day.
+    """Active accounts with P(churn within the horizon | their history) and revenue per day
+    (:func:`with_rates` with the company's ``cadence_days``).
 
     ``p_cox`` is the Cox model's probability; ``p_churn`` is the same recalibrated for the
     silence (:func:`fit_recalibration`) when a recalibration is given, else equal to it.
@@ -37,14 +42,16 @@ def current_scores(
         if recalibration is not None
         else active["p_cox"]
     )
-    return with_rates(active)
+    return with_rates(active, cadence_days)
 
 
-def with_rates(features: pd.DataFrame) -> pd.DataFrame:
+def with_rates(features: pd.DataFrame, cadence_days: float = 30.0) -> pd.DataFrame:
     """Add revenue and margin per active day (currency/day): totals over the span from first to
-    last order plus 30 days (so single-order accounts are not divided by zero)."""
+    last order plus one ``cadence_days`` (the company's typical gap between two orders: each
+    order stands for one such interval, so a one-off buyer is credited its order's margin once
+    per cadence, not once a month)."""
     out = features.copy()
-    span = (out["last_order"] - out["first_order"]).dt.days.fillna(0) + 30
+    span = (out["last_order"] - out["first_order"]).dt.days.fillna(0) + cadence_days
     out["revenue_per_day"] = out["monetary_total"].clip(lower=0) / span
     out["margin_per_day"] = out["margin_total"].fillna(0).clip(lower=0) / span
     return out
@@ -92,7 +99,13 @@ def score_accounts(
     the PH remedy applied), recalibrated when a recalibration could be learnt."""
     recal = None if isinstance(recalibration, Skipped) else recalibration
     return current_scores(
-        definition.features, model.cox, model.cox_design, definition.as_of, horizon_days, recal
+        definition.features,
+        model.cox,
+        model.cox_design,
+        definition.as_of,
+        horizon_days,
+        recal,
+        definition.cadence_days,
     )
 
 
@@ -106,3 +119,32 @@ def prechurn(
 ) -> pd.DataFrame:
     """:func:`prechurn_list` with the study's threshold (days)."""
     return prechurn_list(scores, definition.threshold, fraction, horizon_days, cutoff)
+
+
+@dataclass(frozen=True)
+class RevenueAtRisk:
+    """Expected revenue lost within the horizon from the pre-churn list (currency), with a 95%
+    interval of what may actually be lost if the probabilities are right."""
+
+    total: float
+    low: float
+    high: float
+    accounts: int
+
+
+def revenue_at_risk(
+    prechurn: pd.DataFrame | Skipped, level: float = 0.95
+) -> RevenueAtRisk | Skipped:
+    """Sum of P(churn) × expected revenue over the list, with the ``level`` interval of the
+    revenue that is actually lost when each account churns independently with its probability
+    (a Poisson-binomial sum; normal approximation with variance Σ p(1 - p) R², floored at 0).
+    The interval is about outcomes, not model uncertainty: it is narrow when many accounts
+    share the risk and wide when a few large ones carry it."""
+    if isinstance(prechurn, Skipped):
+        return prechurn
+    p = prechurn["p_churn"].to_numpy(float)
+    r = prechurn["expected_revenue"].to_numpy(float)
+    total = float((p * r).sum())
+    z = float(norm.ppf(0.5 + level / 2))
+    sd = float(np.sqrt((p * (1 - p) * r**2).sum()))
+    return RevenueAtRisk(total, max(total - z * sd, 0.0), total + z * sd, len(prechurn))

@@ -15,8 +15,12 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 
 def cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
     """Baseline cumulative hazard (of ``stratum`` for a stratified model) as a function of days,
-    extended past the last event time with the mean hazard of its final 180 days (older
-    accounts than any churn seen in the data would otherwise get zero risk)."""
+    extended past the last event time by a Weibull tail: ``H(t) = H(t_last) (t / t_last)^k``
+    with the shape ``k`` fitted by least squares to log H against log t over the second half
+    of the observed curve (an account older than any churn seen would otherwise get zero
+    risk; a constant hazard would be optimistic under a rising one). When the fit gives no
+    usable shape (k ≤ 0, too few points) the tail continues at the mean hazard of the final
+    180 days instead."""
     base = cph.baseline_cumulative_hazard_
     bh = (base[stratum] if stratum is not None else base.iloc[:, 0]).to_numpy()
     bt = base.index.to_numpy(float)
@@ -28,21 +32,46 @@ def cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
     bt, bh = bt[: last + 1], bh[: last + 1]
     span = min(180.0, bt[-1]) or 1.0  # the final 180 days (or all of a shorter curve)
     slope = (bh[-1] - np.interp(bt[-1] - span, bt, bh, left=0.0)) / span
+    shape = weibull_tail_shape(bt, bh)
+    t_last, h_last = bt[-1], bh[-1]
 
     def cumhaz(t):
         t = np.asarray(t, float)
-        return np.interp(t, bt, bh, left=0.0) + np.maximum(t - bt[-1], 0) * slope
+        inside = np.interp(t, bt, bh, left=0.0)
+        if shape is None:
+            return inside + np.maximum(t - t_last, 0) * slope
+        tail = h_last * (np.maximum(t, t_last) / t_last) ** shape
+        return np.where(t > t_last, tail, inside)
 
     return cumhaz
 
 
+def weibull_tail_shape(times: np.ndarray, cumhaz: np.ndarray) -> float | None:
+    """Weibull shape k of a cumulative hazard curve: the least-squares slope of log H on log t
+    over the second half of its time span (None when fewer than 5 usable points or k ≤ 0)."""
+    times, cumhaz = np.asarray(times, float), np.asarray(cumhaz, float)
+    if len(times) == 0 or times[-1] <= 0:
+        return None
+    use = (times >= times[-1] / 2) & (times > 0) & (cumhaz > 0)
+    if use.sum() < 5:
+        return None
+    k = float(np.polyfit(np.log(times[use]), np.log(cumhaz[use]), 1)[0])
+    return k if np.isfinite(k) and k > 0 else None
+
+
 def conditional_survival(
-    cph: CoxPHFitter, x: pd.DataFrame, age: np.ndarray, ahead: np.ndarray
+    cph: CoxPHFitter,
+    x: pd.DataFrame,
+    age: np.ndarray,
+    ahead: np.ndarray,
+    unconditional: bool = False,
 ) -> np.ndarray:
     """P(T > age + ahead | T > age) per row (days); ``ahead`` is a grid (k,) or per row (n, k).
 
     A stratified model uses each row's own stratum baseline (``x`` holds the stratum label,
-    as :func:`helpers.survival.cox.align` builds it).
+    as :func:`helpers.survival.cox.align` builds it). ``unconditional=True`` gives
+    P(T > age + ahead) instead: at age 0 it keeps the churn at day 0 (a customer who never
+    orders again after the first order), which conditioning on T > 0 would drop.
     """
     ph = cph.predict_partial_hazard(x).to_numpy()[:, None]
     ahead = np.asarray(ahead, float)
@@ -57,7 +86,8 @@ def conditional_survival(
     cum = np.empty(ahead.shape)
     for key, rows in groups.items():
         cumhaz = cumulative_hazard(cph, key)
-        cum[rows] = cumhaz(age[rows, None] + ahead[rows]) - cumhaz(age[rows])[:, None]
+        base = 0.0 if unconditional else cumhaz(age[rows])[:, None]
+        cum[rows] = cumhaz(age[rows, None] + ahead[rows]) - base
     return np.exp(-cum * ph)
 
 

@@ -13,6 +13,7 @@ from helpers.survival.backtest import Backtest
 from helpers.survival.cox import ChurnModel
 from helpers.survival.definition import ChurnDefinition
 from helpers.survival.kaplan_meier import KaplanMeier
+from helpers.survival.prechurn import revenue_at_risk
 from helpers.survival.recalibration import Recalibration
 
 
@@ -102,13 +103,15 @@ def recalibration_sentence(recal: Recalibration | Skipped) -> str:
 
 
 def prechurn_sentence(prechurn: pd.DataFrame | Skipped, horizon_days: int) -> str:
-    """How many accounts are on the list and the revenue at risk."""
-    if isinstance(prechurn, Skipped):
-        return prechurn.sentence()
+    """How many accounts are on the list and the revenue at risk, with its 95% interval."""
+    risk = revenue_at_risk(prechurn)
+    if isinstance(risk, Skipped):
+        return risk.sentence()
     return (
-        f"{len(prechurn):,} active accounts are on the list, with "
-        f"{money(prechurn['revenue_at_risk'].sum())} of expected revenue at risk in the next "
-        f"{horizon_days} days; the full list is saved as `prechurn.csv`."
+        f"{risk.accounts:,} active accounts are on the list, with {money(risk.total)} of "
+        f"expected revenue at risk in the next {horizon_days} days (95% interval of what may "
+        f"actually be lost: {money(risk.low)}–{money(risk.high)}); the full list is saved as "
+        "`prechurn.csv`."
     )
 
 

@@ -21,7 +21,7 @@ from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, aft_models, chu
 from helpers.survival.definition import ChurnDefinition, define_churn, sensitivity
 from helpers.survival.kaplan_meier import KaplanMeier, kaplan_meier, km_by, median_table
 from helpers.survival.ltv import LtvSettings, ltv_by_channel, ltv_by_tier
-from helpers.survival.prechurn import prechurn, score_accounts
+from helpers.survival.prechurn import prechurn, revenue_at_risk, score_accounts
 from helpers.survival.recalibration import Recalibration, recalibration
 
 
@@ -119,11 +119,12 @@ def findings(
         out.append(model.sentence())
     else:
         out += _driver_sentences(definition, model)
-    if not isinstance(prechurn, Skipped) and len(prechurn):
+    risk = revenue_at_risk(prechurn)
+    if not isinstance(risk, Skipped) and risk.accounts:
         out.append(
-            f"{len(prechurn):,} active accounts are on the pre-churn list, with "
-            f"{money(prechurn['revenue_at_risk'].sum())} of expected revenue at risk in the "
-            f"next {horizon_days} days."
+            f"{risk.accounts:,} active accounts are on the pre-churn list, with "
+            f"{money(risk.total)} of expected revenue at risk in the next {horizon_days} days "
+            f"(95% interval of what may be lost: {money(risk.low)}–{money(risk.high)})."
         )
     return out
 
@@ -187,6 +188,7 @@ def metrics(
     ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
     currency) when ``ltv_definition`` matches its own settings."""
     fields = Fields()
+    risk = revenue_at_risk(prechurn)
     d = None if isinstance(definition, Skipped) else definition
     km_median = fields.take("km_median_days", km, lambda k: k.median_days)
     if km_median is not None and not np.isfinite(km_median):
@@ -226,8 +228,9 @@ def metrics(
         ),
         backtest=fields.take("backtest", backtest, lambda b: b.metrics),
         prechurn_accounts=fields.take("prechurn_accounts", prechurn, len),
-        revenue_at_risk=fields.take(
-            "revenue_at_risk", prechurn, lambda p: float(p["revenue_at_risk"].sum())
+        revenue_at_risk=fields.take("revenue_at_risk", risk, lambda r: r.total),
+        revenue_at_risk_interval=fields.take(
+            "revenue_at_risk_interval", risk, lambda r: [r.low, r.high]
         ),
         ltv_by_tier=fields.take("ltv_by_tier", ltv_by_tier, _table),
         ltv_by_channel=fields.take("ltv_by_channel", ltv_by_channel, _table),
