@@ -489,3 +489,25 @@ def test_revenue_at_risk_interval_by_hand_and_by_simulation():
     lost = (rng.random((20000, 100)) < many["p_churn"].to_numpy()) @ many["expected_revenue"]
     share = ((lost >= r.low) & (lost <= r.high)).mean()
     assert 0.93 <= share <= 0.97
+
+
+def test_survival_by_tier_uses_tiers_at_the_landmark(demo):
+    """Tiers come from the data up to the landmark only (deleting every later order changes
+    none of them), and the accounts are followed from the landmark: long-tail accounts of
+    then still leave sooner than strategic ones, without today's tiers encoding the churn."""
+    definition = sv.define_churn(demo, demo.analysis_date)
+    tiers = sv.tier_survival(demo, definition)
+    orders = demo["orders"]
+    early = Dataset(
+        {**demo.tables, "orders": orders[orders["order_date"] <= tiers.landmark]},
+        "early",
+        demo.analysis_date,
+        "x",
+    )
+    again = sv.landmark_tiers(early, tiers.landmark, definition.threshold)
+    pd.testing.assert_series_equal(again, tiers.tiers)
+    assert (tiers.frame["duration_days"] >= 0).all()
+    assert set(tiers.frame["account_id"]) <= set(tiers.tiers.index)
+    medians = tiers.medians["median_days"]
+    assert medians["long tail"] < medians["standard"] < medians["strategic"]
+    assert sv.days_text(float("inf")) == "not reached"

@@ -100,6 +100,7 @@ from helpers.survival.sentences import (
     aft_sentence,
     backtest_sentence,
     backtest_table,
+    days_text,
     entry_sentence,
     ltv_sentence,
     pairs_sentence,
@@ -108,8 +109,10 @@ from helpers.survival.sentences import (
     recalibration_sentence,
     references_sentence,
     threshold_sentence,
+    tier_sentence,
 )
 from helpers.survival.study import ChurnStudy, churn_study, findings, metrics
+from helpers.survival.tiers import TierSurvival, landmark_tiers, tier_survival
 
 __all__ = [
     "aft_sentence",
@@ -141,6 +144,11 @@ __all__ = [
     "cumulative_hazard",
     "current_scores",
     "DEFAULT_COVARIATES",
+    "TierSurvival",
+    "landmark_tiers",
+    "tier_survival",
+    "tier_sentence",
+    "days_text",
     "RevenueAtRisk",
     "revenue_at_risk",
     "discounted_lifetime",

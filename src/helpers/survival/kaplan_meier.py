@@ -18,8 +18,9 @@ from statsmodels.stats.multitest import multipletests
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition, fit_km
 
-#: Segments the churn study compares by default (columns of the customer features).
-KM_SEGMENTS: tuple[str, ...] = ("tier", "acquisition_channel", "industry", "ownership_type")
+#: Segments the churn study compares by default (columns of the customer features). Value
+#: tiers are compared separately, from a landmark date (:mod:`helpers.survival.tiers`).
+KM_SEGMENTS: tuple[str, ...] = ("acquisition_channel", "industry", "ownership_type")
 
 
 def merge_small_groups(
@@ -97,6 +98,12 @@ class KaplanMeier:
     def median_days(self) -> float:
         """KM median lifetime of all accounts (days; ``inf`` when never reached)."""
         return float(self.overall["all accounts"].median_survival_time_)
+
+    @property
+    def median_interval(self) -> tuple[float, float]:
+        """95% interval of the median lifetime (days; ``inf`` where not reached)."""
+        row = median_table(self.overall).iloc[0]
+        return float(row["low"]), float(row["high"])
 
 
 @step("The Kaplan-Meier curves")

@@ -5,6 +5,7 @@ A skipped input gives the skip sentence (:meth:`helpers.steps.Skipped.sentence`)
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from helpers.reporting import money, pct
@@ -15,6 +16,7 @@ from helpers.survival.definition import ChurnDefinition
 from helpers.survival.kaplan_meier import KaplanMeier
 from helpers.survival.prechurn import revenue_at_risk
 from helpers.survival.recalibration import Recalibration
+from helpers.survival.tiers import TierSurvival
 
 
 def threshold_sentence(definition: ChurnDefinition | Skipped) -> str:
@@ -147,3 +149,23 @@ def entry_sentence(definition: ChurnDefinition | Skipped) -> str:
         f"{start:%Y-%m-%d}) and they count as at risk only from their age on the export's first "
         "day (delayed entry), so the accounts that left before the export cannot bias the curves."
     )
+
+
+def tier_sentence(tiers: TierSurvival | Skipped) -> str:
+    """Median days from the landmark by landmark tier, and the log-rank p-value."""
+    if isinstance(tiers, Skipped):
+        return tiers.sentence()
+    medians = tiers.medians["median_days"]
+    parts = ", ".join(
+        f"{name} {days_text(value)} ({int(tiers.medians.loc[name, 'accounts']):,} accounts)"
+        for name, value in medians.items()
+    )
+    return (
+        f"Tiers as they were on {tiers.landmark:%Y-%m-%d}, accounts followed from that day: "
+        f"median days until they stop buying: {parts}; log-rank p = {tiers.p_value:.2g}."
+    )
+
+
+def days_text(days: float) -> str:
+    """Days as text; "not reached" for a median the curve never reaches."""
+    return f"{days:,.0f} days" if np.isfinite(days) else "not reached"

@@ -111,9 +111,16 @@ def findings(
         + (", derived from the order cadence)." if definition.derived else ").")
     ]
     if not isinstance(km, Skipped) and np.isfinite(km.median_days):
+        low, high = km.median_interval
+        interval = (
+            f"95% interval {low / 30.4:.0f}–{high / 30.4:.0f} months"
+            if np.isfinite(high)
+            else f"95% interval from {low / 30.4:.0f} months, upper end not reached"
+        )
         out.append(
             f"Half of all accounts stop buying within {km.median_days / 30.4:.0f} months of "
-            "their first order (Kaplan-Meier median)."
+            f"becoming customers (Kaplan-Meier median, {interval}; {len(km_frame(km)):,} "
+            "accounts)."
         )
     if isinstance(model, Skipped):
         out.append(model.sentence())
@@ -127,6 +134,11 @@ def findings(
             f"(95% interval of what may be lost: {money(risk.low)}–{money(risk.high)})."
         )
     return out
+
+
+def km_frame(km: KaplanMeier) -> pd.Series:
+    """The durations behind the overall Kaplan-Meier curve."""
+    return km.overall["all accounts"].durations
 
 
 def _level(name: str) -> str:
