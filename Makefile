@@ -13,7 +13,7 @@ JOBS   ?= 2
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports test lint lab clean bench
+.PHONY: help setup data reports test lint lab clean bench mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+
+mutants: $(STAMP) $(DEMO) ## Plant seven statistical mistakes one by one; the tests must catch each (minutes)
+	$(PY) tests/mutants.py
 
 lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 	$(PY) -m ruff check src tests benchmarks notebooks
