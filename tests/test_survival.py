@@ -13,7 +13,7 @@ from helpers import survival as sv
 from helpers.config import DEMO_DIR
 from helpers.features import features_for
 from helpers.loading import Dataset
-from helpers.steps import is_skipped
+from helpers.steps import Skipped, is_skipped
 
 
 @pytest.fixture(scope="module")
@@ -519,3 +519,39 @@ def test_kaplan_meier_median_recovers_the_planted_one(demo, truth):
     km = sv.kaplan_meier(sv.define_churn(demo, demo.analysis_date), segments=())
     planted = truth["churn"]["marginal_median_days"]
     assert abs(km.median_days - planted) / planted < 0.05
+
+
+def test_a_covariate_that_breaks_proportional_hazards_is_stratified_and_still_named():
+    """Group b's hazard rises while group a's falls (crossing curves): the PH check flags g,
+    the model is stratified on it and re-checked, both concordances are kept, and the findings
+    name g's effect from Kaplan-Meier medians instead of dropping it."""
+    rng = np.random.default_rng(3)
+    n = 600
+    g = np.repeat(["a", "b"], n // 2)
+    t = np.where(g == "a", 400 * rng.weibull(0.6, n), 400 * rng.weibull(4.0, n)).round()
+    censor = rng.uniform(200, 900, n).round()
+    frame = pd.DataFrame(
+        {
+            "duration_days": np.minimum(t, censor),
+            "event": (t <= censor).astype(int),
+            "g": g,
+            "h": rng.choice(["x", "y"], n),
+        }
+    )
+    model = sv.fit_churn_model(frame, covariates=["g", "h"], penalizer=0.01)
+    assert model.stratified_on == ["g"]
+    assert model.ph_after is not None and "After stratifying" in model.ph_note
+    assert "g=b" not in model.forest.index and "h=y" in model.forest.index
+    assert model.cox.concordance_index_ != model.unstratified.concordance_index_
+    definition = sv.ChurnDefinition(
+        pd.Timestamp("2025-12-31"),
+        90,
+        False,
+        pd.Series([30.0]),
+        frame.assign(churned=frame["event"] == 1),
+        frame,
+    )
+    km = sv.kaplan_meier(definition, segments=())
+    text = " ".join(sv.findings(definition, km, model, Skipped("none"), 90))
+    assert "G changes the churn hazard differently over an account's life" in text
+    assert "median lifetimes run from" in text
