@@ -17,6 +17,7 @@ from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
 from helpers.survival.definition import (
     ChurnDefinition,
     default_threshold,
+    export_start,
     fit_km,
     gaps_for,
     survival_frame,
@@ -139,10 +140,20 @@ def backtest(
     references: dict[str, str] | None = None,
     seed: int = 42,
 ) -> Backtest | Skipped:
-    """:func:`run_backtest` from ``back_days`` before the analysis date, with the study's
-    covariates and threshold rule (a derived threshold is derived again at the start); Skipped with the reason when the history is too short or the
+    """:func:`run_backtest` from ``back_days`` before the analysis date (at most a third of
+    the history), with the study's covariates and threshold rule (a derived threshold is
+    derived again at the start); Skipped with the reason when the history is too short or the
     model cannot be fitted at the start. ``model`` is the study's model: no back-test of a
     model the study could not fit (the back-test refits its own on the data to its start)."""
+    history = (definition.as_of - export_start(ds["orders"])).days
+    back_days = min(back_days, history // 3)
+    needed = horizon_days + definition.threshold
+    if back_days < needed:
+        return Skipped(
+            f"needs {3 * needed // 30} months of history, the data has {history // 30}",
+            f"it refits the model {needed} days (horizon + churn threshold) before the "
+            "analysis date, on at most a third of the history",
+        )
     try:
         return run_backtest(
             ds["orders"],

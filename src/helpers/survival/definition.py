@@ -189,13 +189,16 @@ def threshold_sensitivity(
     """Churn rate and Kaplan-Meier median lifetime for each threshold (days).
 
     ``churn_rate`` is the share of accounts with orders that are silent for at least the
-    threshold; ``median_days`` is the KM median of the lifetime (NaN when survival never
-    drops below one half).
+    threshold; ``median_days`` is the KM median of the lifetime (``inf`` when survival never
+    drops below one half). Thresholds under which no account is at risk yet (longer than the
+    history) are left out.
     """
     rows = []
     for n in thresholds:
         f = customer_features(orders, accounts, as_of, n)
         f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
+        if not f["in_survival"].any():
+            continue  # a threshold longer than the history can see: no account at risk yet
         km = fit_km(survival_frame(f))
         rows.append(
             {

@@ -160,12 +160,24 @@ def new_customer_ltv(
     return bootstrap_mean(values, every["acquisition_channel"], n_boot, seed)
 
 
+def _no_margin(definition: ChurnDefinition) -> Skipped | None:
+    """Lifetime value is margin over time: without any margin it would read as 0."""
+    if definition.features["margin_total"].notna().any():
+        return None
+    return Skipped(
+        "the data has no gross margin per order line",
+        "map a margin column to gross_margin to value customers",
+    )
+
+
 @step("The lifetime value by tier")
 def ltv_by_tier(
     scores: pd.DataFrame, model: ChurnModel, definition: ChurnDefinition, settings: LtvSettings
 ) -> pd.DataFrame:
     """Mean remaining lifetime value of the active accounts per value tier (currency), with a
-    95% bootstrap interval (columns mean, low, high, n)."""
+    95% bootstrap interval (columns mean, low, high, n); Skipped without margins."""
+    if (missing := _no_margin(definition)) is not None:
+        return missing
     values = lifetime_value(
         scores,
         model.cox,
@@ -181,7 +193,10 @@ def ltv_by_tier(
 def ltv_by_channel(
     definition: ChurnDefinition, model: ChurnModel, settings: LtvSettings
 ) -> pd.DataFrame | Skipped:
-    """:func:`new_customer_ltv`: a new customer's lifetime value per acquisition channel."""
+    """:func:`new_customer_ltv`: a new customer's lifetime value per acquisition channel;
+    Skipped without margins or acquisition channels."""
+    if (missing := _no_margin(definition)) is not None:
+        return missing
     if "acquisition_channel" not in definition.features.columns:
         return Skipped(
             "the data has no acquisition channel per account",

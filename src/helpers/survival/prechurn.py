@@ -98,6 +98,13 @@ def score_accounts(
     """:func:`current_scores` of the active accounts with the study's model (stratified when
     the PH remedy applied), recalibrated when a recalibration could be learnt."""
     recal = None if isinstance(recalibration, Skipped) else recalibration
+    active = definition.features
+    if not ((active["n_orders"] > 0) & ~active["churned"]).any():
+        return Skipped(
+            f"no account is active: every buying account has been silent for "
+            f"{definition.threshold}+ days",
+            "churn scores need accounts that still buy",
+        )
     return current_scores(
         definition.features,
         model.cox,
