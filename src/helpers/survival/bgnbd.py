@@ -23,7 +23,7 @@ Conventions (as in the literature and ``lifetimes``):
 Steps (each returns a typed result or a :class:`~helpers.steps.Skipped`): :func:`buy_till_you_die`
 (P(alive), expected purchases and spend per account), :func:`holdout_check` (calibration/holdout
 validation), :func:`p_alive_backtest` (P(alive) at the back-test start against the churns that
-followed, beside the Cox score), :func:`agreement` (P(alive) < 0.5 against silence-churned) and
+followed, beside the Cox score), :func:`churn_agreement` (P(alive) < 0.5 against silence-churned) and
 :func:`with_p_alive` (the pre-churn list with both views).
 """
 
@@ -142,8 +142,8 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
     from pymc_marketing.clv import BetaGeoModel
 
     data = summary[["customer_id", "frequency", "recency", "T"]]
-    model = BetaGeoModel(data=data, model_config=_priors(PARAMS, priors))
-    _quiet(lambda: model.fit(method="map", progressbar=False))
+    model = BetaGeoModel(model_config=_priors(PARAMS, priors))
+    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
     return model
 
 
@@ -154,8 +154,8 @@ def fit_gamma_gamma(summary: pd.DataFrame, priors: str = "flat"):
 
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     data = repeat[["customer_id", "frequency", "monetary_value"]]
-    model = GammaGammaModel(data=data, model_config=_priors(SPEND_PARAMS, priors))
-    _quiet(lambda: model.fit(method="map", progressbar=False))
+    model = GammaGammaModel(model_config=_priors(SPEND_PARAMS, priors))
+    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
     return model
 
 
@@ -430,7 +430,7 @@ def p_alive_backtest(holdout: Holdout, backtest: Backtest) -> PAliveBacktest | S
 
 
 @step("The agreement of the two churn views")
-def agreement(
+def churn_agreement(
     btyd: BuyTillYouDie, definition: ChurnDefinition, cutoff: float = 0.5
 ) -> pd.DataFrame:
     """Accounts by P(alive) < ``cutoff`` (BG/NBD) against silence-churned (the threshold):

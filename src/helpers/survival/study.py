@@ -134,6 +134,14 @@ def findings(
     return out
 
 
+def _p_alive_auc(fields: Fields, bgnbd: Mapping[str, float] | Skipped) -> float | None:
+    """The P(alive) AUC of the BG/NBD view, or None with the reason (its back-test skipped)."""
+    value = fields.take("p_alive_auc", bgnbd, lambda b: b.get("auc_p_alive"))
+    if value is None and "p_alive_auc" not in fields.skipped:
+        fields.skipped["p_alive_auc"] = "the back-test or the BG/NBD holdout was skipped"
+    return value
+
+
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
     return frame.to_dict(orient="index")
 
@@ -151,11 +159,15 @@ def metrics(
     settings: LtvSettings,
     horizon_days: int,
     filters: Mapping[str, Any],
+    bgnbd: Mapping[str, float] | Skipped | None = None,
 ) -> ChurnMetrics:
     """Headline numbers (:class:`~helpers.schemas.ChurnMetrics`); the channel study reads
     ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
-    currency) when ``ltv_definition`` matches its own settings."""
+    currency) when ``ltv_definition`` matches its own settings. ``bgnbd`` is
+    :func:`~helpers.survival.bgnbd.bgnbd_metrics` of the BG/NBD view (None: not run)."""
     fields = Fields()
+    if bgnbd is None:
+        bgnbd = Skipped("the BG/NBD view was not run")
     d = None if isinstance(definition, Skipped) else definition
     km_median = fields.take("km_median_days", km, lambda k: k.median_days)
     if km_median is not None and not np.isfinite(km_median):
@@ -190,5 +202,7 @@ def metrics(
         ltv_by_channel=fields.take("ltv_by_channel", ltv_by_channel, _table),
         ltv_definition=settings.as_dict(),
         notes=[] if isinstance(model, Skipped) else list(model.notes),
+        bgnbd=fields.take("bgnbd", bgnbd, dict),
+        p_alive_auc=_p_alive_auc(fields, bgnbd),
         skipped=fields.skipped,
     )
