@@ -233,7 +233,7 @@ def test_p_alive_auc_is_written_to_metrics_beside_the_cox_auc(demo, btyd, holdou
     assert from_json(data, ChurnMetrics) == m
 
 
-def test_metrics_without_the_bgnbd_view_say_why(demo):
+def test_metrics_without_the_bgnbd_view_keep_their_old_values(demo):
     skipped = Skipped("not in this test")
     m = sv.metrics(
         ds=demo,
@@ -249,7 +249,27 @@ def test_metrics_without_the_bgnbd_view_say_why(demo):
         filters={},
     )
     assert m.bgnbd is None and m.p_alive_auc is None
-    assert "not run" in m.skipped["bgnbd"]
+    assert "bgnbd" not in m.skipped and "p_alive_auc" not in m.skipped
+    # a skipped BG/NBD view is recorded with its reason
+    again = sv.metrics(
+        ds=demo,
+        definition=skipped,
+        km=skipped,
+        model=skipped,
+        backtest=skipped,
+        prechurn=skipped,
+        ltv_by_tier=skipped,
+        ltv_by_channel=skipped,
+        settings=sv.LtvSettings(),
+        horizon_days=90,
+        filters={},
+        bgnbd=Skipped("only 3 accounts bought on more than one day"),
+    )
+    assert (
+        again.skipped["bgnbd"]
+        == again.skipped["p_alive_auc"]
+        == ("only 3 accounts bought on more than one day")
+    )
 
 
 def test_agreement_table_and_prechurn_join(btyd, orders_only):

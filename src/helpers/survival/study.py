@@ -164,10 +164,9 @@ def metrics(
     """Headline numbers (:class:`~helpers.schemas.ChurnMetrics`); the channel study reads
     ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
     currency) when ``ltv_definition`` matches its own settings. ``bgnbd`` is
-    :func:`~helpers.survival.bgnbd.bgnbd_metrics` of the BG/NBD view (None: not run)."""
+    :func:`~helpers.survival.bgnbd.bgnbd_metrics` of the BG/NBD view; None (not run) leaves
+    ``bgnbd`` and ``p_alive_auc`` null without a reason in ``skipped``."""
     fields = Fields()
-    if bgnbd is None:
-        bgnbd = Skipped("the BG/NBD view was not run")
     d = None if isinstance(definition, Skipped) else definition
     km_median = fields.take("km_median_days", km, lambda k: k.median_days)
     if km_median is not None and not np.isfinite(km_median):
@@ -202,7 +201,7 @@ def metrics(
         ltv_by_channel=fields.take("ltv_by_channel", ltv_by_channel, _table),
         ltv_definition=settings.as_dict(),
         notes=[] if isinstance(model, Skipped) else list(model.notes),
-        bgnbd=fields.take("bgnbd", bgnbd, dict),
-        p_alive_auc=_p_alive_auc(fields, bgnbd),
+        bgnbd=None if bgnbd is None else fields.take("bgnbd", bgnbd, dict),
+        p_alive_auc=None if bgnbd is None else _p_alive_auc(fields, bgnbd),
         skipped=fields.skipped,
     )
