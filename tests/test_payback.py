@@ -334,3 +334,30 @@ def test_ltv_estimates_flag_channels_whose_intervals_do_not_overlap():
     assert "disagree" in pb.estimates_sentence(table) and "Y" in pb.estimates_sentence(table)
     agree = pb.ltv_estimates(ratio, pb.ChannelLtv(_ltv(), "test"), _ltv())
     assert "agrees" in pb.estimates_sentence(agree)
+
+
+def test_second_ltv_fits_on_the_order_log_with_the_survival_settings(monkeypatch):
+    calls = []
+    fitted = _btyd({"p": 2.0, "q": 3.0, "v": 50.0})
+
+    def fake(ds, as_of, period_days):
+        calls.append((as_of, period_days))
+        return fitted
+
+    monkeypatch.setattr(sv, "buy_till_you_die", fake)
+    table = pb.second_ltv(_btyd_dataset(), AS_OF, period_days=14, n_boot=20, seed=3)
+    assert calls == [(AS_OF, 14)]
+    settings = sv.LtvSettings()
+    expected = pb.btyd_lifetime_values(
+        _btyd_dataset(),
+        AS_OF,
+        fitted,
+        horizon_days=settings.horizon_days,
+        discount_per_year=settings.discount_per_year,
+        n_boot=20,
+        seed=3,
+    )
+    pd.testing.assert_frame_equal(table, expected)
+    cause = Skipped("only 1 accounts bought on more than one day", step="The BG/NBD model")
+    monkeypatch.setattr(sv, "buy_till_you_die", lambda ds, as_of, period_days: cause)
+    assert pb.second_ltv(_btyd_dataset(), AS_OF).reason == cause.reason

@@ -283,6 +283,46 @@ def btyd_lifetime_values(
     return table
 
 
+@step("The BG/NBD lifetime value by channel")
+def second_ltv(
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    *,
+    period_days: int = 7,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> pd.DataFrame | Skipped:
+    """The BG/NBD + Gamma-Gamma lifetime value per channel (:func:`btyd_lifetime_values`) under
+    the same horizon and discount as the survival value (:class:`helpers.survival.LtvSettings`
+    with ``n_boot`` and ``seed``), the models fitted here on the order log as of ``as_of``
+    (:func:`helpers.survival.buy_till_you_die`, periods of ``period_days`` days; the first fit
+    in a process compiles, tens of seconds). The notebook calls only this."""
+    settings = survival.LtvSettings(n_boot=n_boot, seed=seed)
+    btyd = survival.buy_till_you_die(ds, as_of, period_days)
+    return btyd_lifetime_values(
+        ds,
+        as_of,
+        btyd,
+        horizon_days=settings.horizon_days,
+        discount_per_year=settings.discount_per_year,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
+
+
+#: Display formats (``reporting.styled``) of :func:`ltv_estimates`.
+ESTIMATE_FORMATS = {
+    "ltv": "{:,.0f}",
+    "low": "{:,.0f}",
+    "high": "{:,.0f}",
+    "ltv_btyd": "{:,.0f}",
+    "low_btyd": "{:,.0f}",
+    "high_btyd": "{:,.0f}",
+    "ratio": "{:.1f}",
+    "ratio_btyd": "{:.1f}",
+}
+
+
 @step("The two lifetime-value estimates")
 def ltv_estimates(ratio: pd.DataFrame, ltv: ChannelLtv, btyd_ltv: pd.DataFrame) -> pd.DataFrame:
     """The survival LTV (which drives LTV:CAC and its verdict) beside the BG/NBD + Gamma-Gamma
