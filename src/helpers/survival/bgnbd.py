@@ -109,6 +109,15 @@ def rfm_summary(
     return out.reset_index(drop=True)
 
 
+def _clv():
+    """pymc-marketing's CLV models, imported on first use (a few seconds) without the notices
+    its dependencies print at import (ArviZ's refactor notice, tqdm's missing widgets)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pymc_marketing import clv
+    return clv
+
+
 def _priors(names: tuple[str, ...], priors: str) -> dict[str, Any] | None:
     if priors == "default":
         return None
@@ -139,8 +148,7 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
     ``frequency``, ``recency``, ``T``; periods). ``priors="flat"`` (HalfFlat on r, α, a, b)
     gives the maximum-likelihood fit; ``"default"`` pymc-marketing's weakly informative priors.
     The first fit in a process compiles the model (tens of seconds)."""
-    from pymc_marketing.clv import BetaGeoModel
-
+    BetaGeoModel = _clv().BetaGeoModel
     data = summary[["customer_id", "frequency", "recency", "T"]]
     model = BetaGeoModel(model_config=_priors(PARAMS, priors))
     _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
@@ -150,8 +158,7 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
 def fit_gamma_gamma(summary: pd.DataFrame, priors: str = "flat"):
     """A pymc-marketing ``GammaGammaModel`` fitted by MAP on the repeat buyers of ``summary``
     (``frequency`` > 0 and positive ``monetary_value``)."""
-    from pymc_marketing.clv import GammaGammaModel
-
+    GammaGammaModel = _clv().GammaGammaModel
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     data = repeat[["customer_id", "frequency", "monetary_value"]]
     model = GammaGammaModel(model_config=_priors(SPEND_PARAMS, priors))
