@@ -345,7 +345,8 @@ def test_second_ltv_fits_on_the_order_log_with_the_survival_settings(monkeypatch
         return fitted
 
     monkeypatch.setattr(sv, "buy_till_you_die", fake)
-    table = pb.second_ltv(_btyd_dataset(), AS_OF, period_days=14, n_boot=20, seed=3)
+    ratio = pb.ltv_cac_ratios(_ltv(), _costs())
+    table = pb.second_ltv(ratio, _btyd_dataset(), AS_OF, period_days=14, n_boot=20, seed=3)
     assert calls == [(AS_OF, 14)]
     settings = sv.LtvSettings()
     expected = pb.btyd_lifetime_values(
@@ -360,4 +361,10 @@ def test_second_ltv_fits_on_the_order_log_with_the_survival_settings(monkeypatch
     pd.testing.assert_frame_equal(table, expected)
     cause = Skipped("only 1 accounts bought on more than one day", step="The BG/NBD model")
     monkeypatch.setattr(sv, "buy_till_you_die", lambda ds, as_of, period_days: cause)
-    assert pb.second_ltv(_btyd_dataset(), AS_OF).reason == cause.reason
+    assert pb.second_ltv(ratio, _btyd_dataset(), AS_OF).reason == cause.reason
+    # no LTV:CAC table (e.g. no spend data): nothing is fitted
+    calls.clear()
+    monkeypatch.setattr(sv, "buy_till_you_die", fake)
+    no_ratio = Skipped("the data has no channel spend table", step="LTV:CAC")
+    assert pb.second_ltv(no_ratio, _btyd_dataset(), AS_OF).reason == no_ratio.reason
+    assert calls == []

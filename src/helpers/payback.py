@@ -285,6 +285,7 @@ def btyd_lifetime_values(
 
 @step("The BG/NBD lifetime value by channel")
 def second_ltv(
+    ratio: pd.DataFrame,
     ds: Dataset,
     as_of: pd.Timestamp,
     *,
@@ -296,7 +297,9 @@ def second_ltv(
     the same horizon and discount as the survival value (:class:`helpers.survival.LtvSettings`
     with ``n_boot`` and ``seed``), the models fitted here on the order log as of ``as_of``
     (:func:`helpers.survival.buy_till_you_die`, periods of ``period_days`` days; the first fit
-    in a process compiles, tens of seconds). The notebook calls only this."""
+    in a process compiles, tens of seconds). ``ratio`` is the LTV:CAC table (:func:`ltv_cac`)
+    the estimate goes beside: when it is Skipped nothing is fitted. The notebook calls only
+    this."""
     settings = survival.LtvSettings(n_boot=n_boot, seed=seed)
     btyd = survival.buy_till_you_die(ds, as_of, period_days)
     return btyd_lifetime_values(
