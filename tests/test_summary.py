@@ -426,7 +426,7 @@ def test_a_file_that_does_not_match_its_schema_is_refused_with_a_note(tmp_path):
         "01-customer-segmentation with this code to include them." in notes
     )
     churn_note = next(n for n in notes if "02-churn-survival/metrics.json" in n)
-    assert "version 0, expected 'churn' version 1" in churn_note
+    assert f"version 0, expected 'churn' version {schemas.ChurnMetrics.VERSION}" in churn_note
     assert "Rerun notebook 02-churn-survival" in churn_note
     assert any("03-channel-economics/metrics.json were not read" in n for n in notes)
     assert summary.findings(found) == []

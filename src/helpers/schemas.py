@@ -108,7 +108,8 @@ class ChurnMetrics(StudyMetrics):
     """Notebook 02, churn survival (days; shares 0-1; money in currency)."""
 
     SCHEMA: ClassVar[str] = "churn"
-    VERSION: ClassVar[int] = 2
+    # 2: references, intervals, stratified_on, revenue_at_risk_interval; 3: bgnbd, p_alive_auc
+    VERSION: ClassVar[int] = 3
 
     churn_threshold_days: int | None
     threshold_derived: bool
@@ -131,6 +132,12 @@ class ChurnMetrics(StudyMetrics):
     ltv_by_channel: Table | None  # lifetime value of a new customer per acquisition channel
     ltv_definition: dict[str, Any]  # helpers.survival.LtvSettings.as_dict()
     notes: list[str]
+    #: BG/NBD view (helpers.survival.bgnbd_metrics): r, alpha (periods of period_days), a, b,
+    #: mean_p_alive, share_p_alive_below_half, spend_frequency_r, holdout_error, auc_p_alive, auc_cox
+    bgnbd: dict[str, float] | None = None
+    #: AUC at horizon_days of 1 - P(alive) computed at the back-test start (beside backtest's
+    #: auc_at_horizon of the Cox risk)
+    p_alive_auc: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

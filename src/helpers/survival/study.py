@@ -178,6 +178,14 @@ def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[st
     return out
 
 
+def _p_alive_auc(fields: Fields, bgnbd: Mapping[str, float] | Skipped) -> float | None:
+    """The P(alive) AUC of the BG/NBD view, or None with the reason (its back-test skipped)."""
+    value = fields.take("p_alive_auc", bgnbd, lambda b: b.get("auc_p_alive"))
+    if value is None and "p_alive_auc" not in fields.skipped:
+        fields.skipped["p_alive_auc"] = "the back-test or the BG/NBD holdout was skipped"
+    return value
+
+
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
     return frame.to_dict(orient="index")
 
@@ -195,10 +203,13 @@ def metrics(
     settings: LtvSettings,
     horizon_days: int,
     filters: Mapping[str, Any],
+    bgnbd: Mapping[str, float] | Skipped | None = None,
 ) -> ChurnMetrics:
     """Headline numbers (:class:`~helpers.schemas.ChurnMetrics`); the channel study reads
     ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
-    currency) when ``ltv_definition`` matches its own settings."""
+    currency) when ``ltv_definition`` matches its own settings. ``bgnbd`` is
+    :func:`~helpers.survival.bgnbd.bgnbd_metrics` of the BG/NBD view; None (not run) leaves
+    ``bgnbd`` and ``p_alive_auc`` null without a reason in ``skipped``."""
     fields = Fields()
     risk = revenue_at_risk(prechurn)
     d = None if isinstance(definition, Skipped) else definition
@@ -248,5 +259,7 @@ def metrics(
         ltv_by_channel=fields.take("ltv_by_channel", ltv_by_channel, _table),
         ltv_definition=settings.as_dict(),
         notes=[] if isinstance(model, Skipped) else list(model.notes),
+        bgnbd=None if bgnbd is None else fields.take("bgnbd", bgnbd, dict),
+        p_alive_auc=None if bgnbd is None else _p_alive_auc(fields, bgnbd),
         skipped=fields.skipped,
     )

@@ -1,0 +1,559 @@
+"""Churn without a threshold: BG/NBD P(alive) and Gamma-Gamma spend (a second lens).
+
+Silence-threshold churn (:mod:`.definition`) needs a threshold. For buyers without a contract
+the established alternative is a *buy-till-you-die* model: the BG/NBD model (Fader, Hardie &
+Lee 2005) reads each account's repeat-purchase count, the time of its last purchase and its age
+and gives the probability that it is still "alive" and its expected purchases in a coming
+period; the Gamma-Gamma model (Fader, Hardie & Lee 2005b) gives the expected spend per purchase
+of repeat buyers. Both are fitted by maximum a posteriori with pymc-marketing's
+``BetaGeoModel`` and ``GammaGammaModel`` (flat priors by default: the MAP is then the
+maximum-likelihood fit of the papers and of ``lifetimes``).
+
+Conventions (as in the literature and ``lifetimes``):
+
+* A *purchase* is a purchase day: all completed order lines of an account on one day are one
+  purchase, its spend their summed ``net_amount`` (currency). Returns and cancellations are
+  ignored here (the survival view nets returns off revenue).
+* Time is counted in periods of ``period_days`` days (weekly by default): ``frequency`` is the
+  number of repeat purchase days, ``recency`` the age at the last purchase (periods from the
+  first purchase), ``T`` the age at the as-of date; ``monetary_value`` the mean spend of the
+  repeat purchases (0 for one-time buyers).
+* Only the order log is needed (no accounts table).
+
+Steps (each returns a typed result or a :class:`~helpers.steps.Skipped`): :func:`buy_till_you_die`
+(P(alive), expected purchases and spend per account), :func:`holdout_check` (calibration/holdout
+validation), :func:`p_alive_backtest` (P(alive) at the back-test start against the churns that
+followed, beside the Cox score), :func:`churn_agreement` (P(alive) < 0.5 against silence-churned) and
+:func:`with_p_alive` (the pre-churn list with both views).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.features import _day, as_table, connection
+from helpers.reporting import money, pct
+from helpers.steps import Skipped, step
+from helpers.survival.accuracy import auc_at
+from helpers.survival.backtest import Backtest
+from helpers.survival.definition import ChurnDefinition
+
+#: Fewer repeat buyers than this: the BG/NBD and Gamma-Gamma fits are skipped.
+MIN_REPEAT_BUYERS = 20
+#: Frequency buckets of the holdout table: 0 .. 6 repeat purchases, then "7+".
+HOLDOUT_BUCKETS = 7
+#: |Pearson r| of frequency and spend above which Gamma-Gamma's independence is doubtful.
+INDEPENDENCE_R = 0.3
+PARAMS = ("r", "alpha", "a", "b")
+SPEND_PARAMS = ("p", "q", "v")
+
+
+def purchase_days(orders: object, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """One row per account and purchase day up to ``as_of`` (DuckDB through Ibis):
+    ``account_id``, ``order_date``, ``spend`` (summed ``net_amount`` of the completed lines of
+    that day, currency)."""
+    day = _day(pd.Timestamp(as_of))
+    o = as_table(orders, ("account_id", "order_date", "net_amount", "status"))
+    o = o.mutate(order_date=o.order_date.cast("date"))
+    o = o.filter(o.status == "completed", o.order_date <= day)
+    days = o.group_by(["account_id", "order_date"]).aggregate(spend=o.net_amount.sum())
+    frame = connection().to_pandas(days.order_by(["account_id", "order_date"]))
+    frame["order_date"] = pd.to_datetime(frame["order_date"]).astype("datetime64[ns]")
+    frame["spend"] = frame["spend"].astype(float)
+    return frame
+
+
+def rfm_summary(
+    orders: object,
+    as_of: str | pd.Timestamp,
+    period_days: int = 7,
+    calibration_end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per account the BG/NBD inputs in periods of ``period_days`` days (see the module).
+
+    Columns ``customer_id`` (the account id, as pymc-marketing names it), ``frequency``,
+    ``recency``, ``T``, ``monetary_value``. With ``calibration_end``, the summary is of the
+    purchases up to it (accounts that bought by then) and ``holdout_frequency`` counts each
+    account's purchase days in (calibration_end, as_of].
+    """
+    as_of = pd.Timestamp(as_of)
+    end = pd.Timestamp(calibration_end) if calibration_end is not None else as_of
+    days = purchase_days(orders, as_of)
+    cal = days[days["order_date"] <= end]
+    g = cal.groupby("account_id")
+    first, last = g["order_date"].min(), g["order_date"].max()
+    n = g.size()
+    first_spend = cal.loc[g["order_date"].idxmin(), ["account_id", "spend"]].set_index(
+        "account_id"
+    )["spend"]
+    repeat_spend = (g["spend"].sum() - first_spend).clip(lower=0)
+    out = pd.DataFrame(
+        {
+            "customer_id": n.index,
+            "frequency": (n - 1).to_numpy(),
+            "recency": ((last - first).dt.days / period_days).to_numpy(),
+            "T": ((end - first).dt.days / period_days).to_numpy(),
+            "monetary_value": np.where(n > 1, repeat_spend / (n - 1).clip(lower=1), 0.0),
+        }
+    )
+    if calibration_end is not None:
+        later = days[days["order_date"] > end].groupby("account_id").size()
+        out["holdout_frequency"] = out["customer_id"].map(later).fillna(0).astype(int).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _clv():
+    """pymc-marketing's CLV models, imported on first use (a few seconds) without the notices
+    its dependencies print at import (ArviZ's refactor notice, tqdm's missing widgets)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pymc_marketing import clv
+    return clv
+
+
+def _priors(names: tuple[str, ...], priors: str) -> dict[str, Any] | None:
+    if priors == "default":
+        return None
+    if priors != "flat":
+        raise ValueError(f"priors must be 'flat' or 'default', got {priors!r}")
+    from pymc_extras.prior import Prior
+
+    return {name: Prior("HalfFlat") for name in names}
+
+
+def _quiet(fit) -> None:
+    """Run ``fit()`` without pymc's progress bar and sampler chatter."""
+    import logging
+
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit()
+    finally:
+        logger.setLevel(level)
+
+
+def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
+    """A pymc-marketing ``BetaGeoModel`` fitted by MAP on ``summary`` (``customer_id``,
+    ``frequency``, ``recency``, ``T``; periods). ``priors="flat"`` (HalfFlat on r, α, a, b)
+    gives the maximum-likelihood fit; ``"default"`` pymc-marketing's weakly informative priors.
+    The first fit in a process compiles the model (tens of seconds)."""
+    BetaGeoModel = _clv().BetaGeoModel
+    data = summary[["customer_id", "frequency", "recency", "T"]]
+    model = BetaGeoModel(model_config=_priors(PARAMS, priors))
+    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
+    return model
+
+
+def fit_gamma_gamma(summary: pd.DataFrame, priors: str = "flat"):
+    """A pymc-marketing ``GammaGammaModel`` fitted by MAP on the repeat buyers of ``summary``
+    (``frequency`` > 0 and positive ``monetary_value``)."""
+    GammaGammaModel = _clv().GammaGammaModel
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    data = repeat[["customer_id", "frequency", "monetary_value"]]
+    model = GammaGammaModel(model_config=_priors(SPEND_PARAMS, priors))
+    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
+    return model
+
+
+def _point(values) -> np.ndarray:
+    """The MAP point of a pymc-marketing prediction (chain and draw of size 1)."""
+    return np.asarray(values).reshape(-1)
+
+
+def parameters(model, names: tuple[str, ...] = PARAMS) -> dict[str, float]:
+    """The fitted parameters (MAP) of a pymc-marketing CLV model as floats."""
+    post = model.idata.posterior
+    return {name: float(post[name].values.reshape(-1)[0]) for name in names}
+
+
+def p_alive(model, summary: pd.DataFrame) -> np.ndarray:
+    """P(alive) 0-1 of each row of ``summary`` under a fitted ``BetaGeoModel``."""
+    data = summary[["customer_id", "frequency", "recency", "T"]]
+    return _point(model.expected_probability_alive(data=data))
+
+
+def expected_purchases(model, summary: pd.DataFrame, periods: float) -> np.ndarray:
+    """Expected purchases (purchase days) of each row of ``summary`` in the next ``periods``
+    periods under a fitted ``BetaGeoModel``."""
+    data = summary[["customer_id", "frequency", "recency", "T"]]
+    return _point(model.expected_purchases(data=data, future_t=periods))
+
+
+def independence(summary: pd.DataFrame) -> dict[str, float]:
+    """Gamma-Gamma's assumption check: Pearson correlation of ``frequency`` and
+    ``monetary_value`` among repeat buyers (``r`` near 0 supports independence), its p-value
+    and the number of repeat buyers ``n``."""
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeat) < 3:
+        return {"r": float("nan"), "p": float("nan"), "n": float(len(repeat))}
+    r, p = stats.pearsonr(repeat["frequency"], repeat["monetary_value"])
+    return {"r": float(r), "p": float(p), "n": float(len(repeat))}
+
+
+@dataclass(frozen=True)
+class BuyTillYouDie:
+    """The BG/NBD and Gamma-Gamma view of the accounts as of ``as_of``.
+
+    ``params`` the BG/NBD parameters (r, alpha in periods, a, b); ``spend_params`` the
+    Gamma-Gamma parameters (p, q, v) or a Skipped; ``independence`` the frequency–spend check;
+    ``accounts`` one row per buying account: ``account_id``, ``frequency``, ``recency``, ``T``
+    (periods), ``monetary_value`` (currency), ``p_alive`` (0-1), ``expected_purchases`` (in the
+    next ``horizon_days``), ``expected_spend`` (per purchase; NaN for one-time buyers or when
+    the spend model is skipped), ``expected_revenue`` (expected purchases × spend, currency).
+    """
+
+    as_of: pd.Timestamp
+    period_days: int
+    horizon_days: int
+    priors: str
+    params: dict[str, float]
+    spend_params: dict[str, float] | Skipped
+    independence: dict[str, float]
+    accounts: pd.DataFrame
+    model: Any
+    spend_model: Any
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The parameters as a one-column table (for display)."""
+        rows = dict(self.params)
+        if not isinstance(self.spend_params, Skipped):
+            rows.update({f"spend {k}": v for k, v in self.spend_params.items()})
+        return pd.Series(rows, name="value").to_frame()
+
+
+def _too_few(summary: pd.DataFrame) -> Skipped | None:
+    repeat = int((summary["frequency"] > 0).sum())
+    if repeat < MIN_REPEAT_BUYERS:
+        return Skipped(
+            f"only {repeat} accounts bought on more than one day",
+            f"the BG/NBD model needs at least {MIN_REPEAT_BUYERS} repeat buyers",
+        )
+    return None
+
+
+@step("The BG/NBD model")
+def buy_till_you_die(
+    ds,
+    as_of: pd.Timestamp,
+    period_days: int = 7,
+    horizon_days: int = 90,
+    priors: str = "flat",
+) -> BuyTillYouDie | Skipped:
+    """P(alive), expected purchases in the next ``horizon_days`` and expected spend per
+    purchase of every buying account, from the order log alone (see the module for the
+    conventions). The Gamma-Gamma part is Skipped (the rest stands) when there are fewer than
+    :data:`MIN_REPEAT_BUYERS` repeat buyers with positive spend."""
+    if "orders" not in ds.tables:
+        return Skipped("the data has no orders table", "add orders to the source YAML")
+    summary = rfm_summary(ds["orders"], as_of, period_days)
+    cause = _too_few(summary)
+    if cause is not None:
+        return cause
+    model = fit_beta_geo(summary, priors)
+    periods = horizon_days / period_days
+    accounts = summary.rename(columns={"customer_id": "account_id"}).assign(
+        p_alive=p_alive(model, summary),
+        expected_purchases=expected_purchases(model, summary, periods),
+    )
+    check = independence(summary)
+    spend_model = None
+    if check["n"] < MIN_REPEAT_BUYERS:
+        spend_params: dict[str, float] | Skipped = Skipped(
+            f"only {int(check['n'])} repeat buyers with positive spend",
+            f"the Gamma-Gamma model needs at least {MIN_REPEAT_BUYERS}",
+            "The Gamma-Gamma spend model",
+        )
+        accounts["expected_spend"] = np.nan
+    else:
+        spend_model = fit_gamma_gamma(summary, priors)
+        spend_params = parameters(spend_model, SPEND_PARAMS)
+        repeat = summary["frequency"] > 0
+        spend = pd.Series(np.nan, index=summary.index)
+        data = summary.loc[repeat & (summary["monetary_value"] > 0)]
+        spend[data.index] = _point(
+            spend_model.expected_customer_spend(
+                data=data[["customer_id", "frequency", "monetary_value"]]
+            )
+        )
+        accounts["expected_spend"] = spend.to_numpy()
+    accounts["expected_revenue"] = accounts["expected_purchases"] * accounts["expected_spend"]
+    return BuyTillYouDie(
+        pd.Timestamp(as_of),
+        int(period_days),
+        int(horizon_days),
+        priors,
+        parameters(model),
+        spend_params,
+        check,
+        accounts,
+        model,
+        spend_model,
+    )
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Calibration/holdout validation of the BG/NBD model.
+
+    Fitted on purchases up to ``calibration_end``; ``by_frequency`` per calibration frequency
+    bucket (``0`` .. ``6``, ``7+``): ``accounts``, ``actual`` and ``predicted`` mean repeat
+    purchases per account in the holdout (``holdout_days`` after ``calibration_end``);
+    ``total_actual``/``total_predicted`` over all accounts; ``error`` (predicted − actual) /
+    actual, share. ``accounts`` holds each account's ``p_alive`` at ``calibration_end``.
+    """
+
+    calibration_end: pd.Timestamp
+    holdout_days: int
+    period_days: int
+    params: dict[str, float]
+    by_frequency: pd.DataFrame
+    total_actual: float
+    total_predicted: float
+    accounts: pd.DataFrame
+
+    @property
+    def error(self) -> float:
+        """Relative error of the total holdout purchases (share; + means over-predicted)."""
+        return (self.total_predicted - self.total_actual) / self.total_actual
+
+
+@step("The BG/NBD holdout check")
+def holdout_check(
+    ds,
+    as_of: pd.Timestamp,
+    holdout_days: int = 365,
+    period_days: int = 7,
+    priors: str = "flat",
+) -> Holdout | Skipped:
+    """Fit the BG/NBD model on the purchases up to ``as_of - holdout_days`` and compare its
+    expected repeat purchases in the following ``holdout_days`` with the actual ones, per
+    calibration frequency bucket and in total (the validation of Fader, Hardie & Lee 2005)."""
+    if "orders" not in ds.tables:
+        return Skipped("the data has no orders table", "add orders to the source YAML")
+    end = pd.Timestamp(as_of) - pd.Timedelta(days=holdout_days)
+    summary = rfm_summary(ds["orders"], as_of, period_days, calibration_end=end)
+    if summary.empty:
+        return Skipped(
+            f"no account bought before {end:%Y-%m-%d}", "a longer history or a shorter holdout"
+        )
+    cause = _too_few(summary)
+    if cause is not None:
+        return cause
+    model = fit_beta_geo(summary, priors)
+    predicted = expected_purchases(model, summary, holdout_days / period_days)
+    frame = summary.assign(
+        predicted=predicted,
+        bucket=np.where(
+            summary["frequency"] >= HOLDOUT_BUCKETS,
+            f"{HOLDOUT_BUCKETS}+",
+            summary["frequency"].astype(str),
+        ),
+    )
+    order = [str(i) for i in range(HOLDOUT_BUCKETS)] + [f"{HOLDOUT_BUCKETS}+"]
+    table = (
+        frame.groupby("bucket")
+        .agg(
+            accounts=("customer_id", "size"),
+            actual=("holdout_frequency", "mean"),
+            predicted=("predicted", "mean"),
+        )
+        .reindex([b for b in order if b in set(frame["bucket"])])
+    )
+    table.index.name = "repeat purchases in calibration"
+    accounts = summary.rename(columns={"customer_id": "account_id"}).assign(
+        p_alive=p_alive(model, summary)
+    )
+    return Holdout(
+        end,
+        int(holdout_days),
+        int(period_days),
+        parameters(model),
+        table,
+        float(frame["holdout_frequency"].sum()),
+        float(frame["predicted"].sum()),
+        accounts,
+    )
+
+
+@dataclass(frozen=True)
+class PAliveBacktest:
+    """P(alive) at the back-test start against the churns of the next ``horizon_days``.
+
+    ``auc_p_alive`` is the cumulative/dynamic AUC at the horizon of 1 − P(alive) (0.5 = coin
+    flip), computed exactly as the back-test's ``auc_at_horizon`` of the Cox risk
+    (``auc_cox``), on the same accounts (``accounts``)."""
+
+    start: pd.Timestamp
+    horizon_days: int
+    auc_p_alive: float
+    auc_cox: float
+    accounts: int
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The two AUCs side by side (for display)."""
+        return pd.DataFrame(
+            {"AUC at the horizon": [self.auc_p_alive, self.auc_cox]},
+            index=["1 − P(alive) (BG/NBD)", "Cox risk"],
+        )
+
+
+@step("The P(alive) back-test")
+def p_alive_backtest(holdout: Holdout, backtest: Backtest) -> PAliveBacktest | Skipped:
+    """Rank the accounts alive at the back-test start by 1 − P(alive) from the holdout fit
+    (which saw no data after the start) and score the ranking against the churns the back-test
+    observed in its horizon, beside the Cox risk's AUC. Needs the holdout split at the
+    back-test start (``holdout_days`` = the back-test's days)."""
+    if holdout.calibration_end != backtest.start:
+        return Skipped(
+            f"the holdout split ({holdout.calibration_end:%Y-%m-%d}) is not the back-test "
+            f"start ({backtest.start:%Y-%m-%d})",
+            "use the back-test's days as the holdout",
+        )
+    alive = holdout.accounts.set_index("account_id")["p_alive"]
+    frame = backtest.frame.assign(p_alive=backtest.frame["account_id"].map(alive))
+    frame = frame.dropna(subset=["p_alive"])
+    t, e = frame["time"].to_numpy(float), frame["event"].to_numpy(int)
+    h = backtest.horizon_days
+    return PAliveBacktest(
+        backtest.start,
+        h,
+        auc_at(t, e, 1 - frame["p_alive"].to_numpy(float), h),
+        float(backtest.metrics["auc_at_horizon"]),
+        int(len(frame)),
+    )
+
+
+@step("The agreement of the two churn views")
+def churn_agreement(
+    btyd: BuyTillYouDie, definition: ChurnDefinition, cutoff: float = 0.5
+) -> pd.DataFrame:
+    """Accounts by P(alive) < ``cutoff`` (BG/NBD) against silence-churned (the threshold):
+    counts, rows ``P(alive) < cutoff`` / ``P(alive) ≥ cutoff``, columns ``silence-churned`` /
+    ``active``, with totals."""
+    f = definition.features[["account_id", "churned"]]
+    joined = f.merge(btyd.accounts[["account_id", "p_alive"]], on="account_id", how="inner")
+    rows = np.where(joined["p_alive"] < cutoff, f"P(alive) < {cutoff:g}", f"P(alive) ≥ {cutoff:g}")
+    cols = np.where(joined["churned"], "silence-churned", "active")
+    table = pd.crosstab(
+        pd.Series(rows, name="BG/NBD"), pd.Series(cols, name="silence"), margins=True
+    )
+    wanted_rows = [f"P(alive) < {cutoff:g}", f"P(alive) ≥ {cutoff:g}", "All"]
+    wanted_cols = ["silence-churned", "active", "All"]
+    return table.reindex(index=wanted_rows, columns=wanted_cols, fill_value=0)
+
+
+@step("The pre-churn list with P(alive)", optional=("btyd",))
+def with_p_alive(prechurn: pd.DataFrame, btyd: BuyTillYouDie | Skipped) -> pd.DataFrame:
+    """The pre-churn list with the BG/NBD view joined on: ``p_alive`` (0-1) and
+    ``expected_purchases`` in the horizon (purchase days); unchanged when the BG/NBD model is
+    skipped."""
+    if isinstance(btyd, Skipped):
+        return prechurn
+    cols = btyd.accounts[["account_id", "p_alive", "expected_purchases"]]
+    return prechurn.merge(cols, on="account_id", how="left")
+
+
+# ---- sentences -------------------------------------------------------------------------------
+
+
+def bgnbd_sentence(btyd: BuyTillYouDie | Skipped) -> str | Skipped:
+    """What the BG/NBD view says about the accounts, and the Gamma-Gamma independence check."""
+    if isinstance(btyd, Skipped):
+        return btyd
+    a = btyd.accounts
+    out = (
+        f"The BG/NBD model puts {pct((a['p_alive'] < 0.5).mean())} of the {len(a):,} buying "
+        f"accounts below an even chance of still being customers; together the accounts are "
+        f"expected to buy on {a['expected_purchases'].sum():,.0f} days in the next "
+        f"{btyd.horizon_days} days"
+    )
+    revenue = a["expected_revenue"].sum(min_count=1)
+    if np.isfinite(revenue):
+        out += f" (repeat buyers: {money(revenue)} of expected revenue)"
+    out += "."
+    r = btyd.independence["r"]
+    if np.isfinite(r):
+        verdict = (
+            "small enough for the Gamma-Gamma spend model's independence assumption"
+            if abs(r) <= INDEPENDENCE_R
+            else "too strong for the Gamma-Gamma model's independence assumption: read its "
+            "spend with caution"
+        )
+        out += f" Frequency and spend of repeat buyers correlate at r = {r:.2f}, {verdict}."
+    return out
+
+
+def holdout_sentence(holdout: Holdout | Skipped) -> str | Skipped:
+    """The holdout check in one sentence: total predicted against actual repeat purchases."""
+    if isinstance(holdout, Skipped):
+        return holdout
+    return (
+        f"Fitted on the orders up to {holdout.calibration_end:%Y-%m-%d}, the model expected "
+        f"{holdout.total_predicted:,.0f} repeat purchase days in the next {holdout.holdout_days} "
+        f"days; {holdout.total_actual:,.0f} happened ({holdout.error:+.1%})."
+    )
+
+
+def agreement_sentence(table: pd.DataFrame | Skipped, cutoff: float = 0.5) -> str | Skipped:
+    """How often the two churn views agree (share of accounts on the diagonal)."""
+    if isinstance(table, Skipped):
+        return table
+    total = table.loc["All", "All"]
+    same = (
+        table.loc[f"P(alive) < {cutoff:g}", "silence-churned"]
+        + table.loc[f"P(alive) ≥ {cutoff:g}", "active"]
+    )
+    return (
+        f"The two views agree on {pct(same / total)} of the {total:,} accounts; the off-diagonal "
+        "cells are the accounts where silence and buying rhythm tell different stories."
+    )
+
+
+def p_alive_sentence(result: PAliveBacktest | Skipped) -> str | Skipped:
+    """The P(alive) back-test beside the Cox model's, in one sentence."""
+    if isinstance(result, Skipped):
+        return result
+    better = "better than" if result.auc_p_alive > result.auc_cox else "not as well as"
+    return (
+        f"Computed at {result.start:%Y-%m-%d} with no later data, P(alive) ranks the "
+        f"{result.accounts:,} accounts that were active by who churned in the next "
+        f"{result.horizon_days} days with an AUC of {result.auc_p_alive:.2f}, {better} the "
+        f"Cox risk ({result.auc_cox:.2f})."
+    )
+
+
+def bgnbd_metrics(
+    btyd: BuyTillYouDie | Skipped,
+    holdout: Holdout | Skipped,
+    backtest: PAliveBacktest | Skipped,
+) -> Mapping[str, float] | Skipped:
+    """Headline numbers of the BG/NBD view for ``ChurnMetrics.bgnbd``: parameters, mean
+    P(alive), share below 0.5, the frequency–spend correlation, the holdout error and the
+    P(alive) AUC beside the Cox AUC (keys absent when their step was skipped); Skipped when the
+    model itself is."""
+    if isinstance(btyd, Skipped):
+        return btyd
+    out: dict[str, float] = dict(btyd.params)
+    out["period_days"] = float(btyd.period_days)
+    out["mean_p_alive"] = float(btyd.accounts["p_alive"].mean())
+    out["share_p_alive_below_half"] = float((btyd.accounts["p_alive"] < 0.5).mean())
+    out["spend_frequency_r"] = btyd.independence["r"]
+    if not isinstance(holdout, Skipped):
+        out["holdout_error"] = holdout.error
+    if not isinstance(backtest, Skipped):
+        out["auc_p_alive"] = backtest.auc_p_alive
+        out["auc_cox"] = backtest.auc_cox
+    return out

@@ -1,0 +1,332 @@
+"""BG/NBD and Gamma-Gamma (helpers.survival.bgnbd): the CDNOW reference of Fader, Hardie & Lee
+(2005), the order-log summary, and the steps on the demo data (an order log alone)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from helpers import survival as sv
+from helpers.schemas import ChurnMetrics, from_json
+from helpers.steps import Skipped
+from helpers.survival import bgnbd
+
+CDNOW = (
+    Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+)
+
+# Fader, Hardie & Lee (2005), maximum likelihood on the CDNOW sample (39-week calibration)
+PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+# ---- the CDNOW reference ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    d = pd.read_csv(CDNOW)
+    return pd.DataFrame(
+        {
+            "customer_id": d["ID"],
+            "frequency": d["x"],
+            "recency": d["t_x"],
+            "T": d["T"],
+            "monetary_value": d["zbar"],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def cdnow_model(cdnow):
+    return bgnbd.fit_beta_geo(cdnow, priors="flat")
+
+
+def test_cdnow_sample_is_the_published_one(cdnow):
+    assert len(cdnow) == 2357
+    assert cdnow["T"].max() == pytest.approx(38.86)
+
+
+def test_flat_prior_map_fit_reproduces_the_published_maximum_likelihood(cdnow_model):
+    fitted = bgnbd.parameters(cdnow_model)
+    for name, published in PUBLISHED.items():
+        assert fitted[name] == pytest.approx(published, rel=0.01), name
+
+
+def test_customer_one_p_alive_and_expected_purchases(cdnow_model):
+    one = pd.DataFrame({"customer_id": [1], "frequency": [2], "recency": [30.43], "T": [38.86]})
+    assert bgnbd.p_alive(cdnow_model, one)[0] == pytest.approx(0.7266, rel=0.01)
+    assert bgnbd.expected_purchases(cdnow_model, one, periods=39)[0] == pytest.approx(
+        1.2259, rel=0.01
+    )
+
+
+def test_unknown_priors_are_refused(cdnow):
+    with pytest.raises(ValueError, match="flat"):
+        bgnbd.fit_beta_geo(cdnow, priors="informative")
+
+
+# ---- the order-log summary -------------------------------------------------------------------
+
+
+def _orders(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["account_id", "order_date", "net_amount", "status"]).assign(
+        order_date=lambda f: pd.to_datetime(f["order_date"])
+    )
+
+
+def test_rfm_summary_counts_purchase_days_in_periods():
+    orders = _orders(
+        [
+            ("A", "2025-01-01", 100.0, "completed"),
+            ("A", "2025-01-01", 50.0, "completed"),  # same day: one purchase of 150
+            ("A", "2025-01-15", 200.0, "completed"),
+            ("A", "2025-01-29", 400.0, "completed"),
+            ("A", "2025-02-05", 999.0, "cancelled"),  # ignored
+            ("B", "2025-01-08", 80.0, "completed"),
+            ("C", "2025-03-01", 10.0, "completed"),  # after as_of: not seen
+        ]
+    )
+    s = bgnbd.rfm_summary(orders, as_of="2025-02-12", period_days=7).set_index("customer_id")
+    assert list(s.index) == ["A", "B"]
+    a, b = s.loc["A"], s.loc["B"]
+    assert a["frequency"] == 2 and a["recency"] == pytest.approx(4.0)  # 28 days
+    assert a["T"] == pytest.approx(6.0)  # 42 days from the first purchase
+    assert a["monetary_value"] == pytest.approx(300.0)  # mean of the repeat purchases
+    assert b["frequency"] == 0 and b["recency"] == 0 and b["monetary_value"] == 0
+    assert b["T"] == pytest.approx(5.0)
+
+
+def test_rfm_summary_with_a_holdout_counts_later_purchase_days():
+    orders = _orders(
+        [
+            ("A", "2025-01-01", 100.0, "completed"),
+            ("A", "2025-01-15", 100.0, "completed"),
+            ("A", "2025-02-01", 100.0, "completed"),  # holdout
+            ("A", "2025-02-08", 100.0, "completed"),  # holdout
+            ("B", "2025-01-20", 100.0, "completed"),
+            ("C", "2025-02-03", 100.0, "completed"),  # first bought in the holdout: left out
+        ]
+    )
+    s = bgnbd.rfm_summary(
+        orders, as_of="2025-02-28", period_days=7, calibration_end="2025-01-29"
+    ).set_index("customer_id")
+    assert list(s.index) == ["A", "B"]
+    assert s.loc["A", "frequency"] == 1 and s.loc["A", "T"] == pytest.approx(4.0)
+    assert s.loc["A", "holdout_frequency"] == 2 and s.loc["B", "holdout_frequency"] == 0
+
+
+# ---- the steps on the demo data --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def orders_only(demo):
+    """The demo data as an order log alone (no accounts table)."""
+    return dataclasses.replace(demo, tables={"orders": demo["orders"]})
+
+
+@pytest.fixture(scope="module")
+def btyd(orders_only):
+    return bgnbd.buy_till_you_die(orders_only, orders_only.analysis_date, period_days=7)
+
+
+@pytest.fixture(scope="module")
+def holdout(orders_only):
+    return bgnbd.holdout_check(orders_only, orders_only.analysis_date, holdout_days=365)
+
+
+@pytest.fixture(scope="module")
+def cox_backtest(demo):
+    return sv.run_backtest(
+        demo["orders"], demo["accounts"], demo.analysis_date, 365, 90, 180, penalizer=0.01
+    )
+
+
+def test_buy_till_you_die_runs_on_an_order_log_alone(btyd, orders_only):
+    assert isinstance(btyd, bgnbd.BuyTillYouDie)
+    a = btyd.accounts
+    assert a["account_id"].is_unique
+    assert (
+        a["account_id"].nunique()
+        == orders_only["orders"].query("status == 'completed'")["account_id"].nunique()
+    )
+    assert a["p_alive"].between(0, 1).all()
+    # BG/NBD: an account can only die right after a purchase, so one-time buyers are alive
+    assert (a.loc[a["frequency"] == 0, "p_alive"] == 1).all()
+    assert (a["expected_purchases"] >= 0).all()
+    assert set(btyd.params) == {"r", "alpha", "a", "b"}
+    assert set(btyd.spend_params) == {"p", "q", "v"}
+    repeat = a["frequency"] > 0
+    assert a.loc[repeat, "expected_spend"].notna().all()
+    assert a.loc[~repeat, "expected_spend"].isna().all()
+
+
+def test_p_alive_falls_with_the_silence_of_a_regular_buyer(btyd):
+    """Same history, a longer silence since the last purchase: a lower P(alive)."""
+    probe = pd.DataFrame(
+        {"customer_id": [1, 2], "frequency": [10, 10], "recency": [50.0, 50.0], "T": [52.0, 80.0]}
+    )
+    recent, silent = bgnbd.p_alive(btyd.model, probe)
+    assert silent < recent
+
+
+def test_independence_check_is_pearson_on_the_repeat_buyers(btyd):
+    a = btyd.accounts
+    repeat = a[(a["frequency"] > 0) & (a["monetary_value"] > 0)]
+    r, _ = stats.pearsonr(repeat["frequency"], repeat["monetary_value"])
+    assert btyd.independence["r"] == pytest.approx(r)
+    assert btyd.independence["n"] == len(repeat)
+    assert "Frequency and spend" in bgnbd.bgnbd_sentence(btyd)
+
+
+def test_holdout_table_and_total_error(holdout, orders_only):
+    table = holdout.by_frequency
+    assert list(table.index)[:2] == ["0", "1"] and list(table.index)[-1] == "7+"
+    assert table["accounts"].sum() == len(holdout.accounts)
+    # the total is the per-bucket means weighted back to sums
+    assert (table["actual"] * table["accounts"]).sum() == pytest.approx(holdout.total_actual)
+    assert holdout.error == pytest.approx(
+        (holdout.total_predicted - holdout.total_actual) / holdout.total_actual
+    )
+    # the model has to predict the holdout reasonably (within 25% in total)
+    assert abs(holdout.error) < 0.25
+    # no account first seen in the holdout
+    first = orders_only["orders"].query("status == 'completed'").groupby("account_id")["order_date"]
+    first = pd.to_datetime(first.min())
+    assert (first[holdout.accounts["account_id"]] <= holdout.calibration_end).all()
+
+
+def test_p_alive_at_the_backtest_start_ranks_the_churners(holdout, cox_backtest):
+    result = bgnbd.p_alive_backtest(holdout, cox_backtest)
+    assert result.start == cox_backtest.start
+    assert result.auc_p_alive > 0.5
+    assert result.auc_cox == cox_backtest.metrics["auc_at_horizon"]
+    assert result.accounts == len(cox_backtest.frame)
+
+
+def test_p_alive_auc_is_written_to_metrics_beside_the_cox_auc(demo, btyd, holdout, cox_backtest):
+    check = bgnbd.p_alive_backtest(holdout, cox_backtest)
+    skipped = Skipped("not in this test")
+    m = sv.metrics(
+        ds=demo,
+        definition=skipped,
+        km=skipped,
+        model=skipped,
+        backtest=cox_backtest,
+        prechurn=skipped,
+        ltv_by_tier=skipped,
+        ltv_by_channel=skipped,
+        settings=sv.LtvSettings(),
+        horizon_days=90,
+        filters={},
+        bgnbd=bgnbd.bgnbd_metrics(btyd, holdout, check),
+    )
+    data = m.to_json()
+    assert data["schema_version"] == ChurnMetrics.VERSION >= 2
+    assert data["p_alive_auc"] == check.auc_p_alive > 0.5
+    assert data["bgnbd"]["auc_cox"] == data["backtest"]["auc_at_horizon"]
+    assert data["bgnbd"]["holdout_error"] == pytest.approx(holdout.error)
+    assert from_json(data, ChurnMetrics) == m
+
+
+def test_metrics_without_the_bgnbd_view_keep_their_old_values(demo):
+    skipped = Skipped("not in this test")
+    m = sv.metrics(
+        ds=demo,
+        definition=skipped,
+        km=skipped,
+        model=skipped,
+        backtest=skipped,
+        prechurn=skipped,
+        ltv_by_tier=skipped,
+        ltv_by_channel=skipped,
+        settings=sv.LtvSettings(),
+        horizon_days=90,
+        filters={},
+    )
+    assert m.bgnbd is None and m.p_alive_auc is None
+    assert "bgnbd" not in m.skipped and "p_alive_auc" not in m.skipped
+    # a skipped BG/NBD view is recorded with its reason
+    again = sv.metrics(
+        ds=demo,
+        definition=skipped,
+        km=skipped,
+        model=skipped,
+        backtest=skipped,
+        prechurn=skipped,
+        ltv_by_tier=skipped,
+        ltv_by_channel=skipped,
+        settings=sv.LtvSettings(),
+        horizon_days=90,
+        filters={},
+        bgnbd=Skipped("only 3 accounts bought on more than one day"),
+    )
+    assert (
+        again.skipped["bgnbd"]
+        == again.skipped["p_alive_auc"]
+        == ("only 3 accounts bought on more than one day")
+    )
+
+
+def test_agreement_table_and_prechurn_join(btyd, orders_only):
+    definition = sv.define_churn(orders_only, orders_only.analysis_date, 180)
+    table = bgnbd.churn_agreement(btyd, definition)
+    assert table.loc["All", "All"] == len(definition.features)
+    churned = int(definition.features["churned"].sum())
+    assert table.loc["All", "silence-churned"] == churned
+    below = int((btyd.accounts["p_alive"] < 0.5).sum())
+    assert table.loc["P(alive) < 0.5", "All"] == below
+    # both views see the same long silences: they agree far more often than not
+    diagonal = (
+        table.loc["P(alive) < 0.5", "silence-churned"] + table.loc["P(alive) ≥ 0.5", "active"]
+    )
+    assert diagonal / table.loc["All", "All"] > 0.7
+    assert "agree on" in bgnbd.agreement_sentence(table)
+
+    prechurn = definition.features.loc[~definition.features["churned"], ["account_id"]].head(25)
+    joined = bgnbd.with_p_alive(prechurn, btyd)
+    assert list(joined["account_id"]) == list(prechurn["account_id"])
+    alive = btyd.accounts.set_index("account_id")["p_alive"]
+    assert np.allclose(joined["p_alive"], alive[prechurn["account_id"]].to_numpy())
+    assert "expected_purchases" in joined
+
+
+# ---- steps that cannot run -------------------------------------------------------------------
+
+
+def test_too_few_repeat_buyers_is_skipped_and_passed_on(demo):
+    orders = _orders(
+        [("A", "2025-01-01", 1.0, "completed"), ("A", "2025-01-09", 1.0, "completed")]
+        + [(f"B{i}", "2025-01-05", 1.0, "completed") for i in range(30)]
+    )
+    ds = dataclasses.replace(demo, tables={"orders": orders})
+    result = bgnbd.buy_till_you_die(ds, pd.Timestamp("2025-02-01"))
+    assert isinstance(result, Skipped)
+    assert result.step == "The BG/NBD model" and "only 1 accounts" in result.reason
+    # the steps downstream skip under their own names, the pre-churn list stays as it is
+    assert bgnbd.churn_agreement(result, result).step == "The agreement of the two churn views"
+    assert isinstance(bgnbd.bgnbd_metrics(result, result, result), Skipped)
+    prechurn = pd.DataFrame({"account_id": ["A"]})
+    assert bgnbd.with_p_alive(prechurn, result) is prechurn
+    assert bgnbd.bgnbd_sentence(result) is result
+
+
+def test_no_orders_table_is_skipped(demo):
+    ds = dataclasses.replace(demo, tables={"accounts": demo["accounts"]})
+    assert "no orders table" in bgnbd.buy_till_you_die(ds, demo.analysis_date).reason
+    assert "no orders table" in bgnbd.holdout_check(ds, demo.analysis_date).reason
+
+
+def test_p_alive_backtest_needs_the_split_at_the_backtest_start(holdout, cox_backtest):
+    moved = dataclasses.replace(
+        holdout, calibration_end=holdout.calibration_end - pd.Timedelta(days=30)
+    )
+    result = bgnbd.p_alive_backtest(moved, cox_backtest)
+    assert isinstance(result, Skipped) and "back-test start" in result.reason
+    assert bgnbd.p_alive_backtest(Skipped("no orders"), cox_backtest).step == (
+        "The P(alive) back-test"
+    )
