@@ -14,7 +14,7 @@ from scipy import stats
 from helpers import survival as sv
 from helpers.schemas import ChurnMetrics, from_json
 from helpers.steps import Skipped
-from helpers.survival import bgnbd
+from helpers.survival import bgnbd, bgnbd_checks
 
 CDNOW = (
     Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
@@ -136,7 +136,7 @@ def btyd(orders_only):
 
 @pytest.fixture(scope="module")
 def holdout(orders_only):
-    return bgnbd.holdout_check(orders_only, orders_only.analysis_date, holdout_days=365)
+    return bgnbd_checks.holdout_check(orders_only, orders_only.analysis_date, holdout_days=365)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_independence_check_is_pearson_on_the_repeat_buyers(btyd):
     r, _ = stats.pearsonr(repeat["frequency"], repeat["monetary_value"])
     assert btyd.independence["r"] == pytest.approx(r)
     assert btyd.independence["n"] == len(repeat)
-    assert "Frequency and spend" in bgnbd.bgnbd_sentence(btyd)
+    assert "Frequency and spend" in bgnbd_checks.bgnbd_sentence(btyd)
 
 
 def test_holdout_table_and_total_error(holdout, orders_only):
@@ -201,7 +201,7 @@ def test_holdout_table_and_total_error(holdout, orders_only):
 
 
 def test_p_alive_at_the_backtest_start_ranks_the_churners(holdout, cox_backtest):
-    result = bgnbd.p_alive_backtest(holdout, cox_backtest)
+    result = bgnbd_checks.p_alive_backtest(holdout, cox_backtest)
     assert result.start == cox_backtest.start
     assert result.auc_p_alive > 0.5
     assert result.auc_cox == cox_backtest.metrics["auc_at_horizon"]
@@ -209,7 +209,7 @@ def test_p_alive_at_the_backtest_start_ranks_the_churners(holdout, cox_backtest)
 
 
 def test_p_alive_auc_is_written_to_metrics_beside_the_cox_auc(demo, btyd, holdout, cox_backtest):
-    check = bgnbd.p_alive_backtest(holdout, cox_backtest)
+    check = bgnbd_checks.p_alive_backtest(holdout, cox_backtest)
     skipped = Skipped("not in this test")
     m = sv.metrics(
         ds=demo,
@@ -223,7 +223,7 @@ def test_p_alive_auc_is_written_to_metrics_beside_the_cox_auc(demo, btyd, holdou
         settings=sv.LtvSettings(),
         horizon_days=90,
         filters={},
-        bgnbd=bgnbd.bgnbd_metrics(btyd, holdout, check),
+        bgnbd=bgnbd_checks.bgnbd_metrics(btyd, holdout, check),
     )
     data = m.to_json()
     assert data["schema_version"] == ChurnMetrics.VERSION >= 2
@@ -274,7 +274,7 @@ def test_metrics_without_the_bgnbd_view_keep_their_old_values(demo):
 
 def test_agreement_table_and_prechurn_join(btyd, orders_only):
     definition = sv.define_churn(orders_only, orders_only.analysis_date, 180)
-    table = bgnbd.churn_agreement(btyd, definition)
+    table = bgnbd_checks.churn_agreement(btyd, definition)
     assert table.loc["All", "All"] == len(definition.features)
     churned = int(definition.features["churned"].sum())
     assert table.loc["All", "silence-churned"] == churned
@@ -285,10 +285,10 @@ def test_agreement_table_and_prechurn_join(btyd, orders_only):
         table.loc["P(alive) < 0.5", "silence-churned"] + table.loc["P(alive) ≥ 0.5", "active"]
     )
     assert diagonal / table.loc["All", "All"] > 0.7
-    assert "agree on" in bgnbd.agreement_sentence(table)
+    assert "agree on" in bgnbd_checks.agreement_sentence(table)
 
     prechurn = definition.features.loc[~definition.features["churned"], ["account_id"]].head(25)
-    joined = bgnbd.with_p_alive(prechurn, btyd)
+    joined = bgnbd_checks.with_p_alive(prechurn, btyd)
     assert list(joined["account_id"]) == list(prechurn["account_id"])
     alive = btyd.accounts.set_index("account_id")["p_alive"]
     assert np.allclose(joined["p_alive"], alive[prechurn["account_id"]].to_numpy())
@@ -308,25 +308,27 @@ def test_too_few_repeat_buyers_is_skipped_and_passed_on(demo):
     assert isinstance(result, Skipped)
     assert result.step == "The BG/NBD model" and "only 1 accounts" in result.reason
     # the steps downstream skip under their own names, the pre-churn list stays as it is
-    assert bgnbd.churn_agreement(result, result).step == "The agreement of the two churn views"
-    assert isinstance(bgnbd.bgnbd_metrics(result, result, result), Skipped)
+    assert (
+        bgnbd_checks.churn_agreement(result, result).step == "The agreement of the two churn views"
+    )
+    assert isinstance(bgnbd_checks.bgnbd_metrics(result, result, result), Skipped)
     prechurn = pd.DataFrame({"account_id": ["A"]})
-    assert bgnbd.with_p_alive(prechurn, result) is prechurn
-    assert bgnbd.bgnbd_sentence(result) is result
+    assert bgnbd_checks.with_p_alive(prechurn, result) is prechurn
+    assert bgnbd_checks.bgnbd_sentence(result) is result
 
 
 def test_no_orders_table_is_skipped(demo):
     ds = dataclasses.replace(demo, tables={"accounts": demo["accounts"]})
     assert "no orders table" in bgnbd.buy_till_you_die(ds, demo.analysis_date).reason
-    assert "no orders table" in bgnbd.holdout_check(ds, demo.analysis_date).reason
+    assert "no orders table" in bgnbd_checks.holdout_check(ds, demo.analysis_date).reason
 
 
 def test_p_alive_backtest_needs_the_split_at_the_backtest_start(holdout, cox_backtest):
     moved = dataclasses.replace(
         holdout, calibration_end=holdout.calibration_end - pd.Timedelta(days=30)
     )
-    result = bgnbd.p_alive_backtest(moved, cox_backtest)
+    result = bgnbd_checks.p_alive_backtest(moved, cox_backtest)
     assert isinstance(result, Skipped) and "back-test start" in result.reason
-    assert bgnbd.p_alive_backtest(Skipped("no orders"), cox_backtest).step == (
+    assert bgnbd_checks.p_alive_backtest(Skipped("no orders"), cox_backtest).step == (
         "The P(alive) back-test"
     )

@@ -207,20 +207,22 @@ __all__ = [
 # BG/NBD and Gamma-Gamma: churn without a threshold (issue 16)
 from helpers.survival.bgnbd import (  # noqa: E402
     BuyTillYouDie,
+    buy_till_you_die,
+    fit_beta_geo,
+    fit_gamma_gamma,
+    rfm_summary,
+)
+from helpers.survival.bgnbd_checks import (  # noqa: E402
     Holdout,
     PAliveBacktest,
     agreement_sentence,
     bgnbd_metrics,
     bgnbd_sentence,
-    buy_till_you_die,
     churn_agreement,
-    fit_beta_geo,
-    fit_gamma_gamma,
     holdout_check,
     holdout_sentence,
     p_alive_backtest,
     p_alive_sentence,
-    rfm_summary,
     with_p_alive,
 )
 
