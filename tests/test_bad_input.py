@@ -96,7 +96,8 @@ def test_mapping_to_a_column_the_file_lacks(tmp_path):
 def test_text_in_numeric_column(tmp_path):
     orders = ORDERS.replace("80.00", "eighty").replace("1000.00", '"1.000,00"')
     message = load_error(make_source(tmp_path, base_files(orders=orders)))
-    assert "orders.csv, column 'net_amount': text in a numeric column (2 rows" in message
+    assert "orders.csv, column 'net_amount': text in a numeric column; these look like" in message
+    assert "set 'decimal: \",\"' and 'thousands: \".\"'" in message and "(2 rows" in message
     assert "line 3 (net_amount='eighty')" in message and "line 4 (net_amount='1.000,00')" in message
 
 

@@ -105,9 +105,9 @@ def test_read_config_resolves_files_and_keeps_every_setting(tmp_path):
     assert (accounts.encoding, accounts.sheet, accounts.columns) == ("utf-8", None, {})
 
 
-def test_read_config_without_analysis_date_uses_today(tmp_path):
+def test_read_config_without_analysis_date_leaves_it_unset(tmp_path):
     config = read_config(path=write_yaml(tmp_path, "tables:\n  orders: o.csv\n"))
-    assert config.analysis_date == pd.Timestamp(pd.Timestamp.today().date())
+    assert config.analysis_date is None  # never a silent "today": load_dataset refuses it
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,8 @@ def test_read_config_without_analysis_date_uses_today(tmp_path):
         ),
         (
             "tables:\n  accounts: a.csv\n",
-            "the 'orders' table is required; every analysis starts there.",
+            "the 'orders' table is required (every customer study starts there); only funnel "
+            "questions can be answered without it, from a 'leads' table.",
         ),
     ],
 )
@@ -280,8 +281,9 @@ def test_text_in_a_numeric_column_is_an_error_with_its_lines():
     frame = orders_raw(net_amount=["1.000,00", "80", ""])
     out = coerce_types(frame=frame, spec=orders_spec(), findings=findings)
     assert [str(p) for p in findings.errors] == [
-        "orders.csv, column 'net_amount': text in a numeric column (1 row, e.g. line 2 "
-        "(net_amount='1.000,00'))"
+        "orders.csv, column 'net_amount': text in a numeric column; these look like European "
+        "numbers (1.234,56): set 'decimal: \",\"' and 'thousands: \".\"' for this table in the "
+        "source YAML (1 row, e.g. line 2 (net_amount='1.000,00'))"
     ]
     assert out["net_amount"].isna().tolist() == [True, False, True]  # the empty cell is missing
 

@@ -52,7 +52,7 @@ class DataValidationError(ValueError):
     """Raised when input data breaks the contract. ``problems`` lists every broken rule."""
 
     def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
+        self.problems = list(dict.fromkeys(problems))  # each problem once, in order
         lines = [f"{len(self.problems)} problem(s) in the input data:"]
         lines += [f"  - {p}" for p in self.problems]
         lines.append("Raw files were not changed. Fix the export or the YAML mapping and rerun.")
@@ -124,8 +124,8 @@ def schema_for(table: Table, present: Iterable[str]) -> pa.DataFrameSchema:
         if col.name not in present:
             continue
         checks = []
-        if col.allowed is not None:
-            checks.append(pa.Check.isin(list(col.allowed)))
+        if col.accepted is not None:
+            checks.append(pa.Check.isin(list(col.accepted)))
         if col.min_value is not None:
             checks.append(pa.Check.ge(col.min_value))
         if col.max_value is not None:
@@ -178,7 +178,7 @@ def _problems_from_pandera(frame: pd.DataFrame, table: Table, cases: pd.DataFram
 
 def _describe_check(check: str, table: Table, column: str | None) -> str:
     if column and check.startswith("isin"):
-        allowed = table.column(column).allowed or ()
+        allowed = table.column(column).accepted or ()
         return "values outside the allowed list " + ", ".join(allowed)
     if check.startswith("greater_than_or_equal_to"):
         return f"values below the minimum {check.split('(')[-1].rstrip(')')}"
