@@ -169,6 +169,17 @@ def _problems_from_pandera(frame: pd.DataFrame, table: Table, cases: pd.DataFram
         else:
             rule = _CHECK_WORDS.get(check, _describe_check(check, table, column))
             show = [column] if column else []
+            if check == "not_nullable" and column in table.names:
+                col = table.column(column)
+                if (
+                    col.dtype in ("string", "category")
+                    and not col.unique
+                    and column not in (table.key)
+                ):
+                    rule += (
+                        f"; if the export leaves it empty on purpose, set 'fill_empty: "
+                        f"{{{column}: unknown}}' for this table in the source YAML"
+                    )
         problem = rows_problem(frame, pd.Series(mask, index=frame.index), column, rule, show)
         if problem is None:  # a failure pandera could not tie to a row
             problem = Problem(frame.attrs.get("file", "?"), column, rule)

@@ -226,6 +226,20 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
             recode = spec.values.get(col.name)
             if recode:
                 out[col.name] = _recode(out, col.name, recode, col.dtype == "category", local)
+            if col.name in spec.fill_empty:
+                empty = out[col.name].isna()
+                filler = spec.fill_empty[col.name]
+                filler = _snake(filler) if col.dtype == "category" else filler.strip()
+                if empty.any():
+                    local.warnings.append(
+                        rows_problem(
+                            out,
+                            empty,
+                            col.name,
+                            f"empty cells filled with '{filler}' (fill_empty in the source YAML)",
+                        )
+                    )
+                out[col.name] = out[col.name].where(~empty, filler)
         elif col.dtype in ("float", "int"):
             out[col.name] = _as_number(out, col.name, spec, local, whole=col.dtype == "int")
         else:

@@ -48,6 +48,7 @@ TABLE_KEYS = (
     "columns",
     "values",
     "constants",
+    "fill_empty",
     "generate",
     "attributes",
 )
@@ -72,7 +73,8 @@ class TableSource:
     columns the export lacks with one value; ``generate`` names id columns to generate from the
     file line (see :data:`GENERATED_IDS`). ``attributes`` (accounts only) maps free columns of
     the export to ``categorical`` or ``numeric``; they are carried into the accounts table and
-    the account features under their own names.
+    the account features under their own names. ``fill_empty`` gives text columns a value for
+    their empty cells (``{source_channel: unknown}``), counted in a warning.
     """
 
     name: str
@@ -90,6 +92,7 @@ class TableSource:
     constants: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     generate: tuple[str, ...] = ()
     attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    fill_empty: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 #: Fields of :class:`TableSource` added after fingerprints were first published: they enter the
@@ -102,6 +105,7 @@ LATER_FIELDS = (
     "constants",
     "generate",
     "attributes",
+    "fill_empty",
 )
 
 
@@ -200,6 +204,18 @@ def _table_source(path: Path, name: str, spec: dict[str, Any]) -> TableSource:
         raise ValueError(
             f"{path}: table '{name}' both maps and sets a constant for {both}; keep one."
         )
+    fill_empty = spec.get("fill_empty") or {}
+    for column in fill_empty:
+        if column not in table.names or table.column(column).dtype not in ("string", "category"):
+            raise ValueError(
+                f"{path}: table '{name}' has fill_empty: for '{column}', which is not a text "
+                "column of the contract (only text and category cells can be filled)."
+            )
+        if table.column(column).unique:
+            raise ValueError(
+                f"{path}: table '{name}' cannot fill_empty '{column}': it is an id, one value "
+                "for many rows would make duplicates."
+            )
     generate = spec.get("generate") or []
     generate = [generate] if isinstance(generate, str) else list(generate)
     allowed = GENERATED_IDS.get(name, ())
@@ -262,6 +278,7 @@ def _table_source(path: Path, name: str, spec: dict[str, Any]) -> TableSource:
         constants={str(k): v for k, v in constants.items()},
         generate=tuple(generate),
         attributes={str(k): str(v) for k, v in attributes.items()},
+        fill_empty={str(k): str(v) for k, v in fill_empty.items()},
     )
 
 
