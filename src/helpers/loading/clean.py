@@ -91,7 +91,7 @@ def map_columns(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> p
                     file,
                     file_name,
                     f"the YAML maps '{contract_name}' to column '{file_name}', which the file "
-                    f"does not have (its columns: {listing})",
+                    f"does not have (its columns: {listing}){_header_hint(frame, spec)}",
                 )
             )
     for attribute in spec.attributes:
