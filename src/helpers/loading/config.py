@@ -211,7 +211,7 @@ def _table_source(path: Path, name: str, spec: dict[str, Any]) -> TableSource:
                 f"{path}: table '{name}' has fill_empty: for '{column}', which is not a text "
                 "column of the contract (only text and category cells can be filled)."
             )
-        if table.column(column).unique:
+        if table.column(column).unique or column in table.key:
             raise ValueError(
                 f"{path}: table '{name}' cannot fill_empty '{column}': it is an id, one value "
                 "for many rows would make duplicates."
