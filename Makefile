@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/.complete
 BATCH  ?= runs/default.yaml
 JOBS   ?= 2
+SOURCE ?= demo
 # Import the package from this checkout even when .venv is shared with another worktree.
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports test lint lab clean bench
+.PHONY: help setup data reports check test lint lab clean bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -34,6 +35,9 @@ $(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
 	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
+
+check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/to/source.yaml
+	$(PY) -m helpers.check $(SOURCE)
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
