@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,12 @@ class Dataset:
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             values = [_normalise_value(accounts[column], v) for v in values]
             hit = accounts[column].isin(values)
+            if not hit.any() and accounts[column].dtype == object:  # text: case-insensitive
+                wanted_forms = {_snake(v) for v in values if isinstance(v, str)}
+                present = pd.Series(accounts[column].dropna().unique())
+                forms = present.map(lambda v: _snake(v) if isinstance(v, str) else None)
+                values = list(present[forms.isin(wanted_forms)])
+                hit = accounts[column].isin(values)
             if not hit.any():
                 known = sorted(map(str, accounts[column].dropna().unique()))[:20]
                 raise ValueError(
@@ -295,6 +302,10 @@ def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     kept = frame.loc[mask]
     kept.attrs = frame.attrs
     return kept
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
 
 
 def _normalise_value(column: pd.Series, value: Any) -> Any:
