@@ -514,16 +514,16 @@ def test_line_numbers_with_blank_lines(tmp_path):
 
 
 def test_each_problem_is_reported_once(tmp_path):
-    # one bad date cell feeds two contract columns (order_date and, in leads, nothing else):
-    # the accounts file maps one column onto acquired_date only, orders maps Date twice
-    orders = ORDERS.replace("order_date", "Date").replace("2024-03-01", "someday")
+    # one export column feeds two numeric contract columns: its bad cell is one problem
+    orders = ORDERS.replace("net_amount", "Amount").replace("80.00", "eighty")
     tables = """  orders:
     file: orders.csv
-    columns: {order_date: Date, product_category: Date}"""
+    columns: {net_amount: Amount, gross_margin: Amount}"""
     message = load_error_unchanged(make_source(tmp_path, {"orders": orders}, tables))
-    assert message.count("someday") == 1 and message.startswith("1 problem(s)")
-    assert "orders.csv, column 'order_date': dates that do not parse" in message
-    assert "line 3 (order_date='someday')" in message
+    assert message.startswith("1 problem(s)") and message.count("eighty") == 1
+    assert "orders.csv, column 'net_amount': text in a numeric column (1 row, e.g. line 3 " in (
+        message
+    )
 
 
 def test_unsupported_file_type_is_reported_once_not_nested(tmp_path):

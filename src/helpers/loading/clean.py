@@ -206,13 +206,14 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
     table = TABLES[spec.name]
     out = frame.copy()
     out.attrs = frame.attrs
-    reported: set[tuple[str, str, tuple[str, ...]]] = set()
+    reported: set[tuple[str, str, int, tuple[str, ...]]] = set()
 
     def report(problem: Problem | None, bucket: list[Problem], column: str) -> None:
         if problem is None:
             return
         source = spec.columns.get(column, column)
-        key = (source, problem.rule, problem.rows)
+        lines = tuple(r.split(" (")[0] for r in problem.rows)  # "line 3", without the values
+        key = (source, problem.rule, problem.count, lines)
         if key not in reported:
             reported.add(key)
             bucket.append(problem)
@@ -440,7 +441,7 @@ def _parse_numbers(
             )
         _add(findings, rows_problem(frame, bad, column, rule))
     numbers = numbers.mask(non_finite | bad)
-    if spec.decimal is None and spec.thousands is None:
+    if spec.decimal is None and spec.thousands is None and _may_be_thousands(core[filled]):
         dotted = core.str.contains(".", regex=False, na=False) & numbers.notna()
         if dotted.any():
             looks = dotted & core.str.fullmatch(_THOUSANDS_DOT_INT, na=False)
@@ -460,6 +461,13 @@ def _parse_numbers(
     return numbers.astype("float64")
 
 
+def _may_be_thousands(text: pd.Series, sample: int = 2000) -> bool:
+    """False when the first dotted cells already show real decimals (the common case, cheap)."""
+    head = text.head(sample)
+    dotted = head[head.str.contains(".", regex=False, na=False)]
+    return bool(dotted.str.fullmatch(_THOUSANDS_DOT_INT).all())
+
+
 def _as_date(
     frame: pd.DataFrame, column: str, fmt: str | None, findings: Findings, day: bool
 ) -> pd.Series:
@@ -474,7 +482,10 @@ def _as_date(
         )
         text = values.where(~typed).astype("string").str.strip()
         text = text.mask(text == "")
-        zoned = text.str.fullmatch(_TZ_STAMP, na=False)
+        longer = text.str.len() > 16  # a date with a time and an offset; skip plain dates
+        zoned = pd.Series(False, index=text.index)
+        if longer.any():
+            zoned[longer] = text[longer].str.fullmatch(_TZ_STAMP, na=False)
         if zoned.any():
             findings.warnings.append(
                 rows_problem(
