@@ -767,3 +767,23 @@ def test_numeric_attribute_with_text(tmp_path):
     )
     assert "accounts.csv, column 'Charges': text in a numeric column" in message
     assert "line 3 (Charges='n/a')" in message
+
+
+def test_utf8_byte_order_mark_does_not_rename_the_first_column(tmp_path):
+    source = make_source(tmp_path, {"orders": ORDERS})
+    (tmp_path / "orders.csv").write_bytes(b"\xef\xbb\xbf" + ORDERS.encode("utf-8"))
+    orders = loaded_unchanged(source)["orders"]
+    assert orders["order_id"].tolist() == ["O1", "O2", "O3", "R1"]
+
+
+def test_excel_number_cells_ignore_the_text_separators(tmp_path):
+    frame = pd.read_csv(pd.io.common.StringIO(ORDERS))  # numbers stay numbers in the workbook
+    frame.to_excel(tmp_path / "orders.xlsx", index=False)
+    source = tmp_path / "source.yaml"
+    source.write_text(
+        "analysis_date: 2024-12-31\ntables:\n"
+        "  orders: {file: orders.xlsx, decimal: ',', thousands: '.'}\n"
+    )
+    orders = loaded_unchanged(source)["orders"]
+    assert orders["net_amount"].tolist() == [100.5, 80.0, 1000.0, -200.0]
+    assert orders["order_date"].tolist()[0] == pd.Timestamp("2024-01-05")
