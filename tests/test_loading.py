@@ -350,6 +350,10 @@ def test_typed_timestamps_lose_their_zone_and_date_columns_their_time():
     )
     assert leads["created_date"].tolist()[0] == pd.Timestamp("2024-01-05")  # midnight
     assert findings.errors == []
+    assert [(w.column, w.rule.split(":")[0]) for w in findings.warnings] == [
+        ("touched_at", "time zone Europe/Berlin dropped"),
+        ("created_date", "time zone Europe/Berlin dropped"),
+    ]  # noted once per column
 
 
 # --- absent columns -----------------------------------------------------------------------

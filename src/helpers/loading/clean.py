@@ -473,7 +473,17 @@ def _as_date(
 ) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+        parsed = values
+        if values.dt.tz is not None:
+            parsed = values.dt.tz_localize(None)
+            findings.warnings.append(
+                Problem(
+                    frame.attrs.get("file", "?"),
+                    column,
+                    f"time zone {values.dt.tz} dropped: each timestamp keeps its local clock time "
+                    "and calendar day",
+                )
+            )
     else:
         typed = (
             _typed_split(values, (pd.Timestamp,))
