@@ -371,6 +371,18 @@ def test_value_map_key_that_matches_nothing(tmp_path):
     assert "its values are completed, returned" in message
 
 
+def test_value_map_for_a_column_the_file_lacks(tmp_path):
+    tables = """  orders: {file: orders.csv}
+  leads:
+    file: leads.csv
+    values: {size_band: {Klein: small}}"""
+    files = {"orders": ORDERS, "leads": LEADS}
+    message = load_error_unchanged(make_source(tmp_path, files, tables))
+    assert "leads.csv, column 'size_band': the YAML recodes values of 'size_band', which the " in (
+        message
+    )
+
+
 def test_value_map_keys_are_normalised_like_the_column(tmp_path):
     accounts = ACCOUNTS.replace("trader_reseller", "Händler/Reseller")
     tables = """  orders: {file: orders.csv}

@@ -23,9 +23,9 @@ shapes = _shapes()
 
 
 def test_every_section_can_run_on_the_demo(demo):
-    statuses = check.sections(demo)
+    statuses = check.sections(ds=demo)
     assert len(statuses) == len(check.SECTIONS) and all(s.ready for s in statuses)
-    text = check.render(demo)
+    text = check.render(ds=demo)
     assert text.splitlines()[0] == (
         f"Data source demo: analysis date 2025-12-31, fingerprint {demo.fingerprint}"
     )
@@ -36,13 +36,13 @@ def test_every_section_can_run_on_the_demo(demo):
 
 def test_an_orders_only_source_says_what_each_missing_section_needs(tmp_path):
     ds = load_dataset(shapes.write_shape1(tmp_path))
-    by_title = {s.section.title: s for s in check.sections(ds)}
+    by_title = {s.section.title: s for s in check.sections(ds=ds)}
     assert by_title["1. Defining churn"].ready
     assert by_title["2. Kaplan-Meier: how long accounts stay"].ready
     assert by_title["2. Kaplan-Meier: how long accounts stay"].lacking == ("accounts",)
     assert by_title["3. Cox model: what makes accounts leave sooner"].missing == ("accounts",)
     assert by_title["2. Funnel by channel"].missing == ("leads", "leads.won_date")
-    text = check.render(ds)
+    text = check.render(ds=ds)
     assert "  orders                 6 rows (not in the export: line_number, gross_margin)" in text
     assert "02-churn-survival          2 of 7 sections can run" in text
     assert "    3. Cox model: what makes accounts leave sooner: needs the accounts table" in text
@@ -53,7 +53,7 @@ def test_an_orders_only_source_says_what_each_missing_section_needs(tmp_path):
 
 def test_a_funnel_only_source_feeds_the_funnel_and_data_health(tmp_path):
     ds = load_dataset(shapes.write_shape3(tmp_path))
-    ready = {s.section.title for s in check.sections(ds) if s.ready}
+    ready = {s.section.title for s in check.sections(ds=ds) if s.ready}
     assert ready == {
         "1. Data health",
         "1. Spend and volume by channel",
@@ -63,14 +63,14 @@ def test_a_funnel_only_source_feeds_the_funnel_and_data_health(tmp_path):
 
 def test_main_prints_the_check_or_the_validation_message(tmp_path, capsys):
     source = shapes.write_shape1(tmp_path)
-    assert check.main([str(source)]) == 0
+    assert check.main(argv=[str(source)]) == 0
     assert "00-data-overview           4 of 4 sections can run" in capsys.readouterr().out
     (tmp_path / "orders.csv").write_text("CustomerID,InvoiceDate,Quantity,Amount\nC1,x,1,2\n")
-    assert check.main([str(source)]) == 1
+    assert check.main(argv=[str(source)]) == 1
     err = capsys.readouterr().err
     assert "orders.csv, column 'order_date': dates that do not parse" in err
     assert "Traceback" not in err
-    assert check.main([]) == 2
+    assert check.main(argv=[]) == 2
 
 
 def test_make_check_runs_the_module_on_the_given_source():

@@ -250,6 +250,16 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
             report(problem, findings.errors, col.name)
         for problem in local.warnings:
             report(problem, findings.warnings, col.name)
+    for name in spec.values:
+        if name not in out.columns:
+            findings.errors.append(
+                Problem(
+                    out.attrs.get("file", "?"),
+                    name,
+                    f"the YAML recodes values of '{name}', which the file does not have (map "
+                    f"it under columns:, or drop its values: entry)",
+                )
+            )
     for name, kind in spec.attributes.items():
         if name not in out.columns:
             continue
