@@ -1,8 +1,10 @@
 """Bad input gets a clear error naming file, column and example rows; raw files stay unchanged.
 
 Each test writes a small own-data source (CSV unless stated) into ``tmp_path``, loads it through
-its YAML file, and checks the message of the :class:`DataValidationError`. CSV rows are named by
-file line (the header is line 1), Parquet rows by 1-based row number.
+its YAML file, and checks the message of the :class:`DataValidationError` (or the loaded values,
+for the formats real exports bring). CSV rows are named by file line (the header is line 1,
+unless ``header_row`` says otherwise), Parquet rows by 1-based row number. The ``*_unchanged``
+helpers also check that every raw file in the folder has the same SHA-256 after the load.
 """
 
 from __future__ import annotations
@@ -60,6 +62,40 @@ def load_error(source: Path) -> str:
     return str(info.value)
 
 
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def load_error_unchanged(source: Path) -> str:
+    """The load's error message; the folder's raw files are byte-for-byte unchanged."""
+    before = _digests(source.parent)
+    message = load_error(source)
+    assert _digests(source.parent) == before
+    return message
+
+
+def config_error_unchanged(source: Path) -> str:
+    """The message of a source YAML that :func:`read_config` refuses (raw files unchanged)."""
+    before = _digests(source.parent)
+    with pytest.raises(ValueError) as info:
+        load_dataset(source)
+    assert _digests(source.parent) == before
+    message = str(info.value)
+    assert message.startswith(f"{source}: ")
+    return message
+
+
+def loaded_unchanged(source: Path):
+    before = _digests(source.parent)
+    ds = load_dataset(source)
+    assert _digests(source.parent) == before
+    return ds
+
+
 def base_files(**changes: str) -> dict[str, str]:
     files = {"accounts": ACCOUNTS, "orders": ORDERS, "leads": LEADS, "channel_spend": SPEND}
     files.update(changes)
@@ -75,13 +111,13 @@ def test_clean_source_loads(tmp_path):
 def test_missing_required_column(tmp_path):
     orders = ORDERS.replace(",quantity", "").replace(",3,", ",").replace(",2,", ",")
     orders = orders.replace(",10,", ",")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'quantity': required column 'quantity' is missing" in message
 
 
 def test_renamed_column_not_in_mapping_gets_a_hint(tmp_path):
     orders = ORDERS.replace("net_amount", "NetAmount")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'net_amount'" in message
     assert "the file has 'NetAmount'" in message and "columns: {net_amount: NetAmount}" in message
 
@@ -90,13 +126,13 @@ def test_mapping_to_a_column_the_file_lacks(tmp_path):
     tables = """  orders:
     file: orders.csv
     columns: {net_amount: Revenue}"""
-    message = load_error(make_source(tmp_path, {"orders": ORDERS}, tables))
+    message = load_error_unchanged(make_source(tmp_path, {"orders": ORDERS}, tables))
     assert "orders.csv, column 'Revenue': the YAML maps 'net_amount' to column 'Revenue'" in message
 
 
 def test_text_in_numeric_column(tmp_path):
     orders = ORDERS.replace("80.00", "eighty").replace("1000.00", '"1.000,00"')
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'net_amount': text in a numeric column; these look like" in message
     assert "set 'decimal: \",\"' and 'thousands: \".\"'" in message and "(2 rows" in message
     assert "line 3 (net_amount='eighty')" in message and "line 4 (net_amount='1.000,00')" in message
@@ -104,21 +140,21 @@ def test_text_in_numeric_column(tmp_path):
 
 def test_unparseable_dates(tmp_path):
     orders = ORDERS.replace("2024-03-01", "not a date")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'order_date': dates that do not parse as ISO 8601" in message
     assert "line 3 (order_date='not a date')" in message
 
 
 def test_mixed_format_dates(tmp_path):
     orders = ORDERS.replace("2024-03-01", "01/03/2024").replace("2024-02-20", "20/02/2024")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "column 'order_date': mixed date formats" in message
     assert "look like '%d/%m/%Y'" in message and "line 3" in message and "line 5" in message
 
 
 def test_null_ids(tmp_path):
     orders = ORDERS.replace("O2,A1", ",A1")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'order_id': empty cells in a column that must be filled" in message
     assert "line 3" in message
 
@@ -127,7 +163,7 @@ def test_duplicate_ids(tmp_path):
     accounts = (
         ACCOUNTS + "A1,Acme again,machinery,small,north,private,brand_owner,search_ads,2024-01-05\n"
     )
-    message = load_error(make_source(tmp_path, base_files(accounts=accounts)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(accounts=accounts)))
     assert (
         "accounts.csv, column 'account_id': duplicate values in a column that must be unique"
         in message
@@ -137,13 +173,13 @@ def test_duplicate_ids(tmp_path):
 
 def test_duplicate_order_lines(tmp_path):
     orders = ORDERS + "O1,A1,2024-01-05,100.50,3,bearings,completed\n"
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "duplicate key (order_id, line_number)" in message and "line 6" in message
 
 
 def test_order_lines_for_unknown_accounts(tmp_path):
     orders = ORDERS + "O9,A404,2024-05-01,10,1,bearings,completed\n"
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert (
         "orders.csv, column 'account_id': order lines for accounts not in accounts.csv" in message
     )
@@ -152,32 +188,34 @@ def test_order_lines_for_unknown_accounts(tmp_path):
 
 def test_negative_amount_not_marked_as_return(tmp_path):
     orders = ORDERS.replace("80.00,2,bearings,completed", "-80.00,2,bearings,completed")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "negative amounts on lines not marked as returns" in message
     assert "line 3 (order_id='O2', net_amount=-80.0, status='completed')" in message
 
 
 def test_dates_after_the_analysis_date(tmp_path):
     orders = ORDERS.replace("2024-03-01", "2025-03-01")
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert "orders.csv, column 'order_date': dates after the analysis date 2024-12-31" in message
     assert "line 3 (order_date=2025-03-01)" in message
 
 
 def test_empty_file(tmp_path):
-    message = load_error(make_source(tmp_path, base_files(leads="")))
+    message = load_error_unchanged(make_source(tmp_path, base_files(leads="")))
     assert "leads.csv: file is empty (0 bytes)" in message
 
 
 def test_header_without_rows(tmp_path):
-    message = load_error(make_source(tmp_path, base_files(leads=LEADS.splitlines()[0] + "\n")))
+    message = load_error_unchanged(
+        make_source(tmp_path, base_files(leads=LEADS.splitlines()[0] + "\n"))
+    )
     assert "leads.csv: file has a header but no data rows" in message
 
 
 def test_non_utf8_file(tmp_path):
     source = make_source(tmp_path, base_files())
     (tmp_path / "accounts.csv").write_bytes(ACCOUNTS.replace("Acme", "Müller").encode("cp1252"))
-    message = load_error(source)
+    message = load_error_unchanged(source)
     assert "accounts.csv: not valid utf-8 text (byte 0xfc" in message
     assert "set 'encoding:'" in message
 
@@ -193,7 +231,7 @@ def test_non_utf8_file_loads_with_its_encoding(tmp_path):
 
 def test_unknown_channel_in_spend(tmp_path):
     spend = SPEND + "search_adds,2024-02,300\n"
-    message = load_error(make_source(tmp_path, base_files(channel_spend=spend)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(channel_spend=spend)))
     assert "channel_spend.csv, column 'channel': spend for channel 'search_adds'" in message
     assert "did you mean 'search_ads'?" in message and "line 4" in message
 
@@ -202,7 +240,7 @@ def test_category_outside_the_allowed_list(tmp_path):
     orders = ORDERS.replace(
         "O2,A1,2024-03-01,80.00,2,bearings,completed", "O2,A1,2024-03-01,80.00,2,bearings,shipped"
     )
-    message = load_error(make_source(tmp_path, base_files(orders=orders)))
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
     assert (
         "column 'status': values outside the allowed list completed, cancelled, returned" in message
     )
@@ -211,14 +249,12 @@ def test_category_outside_the_allowed_list(tmp_path):
 def test_all_problems_are_reported_together(tmp_path):
     orders = ORDERS.replace("80.00", "eighty")
     spend = SPEND.replace("500", "-5")
-    message = load_error(make_source(tmp_path, base_files(orders=orders, channel_spend=spend)))
+    message = load_error_unchanged(
+        make_source(tmp_path, base_files(orders=orders, channel_spend=spend))
+    )
     assert "orders.csv" in message and "channel_spend.csv" in message
     assert message.startswith("2 problem(s) in the input data")
     assert "Raw files were not changed" in message
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
 def test_raw_files_are_never_modified(tmp_path):
@@ -243,7 +279,7 @@ def test_parquet_rows_are_numbered_from_one(tmp_path):
     frame.to_parquet(tmp_path / "orders.parquet")
     source = tmp_path / "source.yaml"
     source.write_text("analysis_date: 2024-12-31\ntables:\n  orders: {file: orders.parquet}\n")
-    message = load_error(source)
+    message = load_error_unchanged(source)
     assert "orders.parquet, column 'net_amount'" in message and "row 2 (order_id='O2'" in message
 
 
@@ -310,32 +346,6 @@ def test_text_is_trimmed_and_categories_snake_cased_value_by_value():
 
 
 # --- issue #12: what real exports bring (each message names file, column and lines) -----------
-
-
-def load_error_unchanged(source: Path) -> str:
-    """The load's error message; the folder's raw files are byte-for-byte unchanged."""
-    before = _digests(source.parent)
-    message = load_error(source)
-    assert _digests(source.parent) == before
-    return message
-
-
-def config_error_unchanged(source: Path) -> str:
-    """The message of a source YAML that :func:`read_config` refuses (raw files unchanged)."""
-    before = _digests(source.parent)
-    with pytest.raises(ValueError) as info:
-        load_dataset(source)
-    assert _digests(source.parent) == before
-    message = str(info.value)
-    assert message.startswith(f"{source}: ")
-    return message
-
-
-def loaded_unchanged(source: Path):
-    before = _digests(source.parent)
-    ds = load_dataset(source)
-    assert _digests(source.parent) == before
-    return ds
 
 
 def test_unknown_top_level_key_has_a_did_you_mean(tmp_path):
