@@ -14,7 +14,7 @@ SOURCE ?= demo
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports check test lint lab clean bench
+.PHONY: help setup data reports test lint lab clean bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ $(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
 	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
 
+.PHONY: check
 check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/to/source.yaml
 	$(PY) -m helpers.check $(SOURCE)
 
