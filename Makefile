@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/.complete
 BATCH  ?= runs/default.yaml
 JOBS   ?= 2
+SOURCE ?= demo
 # Import the package from this checkout even when .venv is shared with another worktree.
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
@@ -34,6 +35,10 @@ $(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
 	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
+
+.PHONY: check
+check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/to/source.yaml
+	$(PY) -m helpers.check $(SOURCE)
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks

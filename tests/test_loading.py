@@ -6,6 +6,7 @@ small hand-made inputs with the values worked out by hand.
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
+from helpers.features import customer_features, features_for
 from helpers.loading import (
     Dataset,
     SourceConfig,
@@ -105,9 +107,9 @@ def test_read_config_resolves_files_and_keeps_every_setting(tmp_path):
     assert (accounts.encoding, accounts.sheet, accounts.columns) == ("utf-8", None, {})
 
 
-def test_read_config_without_analysis_date_uses_today(tmp_path):
+def test_read_config_without_analysis_date_leaves_it_unset(tmp_path):
     config = read_config(path=write_yaml(tmp_path, "tables:\n  orders: o.csv\n"))
-    assert config.analysis_date == pd.Timestamp(pd.Timestamp.today().date())
+    assert config.analysis_date is None  # never a silent "today": load_dataset refuses it
 
 
 @pytest.mark.parametrize(
@@ -129,7 +131,8 @@ def test_read_config_without_analysis_date_uses_today(tmp_path):
         ),
         (
             "tables:\n  accounts: a.csv\n",
-            "the 'orders' table is required; every analysis starts there.",
+            "the 'orders' table is required (every customer study starts there); only funnel "
+            "questions can be answered without it, from a 'leads' table.",
         ),
     ],
 )
@@ -280,8 +283,9 @@ def test_text_in_a_numeric_column_is_an_error_with_its_lines():
     frame = orders_raw(net_amount=["1.000,00", "80", ""])
     out = coerce_types(frame=frame, spec=orders_spec(), findings=findings)
     assert [str(p) for p in findings.errors] == [
-        "orders.csv, column 'net_amount': text in a numeric column (1 row, e.g. line 2 "
-        "(net_amount='1.000,00'))"
+        "orders.csv, column 'net_amount': text in a numeric column; these look like European "
+        "numbers (1.234,56): set 'decimal: \",\"' and 'thousands: \".\"' for this table in the "
+        "source YAML (1 row, e.g. line 2 (net_amount='1.000,00'))"
     ]
     assert out["net_amount"].isna().tolist() == [True, False, True]  # the empty cell is missing
 
@@ -346,6 +350,10 @@ def test_typed_timestamps_lose_their_zone_and_date_columns_their_time():
     )
     assert leads["created_date"].tolist()[0] == pd.Timestamp("2024-01-05")  # midnight
     assert findings.errors == []
+    assert [(w.column, w.rule.split(":")[0]) for w in findings.warnings] == [
+        ("touched_at", "time zone Europe/Berlin dropped"),
+        ("created_date", "time zone Europe/Berlin dropped"),
+    ]  # noted once per column
 
 
 # --- absent columns -----------------------------------------------------------------------
@@ -533,3 +541,185 @@ def test_fingerprint_changes_with_the_mapping(tmp_path):
         tmp_path, "tables:\n  orders: {file: orders.csv, values: {status: {done: completed}}}\n"
     )
     assert fingerprint(config=read_config(path=recoded)) != first
+
+
+# --- new source settings (issue #12) -------------------------------------------------------
+
+
+def test_read_config_keeps_the_settings_for_real_exports(tmp_path):
+    source = write_yaml(
+        tmp_path,
+        """\
+        analysis_date: 2025-06-30
+        currency: EUR
+        display_names: {Contract: Contract type}
+        tables:
+          orders:
+            file: orders.csv
+            sep: ";"
+            thousands: "."
+            header_row: 3
+            constants: {status: completed}
+            generate: order_id
+          accounts:
+            file: accounts.csv
+            attributes: {Contract: categorical, MonthlyCharges: numeric}
+            fill_empty: {industry: unknown}
+        """,
+    )
+    config = read_config(path=source)
+    assert (config.currency, config.display_names) == ("EUR", {"Contract": "Contract type"})
+    orders = config.tables["orders"]
+    assert (orders.sep, orders.thousands, orders.header_row) == (";", ".", 3)
+    assert orders.decimal == ","  # a thousands dot implies a decimal comma
+    assert orders.constants == {"status": "completed"} and orders.generate == ("order_id",)
+    accounts = config.tables["accounts"]
+    assert accounts.fill_empty == {"industry": "unknown"}
+    assert config.attributes == {"Contract": "categorical", "MonthlyCharges": "numeric"}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("{file: o.csv, decimal: ';'}", "table 'orders' decimal must be '.' or ',', got ';'."),
+        (
+            "{file: o.csv, decimal: ',', thousands: ','}",
+            "thousands must be one of '.', ',', ' ', \"'\" and differ from the decimal",
+        ),
+        ("{file: o.csv, header_row: 0}", "header_row must be a line number from 1, got 0."),
+        (
+            "{file: o.csv, values: {net_amount: {a: b}}}",
+            "has values: for 'net_amount', which is not a text column of the contract",
+        ),
+        (
+            "{file: o.csv, attributes: {Contract: categorical}}",
+            "table 'orders' has attributes:, which only the accounts table takes",
+        ),
+        (
+            "{file: o.csv, columns: {status: S}, constants: {status: completed}}",
+            "both maps and sets a constant for ['status']; keep one.",
+        ),
+        (
+            "{file: o.csv, fill_empty: {order_id: x}}",
+            "cannot fill_empty 'order_id': it is an id",
+        ),
+        (
+            "{file: o.csv, fill_empty: {net_amount: 0}}",
+            "has fill_empty: for 'net_amount', which is not a text column",
+        ),
+        ("{file: o.csv, constants: {revenue: 1}}", "constants for unknown contract column(s)"),
+    ],
+)
+def test_read_config_rejects_contradicting_settings(tmp_path, table, message):
+    source = write_yaml(tmp_path, f"analysis_date: 2025-01-01\ntables:\n  orders: {table}\n")
+    with pytest.raises(ValueError) as info:
+        read_config(path=source)
+    assert str(info.value).startswith(f"{source}: ") and message in str(info.value)
+
+
+def test_fingerprint_counts_new_settings_only_when_set(tmp_path):
+    (tmp_path / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    plain = fingerprint(config=read_config(write_yaml(tmp_path, "tables:\n  orders: orders.csv\n")))
+    same = write_yaml(tmp_path, "tables:\n  orders: {file: orders.csv, header_row: 1}\n")
+    assert fingerprint(config=read_config(path=same)) == plain  # the default, spelled out
+    other = write_yaml(tmp_path, "tables:\n  orders: {file: orders.csv, header_row: 2}\n")
+    assert fingerprint(config=read_config(path=other)) != plain
+
+
+def test_demo_dataset_has_no_source_extras(demo):
+    assert (demo.currency, demo.display_names, demo.attributes) == (None, {}, {})
+    assert demo.absent_columns("orders") == () and demo.absent_columns("nope") == ()
+
+
+# --- the data shapes of real exports (tests/fixtures/exports/shapes.py) ---------------------
+
+
+def _shapes():
+    spec = importlib.util.spec_from_file_location(
+        "shapes", Path(__file__).parent / "fixtures" / "exports" / "shapes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shapes = _shapes()
+
+
+def test_shape1_order_log_only(tmp_path):
+    ds = load_dataset(shapes.write_shape1(tmp_path))
+    assert set(ds.tables) == {"orders"} and ds.currency == "GBP"
+    orders = ds["orders"]
+    assert orders["order_id"].tolist() == ["O2", "O3", "O4", "O5", "O6", "O7"]
+    assert orders["line_number"].tolist() == [1.0] * 6
+    assert orders["net_amount"].sum() == pytest.approx(217.39)
+    assert set(ds.absent_columns("orders")) == {"line_number", "gross_margin"}
+    features = features_for(ds).set_index("account_id")
+    assert features.loc["C1", "n_orders"] == 3  # two orders on 2024-01-05, one in April
+    assert features.loc["C2", "monetary_total"] == pytest.approx(109.89)
+
+
+def test_shape2_subscription_billing_carries_free_attributes(tmp_path):
+    ds = load_dataset(shapes.write_shape2(tmp_path))
+    assert ds.currency == "USD"
+    assert ds.display_names == {"Contract": "Contract type", "MonthlyCharges": "Monthly charges"}
+    assert ds.attributes == {
+        "Contract": "categorical",
+        "PaymentMethod": "categorical",
+        "MonthlyCharges": "numeric",
+    }
+    accounts = ds["accounts"]
+    assert accounts["account_id"].tolist() == accounts["account_name"].tolist()  # one column
+    assert accounts["Contract"].tolist() == ["Month-to-month", "Two year", "One year"]
+    assert accounts["MonthlyCharges"].tolist() == [29.85, 104.80, 56.95]
+    assert accounts["size_band"].tolist() == ["unknown"] * 3
+    features = features_for(ds).set_index("account_id")
+    assert features.loc["Beta AG", "Contract"] == "Two year"
+    assert features.loc["Gamma KG", "MonthlyCharges"] == pytest.approx(56.95)
+    assert features.loc["Alpha GmbH", "n_orders"] == 6
+    # the survival code passes frames, not the Dataset: the attributes ride on the frame
+    direct = customer_features(ds["orders"], ds["accounts"], as_of="2024-06-30")
+    assert "PaymentMethod" in direct.columns
+    two_year = ds.filter(criteria={"Contract": "Two year"})
+    assert two_year["accounts"]["account_id"].tolist() == ["Beta AG"]
+    assert set(two_year["orders"]["account_id"]) == {"Beta AG"}
+
+
+def test_shape3_lead_funnel_only(tmp_path):
+    ds = load_dataset(shapes.write_shape3(tmp_path))
+    assert set(ds.tables) == {"leads"}
+    leads = ds["leads"]
+    assert leads["source_channel"].tolist() == [
+        "Web",
+        "Web",
+        "unknown",
+        "Partner Referral",
+        "unknown",
+    ]
+    assert leads["won_date"].notna().sum() == 2 and leads["lost_date"].isna().all()
+    assert {"intent_date", "proposal_date", "negotiation_date", "lost_date"} <= set(
+        ds.absent_columns("leads")
+    )
+    (filled,) = ds.warnings
+    assert filled.column == "source_channel" and filled.rows[0].startswith("line 4 ")
+    with pytest.raises(MissingTableError, match="needs the orders table"):
+        ds["orders"]
+
+
+def test_shape5_european_erp_exports(tmp_path):
+    ds = load_dataset(shapes.write_shape5(tmp_path))
+    orders = ds["orders"]
+    assert orders["net_amount"].tolist() == [1234.56, 300.0, 2000.0, -150.5]
+    assert orders["quantity"].tolist() == [1200.0, 10.0, 5.0, 1.0]
+    assert orders["product_category"].tolist()[1] == "Müller-Teile"  # cp1252
+    assert orders["status"].tolist() == ["completed"] * 3 + ["returned"]
+    assert orders["_source_row"].tolist() == [4, 5, 6, 7]
+    accounts = ds["accounts"]
+    assert accounts["acquired_date"].tolist() == [
+        pd.Timestamp("2024-01-05"),
+        pd.Timestamp("2024-02-17"),
+    ]
+    assert accounts["region"].tolist() == ["north", "south"]  # values: on a text column
+    assert ds["touchpoints"]["touched_at"].dt.day.tolist() == [4, 16, 17]  # local days kept
+    rules = sorted(w.rule.split(" (")[0].split(":")[0] for w in ds.warnings)
+    assert rules == ["a trailing total row was dropped", "time-zone offsets dropped"]

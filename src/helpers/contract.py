@@ -34,6 +34,9 @@ TOUCH_KINDS: tuple[str, ...] = (
     "meeting",
     "trade_show_visit",
 )
+#: Accepted in every closed category list except the order status (whose value decides how
+#: an order line counts): an export that does not know a company's size band says so.
+UNKNOWN = "unknown"
 #: Funnel stages in order; each has a ``<stage>_date`` column in ``leads``.
 FUNNEL_STAGES: tuple[str, ...] = ("intent", "proposal", "negotiation", "won")
 
@@ -57,6 +60,13 @@ class Column:
     allowed: tuple[str, ...] | None = None
     min_value: float | None = None
     max_value: float | None = None
+
+    @property
+    def accepted(self) -> tuple[str, ...] | None:
+        """The values a category column accepts: its list plus :data:`UNKNOWN` (not status)."""
+        if self.allowed is None:
+            return None
+        return self.allowed if self.allowed == ORDER_STATUSES else (*self.allowed, UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,7 @@ LEADS = Table(
             "date",
             "day",
             "Date purchase intent was confirmed; empty if never reached",
+            required=False,
             nullable=True,
         ),
         Column(
@@ -199,6 +210,7 @@ LEADS = Table(
             "date",
             "day",
             "Date a proposal was sent; empty if never reached",
+            required=False,
             nullable=True,
         ),
         Column(
@@ -206,10 +218,18 @@ LEADS = Table(
             "date",
             "day",
             "Date negotiation started; empty if never reached",
+            required=False,
             nullable=True,
         ),
         Column("won_date", "date", "day", "Date the deal was closed-won", nullable=True),
-        Column("lost_date", "date", "day", "Date the deal was closed-lost", nullable=True),
+        Column(
+            "lost_date",
+            "date",
+            "day",
+            "Date the deal was closed-lost",
+            required=False,
+            nullable=True,
+        ),
         Column(
             "data_completeness",
             "float",
@@ -326,6 +346,8 @@ def markdown() -> str:
             meaning = c.meaning
             if c.allowed:
                 meaning += ": " + ", ".join(f"`{v}`" for v in c.allowed)
+                if c.accepted != c.allowed:
+                    meaning += f" (or `{UNKNOWN}`)"
             bounds = []
             if c.min_value is not None:
                 bounds.append(f">= {c.min_value:g}")

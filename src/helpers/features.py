@@ -101,6 +101,7 @@ def customer_features_expr(
     accounts: ibis.Table | None,
     as_of: str | dt.date | pd.Timestamp,
     churn_threshold_days: int = 180,
+    attributes: Sequence[str] = (),
 ) -> ibis.Table:
     """The features as an (unexecuted) Ibis expression; see :func:`customer_features`."""
     day = ibis.literal(_day(as_of), type="date")
@@ -122,7 +123,8 @@ def customer_features_expr(
         n_categories=o.product_category.nunique(where=done),
     )
     if accounts is not None:
-        acc = accounts.select("account_id", *[c for c in ATTRIBUTES if c in accounts.columns])
+        carried = [c for c in (*ATTRIBUTES, *attributes) if c in accounts.columns]
+        acc = accounts.select("account_id", *dict.fromkeys(carried))
         acc = acc.mutate(acquired_date=acc.acquired_date.cast("date"))
         acc = acc.filter(acc.acquired_date.isnull() | (acc.acquired_date <= day))
         t = acc.left_join(per_account, "account_id").drop("account_id_right")
@@ -177,6 +179,7 @@ def customer_features(
     accounts: object | None = None,
     as_of: str | dt.date | pd.Timestamp | None = None,
     churn_threshold_days: int = 180,
+    attributes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per account with its behaviour up to ``as_of`` (see the module docstring).
 
@@ -190,11 +193,16 @@ def customer_features(
         The analysis date (day). Required.
     churn_threshold_days
         Silent days after which an account counts as churned (days).
+    attributes
+        Free account attributes (columns of ``accounts`` outside the contract) to carry into
+        the result under their own names. None: those the loader declared on an accounts frame
+        (``accounts.attrs["attributes"]``, from the source YAML's ``attributes:``), else none.
 
     Returns
     -------
     pandas.DataFrame
-        Columns: ``account_id``, the account attributes, ``first_order``, ``last_order``
+        Columns: ``account_id``, the account attributes (contract ones, then free ones),
+        ``first_order``, ``last_order``
         (dates), ``n_orders``, ``n_lines``, ``n_categories`` (counts), ``monetary_total``,
         ``returns_total``, ``margin_total``, ``monetary_mean`` (currency; mean is per order),
         ``margin_rate`` (share 0-1), ``quantity_total`` (units), ``tenure_days``,
@@ -222,8 +230,14 @@ def customer_features(
         "status",
     )
     o = as_table(orders, order_cols)
-    a = as_table(accounts, ("account_id", *ATTRIBUTES)) if accounts is not None else None
-    expr = customer_features_expr(o, a, as_of, churn_threshold_days)
+    if attributes is None:
+        attributes = list(getattr(accounts, "attrs", {}).get("attributes", {}))
+    a = (
+        as_table(accounts, ("account_id", *ATTRIBUTES, *attributes))
+        if accounts is not None
+        else None
+    )
+    expr = customer_features_expr(o, a, as_of, churn_threshold_days, tuple(attributes))
     if _bound_elsewhere(expr):
         return _tidy(expr.to_pandas())
     # Arrow -> pandas directly: ibis' own to_pandas makes extra copies (10M lines: +0.5 GB).

@@ -52,7 +52,7 @@ class DataValidationError(ValueError):
     """Raised when input data breaks the contract. ``problems`` lists every broken rule."""
 
     def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
+        self.problems = list(dict.fromkeys(problems))  # each problem once, in order
         lines = [f"{len(self.problems)} problem(s) in the input data:"]
         lines += [f"  - {p}" for p in self.problems]
         lines.append("Raw files were not changed. Fix the export or the YAML mapping and rerun.")
@@ -124,8 +124,8 @@ def schema_for(table: Table, present: Iterable[str]) -> pa.DataFrameSchema:
         if col.name not in present:
             continue
         checks = []
-        if col.allowed is not None:
-            checks.append(pa.Check.isin(list(col.allowed)))
+        if col.accepted is not None:
+            checks.append(pa.Check.isin(list(col.accepted)))
         if col.min_value is not None:
             checks.append(pa.Check.ge(col.min_value))
         if col.max_value is not None:
@@ -169,6 +169,17 @@ def _problems_from_pandera(frame: pd.DataFrame, table: Table, cases: pd.DataFram
         else:
             rule = _CHECK_WORDS.get(check, _describe_check(check, table, column))
             show = [column] if column else []
+            if check == "not_nullable" and column in table.names:
+                col = table.column(column)
+                if (
+                    col.dtype in ("string", "category")
+                    and not col.unique
+                    and column not in (table.key)
+                ):
+                    rule += (
+                        f"; if the export leaves it empty on purpose, set 'fill_empty: "
+                        f"{{{column}: unknown}}' for this table in the source YAML"
+                    )
         problem = rows_problem(frame, pd.Series(mask, index=frame.index), column, rule, show)
         if problem is None:  # a failure pandera could not tie to a row
             problem = Problem(frame.attrs.get("file", "?"), column, rule)
@@ -178,7 +189,7 @@ def _problems_from_pandera(frame: pd.DataFrame, table: Table, cases: pd.DataFram
 
 def _describe_check(check: str, table: Table, column: str | None) -> str:
     if column and check.startswith("isin"):
-        allowed = table.column(column).allowed or ()
+        allowed = table.column(column).accepted or ()
         return "values outside the allowed list " + ", ".join(allowed)
     if check.startswith("greater_than_or_equal_to"):
         return f"values below the minimum {check.split('(')[-1].rstrip(')')}"

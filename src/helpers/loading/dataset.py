@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import pandas as pd
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
-from helpers.loading.config import SourceConfig, resolve_source
+from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.read import file_digest, read_raw
 from helpers.validation import (
     ROW_COLUMN,
@@ -61,6 +62,11 @@ class Dataset:
     ``analysis_date`` is the export date (no record is later). ``fingerprint`` is a SHA-256
     over the raw input bytes and the mapping, so two reports can say whether they saw the
     same data. ``warnings`` lists what is odd but not fatal (shown in the data-health section).
+    ``currency`` (e.g. ``"EUR"``, None when the source does not say) and ``display_names``
+    (``{name in the data: name in reports}``) come from the source YAML for the reports.
+    ``attributes`` maps the free account attributes the source declares to their kind
+    (``categorical`` or ``numeric``); they are columns of the accounts table and of the account
+    features under their own names, usable as segments and covariates.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -69,6 +75,17 @@ class Dataset:
     fingerprint: str
     warnings: list[Problem] = dataclasses.field(default_factory=list)
     filters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    currency: str | None = None
+    display_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def absent_columns(self, name: str) -> tuple[str, ...]:
+        """Contract columns of table ``name`` that the export did not have (added empty).
+
+        Empty for a table that is not provided, and for sources that had every column.
+        """
+        frame = self.tables.get(name)
+        return tuple(frame.attrs.get("absent", ())) if frame is not None else ()
 
     def has(self, name: str) -> bool:
         """Whether the source provides table ``name``."""
@@ -120,6 +137,12 @@ class Dataset:
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             values = [_normalise_value(accounts[column], v) for v in values]
             hit = accounts[column].isin(values)
+            if not hit.any() and accounts[column].dtype == object:  # text: case-insensitive
+                wanted_forms = {_snake(v) for v in values if isinstance(v, str)}
+                present = pd.Series(accounts[column].dropna().unique())
+                forms = present.map(lambda v: _snake(v) if isinstance(v, str) else None)
+                values = list(present[forms.isin(wanted_forms)])
+                hit = accounts[column].isin(values)
             if not hit.any():
                 known = sorted(map(str, accounts[column].dropna().unique()))[:20]
                 raise ValueError(
@@ -139,9 +162,10 @@ class Dataset:
         ids = set(kept["account_id"])
         tables = dict(self.tables)
         tables["accounts"] = kept
-        tables["orders"] = _keep(
-            self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
-        )
+        if "orders" in self.tables:
+            tables["orders"] = _keep(
+                self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
+            )
         if leads is not None:
             by_account = leads["account_id"].isin(ids)
             tables["leads"] = _keep(leads, by_account if lead_mask is None else lead_mask)
@@ -189,17 +213,29 @@ def load_dataset(
         ``"demo"``, the path of a data-source YAML file, or a :class:`SourceConfig`.
     analysis_date
         The export date; records dated later are errors. Defaults to the source's own
-        ``analysis_date`` (demo: the generator's as-of date). Notebooks may analyse an earlier
-        date than this: features are computed "as of" their own date.
+        ``analysis_date`` (demo: the generator's as-of date); a source without one is an error
+        (the load never assumes "today"). Notebooks may analyse an earlier date than this:
+        features are computed "as of" their own date.
 
     Returns
     -------
     Dataset
-        Frames with contract columns; all problems are raised together as
-        :class:`DataValidationError`.
+        Frames with contract columns (plus declared account attributes); all problems are
+        raised together as :class:`DataValidationError`.
     """
     config = resolve_source(source)
     when = pd.Timestamp(analysis_date) if analysis_date is not None else config.analysis_date
+    if when is None:
+        raise DataValidationError(
+            [
+                Problem(
+                    config.label,
+                    "analysis_date",
+                    "the source has no analysis_date; add 'analysis_date: YYYY-MM-DD' (the day "
+                    "of the export: no record may be dated later) at the top of the YAML",
+                )
+            ]
+        )
     findings = Findings()
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLES:  # contract order
@@ -207,7 +243,7 @@ def load_dataset(
         if spec is None:
             continue
         try:
-            raw = read_raw(spec)
+            raw = read_raw(spec, findings)
         except DataValidationError as exc:
             findings.errors.extend(exc.problems)
             continue
@@ -228,7 +264,10 @@ def load_dataset(
         source=config.label,
         analysis_date=when,
         fingerprint=fingerprint(config),
-        warnings=findings.warnings,
+        warnings=list(dict.fromkeys(findings.warnings)),
+        currency=config.currency,
+        display_names=dict(config.display_names),
+        attributes=config.attributes,
     )
 
 
@@ -238,6 +277,8 @@ def fingerprint(config: SourceConfig) -> str:
     Tables are taken in contract order, so the YAML's order does not matter; a missing file
     counts as no bytes. The spec includes the file's path, so the same bytes at another path
     (another checkout) give another fingerprint; one changed byte gives another fingerprint.
+    Settings added later (:data:`~helpers.loading.config.LATER_FIELDS`) count only when set, so
+    sources that do not use them keep the fingerprint they always had.
     """
     digest = hashlib.sha256()
     for name in TABLES:
@@ -246,14 +287,25 @@ def fingerprint(config: SourceConfig) -> str:
             continue
         digest.update(name.encode())
         digest.update(file_digest(spec.path))
-        digest.update(json.dumps(dataclasses.asdict(spec), default=str, sort_keys=True).encode())
+        fields = dataclasses.asdict(spec)
+        for key in LATER_FIELDS:
+            if fields[key] == _DEFAULTS[key]:
+                del fields[key]
+        digest.update(json.dumps(fields, default=str, sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+_DEFAULTS = dataclasses.asdict(TableSource(name="", path=Path()))
 
 
 def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     kept = frame.loc[mask]
     kept.attrs = frame.attrs
     return kept
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
 
 
 def _normalise_value(column: pd.Series, value: Any) -> Any:
