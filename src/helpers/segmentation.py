@@ -400,6 +400,10 @@ def migration_sentence(migration: TierMigration) -> str:
     )
 
 
+#: False discovery rate of the customer-type trend tests (Benjamini-Hochberg).
+TYPE_FDR = 0.05
+
+
 def customer_types(
     orders: pd.DataFrame,
     features: pd.DataFrame,
@@ -407,18 +411,31 @@ def customer_types(
     months: int = 24,
     margin_quantile: float = 0.8,
     min_orders: int = 6,
+    fdr: float = TYPE_FDR,
 ) -> pd.DataFrame:
     """Customer type per account with at least ``min_orders`` orders in the last ``months``:
 
-    * ``growing``: the OLS slope of log order value against time (per year) is positive with
-      its 95% interval above 0, i.e. the account spends more per order over time, with
-      statistical support (``growth`` = exp(slope) - 1 per year);
+    * ``growing``: the OLS slope of log order value against time (per year) is positive and
+      significant after false-discovery-rate control (below), i.e. the account spends more
+      per order over time (``growth`` = exp(slope) - 1 per year);
     * ``price-insensitive``: margin rate in the top ``1 - margin_quantile`` of accounts while
-      the value per order is stable (no significant trend either way);
+      the value per order is stable (no significant trend either way); never assigned when the
+      data has no margin (or the same margin rate for every account);
     * ``steady``: no significant trend in order value;
     * ``shrinking``: a significant downward trend.
-    Orders are summed per order id (lines -> orders); cancelled orders are ignored.
+
+    One t-test per account (two-sided p-value of the slope, column ``p``) would call about
+    2.5% of accounts without any trend "growing" by chance; the p-values are therefore
+    adjusted by Benjamini-Hochberg (``q``, statsmodels ``multipletests(method="fdr_bh")``) and
+    a trend counts as significant when ``q < fdr``: among the accounts called growing or
+    shrinking, the expected share of false calls is at most ``fdr``. ``low``/``high`` are
+    the unadjusted 95% intervals of the slope. Orders are summed per order id (lines ->
+    orders); cancelled orders are ignored; accounts whose orders all fall on one day are left
+    out (no trend to measure).
     """
+    from scipy.stats import t as student
+    from statsmodels.stats.multitest import multipletests
+
     start = as_of - pd.DateOffset(months=months)
     o = orders[
         (orders["status"] == "completed")
@@ -440,27 +457,35 @@ def customer_types(
     dt, dy = p["t"] - t_mean, p["y"] - y_mean
     sxx = (dt**2).groupby(p["account_id"]).sum()
     sxy = (dt * dy).groupby(p["account_id"]).sum()
-    slope = sxy / sxx
+    sxx = sxx[sxx > 0]
+    slope = sxy.reindex(sxx.index) / sxx
     fitted = slope.reindex(p["account_id"]).to_numpy() * dt
-    sse = ((dy - fitted) ** 2).groupby(p["account_id"]).sum()
+    sse = ((dy - fitted) ** 2).groupby(p["account_id"]).sum().reindex(slope.index)
     dof = n.reindex(slope.index) - 2
     se = np.sqrt(sse / dof / sxx)
-    from scipy.stats import t as student
-
     q = student.ppf(0.975, dof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstat = np.where(se > 0, slope / se, np.where(slope == 0, 0.0, np.inf * np.sign(slope)))
+    pvalue = pd.Series(2 * student.sf(np.abs(tstat), dof), index=slope.index, dtype=float)
     out = pd.DataFrame(
         {
             "slope": slope,
             "low": slope - q * se,
             "high": slope + q * se,
+            "p": pvalue,
             "orders": n.reindex(slope.index),
         }
     )
+    out["q"] = multipletests(pvalue.to_numpy(), method="fdr_bh")[1] if len(out) else []
     out["growth"] = np.exp(out["slope"]) - 1
     margin = features.set_index("account_id")["margin_rate"]
-    high_margin = margin.reindex(out.index) >= margin.quantile(margin_quantile)
+    if margin.notna().any() and margin.nunique() > 1:
+        high_margin = margin.reindex(out.index) >= margin.quantile(margin_quantile)
+    else:
+        high_margin = pd.Series(False, index=out.index)
+    significant = out["q"] < fdr
     out["type"] = np.select(
-        [out["low"] > 0, out["high"] < 0, high_margin],
+        [significant & (out["slope"] > 0), significant & (out["slope"] < 0), high_margin],
         ["growing", "shrinking", "price-insensitive"],
         "steady",
     )
