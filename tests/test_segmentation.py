@@ -35,8 +35,11 @@ def test_concentration_hand_checked():
     assert c["top_20pct_share"] == 0.6 and c["top_40pct_share"] == 0.8
     assert sg.concentration(pd.Series([1.0] * 4))["gini"] == pytest.approx(0.0)
     assert list(sg.abc_classes(r)) == ["A", "A", "B", "B", "C"]
-    with pytest.raises(ValueError, match="no positive revenue"):
-        sg.concentration(pd.Series([0.0, 0.0]))
+    assert sg.concentration(pd.Series([0.0, 0.0])).sentence() == (
+        "Revenue concentration is not available: the selection has no positive revenue "
+        "(concentration needs accounts that bought)."
+    )
+    assert sg.concentration(pd.Series([5.0])).reason == "the selection has one account"
 
 
 def test_pareto_share_matches_truth(features, truth):
@@ -259,7 +262,8 @@ def test_type_summary_and_sentence_hand_checked():
     assert summary.loc["growing", "revenue_share"] == pytest.approx(0.4)  # e is not typed
     assert summary.loc["steady", "account_share"] == pytest.approx(0.25)
     assert sg.types_sentence(types=types) == (
-        "2 accounts grow their order value significantly (median growth 55% a year)."
+        "2 of 4 typed accounts grow their order value significantly (5% false discovery rate; "
+        "median growth 55% a year)."
     )
     assert sg.types_sentence(types=types[types["type"] != "growing"]).startswith("None of the 2")
 
@@ -285,13 +289,14 @@ def test_behaviour_clusters_step(features):
 
 
 def test_clusters_skip_with_too_few_accounts(features):
-    few = features[features["n_orders"] >= 2].head(3)
-    result = sg.behaviour_clusters(few, k=5, seed=42)
+    few = features[features["n_orders"] >= 2].head(25)
+    result = sg.behaviour_clusters(few.head(3), k=5, seed=42)
     assert isinstance(result, Skipped)
     assert result.sentence() == (
         "The behavioural clustering is not available: only 3 accounts have two or more "
-        "orders (5 clusters need at least 6)."
+        "orders (clustering needs at least 20 such accounts)."
     )
+    assert "needs at least 31" in sg.behaviour_clusters(few.head(25), k=30).hint
     assert sg.cluster_profile(result=result).step == "The cluster profile"
     assert isinstance(sg.cluster_projection(result=result), Skipped)
 
@@ -302,8 +307,8 @@ def test_findings_hand_checked():
     abc = pd.Series(["A", "A", "B", "C"], index=list("abcd"))
     tiers = pd.Series(["strategic", "key", "key", "long tail"], index=list("abcd"))
     assert sg.findings(concentration=conc, abc=abc, tiers=tiers, revenue=revenue) == [
-        "The top 20% of accounts bring 60% of revenue; the top 1% alone 50% (Gini 0.45).",
-        "2 A-accounts (50% of accounts) make 80% of revenue.",
+        "The top 20% of the 4 accounts bring 60% of revenue; the top 1% alone 50% (Gini 0.45).",
+        "2 A-accounts (50% of 4 accounts) make 80% of revenue.",
         "1 strategic accounts hold 57% of revenue.",  # 600 / (600 + 300 + 150)
     ]
 

@@ -180,6 +180,10 @@ class LeadGrading:
     learnt_auc: float
 
 
+#: Shortest age (days) at which leads count as decided when the grades are checked.
+MIN_MATURE_DAYS = 60
+
+
 @step("Lead grading")
 def grade_leads(
     ds: Dataset,
@@ -192,14 +196,40 @@ def grade_leads(
     """Grade every lead on what was known ``early_days`` after its creation (its data
     completeness; an inquiry, a demo and repeat site visits from the touchpoints table when
     there is one) and check the grades on the leads created ``mature_days`` or more before
-    ``as_of`` (old enough to be decided). Skipped when the data source has no leads table.
+    ``as_of`` (old enough to be decided). With a shorter history of leads, ``mature_days`` is
+    at most a third of it (days from the first lead to ``as_of``). Skipped when the data
+    source has no leads table, when that window is under :data:`MIN_MATURE_DAYS`, or when the
+    decided leads are not both won and not won (nothing to check the grades against), or
+    when the score does not vary (grades by rank alone would be arbitrary).
     """
     missing = _without_leads(ds)
     if missing is not None:
         return missing
     leads = ds["leads"]
+    known = leads.loc[leads["created_date"] <= as_of, "created_date"]
+    history = int((as_of - known.min()).days) if len(known) else 0
+    mature_days = min(mature_days, history // 3)
+    if mature_days < MIN_MATURE_DAYS:
+        return Skipped(
+            f"lead grading needs {3 * MIN_MATURE_DAYS} days of lead history, the data has "
+            f"{history}",
+            f"grades are checked on leads at least {MIN_MATURE_DAYS} days old",
+        )
+    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
+    if mature["won_date"].notna().nunique() < 2:
+        return Skipped(
+            f"the {len(mature):,} leads created {mature_days} or more days before "
+            f"{as_of:%Y-%m-%d} are not both won and not won",
+            "checking the grades needs decided leads of both outcomes",
+        )
     behaviour = early_behaviour(leads, ds.tables.get("touchpoints"), early_days)
     score = grade_score(behaviour, weights)
+    if score.nunique() < 2:
+        return Skipped(
+            "the lead score is the same for every lead (no data completeness and no early "
+            "touchpoints to tell leads apart)",
+            "fill the leads' data_completeness or export the touchpoints table",
+        )
     grade = grades(score)
     table, auc = validate_grades(leads, grade, score, as_of, mature_days)
     learnt, learnt_auc = learnt_weights(behaviour, leads, as_of, mature_days)
@@ -212,11 +242,18 @@ def grade_table(grading: LeadGrading) -> pd.DataFrame:
     return grading.table
 
 
-@step("Lead grading")
-def weights_table(grading: LeadGrading) -> pd.DataFrame:
+@step("The learnt weights")
+def weights_table(grading: LeadGrading) -> pd.DataFrame | Skipped:
     """The logistic regression's coefficients (log-odds per unit of each 0-1 indicator) with
-    their 95% interval and p-value."""
-    return grading.weights
+    their 95% interval and p-value; indicators that do not vary among the decided leads (no
+    estimate) are left out. Skipped when none varies."""
+    table = grading.weights.dropna(how="all")
+    if len(table.drop(index="const", errors="ignore")) == 0:
+        return Skipped(
+            "no early-behaviour indicator varies among the decided leads",
+            "touchpoints (inquiries, demos, visits) or data completeness would enable it",
+        )
+    return table
 
 
 @step("Lead grading")
@@ -396,6 +433,15 @@ def lookalikes(
             "the label (which leads became valuable customers) needs the orders of the accounts",
         )
     split = as_of - pd.Timedelta(days=test_days + mature_days)
+    first = ds["leads"]["created_date"].min()
+    if pd.isna(first) or first >= split - pd.Timedelta(days=test_days):
+        have = 0 if pd.isna(first) else int((as_of - first).days / 30.44)
+        need = int(np.ceil((2 * test_days + mature_days) / 30.44))
+        return Skipped(
+            f"look-alikes need {need} months of lead history, the data has {have}",
+            f"a year of leads to learn from, a year to check on and {mature_days} days for "
+            "the later leads to be decided",
+        )
     now = valuable_accounts(ds, as_of, weights=weights, valuable=valuable)
     then = valuable_accounts(ds, split, weights=weights, valuable=valuable)
     result = lookalike_model(
