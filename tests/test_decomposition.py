@@ -131,7 +131,7 @@ def test_sentences_are_computed(demo):
     change = dec.revenue_change(c, lag=1)
     text = " ".join(dec.findings(components=c, change=change))
     assert str(change.after) in text and str(change.before) in text
-    assert dec.driver_sentence(change=change).startswith("The factor that moved revenue most")
+    assert dec.driver_sentence(change=change).startswith("The largest contribution to the change")
 
 
 # --- the notebook's steps on the hand-checked orders --------------------------------------------
@@ -162,7 +162,7 @@ def test_revenue_change_hand_checked():
     assert contributions["new (not split)"] == -30.0 and contributions["reactivated"] == 40.0
     assert change.top["driver"] == "repurchase_volume"
     assert dec.driver_sentence(change=change) == (
-        "The factor that moved revenue most was spend per retained account: it took away 60 "
+        "The largest contribution to the change was spend per retained account: it took away 60 "
         "as it went from 120 to 60."
     )
 
@@ -195,9 +195,10 @@ def test_findings_hand_checked():
     assert dec.findings(components=Q3, change=change) == [
         "Revenue fell from 150 in 2025Q2 to 100 in 2025Q3 (-33.3%).",
         "In 2025Q3, 60% of revenue came from accounts that also bought in the period before "
-        "(50% of them bought again), 0% from 0 new accounts and 40% from 1 returning accounts.",
-        "The largest push came from reactivated accounts (40).",
-        "The largest drag came from spend per retained account (-60).",
+        "(50% of those 2 accounts bought again), 0% from 0 new accounts and 40% from 1 "
+        "returning accounts.",
+        "The largest positive contribution was reactivated accounts (40).",
+        "The largest negative contribution was spend per retained account (-60).",
     ]
 
 

@@ -75,7 +75,7 @@ def test_grading_sentence_hand_checked():
     assert ld.grading_sentence(grading=_grading([0.32, 0.027])) == (
         "Conversion falls from 32% for excellent leads to 3% for leads to improve; the "
         "hand-weighted score has an AUC of 0.73, weights learnt by logistic regression reach "
-        "0.81 (in sample)."
+        "0.81 (in sample; 20 decided leads)."
     )
     assert ld.grading_sentence(grading=_grading([0.05, 0.10])).startswith(
         "Conversion rises from 5%"
@@ -102,8 +102,8 @@ def test_lookalike_sentence_table_and_file(tmp_path):
     prospects = pd.DataFrame({"lead_id": ["L2", "L1"], "propensity": [0.9, 0.4]})
     result = ld.Lookalikes(0.912, 7.64, 100, 40, 0.02, prospects, target="strategic and key")
     assert ld.lookalike_sentence(result=result) == (
-        "On the hold-out year the model's AUC is 0.91; its top decile holds 7.6× the average "
-        "share of future strategic and key accounts."
+        "On the hold-out year (40 leads, 2.0% of them future strategic and key accounts) the "
+        "model's AUC is 0.91; its top decile holds 7.6× that share."
     )
     assert ld.evaluation_table(result=result)["value"].to_dict() == {
         "auc": 0.912,

@@ -207,7 +207,7 @@ def test_tier_profile_hand_checked():
 
 
 def test_concentration_table_abc_table_and_sentence():
-    conc = {"top_1pct_share": 0.1, "top_20pct_share": 0.8, "gini": 0.7}
+    conc = {"top_1pct_share": 0.1, "top_20pct_share": 0.8, "gini": 0.7, "accounts": 1200}
     table = sg.concentration_table(concentration=conc)
     assert table["value"].to_dict() == {
         "top 1% share": 0.1,
@@ -215,7 +215,7 @@ def test_concentration_table_abc_table_and_sentence():
         "Gini coefficient": 0.7,
     }
     assert sg.concentration_sentence(concentration=conc) == (
-        "Revenue is highly concentrated: 80% from the top fifth of accounts."
+        "Revenue is highly concentrated: 80% from the top fifth of the 1,200 accounts."
     )
     assert sg.concentration_sentence(concentration={**conc, "top_20pct_share": 0.3}).startswith(
         "Revenue is not very concentrated: 30%"
@@ -278,7 +278,8 @@ def test_behaviour_clusters_step(features):
     assert set(profile.index) == set(result.names)
     assert sg.silhouettes(result=result).loc["silhouette", 4] == result.silhouettes[4]
     assert sg.cluster_sentence(result=result).startswith(
-        f"4 clusters (silhouette {result.silhouettes[4]:.2f})"
+        f"4 clusters of {len(x):,} accounts with two or more orders "
+        f"(silhouette {result.silhouettes[4]:.2f})"
     )
     xy = sg.cluster_projection(result=result, seed=42)
     assert list(xy.columns) == ["pc1", "pc2", "cluster"] and len(xy) == len(x)

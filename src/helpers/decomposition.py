@@ -331,11 +331,12 @@ def revenue_change(components: pd.DataFrame, *, lag: int = 1) -> RevenueChange |
 
 @step("The split of the revenue change")
 def driver_sentence(change: RevenueChange) -> str:
-    """One sentence on the factor that moved revenue most, with its before and after values."""
+    """One sentence on the factor with the largest contribution to the change (an accounting
+    split, not a cause), with its before and after values."""
     top = change.top
     verb = "added" if top["contribution"] >= 0 else "took away"
     return (
-        f"The factor that moved revenue most was {top['label']}: it {verb} "
+        f"The largest contribution to the change was {top['label']}: it {verb} "
         f"{money(abs(top['contribution']))} as it went from "
         f"{_factor_value(top['driver'], top['before'])} to "
         f"{_factor_value(top['driver'], top['after'])}."
@@ -371,7 +372,8 @@ def mix_sentence(components: pd.DataFrame, period: Any = None) -> str:
 
 def findings(components: pd.DataFrame | Skipped, change: RevenueChange | Skipped) -> list[str]:
     """Key findings as plain sentences: how revenue changed, where the latest period's revenue
-    came from, and the largest push and drag (or why the change is not available)."""
+    came from, and the largest positive and negative contributions (an accounting split of
+    the change, not its causes; or why the change is not available)."""
     if isinstance(components, Skipped):
         return [components.sentence()]
     if isinstance(change, Skipped):
@@ -385,7 +387,8 @@ def findings(components: pd.DataFrame | Skipped, change: RevenueChange | Skipped
         f"Revenue {direction} from {money(b['revenue'])} in {before} to {money(a['revenue'])} "
         f"in {after} ({'+' if diff >= 0 else ''}{pct(rel, 1)}).",
         f"In {after}, {pct(a['existing'] / a['revenue'])} of revenue came from accounts that "
-        f"also bought in the period before ({pct(a['retention'])} of them bought again), "
+        f"also bought in the period before ({pct(a['retention'])} of those "
+        f"{int(a['base']):,} accounts bought again), "
         f"{pct(a['new'] / a['revenue'])} from {int(a['new_accounts'])} new accounts and "
         f"{pct(a['reactivated'] / a['revenue'])} from {int(a['reactivated_accounts'])} "
         "returning accounts.",
@@ -393,9 +396,14 @@ def findings(components: pd.DataFrame | Skipped, change: RevenueChange | Skipped
     ranked = change.drivers.sort_values("contribution")
     up, down = ranked.iloc[-1], ranked.iloc[0]
     if up["contribution"] > 0:
-        out.append(f"The largest push came from {up['label']} ({money(up['contribution'])}).")
+        out.append(
+            f"The largest positive contribution was {up['label']} ({money(up['contribution'])})."
+        )
     if down["contribution"] < 0:
-        out.append(f"The largest drag came from {down['label']} ({money(down['contribution'])}).")
+        out.append(
+            f"The largest negative contribution was {down['label']} "
+            f"({money(down['contribution'])})."
+        )
     return out
 
 

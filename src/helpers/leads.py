@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from helpers.reporting import pct
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -266,7 +267,8 @@ def grading_sentence(grading: LeadGrading) -> str:
         f"Conversion {verb} from {first:.0%} for {grading.table.index[0]} leads to {last:.0%} "
         f"for leads {grading.table.index[-1]}; the hand-weighted score has an AUC of "
         f"{grading.auc:.2f}, weights learnt by logistic regression reach "
-        f"{grading.learnt_auc:.2f} (in sample)."
+        f"{grading.learnt_auc:.2f} (in sample; {int(grading.table['leads'].sum()):,} decided "
+        "leads)."
     )
 
 
@@ -483,6 +485,7 @@ def save_prospects(result: Lookalikes, path: str | Path) -> Path:
 def lookalike_sentence(result: Lookalikes) -> str:
     """The model's hold-out AUC and the lift of its top decile, in words."""
     return (
-        f"On the hold-out year the model's AUC is {result.auc:.2f}; its top decile holds "
-        f"{result.lift_top_decile:.1f}× the average share of future {result.target} accounts."
+        f"On the hold-out year ({result.test_leads:,} leads, {pct(result.base_rate, 1)} of them "
+        f"future {result.target} accounts) the model's AUC is {result.auc:.2f}; its top decile "
+        f"holds {result.lift_top_decile:.1f}× that share."
     )

@@ -249,7 +249,8 @@ def concentration(
     revenue: pd.Series, tops: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20)
 ) -> dict[str, float] | Skipped:
     """Share of revenue held by the top 1/5/10/20% of accounts (top k = ceil(share x n)) and
-    the Gini coefficient of revenue (0 = equal, 1 = one account has it all). Negative
+    the Gini coefficient of revenue (0 = equal, 1 = one account has it all), with the number
+    of ``accounts``. Negative
     revenue (net returns) counts as 0; Skipped when no account has positive revenue, or
     with a single account."""
     r = np.sort(revenue.clip(lower=0).to_numpy())[::-1]
@@ -269,6 +270,7 @@ def concentration(
     asc = r[::-1]
     n = len(asc)
     out["gini"] = float((2 * np.arange(1, n + 1) - n - 1) @ asc / (n * total))
+    out["accounts"] = n
     return out
 
 
@@ -304,6 +306,7 @@ def concentration_table(concentration: Mapping[str, float]) -> pd.DataFrame:
     rows = {
         words.get(k, k.replace("top_", "top ").replace("pct_share", "% share")): v
         for k, v in concentration.items()
+        if k != "accounts"
     }
     return pd.Series(rows, name="value").to_frame()
 
@@ -326,7 +329,10 @@ def concentration_sentence(concentration: Mapping[str, float]) -> str:
     """How concentrated revenue is, in words (the top fifth's share)."""
     share = concentration["top_20pct_share"]
     level = "highly" if share >= 0.7 else "moderately" if share >= 0.5 else "not very"
-    return f"Revenue is {level} concentrated: {pct(share)} from the top fifth of accounts."
+    return (
+        f"Revenue is {level} concentrated: {pct(share)} from the top fifth of the "
+        f"{concentration['accounts']:,} accounts."
+    )
 
 
 # --- RFM ------------------------------------------------------------------------------------------
@@ -849,7 +855,8 @@ def cluster_profile(result: Clusters) -> pd.DataFrame:
 def cluster_sentence(result: Clusters) -> str:
     """The number of clusters with its silhouette and the stability under resampling."""
     return (
-        f"{result.k} clusters (silhouette {result.silhouettes[result.k]:.2f}); stability "
+        f"{result.k} clusters of {len(result.labels):,} accounts with two or more orders "
+        f"(silhouette {result.silhouettes[result.k]:.2f}); stability "
         f"under resampling: adjusted Rand index {result.stability:.2f}."
     )
 
