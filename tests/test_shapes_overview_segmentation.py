@@ -258,3 +258,62 @@ def test_notebook_runs_to_the_end_on_every_shape(shape, notebook, tmp_path, monk
     assert set(metrics["skipped"]) == {k for k, v in metrics.items() if v is None}
     assert not re.search(r"\b(nan|inf)\b", text, flags=re.IGNORECASE)
     assert "high margin" not in text and "low margin" not in text  # no margin that varies
+
+
+# --- as a company runs them: Parquet files, an own-data YAML, papermill ---------------------------
+
+
+def write_source(name: str, folder: Path) -> Path:
+    """The shape's tables as Parquet files in ``folder`` and the own-data YAML naming them."""
+    lines = [f"analysis_date: {AS_OF:%Y-%m-%d}", "tables:"]
+    for table, frame in SHAPES[name]().items():
+        frame.to_parquet(folder / f"{table}.parquet", index=False)
+        lines.append(f"  {table}: {{file: {table}.parquet}}")
+    path = folder / "source.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+PAPERMILL_RUNS = {
+    ("order_log", "00-data-overview"): ["The largest contribution to the change was"],
+    ("order_log", "01-customer-segmentation"): [
+        "Lead grading is not available: the data source",
+        "Look-alikes is not available: the data source",
+    ],
+    ("small_odd", "01-customer-segmentation"): [
+        "moved up at least one tier in the last 3 months",
+        "Lead grading is not available: the data source",
+    ],
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(("shape", "notebook"), list(PAPERMILL_RUNS))
+def test_notebook_runs_from_an_own_data_yaml(shape, notebook, tmp_path):
+    import papermill
+
+    source = write_source(shape, tmp_path)
+    out = tmp_path / "out"
+    executed = tmp_path / f"{notebook}.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{notebook}.ipynb"),
+        str(executed),
+        parameters={"DATA_SOURCE": str(source), "OUTPUT_DIR": str(out)},
+        kernel_name="b2b-insights",
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+    )
+    text = executed.read_text(encoding="utf-8")
+    for sentence in PAPERMILL_RUNS[(shape, notebook)]:
+        assert sentence in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["source"] == str(source)
+    assert set(metrics["skipped"]) == {k for k, v in metrics.items() if v is None}
+    if notebook == "01-customer-segmentation":
+        assert (
+            metrics["lead_score_auc"] is None
+            and "leads table" in metrics["skipped"]["lead_score_auc"]
+        )
+    else:
+        assert metrics["revenue"] is not None and metrics["skipped"] == {}
+        assert "nan%" not in text
