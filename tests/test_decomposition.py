@@ -254,3 +254,26 @@ def test_charts_of_the_notebook():
     assert ax.get_title() == "Revenue by period, by kind of account (as of 2025-09-30)"
     assert len(ax.patches) == 3 * len(Q3)  # existing, new, reactivated per period
     plt.close("all")
+
+
+def test_components_step_skips_without_orders_and_runs_without_leads():
+    as_of = pd.Timestamp("2025-09-30")
+    funnel = Dataset(tables={"leads": LEADS}, source="f.yaml", analysis_date=as_of, fingerprint="x")
+    skipped = dec.components(funnel, as_of, freq="Q")
+    assert skipped.sentence() == (
+        "Revenue by period is not available: the data source 'f.yaml' has no orders table "
+        "(revenue by period needs the order lines)."
+    )
+    assert isinstance(dec.factor_table(components=skipped), Skipped)
+    assert dec.findings(components=skipped, change=dec.revenue_change(skipped)) == [
+        skipped.sentence()
+    ]
+    orders_only = Dataset(
+        tables={"orders": ORDERS}, source="o", analysis_date=as_of, fingerprint="x"
+    )
+    components = dec.components(orders_only, as_of, freq="Q")
+    pd.testing.assert_frame_equal(components, dec.revenue_components(ORDERS, None, "Q", end=as_of))
+    table = dec.factor_table(components=components)
+    assert "leads" not in table.index and "conversion" not in table.index
+    assert table.loc["retention"].iloc[0] == "n/a"  # no buyers before the first period
+    assert not table.isna().any().any()

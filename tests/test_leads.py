@@ -248,3 +248,22 @@ def test_valuable_accounts_ignore_size_band_and_attributes():
     assert ld.valuable_accounts(ds, when, weights=None) == ld.valuable_accounts(
         other, when, weights=None
     )
+
+
+def test_grading_skips_what_it_cannot_check():
+    ds = _company(seed=5)
+    leads = ds.tables["leads"]
+    as_of = ds.analysis_date
+    same = dataclasses.replace(
+        ds, tables={**ds.tables, "leads": leads.assign(data_completeness=0.5)}
+    )
+    assert ld.grade_leads(same, as_of).reason.startswith(
+        "the lead score is the same for every lead"
+    )
+    recent = leads[leads["created_date"] > as_of - pd.Timedelta(days=150)]
+    short = dataclasses.replace(ds, tables={**ds.tables, "leads": recent})
+    skipped = ld.grade_leads(short, as_of)
+    assert skipped.reason.startswith("lead grading needs 180 days of lead history, the data has 1")
+    all_won = leads[leads["won_date"].notna()]
+    won = ld.grade_leads(dataclasses.replace(ds, tables={**ds.tables, "leads": all_won}), as_of)
+    assert won.hint == "checking the grades needs decided leads of both outcomes"

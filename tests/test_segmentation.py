@@ -386,3 +386,42 @@ def test_customer_types_control_the_false_discovery_rate():
     assert (null == "price-insensitive").sum() == 0  # no margin data: never assigned
     assert (types.loc[types.index.str.startswith("g"), "type"] == "growing").mean() >= 0.9
     assert types["q"].ge(types["p"]).all()  # adjusted p-values are never smaller
+
+
+def test_windows_adapt_to_the_history_at_hand():
+    dates = pd.Series(pd.to_datetime(["2022-01-15", "2025-12-01", "2026-02-01"]))
+    as_of = pd.Timestamp("2025-12-31")
+    assert sg.history_months(dates=dates, as_of=as_of) == 48  # Jan 2022 to Dec 2025
+    assert sg.history_months(dates=dates, as_of=pd.Timestamp("2021-12-31")) == 0
+    assert sg.adapted_window(12, 48, minimum=3, what="x") == 12  # the default fits
+    assert sg.adapted_window(12, 30, minimum=3, what="x") == 10  # a third of 30 months
+    assert sg.adapted_window(24, 9, minimum=6, what="x", share=1.0) == 9
+    short = sg.adapted_window(12, 8, minimum=3, what="the tier migration")
+    assert short.reason == "needs 9 months of history, the data has 8"
+    assert short.hint == "the tier migration uses a window of at least 3 months"
+
+
+def test_short_history_skips_the_migration_and_shrinks_the_growth_window(demo):
+    """The demo cut to its last 8 months: a third is under the 3-month minimum."""
+    as_of = demo.analysis_date
+    orders = demo["orders"][demo["orders"]["order_date"] > as_of - pd.DateOffset(months=8)]
+    ds = dataclasses.replace(demo, tables={**demo.tables, "orders": orders})
+    features = sg.account_features(ds, as_of)
+    tiers = sg.value_tiers(features, orders, as_of, weights=None)
+    revenue = sg.account_revenue(features)
+    migration = sg.tier_migration_since(ds, tiers, revenue, as_of, months=12, weights=None)
+    assert migration.sentence() == (
+        "The tier migration is not available: needs 9 months of history, the data has 8 "
+        "(the tier migration uses a window of at least 3 months)."
+    )
+    assert isinstance(sg.migration_sentence(migration=migration), Skipped)
+
+
+def test_clusters_use_the_features_that_vary(features):
+    constant = features.assign(margin_rate=0.3, n_categories=1)
+    x = sg.cluster_features(constant)
+    assert list(x.columns) == ["log_order_value", "log_orders_per_month"]
+    labels = pd.Series([0, 1] * (len(x) // 2) + [0] * (len(x) % 2), index=x.index)
+    assert not sg.name_clusters(x, labels).str.contains("margin").any()
+    no_margin = sg.cluster_features(features.assign(margin_rate=np.nan))
+    assert "margin_rate" not in no_margin and no_margin.notna().all().all()

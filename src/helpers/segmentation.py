@@ -72,13 +72,13 @@ def adapted_window(
     """A window in months that fits the history at hand: ``min(default, share x history)``
     (by default a third: a window that compares with the months before it needs room on both
     sides), or a :class:`Skipped` saying "needs N months of history, the data has M" when that
-    is below ``minimum`` months. ``what`` names the window in the sentence."""
+    is below ``minimum`` months. ``what`` names the step in the hint."""
     months = min(default, int(history * share))
     if months < minimum:
         needed = int(np.ceil(minimum / share))
         return Skipped(
-            f"{what} needs {needed} months of history, the data has {history}",
-            f"a window of at least {minimum} months needs {needed} months of orders",
+            f"needs {needed} months of history, the data has {history}",
+            f"{what} uses a window of at least {minimum} months",
         )
     return months
 
@@ -185,7 +185,7 @@ def value_tiers(
     weights to every tier computation, the earlier tiers of a migration included.
     """
     history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
-    months = adapted_window(12, history, minimum=MIN_GROWTH_MONTHS, what="growth")
+    months = adapted_window(12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score")
     growth = None if isinstance(months, Skipped) else revenue_growth(orders, as_of, months)
     return value_tier(features, growth, weights)
 
@@ -485,7 +485,7 @@ def tier_migration_since(
     orders = ds["orders"]
     history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
     months = adapted_window(
-        months, history, minimum=MIN_MIGRATION_MONTHS, what="The tier migration"
+        months, history, minimum=MIN_MIGRATION_MONTHS, what="the tier migration"
     )
     if isinstance(months, Skipped):
         return months
@@ -621,7 +621,7 @@ def account_types(
     done = orders[orders["status"] == "completed"]
     history = history_months(done["order_date"], as_of)
     window = adapted_window(
-        months, history, minimum=MIN_TYPE_MONTHS, what="The customer types", share=1.0
+        months, history, minimum=MIN_TYPE_MONTHS, what="the customer-type trend", share=1.0
     )
     if isinstance(window, Skipped):
         return window
