@@ -185,7 +185,9 @@ def value_tiers(
     weights to every tier computation, the earlier tiers of a migration included.
     """
     history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
-    months = adapted_window(12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score")
+    months = adapted_window(
+        12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score"
+    )
     growth = None if isinstance(months, Skipped) else revenue_growth(orders, as_of, months)
     return value_tier(features, growth, weights)
 
