@@ -131,7 +131,7 @@ def test_sentences_are_computed(demo):
     change = dec.revenue_change(c, lag=1)
     text = " ".join(dec.findings(components=c, change=change))
     assert str(change.after) in text and str(change.before) in text
-    assert dec.driver_sentence(change=change).startswith("The factor that moved revenue most")
+    assert dec.driver_sentence(change=change).startswith("The largest contribution to the change")
 
 
 # --- the notebook's steps on the hand-checked orders --------------------------------------------
@@ -162,7 +162,7 @@ def test_revenue_change_hand_checked():
     assert contributions["new (not split)"] == -30.0 and contributions["reactivated"] == 40.0
     assert change.top["driver"] == "repurchase_volume"
     assert dec.driver_sentence(change=change) == (
-        "The factor that moved revenue most was spend per retained account: it took away 60 "
+        "The largest contribution to the change was spend per retained account: it took away 60 "
         "as it went from 120 to 60."
     )
 
@@ -195,9 +195,10 @@ def test_findings_hand_checked():
     assert dec.findings(components=Q3, change=change) == [
         "Revenue fell from 150 in 2025Q2 to 100 in 2025Q3 (-33.3%).",
         "In 2025Q3, 60% of revenue came from accounts that also bought in the period before "
-        "(50% of them bought again), 0% from 0 new accounts and 40% from 1 returning accounts.",
-        "The largest push came from reactivated accounts (40).",
-        "The largest drag came from spend per retained account (-60).",
+        "(50% of those 2 accounts bought again), 0% from 0 new accounts and 40% from 1 "
+        "returning accounts.",
+        "The largest positive contribution was reactivated accounts (40).",
+        "The largest negative contribution was spend per retained account (-60).",
     ]
 
 
@@ -253,3 +254,26 @@ def test_charts_of_the_notebook():
     assert ax.get_title() == "Revenue by period, by kind of account (as of 2025-09-30)"
     assert len(ax.patches) == 3 * len(Q3)  # existing, new, reactivated per period
     plt.close("all")
+
+
+def test_components_step_skips_without_orders_and_runs_without_leads():
+    as_of = pd.Timestamp("2025-09-30")
+    funnel = Dataset(tables={"leads": LEADS}, source="f.yaml", analysis_date=as_of, fingerprint="x")
+    skipped = dec.components(funnel, as_of, freq="Q")
+    assert skipped.sentence() == (
+        "Revenue by period is not available: the data source 'f.yaml' has no orders table "
+        "(revenue by period needs the order lines)."
+    )
+    assert isinstance(dec.factor_table(components=skipped), Skipped)
+    assert dec.findings(components=skipped, change=dec.revenue_change(skipped)) == [
+        skipped.sentence()
+    ]
+    orders_only = Dataset(
+        tables={"orders": ORDERS}, source="o", analysis_date=as_of, fingerprint="x"
+    )
+    components = dec.components(orders_only, as_of, freq="Q")
+    pd.testing.assert_frame_equal(components, dec.revenue_components(ORDERS, None, "Q", end=as_of))
+    table = dec.factor_table(components=components)
+    assert "leads" not in table.index and "conversion" not in table.index
+    assert table.loc["retention"].iloc[0] == "n/a"  # no buyers before the first period
+    assert not table.isna().any().any()

@@ -178,3 +178,15 @@ def test_warts_sentence_from_the_orders():
         "(left out of revenue) and 1 lines that sit out of date order in the file (data that "
         "arrived late; nothing here depends on the order of rows)."
     )
+
+
+def test_order_checks_say_when_there_are_no_orders():
+    ds = Dataset(
+        tables={}, source="funnel.yaml", analysis_date=pd.Timestamp("2025-12-31"), fingerprint="x"
+    )
+    checks = health.order_checks(ds)
+    assert checks.sentence() == (
+        "The order checks is not available: the data source 'funnel.yaml' has no orders table "
+        "(revenue, its mix and its drivers need the order lines)."
+    )
+    assert health.warts_sentence(warts=checks).step == "The order checks"

@@ -159,6 +159,23 @@ def revenue_components(
     return frame
 
 
+@step("Revenue by period")
+def components(ds: Dataset, as_of: pd.Timestamp, *, freq: str = "Q") -> pd.DataFrame | Skipped:
+    """:func:`revenue_components` of the data source's orders (and leads, when it has them)
+    up to ``as_of``. Skipped when it has no orders table or no completed order up to
+    ``as_of``."""
+    orders = ds.tables.get("orders")
+    if orders is None:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "revenue by period needs the order lines",
+        )
+    done = orders[(orders["status"] == "completed") & (orders["order_date"] <= as_of)]
+    if done.empty:
+        return Skipped(f"no completed order up to {as_of:%Y-%m-%d}", "revenue by period needs them")
+    return revenue_components(orders, ds.tables.get("leads"), freq, end=as_of)
+
+
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return num / den.where(den > 0)
 
@@ -227,8 +244,11 @@ def comparison_periods(components: pd.DataFrame, lag: int = 1) -> tuple[object, 
     return complete[-1 - lag], complete[-1]
 
 
+@step("The revenue identity")
 def factor_table(components: pd.DataFrame) -> pd.DataFrame:
-    """The identity's factors per period, rounded and named for a report table."""
+    """The identity's factors per period, rounded and named for a report table; without a
+    leads table the leads and conversion rows are left out, and a ratio without a base
+    (retention in the first period) reads "n/a"."""
     cols = {
         "revenue": "revenue",
         "leads": "leads",
@@ -240,10 +260,13 @@ def factor_table(components: pd.DataFrame) -> pd.DataFrame:
         "repurchase_volume": "volume per retained account",
         "reactivated": "reactivated revenue",
     }
+    if components["leads"].isna().all():
+        cols = {k: v for k, v in cols.items() if k not in ("leads", "conversion")}
     table = components[list(cols)].rename(columns=cols)
     table.index = table.index.astype(str)
     for col in ("conversion", "retention"):
-        table[col] = (table[col] * 100).round(1).astype(str) + "%"
+        if col in table:
+            table[col] = table[col].map(lambda v: pct(v, 1))
     for col in (
         "revenue",
         "volume per new account",
@@ -251,7 +274,7 @@ def factor_table(components: pd.DataFrame) -> pd.DataFrame:
         "reactivated revenue",
     ):
         table[col] = table[col].round(0)
-    return table.T
+    return table.T.astype(object).where(table.T.notna(), "n/a")
 
 
 def _factor_value(driver: str, value: float) -> str:
@@ -308,11 +331,12 @@ def revenue_change(components: pd.DataFrame, *, lag: int = 1) -> RevenueChange |
 
 @step("The split of the revenue change")
 def driver_sentence(change: RevenueChange) -> str:
-    """One sentence on the factor that moved revenue most, with its before and after values."""
+    """One sentence on the factor with the largest contribution to the change (an accounting
+    split, not a cause), with its before and after values."""
     top = change.top
     verb = "added" if top["contribution"] >= 0 else "took away"
     return (
-        f"The factor that moved revenue most was {top['label']}: it {verb} "
+        f"The largest contribution to the change was {top['label']}: it {verb} "
         f"{money(abs(top['contribution']))} as it went from "
         f"{_factor_value(top['driver'], top['before'])} to "
         f"{_factor_value(top['driver'], top['after'])}."
@@ -326,6 +350,7 @@ def latest_period(components: pd.DataFrame) -> Any:
     return complete[-1] if len(complete) else components.index[-1]
 
 
+@step("Revenue by period")
 def mix_sentence(components: pd.DataFrame, period: Any = None) -> str:
     """Which kind of account (existing, new, reactivated) brought most revenue in ``period``
     (None: :func:`latest_period`)."""
@@ -345,9 +370,12 @@ def mix_sentence(components: pd.DataFrame, period: Any = None) -> str:
     )
 
 
-def findings(components: pd.DataFrame, change: RevenueChange | Skipped) -> list[str]:
+def findings(components: pd.DataFrame | Skipped, change: RevenueChange | Skipped) -> list[str]:
     """Key findings as plain sentences: how revenue changed, where the latest period's revenue
-    came from, and the largest push and drag (or why the change is not available)."""
+    came from, and the largest positive and negative contributions (an accounting split of
+    the change, not its causes; or why the change is not available)."""
+    if isinstance(components, Skipped):
+        return [components.sentence()]
     if isinstance(change, Skipped):
         return [mix_sentence(components), change.sentence()]
     before, after = change.before, change.after
@@ -359,7 +387,8 @@ def findings(components: pd.DataFrame, change: RevenueChange | Skipped) -> list[
         f"Revenue {direction} from {money(b['revenue'])} in {before} to {money(a['revenue'])} "
         f"in {after} ({'+' if diff >= 0 else ''}{pct(rel, 1)}).",
         f"In {after}, {pct(a['existing'] / a['revenue'])} of revenue came from accounts that "
-        f"also bought in the period before ({pct(a['retention'])} of them bought again), "
+        f"also bought in the period before ({pct(a['retention'])} of those "
+        f"{int(a['base']):,} accounts bought again), "
         f"{pct(a['new'] / a['revenue'])} from {int(a['new_accounts'])} new accounts and "
         f"{pct(a['reactivated'] / a['revenue'])} from {int(a['reactivated_accounts'])} "
         "returning accounts.",
@@ -367,9 +396,14 @@ def findings(components: pd.DataFrame, change: RevenueChange | Skipped) -> list[
     ranked = change.drivers.sort_values("contribution")
     up, down = ranked.iloc[-1], ranked.iloc[0]
     if up["contribution"] > 0:
-        out.append(f"The largest push came from {up['label']} ({money(up['contribution'])}).")
+        out.append(
+            f"The largest positive contribution was {up['label']} ({money(up['contribution'])})."
+        )
     if down["contribution"] < 0:
-        out.append(f"The largest drag came from {down['label']} ({money(down['contribution'])}).")
+        out.append(
+            f"The largest negative contribution was {down['label']} "
+            f"({money(down['contribution'])})."
+        )
     return out
 
 
@@ -415,14 +449,15 @@ def metrics(
     *,
     ds: Dataset,
     as_of: pd.Timestamp,
-    components: pd.DataFrame,
+    components: pd.DataFrame | Skipped,
     change: RevenueChange | Skipped,
 ) -> OverviewMetrics:
     """The headline numbers of notebook 00 (:class:`helpers.schemas.OverviewMetrics`): rows
     per loaded table, the latest complete period's revenue (currency), its mix (shares 0-1)
     and what drove its change; a skipped ``change`` leaves those ``null`` with its reason."""
     fields = Fields()
-    values = change if isinstance(change, Skipped) else _change_values(components, change)
+    skipped = next((v for v in (components, change) if isinstance(v, Skipped)), None)
+    values = skipped if skipped is not None else _change_values(components, change)
     taken = {name: fields.take(name, values, lambda v, n=name: v[n]) for name in CHANGE_FIELDS}
     return OverviewMetrics(
         data_fingerprint=ds.fingerprint,

@@ -6,6 +6,7 @@ import pandas as pd
 
 from helpers.contract import TABLES
 from helpers.loading import Dataset
+from helpers.steps import Skipped, step
 from helpers.validation import ROW_COLUMN
 
 #: The date column that says when a row of each table happened.
@@ -68,12 +69,25 @@ def order_warts(orders: pd.DataFrame) -> dict[str, float]:
     return {
         "order_lines": int(len(o)),
         "returned_lines": int(returned.sum()),
-        "returned_value_share": float(
-            -o.loc[returned, "net_amount"].sum() / revenue[revenue > 0].sum()
+        "returned_value_share": (
+            float(-o.loc[returned, "net_amount"].sum() / revenue[revenue > 0].sum())
+            if (revenue > 0).any()
+            else 0.0
         ),
         "cancelled_lines": int((o["status"] == "cancelled").sum()),
         "rows_out_of_date_order": int((o["order_date"] < running_max).sum()),
     }
+
+
+@step("The order checks")
+def order_checks(ds: Dataset) -> dict[str, float] | Skipped:
+    """:func:`order_warts` of the data source's orders; Skipped when it has no orders table."""
+    if "orders" not in ds.tables:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "revenue, its mix and its drivers need the order lines",
+        )
+    return order_warts(ds.tables["orders"])
 
 
 def warnings_table(ds: Dataset) -> pd.DataFrame:
@@ -94,6 +108,7 @@ def warnings_table(ds: Dataset) -> pd.DataFrame:
     )
 
 
+@step("The order checks")
 def warts_sentence(warts: dict[str, float]) -> str:
     """What needs care in the orders (:func:`order_warts`), as one sentence: lines, returns
     with their share of sales value, cancelled lines and lines out of date order."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from helpers.reporting import pct
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -180,6 +181,10 @@ class LeadGrading:
     learnt_auc: float
 
 
+#: Shortest age (days) at which leads count as decided when the grades are checked.
+MIN_MATURE_DAYS = 60
+
+
 @step("Lead grading")
 def grade_leads(
     ds: Dataset,
@@ -192,14 +197,40 @@ def grade_leads(
     """Grade every lead on what was known ``early_days`` after its creation (its data
     completeness; an inquiry, a demo and repeat site visits from the touchpoints table when
     there is one) and check the grades on the leads created ``mature_days`` or more before
-    ``as_of`` (old enough to be decided). Skipped when the data source has no leads table.
+    ``as_of`` (old enough to be decided). With a shorter history of leads, ``mature_days`` is
+    at most a third of it (days from the first lead to ``as_of``). Skipped when the data
+    source has no leads table, when that window is under :data:`MIN_MATURE_DAYS`, or when the
+    decided leads are not both won and not won (nothing to check the grades against), or
+    when the score does not vary (grades by rank alone would be arbitrary).
     """
     missing = _without_leads(ds)
     if missing is not None:
         return missing
     leads = ds["leads"]
+    known = leads.loc[leads["created_date"] <= as_of, "created_date"]
+    history = int((as_of - known.min()).days) if len(known) else 0
+    mature_days = min(mature_days, history // 3)
+    if mature_days < MIN_MATURE_DAYS:
+        return Skipped(
+            f"lead grading needs {3 * MIN_MATURE_DAYS} days of lead history, the data has "
+            f"{history}",
+            f"grades are checked on leads at least {MIN_MATURE_DAYS} days old",
+        )
+    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
+    if mature["won_date"].notna().nunique() < 2:
+        return Skipped(
+            f"the {len(mature):,} leads created {mature_days} or more days before "
+            f"{as_of:%Y-%m-%d} are not both won and not won",
+            "checking the grades needs decided leads of both outcomes",
+        )
     behaviour = early_behaviour(leads, ds.tables.get("touchpoints"), early_days)
     score = grade_score(behaviour, weights)
+    if score.nunique() < 2:
+        return Skipped(
+            "the lead score is the same for every lead (no data completeness and no early "
+            "touchpoints to tell leads apart)",
+            "fill the leads' data_completeness or export the touchpoints table",
+        )
     grade = grades(score)
     table, auc = validate_grades(leads, grade, score, as_of, mature_days)
     learnt, learnt_auc = learnt_weights(behaviour, leads, as_of, mature_days)
@@ -212,11 +243,18 @@ def grade_table(grading: LeadGrading) -> pd.DataFrame:
     return grading.table
 
 
-@step("Lead grading")
-def weights_table(grading: LeadGrading) -> pd.DataFrame:
+@step("The learnt weights")
+def weights_table(grading: LeadGrading) -> pd.DataFrame | Skipped:
     """The logistic regression's coefficients (log-odds per unit of each 0-1 indicator) with
-    their 95% interval and p-value."""
-    return grading.weights
+    their 95% interval and p-value; indicators that do not vary among the decided leads (no
+    estimate) are left out. Skipped when none varies."""
+    table = grading.weights.dropna(how="all")
+    if len(table.drop(index="const", errors="ignore")) == 0:
+        return Skipped(
+            "no early-behaviour indicator varies among the decided leads",
+            "touchpoints (inquiries, demos, visits) or data completeness would enable it",
+        )
+    return table
 
 
 @step("Lead grading")
@@ -229,7 +267,8 @@ def grading_sentence(grading: LeadGrading) -> str:
         f"Conversion {verb} from {first:.0%} for {grading.table.index[0]} leads to {last:.0%} "
         f"for leads {grading.table.index[-1]}; the hand-weighted score has an AUC of "
         f"{grading.auc:.2f}, weights learnt by logistic regression reach "
-        f"{grading.learnt_auc:.2f} (in sample)."
+        f"{grading.learnt_auc:.2f} (in sample; {int(grading.table['leads'].sum()):,} decided "
+        "leads)."
     )
 
 
@@ -244,14 +283,19 @@ def lookalike_model(
     seed: int = 42,
     test_days: int = 365,
     mature_days: int = 180,
+    *,
+    train_valuable: set[str] | None = None,
 ) -> Lookalikes | Skipped:
     """Propensity of a lead to become a *valuable* customer (an account in ``valuable_accounts``).
 
-    Time split: trained on leads created before ``as_of - test_days - mature_days``, evaluated
-    on the leads of the following ``test_days`` (AUC, lift of the top decile), then refitted on
-    all decided leads to score open prospects (neither won nor lost). Returns the evaluation and
-    the open prospects ranked by propensity; Skipped when the training or the test leads do
-    not include both valuable and other customers.
+    Time split: trained on leads created before ``split = as_of - test_days - mature_days``,
+    evaluated on the leads of the following ``test_days`` (AUC, lift of the top decile), then
+    refitted on all decided leads to score open prospects (neither won nor lost). The training
+    labels are ``train_valuable`` (the accounts valuable *at the split date*, what a model
+    fitted then could have known; None: ``valuable_accounts``, which leaks later value into the
+    back-test); the test and refit labels are ``valuable_accounts`` (valuable at ``as_of``).
+    Returns the evaluation and the open prospects ranked by propensity; Skipped when the
+    training or the test leads do not include both valuable and other customers.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -265,6 +309,8 @@ def lookalike_model(
     ].join(behaviour)
     data[cats] = data[cats].fillna("unknown")
     data["y"] = data["account_id"].isin(valuable_accounts).astype(int)
+    then = valuable_accounts if train_valuable is None else train_valuable
+    data["y_then"] = data["account_id"].isin(then).astype(int)
     nums = list(behaviour.columns)
     model = make_pipeline(
         ColumnTransformer(
@@ -276,13 +322,14 @@ def lookalike_model(
     end = as_of - pd.Timedelta(days=mature_days)
     train = data[data["created_date"] < split]
     test = data[(data["created_date"] >= split) & (data["created_date"] < end)]
-    if train["y"].nunique() < 2 or test["y"].nunique() < 2:
+    if train["y_then"].nunique() < 2 or test["y"].nunique() < 2:
         return Skipped(
             f"the leads before {end:%Y-%m-%d} do not include both valuable and other customers "
-            f"on each side of {split:%Y-%m-%d}",
+            f"on each side of {split:%Y-%m-%d} (training leads labelled by the tiers of "
+            f"{split:%Y-%m-%d})",
             "a longer history of leads would enable it",
         )
-    model.fit(train[cats + nums], train["y"])
+    model.fit(train[cats + nums], train["y_then"])
     p = model.predict_proba(test[cats + nums])[:, 1]
     top = p >= np.quantile(p, 0.9)
     auc = float(roc_auc_score(test["y"], p))
@@ -298,6 +345,8 @@ def lookalike_model(
         train_leads=len(train),
         test_leads=len(test),
         base_rate=float(test["y"].mean()),
+        train_base_rate=float(train["y_then"].mean()),
+        split=split,
         prospects=ranked.reset_index()[["lead_id", *cats, "created_date", "propensity"]],
     )
 
@@ -310,6 +359,8 @@ class Lookalikes:
     tenth of scored leads over the ``base_rate``, 0-1) are measured on ``test_leads`` leads the
     model did not see (trained on ``train_leads``). ``prospects`` are the open leads ranked by
     ``propensity`` (0-1); ``target`` names the valuable customers in sentences.
+    ``train_base_rate`` is the valuable share among the training leads, labelled by the tiers
+    at the ``split`` date (0-1).
     """
 
     auc: float
@@ -319,6 +370,8 @@ class Lookalikes:
     base_rate: float
     prospects: pd.DataFrame
     target: str = "valuable"
+    train_base_rate: float | None = None
+    split: pd.Timestamp | None = None
 
     def evaluation(self) -> dict[str, float]:
         """The hold-out evaluation as a mapping (as the metrics record it)."""
@@ -331,22 +384,78 @@ class Lookalikes:
         }
 
 
+#: Tier-score ingredients that describe what an account *is* (size band, ownership and
+#: business type) rather than what it bought: weighted 0 in the look-alike label, so that no
+#: model feature (size band is one) is also an ingredient of what it predicts.
+LABEL_LEFT_OUT: tuple[str, ...] = ("size", "attributes")
+
+
+def valuable_accounts(
+    ds: Dataset,
+    when: pd.Timestamp,
+    *,
+    weights: Mapping[str, float] | None,
+    valuable: tuple[str, ...] = ("strategic", "key"),
+) -> set[str]:
+    """Accounts in the ``valuable`` tiers as of ``when``, the tiers scored on what the
+    accounts bought up to ``when`` only: the study's tier ``weights`` (None: the default)
+    with :data:`LABEL_LEFT_OUT` set to 0 (:func:`helpers.segmentation.value_tiers`)."""
+    from helpers.features import features_for
+    from helpers.segmentation import TIER_WEIGHTS, value_tiers
+
+    w = {k: 0.0 if k in LABEL_LEFT_OUT else v for k, v in (weights or TIER_WEIGHTS).items()}
+    features = features_for(ds, when)
+    if features.empty or (features["n_orders"] == 0).all():
+        return set()
+    tiers = value_tiers(features, ds["orders"], when, weights=w)
+    return set(tiers[tiers.isin(valuable)].index)
+
+
 @step("Look-alikes")
 def lookalikes(
     ds: Dataset,
     grading: LeadGrading,
-    tiers: pd.Series,
     as_of: pd.Timestamp,
     *,
+    weights: Mapping[str, float] | None,
     seed: int = 42,
     valuable: tuple[str, ...] = ("strategic", "key"),
+    test_days: int = 365,
+    mature_days: int = 180,
 ) -> Lookalikes | Skipped:
     """Open prospects that look like the leads which became accounts of the ``valuable``
-    tiers (``tiers``: value tier per account), by :func:`lookalike_model` on the leads'
-    attributes and the early behaviour of ``grading``. Skipped without a leads table (through
-    ``grading``) or when the history has too few valuable customers to learn from."""
-    accounts = set(tiers[tiers.isin(valuable)].index)
-    result = lookalike_model(ds["leads"], grading.behaviour, accounts, as_of, seed)
+    tiers, by :func:`lookalike_model` on the leads' attributes and the early behaviour of
+    ``grading``. The label is :func:`valuable_accounts` (tiers from purchases only, scored with
+    ``weights``): as of the split date for the training leads, as of ``as_of`` for the hold-out
+    leads and the final refit. Skipped without a leads or an orders table, or when the history
+    has too few valuable customers to learn from."""
+    if "orders" not in ds.tables:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "the label (which leads became valuable customers) needs the orders of the accounts",
+        )
+    split = as_of - pd.Timedelta(days=test_days + mature_days)
+    first = ds["leads"]["created_date"].min()
+    if pd.isna(first) or first >= split - pd.Timedelta(days=test_days):
+        have = 0 if pd.isna(first) else int((as_of - first).days / 30.44)
+        need = int(np.ceil((2 * test_days + mature_days) / 30.44))
+        return Skipped(
+            f"look-alikes need {need} months of lead history, the data has {have}",
+            f"a year of leads to learn from, a year to check on and {mature_days} days for "
+            "the later leads to be decided",
+        )
+    now = valuable_accounts(ds, as_of, weights=weights, valuable=valuable)
+    then = valuable_accounts(ds, split, weights=weights, valuable=valuable)
+    result = lookalike_model(
+        ds["leads"],
+        grading.behaviour,
+        now,
+        as_of,
+        seed,
+        test_days,
+        mature_days,
+        train_valuable=then,
+    )
     if isinstance(result, Skipped):
         return result
     return dataclasses.replace(result, target=" and ".join(valuable))
@@ -376,6 +485,7 @@ def save_prospects(result: Lookalikes, path: str | Path) -> Path:
 def lookalike_sentence(result: Lookalikes) -> str:
     """The model's hold-out AUC and the lift of its top decile, in words."""
     return (
-        f"On the hold-out year the model's AUC is {result.auc:.2f}; its top decile holds "
-        f"{result.lift_top_decile:.1f}× the average share of future {result.target} accounts."
+        f"On the hold-out year ({result.test_leads:,} leads, {pct(result.base_rate, 1)} of them "
+        f"future {result.target} accounts) the model's AUC is {result.auc:.2f}; its top decile "
+        f"holds {result.lift_top_decile:.1f}× that share."
     )
