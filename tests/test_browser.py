@@ -144,3 +144,20 @@ def test_a_rerun_of_the_default_batch_gives_identical_metrics(batch_reports, tmp
         first = (batch_reports / BATCH_NAME / run.name / "metrics.json").read_bytes()
         second = (again / BATCH_NAME / run.name / "metrics.json").read_bytes()
         assert first == second, run.name
+
+
+def test_every_study_writes_declared_metrics_that_the_summary_reads(batch_reports):
+    """Each study's metrics.json on the demo data reads back through its declared schema with
+    nothing skipped, and the leadership helpers find all three studies (none refused)."""
+    from helpers import schemas, summary
+
+    folder = batch_reports / BATCH_NAME
+    overview = schemas.read(folder / "00-data-overview", schemas.OverviewMetrics)
+    assert overview.skipped == {} and overview.revenue > 0
+    for study, notebook in summary.STUDIES.items():
+        metrics = schemas.read(folder / notebook, summary.STUDY_SCHEMAS[study])
+        assert metrics.skipped == {}, (study, metrics.skipped)
+    found = summary.find_metrics(folder, {}, "demo")
+    assert all(found[s].metrics is not None and not found[s].refused for s in summary.STUDIES)
+    page = schemas.read(folder / "90-leadership-summary", schemas.SummaryMetrics)
+    assert page.notes == [] and len(page.findings) >= 3
