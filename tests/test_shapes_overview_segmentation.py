@@ -181,14 +181,17 @@ def _text(value: object) -> str:
         return value.data
     if isinstance(value, (pd.DataFrame, pd.Series)):
         return value.to_string()
-    if hasattr(value, "data") and isinstance(value.data, pd.DataFrame):  # a Styler
-        return value.data.to_string()
+    if hasattr(value, "data") and isinstance(value.data, pd.DataFrame):  # a Styler, as shown
+        return re.sub(r"<[^>]+>", " ", value.to_html())
     return ""
 
 
-def run_notebook(name: str, ds: Dataset, out: Path, monkeypatch) -> tuple[str, dict]:
-    """Every code cell of ``notebooks/<name>.ipynb`` on ``ds``: the text of what the cells
-    display (sentences, tables) and the metrics written."""
+def run_notebook(
+    name: str, ds: Dataset, out: Path, monkeypatch, parameters: dict | None = None
+) -> tuple[str, dict]:
+    """Every code cell of ``notebooks/<name>.ipynb`` on ``ds`` (with ``parameters`` set after
+    the parameters cell, as papermill does): the text of what the cells display (sentences,
+    tables) and the metrics written."""
     import IPython.display
 
     shown: list[str] = []
@@ -203,7 +206,7 @@ def run_notebook(name: str, ds: Dataset, out: Path, monkeypatch) -> tuple[str, d
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         exec(compile(tree, name, "exec"), namespace)  # noqa: S102
         if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(DATA_SOURCE="shape", OUTPUT_DIR=str(out))
+            namespace.update(DATA_SOURCE="shape", OUTPUT_DIR=str(out), **(parameters or {}))
         if last is not None:
             shown.append(_text(eval(compile(ast.Expression(last.value), name, "eval"), namespace)))  # noqa: S307
     matplotlib.pyplot.close("all")

@@ -142,13 +142,20 @@ def styled(
 ):
     """``frame.style.format(formatter, **kwargs)`` with cells, index and column labels
     HTML-escaped (a pandas Styler does not escape unless asked); ``hide_index`` hides the row
-    labels. Chain further Styler calls (``background_gradient``) on the result; do not call
-    ``.format`` again. A :class:`~helpers.steps.Skipped` result is shown as its sentence
+    labels; missing and infinite numbers show as ``na_rep`` ("–" unless given). Chain further
+    Styler calls (``background_gradient``) on the result; do not call ``.format`` again. A :class:`~helpers.steps.Skipped` result is shown as its sentence
     (:func:`say`); a Series as a one-column table."""
     if isinstance(frame, Skipped):
         return say(frame)
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
+    # a missing or infinite number is never shown as nan/inf: "–" unless the caller says what
+    # it means (e.g. na_rep="not reached" for a median lifetime the curve never reaches)
+    numeric = frame.select_dtypes("number").columns
+    if len(numeric):
+        frame = frame.copy()
+        frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
+    kwargs.setdefault("na_rep", "–")
     style = (
         frame.style.format(escape="html")
         .format(formatter, escape="html", **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
@@ -91,8 +92,8 @@ class KaplanMeier:
     overall: dict[str, KaplanMeierFitter]
     segments: dict[str, dict[str, KaplanMeierFitter] | Skipped]
     medians: pd.DataFrame
-    logrank: pd.DataFrame
-    pairs: pd.DataFrame
+    logrank: pd.DataFrame | Skipped  # Skipped when no segment has two groups to compare
+    pairs: pd.DataFrame | Skipped  # Skipped when no pair differs
 
     @property
     def median_days(self) -> float:
@@ -123,13 +124,22 @@ def kaplan_meier(
         fits[column], _ = km_by(frame, column, min_events)
         medians[column] = median_table(fits[column])
         p, table = logrank(frame, column, min_events)
-        pvalues[column] = p
+        if np.isfinite(p):  # a segment left with one group (after merging) has no test
+            pvalues[column] = p
         if len(table):
             pairs[column] = table[table["p_holm"] < 0.05]
     return KaplanMeier(
         overall=overall,
         segments=fits,
         medians=pd.concat(medians, names=["segment"]) if medians else pd.DataFrame(),
-        logrank=pd.DataFrame({"log-rank p-value": pvalues}),
-        pairs=pd.concat(pairs, names=["segment"]) if pairs else pd.DataFrame(),
+        logrank=pd.DataFrame({"log-rank p-value": pvalues})
+        if pvalues
+        else Skipped(
+            f"no segment has two groups with {min_events}+ churn events", step="The log-rank tests"
+        ),
+        pairs=pd.concat(pairs, names=["segment"])
+        if pairs and any(len(t) for t in pairs.values())
+        else Skipped(
+            "no pair of levels differs (Holm-corrected p ≥ 0.05)", step="Pairs that differ"
+        ),
     )

@@ -34,7 +34,7 @@ def pairs_sentence(km: KaplanMeier | Skipped) -> str:
     """Whether any pair of segment levels differs (Holm-corrected p < 0.05)."""
     if isinstance(km, Skipped):
         return km.sentence()
-    if km.pairs.empty:
+    if isinstance(km.pairs, Skipped):
         return "No pair of levels differs (Holm-corrected p ≥ 0.05)."
     return f"{len(km.pairs)} pairs of levels differ (Holm-corrected p < 0.05):"
 
