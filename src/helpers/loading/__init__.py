@@ -38,11 +38,12 @@ Modules, in the order a load uses them:
 
 - :mod:`~helpers.loading.config`   the source: ``TableSource``/``SourceConfig``, the YAML, ``demo``
 - :mod:`~helpers.loading.read`     raw CSV/Parquet/Excel files, rows tagged with their position
-- :mod:`~helpers.loading.clean`    column mapping, types, text, numbers, dates, absent columns
+- :mod:`~helpers.loading.clean`    column mapping, constants, generated ids, typing, absent columns
+- :mod:`~helpers.loading.parse`    cell values: text, value maps, numbers, dates and time zones
 - :mod:`~helpers.loading.dataset`  the ``Dataset`` (filter, require) and ``load_dataset``
 """
 
-from helpers.loading.clean import clean_text, coerce_types, complete_columns, map_columns
+from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import (
     SourceConfig,
     TableSource,
@@ -51,6 +52,7 @@ from helpers.loading.config import (
     resolve_source,
 )
 from helpers.loading.dataset import TABLE_WORDS, Dataset, fingerprint, load_dataset
+from helpers.loading.parse import clean_text
 from helpers.loading.read import file_digest, read_raw
 
 __all__ = [

@@ -5,7 +5,7 @@ Assumptions
 - The file type is decided by the suffix: ``.csv``/``.txt`` (comma, or the table's ``sep``),
   ``.tsv`` (tab), ``.xlsx``/``.xlsm``/``.xls`` (Excel), ``.parquet``/``.pq``; anything else is
   an error (checked before the file is opened).
-- CSV cells are read as text (typing happens in :mod:`helpers.loading.clean`); only an empty
+- CSV cells are read as text (typing happens in :mod:`helpers.loading.parse`); only an empty
   CSV cell is missing (``NA``, ``null`` and the like stay text). Excel cells keep what Excel
   stored (text, numbers, real date cells), so a date cell needs no ``date_format``. Parquet
   keeps its types.
