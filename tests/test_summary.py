@@ -52,11 +52,16 @@ CHURN = schemas.ChurnMetrics(
     churn_rate=0.498092,
     km_median_days=411.0,
     cox_concordance=0.667234,
+    cox_concordance_unstratified=0.667234,  # no PH remedy on the demo
+    stratified_on=[],
+    references=None,  # not read by the summary
     penalizer=0.0,
     log_hazard_ratios={"size_band=enterprise": -1.062584, "industry=textiles": 0.452644},
+    log_hazard_ratio_intervals=None,  # not read by the summary
     backtest={"accounts": 1282, "auc_at_horizon": 0.652446, "harrell_c": 0.634693},
     prechurn_accounts=328,
     revenue_at_risk=1819319.425989,
+    revenue_at_risk_interval=None,  # not read by the summary
     ltv_by_tier={"strategic": {"mean": 42602.6, "low": 38091.3, "high": 47098.0, "n": 129}},
     ltv_by_channel={"trade_show": {"mean": 25040.8, "low": 22774.2, "high": 27533.6, "n": 525}},
     ltv_definition={"discount_per_year": 0.1, "ltv_horizon_days": 1095, "seed": 42},
