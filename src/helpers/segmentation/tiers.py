@@ -1,0 +1,278 @@
+"""Which accounts matter most, and how have they moved? A tier score 0-1 per account (weighted
+percentile ranks of revenue, margin, orders and growth, plus size and attributes; weights
+:data:`TIER_WEIGHTS`), the value tiers cut by rank into :data:`TIERS` (strategic 5%, key 15%,
+standard 30%, long tail 50%), the tier profile (accounts, revenue in currency, revenue share
+0-1), and the migration between the tiers scored the same way some months earlier (accounts
+and current revenue moving up and down), with its caption and sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from helpers.features import features_for
+from helpers.segmentation.windows import adapted_window, history_months
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
+
+
+#: Tier names from highest to lowest, with the share of accounts in each (by score rank).
+TIERS: tuple[tuple[str, float], ...] = (
+    ("strategic", 0.05),
+    ("key", 0.15),
+    ("standard", 0.30),
+    ("long tail", 0.50),
+)
+
+#: Default weights of the tier score (they are normalised to sum to 1).
+TIER_WEIGHTS: dict[str, float] = {
+    "revenue": 0.40,
+    "margin": 0.20,
+    "orders": 0.15,
+    "growth": 0.10,
+    "size": 0.10,
+    "attributes": 0.05,
+}
+
+_SIZE_SCORE = {"micro": 0.0, "small": 0.25, "medium": 0.5, "large": 0.75, "enterprise": 1.0}
+#: Attribute score: brand owners and state-owned buyers are steadier, larger counterparties.
+_OWNERSHIP_SCORE = {"state_owned": 1.0, "private": 0.5, "individual_business": 0.0}
+_BUSINESS_SCORE = {"brand_owner": 1.0, "trader_reseller": 0.0}
+
+#: Shortest window (months) below which the growth part of the tier score is left out.
+MIN_GROWTH_MONTHS = 3
+#: Shortest window (months) below which the tier migration is not computed.
+MIN_MIGRATION_MONTHS = 3
+
+
+def revenue_growth(orders: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> pd.Series:
+    """Per account: revenue in the last ``months`` over the ``months`` before, minus 1 (share);
+    NaN when the account bought nothing in the earlier window."""
+    o = orders[orders["status"] != "cancelled"]
+    recent_start = as_of - pd.DateOffset(months=months)
+    early_start = as_of - pd.DateOffset(months=2 * months)
+    recent = o[(o["order_date"] > recent_start) & (o["order_date"] <= as_of)]
+    early = o[(o["order_date"] > early_start) & (o["order_date"] <= recent_start)]
+    r = recent.groupby("account_id")["net_amount"].sum()
+    e = early.groupby("account_id")["net_amount"].sum()
+    return (r.reindex(e.index, fill_value=0.0) / e.where(e > 0) - 1).rename("growth")
+
+
+def tier_score(
+    features: pd.DataFrame,
+    growth: pd.Series | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> pd.Series:
+    """Score 0-1 per account: weighted percentile ranks of revenue, margin, order count and
+    growth, plus size band and attributes (ownership, business type) on fixed 0-1 scales.
+
+    Missing indicators (no margin column, no growth history) score 0.5 (neutral). Weights are
+    normalised to sum to 1; unknown weight names raise ``ValueError``.
+    """
+    w = dict(TIER_WEIGHTS if weights is None else weights)
+    unknown = set(w) - set(TIER_WEIGHTS)
+    if unknown:
+        raise ValueError(f"Unknown tier weight(s) {sorted(unknown)}; use {sorted(TIER_WEIGHTS)}.")
+    total = sum(w.values())
+    if total <= 0:
+        raise ValueError("Tier weights must sum to more than 0.")
+    f = features.set_index("account_id")
+
+    def rank(s: pd.Series) -> pd.Series:
+        return s.rank(pct=True, method="average").fillna(0.5)
+
+    parts = {
+        "revenue": rank(f["monetary_total"]),
+        "margin": rank(f["margin_total"]) if f["margin_total"].notna().any() else 0.5,
+        "orders": rank(f["n_orders"]),
+        "growth": rank(growth.reindex(f.index)) if growth is not None else 0.5,
+        "size": f["size_band"].map(_SIZE_SCORE).fillna(0.5) if "size_band" in f else 0.5,
+        "attributes": (
+            (
+                f["ownership_type"].map(_OWNERSHIP_SCORE).fillna(0.5)
+                + f["business_type"].map(_BUSINESS_SCORE).fillna(0.5)
+            )
+            / 2
+            if "ownership_type" in f and "business_type" in f
+            else 0.5
+        ),
+    }
+    score = sum(w.get(k, 0.0) * pd.Series(v, index=f.index) for k, v in parts.items()) / total
+    return score.rename("tier_score")
+
+
+def value_tier(
+    features: pd.DataFrame,
+    growth: pd.Series | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> pd.Series:
+    """Tier per account (``TIERS`` order) by rank of :func:`tier_score`; ties broken by
+    account id, so the cut is deterministic. Accounts without orders are ``long tail``."""
+    score = tier_score(features, growth, weights)
+    order = pd.DataFrame({"score": score, "id": score.index}).sort_values(
+        ["score", "id"], ascending=[False, True]
+    )
+    n = len(order)
+    bounds = np.cumsum([share for _, share in TIERS])
+    position = np.arange(n) / max(n, 1)
+    labels = np.array([name for name, _ in TIERS])[np.searchsorted(bounds, position, "right")]
+    tiers = pd.Series(labels, index=order.index).reindex(score.index)
+    no_orders = features.set_index("account_id")["n_orders"] == 0
+    tiers[no_orders.reindex(tiers.index).fillna(False).to_numpy()] = TIERS[-1][0]
+    categories = pd.CategoricalDtype([t for t, _ in TIERS], ordered=True)
+    return tiers.astype(categories).rename("tier")
+
+
+@step("The value tiers")
+def value_tiers(
+    features: pd.DataFrame,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    weights: Mapping[str, float] | None,
+) -> pd.Series:
+    """Value tier per account as of ``as_of`` (:func:`value_tier`), growth being the revenue
+    of the 12 months to ``as_of`` against the 12 before (:func:`revenue_growth`); with less
+    history, of the last third of it against the third before (growth is left out, i.e.
+    neutral, when that is under :data:`MIN_GROWTH_MONTHS`).
+
+    ``weights`` must be given (None: :data:`TIER_WEIGHTS`), so that a study passes its own
+    weights to every tier computation, the earlier tiers of a migration included.
+    """
+    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
+    months = adapted_window(
+        12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score"
+    )
+    growth = None if isinstance(months, Skipped) else revenue_growth(orders, as_of, months)
+    return value_tier(features, growth, weights)
+
+
+@step("The value tiers")
+def tier_profile(features: pd.DataFrame, tiers: pd.Series) -> pd.DataFrame:
+    """Per tier (rows in :data:`TIERS` order, empty tiers left out): ``accounts``,
+    ``revenue`` (currency, net of returns), ``mean_orders`` (orders per account),
+    ``margin_rate`` (median over the tier's accounts, share 0-1; the column is left out when
+    the data has no margin) and ``revenue_share`` (the tier's revenue over the revenue of all
+    tiers, 0-1; net returns count negative)."""
+    prof = (
+        features.set_index("account_id")
+        .assign(tier=tiers)
+        .groupby("tier", observed=True)
+        .agg(
+            accounts=("n_orders", "size"),
+            revenue=("monetary_total", "sum"),
+            mean_orders=("n_orders", "mean"),
+            margin_rate=("margin_rate", "median"),
+        )
+    )
+    prof["revenue_share"] = prof["revenue"] / prof["revenue"].sum()
+    if prof["margin_rate"].isna().all():
+        prof = prof.drop(columns="margin_rate")
+    return prof
+
+
+@dataclass(frozen=True, eq=False)
+class TierMigration:
+    """Accounts moving between value tiers from ``start`` to ``end``.
+
+    ``counts`` and ``money`` are tier x tier tables (rows: the tier at ``start``, columns: the
+    tier at ``end``) of accounts and of their current revenue (currency). ``moved_up`` and
+    ``moved_down`` count accounts whose tier at ``end`` is higher or lower in the order of
+    :data:`TIERS` (strategic highest) than at ``start``; ``months`` is the span in months.
+    """
+
+    counts: pd.DataFrame
+    money: pd.DataFrame
+    moved_up: int
+    moved_down: int
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    months: int | None = None
+
+
+def tier_moves(counts: pd.DataFrame) -> tuple[int, int]:
+    """(moved up, moved down): accounts in a migration table ``counts`` (rows: tier before,
+    columns: tier after) whose tier rose or fell, by the order of :data:`TIERS` (the first
+    tier is the highest). Unknown tier names raise ``KeyError``."""
+    rank = {name: i for i, (name, _) in enumerate(TIERS)}
+    cells = counts.stack()
+    before = np.array([rank[a] for a, _ in cells.index])
+    after = np.array([rank[b] for _, b in cells.index])
+    values = cells.to_numpy()
+    return int(values[after < before].sum()), int(values[after > before].sum())
+
+
+def tier_migration(
+    before: pd.Series,
+    after: pd.Series,
+    revenue: pd.Series,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    months: int | None = None,
+) -> TierMigration:
+    """Counts and current revenue (currency) of accounts moving between tiers, with the
+    numbers moving up and down (:func:`tier_moves`); accounts missing from either side are
+    left out. ``start``, ``end`` and ``months`` only label the result."""
+    both = pd.DataFrame({"before": before, "after": after}).dropna()
+    counts = pd.crosstab(both["before"], both["after"])
+    money = pd.crosstab(
+        both["before"], both["after"], values=revenue.reindex(both.index), aggfunc="sum"
+    ).fillna(0.0)
+    up, down = tier_moves(counts)
+    return TierMigration(counts, money, up, down, start, end, months)
+
+
+@step("The tier migration")
+def tier_migration_since(
+    ds: Dataset,
+    tiers: pd.Series,
+    revenue: pd.Series,
+    as_of: pd.Timestamp,
+    *,
+    months: int,
+    weights: Mapping[str, float] | None,
+) -> TierMigration | Skipped:
+    """How accounts moved between value tiers over the ``months`` before ``as_of``; with a
+    shorter history, over a third of it (:func:`adapted_window`; Skipped below
+    :data:`MIN_MIGRATION_MONTHS`).
+
+    The earlier tiers are scored exactly as ``tiers`` were (:func:`value_tiers` with the same
+    ``weights``, which callers must pass: tiers scored with other weights would show moves
+    that are only a change of method) on the features and growth as of ``as_of - months``.
+    ``revenue`` is current revenue per account (currency).
+    """
+    orders = ds["orders"]
+    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
+    months = adapted_window(
+        months, history, minimum=MIN_MIGRATION_MONTHS, what="the tier migration"
+    )
+    if isinstance(months, Skipped):
+        return months
+    start = as_of - pd.DateOffset(months=months)
+    before = value_tiers(features_for(ds, start), ds["orders"], start, weights=weights)
+    return tier_migration(before, tiers, revenue, start=start, end=as_of, months=months)
+
+
+@step("The tier migration")
+def migration_caption(migration: TierMigration) -> str:
+    """What the two migration tables show: the dates of their rows and columns."""
+    return (
+        f"Tier migration from {migration.start:%Y-%m-%d} (rows) to {migration.end:%Y-%m-%d} "
+        "(columns): accounts, then their current revenue."
+    )
+
+
+@step("The tier migration")
+def migration_sentence(migration: TierMigration) -> str:
+    """How many accounts moved up (and down) at least one tier over the migration span."""
+    return (
+        f"{migration.moved_up} accounts moved up at least one tier in the last "
+        f"{migration.months} months; {migration.moved_down} moved down."
+    )
