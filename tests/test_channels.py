@@ -331,3 +331,57 @@ def test_save_costs_writes_the_table_or_says_why_not(tmp_path):
         "monthly spend per channel to get costs per lead and customer)."
     )
     assert not (tmp_path / "none" / "channel_costs.csv").exists()
+
+
+def _open_and_late_wins() -> Dataset:
+    """Search-ads leads of 2023-01 (two, one won in 2023-03, one won 2024-08, after the
+    analysis date 2024-06-30) and of 2024-05 (ten, all still open): 100 of spend each month."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(12)],
+            "source_channel": ["search_ads"] * 12,
+            "created_date": pd.to_datetime(["2023-01-10", "2023-01-20"] + ["2024-05-05"] * 10),
+            "intent_date": pd.to_datetime(["2023-02-01", "2024-07-01"] + [None] * 10),
+            "won_date": pd.to_datetime(["2023-03-01", "2024-08-01"] + [None] * 10),
+            "lost_date": pd.to_datetime([None] * 12),
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "channel": ["search_ads"] * 2,
+            "month": pd.to_datetime(["2023-01-01", "2024-05-01"]),
+            "spend": [100.0, 100.0],
+        }
+    )
+    return Dataset(
+        tables={"leads": leads, "channel_spend": spend},
+        source="test",
+        analysis_date=pd.Timestamp("2025-12-31"),
+        fingerprint="abc",
+    )
+
+
+def test_stage_dates_after_the_analysis_date_are_masked():
+    # the old code counted the win of 2024-08-01 on 2024-06-30: 2 customers, 1 inquiry
+    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    assert period.leads["won_date"].notna().sum() == 1
+    assert period.leads["intent_date"].notna().sum() == 1
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    assert costs.loc["search_ads", ["customers", "inquiries"]].tolist() == [1, 1]
+
+
+def test_cac_on_matured_cohorts_ignores_open_leads():
+    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    costs = ch.volume_and_cost(
+        leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=365
+    )
+    row = costs.loc["search_ads"]
+    # only 2023-01 is a matured month: 100 of spend, 2 leads, 1 customer (the old CAC: 200)
+    assert row["cac"] == 100.0
+    assert (row["mature_spend"], row["mature_leads"], row["mature_customers"]) == (100.0, 2, 1)
+    assert row["cost_per_lead"] == round(200 / 12, 2)  # the whole period
+    young = ch.volume_and_cost(
+        leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=800
+    )
+    assert pd.isna(young.loc["search_ads", "cac"])
+    assert "no lead month is 800 days old" in young.loc["search_ads", "note"]

@@ -48,6 +48,7 @@ COST_FORMATS = {
     "cost_per_lead": "{:,.2f}",
     "cost_per_inquiry": "{:,.2f}",
     "cac": "{:,.0f}",
+    "mature_spend": "{:,.0f}",
 }
 QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
 RESPONSE_FORMATS = {
@@ -89,7 +90,7 @@ def reporting_period(ds: Dataset, *, analysis_date: str = "", months: int = 48) 
     as_of = pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
     start = as_of - pd.DateOffset(months=months)
     created = ds["leads"]["created_date"]
-    leads = ds["leads"][(created > start) & (created <= as_of)]
+    leads = mask_after(ds["leads"][(created > start) & (created <= as_of)], as_of)
     spend: pd.DataFrame | Skipped
     if not ds.has("channel_spend"):
         spend = Skipped(
@@ -105,6 +106,26 @@ def reporting_period(ds: Dataset, *, analysis_date: str = "", months: int = 48) 
                 "export spend for the reporting period",
             )
     return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
+
+
+#: The stage dates of a lead (``<stage>_date``), masked after the analysis date.
+STAGE_DATES: tuple[str, ...] = (
+    "intent_date",
+    "proposal_date",
+    "negotiation_date",
+    "won_date",
+    "lost_date",
+)
+
+
+def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``leads`` with every stage date (:data:`STAGE_DATES`) after ``as_of`` set to NaT: on the
+    analysis date a deal won (or lost, or at a stage) later has not happened yet."""
+    out = leads.copy()
+    for col in STAGE_DATES:
+        if col in out.columns:
+            out[col] = out[col].where(out[col] <= as_of)
+    return out
 
 
 def period_sentence(period: Period) -> str:
@@ -138,12 +159,27 @@ def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFra
 
 
 @step("Spend and cost per channel")
-def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
+def volume_and_cost(
+    leads: pd.DataFrame,
+    spend: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | None = None,
+    mature_days: int = 365,
+) -> pd.DataFrame:
     """Per channel: spend, leads, inquiries, new customers and the cost of each (currency).
 
+    ``cac`` (spend per new customer) is computed on *matured* lead cohorts: the months whose
+    leads were created at least ``mature_days`` before ``as_of`` (their deals are decided), so
+    leads still open do not inflate it (open leads are a larger share of a fast-growing
+    channel's recent months). ``mature_spend``, ``mature_leads`` and ``mature_customers`` are
+    what it divides. ``as_of=None`` counts every month (no maturity restriction). ``spend``,
+    ``leads``, ``inquiries``, ``customers``, ``cost_per_lead`` and ``cost_per_inquiry`` count
+    the whole period. Stage dates must already be masked after ``as_of``
+    (:func:`reporting_period` does it).
+
     ``paid`` is False for channels without any spend row (costs 0). ``note`` says when a
-    channel has spend but no leads, or when months were left out for missing spend. Skipped
-    when ``spend`` is (no spend data: costs are not available, not 0).
+    channel has spend but no leads, no matured month, or when months were left out for missing
+    spend. Skipped when ``spend`` is (no spend data: costs are not available, not 0).
     """
     leads = leads.assign(month=_month(leads["created_date"]))
     missing = (
@@ -151,6 +187,7 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
         if len(spend)
         else pd.DataFrame(columns=["channel", "month"])
     )
+    cutoff = None if as_of is None else as_of - pd.Timedelta(days=mature_days)
     channels = sorted(set(leads["source_channel"]) | set(spend["channel"]))
     rows = []
     for ch in channels:
@@ -169,12 +206,21 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
                 )
         else:
             counted = mine
+        # a month is matured when its last day is at least mature_days before as_of
+        end_of_month = counted["month"] + pd.offsets.MonthEnd(0)
+        mature = counted if cutoff is None else counted[end_of_month <= cutoff]
+        s_end = s["month"] + pd.offsets.MonthEnd(0)
+        s_mature = s if cutoff is None else s[s_end <= cutoff]
         n_leads = len(counted)
         inquiries = int(counted["intent_date"].notna().sum())
         won = int(counted["won_date"].notna().sum())
+        mature_won = int(mature["won_date"].notna().sum())
         total = float(s["spend"].sum()) if paid else 0.0
+        mature_total = float(s_mature["spend"].sum()) if paid else 0.0
         if paid and n_leads == 0:
             note.append("spend but no leads in the selection")
+        if paid and n_leads and mature.empty:
+            note.append(f"no lead month is {mature_days} days old: no CAC yet")
         rows.append(
             {
                 "channel": ch,
@@ -185,7 +231,10 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
                 "customers": won,
                 "cost_per_lead": _cost(total, n_leads, paid),
                 "cost_per_inquiry": _cost(total, inquiries, paid),
-                "cac": _cost(total, won, paid),
+                "cac": _cost(mature_total, mature_won, paid),
+                "mature_spend": mature_total,
+                "mature_leads": len(mature),
+                "mature_customers": mature_won,
                 "note": "; ".join(note),
             }
         )
