@@ -95,3 +95,35 @@ def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():
     assert funnel.decision_sentence(times) == (
         "Median days to decision range from 20 (A) to 20 (A); not reached for B."
     )
+
+
+def test_wilson_intervals_match_published_values():
+    # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score
+    # without continuity correction): typed in, not recomputed
+    published = {
+        "a": (81, 263, 0.2553, 0.3662),
+        "b": (15, 148, 0.0624, 0.1605),
+        "c": (0, 20, 0.0000, 0.1611),
+        "d": (1, 29, 0.0061, 0.1718),
+        "e": (29, 29, 0.8830, 1.0000),
+    }
+    rows = []
+    for channel, (k, n, _, _) in published.items():
+        for i in range(n):
+            rows.append(
+                {
+                    "source_channel": channel,
+                    "created_date": pd.Timestamp("2020-01-01"),
+                    "intent_date": pd.Timestamp("2020-02-01") if i < k else pd.NaT,
+                    "proposal_date": pd.NaT,
+                    "negotiation_date": pd.NaT,
+                    "won_date": pd.NaT,
+                }
+            )
+    fun = funnel.conversion(pd.DataFrame(rows), as_of=pd.Timestamp("2024-01-01"), mature_days=365)
+    intent = fun[fun["stage"] == "intent"].set_index("channel")
+    for channel, (k, n, low, high) in published.items():
+        row = intent.loc[channel]
+        assert (row["converted"], row["entered"]) == (k, n)
+        assert row["low"] == pytest.approx(low, abs=6e-5), channel
+        assert row["high"] == pytest.approx(high, abs=6e-5), channel
