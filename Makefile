@@ -13,7 +13,7 @@ JOBS   ?= 2
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports test lint lab clean bench
+.PHONY: help setup data reports test test-slow lint lab clean bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML
 	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+
+test-slow: $(STAMP) $(DEMO) ## Run the slow statistical checks (interval coverage over many simulations)
+	$(PY) -m pytest -n $(JOBS) -m slow tests
 
 lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 	$(PY) -m ruff check src tests benchmarks notebooks

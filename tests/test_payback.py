@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,19 +66,73 @@ def _dataset() -> Dataset:
 
 
 def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth):
-    costs = ch.volume_and_cost(leads=demo["leads"], spend=demo["channel_spend"])
-    ltv = sv.channel_ltv(demo, demo.analysis_date, sv.LtvSettings(n_boot=100))
-    ratio = pb.ltv_cac_ratios(ltv=ltv, costs=costs)
+    period = ch.reporting_period(demo)
+    costs = ch.volume_and_cost(
+        leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=365
+    )
+    ltv = pb.lifetime_values(demo, demo.analysis_date, n_boot=100, n_refits=4)
+    # the same point values as the churn study's steps; intervals from refits on resamples
+    same = sv.channel_ltv(demo, demo.analysis_date, sv.LtvSettings(n_boot=100))
+    pd.testing.assert_series_equal(ltv.table["mean"], same["mean"])
+    assert ltv.draws.shape == (4, len(same)) and (ltv.draws.std() > 0).all()
+    assert (ltv.table["low"] == ltv.draws.quantile(0.025)).all()
+    ratio = pb.ltv_cac_ratios(ltv.table, costs, draws=ltv.draws)
     assert list(ratio.index) == truth["ltv_cac"]["order_best_to_worst"]
     assert (ratio["low"] <= ratio["ratio"]).all() and (ratio["ratio"] <= ratio["high"]).all()
+
+
+def test_refit_draws_refit_on_each_resample_within_groups():
+    frame = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "x": [1.0, 2.0, 3.0, 10.0, 20.0]})
+    seen = []
+
+    def estimate(sample: pd.DataFrame) -> pd.Series:
+        seen.append(sample["g"].value_counts().to_dict())
+        return sample.groupby("g")["x"].mean()
+
+    draws = pb.refit_draws(frame, estimate, by="g", n_refits=30, seed=1)
+    assert draws.shape == (30, 2) and draws["a"].nunique() > 1
+    assert all(s == {"a": 3, "b": 2} for s in seen)  # every group keeps its size
+    assert draws["b"].isin([10.0, 15.0, 20.0]).all()
+
+
+def test_verdict_rule():
+    clear = {"elasticity_low": 0.3, "elasticity_high": 0.7}
+    assert pb.verdict(ratio_high=5.0, marginal_low=1.2, **clear) == "grow"
+    assert pb.verdict(ratio_high=5.0, marginal_low=0.9, **clear) == "hold"
+    assert pb.verdict(ratio_high=0.9, marginal_low=1.2, **clear) == "cut or fix"
+    unclear = {"elasticity_low": -0.1, "elasticity_high": 0.7}
+    assert pb.verdict(ratio_high=5.0, marginal_low=3.0, **unclear) == "no verdict"
+    none = {"elasticity_low": float("nan"), "elasticity_high": float("nan")}
+    assert pb.verdict(ratio_high=5.0, marginal_low=float("nan"), **none) == "no verdict"
+
+
+def test_marginal_ratio_is_the_average_times_the_elasticity():
+    accounts, costs = _company(seed=5)
+    fixed = _exponential_ltv(accounts)
+    response = pd.DataFrame(
+        {"elasticity": [0.5, 0.2], "low": [0.4, -0.1], "high": [0.6, 0.5], "se": [0.05, 0.15]},
+        index=["A", "B"],
+    )
+    ratio = pb.ltv_cac_ratios(
+        fixed.to_frame("mean"), costs, draws=pd.DataFrame([fixed] * 20), response=response
+    )
+    a, b = ratio.loc["A"], ratio.loc["B"]
+    assert a["marginal"] == pytest.approx(0.5 * a["ratio"])
+    assert a["marginal_low"] < a["marginal"] < a["marginal_high"]
+    assert a["marginal_low"] == pytest.approx(a["low"] * 0.5 * (1 - 0.2), rel=0.1)
+    assert b["verdict"] == "no verdict"  # its elasticity interval includes 0
 
 
 def test_ltv_cac_ratios_by_hand():
     ratio = pb.ltv_cac_ratios(ltv=_ltv(), costs=_costs())
     assert list(ratio.index) == ["X", "Y", "V"]  # W has no CAC, Z no spend
     assert list(ratio["ratio"]) == pytest.approx([9.0, 2.5, 1.5])
-    assert ratio.loc["X", "low"] == 4.0 and ratio.loc["X", "high"] == 12.0
+    # without refit draws or the counts behind CAC: the LTV interval over a fixed CAC, by a
+    # split normal through low / mean / high (Monte Carlo: 2000 draws)
+    assert ratio.loc["X", "low"] == pytest.approx(4.0, rel=0.05)
+    assert ratio.loc["X", "high"] == pytest.approx(12.0, rel=0.05)
     assert list(ratio["flag"]) == ["", "ratio under 3", "may not pay back"]
+    assert list(ratio["verdict"]) == ["no verdict"] * 3  # no spend response measured
 
 
 def test_payback_months_by_hand():
@@ -93,7 +148,13 @@ def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
     ltv = pb.ChannelLtv(table=_ltv(), source="given")
     ratio = pb.ltv_cac(ltv, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
     assert ratio.loc["X", "payback_months"] == 2.0 and pd.isna(ratio.loc["Y", "payback_months"])
-    assert pb.ratio_sentence(ratio) == "X returns 9.0× its acquisition cost, V 1.5×."
+    lo_x, hi_x, lo_v, hi_v = (ratio.loc[c, e] for c in ("X", "V") for e in ("low", "high"))
+    assert pb.ratio_sentence(ratio) == (
+        f"X returns 9.0× (95% interval {lo_x:.1f}–{hi_x:.1f}) its acquisition cost, "
+        f"V 1.5× (95% interval {lo_v:.1f}–{hi_v:.1f})."
+    )
+    assert ratio.loc["X", "payback_low"] <= 2.0 <= ratio.loc["X", "payback_high"]
+    assert pd.isna(ratio.loc["V", "payback_low"])  # never within 36 months
 
 
 def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():
@@ -119,7 +180,7 @@ def test_lifetime_values_read_from_churn_metrics_of_the_same_data(tmp_path, monk
     def no_fit(*args, **kwargs):
         raise AssertionError("the survival model must not be fitted when metrics fit")
 
-    monkeypatch.setattr(sv, "channel_ltv", no_fit)
+    monkeypatch.setattr(sv, "define_churn", no_fit)
     path = tmp_path / "metrics.json"
     table = {"X": {"mean": 900.0, "low": 800.0, "high": 1000.0, "n": 40}}
     same = {
@@ -132,30 +193,42 @@ def test_lifetime_values_read_from_churn_metrics_of_the_same_data(tmp_path, monk
     path.write_text(json.dumps(same), encoding="utf-8")
     ltv = pb.lifetime_values(_dataset(), AS_OF, churn_metrics=str(path), n_boot=50, seed=7)
     assert ltv.table.loc["X", "mean"] == 900.0
-    assert ltv.source == f"Lifetime values read from the churn study's `{path}`."
+    assert ltv.source == (
+        f"Lifetime values read from the churn study's `{path}`. Its interval keeps the Cox fit "
+        "fixed."
+    )
+    assert ltv.draws is None
 
 
 def test_lifetime_values_fitted_here_or_skipped_with_the_models_note(tmp_path, monkeypatch):
     calls = []
     table = pd.DataFrame({"mean": [900.0], "low": [800.0], "high": [1.0e3], "n": [40]}, ["X"])
+    model = type("Model", (), {"notes": ["Penalised fit."]})()
 
-    table.attrs["notes"] = ["Penalised fit."]
+    def defined(ds, as_of, threshold_days):
+        calls.append(as_of)
+        return "definition"
 
-    def fitted(ds, as_of, settings):
-        calls.append((as_of, settings.n_boot, settings.seed))
+    def fitted(definition, definition_, settings):
+        calls.append((settings.n_boot, settings.seed))
         return table
 
-    monkeypatch.setattr(sv, "channel_ltv", fitted)
+    monkeypatch.setattr(sv, "define_churn", defined)
+    monkeypatch.setattr(sv, "churn_model", lambda definition, *args: model)
+    monkeypatch.setattr(sv, "ltv_by_channel", fitted)
     absent = tmp_path / "absent.json"
-    ltv = pb.lifetime_values(_dataset(), AS_OF, churn_metrics=str(absent), n_boot=50, seed=7)
-    assert calls == [(AS_OF, 50, 7)] and ltv.table is table
+    ltv = pb.lifetime_values(
+        _dataset(), AS_OF, churn_metrics=str(absent), n_boot=50, seed=7, n_refits=0
+    )
+    assert calls == [AS_OF, (50, 7)] and ltv.table is table and ltv.draws is None
     assert ltv.source == (
         f"No churn metrics at `{absent}`: lifetime values computed here. Penalised fit."
     )
-    assert pb.lifetime_values(_dataset(), AS_OF).source == pb.FITTED_HERE + " Penalised fit."
+    fitted_here = pb.lifetime_values(_dataset(), AS_OF, n_refits=0)
+    assert fitted_here.source == pb.FITTED_HERE + " Penalised fit."
 
     cause = Skipped("only 3 churn events", "a Cox model needs at least 20", "The Cox model")
-    monkeypatch.setattr(sv, "channel_ltv", lambda ds, as_of, settings: cause)
+    monkeypatch.setattr(sv, "ltv_by_channel", lambda definition, model, settings: cause)
     skipped = pb.lifetime_values(_dataset(), AS_OF, n_boot=50, seed=7)
     assert skipped == Skipped(
         "only 3 churn events", "a Cox model needs at least 20", step="Lifetime value by channel"
@@ -197,3 +270,106 @@ def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
     assert ltv is None and "ltv_definition differ" in note
     path.write_text("{damaged")
     assert pb.ltv_from_metrics(str(path), same)[0] is None
+
+
+# --- LTV:CAC intervals against planted values (a cheap simulated company) ----------------------
+
+RATE = np.log1p(0.10) / 365.25  # discount per day
+HORIZON = 3 * 365
+PLANTED = {  # channel: (hazard per day, mean margin per day, leads, win rate, spend)
+    "A": (1 / 600, 5.0, 1500, 0.15, 100_000.0),
+    "B": (1 / 1200, 3.0, 1200, 0.10, 60_000.0),
+}
+
+
+def _planted_ltv(hazard: float, margin: float) -> float:
+    k = hazard + RATE
+    return margin * (1 - np.exp(-k * HORIZON)) / k
+
+
+def _company(seed: int, n_accounts: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One simulated company: per channel ``n_accounts`` customers with exponential lifetimes
+    (planted hazard), a gamma margin per day (planted mean) and uniform follow-up of 200-1500
+    days; and its matured leads, binomial wins and spend (the costs table)."""
+    rng = np.random.default_rng(seed)
+    parts, costs = [], {}
+    for channel, (hazard, margin, leads, p, spend) in PLANTED.items():
+        life = rng.exponential(1 / hazard, n_accounts)
+        follow = rng.uniform(200, 1500, n_accounts)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "channel": channel,
+                    "duration": np.minimum(life, follow),
+                    "event": (life <= follow).astype(float),
+                    "margin": rng.gamma(2.0, margin / 2.0, n_accounts),
+                }
+            )
+        )
+        won = int(rng.binomial(leads, p))
+        costs[channel] = {
+            "paid": True,
+            "cac": spend / won,
+            "mature_spend": spend,
+            "mature_leads": leads,
+            "mature_customers": won,
+        }
+    return pd.concat(parts, ignore_index=True), pd.DataFrame.from_dict(costs, orient="index")
+
+
+def _exponential_ltv(sample: pd.DataFrame) -> pd.Series:
+    """The 'model refit' of the simulation: per channel the exponential hazard's maximum
+    likelihood (events / exposure) and the discounted restricted mean lifetime times the mean
+    margin per day."""
+    g = sample.groupby("channel")
+    hazard = g["event"].sum() / g["duration"].sum()
+    k = hazard + RATE
+    return g["margin"].mean() * (1 - np.exp(-k * HORIZON)) / k
+
+
+def _ratios(seed: int, n_refits: int = 100, n_accounts: int = 200) -> pd.DataFrame:
+    accounts, costs = _company(seed, n_accounts)
+    draws = pb.refit_draws(accounts, _exponential_ltv, by="channel", n_refits=n_refits, seed=seed)
+    ltv = _exponential_ltv(accounts).to_frame("mean")
+    return pb.ltv_cac_ratios(ltv, costs, draws=draws, seed=seed)
+
+
+def _planted_ratio(channel: str) -> float:
+    hazard, margin, leads, p, spend = PLANTED[channel]
+    return _planted_ltv(hazard, margin) / (spend / (leads * p))
+
+
+def test_ltv_cac_levels_recover_the_planted_values():
+    ratio = _ratios(seed=7, n_accounts=3000)
+    for channel in PLANTED:
+        hazard, margin, leads, p, spend = PLANTED[channel]
+        assert ratio.loc[channel, "ltv"] == pytest.approx(_planted_ltv(hazard, margin), rel=0.05)
+        assert ratio.loc[channel, "cac"] == pytest.approx(spend / (leads * p), rel=0.2)
+        assert ratio.loc[channel, "low"] <= _planted_ratio(channel) <= ratio.loc[channel, "high"]
+
+
+def test_ltv_cac_interval_resamples_the_won_counts():
+    # with the LTV known exactly (every refit gives the same value), the interval comes from
+    # the won counts alone: a fixed CAC (the old method) would give a zero-width interval
+    accounts, costs = _company(seed=3)
+    fixed = _exponential_ltv(accounts)
+    draws = pd.DataFrame([fixed] * 50)
+    ratio = pb.ltv_cac_ratios(fixed.to_frame("mean"), costs, draws=draws, seed=3)
+    a = ratio.loc["A"]
+    # won ~ Binomial(1500, p): the relative sd of the CAC is about sqrt((1 - p) / (n p))
+    p = costs.loc["A", "mature_customers"] / 1500
+    assert (a["high"] - a["low"]) / a["ratio"] == pytest.approx(
+        2 * 1.96 * np.sqrt((1 - p) / (1500 * p)), rel=0.15
+    )
+
+
+@pytest.mark.slow
+def test_ltv_cac_interval_covers_the_planted_ratio_95_percent_of_the_time():
+    """200 seeded simulated companies, two channels each (400 intervals): the 95% interval
+    (100 refits, won counts resampled) covers the planted LTV:CAC in 91-98% of them."""
+    hits = []
+    for seed in range(200):
+        ratio = _ratios(seed)
+        hits += [ratio.loc[c, "low"] <= _planted_ratio(c) <= ratio.loc[c, "high"] for c in PLANTED]
+    coverage = float(np.mean(hits))
+    assert 0.91 <= coverage <= 0.98, coverage

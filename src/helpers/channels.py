@@ -55,6 +55,7 @@ RESPONSE_FORMATS = {
     "elasticity": "{:.2f}",
     "low": "{:.2f}",
     "high": "{:.2f}",
+    "se": "{:.2f}",
     "mean_spend": "{:,.0f}",
     "marginal_cost": "{:,.0f}",
 }
@@ -330,7 +331,8 @@ def quadrant_sentence(quad: pd.DataFrame) -> str:
 @step("The spend response")
 def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame | Skipped:
     """Per paid channel: log(outcome + 0.5) = a + b log(spend) by OLS (statsmodels); ``b`` is
-    the elasticity (1% more spend -> b% more leads), with its 95% interval, and the marginal
+    the elasticity (1% more spend -> b% more leads), with its 95% interval and standard error
+    ``se``, and the marginal
     cost of one more unit at the mean monthly spend: spend / (b x outcome) (currency).
     Channels with fewer than :data:`MIN_RESPONSE_MONTHS` months of spend are left out;
     Skipped when none has that many."""
@@ -354,6 +356,7 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
                 "elasticity": b,
                 "low": float(lo),
                 "high": float(hi),
+                "se": float(fit.bse[1]),
                 "months": len(part),
                 "mean_spend": mean_spend,
                 "marginal_cost": mean_spend / (b * at_mean)
