@@ -496,13 +496,14 @@ def ltv_cac(
 
 
 @step("LTV:CAC")
-def ratio_sentence(ratio: pd.DataFrame) -> str:
+def ratio_sentence(ratio: pd.DataFrame, caveat: str = "") -> str:
     """The best and the worst LTV:CAC (``ratio`` as :func:`ltv_cac` returns it, best first),
-    each with its 95% interval."""
+    each with its 95% interval; ``caveat`` (a slice's spend caveat) appended when given."""
     best, worst = ratio.index[0], ratio.index[-1]
+    tail = f" ({caveat})" if caveat else ""
     return (
         f"{best} returns {_ratio_text(ratio, best)} its acquisition cost, "
-        f"{worst} {_ratio_text(ratio, worst)}."
+        f"{worst} {_ratio_text(ratio, worst)}{tail}."
     )
 
 
