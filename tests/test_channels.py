@@ -252,7 +252,8 @@ def test_findings_by_hand():
     ratio = RATIO.assign(cac_low=[200.0, 1200.0, 1.0, 1.0], cac_high=[300.0, 1800.0, 1.0, 1.0])
     assert ch.findings(costs=with_counts, ratio=ratio)[0] == (
         "The cheapest paid channel per new customer is cheap (250, 95% interval 200–300; 40 "
-        "customers); the dearest is dear (1,500, 95% interval 1,200–1,800; 20 customers)."
+        "customers of matured leads); the dearest is dear (1,500, 95% interval 1,200–1,800; 20 "
+        "customers of matured leads)."
     )
     no_ltv = Skipped("only 3 churn events", step="LTV:CAC")
     assert ch.findings(costs=COSTS, ratio=no_ltv)[-1] == (
@@ -310,6 +311,13 @@ def test_a_slice_gets_its_share_of_each_channels_spend():
     assert period.spend_note in ch.period_sentence(period)
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     assert costs.loc["search_ads", "cost_per_lead"] == 100.0  # as for the company: 1000 / 10
+    # the spend response is the company's (10 search_ads leads on 1000 of spend)
+    trend = ch.response_trend(period).set_index("channel")
+    assert trend.loc["search_ads", ["spend", "leads"]].tolist() == [1000.0, 10]
+    whole = ch.reporting_period(_dataset(), months=48)
+    pd.testing.assert_frame_equal(
+        ch.response_trend(whole), ch.monthly_trend(leads=whole.leads, spend=whole.spend)
+    )
 
 
 def test_a_slice_uses_the_spend_exports_own_column_or_says_spend_is_company_wide():

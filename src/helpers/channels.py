@@ -82,6 +82,8 @@ class Period:
     #: how a slice's spend was obtained (empty for the whole company): every sentence and
     #: metrics field that uses slice costs carries it
     spend_note: str = ""
+    #: the company's leads and (unallocated) spend of the period in a slice; None otherwise
+    company: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     @property
     def caveat(self) -> str:
@@ -126,14 +128,21 @@ def reporting_period(
         s = ds["channel_spend"]
         spend = s[(s["month"] > start) & (s["month"] <= as_of)]
         spend_note = ""
+        company = None
         if ds.filters and not spend.empty:
+            if company_leads is not None:
+                made = company_leads["created_date"]
+                company = (
+                    mask_after(company_leads[(made > start) & (made <= as_of)], as_of),
+                    spend,
+                )
             spend, spend_note = slice_spend(spend, leads, ds.filters, company_leads)
         if spend.empty:
             spend = Skipped(
                 f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
                 "export spend for the reporting period",
             )
-        return Period(as_of, start, months, leads, spend, spend_note)
+        return Period(as_of, start, months, leads, spend, spend_note, company)
     return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
 
 
@@ -354,6 +363,16 @@ def monthly_trend(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@step("The spend response")
+def response_trend(period: Period) -> pd.DataFrame | Skipped:
+    """The monthly trend the spend response is fitted on (:func:`monthly_trend`): the
+    period's own, or in a slice the company's (spend allocated by lead share would tie a
+    slice's spend to its own leads and bias the elasticity towards 1; the elasticity is taken
+    as the channel's, the same for every slice)."""
+    leads, spend = period.company if period.company is not None else (period.leads, period.spend)
+    return monthly_trend(leads=leads, spend=spend)
+
+
 @step("Spend and cost per channel")
 def cheapest_leads_sentence(costs: pd.DataFrame, caveat: str = "") -> str:
     """Which paid channel brings the cheapest leads (cost per lead, currency; over how many
@@ -470,6 +489,12 @@ def response_sentence(response: pd.DataFrame) -> str:
 # --- findings and headline numbers -------------------------------------------------------------
 
 
+def spend_notes(period: Period) -> list[str]:
+    """How a slice's spend was obtained (:attr:`Period.spend_note`), as a findings note; empty
+    for the whole company."""
+    return [period.spend_note] if period.spend_note else []
+
+
 def spend_slice_notes(ds: Dataset) -> list[str]:
     """The data's warnings about channel spend when the data is a slice (filters set): spend
     is company-wide, so a slice's costs compare slice volumes with company-wide spend."""
@@ -528,7 +553,7 @@ def _cac_text(costs: pd.DataFrame, ratio: pd.DataFrame | Skipped, channel: str) 
         r = ratio.loc[channel]
         text += f", 95% interval {money(r['cac_low'])}–{money(r['cac_high'])}"
     if "mature_customers" in costs.columns:
-        text += f"; {int(costs.loc[channel, 'mature_customers']):,} customers"
+        text += f"; {int(costs.loc[channel, 'mature_customers']):,} customers of matured leads"
     return text
 
 
