@@ -159,9 +159,11 @@ def test_spend_response_by_hand_and_too_short_histories():
     assert fit.loc["x", "elasticity"] == pytest.approx(1.0)
     assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
+    lo, hi = fit.loc["x", ["low", "high"]]
     assert ch.response_sentence(fit) == (
-        "x responds most to extra spend (elasticity 1.00); one more lead there costs about 10 "
-        "at current spend."
+        f"x's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
+        "over 6 months); at current spend one more lead there goes with about 10 more spend "
+        "(an association: spend was not varied at random)."
     )
     short = ch.spend_response(trend.iloc[:5])
     assert short == Skipped(

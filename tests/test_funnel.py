@@ -68,7 +68,10 @@ def test_rates_and_shares_counted_by_hand():
     assert list(shares["A"]) == pytest.approx([0.75, 0.5, 0.5, 0.25])
     a_won = fun[(fun["channel"] == "A") & (fun["stage"] == "won")].iloc[0]
     assert (a_won["entered"], a_won["converted"]) == (2, 1)
-    assert funnel.close_sentence(rates=rates) == "Negotiations from B close best (100% won)."
+    # B: 1 of 1 negotiation won; Wilson 95% interval for 1/1 is 0.2065-1 (Newcombe 1998)
+    assert funnel.close_sentence(fun=fun) == (
+        "Negotiations from B close best (100% won, 95% interval 21%–100%, of 1 negotiations)."
+    )
 
 
 def test_no_mature_lead_skips_the_funnel_and_what_follows():
@@ -76,7 +79,7 @@ def test_no_mature_lead_skips_the_funnel_and_what_follows():
     assert isinstance(fun, Skipped) and fun.step == "The funnel"
     assert "no lead in the selection was created 3650 days before 2025-01-01" in fun.sentence()
     assert funnel.rates(fun) == fun and funnel.shares(fun) == fun
-    assert funnel.close_sentence(rates=funnel.rates(fun)) == fun
+    assert funnel.close_sentence(fun=fun) == fun
 
 
 def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():

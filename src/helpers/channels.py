@@ -477,12 +477,16 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
 
 @step("The spend response")
 def response_sentence(response: pd.DataFrame) -> str:
-    """The channel that responds most to extra spend, and what one more lead costs there."""
+    """The channel whose leads rise most with its spend (elasticity with its 95% interval and
+    months), and the spend associated with one more lead there; an association, not a
+    measured response (spend was not varied at random)."""
     steep = response["elasticity"].idxmax()
+    r = response.loc[steep]
     return (
-        f"{steep} responds most to extra spend (elasticity "
-        f"{response.loc[steep, 'elasticity']:.2f}); one more lead there costs about "
-        f"{money(response.loc[steep, 'marginal_cost'])} at current spend."
+        f"{steep}'s leads rise most with its spend (elasticity {r['elasticity']:.2f}, 95% "
+        f"interval {r['low']:.2f}–{r['high']:.2f}, over {int(r['months'])} months); at "
+        f"current spend one more lead there goes with about {money(r['marginal_cost'])} more "
+        "spend (an association: spend was not varied at random)."
     )
 
 

@@ -82,13 +82,18 @@ def shares(fun: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("The funnel")
-def close_sentence(rates: pd.DataFrame) -> str:
-    """Which channel's negotiations close best (``rates`` as :func:`rates`)."""
-    won = rates["won"].dropna()
+def close_sentence(fun: pd.DataFrame) -> str:
+    """Which channel's negotiations close best (``fun`` as :func:`conversion`), with the
+    Wilson interval and the number of negotiations behind the rate."""
+    won = fun[(fun["stage"] == "won") & (fun["entered"] > 0)].set_index("channel")
     if won.empty:
         return "No mature lead reached a negotiation."
-    best = won.idxmax()
-    return f"Negotiations from {best} close best ({won[best]:.0%} won)."
+    best = won["rate"].idxmax()
+    r = won.loc[best]
+    return (
+        f"Negotiations from {best} close best ({r['rate']:.0%} won, 95% interval "
+        f"{r['low']:.0%}–{r['high']:.0%}, of {int(r['entered']):,} negotiations)."
+    )
 
 
 @dataclass(frozen=True)
