@@ -82,16 +82,19 @@ def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth):
 
 
 def test_refit_draws_refit_on_each_resample_within_groups():
-    frame = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 2, "x": [1.0, 2.0, 3.0, 10.0, 20.0]})
+    frame = pd.DataFrame(
+        {"g": ["a"] * 3 + ["b"] * 2 + [None], "x": [1.0, 2.0, 3.0, 10.0, 20.0, 99.0]}
+    )
     seen = []
 
     def estimate(sample: pd.DataFrame) -> pd.Series:
-        seen.append(sample["g"].value_counts().to_dict())
+        seen.append(sample["g"].value_counts(dropna=False).to_dict())
         return sample.groupby("g")["x"].mean()
 
     draws = pb.refit_draws(frame, estimate, by="g", n_refits=30, seed=1)
     assert draws.shape == (30, 2) and draws["a"].nunique() > 1
-    assert all(s == {"a": 3, "b": 2} for s in seen)  # every group keeps its size
+    # every group keeps its size; the row without a group stays in every refit
+    assert all(s == {"a": 3, "b": 2, None: 1} for s in seen)
     assert draws["b"].isin([10.0, 15.0, 20.0]).all()
 
 

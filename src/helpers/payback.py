@@ -37,9 +37,12 @@ if TYPE_CHECKING:
 
 #: LTV:CAC under this is flagged (the usual B2B floor).
 RATIO_FLOOR = 3.0
-#: Cox refits (account resamples) behind the LTV and LTV:CAC intervals. About 0.1-0.3 s each on
-#: the demo's 2,900 accounts; a 95% percentile interval from 50 draws is coarse (its ends are
-#: interpolated between the 1st-2nd and 49th-50th draws), so raise it for a final report.
+#: Cox refits (account resamples) behind the LTV and LTV:CAC intervals. Measured on a loaded
+#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts (50 refits: 15-40 s), and
+#: 1.3-4 s for the Cox refit alone at 100k accounts (plus valuing every account), so 50 refits
+#: at 100k take minutes: lower N_REFITS there (15 keep the channel study near a minute) and
+#: say so. A 95% percentile interval from 50 draws is coarse (its ends are interpolated
+#: between the 1st-2nd and 49th-50th draws): raise it for a final report.
 N_REFITS = 50
 #: Resamples of the won counts (and elasticity) per LTV draw, and of payback.
 N_DRAWS = 2000
@@ -128,14 +131,15 @@ def refit_draws(
     seed: int = 42,
 ) -> pd.DataFrame:
     """``n_refits`` bootstrap draws of ``estimate``: each resamples the rows of ``frame`` with
-    replacement within each group of column ``by`` (so every group keeps its size) and calls
+    replacement within each group of column ``by`` (so every group keeps its size; rows
+    without a group form one group of their own) and calls
     ``estimate`` on the resample (which refits its model). One row per draw, one column per
     entry of the estimate's Series; a draw whose fit fails (raises ``ConvergenceError``) is
     left out and counted in ``attrs['failed']``."""
     from lifelines.exceptions import ConvergenceError
 
     rng = np.random.default_rng(seed)
-    groups = list(frame.groupby(by, sort=True).indices.values())
+    groups = list(frame.groupby(by, sort=True, dropna=False).indices.values())
     rows, failed = [], 0
     for _ in range(n_refits):
         pos = np.concatenate([rng.choice(ix, size=len(ix), replace=True) for ix in groups])
