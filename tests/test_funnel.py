@@ -130,3 +130,17 @@ def test_wilson_intervals_match_published_values():
         assert (row["converted"], row["entered"]) == (k, n)
         assert row["low"] == pytest.approx(low, abs=6e-5), channel
         assert row["high"] == pytest.approx(high, abs=6e-5), channel
+
+
+def test_open_mature_leads_are_not_counted_as_non_converters():
+    # A's lead with an inquiry only and A's lead with nothing: the first is lost, the second
+    # still open on the analysis date (neither won nor lost): it leaves the intent denominator
+    leads = _leads()
+    leads["lost_date"] = pd.to_datetime(
+        [None, "2023-04-01", "2023-02-01", None, None, "2023-02-01", None]
+    )
+    fun = funnel.conversion(leads, as_of=AS_OF, mature_days=365)
+    a_intent = fun[(fun["channel"] == "A") & (fun["stage"] == "intent")].iloc[0]
+    assert (a_intent["entered"], a_intent["converted"], a_intent["open"]) == (3, 3, 1)
+    a_proposal = fun[(fun["channel"] == "A") & (fun["stage"] == "proposal")].iloc[0]
+    assert (a_proposal["entered"], a_proposal["converted"]) == (3, 2)  # the lost one counts

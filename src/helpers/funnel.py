@@ -33,10 +33,12 @@ def conversion(
     stage of :data:`STAGES`; shares 0-1).
 
     Only leads created at least ``mature_days`` before ``as_of`` count (their outcome is
-    known: open deals would bias rates down). ``rate`` at a stage is the share of leads that
-    reached the previous stage (or were created, for intent) and reached this one;
-    ``share_of_leads`` the share of all the channel's leads that reached it. Skipped when no
-    lead is that old.
+    known: open deals would bias rates down). When the leads have a ``lost_date``, a mature
+    lead still open on ``as_of`` (neither won nor lost) is left out of the stage it has not
+    reached yet (``open`` counts them): it is not a non-converter yet. ``rate`` at a stage is
+    the share of leads that reached the previous stage (or were created, for intent) and
+    reached this one; ``share_of_leads`` the share of all the channel's leads that reached it.
+    Stage dates after ``as_of`` must already be masked. Skipped when no lead is that old.
     """
     mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
     if mature.empty:
@@ -48,9 +50,15 @@ def conversion(
     for ch, part in mature.groupby("source_channel"):
         base = len(part)
         reached_prev = np.ones(len(part), bool)
+        is_open = (
+            (part["won_date"].isna() & part["lost_date"].isna()).to_numpy()
+            if "lost_date" in part.columns
+            else np.zeros(len(part), bool)
+        )
         for stage in STAGES:
             reached = part[f"{stage}_date"].notna().to_numpy() & reached_prev
-            n, k = int(reached_prev.sum()), int(reached.sum())
+            pending = reached_prev & ~reached & is_open
+            n, k = int((reached_prev & ~pending).sum()), int(reached.sum())
             lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan,) * 2
             rows.append(
                 {
@@ -58,6 +66,7 @@ def conversion(
                     "stage": stage,
                     "entered": n,
                     "converted": k,
+                    "open": int(pending.sum()),
                     "rate": k / n if n else float("nan"),
                     "low": lo,
                     "high": hi,
