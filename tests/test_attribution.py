@@ -59,7 +59,9 @@ def test_position_based_and_time_decay_weights():
 
 
 def test_build_paths_ignores_touches_after_conversion_and_truncates():
-    leads = pd.DataFrame({"lead_id": ["L1", "L2"], "lost_date": pd.to_datetime([None, None])})
+    leads = pd.DataFrame(
+        {"lead_id": ["L1", "L2"], "lost_date": pd.to_datetime([None, "2025-01-20"])}
+    )
     t = pd.DataFrame(
         {
             "lead_id": ["L1"] * 5 + ["L2"],
@@ -113,7 +115,49 @@ def test_a_loss_after_the_analysis_date_does_not_reach_past_it():
     )
     conv = pd.Series(pd.to_datetime([None]), index=["L1"])
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
-    assert list(p.touches["channel"]) == ["A"]  # B was touched after the analysis date
+    # on 2025-03-01 L1 is neither won nor lost: an open lead, not a non-converter
+    assert p.touches.empty and (p.n_paths, p.open) == (0, 1)
+    later = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-31"), window_days=90)
+    assert list(later.touches["channel"]) == ["A", "B"] and later.open == 0
+
+
+def test_open_leads_are_not_counted_as_non_converters():
+    # L1 (A, won) and L2 (B, lost) as in PATHS' first two; L3 touches B and is still open:
+    # counted as a non-converter, it would lower B's conversion probability and its credit
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4"],
+            "lost_date": pd.to_datetime([None, "2025-02-01", None, None]),
+        }
+    )
+    t = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4", "L4"],
+            "channel": ["A", "B", "B", "A", "B"],
+            "touched_at": pd.to_datetime(
+                ["2025-01-05", "2025-01-06", "2025-01-07", "2025-01-08", "2025-01-09"]
+            ),
+        }
+    )
+    conv = pd.Series(
+        pd.to_datetime(["2025-01-10", None, None, "2025-01-20"]), index=leads["lead_id"]
+    )
+    p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
+    assert sorted(p.touches["lead_id"].unique()) == ["L1", "L2", "L4"] and p.open == 1
+    # the same paths as PATHS: A 0.6, B 0.4
+    share = at.markov_removal(p.touches)
+    assert share["A"] == pytest.approx(0.6) and share["B"] == pytest.approx(0.4)
+
+
+def test_markov_credit_does_not_depend_on_row_order():
+    paths = _touches(
+        [(["A", "B", "C"], True), (["B", "A"], False), (["C"], True), (["A", "C", "B"], False)]
+    )
+    want = at.markov_removal(paths.touches)
+    for seed in range(5):
+        shuffled = paths.touches.sample(frac=1.0, random_state=seed)
+        got = at.markov_removal(shuffled)
+        pd.testing.assert_series_equal(got, want)
 
 
 # --- conversions, their value and the study step ------------------------------------------------
@@ -253,7 +297,8 @@ def test_attribute_conversions_by_hand():
 def test_attribution_sentences_by_hand():
     att = _attribute(_dataset())
     assert at.paths_sentence(att) == (
-        "3 paths, 2 converting; 0 paths longer than 20 touches were cut to their last 20."
+        "3 paths, 2 converting; 0 paths longer than 20 touches were cut to their last 20; "
+        "0 leads still open on the analysis date were left out (not yet converted or lost)."
     )
     assert at.credit_sentence(att, model="markov") == (
         "Under the markov model, A earns most credit (1 conversions, 167 of revenue); "

@@ -134,8 +134,11 @@ def test_monthly_trend_and_cheapest_leads_by_hand():
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     assert costs.loc["search_ads", "cost_per_lead"] == 400.0  # 400 of spend, one lead
     assert ch.cheapest_leads_sentence(costs) == (
-        "search_ads brings the cheapest leads (400 each); cost per lead moves with spend from "
-        "month to month (section 6)."
+        "search_ads brings the cheapest leads (400 each over 1 leads); cost per lead moves "
+        "with spend from month to month (section 6)."
+    )
+    assert "(400 each over 1 leads; slice spend allocated by lead share)" in (
+        ch.cheapest_leads_sentence(costs, caveat="slice spend allocated by lead share")
     )
 
 
@@ -156,9 +159,11 @@ def test_spend_response_by_hand_and_too_short_histories():
     assert fit.loc["x", "elasticity"] == pytest.approx(1.0)
     assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
+    lo, hi = fit.loc["x", ["low", "high"]]
     assert ch.response_sentence(fit) == (
-        "x responds most to extra spend (elasticity 1.00); one more lead there costs about 10 "
-        "at current spend."
+        f"x's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
+        "over 6 months); at current spend one more lead there goes with about 10 more spend "
+        "(an association: spend was not varied at random)."
     )
     short = ch.spend_response(trend.iloc[:5])
     assert short == Skipped(
@@ -212,19 +217,46 @@ COSTS = pd.DataFrame(
     index=pd.Index(["cheap", "dear", "organic", "referral"], name="channel"),
 )
 RATIO = pd.DataFrame(
-    {"ratio": [6.0, 2.0], "flag": ["", "ratio under 3"], "payback_months": [3.0, 30.0]},
-    index=["cheap", "dear"],
+    {
+        "ratio": [6.0, 2.0, 0.5, 3.0],
+        "low": [5.0, 1.5, 0.3, 2.0],
+        "high": [7.0, 2.5, 0.8, 4.0],
+        "marginal": [3.0, 1.0, 0.2, 3.0],
+        "marginal_low": [2.0, 0.5, 0.1, float("nan")],
+        "marginal_high": [4.0, 1.5, 0.3, float("nan")],
+        "verdict": ["grow", "hold", "cut or fix", "no verdict"],
+        "flag": ["", "ratio under 3", "may not pay back", ""],
+        "payback_months": [3.0, 30.0, float("nan"), 12.0],
+    },
+    index=["cheap", "dear", "bad", "unclear"],
 )
 
 
 def test_findings_by_hand():
-    assert ch.findings(costs=COSTS, ratio=RATIO, notes=["spend is company-wide"]) == [
+    assert ch.findings(costs=COSTS, ratio=RATIO, notes=["a note"]) == [
         "The cheapest paid channel per new customer is cheap (250); the dearest is dear (1,500).",
         "organic, referral brought 4 customers with no recorded spend.",
-        "Grow cheap: each new customer is worth 6.0× what it cost (LTV:CAC).",
-        "Cut or fix dear: LTV:CAC 2.0 (ratio under 3).",
-        "spend is company-wide",
+        "Grow cheap: LTV:CAC 6.0 (95% interval 5.0–7.0); marginal LTV:CAC 3.0 (2.0–4.0) if "
+        "the observed spend response holds (spend was not varied at random), above 1 at its "
+        "lower bound.",
+        "Hold dear: LTV:CAC 2.0 (95% interval 1.5–2.5); marginal LTV:CAC 1.0 (0.5–1.5) if the "
+        "observed spend response holds (spend was not varied at random), not clearly above 1.",
+        "Cut or fix bad: LTV:CAC 0.5 (95% interval 0.3–0.8), below 1 even at the interval's top.",
+        "No verdict on unclear: LTV:CAC 3.0 (95% interval 2.0–4.0), but whether more spend "
+        "brings more customers is not measured (the spend elasticity's interval includes 0, "
+        "or it was not estimated).",
+        "a note",
     ]
+    sliced = ch.findings(costs=COSTS, ratio=RATIO, caveat="slice spend allocated by lead share")
+    caveated = sliced[:1] + sliced[2:]
+    assert all(f.endswith("(slice spend allocated by lead share).") for f in caveated)
+    with_counts = COSTS.assign(mature_customers=[40, 20, 0, 0])
+    ratio = RATIO.assign(cac_low=[200.0, 1200.0, 1.0, 1.0], cac_high=[300.0, 1800.0, 1.0, 1.0])
+    assert ch.findings(costs=with_counts, ratio=ratio)[0] == (
+        "The cheapest paid channel per new customer is cheap (250, 95% interval 200–300; 40 "
+        "customers of matured leads); the dearest is dear (1,500, 95% interval 1,200–1,800; 20 "
+        "customers of matured leads)."
+    )
     no_ltv = Skipped("only 3 churn events", step="LTV:CAC")
     assert ch.findings(costs=COSTS, ratio=no_ltv)[-1] == (
         "LTV:CAC is not available: only 3 churn events."
@@ -235,6 +267,81 @@ def test_findings_by_hand():
     ]
 
 
+def _sliced(spend_columns: dict | None = None) -> tuple[Dataset, pd.DataFrame]:
+    """Company leads of search_ads in 2025-01: 4 north, 6 south (and 2 north of trade_show in
+    2025-02); 1000 of search_ads spend in 2025-01 and 500 of trade_show in 2025-02."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(12)],
+            "source_channel": ["search_ads"] * 10 + ["trade_show"] * 2,
+            "region": ["north"] * 4 + ["south"] * 6 + ["north"] * 2,
+            "created_date": pd.to_datetime(["2025-01-15"] * 10 + ["2025-02-15"] * 2),
+            "intent_date": pd.NaT,
+            "won_date": pd.to_datetime(["2025-03-01"] * 2 + [None] * 8 + ["2025-03-01", None]),
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "channel": ["search_ads", "trade_show"],
+            "month": pd.to_datetime(["2025-01-01", "2025-02-01"]),
+            "spend": [1000.0, 500.0],
+            **(spend_columns or {}),
+        }
+    )
+    company = Dataset(
+        tables={"leads": leads, "channel_spend": spend},
+        source="test",
+        analysis_date=AS_OF,
+        fingerprint="abc",
+    )
+    north = dataclasses.replace(
+        company,
+        tables={**company.tables, "leads": leads[leads["region"] == "north"]},
+        filters={"region": "north"},
+    )
+    return north, leads
+
+
+def test_a_slice_gets_its_share_of_each_channels_spend():
+    north, company_leads = _sliced()
+    period = ch.reporting_period(north, months=48, company_leads=company_leads)
+    spend = period.spend.set_index("channel")["spend"]
+    # 4 of search_ads' 10 leads are north's: 400 of 1000 (the old code charged all 1000)
+    assert spend.to_dict() == {"search_ads": 400.0, "trade_show": 500.0}
+    assert period.spend_note.startswith("Spend allocated to the slice {'region': 'north'}")
+    assert period.caveat == "slice spend allocated by lead share"
+    assert period.spend_note in ch.period_sentence(period)
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    assert costs.loc["search_ads", "cost_per_lead"] == 100.0  # as for the company: 1000 / 10
+    # the spend response is the company's (10 search_ads leads on 1000 of spend)
+    trend = ch.response_trend(period).set_index("channel")
+    assert trend.loc["search_ads", ["spend", "leads"]].tolist() == [1000.0, 10]
+    whole = ch.reporting_period(_dataset(), months=48)
+    pd.testing.assert_frame_equal(
+        ch.response_trend(whole), ch.monthly_trend(leads=whole.leads, spend=whole.spend)
+    )
+
+
+def test_a_slice_uses_the_spend_exports_own_column_or_says_spend_is_company_wide():
+    north, company_leads = _sliced({"region": ["north", "south"]})
+    own = ch.reporting_period(north, months=48, company_leads=company_leads)
+    assert list(own.spend["channel"]) == ["search_ads"] and own.caveat == ""
+    assert "own region column" in own.spend_note
+    north, _ = _sliced()
+    whole = ch.reporting_period(north, months=48)
+    assert whole.spend["spend"].sum() == 1500.0
+    assert whole.caveat == "company-wide spend over slice volumes: overstated"
+
+
+def test_metrics_carry_the_slice_spend_note():
+    north, company_leads = _sliced()
+    period = ch.reporting_period(north, months=48, company_leads=company_leads)
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    m = _metrics(costs=costs, ratio=Skipped("no LTV", step="LTV:CAC"), period=period, ds=north)
+    assert m.spend_allocation == period.spend_note
+    assert m.findings[0].endswith("(slice spend allocated by lead share).")
+
+
 def test_spend_slice_notes_only_for_a_slice(demo):
     assert ch.spend_slice_notes(demo) == []
     region = demo["accounts"]["region"].iloc[0]
@@ -242,9 +349,9 @@ def test_spend_slice_notes_only_for_a_slice(demo):
     assert len(notes) == 1 and notes[0].startswith("spend is company-wide")
 
 
-def _metrics(**changes):
-    ds = _dataset()
-    period = ch.reporting_period(ds, months=48)
+def _metrics(ds=None, period=None, **changes):
+    ds = ds or _dataset()
+    period = period or ch.reporting_period(ds, months=48)
     credit = pd.DataFrame({m: [3.0, 1.0] for m in at.MODELS}, index=["cheap", "organic"])
     attributed = at.Attribution(
         paths=at.Paths(pd.DataFrame(), 4, 4, 0),
@@ -278,7 +385,8 @@ def test_metrics_by_hand():
         "test",
     )
     assert m.costs["dear"]["cac"] == 1500.0 and "note" not in m.costs["dear"]
-    assert m.ltv_cac["dear"] == {"ratio": 2.0, "flag": "ratio under 3", "payback_months": 30.0}
+    assert m.ltv_cac["dear"]["ratio"] == 2.0 and m.ltv_cac["dear"]["verdict"] == "hold"
+    assert m.spend_allocation == ""
     assert m.quadrant == {"cheap": "invest more", "dear": "wind down"}
     assert m.elasticity == {"cheap": 0.5}
     assert m.attribution == {"cheap": 3.0, "organic": 1.0}
@@ -331,3 +439,57 @@ def test_save_costs_writes_the_table_or_says_why_not(tmp_path):
         "monthly spend per channel to get costs per lead and customer)."
     )
     assert not (tmp_path / "none" / "channel_costs.csv").exists()
+
+
+def _open_and_late_wins() -> Dataset:
+    """Search-ads leads of 2023-01 (two, one won in 2023-03, one won 2024-08, after the
+    analysis date 2024-06-30) and of 2024-05 (ten, all still open): 100 of spend each month."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(12)],
+            "source_channel": ["search_ads"] * 12,
+            "created_date": pd.to_datetime(["2023-01-10", "2023-01-20"] + ["2024-05-05"] * 10),
+            "intent_date": pd.to_datetime(["2023-02-01", "2024-07-01"] + [None] * 10),
+            "won_date": pd.to_datetime(["2023-03-01", "2024-08-01"] + [None] * 10),
+            "lost_date": pd.to_datetime([None] * 12),
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "channel": ["search_ads"] * 2,
+            "month": pd.to_datetime(["2023-01-01", "2024-05-01"]),
+            "spend": [100.0, 100.0],
+        }
+    )
+    return Dataset(
+        tables={"leads": leads, "channel_spend": spend},
+        source="test",
+        analysis_date=pd.Timestamp("2025-12-31"),
+        fingerprint="abc",
+    )
+
+
+def test_stage_dates_after_the_analysis_date_are_masked():
+    # the old code counted the win of 2024-08-01 on 2024-06-30: 2 customers, 1 inquiry
+    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    assert period.leads["won_date"].notna().sum() == 1
+    assert period.leads["intent_date"].notna().sum() == 1
+    costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
+    assert costs.loc["search_ads", ["customers", "inquiries"]].tolist() == [1, 1]
+
+
+def test_cac_on_matured_cohorts_ignores_open_leads():
+    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    costs = ch.volume_and_cost(
+        leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=365
+    )
+    row = costs.loc["search_ads"]
+    # only 2023-01 is a matured month: 100 of spend, 2 leads, 1 customer (the old CAC: 200)
+    assert row["cac"] == 100.0
+    assert (row["mature_spend"], row["mature_leads"], row["mature_customers"]) == (100.0, 2, 1)
+    assert row["cost_per_lead"] == round(200 / 12, 2)  # the whole period
+    young = ch.volume_and_cost(
+        leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=800
+    )
+    assert pd.isna(young.loc["search_ads", "cac"])
+    assert "no lead month is 800 days old" in young.loc["search_ads", "note"]

@@ -68,7 +68,10 @@ def test_rates_and_shares_counted_by_hand():
     assert list(shares["A"]) == pytest.approx([0.75, 0.5, 0.5, 0.25])
     a_won = fun[(fun["channel"] == "A") & (fun["stage"] == "won")].iloc[0]
     assert (a_won["entered"], a_won["converted"]) == (2, 1)
-    assert funnel.close_sentence(rates=rates) == "Negotiations from B close best (100% won)."
+    # B: 1 of 1 negotiation won; Wilson 95% interval for 1/1 is 0.2065-1 (Newcombe 1998)
+    assert funnel.close_sentence(fun=fun) == (
+        "Negotiations from B close best (100% won, 95% interval 21%–100%, of 1 negotiations)."
+    )
 
 
 def test_no_mature_lead_skips_the_funnel_and_what_follows():
@@ -76,7 +79,7 @@ def test_no_mature_lead_skips_the_funnel_and_what_follows():
     assert isinstance(fun, Skipped) and fun.step == "The funnel"
     assert "no lead in the selection was created 3650 days before 2025-01-01" in fun.sentence()
     assert funnel.rates(fun) == fun and funnel.shares(fun) == fun
-    assert funnel.close_sentence(rates=funnel.rates(fun)) == fun
+    assert funnel.close_sentence(fun=fun) == fun
 
 
 def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():
@@ -95,3 +98,49 @@ def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():
     assert funnel.decision_sentence(times) == (
         "Median days to decision range from 20 (A) to 20 (A); not reached for B."
     )
+
+
+def test_wilson_intervals_match_published_values():
+    # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score
+    # without continuity correction): typed in, not recomputed
+    published = {
+        "a": (81, 263, 0.2553, 0.3662),
+        "b": (15, 148, 0.0624, 0.1605),
+        "c": (0, 20, 0.0000, 0.1611),
+        "d": (1, 29, 0.0061, 0.1718),
+        "e": (29, 29, 0.8830, 1.0000),
+    }
+    rows = []
+    for channel, (k, n, _, _) in published.items():
+        for i in range(n):
+            rows.append(
+                {
+                    "source_channel": channel,
+                    "created_date": pd.Timestamp("2020-01-01"),
+                    "intent_date": pd.Timestamp("2020-02-01") if i < k else pd.NaT,
+                    "proposal_date": pd.NaT,
+                    "negotiation_date": pd.NaT,
+                    "won_date": pd.NaT,
+                }
+            )
+    fun = funnel.conversion(pd.DataFrame(rows), as_of=pd.Timestamp("2024-01-01"), mature_days=365)
+    intent = fun[fun["stage"] == "intent"].set_index("channel")
+    for channel, (k, n, low, high) in published.items():
+        row = intent.loc[channel]
+        assert (row["converted"], row["entered"]) == (k, n)
+        assert row["low"] == pytest.approx(low, abs=6e-5), channel
+        assert row["high"] == pytest.approx(high, abs=6e-5), channel
+
+
+def test_open_mature_leads_are_not_counted_as_non_converters():
+    # A's lead with an inquiry only and A's lead with nothing: the first is lost, the second
+    # still open on the analysis date (neither won nor lost): it leaves the intent denominator
+    leads = _leads()
+    leads["lost_date"] = pd.to_datetime(
+        [None, "2023-04-01", "2023-02-01", None, None, "2023-02-01", None]
+    )
+    fun = funnel.conversion(leads, as_of=AS_OF, mature_days=365)
+    a_intent = fun[(fun["channel"] == "A") & (fun["stage"] == "intent")].iloc[0]
+    assert (a_intent["entered"], a_intent["converted"], a_intent["open"]) == (3, 3, 1)
+    a_proposal = fun[(fun["channel"] == "A") & (fun["stage"] == "proposal")].iloc[0]
+    assert (a_proposal["entered"], a_proposal["converted"]) == (3, 2)  # the lost one counts

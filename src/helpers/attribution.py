@@ -5,8 +5,10 @@ first-order Markov removal effect. Written here because the maintained options a
 (ChannelAttribution) or alpha quality (mta); the Markov model is a small absorbing-chain solve.
 
 A path is the ordered channels of a lead's touches inside the conversion window before its
-conversion (or before the analysis date / its loss for non-converting leads). Touches after the
-conversion are ignored. Paths longer than ``max_touches`` keep their last touches (reported).
+conversion (or before its loss for leads lost by the analysis date). Touches after the
+conversion are ignored. Leads still open on the analysis date (neither converted nor lost) are
+left out: they are not non-converters yet. Paths longer than ``max_touches`` keep their last
+touches (reported).
 
 The study step is :func:`attribute_conversions`: conversions of the chosen key action, their
 paths, the credit and revenue of each channel under every model, and the spend per attributed
@@ -41,12 +43,14 @@ MODELS: tuple[str, ...] = (
 @dataclass
 class Paths:
     """Touches in attribution order: ``touches`` has lead_id, channel, position, n, days_before
-    and converted; ``truncated`` counts paths cut to ``max_touches``."""
+    and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
+    out because they were still open (neither converted nor lost) on the analysis date."""
 
     touches: pd.DataFrame
     n_paths: int
     n_converted: int
     truncated: int
+    open: int = 0
 
 
 def build_paths(
@@ -60,14 +64,19 @@ def build_paths(
     """Vectorised path building (no per-lead Python).
 
     ``conversion`` maps lead_id to its conversion timestamp (NaT = did not convert; pass only
-    conversions up to ``as_of``). A non-converting path ends at the lead's loss date or
-    ``as_of``, whichever is earlier: no touch after ``as_of`` counts.
+    conversions up to ``as_of``). A non-converting path ends at the lead's loss date; a lead
+    neither converted nor lost by ``as_of`` is still open and left out (counted in ``open``):
+    its outcome is not known, so it is no non-converter. No touch after ``as_of`` counts.
     """
     end = conversion.reindex(leads["lead_id"].to_numpy())
-    lost = leads.set_index("lead_id")["lost_date"]
-    # a loss after the analysis date is not known on it: such a path ends at the analysis date
-    stop = end.fillna(lost.reindex(end.index)).fillna(as_of).clip(upper=as_of)
+    end = end.where(end <= as_of)
+    lost = leads.set_index("lead_id")["lost_date"].reindex(end.index)
+    # a loss after the analysis date is not known on it: such a lead is still open
+    stop = end.fillna(lost.where(lost <= as_of))
+    is_open = stop.isna()
+    stop = stop[~is_open]
     t = touchpoints.loc[touchpoints["lead_id"].notna(), ["lead_id", "channel", "touched_at"]]
+    n_open = int(t.loc[t["lead_id"].isin(is_open.index[is_open]), "lead_id"].nunique())
     t = t[t["lead_id"].isin(stop.index)]
     t = t.assign(end=stop.reindex(t["lead_id"]).to_numpy() + pd.Timedelta(days=1))
     t = t[
@@ -93,6 +102,7 @@ def build_paths(
         paths,
         n_conv,
         truncated,
+        n_open,
     )
 
 
@@ -121,15 +131,19 @@ def rule_weights(
 
 
 def markov_removal(touches: pd.DataFrame) -> pd.Series:
-    """Share of conversions credited to each channel by the Markov removal effect.
+    """Share of conversions credited to each channel by the Markov removal effect: how much
+    the modelled conversion probability drops when the channel is removed from the paths (an
+    association in the observed journeys, not a measured causal effect).
 
     States: start, each channel, conversion, null. Transition probabilities are counted from
-    all paths (consecutive repeats of a channel kept). P(conversion from start) solves the
+    all paths (consecutive repeats of a channel kept), in path order whatever the row order
+    of ``touches`` (sorted by lead and position first). P(conversion from start) solves the
     absorbing chain ``(I - Q) x = r``. Removing a channel sends its traffic to null; its
     removal effect is ``1 - P_without / P``; effects are normalised to sum to 1.
     """
     if touches.empty:
         return pd.Series(dtype=float)
+    touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
     channels = sorted(touches["channel"].unique())
     idx = {c: i for i, c in enumerate(channels)}
     k = len(channels)
@@ -385,11 +399,13 @@ def by_model(att: Attribution, measure: str) -> pd.DataFrame | Skipped:
 
 @step("Attribution")
 def paths_sentence(att: Attribution) -> str:
-    """How many paths were built, how many convert, and how many were cut."""
+    """How many paths were built, how many convert, how many were cut, and how many open
+    leads were left out."""
     p, cap = att.paths, att.max_touches
     return (
         f"{p.n_paths:,} paths, {p.n_converted:,} converting; {p.truncated} paths longer than "
-        f"{cap} touches were cut to their last {cap}."
+        f"{cap} touches were cut to their last {cap}; {p.open:,} leads still open on the "
+        "analysis date were left out (not yet converted or lost)."
     )
 
 

@@ -48,12 +48,14 @@ COST_FORMATS = {
     "cost_per_lead": "{:,.2f}",
     "cost_per_inquiry": "{:,.2f}",
     "cac": "{:,.0f}",
+    "mature_spend": "{:,.0f}",
 }
 QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
 RESPONSE_FORMATS = {
     "elasticity": "{:.2f}",
     "low": "{:.2f}",
     "high": "{:.2f}",
+    "se": "{:.2f}",
     "mean_spend": "{:,.0f}",
     "marginal_cost": "{:,.0f}",
 }
@@ -77,19 +79,45 @@ class Period:
     months: int
     leads: pd.DataFrame
     spend: pd.DataFrame | Skipped
+    #: how a slice's spend was obtained (empty for the whole company): every sentence and
+    #: metrics field that uses slice costs carries it
+    spend_note: str = ""
+    #: the company's leads and (unallocated) spend of the period in a slice; None otherwise
+    company: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+    @property
+    def caveat(self) -> str:
+        """The short form of ``spend_note`` added to each sentence that uses costs ("" when
+        the costs are the company's or the slice's own recorded spend)."""
+        if self.spend_note.startswith("Spend allocated"):
+            return "slice spend allocated by lead share"
+        if self.spend_note.startswith("Spend is company-wide"):
+            return "company-wide spend over slice volumes: overstated"
+        return ""
 
 
-def reporting_period(ds: Dataset, *, analysis_date: str = "", months: int = 48) -> Period:
+def reporting_period(
+    ds: Dataset,
+    *,
+    analysis_date: str = "",
+    months: int = 48,
+    company_leads: pd.DataFrame | None = None,
+) -> Period:
     """The last ``months`` months before the analysis date (``analysis_date`` as YYYY-MM-DD;
     empty: the data's own). Leads count by creation date, spend by its month (the first of
-    the month), both in ``(as_of - months, as_of]``. Raises when the data has no leads table
-    (the study needs it); ``spend`` is Skipped without a channel_spend table or without spend
-    in the period."""
+    the month), both in ``(as_of - months, as_of]``; stage dates after ``as_of`` are masked
+    (:func:`mask_after`). Raises when the data has no leads table (the study needs it);
+    ``spend`` is Skipped without a channel_spend table or without spend in the period.
+
+    In a slice (``ds.filters`` set) the spend is made the slice's (:func:`slice_spend`): by the
+    spend table's own filter columns when it has them (e.g. ``region``), else allocated by the
+    slice's share of each channel's leads in each month (``company_leads``: the unfiltered
+    leads table); ``spend_note`` says which, and what remains uncertain."""
     ds.require("leads", purpose="The channel study")
     as_of = pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
     start = as_of - pd.DateOffset(months=months)
     created = ds["leads"]["created_date"]
-    leads = ds["leads"][(created > start) & (created <= as_of)]
+    leads = mask_after(ds["leads"][(created > start) & (created <= as_of)], as_of)
     spend: pd.DataFrame | Skipped
     if not ds.has("channel_spend"):
         spend = Skipped(
@@ -99,12 +127,92 @@ def reporting_period(ds: Dataset, *, analysis_date: str = "", months: int = 48) 
     else:
         s = ds["channel_spend"]
         spend = s[(s["month"] > start) & (s["month"] <= as_of)]
+        spend_note = ""
+        company = None
+        if ds.filters and not spend.empty:
+            if company_leads is not None:
+                made = company_leads["created_date"]
+                company = (
+                    mask_after(company_leads[(made > start) & (made <= as_of)], as_of),
+                    spend,
+                )
+            spend, spend_note = slice_spend(spend, leads, ds.filters, company_leads)
         if spend.empty:
             spend = Skipped(
                 f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
                 "export spend for the reporting period",
             )
+        return Period(as_of, start, months, leads, spend, spend_note, company)
     return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
+
+
+def slice_spend(
+    spend: pd.DataFrame,
+    leads: pd.DataFrame,
+    filters: dict,
+    company_leads: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, str]:
+    """The spend of a slice (channel, month, spend in currency) and one sentence on how it
+    was obtained.
+
+    - When the spend table has every filter column (e.g. a ``region`` column), its rows of the
+      slice's values are kept (the slice's own recorded spend).
+    - Else each channel-month's company-wide spend is multiplied by the slice's share of that
+      channel's leads created in that month (``leads`` of the slice over ``company_leads``),
+      assuming a slice's lead costs what any lead of the channel costs that month. A month
+      without company leads keeps no spend (no leads to allocate by).
+    - Without ``company_leads`` the spend stays company-wide, and the sentence says that the
+      slice's costs are overstated.
+    """
+    columns = [c for c in filters if c in spend.columns]
+    if len(columns) == len(filters):
+        keep = pd.Series(True, index=spend.index)
+        for col, wanted in filters.items():
+            values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
+            keep &= spend[col].isin(values)
+        return spend[keep], (
+            f"Spend of the slice {dict(filters)}: the spend export's own "
+            f"{', '.join(columns)} column."
+        )
+    if company_leads is None:
+        return spend, (
+            f"Spend is company-wide: the filter {dict(filters)} does not split it, so the "
+            "slice's costs per lead and customer (and its LTV:CAC) compare slice volumes "
+            "with company-wide spend: costs are overstated."
+        )
+
+    def counts(frame: pd.DataFrame) -> pd.Series:
+        return frame.groupby([frame["source_channel"], _month(frame["created_date"])]).size()
+
+    mine, every = counts(leads), counts(company_leads)
+    share = (mine / every).fillna(0.0).rename_axis(["channel", "month"]).rename("share")
+    out = spend.join(share, on=["channel", "month"])
+    out["spend"] = out["spend"] * out["share"].fillna(0.0)
+    return out.drop(columns="share"), (
+        f"Spend allocated to the slice {dict(filters)} by its share of each channel's leads "
+        "in each month (the export records spend company-wide): the slice's costs assume "
+        "its leads cost what the channel's other leads cost that month."
+    )
+
+
+#: The stage dates of a lead (``<stage>_date``), masked after the analysis date.
+STAGE_DATES: tuple[str, ...] = (
+    "intent_date",
+    "proposal_date",
+    "negotiation_date",
+    "won_date",
+    "lost_date",
+)
+
+
+def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``leads`` with every stage date (:data:`STAGE_DATES`) after ``as_of`` set to NaT: on the
+    analysis date a deal won (or lost, or at a stage) later has not happened yet."""
+    out = leads.copy()
+    for col in STAGE_DATES:
+        if col in out.columns:
+            out[col] = out[col].where(out[col] <= as_of)
+    return out
 
 
 def period_sentence(period: Period) -> str:
@@ -116,10 +224,11 @@ def period_sentence(period: Period) -> str:
     if isinstance(period.spend, Skipped):
         return f"{head}; no costs: {period.spend.why()}."
     spend = period.spend
-    return (
+    text = (
         f"{head}; {money(float(spend['spend'].sum()))} of spend on "
         f"{spend['channel'].nunique()} channels over {spend['month'].nunique()} months."
     )
+    return f"{text} {period.spend_note}" if period.spend_note else text
 
 
 def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
@@ -138,12 +247,27 @@ def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFra
 
 
 @step("Spend and cost per channel")
-def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
+def volume_and_cost(
+    leads: pd.DataFrame,
+    spend: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | None = None,
+    mature_days: int = 365,
+) -> pd.DataFrame:
     """Per channel: spend, leads, inquiries, new customers and the cost of each (currency).
 
+    ``cac`` (spend per new customer) is computed on *matured* lead cohorts: the months whose
+    leads were created at least ``mature_days`` before ``as_of`` (their deals are decided), so
+    leads still open do not inflate it (open leads are a larger share of a fast-growing
+    channel's recent months). ``mature_spend``, ``mature_leads`` and ``mature_customers`` are
+    what it divides. ``as_of=None`` counts every month (no maturity restriction). ``spend``,
+    ``leads``, ``inquiries``, ``customers``, ``cost_per_lead`` and ``cost_per_inquiry`` count
+    the whole period. Stage dates must already be masked after ``as_of``
+    (:func:`reporting_period` does it).
+
     ``paid`` is False for channels without any spend row (costs 0). ``note`` says when a
-    channel has spend but no leads, or when months were left out for missing spend. Skipped
-    when ``spend`` is (no spend data: costs are not available, not 0).
+    channel has spend but no leads, no matured month, or when months were left out for missing
+    spend. Skipped when ``spend`` is (no spend data: costs are not available, not 0).
     """
     leads = leads.assign(month=_month(leads["created_date"]))
     missing = (
@@ -151,6 +275,7 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
         if len(spend)
         else pd.DataFrame(columns=["channel", "month"])
     )
+    cutoff = None if as_of is None else as_of - pd.Timedelta(days=mature_days)
     channels = sorted(set(leads["source_channel"]) | set(spend["channel"]))
     rows = []
     for ch in channels:
@@ -169,12 +294,21 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
                 )
         else:
             counted = mine
+        # a month is matured when its last day is at least mature_days before as_of
+        end_of_month = counted["month"] + pd.offsets.MonthEnd(0)
+        mature = counted if cutoff is None else counted[end_of_month <= cutoff]
+        s_end = s["month"] + pd.offsets.MonthEnd(0)
+        s_mature = s if cutoff is None else s[s_end <= cutoff]
         n_leads = len(counted)
         inquiries = int(counted["intent_date"].notna().sum())
         won = int(counted["won_date"].notna().sum())
+        mature_won = int(mature["won_date"].notna().sum())
         total = float(s["spend"].sum()) if paid else 0.0
+        mature_total = float(s_mature["spend"].sum()) if paid else 0.0
         if paid and n_leads == 0:
             note.append("spend but no leads in the selection")
+        if paid and n_leads and mature.empty:
+            note.append(f"no lead month is {mature_days} days old: no CAC yet")
         rows.append(
             {
                 "channel": ch,
@@ -185,7 +319,10 @@ def volume_and_cost(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
                 "customers": won,
                 "cost_per_lead": _cost(total, n_leads, paid),
                 "cost_per_inquiry": _cost(total, inquiries, paid),
-                "cac": _cost(total, won, paid),
+                "cac": _cost(mature_total, mature_won, paid),
+                "mature_spend": mature_total,
+                "mature_leads": len(mature),
+                "mature_customers": mature_won,
                 "note": "; ".join(note),
             }
         )
@@ -226,17 +363,33 @@ def monthly_trend(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@step("The spend response")
+def response_trend(period: Period) -> pd.DataFrame | Skipped:
+    """The monthly trend the spend response is fitted on (:func:`monthly_trend`): the
+    period's own, or in a slice the company's (spend allocated by lead share would tie a
+    slice's spend to its own leads and bias the elasticity towards 1; the elasticity is taken
+    as the channel's, the same for every slice)."""
+    leads, spend = period.company if period.company is not None else (period.leads, period.spend)
+    return monthly_trend(leads=leads, spend=spend)
+
+
 @step("Spend and cost per channel")
-def cheapest_leads_sentence(costs: pd.DataFrame) -> str:
-    """Which paid channel brings the cheapest leads (cost per lead, currency)."""
+def cheapest_leads_sentence(costs: pd.DataFrame, caveat: str = "") -> str:
+    """Which paid channel brings the cheapest leads (cost per lead, currency; over how many
+    leads), with the slice ``caveat`` (:attr:`Period.caveat`) when there is one."""
     paid = costs.loc[costs["paid"], "cost_per_lead"].dropna()
     if paid.empty:
         return "No paid channel brought leads in the selection."
     cheap = paid.idxmin()
     return (
-        f"{cheap} brings the cheapest leads ({money(paid[cheap])} each); cost per lead moves "
+        f"{cheap} brings the cheapest leads ({money(paid[cheap])} each over "
+        f"{int(costs.loc[cheap, 'leads']):,} leads{_caveat(caveat)}); cost per lead moves "
         "with spend from month to month (section 6)."
     )
+
+
+def _caveat(caveat: str) -> str:
+    return f"; {caveat}" if caveat else ""
 
 
 # --- quadrant and spend response ---------------------------------------------------------------
@@ -281,7 +434,8 @@ def quadrant_sentence(quad: pd.DataFrame) -> str:
 @step("The spend response")
 def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame | Skipped:
     """Per paid channel: log(outcome + 0.5) = a + b log(spend) by OLS (statsmodels); ``b`` is
-    the elasticity (1% more spend -> b% more leads), with its 95% interval, and the marginal
+    the elasticity (1% more spend -> b% more leads), with its 95% interval and standard error
+    ``se``, and the marginal
     cost of one more unit at the mean monthly spend: spend / (b x outcome) (currency).
     Channels with fewer than :data:`MIN_RESPONSE_MONTHS` months of spend are left out;
     Skipped when none has that many."""
@@ -305,6 +459,7 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
                 "elasticity": b,
                 "low": float(lo),
                 "high": float(hi),
+                "se": float(fit.bse[1]),
                 "months": len(part),
                 "mean_spend": mean_spend,
                 "marginal_cost": mean_spend / (b * at_mean)
@@ -322,16 +477,26 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
 
 @step("The spend response")
 def response_sentence(response: pd.DataFrame) -> str:
-    """The channel that responds most to extra spend, and what one more lead costs there."""
+    """The channel whose leads rise most with its spend (elasticity with its 95% interval and
+    months), and the spend associated with one more lead there; an association, not a
+    measured response (spend was not varied at random)."""
     steep = response["elasticity"].idxmax()
+    r = response.loc[steep]
     return (
-        f"{steep} responds most to extra spend (elasticity "
-        f"{response.loc[steep, 'elasticity']:.2f}); one more lead there costs about "
-        f"{money(response.loc[steep, 'marginal_cost'])} at current spend."
+        f"{steep}'s leads rise most with its spend (elasticity {r['elasticity']:.2f}, 95% "
+        f"interval {r['low']:.2f}–{r['high']:.2f}, over {int(r['months'])} months); at "
+        f"current spend one more lead there goes with about {money(r['marginal_cost'])} more "
+        "spend (an association: spend was not varied at random)."
     )
 
 
 # --- findings and headline numbers -------------------------------------------------------------
+
+
+def spend_notes(period: Period) -> list[str]:
+    """How a slice's spend was obtained (:attr:`Period.spend_note`), as a findings note; empty
+    for the whole company."""
+    return [period.spend_note] if period.spend_note else []
 
 
 def spend_slice_notes(ds: Dataset) -> list[str]:
@@ -347,20 +512,26 @@ def findings(
     costs: pd.DataFrame | Skipped,
     ratio: pd.DataFrame | Skipped,
     notes: Sequence[str] = (),
+    caveat: str = "",
 ) -> list[str]:
-    """Key findings: the cheapest and dearest paid channel per new customer, what channels
-    without spend brought, the channel to grow and the one to cut or fix (LTV:CAC, ``ratio``
-    best first), then ``notes``. A skipped cost or LTV:CAC step is said as its sentence."""
+    """Key findings: the cheapest and dearest paid channel per new customer (CAC with its 95%
+    interval when LTV:CAC has one, and the number of customers behind it), what channels
+    without spend brought, then one sentence per paid channel with its verdict
+    (:func:`helpers.payback.verdict`: LTV:CAC and the marginal LTV:CAC with their intervals),
+    then ``notes``. ``caveat`` (:attr:`Period.caveat`) is added to every sentence that uses
+    costs. A skipped cost or LTV:CAC step is said as its sentence."""
     out = []
+    tail = f" ({caveat})" if caveat else ""
     if isinstance(costs, Skipped):
         out.append(costs.sentence())
     else:
         paid = costs[costs["paid"] & costs["cac"].notna()].sort_values("cac")
         if len(paid) >= 2:
+            lo, hi = paid.index[0], paid.index[-1]
             out.append(
-                f"The cheapest paid channel per new customer is {paid.index[0]} "
-                f"({money(paid['cac'].iloc[0])}); the dearest is {paid.index[-1]} "
-                f"({money(paid['cac'].iloc[-1])})."
+                f"The cheapest paid channel per new customer is {lo} "
+                f"({_cac_text(paid, ratio, lo)}); the dearest is {hi} "
+                f"({_cac_text(paid, ratio, hi)}){tail}."
             )
         free = costs[~costs["paid"]]
         if len(free):
@@ -371,17 +542,50 @@ def findings(
         if isinstance(ratio, Skipped):
             out.append(ratio.sentence())
     if not isinstance(ratio, Skipped) and len(ratio):
-        best, worst = ratio.index[0], ratio.index[-1]
-        out.append(
-            f"Grow {best}: each new customer is worth {ratio.loc[best, 'ratio']:.1f}× "
-            f"what it cost (LTV:CAC)."
-        )
-        if ratio.loc[worst, "flag"]:
-            out.append(
-                f"Cut or fix {worst}: LTV:CAC {ratio.loc[worst, 'ratio']:.1f} "
-                f"({ratio.loc[worst, 'flag']})."
-            )
+        out += [_verdict_sentence(ratio, ch).removesuffix(".") + tail + "." for ch in ratio.index]
     return out + list(notes)
+
+
+def _cac_text(costs: pd.DataFrame, ratio: pd.DataFrame | Skipped, channel: str) -> str:
+    text = money(costs.loc[channel, "cac"])
+    if (
+        not isinstance(ratio, Skipped)
+        and "cac_low" in ratio.columns
+        and channel in ratio.index
+        and np.isfinite(ratio.loc[channel, "cac_low"])
+    ):
+        r = ratio.loc[channel]
+        text += f", 95% interval {money(r['cac_low'])}–{money(r['cac_high'])}"
+    if "mature_customers" in costs.columns:
+        text += f"; {int(costs.loc[channel, 'mature_customers']):,} customers of matured leads"
+    return text
+
+
+def _verdict_sentence(ratio: pd.DataFrame, channel: str) -> str:
+    """One channel's verdict with the numbers behind it."""
+    r = ratio.loc[channel]
+    average = f"LTV:CAC {r['ratio']:.1f} (95% interval {r['low']:.1f}–{r['high']:.1f})"
+    verdict = r.get("verdict", "")
+    marginal = (
+        f"marginal LTV:CAC {r['marginal']:.1f} ({r['marginal_low']:.1f}–"
+        f"{r['marginal_high']:.1f}) if the observed spend response holds (spend was not "
+        "varied at random)"
+        if "marginal" in r.index and np.isfinite(r["marginal_low"])
+        else ""
+    )
+    if verdict == "grow":
+        return f"Grow {channel}: {average}; {marginal}, above 1 at its lower bound."
+    if verdict == "hold":
+        return f"Hold {channel}: {average}; {marginal}, not clearly above 1."
+    if verdict == "cut or fix":
+        return f"Cut or fix {channel}: {average}, below 1 even at the interval's top."
+    if verdict == "no verdict":
+        return (
+            f"No verdict on {channel}: {average}, but whether more spend brings more "
+            "customers is not measured (the spend elasticity's interval includes 0, or it "
+            "was not estimated)."
+        )
+    return f"{channel}: {average}" + (f" ({r['flag']})." if r.get("flag") else ".")
 
 
 def metrics(
@@ -399,7 +603,8 @@ def metrics(
     """The study's headline numbers (:class:`helpers.schemas.ChannelMetrics`): costs per
     channel (without the note), LTV:CAC with payback, quadrant strategies, elasticities,
     conversions and revenue credited under ``headline_model``, where the lifetime values come
-    from, and the findings (without the slice notes). A skipped step's fields are null, with
+    from, how a slice's spend was obtained (``spend_allocation``), and the findings (with the
+    slice caveat, without the notes). A skipped step's fields are null, with
     the reason in ``skipped``."""
     fields = Fields()
     return ChannelMetrics(
@@ -419,7 +624,8 @@ def metrics(
             "attributed_revenue", attributed, lambda a: a.revenue[headline_model].to_dict()
         ),
         ltv_source=payback.ltv_source(ltv),
-        findings=findings(costs=costs, ratio=ratio),
+        spend_allocation=period.spend_note,
+        findings=findings(costs=costs, ratio=ratio, caveat=period.caveat),
         skipped=fields.skipped,
     )
 

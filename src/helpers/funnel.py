@@ -33,10 +33,12 @@ def conversion(
     stage of :data:`STAGES`; shares 0-1).
 
     Only leads created at least ``mature_days`` before ``as_of`` count (their outcome is
-    known: open deals would bias rates down). ``rate`` at a stage is the share of leads that
-    reached the previous stage (or were created, for intent) and reached this one;
-    ``share_of_leads`` the share of all the channel's leads that reached it. Skipped when no
-    lead is that old.
+    known: open deals would bias rates down). When the leads have a ``lost_date``, a mature
+    lead still open on ``as_of`` (neither won nor lost) is left out of the stage it has not
+    reached yet (``open`` counts them): it is not a non-converter yet. ``rate`` at a stage is
+    the share of leads that reached the previous stage (or were created, for intent) and
+    reached this one; ``share_of_leads`` the share of all the channel's leads that reached it.
+    Stage dates after ``as_of`` must already be masked. Skipped when no lead is that old.
     """
     mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
     if mature.empty:
@@ -48,9 +50,15 @@ def conversion(
     for ch, part in mature.groupby("source_channel"):
         base = len(part)
         reached_prev = np.ones(len(part), bool)
+        is_open = (
+            (part["won_date"].isna() & part["lost_date"].isna()).to_numpy()
+            if "lost_date" in part.columns
+            else np.zeros(len(part), bool)
+        )
         for stage in STAGES:
             reached = part[f"{stage}_date"].notna().to_numpy() & reached_prev
-            n, k = int(reached_prev.sum()), int(reached.sum())
+            pending = reached_prev & ~reached & is_open
+            n, k = int((reached_prev & ~pending).sum()), int(reached.sum())
             lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan,) * 2
             rows.append(
                 {
@@ -58,6 +66,7 @@ def conversion(
                     "stage": stage,
                     "entered": n,
                     "converted": k,
+                    "open": int(pending.sum()),
                     "rate": k / n if n else float("nan"),
                     "low": lo,
                     "high": hi,
@@ -82,13 +91,18 @@ def shares(fun: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("The funnel")
-def close_sentence(rates: pd.DataFrame) -> str:
-    """Which channel's negotiations close best (``rates`` as :func:`rates`)."""
-    won = rates["won"].dropna()
+def close_sentence(fun: pd.DataFrame) -> str:
+    """Which channel's negotiations close best (``fun`` as :func:`conversion`), with the
+    Wilson interval and the number of negotiations behind the rate."""
+    won = fun[(fun["stage"] == "won") & (fun["entered"] > 0)].set_index("channel")
     if won.empty:
         return "No mature lead reached a negotiation."
-    best = won.idxmax()
-    return f"Negotiations from {best} close best ({won[best]:.0%} won)."
+    best = won["rate"].idxmax()
+    r = won.loc[best]
+    return (
+        f"Negotiations from {best} close best ({r['rate']:.0%} won, 95% interval "
+        f"{r['low']:.0%}–{r['high']:.0%}, of {int(r['entered']):,} negotiations)."
+    )
 
 
 @dataclass(frozen=True)

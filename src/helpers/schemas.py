@@ -145,16 +145,23 @@ class ChannelMetrics(StudyMetrics):
     """Notebook 03, channel economics (money in currency; counts of leads and customers)."""
 
     SCHEMA: ClassVar[str] = "channels"
-    VERSION: ClassVar[int] = 1
+    #: 2: costs add mature_spend/leads/customers (CAC on matured cohorts); ltv_cac adds
+    #: cac_low/high, marginal(_low/_high), verdict, payback_low/high; spend_allocation is new
+    VERSION: ClassVar[int] = 2
 
     costs: Table | None  # per channel: spend, leads, inquiries, customers, cost per each
-    ltv_cac: Table | None  # per paid channel: ltv, cac, ratio, low, high, flag, payback
+    # per paid channel: ltv, cac (+ interval), ratio, low, high, marginal (+ interval),
+    # verdict, flag, payback months (+ interval)
+    ltv_cac: Table | None
     quadrant: dict[str, str] | None  # per paid channel: cost-quadrant strategy
     elasticity: dict[str, float] | None  # leads per spend, log-log slope
     attribution_model: str
     attribution: dict[str, float] | None  # attributed conversions per channel
     attributed_revenue: dict[str, float] | None
     ltv_source: str
+    # how a slice's spend was obtained (own column, allocated by lead share, or company-wide);
+    # empty for the whole company
+    spend_allocation: str = ""
     findings: list[str]
 
 

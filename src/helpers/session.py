@@ -33,6 +33,18 @@ def as_of_date(ds: Dataset, analysis_date: str = "") -> pd.Timestamp:
     return pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
 
 
+#: The unfiltered data set of each source loaded in this process (see :func:`unfiltered`).
+_LOADED: dict[str, Dataset] = {}
+
+
+def unfiltered(data_source: str) -> Dataset:
+    """The whole data set behind a slice (the one :func:`start` loaded, else loaded now): a
+    slice's study may need company-wide figures, e.g. every lead to allocate spend."""
+    if str(data_source) not in _LOADED:
+        _LOADED[str(data_source)] = load_dataset(data_source)
+    return _LOADED[str(data_source)]
+
+
 def start(
     notebook: str,
     data_source: str,
@@ -42,5 +54,6 @@ def start(
 ) -> Session:
     """Theme applied, data loaded and filtered, as-of date and output folder resolved."""
     theme.apply()
-    ds = load_dataset(data_source).filter(dict(filters or {}))
+    _LOADED[str(data_source)] = load_dataset(data_source)
+    ds = _LOADED[str(data_source)].filter(dict(filters or {}))
     return Session(ds, as_of_date(ds, analysis_date), output_dir(output, notebook))

@@ -1,0 +1,165 @@
+"""A second lifetime-value estimate per channel: BG/NBD + Gamma-Gamma beside the survival one.
+
+The survival LTV (:mod:`helpers.payback`) drives LTV:CAC and its verdict; this module values a
+new customer of each channel from the buy-till-you-die models of :mod:`helpers.survival.bgnbd`
+under the same horizon and discount, and flags channels where the two 95% intervals do not
+overlap (a sign that one of the two models fits that channel's customers badly).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from helpers import survival
+from helpers.payback import ChannelLtv
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
+
+
+@step("The BG/NBD lifetime value by channel")
+def btyd_lifetime_values(
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    btyd: survival.BuyTillYouDie,
+    *,
+    horizon_days: int = 3 * 365,
+    discount_per_year: float = 0.10,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> pd.DataFrame | Skipped:
+    """A new customer's lifetime value per acquisition channel from the BG/NBD and Gamma-Gamma
+    models (``btyd``, fitted as of ``as_of``): a second estimate beside the survival one.
+
+    Per buying account, the discounted gross margin over its first ``horizon_days`` days from
+    its first purchase (currency): what it brought up to ``as_of`` (completed and returned
+    lines, each discounted from its day), plus, for the part of the horizon still ahead, its
+    expected purchase days there (BG/NBD, given its history) × its expected spend per purchase
+    (Gamma-Gamma; the population mean p·v/(q−1) for one-time buyers) × its own margin share
+    (margin / revenue, 0-1), discounted at the middle of that part. Per channel the mean with a
+    95% bootstrap interval over accounts (``mean``, ``low``, ``high``, ``n``), as the survival
+    estimate. Skipped without an accounts table (channels) or a Gamma-Gamma fit.
+    """
+    if "accounts" not in ds.tables:
+        return Skipped("the data has no accounts table", "acquisition channels come from accounts")
+    if isinstance(btyd.spend_params, Skipped):
+        return Skipped(btyd.spend_params.reason, btyd.spend_params.hint)
+    period = btyd.period_days
+    a = btyd.accounts.set_index("account_id")
+    o = ds["orders"]
+    o = o[o["status"].isin(["completed", "returned"]) & (o["order_date"] <= as_of)]
+    first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min().reindex(a.index)
+    o = o.join(first.rename("first"), on="account_id")
+    age = (o["order_date"] - o["first"]).dt.days
+    o = o[age.between(0, horizon_days)]
+    rate = (1 + discount_per_year) ** (1 / 365)
+    seen = (o["gross_margin"] * rate ** -age[o.index]).groupby(o["account_id"]).sum()
+    totals = o.groupby("account_id")[["gross_margin", "net_amount"]].sum().reindex(a.index)
+    share = (totals["gross_margin"] / totals["net_amount"]).where(totals["net_amount"] > 0)
+    share = share.clip(0, 1).fillna(0)
+    elapsed = (as_of - first).dt.days.clip(lower=0)
+    ahead = (horizon_days - elapsed).clip(lower=0)
+    p, q, v = (btyd.spend_params[k] for k in ("p", "q", "v"))
+    spend = a["expected_spend"].fillna(p * v / (q - 1) if q > 1 else np.nan)
+    data = a.reset_index().rename(columns={"account_id": "customer_id"})
+    purchases = pd.Series(
+        survival.bgnbd.expected_purchases(btyd.model, data, (ahead / period).to_numpy()),
+        index=a.index,
+    )
+    future = purchases * spend * share * rate ** -(elapsed + ahead / 2)
+    values = seen.reindex(a.index).fillna(0) + future.where(ahead > 0, 0).fillna(0)
+    channel = ds["accounts"].set_index("account_id")["acquisition_channel"].reindex(a.index)
+    keep = channel.notna()
+    table = survival.bootstrap_mean(values[keep], channel[keep], n_boot, seed)
+    table.index.name = "acquisition_channel"
+    return table
+
+
+@step("The BG/NBD lifetime value by channel")
+def second_ltv(
+    ratio: pd.DataFrame,
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    *,
+    period_days: int = 7,
+    n_boot: int = 300,
+    seed: int = 42,
+) -> pd.DataFrame | Skipped:
+    """The BG/NBD + Gamma-Gamma lifetime value per channel (:func:`btyd_lifetime_values`) under
+    the same horizon and discount as the survival value (:class:`helpers.survival.LtvSettings`
+    with ``n_boot`` and ``seed``), the models fitted here on the order log as of ``as_of``
+    (:func:`helpers.survival.buy_till_you_die`, periods of ``period_days`` days; the first fit
+    in a process compiles, tens of seconds). ``ratio`` is the LTV:CAC table (:func:`ltv_cac`)
+    the estimate goes beside: when it is Skipped nothing is fitted. The notebook calls only
+    this."""
+    settings = survival.LtvSettings(n_boot=n_boot, seed=seed)
+    btyd = survival.buy_till_you_die(ds, as_of, period_days)
+    return btyd_lifetime_values(
+        ds,
+        as_of,
+        btyd,
+        horizon_days=settings.horizon_days,
+        discount_per_year=settings.discount_per_year,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
+
+
+#: Display formats (``reporting.styled``) of :func:`ltv_estimates`.
+ESTIMATE_FORMATS = {
+    "ltv": "{:,.0f}",
+    "low": "{:,.0f}",
+    "high": "{:,.0f}",
+    "ltv_btyd": "{:,.0f}",
+    "low_btyd": "{:,.0f}",
+    "high_btyd": "{:,.0f}",
+    "ratio": "{:.1f}",
+    "ratio_btyd": "{:.1f}",
+}
+
+
+@step("The two lifetime-value estimates")
+def ltv_estimates(ratio: pd.DataFrame, ltv: ChannelLtv, btyd_ltv: pd.DataFrame) -> pd.DataFrame:
+    """The survival LTV (which drives LTV:CAC and its verdict) beside the BG/NBD + Gamma-Gamma
+    one, per paid channel of ``ratio`` (:func:`ltv_cac`, its order): ``ltv``, ``low``, ``high``
+    (survival, currency), ``ltv_btyd``, ``low_btyd``, ``high_btyd``, ``ratio`` and
+    ``ratio_btyd`` (LTV:CAC under each), and ``flag`` "estimates disagree" when the two 95%
+    intervals do not overlap."""
+    s = ltv.table.reindex(ratio.index)
+    b = btyd_ltv.reindex(ratio.index)
+    out = pd.DataFrame(
+        {
+            "ltv": s["mean"],
+            "low": s["low"],
+            "high": s["high"],
+            "ltv_btyd": b["mean"],
+            "low_btyd": b["low"],
+            "high_btyd": b["high"],
+            "ratio": ratio["ratio"],
+            "ratio_btyd": b["mean"] / ratio["cac"],
+        }
+    )
+    apart = (out["high"] < out["low_btyd"]) | (out["high_btyd"] < out["low"])
+    out["flag"] = np.where(apart, "estimates disagree", "")
+    return out
+
+
+def estimates_sentence(table: pd.DataFrame | Skipped) -> str | Skipped:
+    """Which channels' two lifetime-value estimates disagree (non-overlapping intervals)."""
+    if isinstance(table, Skipped):
+        return table
+    apart = list(table.index[table["flag"] != ""])
+    if not apart:
+        return (
+            "The BG/NBD + Gamma-Gamma lifetime value agrees with the survival one for every "
+            "paid channel (their 95% intervals overlap); the verdict stands on the survival value."
+        )
+    return (
+        f"The two lifetime-value estimates disagree (95% intervals apart) for "
+        f"{', '.join(map(str, apart))}: read those channels' LTV:CAC with caution; the verdict "
+        "uses the survival value."
+    )
