@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_survival import _metrics
 
 from helpers import survival as sv
 from helpers.loading import Dataset
@@ -61,22 +62,6 @@ def _order_log(
 
 def _study(ds: Dataset, **kwargs) -> sv.ChurnStudy:
     return sv.churn_study(ds, AS_OF, n_boot=20, **kwargs)
-
-
-def _metrics(ds: Dataset, study: sv.ChurnStudy):
-    return sv.metrics(
-        ds=ds,
-        definition=study.definition,
-        km=study.km,
-        model=study.model,
-        backtest=study.backtest,
-        prechurn=study.prechurn,
-        ltv_by_tier=study.ltv_by_tier,
-        ltv_by_channel=study.ltv_by_channel,
-        settings=study.settings,
-        horizon_days=study.horizon_days,
-        filters={},
-    )
 
 
 @pytest.fixture(scope="module")
