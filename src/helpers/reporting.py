@@ -9,6 +9,7 @@ as sorted JSON with rounded floats, so that a rerun on the same data gives the s
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -133,6 +134,11 @@ def say(text: str | Skipped):
     return Markdown(safe_markdown(text))
 
 
+#: Table ids of :func:`styled` tables: numbered in the order they are made, so a rerun of a
+#: notebook gives the same HTML (pandas would draw a random id for each table).
+_TABLE_NUMBERS = itertools.count(1)
+
+
 def styled(
     frame: pd.DataFrame | pd.Series | Skipped,
     formatter: Any = None,
@@ -144,13 +150,15 @@ def styled(
     HTML-escaped (a pandas Styler does not escape unless asked); ``hide_index`` hides the row
     labels. Chain further Styler calls (``background_gradient``) on the result; do not call
     ``.format`` again. A :class:`~helpers.steps.Skipped` result is shown as its sentence
-    (:func:`say`); a Series as a one-column table."""
+    (:func:`say`); a Series as a one-column table. Table ids are numbered, not random (the
+    same report on a rerun)."""
     if isinstance(frame, Skipped):
         return say(frame)
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     style = (
-        frame.style.format(escape="html")
+        frame.style.set_uuid(f"b2b{next(_TABLE_NUMBERS)}")
+        .format(escape="html")
         .format(formatter, escape="html", **kwargs)
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)

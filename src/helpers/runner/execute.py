@@ -38,6 +38,7 @@ import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -257,7 +258,7 @@ def execute_staged(
         SOCKET_DIRS.remove(sockets)
     record.duration_s = round(time.perf_counter() - clock, 2)
     try:
-        _name_final_folder(executed, staging, final)
+        normalise_notebook(executed, staging, final)
         _finish(record, staging, error)
     except Exception as exc:  # rendering failed: still keep what we have
         record.status = "failed"
@@ -267,13 +268,29 @@ def execute_staged(
     return record
 
 
-def _name_final_folder(executed: Path, staging: Path, final: Path) -> None:
-    """Replace the staging folder's path by the final one in the executed notebook (injected
-    ``OUTPUT_DIR``, papermill's metadata, any output that printed it)."""
-    if executed.exists():
-        text = executed.read_text(encoding="utf-8")
-        if str(staging) in text:
-            executed.write_text(text.replace(str(staging), str(final)), encoding="utf-8")
+#: What differs between two executions of the same notebook besides times: the kernel's pid in
+#: IPython's cell file names (in warnings and tracebacks), object addresses in reprs.
+_VOLATILE = (
+    (re.compile(r"ipykernel_\d+([/\\])"), r"ipykernel_<pid>\1"),
+    (re.compile(r"(<[\w.]+ (?:object )?)at 0x[0-9a-fA-F]+>"), r"\1at 0x...>"),
+)
+
+
+def normalise_notebook(executed: Path, staging: Path, final: Path) -> None:
+    """Make the executed notebook the same on every rerun (but for papermill's and nbclient's
+    times): the final folder's path instead of the staging one (injected ``OUTPUT_DIR``,
+    papermill's metadata, any output that printed it), a fixed id for papermill's injected
+    cell, and the kernel pid and object addresses masked (see ``_VOLATILE``)."""
+    if not executed.exists():
+        return
+    text = executed.read_text(encoding="utf-8").replace(str(staging), str(final))
+    for pattern, replacement in _VOLATILE:
+        text = pattern.sub(replacement, text)
+    nb = nbformat.reads(text, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = f"injected-parameters-{i}"
+    nbformat.write(nb, str(executed))
 
 
 def execute(
