@@ -35,7 +35,7 @@ def _batch_file(root: Path, gate: Path) -> Path:
     spec = root / "faults.yaml"
     spec.write_text(
         "name: faults\nruns:\n"
-        f"  - notebook: wait\n    parameters: {{GATE: '{gate}'}}\n"
+        f"  - notebook: wait\n    name: wait\n    parameters: {{GATE: '{gate}'}}\n"
         "  - notebook: ok\n"
     )
     return spec
@@ -87,7 +87,8 @@ def _rerun_cleanly(spec: Path, reports: Path, gate: Path) -> str:
     assert [(r.name, r.status) for r in records] == [("wait", "ok"), ("ok", "ok")]
     assert {r["status"] for r in _runs(reports).values()} == {"ok"}
     index = (reports / "index.html").read_text()
-    assert "Batch <code>faults</code>: 2 runs</h2>" in index and "interrupted" not in index
+    assert "Batch <code>faults</code>: 2 runs</h2>" in index
+    assert "class='interrupted'" not in index and "class='running'" not in index
     assert not list((reports / "faults").glob(".staging-*"))
     assert (reports / "faults" / LOCK_FILE).read_text() == ""  # released
     return log.getvalue()
