@@ -662,6 +662,7 @@ def _execute_all(
             for phase in ([r for r in runs if not r.last], [r for r in runs if r.last]):
                 queue = list(phase)
                 while (queue or busy()) and not stop.signum:
+                    pool[:] = [w for w in pool if w.job is not None or not w.ended()]
                     for worker in busy():
                         assert worker.job is not None
                         if worker.job.record_file.exists() or worker.ended():

@@ -30,6 +30,10 @@ from helpers.runner import processes
 
 LOCK_FILE = ".lock"
 
+#: Descriptors of the locks this process holds: a forked worker closes its copies, so that a
+#: lock lives exactly as long as the batch that took it.
+HELD: set[int] = set()
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -140,6 +144,7 @@ class FolderLock:
         os.pwrite(fd, (json.dumps(asdict(Holder.me())) + "\n").encode(), 0)
         os.fsync(fd)
         self._fd = fd
+        HELD.add(fd)
         return stale
 
     def release(self) -> None:
@@ -150,6 +155,7 @@ class FolderLock:
             os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+        HELD.discard(self._fd)
         self._fd = None
 
     def __enter__(self) -> FolderLock:

@@ -17,6 +17,7 @@ record); a worker takes jobs until it receives None or the pipe closes. The work
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from helpers.reporting import atomic_write_text
-from helpers.runner import processes
+from helpers.runner import lock, processes
 from helpers.runner.execute import SOCKET_DIRS, Record, execute_staged
 from helpers.runner.spec import Run
 
@@ -64,6 +65,10 @@ def serve(parent: int, jobs: Connection) -> None:
     (this process ends when that one does)."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop)
+    for fd in list(lock.HELD):  # copies of the batch's folder lock (forked): not ours to hold
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    lock.HELD.clear()
     processes.die_with_parent(parent)
     processes.adopt_orphans()
     while True:
