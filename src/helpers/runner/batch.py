@@ -17,7 +17,8 @@ BATCH=runs/by-region.yaml``) runs a batch file (format: :mod:`helpers.runner.spe
    ends. Ctrl-C or SIGTERM stops the batch cleanly: no process is left, the runs that were
    executing are recorded ``interrupted`` and the others ``cancelled``; previous results stay.
 
-``check`` checks a batch file without running it; ``index`` rebuilds ``reports/index.html``;
+``check`` checks a batch file without running it; ``index`` rebuilds ``reports/index.html``
+(first cleaning up after killed batches in folders no batch holds now);
 ``where`` prints where the code, the reports and the kernel come from.
 Exit codes: 0 all runs ok, 1 a run failed, 2 the batch is invalid (nothing was started),
 3 another batch holds the reports folder, 128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM).
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import helpers
 from helpers.config import KERNEL_NAME, NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
-from helpers.runner.execute import BatchInterrupted, run_batch, write_index
+from helpers.runner.execute import BatchInterrupted, recover_all, run_batch, write_index
 from helpers.runner.lock import FolderBusy
 from helpers.runner.spec import BatchError, check_runs, read_batch
 
@@ -56,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, help="notebooks folder")
     check = sub.add_parser("check", help="check a batch file without running it")
     check.add_argument("batch", type=Path)
-    index = sub.add_parser("index", help="rebuild reports/index.html")
+    index = sub.add_parser(
+        "index", help="rebuild reports/index.html (cleaning up after killed batches)"
+    )
     index.add_argument("--reports", type=Path, default=REPORTS_DIR, help="reports folder")
     sub.add_parser("where", help="where the code, the reports and the kernel come from")
     return parser
@@ -91,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(f"  {r.name}" for r in runs))
             return 0
         if args.command == "index":
+            notes = recover_all(args.reports)
+            if notes:
+                print("Cleaned up after killed batches:", file=sys.stderr)
+                print("\n".join(f"  - {n}" for n in notes), file=sys.stderr)
             print(write_index(args.reports))
             return 0
         if args.command == "where":

@@ -64,7 +64,7 @@ from helpers.reporting import atomic_write_text
 from helpers.runner import processes
 from helpers.runner.folders import STAGING_PREFIX, clear_leftovers, new_staging, swap_in
 from helpers.runner.index import index_html
-from helpers.runner.lock import FolderLock, Holder
+from helpers.runner.lock import FolderBusy, FolderLock, Holder
 from helpers.runner.render import render_html
 from helpers.runner.spec import OUTPUT_PARAMETER, Run, check_runs, notebook_path, read_batch, select
 
@@ -468,6 +468,23 @@ def recover(batch_dir: Path, stale: Holder | None = None) -> list[str]:
         notes.append(
             "marked interrupted in runs.json: " + ", ".join(sorted(r["name"] for r in left))
         )
+    return notes
+
+
+def recover_all(reports_dir: Path = REPORTS_DIR) -> list[str]:
+    """:func:`recover` in every batch folder of ``reports_dir`` that no batch holds now (so that
+    the index stops showing runs of a killed batch as running); one note per thing done."""
+    notes = []
+    for runs_file in sorted(reports_dir.glob(f"*/{RUNS_FILE}")):
+        lock = FolderLock(runs_file.parent)
+        try:
+            stale = lock.acquire()
+        except FolderBusy:
+            continue  # a batch is running there: it keeps its records up to date itself
+        try:
+            notes += [f"{runs_file.parent.name}: {n}" for n in recover(runs_file.parent, stale)]
+        finally:
+            lock.release()
     return notes
 
 
