@@ -15,5 +15,6 @@
 - ``hygiene``    the checks of committed notebooks: ``python -m helpers.runner.hygiene``
 
 Nothing is imported here, so ``import helpers.runner.parameters`` stays cheap; the analysis
-modules of ``helpers`` never import this package.
+modules of ``helpers`` never import this package (``helpers.session`` imports only
+``parameters``, to check a notebook's parameters in its first cell).
 """
