@@ -75,6 +75,7 @@ NOTEBOOK_FILE = "notebook.ipynb"
 REPORT_FILE = "report.html"
 ANALYST_FILE = "notebook.html"
 INDEX_FILE = "index.html"
+RECORD_FILE = ".record.json"
 
 #: Thread-pool variables of NumPy/BLAS, OpenMP (scikit-learn) and DuckDB (helpers.features).
 THREAD_VARIABLES = (
@@ -630,7 +631,6 @@ def _execute_all(
     size = min(max(1, jobs or os.cpu_count() or 1), len(runs) or 1)
     records: dict[str, Record] = {}
     pool: list[_Worker] = []
-    jobs_dir = Path(tempfile.mkdtemp(prefix="b2b-batch-"))
     bar = tqdm(total=len(runs), desc=f"batch {name}", unit="run", file=log)
 
     def save() -> None:
@@ -639,7 +639,10 @@ def _execute_all(
 
     def start(run: Run, worker: _Worker) -> None:
         now = dt.datetime.now().isoformat(timespec="seconds")
-        job = _Job(run, new_staging(batch_dir, run.name), jobs_dir / f"{len(records)}.json", now)
+        staging = new_staging(batch_dir, run.name)
+        # the worker writes the record into the staging folder last; it is taken out before
+        # the folder is swapped in (and goes with the folder if the batch is killed)
+        job = _Job(run, staging, staging / RECORD_FILE, now)
         spec = {
             "run": asdict(run),
             "staging": str(job.staging),
@@ -657,6 +660,7 @@ def _execute_all(
         worker.job = None
         if job.record_file.exists():
             record = Record(**json.loads(job.record_file.read_text(encoding="utf-8")))
+            job.record_file.unlink()
             swap_in(job.staging, batch_dir / job.run.name)
         else:
             pool.remove(worker)
@@ -727,7 +731,6 @@ def _execute_all(
             if worker.job is not None:
                 shutil.rmtree(worker.job.staging, ignore_errors=True)
         bar.close()
-        shutil.rmtree(jobs_dir, ignore_errors=True)
     result = [records[r.name] for r in runs]
     if stop.signum:
         raise BatchInterrupted(stop.signum, result)
