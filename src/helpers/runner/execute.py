@@ -5,17 +5,18 @@
   A batch that finds the lock of a killed batch takes it over and cleans up after it: removes
   the staging folders whose owner has ended and marks that batch's unfinished runs
   ``interrupted`` in ``runs.json`` (:func:`recover`); the notes are printed.
-* Each run executes in its own worker process (``python -m helpers.runner.worker``, at most
-  ``jobs`` at a time) with the ``b2b-insights`` kernel, over IPC sockets (no TCP, no
-  transport warning); a kernel that fails to start is retried once. Runs marked ``last: true``
-  (the leadership summary) start only after all the others have ended.
+* Runs execute in at most ``jobs`` worker processes (:mod:`helpers.runner.worker`, forked
+  where possible and reused for the next run), each with the ``b2b-insights`` kernel over IPC
+  sockets (no TCP, no transport warning); a kernel that fails to start is retried once. Runs
+  marked ``last: true`` (the leadership summary) start only after all the others have ended.
 * Every kernel gets the same thread counts (``B2B_KERNEL_THREADS``, default 1, for BLAS,
   OpenMP and DuckDB) whatever ``jobs`` is, so results do not change in the last digits with
   ``jobs``; and it imports ``helpers`` from the same checkout as the batch (``PYTHONPATH``).
 * A run executes into a staging folder beside its final one (created with the process umask);
   when it has ended (successfully or not) the batch swaps it in atomically
-  (:func:`helpers.runner.folders.swap_in`). The executed notebook names the final folder,
-  not the staging one, so reruns give the same files.
+  (:func:`helpers.runner.folders.swap_in`). The executed notebook is normalised
+  (:func:`normalise_notebook`: the final folder, not the staging one), so reruns give the same
+  files but for papermill's times and the report's "executed" date.
 * ``runs.json`` and ``reports/index.html`` are rewritten whenever a run starts (``running``)
   or ends. A failing run keeps its partially executed notebook and an HTML view whose link
   points at the failing cell; the other runs go on.
