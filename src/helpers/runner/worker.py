@@ -65,6 +65,9 @@ def serve(parent: int, jobs: Connection) -> None:
     (this process ends when that one does)."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop)
+    # a process group of its own: Ctrl-C in the terminal reaches the batch, which decides
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
     for fd in list(lock.HELD):  # copies of the batch's folder lock (forked): not ours to hold
         with contextlib.suppress(OSError):
             os.close(fd)
