@@ -65,7 +65,11 @@ def _wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
 def _kernel_running(batch: subprocess.Popen, gate: Path) -> tuple[int, list[int]]:
     """Once the waiting notebook runs: its kernel's pid and the batch's process tree."""
     started = gate.with_name(gate.name + ".started")
-    _wait_for(lambda: started.exists() or batch.poll() is not None, "the kernel to start")
+
+    def announced() -> bool:  # the file exists and holds the pid (written, not just created)
+        return started.exists() and started.read_text().strip().isdigit()
+
+    _wait_for(lambda: announced() or batch.poll() is not None, "the kernel to start")
     assert batch.poll() is None, "the batch ended before the kernel started"
     kernel = int(started.read_text())
     tree = processes.tree(batch.pid)
