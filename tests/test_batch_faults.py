@@ -174,6 +174,8 @@ def test_a_second_batch_on_the_same_folder_stops_or_waits(tmp_path, capsys):
             waiting.kill()
     assert f"pid {first.pid}" in log.read_text()
     assert "did not end cleanly" not in log.read_text()
+    # kernels talk over IPC sockets: no "running over TCP without encryption" in the output
+    assert "ok     wait" in log.read_text() and "encryption" not in log.read_text()
     runs = _runs(reports)
     assert {name: r["status"] for name, r in runs.items()} == {"wait": "ok"}
     assert not list((reports / "faults").glob(".staging-*"))
