@@ -5,7 +5,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 KERNEL := b2b-insights
-STAMP  := $(VENV)/.installed
+# Set-up is keyed to this checkout: the stamp's name is a hash of the checkout's absolute path
+# and of pyproject.toml's dependency lists (src/helpers/runner/checkout.py, standard library
+# only); `make setup` refuses a .venv that belongs to another checkout before installing.
+CHECKOUT_PY := $(PYTHON) -P src/helpers/runner/checkout.py
+SETUP_KEY   := $(or $(shell $(CHECKOUT_PY) key 2>/dev/null),unknown)
+STAMP  := $(VENV)/.installed-$(SETUP_KEY)
 DEMO   := data/demo/.complete
 BATCH  ?= runs/default.yaml
 JOBS   ?= 2
@@ -19,14 +24,16 @@ export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv with pip, install the package editable with dev extras, register the kernel
+setup: $(STAMP) ## Create this checkout's .venv, install the package editable with dev extras, register the kernel
 
-$(STAMP): pyproject.toml
+$(STAMP):
+	@$(CHECKOUT_PY) guard $(VENV)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 (b2b-insights)" > /dev/null
-	touch $(STAMP)
+	rm -f $(VENV)/.installed $(VENV)/.installed-*
+	$(CHECKOUT_PY) stamp $(STAMP)
 
 data: $(DEMO) ## Build the demo data set in data/demo/ (seeded: same seed, same bytes)
 

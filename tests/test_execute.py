@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import papermill
@@ -15,9 +21,41 @@ from helpers.runner.spec import Run
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+#: The timestamps a rerun may change: papermill's and nbclient's times in the executed notebook,
+#: the "executed" date in the report's header.
+TIMESTAMPS = [
+    re.compile(rb'"(start_time|end_time|duration|iopub\.[a-z_.]+|shell\.[a-z_.]+)": [^,\n]+'),
+    re.compile(rb"executed: <code>[^<]*</code>"),
+]
+
+
+def _without_timestamps(data: bytes) -> bytes:
+    for pattern in TIMESTAMPS:
+        data = pattern.sub(b"<timestamp>", data)
+    return data
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """One batch with two good runs and a failing one (2 jobs), then a rerun of the good ones."""
+    """One batch with two good runs and a failing one (2 jobs), then a rerun of a good one
+    (1 job); staging folders left by an older batch, by a killed one and by a running one."""
     root = tmp_path_factory.mktemp("batch")
     spec = root / "fixture.yaml"
     spec.write_text(
@@ -27,13 +65,16 @@ def executed(tmp_path_factory):
         "  - notebook: ok\n    name: summary\n    last: true\n    parameters: {SCALE: 9.0}\n"
     )
     reports = root / "reports"
+    host = socket.gethostname()
     (reports / "fixture" / ".staging-ok--scale-1-0-interrupted").mkdir(parents=True)
+    (reports / "fixture" / f".staging-{_dead_pid()}@{host}@fail@0a1b2c3d").mkdir()
+    (reports / "fixture" / f".staging-{os.getppid()}@{host}@fail@0a1b2c3d").mkdir()
     first = run_batch(path=spec, jobs=2, reports_dir=reports, notebooks_dir=FIXTURES)
-    metrics_before = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
+    before = _files(reports / "fixture" / "ok--scale-2-5")
     second = run_batch(
         path=spec, jobs=1, reports_dir=reports, notebooks_dir=FIXTURES, only=["ok--scale-2-5"]
     )
-    return reports, first, second, metrics_before
+    return reports, first, second, before
 
 
 def test_failing_run_is_isolated_and_kept(executed):
@@ -76,17 +117,59 @@ def test_report_has_no_code_and_escapes_user_strings(executed):
     assert 'href="#Key-findings"' in html
 
 
-def test_rerun_gives_identical_metrics_and_replaces_cleanly(executed):
+def test_rerun_gives_identical_files_and_replaces_cleanly(executed):
     reports, _, second, before = executed
     assert [(r.name, r.status) for r in second] == [("ok--scale-2-5", "ok"), ("summary", "ok")]
-    after = (reports / "fixture" / "ok--scale-2-5" / "metrics.json").read_bytes()
-    assert after == before
-    assert json.loads(after)["value"] == 5.0
-    # the interrupted run's staging folder was cleared, no temporary folder is left behind
-    assert not list((reports / "fixture").glob(".staging-*"))
+    after = _files(reports / "fixture" / "ok--scale-2-5")
+    assert json.loads(after["metrics.json"])["value"] == 5.0
+    # every file is the same but for the named timestamps, although the first run had 2 jobs
+    # and the rerun 1: the same thread counts, the same table ids, the final folder's path
+    assert sorted(after) == sorted(before) == ["metrics.json", "notebook.ipynb", "report.html"]
+    assert after["metrics.json"] == before["metrics.json"]
+    for name in after:
+        assert _without_timestamps(after[name]) == _without_timestamps(before[name]), name
+    assert b"T_b2b1" in after["report.html"] and b".staging-" not in after["notebook.ipynb"]
+    threads = json.loads(after["metrics.json"])["threads"]
+    assert threads == {"OMP_NUM_THREADS": "1", "B2B_DUCKDB_THREADS": "1"}
+    # staging folders of the older and the killed batch were removed, the running one's kept
+    left = [p.name for p in (reports / "fixture").glob(".staging-*")]
+    assert left == [f".staging-{os.getppid()}@{socket.gethostname()}@fail@0a1b2c3d"]
     # the other runs of the batch keep their records
     runs = json.loads((reports / "fixture" / "runs.json").read_text())["runs"]
     assert len(runs) == 4
+
+
+def test_run_folders_get_the_process_umask(executed):
+    reports, *_ = executed
+    umask = os.umask(0)
+    os.umask(umask)
+    for folder in (reports / "fixture").iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            assert folder.stat().st_mode & 0o777 == 0o777 & ~umask, folder.name
+
+
+def test_replace_dir_never_leaves_a_moment_without_the_folder(tmp_path):
+    final = tmp_path / "run"
+    final.mkdir()
+    (final / "report.html").write_text("0")
+    missing, done = [], threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            if not (final / "report.html").exists():
+                missing.append(1)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(1, 200):
+        staging = tmp_path / f".staging-{i}"
+        staging.mkdir()
+        (staging / "report.html").write_text(str(i))
+        replace_dir(staging=staging, final=final)
+    done.set()
+    reader.join()
+    assert missing == [] and (final / "report.html").read_text() == "199"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_replace_dir_is_a_rename(tmp_path):

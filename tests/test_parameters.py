@@ -17,7 +17,9 @@ from helpers.runner.parameters import (
     allowed_types,
     cell_problems,
     check,
+    check_namespace,
     declared,
+    notebook_file,
     problems,
     type_problem,
 )
@@ -162,6 +164,40 @@ def test_check_raises_with_every_problem():
     check(declared=params, values={"SEED": 7})
     with pytest.raises(ParameterError, match="parameter SEED expects int, got str 'x'"):
         check(declared=params, values={"SEED": "x"})
+
+
+def test_check_namespace_checks_declared_values_in_a_notebooks_globals():
+    check_namespace(notebook=CELL, namespace={"SEED": 7, "LIMIT": None, "other": object()})
+    with pytest.raises(ParameterError) as raised:
+        check_namespace(notebook=CELL, namespace={"SEED": "ninety", "LIMIT": 3, "x": "y"})
+    # the same sentence as the batch's check (problems) gives
+    assert str(raised.value) == (
+        "the parameters cell: Parameters that do not fit:\n"
+        "  - parameter SEED expects int, got str 'ninety'"
+    )
+    # IPython shows the message alone, not a traceback through the helpers
+    assert raised.value._render_traceback_() == [f"ParameterError: {raised.value}"]
+
+
+def test_check_namespace_finds_unknown_names_papermill_injected():
+    history = ["", CELL, "# Parameters\nSEEDS = 3\nLIMIT = 2\nlower = 1\n", "x = 1"]
+    with pytest.raises(ParameterError, match=r"unknown parameter SEEDS \(did you mean SEED\?\)"):
+        check_namespace(notebook=CELL, namespace={"In": history, "SEEDS": 3, "LIMIT": 2})
+    # outside IPython (no input history) only the declared names are checked
+    check_namespace(notebook=CELL, namespace={"SEEDS": 3, "LIMIT": 2})
+
+
+def test_check_namespace_reads_a_notebook_by_name_or_path(tmp_path, monkeypatch):
+    cell = new_code_cell("SEED: int = 1  # seed")
+    cell.metadata["tags"] = ["parameters"]
+    nb = tmp_path / "own.ipynb"
+    nb.write_text(json.dumps({"cells": [cell]}))
+    with pytest.raises(ParameterError, match=r"^own.ipynb: (.|\n)*parameter SEED expects int"):
+        check_namespace(notebook=nb, namespace={"SEED": 1.5})
+    monkeypatch.chdir(tmp_path)  # a bare name not in notebooks/ is looked up where it runs
+    assert notebook_file("own") == nb
+    assert notebook_file("02-churn-survival") == NOTEBOOKS_DIR / "02-churn-survival.ipynb"
+    check_namespace(notebook="own", namespace={"SEED": 2})
 
 
 def test_a_good_cell_has_no_problems():

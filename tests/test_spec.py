@@ -121,7 +121,10 @@ def test_parameters_are_checked_before_any_kernel_starts():
     text = str(info.value)
     assert "r1: ok.ipynb: unknown parameter SCALEE (did you mean SCALE?)" in text
     assert "r2: ok.ipynb: parameter LIMIT expects int | None, got str 'ten'" in text
-    assert "r3: notebook missing.ipynb does not exist (known: fail, ok)" in text
+    assert (
+        "r3: notebook missing.ipynb does not exist (known: check-parameters, fail, ok, wait)"
+        in text
+    )
     assert "r4: OUTPUT_DIR is set by the batch" in text
     assert "r5" not in text  # valid values, including None for int | None and an int for float
 

@@ -9,6 +9,7 @@ as sorted JSON with rounded floats, so that a rerun on the same data gives the s
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -133,6 +134,11 @@ def say(text: str | Skipped):
     return Markdown(safe_markdown(text))
 
 
+#: Table ids of :func:`styled` tables: numbered in the order they are made, so a rerun of a
+#: notebook gives the same HTML (pandas would draw a random id for each table).
+_TABLE_NUMBERS = itertools.count(1)
+
+
 def styled(
     frame: pd.DataFrame | pd.Series | Skipped,
     formatter: Any = None,
@@ -143,8 +149,9 @@ def styled(
     """``frame.style.format(formatter, **kwargs)`` with cells, index and column labels
     HTML-escaped (a pandas Styler does not escape unless asked); ``hide_index`` hides the row
     labels; missing and infinite numbers show as ``na_rep`` ("–" unless given). Chain further
-    Styler calls (``background_gradient``) on the result; do not call ``.format`` again. A :class:`~helpers.steps.Skipped` result is shown as its sentence
-    (:func:`say`); a Series as a one-column table."""
+    Styler calls (``background_gradient``) on the result; do not call ``.format`` again. A
+    :class:`~helpers.steps.Skipped` result is shown as its sentence (:func:`say`); a Series as
+    a one-column table. Table ids are numbered, not random (the same report on a rerun)."""
     if isinstance(frame, Skipped):
         return say(frame)
     if isinstance(frame, pd.Series):
@@ -157,7 +164,8 @@ def styled(
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     kwargs.setdefault("na_rep", "–")
     style = (
-        frame.style.format(escape="html")
+        frame.style.set_uuid(f"b2b{next(_TABLE_NUMBERS)}")
+        .format(escape="html")
         .format(formatter, escape="html", **kwargs)
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)

@@ -5,6 +5,11 @@ OUTPUT_DIR)`` loads and validates the data source (:func:`helpers.loading.load_d
 keeps the slice ``FILTERS`` names, takes the as-of date from ``ANALYSIS_DATE`` (empty: the
 data's own analysis date), creates the output folder (:func:`helpers.reporting.output_dir`)
 and applies the house chart theme.
+
+With ``parameters=globals()`` it first checks the notebook's parameter values against its
+``parameters`` cell (:func:`helpers.runner.parameters.check_namespace`, the batch's rules), so a
+wrong value given to papermill or typed in JupyterLab stops with one clear sentence before any
+data is loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pandas as pd
 from helpers import theme
 from helpers.loading import Dataset, load_dataset
 from helpers.reporting import output_dir
+from helpers.runner.parameters import check_namespace
 
 
 class Session(NamedTuple):
@@ -51,8 +57,18 @@ def start(
     filters: Mapping[str, Any] | None = None,
     analysis_date: str = "",
     output: str = "",
+    *,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Session:
-    """Theme applied, data loaded and filtered, as-of date and output folder resolved."""
+    """Theme applied, data loaded and filtered, as-of date and output folder resolved.
+
+    ``parameters``: the notebook's namespace (``globals()``); when given, its parameter values
+    are checked against the notebook's ``parameters`` cell first (``notebook`` names the file,
+    see :func:`helpers.runner.parameters.notebook_file`) and a
+    :class:`~helpers.runner.parameters.ParameterError` says what does not fit.
+    """
+    if parameters is not None:
+        check_namespace(notebook, parameters)
     theme.apply()
     _LOADED[str(data_source)] = load_dataset(data_source)
     ds = _LOADED[str(data_source)].filter(dict(filters or {}))

@@ -3,12 +3,18 @@
 - ``parameters`` the one reader of a notebook's ``parameters`` cell and the check of values
   against it (standard library only: cheap to import from a notebook)
 - ``spec``       batch YAML files: matrix expansion, run names, parameter checks of every run
-- ``execute``    papermill execution in staging folders, records, ``runs.json``, the index file
+- ``execute``    the batch: worker processes, records, ``runs.json``, the index file, signals
+- ``worker``     a worker process: runs papermill into staging folders, ends with the batch
+- ``folders``    staging folders named by their owner, swapped in atomically, leftovers cleared
+- ``lock``       one batch at a time per reports folder; the holder named, a killed one's taken over
+- ``processes``  workers that die with their parent; process trees stopped whole (Linux /proc)
+- ``checkout``   ``make setup`` keyed to the checkout, refusing another checkout's ``.venv``
 - ``batch``      the command line: ``python -m helpers.runner.batch run runs/default.yaml``
 - ``render``     an executed notebook as a self-contained HTML report
 - ``index``      ``reports/index.html``: every batch and run
 - ``hygiene``    the checks of committed notebooks: ``python -m helpers.runner.hygiene``
 
 Nothing is imported here, so ``import helpers.runner.parameters`` stays cheap; the analysis
-modules of ``helpers`` never import this package.
+modules of ``helpers`` never import this package (``helpers.session`` imports only
+``parameters``, to check a notebook's parameters in its first cell).
 """

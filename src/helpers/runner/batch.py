@@ -5,15 +5,23 @@ BATCH=runs/by-region.yaml``) runs a batch file (format: :mod:`helpers.runner.spe
 
 1. Every run's parameters are checked against its notebook's ``parameters`` cell before any
    kernel starts (:func:`helpers.runner.spec.check_runs`); all problems are reported at once.
-2. Runs execute in parallel, each in a temporary folder renamed into place when it ends; runs
-   marked ``last: true`` start after all the others; ``--only`` always includes them
-   (:mod:`helpers.runner.execute`). One progress bar and one line per finished run.
-3. A failing run keeps its partial notebook and an HTML view pointing at the failing cell; the
+2. The batch locks its reports folder: a second batch on the same folder stops with a message
+   naming the first (``--wait``: waits for it); after a batch that was killed, the next one
+   cleans up and says what it found.
+3. Runs execute in parallel worker processes, each in a staging folder swapped into place
+   atomically when it ends; runs marked ``last: true`` start after all the others; ``--only``
+   always includes them (:mod:`helpers.runner.execute`). One line per finished run.
+4. A failing run keeps its partial notebook and an HTML view pointing at the failing cell; the
    other runs go on; the batch exits non-zero.
-4. ``reports/<batch>/runs.json`` records every run and ``reports/index.html`` lists all batches.
+5. ``reports/<batch>/runs.json`` and ``reports/index.html`` are updated whenever a run starts or
+   ends. Ctrl-C or SIGTERM stops the batch cleanly: no process is left, the runs that were
+   executing are recorded ``interrupted`` and the others ``cancelled``; previous results stay.
 
-``check`` checks a batch file without running it; ``index`` rebuilds ``reports/index.html``.
-Exit codes: 0 all runs ok, 1 a run failed, 2 the batch is invalid (nothing was started).
+``check`` checks a batch file without running it; ``index`` rebuilds ``reports/index.html``
+(first cleaning up after killed batches in folders no batch holds now);
+``where`` prints where the code, the reports and the kernel come from.
+Exit codes: 0 all runs ok, 1 a run failed, 2 the batch is invalid (nothing was started),
+3 another batch holds the reports folder, 128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,9 +31,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers.config import REPORTS_DIR
-from helpers.runner.execute import run_batch, write_index
+import helpers
+from helpers.config import KERNEL_NAME, NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from helpers.runner.execute import BatchInterrupted, recover_all, run_batch, write_index
+from helpers.runner.lock import FolderBusy
 from helpers.runner.spec import BatchError, check_runs, read_batch
+
+#: Exit code when another batch holds the reports folder.
+BUSY = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,14 +50,41 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("batch", type=Path)
     run.add_argument("--jobs", type=int, default=None, help="parallel runs (default: cores)")
     run.add_argument("--only", nargs="*", help="run names or notebooks to run")
+    run.add_argument(
+        "--wait", action="store_true", help="wait for another batch on the same folder to end"
+    )
+    run.add_argument("--reports", type=Path, default=REPORTS_DIR, help="reports folder")
+    run.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, help="notebooks folder")
     check = sub.add_parser("check", help="check a batch file without running it")
     check.add_argument("batch", type=Path)
-    sub.add_parser("index", help="rebuild reports/index.html")
+    index = sub.add_parser(
+        "index", help="rebuild reports/index.html (cleaning up after killed batches)"
+    )
+    index.add_argument("--reports", type=Path, default=REPORTS_DIR, help="reports folder")
+    sub.add_parser("where", help="where the code, the reports and the kernel come from")
     return parser
 
 
+def where() -> str:
+    """Lines naming the checkout the code is imported from, the reports folder, the kernel."""
+    lines = [
+        f"helpers: {Path(helpers.__file__).resolve()}",
+        f"project: {PROJECT_ROOT}",
+        f"reports: {REPORTS_DIR}",
+        f"python: {sys.executable}",
+    ]
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        lines.append(f"kernel: {spec.argv[0]} ({spec.resource_dir})")
+    except Exception as exc:  # no kernel registered: say so, do not fail
+        lines.append(f"kernel: {KERNEL_NAME} not found ({type(exc).__name__})")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m helpers.runner.batch run runs/x.yaml [--jobs N] [--only NAME ...]``."""
+    """``python -m helpers.runner.batch run runs/x.yaml [--jobs N] [--only NAME ...] [--wait]``."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
@@ -54,16 +94,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(f"  {r.name}" for r in runs))
             return 0
         if args.command == "index":
-            print(write_index())
+            notes = recover_all(args.reports)
+            if notes:
+                print("Cleaned up after killed batches:", file=sys.stderr)
+                print("\n".join(f"  - {n}" for n in notes), file=sys.stderr)
+            print(write_index(args.reports))
             return 0
-        records = run_batch(args.batch, args.jobs, only=args.only)
+        if args.command == "where":
+            print(where())
+            return 0
+        records = run_batch(
+            args.batch,
+            args.jobs,
+            reports_dir=args.reports,
+            notebooks_dir=args.notebooks,
+            only=args.only,
+            wait=args.wait,
+        )
     except BatchError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except FolderBusy as exc:
+        print(exc, file=sys.stderr)
+        return BUSY
+    except BatchInterrupted as exc:
+        counts = {s: sum(r.status == s for r in exc.records) for s in ("ok", "interrupted")}
+        print(
+            f"Stopped ({exc}): {counts['ok']} runs ok, {counts['interrupted']} interrupted, "
+            f"the rest not started; index: {args.reports / 'index.html'}",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     failed = [r for r in records if r.status != "ok"]
     print(
         f"{len(records) - len(failed)} of {len(records)} runs ok; index: "
-        f"{REPORTS_DIR / 'index.html'}"
+        f"{args.reports / 'index.html'}"
     )
     return 1 if failed else 0
 

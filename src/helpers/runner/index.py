@@ -1,9 +1,15 @@
-"""``reports/index.html``: every batch and run, with links, as one self-contained page."""
+"""``reports/index.html``: every batch and run, with links, as one self-contained page.
+
+A run's status is ok, failed, running (its batch was executing it when the page was written),
+interrupted or cancelled (its batch was stopped; the links then lead to the previous result,
+when there is one, and the error line says so).
+"""
 
 from __future__ import annotations
 
 import html
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +21,17 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e2e2e2; v
 th { background: #f6f6f6; }
 code { font-size: 12px; background: #f4f4f4; padding: 1px 4px; border-radius: 3px; }
 .ok { color: #1a7f37; font-weight: bold; } .failed { color: #b42318; font-weight: bold; }
+.running, .interrupted, .cancelled { color: #9a6700; font-weight: bold; }
 .error { color: #b42318; font-size: 12px; }
 """
+
+
+#: Statuses with their own colour; any other is shown as failed.
+_CLASSES = {"ok", "failed", "running", "interrupted", "cancelled"}
+
+
+def _class(status: str) -> str:
+    return status if status in _CLASSES else "failed"
 
 
 def _e(value: Any) -> str:
@@ -56,10 +71,14 @@ def index_html(batches: Sequence[Mapping[str, Any]]) -> str:
     for batch in batches:
         name = batch.get("batch", "?")
         runs = batch.get("runs", [])
-        failed = sum(r.get("status") != "ok" for r in runs)
+        counts = Counter(str(r.get("status", "?")) for r in runs)
         parts.append(
             f"<h2>Batch <code>{_e(name)}</code>: {len(runs)} runs"
-            + (f", <span class='failed'>{failed} failed</span>" if failed else "")
+            + "".join(
+                f", <span class='{_class(status)}'>{counts[status]} {_e(status)}</span>"
+                for status in sorted(counts)
+                if status != "ok"
+            )
             + "</h2>"
         )
         parts.append(
@@ -75,7 +94,7 @@ def index_html(batches: Sequence[Mapping[str, Any]]) -> str:
             )
             parts.append(
                 f"<tr><td><code>{_e(run['name'])}</code></td>"
-                f"<td class='{'ok' if status == 'ok' else 'failed'}'>{_e(status)}{error}</td>"
+                f"<td class='{_class(status)}'>{_e(status)}{error}</td>"
                 f"<td>{_e(run.get('started', ''))}</td>"
                 f"<td>{float(run.get('duration_s', 0)):.1f} s</td>"
                 f"<td>{_params(run.get('parameters', {}))}</td>"

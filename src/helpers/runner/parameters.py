@@ -41,6 +41,10 @@ Notebook = str | os.PathLike[str] | Mapping[str, Any]
 class ParameterError(ValueError):
     """A notebook has no readable parameters cell, or values do not fit it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the message is the whole story."""
+        return [f"ParameterError: {self}"]
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -277,6 +281,83 @@ def check(declared: Mapping[str, Parameter], values: Mapping[str, Any]) -> None:
     found = problems(declared, values)
     if found:
         raise ParameterError("Parameters that do not fit:\n  - " + "\n  - ".join(found))
+
+
+#: The first line of the cell papermill injects after the parameters cell.
+_INJECTED_MARK = "# Parameters"
+_UPPER_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _injected_names(namespace: Mapping[str, Any]) -> list[str]:
+    """UPPER_CASE names assigned by papermill's injected cell, found in IPython's input history
+    (``In``) of ``namespace``; empty outside IPython or without an injected cell."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return []
+    names: list[str] = []
+    for source in history:
+        if not isinstance(source, str) or not source.lstrip().startswith(_INJECTED_MARK):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return [n for n in dict.fromkeys(names) if _UPPER_NAME.fullmatch(n)]
+
+
+def notebook_file(notebook: str | os.PathLike[str]) -> Path:
+    """The file of a notebook given by name (``"02-churn-survival"``) or path.
+
+    A bare name is looked up in the project's ``notebooks/`` folder, then in the current
+    folder (papermill and the batch run a notebook with its own folder as the current one).
+    """
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        path = path.with_name(path.name + ".ipynb")
+    if path.is_absolute() or len(path.parts) > 1:
+        return path
+    # helpers.config is imported lazily: it is standard library only as well
+    from helpers.config import NOTEBOOKS_DIR
+
+    project = NOTEBOOKS_DIR / path
+    return project if project.exists() or not path.exists() else path.resolve()
+
+
+def check_namespace(notebook: Notebook, namespace: Mapping[str, Any]) -> None:
+    """Check a running notebook's parameter values with the same rules as the batch.
+
+    ``notebook``: the notebook's name (``"02-churn-survival"``, see :func:`notebook_file`), its
+    file or its content; ``namespace``: where its parameters live, normally ``globals()`` of the
+    notebook. Every declared parameter found in ``namespace`` must fit its annotation, and every
+    UPPER_CASE name papermill injected (``-p NAME VALUE``) must be declared. Raises
+    :class:`ParameterError` naming the notebook and listing each problem in the same words as
+    the batch (:func:`problems`); papermill itself would only warn, or fail later with a raw
+    traceback.
+
+    >>> check_namespace("SEED: int = 42  # seed", {"SEED": "ten"})
+    Traceback (most recent call last):
+    ...
+    helpers.runner.parameters.ParameterError: the parameters cell: Parameters that do not fit:
+      - parameter SEED expects int, got str 'ten'
+    """
+    if isinstance(notebook, str) and "\n" not in notebook and "=" not in notebook:
+        notebook = notebook_file(notebook)
+    params = declared(notebook)
+    label = (
+        "the parameters cell"
+        if isinstance(notebook, str)
+        else "the notebook"
+        if isinstance(notebook, Mapping)
+        else Path(notebook).name
+    )
+    values = {name: namespace[name] for name in params if name in namespace}
+    values |= {n: namespace.get(n) for n in _injected_names(namespace) if n not in params}
+    found = problems(params, values)
+    if found:
+        raise ParameterError(f"{label}: Parameters that do not fit:\n  - " + "\n  - ".join(found))
 
 
 # --- the cell's own rules ---------------------------------------------------------------------
