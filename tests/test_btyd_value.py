@@ -7,6 +7,7 @@ import pytest
 from test_payback import _costs, _ltv
 
 from helpers import btyd_value as bv
+from helpers import lifetime_value as lv
 from helpers import payback as pb
 from helpers import survival as sv
 from helpers.loading import Dataset
@@ -139,13 +140,13 @@ def test_ltv_estimates_flag_channels_whose_intervals_do_not_overlap():
         },
         index=["X", "Y", "V"],
     )
-    table = bv.ltv_estimates(ratio, pb.ChannelLtv(_ltv(), "test"), btyd)
+    table = bv.ltv_estimates(ratio, lv.ChannelLtv(_ltv(), "test"), btyd)
     assert list(table.index) == list(ratio.index)
     assert table["flag"].to_dict() == {"X": "", "Y": "estimates disagree", "V": ""}
     assert table.loc["Y", "ratio_btyd"] == pytest.approx(900.0 / 200.0)
     assert table.loc["X", "ratio"] == ratio.loc["X", "ratio"]
     assert "disagree" in bv.estimates_sentence(table) and "Y" in bv.estimates_sentence(table)
-    agree = bv.ltv_estimates(ratio, pb.ChannelLtv(_ltv(), "test"), _ltv())
+    agree = bv.ltv_estimates(ratio, lv.ChannelLtv(_ltv(), "test"), _ltv())
     assert "agrees" in bv.estimates_sentence(agree)
 
 

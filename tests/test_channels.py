@@ -10,7 +10,8 @@ import pytest
 
 from helpers import attribution as at
 from helpers import channels as ch
-from helpers import payback as pb
+from helpers import lifetime_value as lv
+from helpers import spend as sp
 from helpers.loading import Dataset
 from helpers.steps import Skipped
 
@@ -50,22 +51,22 @@ def _dataset(with_spend: bool = True) -> Dataset:
 
 
 def test_reporting_period_selects_leads_and_spend_of_its_months():
-    period = ch.reporting_period(_dataset(), analysis_date="", months=48)
+    period = sp.reporting_period(_dataset(), analysis_date="", months=48)
     assert period.as_of == AS_OF and period.start == pd.Timestamp("2021-12-31")
     assert list(period.leads["lead_id"]) == ["L2", "L3"]
     assert list(period.spend["spend"]) == [100.0, 300.0]
-    assert ch.period_sentence(period) == (
+    assert sp.period_sentence(period) == (
         "Reporting period: the 48 months to 2025-12-31, 2 leads; 400 of spend on 1 channels "
         "over 2 months."
     )
-    earlier = ch.reporting_period(_dataset(), analysis_date="2022-06-30", months=12)
+    earlier = sp.reporting_period(_dataset(), analysis_date="2022-06-30", months=12)
     assert earlier.as_of == pd.Timestamp("2022-06-30")
     assert list(earlier.leads["lead_id"]) == ["L1", "L2"]
     assert list(earlier.spend["spend"]) == [999.0, 100.0]
 
 
 def test_without_spend_costs_are_skipped_never_zero():
-    period = ch.reporting_period(_dataset(with_spend=False), months=48)
+    period = sp.reporting_period(_dataset(with_spend=False), months=48)
     assert period.spend == NO_SPEND
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     assert costs == dataclasses.replace(NO_SPEND, step="Spend and cost per channel")
@@ -73,20 +74,20 @@ def test_without_spend_costs_are_skipped_never_zero():
         "Spend and cost per channel is not available: the data has no channel_spend table "
         "(export monthly spend per channel to get costs per lead and customer)."
     )
-    assert ch.period_sentence(period) == (
+    assert sp.period_sentence(period) == (
         "Reporting period: the 48 months to 2025-12-31, 2 leads; no costs: the data has no "
         "channel_spend table (export monthly spend per channel to get costs per lead and "
         "customer)."
     )
-    trend = ch.monthly_trend(leads=period.leads, spend=period.spend)
+    trend = sp.monthly_trend(leads=period.leads, spend=period.spend)
     assert trend.step == "The monthly spend trend"
     assert ch.quadrant(costs).step == "The channel quadrant"
-    assert ch.spend_response(trend).step == "The spend response"
+    assert sp.spend_response(trend).step == "The spend response"
     assert ch.cheapest_leads_sentence(costs) == costs
 
 
 def test_spend_outside_the_period_only_is_skipped():
-    period = ch.reporting_period(_dataset(), analysis_date="2021-07-15", months=2)
+    period = sp.reporting_period(_dataset(), analysis_date="2021-07-15", months=2)
     assert isinstance(period.spend, Skipped)
     assert period.spend.reason == "no channel spend is recorded between 2021-05 and 2021-07"
     assert list(period.leads["lead_id"]) == ["L0"]
@@ -127,8 +128,8 @@ def test_channels_without_spend_and_spend_without_leads():
 
 
 def test_monthly_trend_and_cheapest_leads_by_hand():
-    period = ch.reporting_period(_dataset(), months=48)
-    trend = ch.monthly_trend(leads=period.leads, spend=period.spend)
+    period = sp.reporting_period(_dataset(), months=48)
+    trend = sp.monthly_trend(leads=period.leads, spend=period.spend)
     assert list(trend["month"]) == list(pd.to_datetime(["2022-01-01", "2025-12-01"]))
     assert list(trend["leads"]) == [0, 1] and list(trend["spend"]) == [100.0, 300.0]
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
@@ -143,8 +144,8 @@ def test_monthly_trend_and_cheapest_leads_by_hand():
 
 
 def test_elasticities_within_a_tenth(demo, truth):
-    trend = ch.monthly_trend(leads=demo["leads"], spend=demo["channel_spend"])
-    fit = ch.spend_response(trend)
+    trend = sp.monthly_trend(leads=demo["leads"], spend=demo["channel_spend"])
+    fit = sp.spend_response(trend)
     for channel, info in truth["channels"].items():
         if info["paid"]:
             assert fit.loc[channel, "elasticity"] == pytest.approx(info["elasticity"], abs=0.1)
@@ -155,17 +156,17 @@ def test_spend_response_by_hand_and_too_short_histories():
     spend = [100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
     leads = [9.5, 19.5, 39.5, 79.5, 159.5, 319.5]  # log(leads + 0.5) = log(spend) - log(10)
     trend = pd.DataFrame({"channel": "x", "month": months, "spend": spend, "leads": leads})
-    fit = ch.spend_response(trend)
+    fit = sp.spend_response(trend)
     assert fit.loc["x", "elasticity"] == pytest.approx(1.0)
     assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
     lo, hi = fit.loc["x", ["low", "high"]]
-    assert ch.response_sentence(fit) == (
+    assert sp.response_sentence(fit) == (
         f"x's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
         "over 6 months); at current spend one more lead there goes with about 10 more spend "
         "(an association: spend was not varied at random)."
     )
-    short = ch.spend_response(trend.iloc[:5])
+    short = sp.spend_response(trend.iloc[:5])
     assert short == Skipped(
         "no paid channel has 6 months of spend",
         "a longer reporting period gives more months",
@@ -304,38 +305,38 @@ def _sliced(spend_columns: dict | None = None) -> tuple[Dataset, pd.DataFrame]:
 
 def test_a_slice_gets_its_share_of_each_channels_spend():
     north, company_leads = _sliced()
-    period = ch.reporting_period(north, months=48, company_leads=company_leads)
+    period = sp.reporting_period(north, months=48, company_leads=company_leads)
     spend = period.spend.set_index("channel")["spend"]
     # 4 of search_ads' 10 leads are north's: 400 of 1000 (the old code charged all 1000)
     assert spend.to_dict() == {"search_ads": 400.0, "trade_show": 500.0}
     assert period.spend_note.startswith("Spend allocated to the slice {'region': 'north'}")
     assert period.caveat == "slice spend allocated by lead share"
-    assert period.spend_note in ch.period_sentence(period)
+    assert period.spend_note in sp.period_sentence(period)
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     assert costs.loc["search_ads", "cost_per_lead"] == 100.0  # as for the company: 1000 / 10
     # the spend response is the company's (10 search_ads leads on 1000 of spend)
-    trend = ch.response_trend(period).set_index("channel")
+    trend = sp.response_trend(period).set_index("channel")
     assert trend.loc["search_ads", ["spend", "leads"]].tolist() == [1000.0, 10]
-    whole = ch.reporting_period(_dataset(), months=48)
+    whole = sp.reporting_period(_dataset(), months=48)
     pd.testing.assert_frame_equal(
-        ch.response_trend(whole), ch.monthly_trend(leads=whole.leads, spend=whole.spend)
+        sp.response_trend(whole), sp.monthly_trend(leads=whole.leads, spend=whole.spend)
     )
 
 
 def test_a_slice_uses_the_spend_exports_own_column_or_says_spend_is_company_wide():
     north, company_leads = _sliced({"region": ["north", "south"]})
-    own = ch.reporting_period(north, months=48, company_leads=company_leads)
+    own = sp.reporting_period(north, months=48, company_leads=company_leads)
     assert list(own.spend["channel"]) == ["search_ads"] and own.caveat == ""
     assert "own region column" in own.spend_note
     north, _ = _sliced()
-    whole = ch.reporting_period(north, months=48)
+    whole = sp.reporting_period(north, months=48)
     assert whole.spend["spend"].sum() == 1500.0
     assert whole.caveat == "company-wide spend over slice volumes: overstated"
 
 
 def test_metrics_carry_the_slice_spend_note():
     north, company_leads = _sliced()
-    period = ch.reporting_period(north, months=48, company_leads=company_leads)
+    period = sp.reporting_period(north, months=48, company_leads=company_leads)
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     m = _metrics(costs=costs, ratio=Skipped("no LTV", step="LTV:CAC"), period=period, ds=north)
     assert m.spend_allocation == period.spend_note
@@ -343,15 +344,15 @@ def test_metrics_carry_the_slice_spend_note():
 
 
 def test_spend_slice_notes_only_for_a_slice(demo):
-    assert ch.spend_slice_notes(demo) == []
+    assert sp.spend_slice_notes(demo) == []
     region = demo["accounts"]["region"].iloc[0]
-    notes = ch.spend_slice_notes(demo.filter({"region": region}))
+    notes = sp.spend_slice_notes(demo.filter({"region": region}))
     assert len(notes) == 1 and notes[0].startswith("spend is company-wide")
 
 
 def _metrics(ds=None, period=None, **changes):
     ds = ds or _dataset()
-    period = period or ch.reporting_period(ds, months=48)
+    period = period or sp.reporting_period(ds, months=48)
     credit = pd.DataFrame({m: [3.0, 1.0] for m in at.MODELS}, index=["cheap", "organic"])
     attributed = at.Attribution(
         paths=at.Paths(pd.DataFrame(), 4, 4, 0),
@@ -370,7 +371,7 @@ def _metrics(ds=None, period=None, **changes):
         "quad": ch.quadrant(COSTS),
         "response": pd.DataFrame({"elasticity": [0.5]}, index=["cheap"]),
         "attributed": attributed,
-        "ltv": pb.ChannelLtv(table=pd.DataFrame(), source="Lifetime values from here."),
+        "ltv": lv.ChannelLtv(table=pd.DataFrame(), source="Lifetime values from here."),
         **changes,
     }
     return ch.metrics(ds, period=period, headline_model="markov", **steps)
@@ -471,7 +472,7 @@ def _open_and_late_wins() -> Dataset:
 
 def test_stage_dates_after_the_analysis_date_are_masked():
     # the old code counted the win of 2024-08-01 on 2024-06-30: 2 customers, 1 inquiry
-    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    period = sp.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
     assert period.leads["won_date"].notna().sum() == 1
     assert period.leads["intent_date"].notna().sum() == 1
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
@@ -479,7 +480,7 @@ def test_stage_dates_after_the_analysis_date_are_masked():
 
 
 def test_cac_on_matured_cohorts_ignores_open_leads():
-    period = ch.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
+    period = sp.reporting_period(_open_and_late_wins(), analysis_date="2024-06-30", months=48)
     costs = ch.volume_and_cost(
         leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=365
     )

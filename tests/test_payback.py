@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from helpers import channels as ch
+from helpers import lifetime_value as lv
 from helpers import payback as pb
+from helpers import spend as sp
 from helpers import survival as sv
 from helpers.loading import Dataset
 from helpers.steps import Skipped
@@ -66,11 +68,11 @@ def _dataset() -> Dataset:
 
 
 def test_ltv_cac_ranks_channels_in_the_planted_order(demo, truth):
-    period = ch.reporting_period(demo)
+    period = sp.reporting_period(demo)
     costs = ch.volume_and_cost(
         leads=period.leads, spend=period.spend, as_of=period.as_of, mature_days=365
     )
-    ltv = pb.lifetime_values(demo, demo.analysis_date, n_boot=100, n_refits=4)
+    ltv = lv.lifetime_values(demo, demo.analysis_date, n_boot=100, n_refits=4)
     # the same point values as the churn study's steps; intervals from refits on resamples
     same = sv.channel_ltv(demo, demo.analysis_date, sv.LtvSettings(n_boot=100))
     pd.testing.assert_series_equal(ltv.table["mean"], same["mean"])
@@ -91,7 +93,7 @@ def test_refit_draws_refit_on_each_resample_within_groups():
         seen.append(sample["g"].value_counts(dropna=False).to_dict())
         return sample.groupby("g")["x"].mean()
 
-    draws = pb.refit_draws(frame, estimate, by="g", n_refits=30, seed=1)
+    draws = lv.refit_draws(frame, estimate, by="g", n_refits=30, seed=1)
     assert draws.shape == (30, 2) and draws["a"].nunique() > 1
     # every group keeps its size; the row without a group stays in every refit
     assert all(s == {"a": 3, "b": 2, None: 1} for s in seen)
@@ -148,7 +150,7 @@ def test_payback_months_by_hand():
 
 def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
     orders, accounts = _orders_and_accounts()
-    ltv = pb.ChannelLtv(table=_ltv(), source="given")
+    ltv = lv.ChannelLtv(table=_ltv(), source="given")
     ratio = pb.ltv_cac(ltv, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
     assert ratio.loc["X", "payback_months"] == 2.0 and pd.isna(ratio.loc["Y", "payback_months"])
     lo_x, hi_x, lo_v, hi_v = (ratio.loc[c, e] for c in ("X", "V") for e in ("low", "high"))
@@ -163,7 +165,7 @@ def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
 def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():
     orders, accounts = _orders_and_accounts()
     unpaid = _costs().assign(paid=False)
-    ltv = pb.ChannelLtv(table=_ltv(), source="given")
+    ltv = lv.ChannelLtv(table=_ltv(), source="given")
     none = pb.ltv_cac(ltv, costs=unpaid, orders=orders, accounts=accounts, as_of=AS_OF)
     assert none == Skipped(
         "no paid channel has both a lifetime value and a CAC",
@@ -174,7 +176,7 @@ def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():
     after = pb.ltv_cac(cause, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
     assert after == Skipped("only 3 churn events", step="LTV:CAC")
     assert pb.ratio_sentence(after) == after  # a sentence helper passes the cause on
-    assert pb.ltv_source(cause) == (
+    assert lv.ltv_source(cause) == (
         "Lifetime value by channel is not available: only 3 churn events."
     )
 
@@ -194,7 +196,7 @@ def test_lifetime_values_read_from_churn_metrics_of_the_same_data(tmp_path, monk
         "ltv_by_channel": table,
     }
     path.write_text(json.dumps(same), encoding="utf-8")
-    ltv = pb.lifetime_values(_dataset(), AS_OF, churn_metrics=str(path), n_boot=50, seed=7)
+    ltv = lv.lifetime_values(_dataset(), AS_OF, churn_metrics=str(path), n_boot=50, seed=7)
     assert ltv.table.loc["X", "mean"] == 900.0
     assert ltv.source == (
         f"Lifetime values read from the churn study's `{path}`. Its interval keeps the Cox fit "
@@ -220,19 +222,19 @@ def test_lifetime_values_fitted_here_or_skipped_with_the_models_note(tmp_path, m
     monkeypatch.setattr(sv, "churn_model", lambda definition, *args: model)
     monkeypatch.setattr(sv, "ltv_by_channel", fitted)
     absent = tmp_path / "absent.json"
-    ltv = pb.lifetime_values(
+    ltv = lv.lifetime_values(
         _dataset(), AS_OF, churn_metrics=str(absent), n_boot=50, seed=7, n_refits=0
     )
     assert calls == [AS_OF, (50, 7)] and ltv.table is table and ltv.draws is None
     assert ltv.source == (
         f"No churn metrics at `{absent}`: lifetime values computed here. Penalised fit."
     )
-    fitted_here = pb.lifetime_values(_dataset(), AS_OF, n_refits=0)
-    assert fitted_here.source == pb.FITTED_HERE + " Penalised fit."
+    fitted_here = lv.lifetime_values(_dataset(), AS_OF, n_refits=0)
+    assert fitted_here.source == lv.FITTED_HERE + " Penalised fit."
 
     cause = Skipped("only 3 churn events", "a Cox model needs at least 20", "The Cox model")
     monkeypatch.setattr(sv, "ltv_by_channel", lambda definition, model, settings: cause)
-    skipped = pb.lifetime_values(_dataset(), AS_OF, n_boot=50, seed=7)
+    skipped = lv.lifetime_values(_dataset(), AS_OF, n_boot=50, seed=7)
     assert skipped == Skipped(
         "only 3 churn events", "a Cox model needs at least 20", step="Lifetime value by channel"
     )
@@ -252,13 +254,13 @@ def test_ltv_is_read_from_churn_metrics_only_for_the_same_data(tmp_path):
             }
         )
     )
-    ltv, note = pb.ltv_from_metrics(str(path), same)
+    ltv, note = lv.ltv_from_metrics(str(path), same)
     assert ltv.loc["search_ads", "mean"] == 900.0 and "read from" in note
-    ltv, note = pb.ltv_from_metrics(str(path), {**same, "filters": {"region": "north"}})
+    ltv, note = lv.ltv_from_metrics(str(path), {**same, "filters": {"region": "north"}})
     assert ltv is None and "filters differ" in note
-    ltv, note = pb.ltv_from_metrics(str(tmp_path / "absent.json"), same)
+    ltv, note = lv.ltv_from_metrics(str(tmp_path / "absent.json"), same)
     assert ltv is None and "No churn metrics" in note
-    assert pb.ltv_from_metrics("", same) == (None, "")
+    assert lv.ltv_from_metrics("", same) == (None, "")
 
 
 def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
@@ -269,10 +271,10 @@ def test_churn_metrics_with_another_ltv_definition_are_not_reused(tmp_path):
     path.write_text(
         json.dumps({"ltv_by_channel": table, "data_fingerprint": "abc", "ltv_definition": other})
     )
-    ltv, note = pb.ltv_from_metrics(str(path), same)
+    ltv, note = lv.ltv_from_metrics(str(path), same)
     assert ltv is None and "ltv_definition differ" in note
     path.write_text("{damaged")
-    assert pb.ltv_from_metrics(str(path), same)[0] is None
+    assert lv.ltv_from_metrics(str(path), same)[0] is None
 
 
 # --- LTV:CAC intervals against planted values (a cheap simulated company) ----------------------
@@ -332,7 +334,7 @@ def _exponential_ltv(sample: pd.DataFrame) -> pd.Series:
 
 def _ratios(seed: int, n_refits: int = 100, n_accounts: int = 200) -> pd.DataFrame:
     accounts, costs = _company(seed, n_accounts)
-    draws = pb.refit_draws(accounts, _exponential_ltv, by="channel", n_refits=n_refits, seed=seed)
+    draws = lv.refit_draws(accounts, _exponential_ltv, by="channel", n_refits=n_refits, seed=seed)
     ltv = _exponential_ltv(accounts).to_frame("mean")
     return pb.ltv_cac_ratios(ltv, costs, draws=draws, seed=seed)
 

@@ -1,7 +1,7 @@
 """A second lifetime-value estimate per channel: BG/NBD + Gamma-Gamma beside the survival one.
 
-The survival LTV (:mod:`helpers.payback`) drives LTV:CAC and its verdict; this module values a
-new customer of each channel from the buy-till-you-die models of :mod:`helpers.survival.bgnbd`
+The survival LTV (:mod:`helpers.lifetime_value`) drives LTV:CAC and its verdict; this module
+values a new customer of each channel from the buy-till-you-die models of :mod:`helpers.survival.bgnbd`
 under the same horizon and discount, and flags channels where the two 95% intervals do not
 overlap (a sign that one of the two models fits that channel's customers badly).
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import survival
-from helpers.payback import ChannelLtv
+from helpers.lifetime_value import ChannelLtv
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Which channels pay: cost per lead, inquiry and customer, quadrant, spend response.
+"""Which channels pay: cost per lead, inquiry and customer, the quadrant, findings, metrics.
 
 Conventions: money in the reporting currency; a *lead* is a row of ``leads``; an *inquiry* is a
 lead that reached the intent stage (the prospect asked about a product); a *new customer* is a
@@ -8,26 +8,36 @@ with no spend row while others have spend (referral, organic) costs 0, never a d
 without any spend in the data, costs are not available (a :class:`~helpers.steps.Skipped`),
 never 0.
 
-The study's steps in notebook order: :func:`reporting_period`, :func:`volume_and_cost`,
-:func:`monthly_trend`, then :mod:`helpers.funnel` (stages, time to decision),
-:func:`helpers.attribution.attribute_conversions`, :func:`quadrant`, :func:`helpers.payback.lifetime_values` and :func:`helpers.payback.ltv_cac`,
-:func:`spend_response`; :func:`findings` and :func:`metrics` sum up.
+The study's steps in notebook order: :func:`helpers.spend.reporting_period`,
+:func:`volume_and_cost`, :func:`helpers.spend.monthly_trend`, then :mod:`helpers.funnel`
+(stages, time to decision), :func:`helpers.attribution.attribute_conversions`, :func:`quadrant`,
+:func:`helpers.lifetime_value.lifetime_values` and :func:`helpers.payback.ltv_cac`,
+:func:`helpers.spend.spend_response`; :func:`findings` and :func:`metrics` sum up. The steps of
+:mod:`helpers.spend` are re-exported here, so the notebook calls them as ``channels.<step>``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from helpers import payback
+from helpers import lifetime_value
 from helpers.reporting import atomic_write_csv, money
 from helpers.schemas import ChannelMetrics, Fields
+from helpers.spend import RESPONSE_FORMATS as RESPONSE_FORMATS
+from helpers.spend import Period, missing_spend_months, month_start
+from helpers.spend import monthly_trend as monthly_trend
+from helpers.spend import period_sentence as period_sentence
+from helpers.spend import reporting_period as reporting_period
+from helpers.spend import response_sentence as response_sentence
+from helpers.spend import response_trend as response_trend
+from helpers.spend import spend_notes as spend_notes
+from helpers.spend import spend_response as spend_response
+from helpers.spend import spend_slice_notes as spend_slice_notes
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -40,9 +50,7 @@ STRATEGIES = {
     (False, False): "invest more",
     (True, False): "precise but dear: try referral / fission marketing",
 }
-#: A spend-response fit needs at least this many months with spend per channel.
-MIN_RESPONSE_MONTHS = 6
-#: Display formats (``reporting.styled``) of the cost, quadrant and spend-response tables.
+#: Display formats (``reporting.styled``) of the cost and quadrant tables.
 COST_FORMATS = {
     "spend": "{:,.0f}",
     "cost_per_lead": "{:,.2f}",
@@ -51,199 +59,9 @@ COST_FORMATS = {
     "mature_spend": "{:,.0f}",
 }
 QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
-RESPONSE_FORMATS = {
-    "elasticity": "{:.2f}",
-    "low": "{:.2f}",
-    "high": "{:.2f}",
-    "se": "{:.2f}",
-    "mean_spend": "{:,.0f}",
-    "marginal_cost": "{:,.0f}",
-}
 
 
-def _month(dates: pd.Series) -> pd.Series:
-    return dates.dt.to_period("M").dt.to_timestamp()
-
-
-# --- reporting period, volume and cost ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """The reporting period ``(start, as_of]``: the ``leads`` created in it and the ``spend``
-    rows of its months (channel, month, spend in currency), or a Skipped when the data has no
-    spend for it."""
-
-    as_of: pd.Timestamp
-    start: pd.Timestamp
-    months: int
-    leads: pd.DataFrame
-    spend: pd.DataFrame | Skipped
-    #: how a slice's spend was obtained (empty for the whole company): every sentence and
-    #: metrics field that uses slice costs carries it
-    spend_note: str = ""
-    #: the company's leads and (unallocated) spend of the period in a slice; None otherwise
-    company: tuple[pd.DataFrame, pd.DataFrame] | None = None
-
-    @property
-    def caveat(self) -> str:
-        """The short form of ``spend_note`` added to each sentence that uses costs ("" when
-        the costs are the company's or the slice's own recorded spend)."""
-        if self.spend_note.startswith("Spend allocated"):
-            return "slice spend allocated by lead share"
-        if self.spend_note.startswith("Spend is company-wide"):
-            return "company-wide spend over slice volumes: overstated"
-        return ""
-
-
-def reporting_period(
-    ds: Dataset,
-    *,
-    analysis_date: str = "",
-    months: int = 48,
-    company_leads: pd.DataFrame | None = None,
-) -> Period:
-    """The last ``months`` months before the analysis date (``analysis_date`` as YYYY-MM-DD;
-    empty: the data's own). Leads count by creation date, spend by its month (the first of
-    the month), both in ``(as_of - months, as_of]``; stage dates after ``as_of`` are masked
-    (:func:`mask_after`). Raises when the data has no leads table (the study needs it);
-    ``spend`` is Skipped without a channel_spend table or without spend in the period.
-
-    In a slice (``ds.filters`` set) the spend is made the slice's (:func:`slice_spend`): by the
-    spend table's own filter columns when it has them (e.g. ``region``), else allocated by the
-    slice's share of each channel's leads in each month (``company_leads``: the unfiltered
-    leads table); ``spend_note`` says which, and what remains uncertain."""
-    ds.require("leads", purpose="The channel study")
-    as_of = pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
-    start = as_of - pd.DateOffset(months=months)
-    created = ds["leads"]["created_date"]
-    leads = mask_after(ds["leads"][(created > start) & (created <= as_of)], as_of)
-    spend: pd.DataFrame | Skipped
-    if not ds.has("channel_spend"):
-        spend = Skipped(
-            "the data has no channel_spend table",
-            "export monthly spend per channel to get costs per lead and customer",
-        )
-    else:
-        s = ds["channel_spend"]
-        spend = s[(s["month"] > start) & (s["month"] <= as_of)]
-        spend_note = ""
-        company = None
-        if ds.filters and not spend.empty:
-            if company_leads is not None:
-                made = company_leads["created_date"]
-                company = (
-                    mask_after(company_leads[(made > start) & (made <= as_of)], as_of),
-                    spend,
-                )
-            spend, spend_note = slice_spend(spend, leads, ds.filters, company_leads)
-        if spend.empty:
-            spend = Skipped(
-                f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
-                "export spend for the reporting period",
-            )
-        return Period(as_of, start, months, leads, spend, spend_note, company)
-    return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
-
-
-def slice_spend(
-    spend: pd.DataFrame,
-    leads: pd.DataFrame,
-    filters: dict,
-    company_leads: pd.DataFrame | None,
-) -> tuple[pd.DataFrame, str]:
-    """The spend of a slice (channel, month, spend in currency) and one sentence on how it
-    was obtained.
-
-    - When the spend table has every filter column (e.g. a ``region`` column), its rows of the
-      slice's values are kept (the slice's own recorded spend).
-    - Else each channel-month's company-wide spend is multiplied by the slice's share of that
-      channel's leads created in that month (``leads`` of the slice over ``company_leads``),
-      assuming a slice's lead costs what any lead of the channel costs that month. A month
-      without company leads keeps no spend (no leads to allocate by).
-    - Without ``company_leads`` the spend stays company-wide, and the sentence says that the
-      slice's costs are overstated.
-    """
-    columns = [c for c in filters if c in spend.columns]
-    if len(columns) == len(filters):
-        keep = pd.Series(True, index=spend.index)
-        for col, wanted in filters.items():
-            values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
-            keep &= spend[col].isin(values)
-        return spend[keep], (
-            f"Spend of the slice {dict(filters)}: the spend export's own "
-            f"{', '.join(columns)} column."
-        )
-    if company_leads is None:
-        return spend, (
-            f"Spend is company-wide: the filter {dict(filters)} does not split it, so the "
-            "slice's costs per lead and customer (and its LTV:CAC) compare slice volumes "
-            "with company-wide spend: costs are overstated."
-        )
-
-    def counts(frame: pd.DataFrame) -> pd.Series:
-        return frame.groupby([frame["source_channel"], _month(frame["created_date"])]).size()
-
-    mine, every = counts(leads), counts(company_leads)
-    share = (mine / every).fillna(0.0).rename_axis(["channel", "month"]).rename("share")
-    out = spend.join(share, on=["channel", "month"])
-    out["spend"] = out["spend"] * out["share"].fillna(0.0)
-    return out.drop(columns="share"), (
-        f"Spend allocated to the slice {dict(filters)} by its share of each channel's leads "
-        "in each month (the export records spend company-wide): the slice's costs assume "
-        "its leads cost what the channel's other leads cost that month."
-    )
-
-
-#: The stage dates of a lead (``<stage>_date``), masked after the analysis date.
-STAGE_DATES: tuple[str, ...] = (
-    "intent_date",
-    "proposal_date",
-    "negotiation_date",
-    "won_date",
-    "lost_date",
-)
-
-
-def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """``leads`` with every stage date (:data:`STAGE_DATES`) after ``as_of`` set to NaT: on the
-    analysis date a deal won (or lost, or at a stage) later has not happened yet."""
-    out = leads.copy()
-    for col in STAGE_DATES:
-        if col in out.columns:
-            out[col] = out[col].where(out[col] <= as_of)
-    return out
-
-
-def period_sentence(period: Period) -> str:
-    """What the reporting period holds: its dates, leads and spend months."""
-    head = (
-        f"Reporting period: the {period.months} months to {period.as_of:%Y-%m-%d}, "
-        f"{len(period.leads):,} leads"
-    )
-    if isinstance(period.spend, Skipped):
-        return f"{head}; no costs: {period.spend.why()}."
-    spend = period.spend
-    text = (
-        f"{head}; {money(float(spend['spend'].sum()))} of spend on "
-        f"{spend['channel'].nunique()} channels over {spend['month'].nunique()} months."
-    )
-    return f"{text} {period.spend_note}" if period.spend_note else text
-
-
-def missing_spend_months(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """Paid channel-months with leads but no spend row (between the channel's first and last
-    spend month): these months are excluded from the channel's costs."""
-    rows = []
-    lead_months = leads.assign(month=_month(leads["created_date"]))
-    for channel, part in spend.groupby("channel"):
-        have = set(part["month"])
-        span = pd.date_range(part["month"].min(), part["month"].max(), freq="MS")
-        with_leads = set(lead_months.loc[lead_months["source_channel"] == channel, "month"])
-        rows += [
-            {"channel": channel, "month": m} for m in span if m not in have and m in with_leads
-        ]
-    return pd.DataFrame(rows, columns=["channel", "month"])
+# --- volume and cost ---------------------------------------------------------------------------
 
 
 @step("Spend and cost per channel")
@@ -263,13 +81,13 @@ def volume_and_cost(
     what it divides. ``as_of=None`` counts every month (no maturity restriction). ``spend``,
     ``leads``, ``inquiries``, ``customers``, ``cost_per_lead`` and ``cost_per_inquiry`` count
     the whole period. Stage dates must already be masked after ``as_of``
-    (:func:`reporting_period` does it).
+    (:func:`helpers.spend.reporting_period` does it).
 
     ``paid`` is False for channels without any spend row (costs 0). ``note`` says when a
     channel has spend but no leads, no matured month, or when months were left out for missing
     spend. Skipped when ``spend`` is (no spend data: costs are not available, not 0).
     """
-    leads = leads.assign(month=_month(leads["created_date"]))
+    leads = leads.assign(month=month_start(leads["created_date"]))
     missing = (
         missing_spend_months(spend, leads)
         if len(spend)
@@ -335,44 +153,6 @@ def _cost(total: float, count: int, paid: bool) -> float:
     return round(total / count, 2) if count else float("nan")
 
 
-@step("The monthly spend trend")
-def monthly_trend(leads: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """Spend (currency), leads and new customers per paid channel and month: one row per
-    spend row (channel, month), leads counted by creation month (0 when none)."""
-    counts = (
-        leads.assign(month=_month(leads["created_date"]))
-        .groupby(["source_channel", "month"])
-        .size()
-        .rename("leads")
-    )
-    counts.index = counts.index.set_names(["channel", "month"])
-    won = (
-        leads[leads["won_date"].notna()]
-        .assign(month=_month(leads["created_date"]))
-        .groupby(["source_channel", "month"])
-        .size()
-        .rename("customers")
-    )
-    won.index = won.index.set_names(["channel", "month"])
-    s = spend.set_index(["channel", "month"])["spend"]
-    return (
-        pd.concat([s, counts, won], axis=1)
-        .fillna({"leads": 0, "customers": 0})
-        .dropna(subset=["spend"])
-        .reset_index()
-    )
-
-
-@step("The spend response")
-def response_trend(period: Period) -> pd.DataFrame | Skipped:
-    """The monthly trend the spend response is fitted on (:func:`monthly_trend`): the
-    period's own, or in a slice the company's (spend allocated by lead share would tie a
-    slice's spend to its own leads and bias the elasticity towards 1; the elasticity is taken
-    as the channel's, the same for every slice)."""
-    leads, spend = period.company if period.company is not None else (period.leads, period.spend)
-    return monthly_trend(leads=leads, spend=spend)
-
-
 @step("Spend and cost per channel")
 def cheapest_leads_sentence(costs: pd.DataFrame, caveat: str = "") -> str:
     """Which paid channel brings the cheapest leads (cost per lead, currency; over how many
@@ -392,7 +172,7 @@ def _caveat(caveat: str) -> str:
     return f"; {caveat}" if caveat else ""
 
 
-# --- quadrant and spend response ---------------------------------------------------------------
+# --- quadrant ----------------------------------------------------------------------------------
 
 
 @step("The channel quadrant")
@@ -431,80 +211,7 @@ def quadrant_sentence(quad: pd.DataFrame) -> str:
     return f"On cost alone: {'; '.join(parts)}. Section 5 weighs what the customers are worth."
 
 
-@step("The spend response")
-def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame | Skipped:
-    """Per paid channel: log(outcome + 0.5) = a + b log(spend) by OLS (statsmodels); ``b`` is
-    the elasticity (1% more spend -> b% more leads), with its 95% interval and standard error
-    ``se``, and the marginal
-    cost of one more unit at the mean monthly spend: spend / (b x outcome) (currency).
-    Channels with fewer than :data:`MIN_RESPONSE_MONTHS` months of spend are left out;
-    Skipped when none has that many."""
-    import statsmodels.api as sm
-
-    rows = []
-    for ch, part in trend.groupby("channel"):
-        part = part[part["spend"] > 0]
-        if len(part) < MIN_RESPONSE_MONTHS:
-            continue
-        x = sm.add_constant(np.log(part["spend"].to_numpy()))
-        y = np.log(part[outcome].to_numpy() + 0.5)
-        fit = sm.OLS(y, x).fit()
-        b = float(fit.params[1])
-        lo, hi = fit.conf_int()[1]
-        mean_spend = float(part["spend"].mean())
-        at_mean = math.exp(fit.params[0] + b * math.log(mean_spend)) - 0.5
-        rows.append(
-            {
-                "channel": ch,
-                "elasticity": b,
-                "low": float(lo),
-                "high": float(hi),
-                "se": float(fit.bse[1]),
-                "months": len(part),
-                "mean_spend": mean_spend,
-                "marginal_cost": mean_spend / (b * at_mean)
-                if b > 0 and at_mean > 0
-                else float("nan"),
-            }
-        )
-    if not rows:
-        return Skipped(
-            f"no paid channel has {MIN_RESPONSE_MONTHS} months of spend",
-            "a longer reporting period gives more months",
-        )
-    return pd.DataFrame(rows).set_index("channel")
-
-
-@step("The spend response")
-def response_sentence(response: pd.DataFrame) -> str:
-    """The channel whose leads rise most with its spend (elasticity with its 95% interval and
-    months), and the spend associated with one more lead there; an association, not a
-    measured response (spend was not varied at random)."""
-    steep = response["elasticity"].idxmax()
-    r = response.loc[steep]
-    return (
-        f"{steep}'s leads rise most with its spend (elasticity {r['elasticity']:.2f}, 95% "
-        f"interval {r['low']:.2f}–{r['high']:.2f}, over {int(r['months'])} months); at "
-        f"current spend one more lead there goes with about {money(r['marginal_cost'])} more "
-        "spend (an association: spend was not varied at random)."
-    )
-
-
 # --- findings and headline numbers -------------------------------------------------------------
-
-
-def spend_notes(period: Period) -> list[str]:
-    """How a slice's spend was obtained (:attr:`Period.spend_note`), as a findings note; empty
-    for the whole company."""
-    return [period.spend_note] if period.spend_note else []
-
-
-def spend_slice_notes(ds: Dataset) -> list[str]:
-    """The data's warnings about channel spend when the data is a slice (filters set): spend
-    is company-wide, so a slice's costs compare slice volumes with company-wide spend."""
-    if not ds.filters:
-        return []
-    return [w.rule for w in ds.warnings if w.file == "channel_spend"]
 
 
 def findings(
@@ -597,7 +304,7 @@ def metrics(
     quad: pd.DataFrame | Skipped,
     response: pd.DataFrame | Skipped,
     attributed: Attribution | Skipped,
-    ltv: payback.ChannelLtv | Skipped,
+    ltv: lifetime_value.ChannelLtv | Skipped,
     headline_model: str,
 ) -> ChannelMetrics:
     """The study's headline numbers (:class:`helpers.schemas.ChannelMetrics`): costs per
@@ -623,7 +330,7 @@ def metrics(
         attributed_revenue=fields.take(
             "attributed_revenue", attributed, lambda a: a.revenue[headline_model].to_dict()
         ),
-        ltv_source=payback.ltv_source(ltv),
+        ltv_source=lifetime_value.ltv_source(ltv),
         spend_allocation=period.spend_note,
         findings=findings(costs=costs, ratio=ratio, caveat=period.caveat),
         skipped=fields.skipped,

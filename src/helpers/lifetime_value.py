@@ -1,0 +1,228 @@
+"""What is a new customer of each channel worth? Lifetime value per acquisition channel.
+
+Lifetime value (LTV) is the churn study's: the discounted gross margin of a new customer over
+three years from the survival model, per acquisition channel. :func:`lifetime_values` is the
+one place the channel study gets it from (a churn run's metrics when they describe the same
+data and definition, otherwise fitted here). Money in the data's currency.
+
+Interval (95%): the accounts are resampled within each channel and the Cox model is *refitted*
+on every resample (:data:`N_REFITS` refits, the original penalizer, warm-started at the original
+coefficients, the design and its proportional-hazards remedy kept): :func:`refit_draws` with
+:func:`cox_refit`. The draws also feed the LTV:CAC interval of :mod:`helpers.payback`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import survival
+from helpers.reporting import json_safe
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:
+    from helpers.loading import Dataset
+
+#: Cox refits (account resamples) behind the LTV and LTV:CAC intervals. Measured on a loaded
+#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts (50 refits: 15-40 s), and
+#: 1.3-4 s for the Cox refit alone at 100k accounts (plus valuing every account), so 50 refits
+#: at 100k take minutes: lower N_REFITS there (15 keep the channel study near a minute) and
+#: say so. A 95% percentile interval from 50 draws is coarse (its ends are interpolated
+#: between the 1st-2nd and 49th-50th draws): raise it for a final report.
+N_REFITS = 50
+FITTED_HERE = "Lifetime values from the churn study's survival model, fitted here."
+
+
+@dataclass(frozen=True)
+class ChannelLtv:
+    """Lifetime value of a new customer per acquisition channel.
+
+    ``table``: index channel, columns ``mean``, ``low``, ``high`` (95% interval, currency)
+    and ``n`` (customers). ``source``: one sentence saying where the values come from (with the
+    model's notes). ``draws``: one row per Cox refit on resampled accounts, one column per
+    channel (the mean LTV of a new customer in that refit; currency); None when the values were
+    read from a churn run (its interval keeps the Cox fit fixed).
+    """
+
+    table: pd.DataFrame
+    source: str
+    draws: pd.DataFrame | None = None
+
+
+def ltv_from_metrics(
+    path: str | os.PathLike[str], expected: Mapping[str, Any]
+) -> tuple[pd.DataFrame | None, str]:
+    """``ltv_by_channel`` from a churn run's metrics.json, and a sentence saying where the
+    lifetime values come from.
+
+    The file is used only when it describes the same data and the same lifetime-value
+    definition: every key of ``expected`` (``data_fingerprint``, ``analysis_date``,
+    ``filters``, ``ltv_definition`` from :meth:`helpers.survival.LtvSettings.as_dict`; compared in
+    their JSON form) must match. Otherwise, or when the file or its table is absent, the table
+    is ``None`` and the sentence gives the reason (the caller then computes the values itself).
+    """
+    if not path:
+        return None, ""
+    p = Path(path)
+    if not p.exists():
+        return None, f"No churn metrics at `{p}`: lifetime values computed here."
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError):
+        return (
+            None,
+            f"The churn metrics at `{p}` cannot be read as a metrics file: "
+            "lifetime values computed here.",
+        )
+    differ = [k for k, v in expected.items() if data.get(k) != json_safe(v, 6)]
+    if differ:
+        return None, (
+            f"The churn metrics at `{p}` describe other data ({', '.join(differ)} differ): "
+            "lifetime values computed here."
+        )
+    table = data.get("ltv_by_channel")
+    if not table:
+        return None, f"The churn metrics at `{p}` hold no lifetime values: computed here."
+    return pd.DataFrame(table).T, f"Lifetime values read from the churn study's `{p}`."
+
+
+def refit_draws(
+    frame: pd.DataFrame,
+    estimate: Callable[[pd.DataFrame], pd.Series],
+    *,
+    by: str,
+    n_refits: int = N_REFITS,
+    seed: int = 42,
+) -> pd.DataFrame:
+    """``n_refits`` bootstrap draws of ``estimate``: each resamples the rows of ``frame`` with
+    replacement within each group of column ``by`` (so every group keeps its size; rows
+    without a group form one group of their own) and calls
+    ``estimate`` on the resample (which refits its model). One row per draw, one column per
+    entry of the estimate's Series; a draw whose fit fails (raises ``ConvergenceError``) is
+    left out and counted in ``attrs['failed']``."""
+    from lifelines.exceptions import ConvergenceError
+
+    rng = np.random.default_rng(seed)
+    groups = list(frame.groupby(by, sort=True, dropna=False).indices.values())
+    rows, failed = [], 0
+    for _ in range(n_refits):
+        pos = np.concatenate([rng.choice(ix, size=len(ix), replace=True) for ix in groups])
+        try:
+            rows.append(estimate(frame.iloc[pos]))
+        except ConvergenceError:
+            failed += 1
+    out = pd.DataFrame(rows).reset_index(drop=True)
+    out.attrs["failed"] = failed
+    return out
+
+
+def cox_refit(
+    definition: survival.ChurnDefinition, model: survival.ChurnModel, settings: survival.LtvSettings
+) -> Callable[[pd.DataFrame], pd.Series]:
+    """The estimate behind :func:`refit_draws` for the churn model: given resampled rows of
+    ``definition.features`` (original index labels), refit the Cox model on their survival
+    rows (same design and strata, the original penalizer, warm-started at the original
+    coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel."""
+    from lifelines import CoxPHFitter
+
+    design = model.cox_design
+    start = model.cox.params_.to_numpy()
+
+    def estimate(sample: pd.DataFrame) -> pd.Series:
+        rows = sample.index[sample["in_survival"].to_numpy(bool)]
+        data = design.data.loc[rows].reset_index(drop=True)
+        cph = CoxPHFitter(penalizer=model.penalizer).fit(
+            data,
+            "duration_days",
+            "event",
+            strata=list(design.strata) or None,
+            initial_point=start,
+        )
+        refit = dataclasses.replace(model, cox=cph)
+        table = survival.new_customer_ltv(
+            sample.reset_index(drop=True),
+            refit,
+            definition.as_of,
+            settings.horizon_days,
+            settings.discount_per_year,
+            n_boot=1,
+            seed=settings.seed,
+        )
+        return table["mean"]
+
+    return estimate
+
+
+@step("Lifetime value by channel")
+def lifetime_values(
+    ds: Dataset,
+    as_of: pd.Timestamp,
+    *,
+    churn_metrics: str = "",
+    n_boot: int = 300,
+    seed: int = 42,
+    n_refits: int = N_REFITS,
+) -> ChannelLtv | Skipped:
+    """Lifetime value per acquisition channel (a :class:`ChannelLtv`): read from the churn
+    run's ``churn_metrics`` file when it describes the same data (fingerprint, ``as_of``,
+    filters) and the same definition (:class:`helpers.survival.LtvSettings` with ``n_boot``
+    bootstrap resamples and ``seed``, the churn study's defaults otherwise), else fitted here
+    by the churn study's own steps (:func:`helpers.survival.define_churn`,
+    :func:`~helpers.survival.churn_model`, :func:`~helpers.survival.ltv_by_channel`: the same
+    values as :func:`helpers.survival.channel_ltv`). When fitted here, ``n_refits`` Cox refits
+    on resampled accounts (:func:`refit_draws` with :func:`cox_refit`) give the ``draws`` and
+    the 95% interval (``low``, ``high``: percentiles of the draws; 0 refits keep the churn
+    study's fixed-fit interval). Skipped when the survival model cannot be fitted (too few
+    churn events), with its reason.
+
+    The adapter between this study and the survival package: the notebook calls only this.
+    """
+    settings = survival.LtvSettings(n_boot=n_boot, seed=seed)
+    same_data = {
+        "data_fingerprint": ds.fingerprint,
+        "analysis_date": as_of,
+        "filters": ds.filters,
+        "ltv_definition": settings.as_dict(),
+    }
+    table, source = ltv_from_metrics(churn_metrics, same_data)
+    if table is not None:
+        return ChannelLtv(table, source + " Its interval keeps the Cox fit fixed.")
+    definition = survival.define_churn(ds, as_of, settings.threshold_days)
+    model = survival.churn_model(definition, settings.covariates, settings.references, seed)
+    table = survival.ltv_by_channel(definition, model, settings)
+    if isinstance(table, Skipped):
+        return Skipped(table.reason, table.hint)
+    notes = [source or FITTED_HERE, *model.notes]
+    draws = None
+    if n_refits:
+        draws = refit_draws(
+            definition.features,
+            cox_refit(definition, model, settings),
+            by="acquisition_channel",
+            n_refits=n_refits,
+            seed=seed,
+        )
+        table = table.copy()
+        table["low"] = draws.quantile(0.025).reindex(table.index)
+        table["high"] = draws.quantile(0.975).reindex(table.index)
+        notes.append(
+            f"Intervals from {len(draws)} Cox refits on resampled accounts"
+            + (f" ({draws.attrs['failed']} did not converge)." if draws.attrs["failed"] else ".")
+        )
+    return ChannelLtv(table, " ".join(notes), draws)
+
+
+def ltv_source(ltv: ChannelLtv | Skipped) -> str:
+    """Where the lifetime values come from, as one sentence (why they are missing, when
+    skipped): shown above the LTV:CAC table and recorded as the metric ``ltv_source``."""
+    return ltv.sentence() if isinstance(ltv, Skipped) else ltv.source
