@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_payback import _costs, _ltv
+from test_payback import AS_OF, _costs, _ltv
 
 from helpers import btyd_value as bv
 from helpers import lifetime_value as lv
@@ -12,8 +12,6 @@ from helpers import payback as pb
 from helpers import survival as sv
 from helpers.loading import Dataset
 from helpers.steps import Skipped
-
-AS_OF = pd.Timestamp("2025-12-31")
 
 
 class _ConstantRate:
