@@ -378,3 +378,10 @@ def test_ltv_cac_interval_covers_the_planted_ratio_95_percent_of_the_time():
         hits += [ratio.loc[c, "low"] <= _planted_ratio(c) <= ratio.loc[c, "high"] for c in PLANTED]
     coverage = float(np.mean(hits))
     assert 0.91 <= coverage <= 0.98, coverage
+
+
+def test_refit_count_shrinks_with_the_number_of_accounts():
+    from helpers.lifetime_value import N_REFITS, refits_for
+
+    assert refits_for(2_883) == N_REFITS == 50
+    assert refits_for(100_000) == 15 and refits_for(1_000_000) == 10

@@ -38,6 +38,18 @@ if TYPE_CHECKING:
 #: say so. A 95% percentile interval from 50 draws is coarse (its ends are interpolated
 #: between the 1st-2nd and 49th-50th draws): raise it for a final report.
 N_REFITS = 50
+#: Account-refits the default refit count spends in all: 50 refits up to 30,000 accounts,
+#: 15 at 100k (about a minute), never fewer than 10 (:func:`refits_for`).
+REFIT_BUDGET = 1_500_000
+
+
+def refits_for(accounts: int, most: int = N_REFITS) -> int:
+    """The default number of Cox refits for ``accounts`` buying accounts: at most ``most``,
+    :data:`REFIT_BUDGET` account-refits in all, never fewer than 10 (fewer refits: a coarser
+    interval, said in the source sentence)."""
+    return max(10, min(most, REFIT_BUDGET // max(accounts, 1)))
+
+
 FITTED_HERE = "Lifetime values from the churn study's survival model, fitted here."
 
 
@@ -171,7 +183,7 @@ def lifetime_values(
     churn_metrics: str = "",
     n_boot: int = 300,
     seed: int = 42,
-    n_refits: int = N_REFITS,
+    n_refits: int | None = None,
 ) -> ChannelLtv | Skipped:
     """Lifetime value per acquisition channel (a :class:`ChannelLtv`): read from the churn
     run's ``churn_metrics`` file when it describes the same data (fingerprint, ``as_of``,
@@ -182,7 +194,7 @@ def lifetime_values(
     values as :func:`helpers.survival.channel_ltv`). When fitted here, ``n_refits`` Cox refits
     on resampled accounts (:func:`refit_draws` with :func:`cox_refit`) give the ``draws`` and
     the 95% interval (``low``, ``high``: percentiles of the draws; 0 refits keep the churn
-    study's fixed-fit interval). Skipped when the survival model cannot be fitted (too few
+    study's fixed-fit interval; None: :func:`refits_for` the number of accounts). Skipped when the survival model cannot be fitted (too few
     churn events), with its reason.
 
     The adapter between this study and the survival package: the notebook calls only this.
@@ -204,6 +216,8 @@ def lifetime_values(
         return Skipped(table.reason, table.hint)
     notes = [source or FITTED_HERE, *model.notes]
     draws = None
+    if n_refits is None:
+        n_refits = refits_for(len(definition.features))
     if n_refits:
         draws = refit_draws(
             definition.features,
