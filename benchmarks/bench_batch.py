@@ -26,7 +26,7 @@ runs:
 
 
 def timed(batch: Path, jobs: int, reports: Path) -> float:
-    from helpers.runner.execute import run_batch
+    from helpers.runner.pool import run_batch
 
     start = time.perf_counter()
     records = run_batch(batch, jobs=jobs, reports_dir=reports)

@@ -21,8 +21,8 @@ import pytest
 
 from helpers.runner import processes
 from helpers.runner.batch import BUSY, main
-from helpers.runner.execute import run_batch
 from helpers.runner.lock import LOCK_FILE
+from helpers.runner.pool import run_batch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers.config import RUNS_DIR
-from helpers.runner.execute import run_batch
+from helpers.runner.pool import run_batch
 from helpers.runner.spec import read_batch
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

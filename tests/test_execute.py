@@ -15,7 +15,8 @@ from pathlib import Path
 import papermill
 import pytest
 
-from helpers.runner.execute import execute, replace_dir, run_batch
+from helpers.runner.execute import execute, replace_dir
+from helpers.runner.pool import run_batch
 from helpers.runner.spec import Run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"

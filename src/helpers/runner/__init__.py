@@ -3,7 +3,9 @@
 - ``parameters`` the one reader of a notebook's ``parameters`` cell and the check of values
   against it (standard library only: cheap to import from a notebook)
 - ``spec``       batch YAML files: matrix expansion, run names, parameter checks of every run
-- ``execute``    the batch: worker processes, records, ``runs.json``, the index file, signals
+- ``pool``       the batch: worker processes, the order of runs, signals, cleaning up after them
+- ``execute``    one notebook executed by papermill into a staging folder; its HTML view
+- ``records``    what happened to each run: ``runs.json``, the index file, recovery after a kill
 - ``worker``     a worker process: runs papermill into staging folders, ends with the batch
 - ``folders``    staging folders named by their owner, swapped in atomically, leftovers cleared
 - ``lock``       one batch at a time per reports folder; the holder named, a killed one's taken over

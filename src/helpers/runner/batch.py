@@ -10,7 +10,7 @@ BATCH=runs/by-region.yaml``) runs a batch file (format: :mod:`helpers.runner.spe
    cleans up and says what it found.
 3. Runs execute in parallel worker processes, each in a staging folder swapped into place
    atomically when it ends; runs marked ``last: true`` start after all the others; ``--only``
-   always includes them (:mod:`helpers.runner.execute`). One line per finished run.
+   always includes them (:mod:`helpers.runner.pool`). One line per finished run.
 4. A failing run keeps its partial notebook and an HTML view pointing at the failing cell; the
    other runs go on; the batch exits non-zero.
 5. ``reports/<batch>/runs.json`` and ``reports/index.html`` are updated whenever a run starts or
@@ -33,8 +33,9 @@ from pathlib import Path
 
 import helpers
 from helpers.config import KERNEL_NAME, NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
-from helpers.runner.execute import BatchInterrupted, recover_all, run_batch, write_index
 from helpers.runner.lock import FolderBusy
+from helpers.runner.pool import BatchInterrupted, run_batch
+from helpers.runner.records import recover_all, write_index
 from helpers.runner.spec import BatchError, check_runs, read_batch
 
 #: Exit code when another batch holds the reports folder.

@@ -1,6 +1,6 @@
 """Runs of a batch in worker processes (:func:`serve`).
 
-The batch (:func:`helpers.runner.execute.run_batch`) starts at most ``jobs`` workers (forked
+The batch (:func:`helpers.runner.pool.run_batch`) starts at most ``jobs`` workers (forked
 where the system allows: no second import of papermill and nbconvert) and sends each job
 through a pipe (the run, its staging and final folders, the code version, the file for the
 record); a worker takes jobs until it receives None or the pipe closes. The worker
@@ -29,7 +29,8 @@ from pathlib import Path
 
 from helpers.reporting import atomic_write_text
 from helpers.runner import lock, processes
-from helpers.runner.execute import SOCKET_DIRS, Record, execute_staged
+from helpers.runner.execute import SOCKET_DIRS, execute_staged
+from helpers.runner.records import Record
 from helpers.runner.spec import Run
 
 
