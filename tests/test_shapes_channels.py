@@ -6,7 +6,8 @@ creation and a won date, no intermediate stage dates, no lost dates, some empty 
 channels, won leads linked to accounts, no orders and no spend; (4) the one-channel CRM export
 of a direct sales team (opportunities engaged, won or lost, one source channel); and the demo
 company without its spend table. Notebook 90 then summarises the study runs made on each
-shape. What the data cannot feed says so in one sentence, its metrics field is ``null`` with
+shape (1-5: the order log, subscription billing, the lead funnel, small and odd, one account,
+the CRM case, and the European ERP export loaded from its files). What the data cannot feed says so in one sentence, its metrics field is ``null`` with
 the reason, and no displayed text (sentences, tables rendered as HTML) shows a bare ``nan`` or
 ``inf``.
 """
@@ -14,7 +15,9 @@ the reason, and no displayed text (sentences, tables rendered as HTML) shows a b
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,6 +185,7 @@ STUDY_RUNS = {
     "small_odd": ("01-customer-segmentation",),
     "one_account": ("01-customer-segmentation", "02-churn-survival"),
     "direct_sales": ("03-channel-economics",),
+    "european_erp": ("01-customer-segmentation",),
 }
 STUDIES = {
     "segmentation": "01-customer-segmentation",
@@ -198,7 +202,20 @@ SUMMARY_NOTES = {
 }
 
 
-def _shape(name: str) -> Dataset:
+def _erp_export(folder: Path) -> Dataset:
+    """Shape 5: the European ERP export of ``tests/fixtures/exports/shapes.py`` (``;``, decimal
+    commas, cp1252, title rows, a total row, Excel dates, time-zone stamps), loaded."""
+    spec = importlib.util.spec_from_file_location(
+        "shapes", Path(__file__).parent / "fixtures" / "exports" / "shapes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return load_dataset(module.write_shape5(folder))
+
+
+def _shape(name: str, folder: Path) -> Dataset:
+    if name == "european_erp":
+        return _erp_export(folder)
     return channel_dataset(name) if name in CHANNEL_SHAPES else dataset(name)
 
 
@@ -206,7 +223,8 @@ def _shape(name: str) -> Dataset:
 @pytest.mark.parametrize("shape", list(STUDY_RUNS))
 def test_leadership_summary_runs_on_the_study_runs_of_each_shape(shape, tmp_path, monkeypatch):
     # the runner sets DATA_SOURCE="shape" in every notebook: the runs record that source
-    ds = dataclasses.replace(_shape(shape), source="shape")
+    (tmp_path / "export").mkdir()
+    ds = dataclasses.replace(_shape(shape, tmp_path / "export"), source="shape")
     for notebook in STUDY_RUNS[shape]:
         with monkeypatch.context() as patch:
             run_notebook(notebook, ds, tmp_path / "runs" / notebook, patch, FAST)
