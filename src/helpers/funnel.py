@@ -29,7 +29,7 @@ NO_CHANNEL = "unknown"
 MIN_MATURE_DAYS = 30
 
 
-def _channels(leads: pd.DataFrame) -> pd.Series:
+def channel_of(leads: pd.DataFrame) -> pd.Series:
     """The leads' source channel, empty ones named :data:`NO_CHANNEL`."""
     return (
         leads["source_channel"].astype("object").where(leads["source_channel"].notna(), NO_CHANNEL)
@@ -114,7 +114,7 @@ def conversion(
     reached_all = reached_stages(mature)
     undated = reached_all & ~_dated(mature)
     rows = []
-    for ch, part in mature.groupby(_channels(mature)):
+    for ch, part in mature.groupby(channel_of(mature)):
         base = len(part)
         reached_prev = np.ones(len(part), bool)
         is_open = (
@@ -235,7 +235,7 @@ def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp) -> DecisionTimes:
     end = decided.fillna(as_of)
     days = (end - leads["created_date"]).dt.days.clip(lower=0)
     event = decided.notna().astype(int)
-    channel = _channels(leads)
+    channel = channel_of(leads)
     fits, medians = {}, {}
     for ch in sorted(channel.unique()):
         m = (channel == ch).to_numpy()
