@@ -79,7 +79,27 @@ def direct_sales(n: int = 120, seed: int = 5) -> dict[str, pd.DataFrame]:
     }
 
 
-CHANNEL_SHAPES = {"lead_funnel": lead_funnel_accounts, "direct_sales": direct_sales}
+def lead_funnel_with_spend() -> dict[str, pd.DataFrame]:
+    """Shape 3 with a monthly spend export for its two paid channels, and its empty source
+    channels filled with ``unknown`` as the own-data YAML's ``fill`` does; still no orders."""
+    tables = lead_funnel_accounts()
+    tables["leads"]["source_channel"] = tables["leads"]["source_channel"].fillna("unknown")
+    months = pd.date_range(AS_OF - pd.DateOffset(months=36), AS_OF, freq="MS")
+    tables["channel_spend"] = pd.DataFrame(
+        [
+            {"channel": ch, "month": m, "spend": 800.0 + 50.0 * (i % 7)}
+            for ch in ("web", "fair")
+            for i, m in enumerate(months)
+        ]
+    )
+    return tables
+
+
+CHANNEL_SHAPES = {
+    "lead_funnel": lead_funnel_accounts,
+    "direct_sales": direct_sales,
+    "lead_funnel_with_spend": lead_funnel_with_spend,
+}
 
 
 def channel_dataset(name: str) -> Dataset:
@@ -140,6 +160,10 @@ EXPECTED = {
         ],
         {"costs": NO_SPEND, "attribution": NO_TOUCHES, "ltv_cac": NO_ORDERS},
     ),
+    "lead_funnel_with_spend": (
+        ["Reporting period: the 48 months to 2025-12-31, 300 leads; ", "The data dates no"],
+        {"ltv_cac": NO_ORDERS},
+    ),
     "demo_without_spend": (
         [
             f"no costs: {NO_SPEND}",
@@ -169,6 +193,8 @@ def test_channel_notebook_runs_to_the_end(case, tmp_path, monkeypatch):
     assert set(metrics["skipped"]) == {k for k, v in metrics.items() if v is None}
     assert " 0 per " not in text  # no cost shown as 0 without spend
     _clean(text)
+    if case == "lead_funnel_with_spend":  # costs need no orders
+        assert metrics["costs"] and "costs" not in metrics["skipped"]
     if case == "demo_without_spend":  # what needs no spend keeps its numbers
         assert metrics["attribution"] and metrics["attributed_revenue"]
 
