@@ -149,6 +149,28 @@ def test_open_leads_are_not_counted_as_non_converters():
     assert share["A"] == pytest.approx(0.6) and share["B"] == pytest.approx(0.4)
 
 
+def test_without_any_lost_date_a_lead_not_converted_is_a_non_converter():
+    # the export keeps no lost dates: L2 and L3 cannot be told open or lost; both count as
+    # non-converters with paths ending on the analysis date (else every path would convert)
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "lost_date": pd.NaT})
+    t = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L3"],
+            "channel": ["A", "B", "B", "A"],
+            "touched_at": pd.to_datetime(["2025-01-05", "2025-01-06", "2024-06-01", "2025-02-01"]),
+        }
+    )
+    conv = pd.Series(pd.to_datetime(["2025-01-10", None, None]), index=leads["lead_id"])
+    p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
+    assert p.no_lost and p.open == 0 and (p.n_paths, p.n_converted) == (3, 1)
+    # L3's touch of 2024-06-01 is over 90 days before the analysis date: out of its window
+    assert list(p.touches.loc[p.touches["lead_id"] == "L3", "channel"]) == ["A"]
+    without_column = at.build_paths(
+        t, leads.drop(columns="lost_date"), conv, pd.Timestamp("2025-03-01"), window_days=90
+    )
+    assert without_column.no_lost and without_column.n_paths == 3
+
+
 def test_markov_credit_does_not_depend_on_row_order():
     paths = _touches(
         [(["A", "B", "C"], True), (["B", "A"], False), (["C"], True), (["A", "C", "B"], False)]

@@ -58,7 +58,7 @@ def test_stage_rates_inside_bonferroni_wilson_intervals(demo, truth):
 
 
 def test_rates_and_shares_counted_by_hand():
-    fun = funnel.conversion(_leads(), as_of=AS_OF, mature_days=365)
+    fun = funnel.conversion(_leads(), as_of=AS_OF, mature_days=200)
     rates = funnel.rates(fun)
     assert list(rates.columns) == list(funnel.STAGES)
     assert list(rates.loc["A"]) == pytest.approx([0.75, 2 / 3, 1.0, 0.5])
@@ -74,12 +74,73 @@ def test_rates_and_shares_counted_by_hand():
     )
 
 
-def test_no_mature_lead_skips_the_funnel_and_what_follows():
+def test_a_short_lead_history_shortens_the_maturity_to_a_third_of_it():
+    # the first lead is 731 days old: leads count from 243 days, and the sentence says so
     fun = funnel.conversion(_leads(), as_of=AS_OF, mature_days=3650)
+    assert fun.attrs["mature_days"] == 731 // 3
+    assert list(funnel.rates(fun).loc["B"]) == pytest.approx([0.5, 1.0, 1.0, 1.0])
+    assert funnel.close_sentence(fun=fun).endswith(
+        "Rates count leads at least 243 days old (a third of the 731-day lead history)."
+    )
+
+
+def test_too_short_a_lead_history_skips_the_funnel_and_what_follows():
+    leads = _leads().assign(created_date=AS_OF - pd.Timedelta(days=60))
+    fun = funnel.conversion(leads, as_of=AS_OF, mature_days=365)
     assert isinstance(fun, Skipped) and fun.step == "The funnel"
-    assert "no lead in the selection was created 3650 days before 2025-01-01" in fun.sentence()
+    assert "the funnel needs 90 days of lead history, the data has 60" in fun.sentence()
     assert funnel.rates(fun) == fun and funnel.shares(fun) == fun
     assert funnel.close_sentence(fun=fun) == fun
+
+
+def test_a_stage_counts_as_reached_when_a_later_stage_is_dated():
+    # only created and won dates (no intermediate stages, no lost dates): every won lead
+    # reached each stage; the not-won leads are non-converters (none can be told "open")
+    leads = pd.DataFrame(
+        {
+            "source_channel": ["A", "A", "A", "A", None],
+            "created_date": pd.to_datetime(["2023-01-01"] * 5),
+            "won_date": pd.to_datetime(["2023-03-01", None, None, "2023-02-01", "2023-02-01"]),
+            "lost_date": pd.NaT,
+        }
+    )
+    assert funnel.undated_stages(leads) == 3 * 3  # three won leads, three undated stages each
+    with pytest.warns(UserWarning, match="9 stage"):
+        fun = funnel.conversion(leads, as_of=AS_OF, mature_days=200)
+    rates = funnel.rates(fun)
+    assert list(rates.loc["A"]) == pytest.approx([0.5, 1.0, 1.0, 1.0])
+    assert list(rates.index) == ["A", funnel.NO_CHANNEL]  # an empty channel is "unknown"
+    # the close rate would be 100% by construction: lead-to-won instead, and the count
+    assert funnel.close_sentence(fun=fun) == (
+        "The data dates no negotiation: mature leads from unknown are won most often "
+        "(100% of 1 leads, 95% interval 21%–100%). 9 stage(s) of mature leads have no date "
+        "and count as reached because a later stage is dated."
+    )
+
+
+def test_without_lost_dates_time_to_decision_is_time_to_won_and_never_inf():
+    leads = pd.DataFrame(
+        {
+            "source_channel": ["A", "A", "A", "B", None],
+            "created_date": pd.to_datetime(["2025-01-01"] * 5),
+            "won_date": pd.to_datetime(["2025-01-11", "2025-01-21", None, None, None]),
+            "lost_date": pd.NaT,
+        }
+    )
+    times = funnel.time_to_decision(leads, as_of=pd.Timestamp("2025-03-01"))
+    assert times.decision == "won" and set(times.fits) == {"A", "B", funnel.NO_CHANNEL}
+    assert times.medians["A"] == 20.0
+    text = funnel.decision_sentence(times)
+    assert text == (
+        "Median days to won range from 20 (A) to 20 (A); not reached for B, unknown. The data "
+        "has no lost dates: time to decision is time to won, leads not won are censored at the "
+        "analysis date."
+    )
+    none_won = funnel.time_to_decision(
+        leads.assign(won_date=pd.NaT), as_of=pd.Timestamp("2025-03-01")
+    )
+    assert "is not reached for any channel" in funnel.decision_sentence(none_won)
+    assert "inf" not in funnel.decision_sentence(none_won)
 
 
 def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():

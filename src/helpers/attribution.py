@@ -44,13 +44,16 @@ MODELS: tuple[str, ...] = (
 class Paths:
     """Touches in attribution order: ``touches`` has lead_id, channel, position, n, days_before
     and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
-    out because they were still open (neither converted nor lost) on the analysis date."""
+    out because they were still open (neither converted nor lost) on the analysis date;
+    ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
+    not converted is a non-converter whose path ends on the analysis date)."""
 
     touches: pd.DataFrame
     n_paths: int
     n_converted: int
     truncated: int
     open: int = 0
+    no_lost: bool = False
 
 
 def build_paths(
@@ -67,12 +70,19 @@ def build_paths(
     conversions up to ``as_of``). A non-converting path ends at the lead's loss date; a lead
     neither converted nor lost by ``as_of`` is still open and left out (counted in ``open``):
     its outcome is not known, so it is no non-converter. No touch after ``as_of`` counts.
+    When the leads have no lost date at all (the export keeps none), open and lost cannot be
+    told apart: every lead not converted is a non-converter whose path ends on ``as_of``
+    (``no_lost``).
     """
     end = conversion.reindex(leads["lead_id"].to_numpy())
     end = end.where(end <= as_of)
-    lost = leads.set_index("lead_id")["lost_date"].reindex(end.index)
+    if "lost_date" in leads.columns:
+        lost = leads.set_index("lead_id")["lost_date"].reindex(end.index)
+    else:
+        lost = pd.Series(pd.NaT, index=end.index, dtype="datetime64[ns]")
+    no_lost = not bool(lost.notna().any())
     # a loss after the analysis date is not known on it: such a lead is still open
-    stop = end.fillna(lost.where(lost <= as_of))
+    stop = end.fillna(pd.Series(as_of, index=end.index) if no_lost else lost.where(lost <= as_of))
     is_open = stop.isna()
     stop = stop[~is_open]
     t = touchpoints.loc[touchpoints["lead_id"].notna(), ["lead_id", "channel", "touched_at"]]
@@ -103,6 +113,7 @@ def build_paths(
         n_conv,
         truncated,
         n_open,
+        no_lost,
     )
 
 
@@ -402,10 +413,18 @@ def paths_sentence(att: Attribution) -> str:
     """How many paths were built, how many convert, how many were cut, and how many open
     leads were left out."""
     p, cap = att.paths, att.max_touches
-    return (
+    head = (
         f"{p.n_paths:,} paths, {p.n_converted:,} converting; {p.truncated} paths longer than "
-        f"{cap} touches were cut to their last {cap}; {p.open:,} leads still open on the "
-        "analysis date were left out (not yet converted or lost)."
+        f"{cap} touches were cut to their last {cap}; "
+    )
+    if p.no_lost:
+        return head + (
+            "the data has no lost dates, so no lead can be told open: each lead not converted "
+            "counts as a non-converter, its path ending on the analysis date."
+        )
+    return head + (
+        f"{p.open:,} leads still open on the analysis date were left out (not yet converted "
+        "or lost)."
     )
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from helpers import lifetime_value
+from helpers import funnel, lifetime_value
 from helpers.reporting import atomic_write_csv, money
 from helpers.schemas import ChannelMetrics, Fields
 from helpers.spend import RESPONSE_FORMATS as RESPONSE_FORMATS
@@ -87,7 +87,9 @@ def volume_and_cost(
     channel has spend but no leads, no matured month, or when months were left out for missing
     spend. Skipped when ``spend`` is (no spend data: costs are not available, not 0).
     """
-    leads = leads.assign(month=month_start(leads["created_date"]))
+    leads = leads.assign(
+        month=month_start(leads["created_date"]), source_channel=funnel.channel_of(leads)
+    )
     missing = (
         missing_spend_months(spend, leads)
         if len(spend)
@@ -118,7 +120,7 @@ def volume_and_cost(
         s_end = s["month"] + pd.offsets.MonthEnd(0)
         s_mature = s if cutoff is None else s[s_end <= cutoff]
         n_leads = len(counted)
-        inquiries = int(counted["intent_date"].notna().sum())
+        inquiries = int(funnel.reached_stages(counted)["intent"].sum())
         won = int(counted["won_date"].notna().sum())
         mature_won = int(mature["won_date"].notna().sum())
         total = float(s["spend"].sum()) if paid else 0.0

@@ -7,6 +7,7 @@ shares 0-1 with Wilson intervals; durations in days.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,45 @@ if TYPE_CHECKING:
 
 STAGES: tuple[str, ...] = ("intent", "proposal", "negotiation", "won")
 
+#: The channel of a lead whose source channel is empty (as the loader's ``fill`` names it).
+NO_CHANNEL = "unknown"
+
+#: The youngest a lead may be to count in the funnel rates, in days, however short the history.
+MIN_MATURE_DAYS = 30
+
+
+def channel_of(leads: pd.DataFrame) -> pd.Series:
+    """The leads' source channel, empty ones named :data:`NO_CHANNEL`."""
+    return (
+        leads["source_channel"].astype("object").where(leads["source_channel"].notna(), NO_CHANNEL)
+    )
+
+
+def _dated(leads: pd.DataFrame) -> pd.DataFrame:
+    """Whether each lead has a date for each stage of :data:`STAGES` (a missing column: no)."""
+    return pd.DataFrame(
+        {s: leads[f"{s}_date"].notna() if f"{s}_date" in leads.columns else False for s in STAGES},
+        index=leads.index,
+    ).astype(bool)
+
+
+def reached_stages(leads: pd.DataFrame) -> pd.DataFrame:
+    """Whether each lead reached each stage of :data:`STAGES` (bool, one column per stage).
+
+    A stage counts as reached when its ``<stage>_date`` is set *or a later stage is dated*: a
+    won lead without a proposal date did pass the proposal (exports often keep only the
+    creation and the won date). A stage column the leads lack counts as empty.
+    """
+    dated = _dated(leads)
+    # reached = dated here or at any later stage: a cumulative "or" from the last stage back
+    return dated[list(STAGES[::-1])].cummax(axis=1)[list(STAGES)].astype(bool)
+
+
+def undated_stages(leads: pd.DataFrame) -> int:
+    """How many (lead, stage) pairs count as reached only because a later stage is dated
+    (see :func:`reached_stages`); 0 when every reached stage has its own date."""
+    return int((reached_stages(leads) & ~_dated(leads)).to_numpy().sum())
+
 
 # --- conversion by stage -----------------------------------------------------------------------
 
@@ -33,30 +73,57 @@ def conversion(
     stage of :data:`STAGES`; shares 0-1).
 
     Only leads created at least ``mature_days`` before ``as_of`` count (their outcome is
-    known: open deals would bias rates down). When the leads have a ``lost_date``, a mature
+    known: open deals would bias rates down); with a shorter history of leads (days from the
+    first lead to ``as_of``), at most a third of it (``attrs["mature_days"]`` says which),
+    and Skipped below :data:`MIN_MATURE_DAYS`. When the leads have lost dates, a mature
     lead still open on ``as_of`` (neither won nor lost) is left out of the stage it has not
     reached yet (``open`` counts them): it is not a non-converter yet. ``rate`` at a stage is
     the share of leads that reached the previous stage (or were created, for intent) and
     reached this one; ``share_of_leads`` the share of all the channel's leads that reached it.
     Stage dates after ``as_of`` must already be masked. Skipped when no lead is that old.
+
+    A stage counts as reached when a later stage is dated (:func:`reached_stages`): ``undated``
+    counts those leads per stage, and a warning gives the total. Leads with an empty source
+    channel form the channel :data:`NO_CHANNEL`.
     """
+    known = leads.loc[leads["created_date"] <= as_of, "created_date"]
+    history = int((as_of - known.min()).days) if len(known) else 0
+    if history // 3 < mature_days:  # a shorter history: a third of it
+        if history // 3 < MIN_MATURE_DAYS:
+            return Skipped(
+                f"the funnel needs {3 * MIN_MATURE_DAYS} days of lead history, the data has "
+                f"{history}",
+                f"rates count leads at least {MIN_MATURE_DAYS} days old, whose deals are decided",
+            )
+        mature_days = history // 3
     mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
     if mature.empty:
         return Skipped(
             f"no lead in the selection was created {mature_days} days before {as_of:%Y-%m-%d}",
             "a smaller MATURE_DAYS gives rates from younger, partly open leads",
         )
+    inferred = undated_stages(mature)
+    if inferred:
+        warnings.warn(
+            f"{inferred:,} stage(s) of mature leads have no date but a later stage is dated: "
+            "counted as reached",
+            stacklevel=3,
+        )
+    # without any lost date a lead not won cannot be told open from lost: none is "open"
+    has_lost = "lost_date" in mature.columns and bool(mature["lost_date"].notna().any())
+    reached_all = reached_stages(mature)
+    undated = reached_all & ~_dated(mature)
     rows = []
-    for ch, part in mature.groupby("source_channel"):
+    for ch, part in mature.groupby(channel_of(mature)):
         base = len(part)
         reached_prev = np.ones(len(part), bool)
         is_open = (
             (part["won_date"].isna() & part["lost_date"].isna()).to_numpy()
-            if "lost_date" in part.columns
+            if has_lost
             else np.zeros(len(part), bool)
         )
         for stage in STAGES:
-            reached = part[f"{stage}_date"].notna().to_numpy() & reached_prev
+            reached = reached_all.loc[part.index, stage].to_numpy() & reached_prev
             pending = reached_prev & ~reached & is_open
             n, k = int((reached_prev & ~pending).sum()), int(reached.sum())
             lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan,) * 2
@@ -67,6 +134,7 @@ def conversion(
                     "entered": n,
                     "converted": k,
                     "open": int(pending.sum()),
+                    "undated": int(undated.loc[part.index, stage].to_numpy().sum()),
                     "rate": k / n if n else float("nan"),
                     "low": lo,
                     "high": hi,
@@ -74,7 +142,10 @@ def conversion(
                 }
             )
             reached_prev = reached
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["mature_days"] = mature_days
+    out.attrs["history_days"] = history
+    return out
 
 
 @step("The funnel")
@@ -91,57 +162,114 @@ def shares(fun: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("The funnel")
-def close_sentence(fun: pd.DataFrame) -> str:
+def close_sentence(fun: pd.DataFrame, alpha: float = 0.05) -> str:
     """Which channel's negotiations close best (``fun`` as :func:`conversion`), with the
-    Wilson interval and the number of negotiations behind the rate."""
+    Wilson interval and the number of negotiations behind the rate.
+
+    When the data dates no negotiation at all (every negotiation counts as reached only
+    because the deal was won), the close rate would be 100% by construction: the sentence
+    gives the channel whose mature leads are won most often instead. Stages counted as
+    reached without their own date are counted in a second sentence."""
+    undated = int(fun["undated"].sum()) if "undated" in fun.columns else 0
+    days, history = fun.attrs.get("mature_days"), fun.attrs.get("history_days")
+    age = (
+        f" Rates count leads at least {days} days old (a third of the {history}-day lead history)."
+        if days and history and days == history // 3
+        else ""
+    )
+    note = age + (
+        f" {undated:,} stage(s) of mature leads have no date and count as reached because a "
+        "later stage is dated."
+        if undated
+        else ""
+    )
     won = fun[(fun["stage"] == "won") & (fun["entered"] > 0)].set_index("channel")
     if won.empty:
-        return "No mature lead reached a negotiation."
+        return "No mature lead reached a negotiation." + note
+    neg = fun[fun["stage"] == "negotiation"]
+    if "undated" in fun.columns and (neg["undated"] == neg["converted"]).all():
+        base = fun[fun["stage"] == "intent"].set_index("channel")["entered"]
+        rate = (won["converted"] / base.loc[won.index]).astype(float)
+        best = rate.idxmax()
+        k, n = int(won.loc[best, "converted"]), int(base.loc[best])
+        lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+        which = "are won most often" if len(rate) > 1 else "are won"
+        return (
+            f"The data dates no negotiation: mature leads from {best} {which} "
+            f"({k / n:.0%} of {n:,} leads, 95% interval {lo:.0%}–{hi:.0%})." + note
+        )
     best = won["rate"].idxmax()
     r = won.loc[best]
     return (
         f"Negotiations from {best} close best ({r['rate']:.0%} won, 95% interval "
-        f"{r['low']:.0%}–{r['high']:.0%}, of {int(r['entered']):,} negotiations)."
+        f"{r['low']:.0%}–{r['high']:.0%}, of {int(r['entered']):,} negotiations)." + note
     )
 
 
 @dataclass(frozen=True)
 class DecisionTimes:
     """Kaplan-Meier fits of days from lead to decision per channel (``fits``) and their
-    medians in days (``medians``; inf when fewer than half are decided)."""
+    medians in days (``medians``; inf when fewer than half are decided: say "not reached").
+    ``decision`` names the event: ``"decision"`` (won or lost) or ``"won"`` when the data
+    has no lost dates."""
 
     fits: dict[str, KaplanMeierFitter]
     medians: pd.Series
+    decision: str = "decision"
 
 
 def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp) -> DecisionTimes:
     """Kaplan-Meier fits of days from lead creation to the decision (won or lost) per channel,
     open deals censored at ``as_of``; and the median days. The decision date is used, not the
     won date alone, because lost deals never close-won: censoring them would treat them as
-    still open (in the demo, time to decision does not depend on the outcome)."""
+    still open (in the demo, time to decision does not depend on the outcome).
+
+    Without lost dates (no ``lost_date`` column, or none set) the event is the win: time to
+    won, every lead not won censored at ``as_of`` (``decision="won"``). Leads with an empty
+    source channel form the channel :data:`NO_CHANNEL`."""
     from lifelines import KaplanMeierFitter
 
-    decided = leads["won_date"].fillna(leads["lost_date"])
+    lost = leads["lost_date"] if "lost_date" in leads.columns else None
+    has_lost = lost is not None and bool(lost.notna().any())
+    decided = leads["won_date"].fillna(lost) if has_lost else leads["won_date"]
     end = decided.fillna(as_of)
     days = (end - leads["created_date"]).dt.days.clip(lower=0)
     event = decided.notna().astype(int)
+    channel = channel_of(leads)
     fits, medians = {}, {}
-    for ch in sorted(leads["source_channel"].unique()):
-        m = (leads["source_channel"] == ch).to_numpy()
+    for ch in sorted(channel.unique()):
+        m = (channel == ch).to_numpy()
         fits[ch] = KaplanMeierFitter(label=ch).fit(days[m], event[m])
         medians[ch] = float(fits[ch].median_survival_time_)
-    return DecisionTimes(fits, pd.Series(medians, name="median_days_to_decision", dtype=float))
+    return DecisionTimes(
+        fits,
+        pd.Series(medians, name="median_days_to_decision", dtype=float),
+        "decision" if has_lost else "won",
+    )
 
 
 def decision_sentence(times: DecisionTimes) -> str:
     """The range of median days to decision over channels ("not reached" when fewer than
-    half of a channel's leads are decided)."""
+    half of a channel's leads are decided); without lost dates, days to won, and says so."""
+    what = times.decision
+    note = (
+        " The data has no lost dates: time to decision is time to won, leads not won are "
+        "censored at the analysis date."
+        if what == "won"
+        else ""
+    )
     reached = times.medians[np.isfinite(times.medians)]
     if reached.empty:
-        return "Fewer than half of each channel's leads are decided: no median is reached."
+        done = "decided" if what == "decision" else "won"
+        return (
+            f"Fewer than half of each channel's leads are {done}: the median days to {what} "
+            "is not reached for any channel." + note
+        )
     text = (
-        f"Median days to decision range from {reached.min():.0f} ({reached.idxmin()}) to "
+        f"Median days to {what} range from {reached.min():.0f} ({reached.idxmin()}) to "
         f"{reached.max():.0f} ({reached.idxmax()})"
+        if len(times.medians) > 1
+        else f"Median days to {what}: {reached.iloc[0]:.0f} ({reached.index[0]})"
     )
     open_ = times.medians.index.difference(reached.index)
-    return text + (f"; not reached for {', '.join(open_)}." if len(open_) else ".")
+    return text + (f"; not reached for {', '.join(open_)}." if len(open_) else ".") + note

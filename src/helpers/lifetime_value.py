@@ -209,9 +209,17 @@ def lifetime_values(
     table, source = ltv_from_metrics(churn_metrics, same_data)
     if table is not None:
         return ChannelLtv(table, source + " Its interval keeps the Cox fit fixed.")
-    definition = survival.define_churn(ds, as_of, settings.threshold_days)
-    model = survival.churn_model(definition, settings.covariates, settings.references, seed)
-    table = survival.ltv_by_channel(definition, model, settings)
+    try:
+        definition = survival.define_churn(ds, as_of, settings.threshold_days)
+        model = survival.churn_model(definition, settings.covariates, settings.references, seed)
+        table = survival.ltv_by_channel(definition, model, settings)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        # a fit that fails on this data must not stop the report (lifelines' ConvergenceError
+        # is a ValueError); the reason goes to the sentence and to the metrics
+        return Skipped(
+            f"the survival model behind the lifetime values could not be fitted ({error})",
+            "the costs, funnel and attribution sections do not need it",
+        )
     if isinstance(table, Skipped):
         return Skipped(table.reason, table.hint)
     notes = [source or FITTED_HERE, *model.notes]

@@ -279,8 +279,8 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
     rows = []
     for ch, part in trend.groupby("channel"):
         part = part[part["spend"] > 0]
-        if len(part) < MIN_RESPONSE_MONTHS:
-            continue
+        if len(part) < MIN_RESPONSE_MONTHS or part["spend"].nunique() < 2:
+            continue  # no slope without months of varying spend
         x = sm.add_constant(np.log(part["spend"].to_numpy()))
         y = np.log(part[outcome].to_numpy() + 0.5)
         fit = sm.OLS(y, x).fit()
