@@ -42,9 +42,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "Wilson -> normal interval",
         "src/helpers/funnel.py",
-        'method="wilson"',
-        'method="normal"',
-        ("tests/test_funnel.py",),
+        'lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n',
+        'lo, hi = proportion_confint(k, n, alpha=alpha, method="normal") if n',
+        ("tests/test_funnel.py::test_wilson_intervals_match_published_values",),
     ),
     Mutant(
         "discount sign (compounding)",
