@@ -555,3 +555,31 @@ def test_a_covariate_that_breaks_proportional_hazards_is_stratified_and_still_na
     text = " ".join(sv.findings(definition, km, model, Skipped("none"), 90))
     assert "G changes the churn hazard differently over an account's life" in text
     assert "median lifetimes run from" in text
+
+
+def test_a_numeric_attribute_enters_linearly_per_standard_deviation():
+    """A monthly charge (a free numeric account attribute) is one standardised column, not a
+    dummy per value: its planted log-HR per unit, times its standard deviation, lies in the
+    reported interval; new rows are scored with the training mean and deviation."""
+    rng = np.random.default_rng(9)
+    n = 3000
+    charge = rng.uniform(20, 120, n)
+    beta = 0.02  # per currency unit of monthly charge
+    t = rng.exponential(400 * np.exp(-beta * (charge - 70)))
+    censor = rng.uniform(100, 1500, n)
+    frame = pd.DataFrame(
+        {
+            "duration_days": np.minimum(t, censor).round(),
+            "event": (t <= censor).astype(int),
+            "monthly_charge": charge,
+            "contract": rng.choice(["month", "year"], n),
+        }
+    )
+    model = sv.fit_churn_model(frame, covariates=["monthly_charge", "contract"], penalizer=0.0)
+    row = model.forest.loc["monthly_charge"]
+    sd = model.design.numeric["monthly_charge"][1]
+    assert row["low"] <= beta * sd <= row["high"] and row["reference"] == "per standard deviation"
+    x = sv.align(frame.head(3), model.cox_design)
+    np.testing.assert_allclose(
+        x["monthly_charge"], (frame["monthly_charge"].head(3) - charge.mean()) / sd
+    )

@@ -70,6 +70,8 @@ class Design:
     strata: list[str] = field(default_factory=list)
     #: each covariate's level per row as the model saw it (small levels merged into 'other')
     levels: dict[str, pd.Series] = field(default_factory=dict)
+    #: numeric covariates: (mean, standard deviation) they were standardised with
+    numeric: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def design_matrix(
@@ -84,7 +86,9 @@ def design_matrix(
     :data:`DEFAULT_REFERENCES`, else its most frequent level (a reference that is not in the
     data falls back to the most frequent level, noted). Levels with fewer than ``min_events``
     events are merged into ``other`` (noted); columns that are constant or exact linear
-    combinations of others are dropped (noted).
+    combinations of others are dropped (noted). A numeric covariate with more than
+    :data:`NUMERIC_LEVELS` distinct values (e.g. a monthly charge) enters linearly, standardised
+    (its hazard ratio is per standard deviation; missing values at the mean, noted).
     """
     references = {**DEFAULT_REFERENCES, **(references or {})}
     notes: list[str] = []
@@ -94,9 +98,21 @@ def design_matrix(
     parts = [frame[outcome].astype(float)]
     used: dict[str, str] = {}
     levels: dict[str, pd.Series] = {}
+    numeric: dict[str, tuple[float, float]] = {}
     for col in covariates:
         if col not in frame.columns or frame[col].isna().all():
             notes.append(f"{col}: not in the data, left out of the model")
+            continue
+        if is_numeric_covariate(frame[col]):
+            values = frame[col].astype(float)
+            mean, sd = float(values.mean()), float(values.std())
+            if not sd > 0:
+                notes.append(f"{col}: the same value for every account, left out of the model")
+                continue
+            if values.isna().any():
+                notes.append(f"{col}: {int(values.isna().sum())} missing values set to the mean")
+            numeric[col] = (mean, sd)
+            parts.append(((values.fillna(mean) - mean) / sd).rename(col))
             continue
         values, merged = merge_small_groups(
             covariate_levels(frame, col), frame["event"], min_events
@@ -132,7 +148,24 @@ def design_matrix(
         else:
             notes.append(f"{c}: collinear with other covariates, dropped")
     data = data[[*outcome, *keep]]
-    return Design(data, list(used), used, notes, levels=levels)
+    return Design(data, [*used, *numeric], used, notes, levels=levels, numeric=numeric)
+
+
+#: The ``reference`` of a numeric covariate's hazard ratio in :func:`forest_table`.
+PER_SD = "per standard deviation"
+
+#: A numeric covariate with more distinct values than this enters linearly (standardised).
+NUMERIC_LEVELS = 10
+
+
+def is_numeric_covariate(values: pd.Series) -> bool:
+    """True for a number column with more than :data:`NUMERIC_LEVELS` distinct values (a
+    column with few values, e.g. a 1-5 rating, is a category)."""
+    return (
+        pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+        and values.nunique() > NUMERIC_LEVELS
+    )
 
 
 def _entry_col(design: Design) -> str | None:
@@ -230,7 +263,7 @@ def remedy_ph(
     Returns the model, the design it was fitted on (use it for every prediction: a stratified
     model needs the stratum label of each account) and a sentence for the reader.
     """
-    bad = check[check["violated"]]
+    bad = check[check["violated"] & check["covariate"].isin(design.levels)]
     if bad.empty:
         return cph, design, "No covariate breaks proportional hazards (Holm-corrected p ≥ 0.01)."
     worst = bad.sort_values("p").iloc[0]["covariate"]
@@ -303,7 +336,10 @@ def forest_table(cph: CoxPHFitter, references: dict[str, str] | None = None) -> 
         }
     )
     refs = references or {}
-    out["reference"] = [f"{c.split('=')[0]}={refs.get(c.split('=')[0], '?')}" for c in out.index]
+    out["reference"] = [
+        f"{c.split('=')[0]}={refs.get(c.split('=')[0], '?')}" if "=" in c else PER_SD
+        for c in out.index
+    ]
     return out.sort_values("log_hr")
 
 
@@ -398,6 +434,10 @@ def align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     cols = [c for c in design.data.columns if c not in OUTCOME_COLUMNS]
     out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
     for c in out.columns:
+        if c in design.numeric:
+            mean, sd = design.numeric[c]
+            out[c] = ((frame[c].astype(float).fillna(mean) - mean) / sd).to_numpy()
+            continue
         col, level = c.split("=", 1)
         if level == "other":
             # the levels the model kept apart (a dummy dropped as collinear included)

@@ -154,10 +154,16 @@ def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[st
     if len(table):
         worst = table.index[-1]
         row = table.loc[worst]
+        who = (
+            f"Accounts with {_level(worst)} have"
+            if "=" in worst
+            else f"Each standard deviation more {worst.replace('_', ' ')} "
+            f"({model.design.numeric[worst][1]:,.2f}) goes with"
+        )
+        than = f" of {_level(row['reference'])}" if "=" in worst else ""
         out.append(
-            f"Accounts with {_level(worst)} have {np.exp(row['log_hr']):.1f}× the churn hazard "
-            f"of {_level(row['reference'])} (95% interval {np.exp(row['low']):.1f}–"
-            f"{np.exp(row['high']):.1f}×), other attributes equal "
+            f"{who} {np.exp(row['log_hr']):.1f}× the churn hazard{than} (95% interval "
+            f"{np.exp(row['low']):.1f}–{np.exp(row['high']):.1f}×), other attributes equal "
             f"({model.design.data.shape[0]:,} accounts, {int(model.design.data['event'].sum()):,} "
             "churn events; an association, not a cause)."
         )
