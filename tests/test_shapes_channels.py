@@ -211,7 +211,7 @@ STUDY_RUNS = {
     "small_odd": ("01-customer-segmentation",),
     "one_account": ("01-customer-segmentation", "02-churn-survival"),
     "direct_sales": ("03-channel-economics",),
-    "european_erp": ("01-customer-segmentation",),
+    "european_erp": ("00-data-overview", "01-customer-segmentation"),
 }
 STUDIES = {
     "segmentation": "01-customer-segmentation",
