@@ -104,7 +104,7 @@ def test_make_setup_refuses_a_linked_venv_before_installing(tmp_path):
 
 def test_the_stamp_is_named_by_the_key():
     out = subprocess.run(
-        ["make", "-n", "-B", "setup", f"PYTHON={sys.executable}"],
+        ["make", "--no-print-directory", "-n", "-B", "setup", f"PYTHON={sys.executable}"],
         cwd=CHECKOUT,
         capture_output=True,
         text=True,
