@@ -73,3 +73,11 @@ def test_first_skipped():
 
 def test_the_sentence_is_escaped_when_rendered_as_markdown():
     assert "\\[x\\]" in Skipped("a channel named [x](javascript:y) is empty")._repr_markdown_()
+
+
+def test_a_skipped_result_cannot_be_iterated_rather_than_looping_for_ever():
+    skipped = Skipped("no leads table")
+    with pytest.raises(TypeError, match="cannot be iterated: Not available: no leads table"):
+        list(skipped)
+    with pytest.raises(TypeError):
+        "x" in skipped  # noqa: B015

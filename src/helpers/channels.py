@@ -316,9 +316,10 @@ def metrics(
     slice caveat, without the notes). A skipped step's fields are null, with
     the reason in ``skipped``."""
     fields = Fields()
+    as_of = ds.analysis_date if isinstance(period, Skipped) else period.as_of
     return ChannelMetrics(
         data_fingerprint=ds.fingerprint,
-        analysis_date=f"{period.as_of:%Y-%m-%d}",
+        analysis_date=f"{as_of:%Y-%m-%d}",
         filters=dict(ds.filters),
         source=ds.source,
         costs=fields.take("costs", costs, lambda c: c.drop(columns="note").to_dict("index")),
@@ -333,8 +334,10 @@ def metrics(
             "attributed_revenue", attributed, lambda a: a.revenue[headline_model].to_dict()
         ),
         ltv_source=lifetime_value.ltv_source(ltv),
-        spend_allocation=period.spend_note,
-        findings=findings(costs=costs, ratio=ratio, caveat=period.caveat),
+        spend_allocation=fields.take("spend_allocation", period, lambda p: p.spend_note),
+        findings=findings(
+            costs=costs, ratio=ratio, caveat="" if isinstance(period, Skipped) else period.caveat
+        ),
         skipped=fields.skipped,
     )
 

@@ -218,6 +218,7 @@ class DecisionTimes:
     decision: str = "decision"
 
 
+@step("Time to decision")
 def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp) -> DecisionTimes:
     """Kaplan-Meier fits of days from lead creation to the decision (won or lost) per channel,
     open deals censored at ``as_of``; and the median days. The decision date is used, not the
@@ -248,6 +249,7 @@ def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp) -> DecisionTimes:
     )
 
 
+@step("Time to decision")
 def decision_sentence(times: DecisionTimes) -> str:
     """The range of median days to decision over channels ("not reached" when fewer than
     half of a channel's leads are decided); without lost dates, days to won, and says so."""

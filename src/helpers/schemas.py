@@ -161,7 +161,7 @@ class ChannelMetrics(StudyMetrics):
     ltv_source: str
     # how a slice's spend was obtained (own column, allocated by lead share, or company-wide);
     # empty for the whole company
-    spend_allocation: str = ""
+    spend_allocation: str | None = ""
     findings: list[str]
 
 

@@ -85,14 +85,20 @@ def reporting_period(
     """The last ``months`` months before the analysis date (``analysis_date`` as YYYY-MM-DD;
     empty: the data's own). Leads count by creation date, spend by its month (the first of
     the month), both in ``(as_of - months, as_of]``; stage dates after ``as_of`` are masked
-    (:func:`mask_after`). Raises when the data has no leads table (the study needs it);
-    ``spend`` is Skipped without a channel_spend table or without spend in the period.
+    (:func:`mask_after`). Skipped without a leads table (every channel section starts from
+    the leads, and each then says so); ``spend`` is Skipped without a channel_spend table or
+    without spend in the period.
 
     In a slice (``ds.filters`` set) the spend is made the slice's (:func:`slice_spend`): by the
     spend table's own filter columns when it has them (e.g. ``region``), else allocated by the
     slice's share of each channel's leads in each month (``company_leads``: the unfiltered
     leads table); ``spend_note`` says which, and what remains uncertain."""
-    ds.require("leads", purpose="The channel study")
+    if "leads" not in ds.tables:
+        return Skipped(
+            "the data has no leads table (CRM leads or opportunities)",
+            "add one to the source YAML: every channel section starts from the leads",
+            "The channel study",
+        )
     as_of = pd.Timestamp(analysis_date) if analysis_date else ds.analysis_date
     start = as_of - pd.DateOffset(months=months)
     created = ds["leads"]["created_date"]
@@ -196,6 +202,8 @@ def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 def period_sentence(period: Period) -> str:
     """What the reporting period holds: its dates, leads and spend months."""
+    if isinstance(period, Skipped):
+        return period.sentence()
     head = (
         f"Reporting period: the {period.months} months to {period.as_of:%Y-%m-%d}, "
         f"{len(period.leads):,} leads"

@@ -80,6 +80,10 @@ class Skipped:
     def __getitem__(self, key: object) -> Skipped:
         return self
 
+    def __iter__(self):
+        # without this, iteration would fall back to __getitem__ and never end
+        raise TypeError(f"a skipped result cannot be iterated: {self.sentence()}")
+
     def __call__(self, *args: object, **kwargs: object) -> Skipped:
         return self
 

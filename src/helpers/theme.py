@@ -11,6 +11,8 @@ from collections.abc import Iterable
 import matplotlib as mpl
 import seaborn as sns
 
+from helpers.steps import Skipped
+
 #: Colour-blind safe categorical palette (seaborn "colorblind"), fixed order.
 PALETTE: list[str] = sns.color_palette("colorblind", 10).as_hex()
 #: Sequential colour map for heat maps (light = low).
@@ -42,5 +44,7 @@ def apply() -> None:
 
 def channel_colors(channels: Iterable[str]) -> dict[str, str]:
     """A stable colour per channel: sorted names mapped onto :data:`PALETTE` in order."""
+    if isinstance(channels, Skipped):  # a skipped chart has no channels to colour
+        return {}
     names = sorted(set(channels))
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
