@@ -19,13 +19,15 @@ and each returning a typed result or a :class:`~helpers.steps.Skipped`:
 ``findings``           key findings; ``metrics`` the declared :class:`ChurnMetrics`
 =====================  =====================================================================
 
-Modules: :mod:`.definition`, :mod:`.kaplan_meier`, :mod:`.cox`, :mod:`.predict`,
-:mod:`.accuracy` (Uno's C, AUC, Brier, IBS), :mod:`.scoring`, :mod:`.backtest`,
-:mod:`.recalibration`, :mod:`.prechurn`, :mod:`.ltv` (with :class:`LtvSettings`, and
-``channel_ltv`` for the channel study), :mod:`.study`.
+Modules: :mod:`.definition`, :mod:`.kaplan_meier`, :mod:`.tiers` (survival by tier from a
+landmark), :mod:`.cox`, :mod:`.aft`, :mod:`.predict`, :mod:`.accuracy` (Uno's C, AUC, Brier,
+IBS), :mod:`.scoring`, :mod:`.backtest`, :mod:`.recalibration`, :mod:`.prechurn`, :mod:`.ltv`
+(with :class:`LtvSettings`, and ``channel_ltv`` for the channel study), :mod:`.bgnbd` and
+:mod:`.bgnbd_checks` (the BG/NBD lens), :mod:`.sentences`, :mod:`.study`.
 """
 
 from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
+from helpers.survival.aft import aft_comparison, aft_models
 from helpers.survival.backtest import Backtest, backtest, run_backtest
 from helpers.survival.cox import (
     DEFAULT_COVARIATES,
@@ -33,8 +35,6 @@ from helpers.survival.cox import (
     MIN_EVENTS_FOR_COX,
     ChurnModel,
     Design,
-    aft_comparison,
-    aft_models,
     align,
     choose_penalizer,
     churn_model,

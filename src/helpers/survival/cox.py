@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, LogLogisticAFTFitter, WeibullAFTFitter
+from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import k_fold_cross_validation
@@ -168,7 +168,7 @@ def is_numeric_covariate(values: pd.Series) -> bool:
     )
 
 
-def _entry_col(design: Design) -> str | None:
+def entry_column(design: Design) -> str | None:
     return "entry_days" if "entry_days" in design.data.columns else None
 
 
@@ -186,7 +186,7 @@ def fit_cox(
                     "duration_days",
                     "event",
                     strata=list(strata) if strata else None,
-                    entry_col=_entry_col(design),
+                    entry_col=entry_column(design),
                 )
             if p != penalizer:
                 notes.append(
@@ -221,7 +221,7 @@ def choose_penalizer(
                 "event",
                 k=folds,
                 scoring_method="concordance_index",
-                fitter_kwargs={"entry_col": _entry_col(design)},
+                fitter_kwargs={"entry_col": entry_column(design)},
                 seed=seed,
             )
         scores[p] = float(np.mean(s))
@@ -286,39 +286,6 @@ def remedy_ph(
         f"{worst} breaks proportional hazards (Holm-corrected p < 0.01): the model "
         f"is refitted stratified by {worst} (its own baseline hazard per level).",
     )
-
-
-def aft_comparison(design: Design, cph: CoxPHFitter) -> pd.DataFrame:
-    """Weibull and log-logistic AFT models by AIC, beside the Cox model's concordance.
-
-    AFT fits need positive durations: 0.5 day is added to all durations (single-order churned
-    accounts have duration 0). Cox's partial-likelihood AIC is not comparable with the full
-    likelihood AIC of the parametric models, so only concordance is shown for Cox.
-    """
-    data = design.data.copy()
-    data["duration_days"] = data["duration_days"] + 0.5
-    rows = [
-        {
-            "model": "Cox (semi-parametric)",
-            "AIC": float("nan"),
-            "concordance": float(cph.concordance_index_),
-        }
-    ]
-    for name, fitter in (
-        ("Weibull AFT", WeibullAFTFitter(penalizer=0.01)),
-        ("log-logistic AFT", LogLogisticAFTFitter(penalizer=0.01)),
-    ):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fitter.fit(data, "duration_days", "event", entry_col=_entry_col(design))
-        rows.append(
-            {
-                "model": name,
-                "AIC": float(fitter.AIC_),
-                "concordance": float(fitter.concordance_index_),
-            }
-        )
-    return pd.DataFrame(rows).set_index("model")
 
 
 def forest_table(cph: CoxPHFitter, references: dict[str, str] | None = None) -> pd.DataFrame:
@@ -492,10 +459,3 @@ def churn_model(
             "account attributes that differ between accounts would let a Cox model weigh them",
         )
     return fit_churn_model(definition.survival, covariates, references, seed, design=design)
-
-
-@step("The parametric (AFT) models")
-def aft_models(model: ChurnModel) -> pd.DataFrame:
-    """:func:`aft_comparison` of the model's unstratified design (Weibull and log-logistic
-    AFT by AIC beside the Cox concordance)."""
-    return aft_comparison(model.design, model.unstratified)

@@ -16,8 +16,9 @@ import pandas as pd
 from helpers.reporting import money, pct
 from helpers.schemas import ChurnMetrics, Fields
 from helpers.steps import Skipped
+from helpers.survival.aft import aft_models
 from helpers.survival.backtest import Backtest, backtest
-from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, aft_models, churn_model
+from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, churn_model
 from helpers.survival.definition import ChurnDefinition, define_churn, sensitivity
 from helpers.survival.kaplan_meier import KaplanMeier, kaplan_meier, km_by, median_table
 from helpers.survival.ltv import LtvSettings, ltv_by_channel, ltv_by_tier
