@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from fixtures.exports import shapes
 
 from helpers import check
 from helpers.config import PROJECT_ROOT
 from helpers.loading import load_dataset
-
-
-def _shapes():
-    spec = importlib.util.spec_from_file_location(
-        "shapes", Path(__file__).parent / "fixtures" / "exports" / "shapes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-shapes = _shapes()
 
 
 def test_every_section_can_run_on_the_demo(demo):

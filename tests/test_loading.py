@@ -6,12 +6,12 @@ small hand-made inputs with the values worked out by hand.
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixtures.exports import shapes
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
@@ -632,18 +632,6 @@ def test_demo_dataset_has_no_source_extras(demo):
 
 
 # --- the data shapes of real exports (tests/fixtures/exports/shapes.py) ---------------------
-
-
-def _shapes():
-    spec = importlib.util.spec_from_file_location(
-        "shapes", Path(__file__).parent / "fixtures" / "exports" / "shapes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-shapes = _shapes()
 
 
 def test_shape1_order_log_only(tmp_path):

@@ -15,13 +15,13 @@ the reason, and no displayed text (sentences, tables rendered as HTML) shows a b
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.exports import shapes
 from test_shapes_overview_segmentation import AS_OF, SHAPES, dataset, run_notebook
 
 from helpers.contract import TABLES
@@ -238,12 +238,7 @@ SUMMARY_NOTES = {
 def _erp_export(folder: Path) -> Dataset:
     """Shape 5: the European ERP export of ``tests/fixtures/exports/shapes.py`` (``;``, decimal
     commas, cp1252, title rows, a total row, Excel dates, time-zone stamps), loaded."""
-    spec = importlib.util.spec_from_file_location(
-        "shapes", Path(__file__).parent / "fixtures" / "exports" / "shapes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return load_dataset(module.write_shape5(folder))
+    return load_dataset(shapes.write_shape5(folder))
 
 
 def _shape(name: str, folder: Path) -> Dataset:

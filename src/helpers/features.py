@@ -92,7 +92,7 @@ def as_table(source: object, columns: Sequence[str] | None = None) -> ibis.Table
     raise TypeError(f"cannot make a table from {type(source).__name__}")
 
 
-def _day(value: str | dt.date | pd.Timestamp) -> dt.date:
+def as_day(value: str | dt.date | pd.Timestamp) -> dt.date:
     return pd.Timestamp(value).date()
 
 
@@ -104,9 +104,9 @@ def customer_features_expr(
     attributes: Sequence[str] = (),
 ) -> ibis.Table:
     """The features as an (unexecuted) Ibis expression; see :func:`customer_features`."""
-    day = ibis.literal(_day(as_of), type="date")
+    day = ibis.literal(as_day(as_of), type="date")
     cutoff = ibis.literal(
-        _day(pd.Timestamp(as_of) - pd.Timedelta(days=churn_threshold_days)), type="date"
+        as_day(pd.Timestamp(as_of) - pd.Timedelta(days=churn_threshold_days)), type="date"
     )
     o = orders.mutate(order_date=orders.order_date.cast("date"))
     o = o.filter(o.order_date <= day, o.status.isin(["completed", "returned"]))
@@ -278,7 +278,7 @@ def order_gaps(orders: object, as_of: str | dt.date | pd.Timestamp) -> pd.DataFr
     day), one row per purchase day after the first. Used to derive a churn threshold from the
     company's own order cadence.
     """
-    day = ibis.literal(_day(as_of), type="date")
+    day = ibis.literal(as_day(as_of), type="date")
     o = as_table(orders, ("account_id", "order_date", "status"))
     o = o.mutate(order_date=o.order_date.cast("date"))
     days = (

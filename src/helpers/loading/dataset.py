@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
+from helpers.loading.parse import snake_case
 from helpers.loading.read import file_digest, read_raw
 from helpers.validation import (
     ROW_COLUMN,
@@ -138,9 +138,9 @@ class Dataset:
             values = [_normalise_value(accounts[column], v) for v in values]
             hit = accounts[column].isin(values)
             if not hit.any() and accounts[column].dtype == object:  # text: case-insensitive
-                wanted_forms = {_snake(v) for v in values if isinstance(v, str)}
+                wanted_forms = {snake_case(v) for v in values if isinstance(v, str)}
                 present = pd.Series(accounts[column].dropna().unique())
-                forms = present.map(lambda v: _snake(v) if isinstance(v, str) else None)
+                forms = present.map(lambda v: snake_case(v) if isinstance(v, str) else None)
                 values = list(present[forms.isin(wanted_forms)])
                 hit = accounts[column].isin(values)
             if not hit.any():
@@ -302,10 +302,6 @@ def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     kept = frame.loc[mask]
     kept.attrs = frame.attrs
     return kept
-
-
-def _snake(text: str) -> str:
-    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
 
 
 def _normalise_value(column: pd.Series, value: Any) -> Any:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.features import _day, as_table, connection
+from helpers.features import as_day, as_table, connection
 from helpers.steps import Skipped, step
 
 #: Fewer repeat buyers than this: the BG/NBD and Gamma-Gamma fits are skipped.
@@ -54,7 +54,7 @@ def purchase_days(orders: object, as_of: str | pd.Timestamp) -> pd.DataFrame:
     """One row per account and purchase day up to ``as_of`` (DuckDB through Ibis):
     ``account_id``, ``order_date``, ``spend`` (summed ``net_amount`` of the completed lines of
     that day, currency)."""
-    day = _day(pd.Timestamp(as_of))
+    day = as_day(pd.Timestamp(as_of))
     o = as_table(orders, ("account_id", "order_date", "net_amount", "status"))
     o = o.mutate(order_date=o.order_date.cast("date"))
     o = o.filter(o.status == "completed", o.order_date <= day)
