@@ -33,3 +33,23 @@ def test_code_spans_keep_their_text():
     assert reporting.safe_markdown("see `C:\\data\\x [1].csv` [a]") == (
         "see `C:\\data\\x [1].csv` \\[a\\]"
     )
+
+
+def test_styled_default_format_has_no_raw_floats_times_or_booleans():
+    frame = pd.DataFrame(
+        {
+            "when": [pd.Timestamp("2022-01-28")],
+            "amount": [11056831.0],
+            "p": [0.123456789],
+            "violated": [False],
+        },
+        index=pd.Index([pd.Timestamp("2022-02-01")], name="day"),
+    )
+    html = reporting.styled(frame).to_html()
+    assert "28 Jan 2022" in html and "00:00:00" not in html
+    assert "11,056,831" in html and "11056831.0" not in html
+    assert "0.123" in html and "0.123457" not in html
+    assert ">no<" in html and "False" not in html
+    assert "1 Feb 2022" in html  # index labels too
+    # a declared format still wins over the default for its column
+    assert "0.12346" in reporting.styled(frame, {"p": "{:.5f}"}).to_html()

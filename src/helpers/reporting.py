@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers import formats
 from helpers.config import REPORTS_DIR
 from helpers.schemas import METRICS_FILE
 from helpers.steps import Skipped
@@ -163,13 +164,16 @@ def styled(
         frame = frame.copy()
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     kwargs.setdefault("na_rep", "–")
+    # every cell first gets the house format (no 6-decimal floats, no 00:00:00 times, yes/no);
+    # ``formatter`` then overrides it where the caller declares a format
     style = (
         frame.style.set_uuid(f"b2b{next(_TABLE_NUMBERS)}")
-        .format(escape="html")
-        .format(formatter, escape="html", **kwargs)
-        .format_index(escape="html", axis=0)
-        .format_index(escape="html", axis=1)
+        .format(formats.default_format, escape="html", na_rep=kwargs["na_rep"])
+        .format_index(formats.default_format, escape="html", axis=0)
+        .format_index(formats.default_format, escape="html", axis=1)
     )
+    if formatter is not None or len(kwargs) > 1:
+        style = style.format(formatter or formats.default_format, escape="html", **kwargs)
     return style.hide(axis="index") if hide_index else style
 
 
