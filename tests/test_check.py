@@ -14,7 +14,7 @@ def test_every_section_can_run_on_the_demo(demo):
     assert len(statuses) == len(check.SECTIONS) and all(s.ready for s in statuses)
     text = check.render(ds=demo)
     assert text.splitlines()[0] == (
-        f"Data source demo: analysis date 2025-12-31, fingerprint {demo.fingerprint}"
+        f"Data source demo: analysis date 2025-12-31, fingerprint {demo.fingerprint}, currency EUR"
     )
     assert "03-channel-economics       6 of 6 sections can run" in text
     assert "needs" not in text

@@ -626,8 +626,8 @@ def test_fingerprint_counts_new_settings_only_when_set(tmp_path):
     assert fingerprint(config=read_config(path=other)) != plain
 
 
-def test_demo_dataset_has_no_source_extras(demo):
-    assert (demo.currency, demo.display_names, demo.attributes) == (None, {}, {})
+def test_demo_dataset_names_its_currency_and_no_other_extras(demo):
+    assert (demo.currency, demo.display_names, demo.attributes) == ("EUR", {}, {})
     assert demo.absent_columns("orders") == () and demo.absent_columns("nope") == ()
 
 

@@ -54,7 +54,7 @@ def test_another_schema_or_version_is_refused(tmp_path):
 
 def test_undeclared_missing_and_mistyped_fields_are_refused():
     data = _overview().to_json()
-    with pytest.raises(MetricsSchemaError, match="not in schema 'overview' v1: surprise"):
+    with pytest.raises(MetricsSchemaError, match="not in schema 'overview' v2: surprise"):
         schemas.from_json({**data, "surprise": 1}, OverviewMetrics)
     with pytest.raises(MetricsSchemaError, match="missing: revenue"):
         schemas.from_json({k: v for k, v in data.items() if k != "revenue"}, OverviewMetrics)

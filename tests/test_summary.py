@@ -427,7 +427,7 @@ def test_a_file_that_does_not_match_its_schema_is_refused_with_a_note(tmp_path):
     seg_file = tmp_path / "01-customer-segmentation" / "metrics.json"
     assert (
         f"The segmentation metrics in {seg_file} were not read: fields not in schema "
-        "'segmentation' v1: revenue_share_top_3; missing: none. Rerun notebook "
+        "'segmentation' v2: revenue_share_top_3; missing: none. Rerun notebook "
         "01-customer-segmentation with this code to include them." in notes
     )
     churn_note = next(n for n in notes if "02-churn-survival/metrics.json" in n)

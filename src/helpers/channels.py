@@ -319,6 +319,7 @@ def metrics(
     as_of = ds.analysis_date if isinstance(period, Skipped) else period.as_of
     return ChannelMetrics(
         data_fingerprint=ds.fingerprint,
+        currency=ds.currency,
         analysis_date=f"{as_of:%Y-%m-%d}",
         filters=dict(ds.filters),
         source=ds.source,

@@ -461,6 +461,7 @@ def metrics(
     taken = {name: fields.take(name, values, lambda v, n=name: v[n]) for name in CHANGE_FIELDS}
     return OverviewMetrics(
         data_fingerprint=ds.fingerprint,
+        currency=ds.currency,
         analysis_date=f"{as_of:%Y-%m-%d}",
         filters=dict(ds.filters),
         source=ds.source,

@@ -46,6 +46,7 @@ class StudyMetrics:
     analysis_date: str  # YYYY-MM-DD
     filters: dict[str, Any]
     source: str  # "demo" or the own-data YAML path
+    currency: str | None = None  # the data source's currency (money fields are in it)
     #: field name -> why it is null (what is missing; what would enable it)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -61,7 +62,8 @@ class OverviewMetrics(StudyMetrics):
     returns, currency; ``period``/``compared_with`` are pandas period labels, e.g. 2025Q4)."""
 
     SCHEMA: ClassVar[str] = "overview"
-    VERSION: ClassVar[int] = 1
+    #: 2: currency
+    VERSION: ClassVar[int] = 2
 
     rows: dict[str, int]  # rows per loaded table
     period: str | None
@@ -84,7 +86,8 @@ class SegmentationMetrics(StudyMetrics):
     """Notebook 01, customer segmentation (shares 0-1; counts of accounts)."""
 
     SCHEMA: ClassVar[str] = "segmentation"
-    VERSION: ClassVar[int] = 1
+    #: 2: currency
+    VERSION: ClassVar[int] = 2
 
     top_1pct_share: float | None
     top_5pct_share: float | None
@@ -108,8 +111,8 @@ class ChurnMetrics(StudyMetrics):
     """Notebook 02, churn survival (days; shares 0-1; money in currency)."""
 
     SCHEMA: ClassVar[str] = "churn"
-    # 2: references, intervals, stratified_on, revenue_at_risk_interval; 3: bgnbd, p_alive_auc
-    VERSION: ClassVar[int] = 3
+    # 2: references, intervals, stratified_on, revenue_at_risk_interval; 3: bgnbd, p_alive_auc; 4: currency
+    VERSION: ClassVar[int] = 4
 
     churn_threshold_days: int | None
     threshold_derived: bool
@@ -146,8 +149,8 @@ class ChannelMetrics(StudyMetrics):
 
     SCHEMA: ClassVar[str] = "channels"
     #: 2: costs add mature_spend/leads/customers (CAC on matured cohorts); ltv_cac adds
-    #: cac_low/high, marginal(_low/_high), verdict, payback_low/high; spend_allocation is new
-    VERSION: ClassVar[int] = 2
+    #: cac_low/high, marginal(_low/_high), verdict, payback_low/high; spend_allocation is new; 3: currency
+    VERSION: ClassVar[int] = 3
 
     costs: Table | None  # per channel: spend, leads, inquiries, customers, cost per each
     # per paid channel: ltv, cac (+ interval), ratio, low, high, marginal (+ interval),

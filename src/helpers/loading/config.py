@@ -31,6 +31,7 @@ import yaml
 
 from helpers.config import DEMO_DIR, DEMO_SOURCE
 from helpers.contract import TABLES
+from helpers.formats import DEMO_CURRENCY
 
 #: Keys allowed at the top of a source YAML.
 SOURCE_KEYS = ("analysis_date", "tables", "currency", "display_names")
@@ -150,7 +151,10 @@ def demo_config(directory: Path = DEMO_DIR) -> SourceConfig:
         if (directory / f"{name}.parquet").exists()
     }
     return SourceConfig(
-        label=DEMO_SOURCE, tables=tables, analysis_date=pd.Timestamp(truth["as_of"])
+        label=DEMO_SOURCE,
+        tables=tables,
+        analysis_date=pd.Timestamp(truth["as_of"]),
+        currency=DEMO_CURRENCY,
     )
 
 

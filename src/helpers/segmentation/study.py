@@ -89,6 +89,7 @@ def metrics(
     }
     return SegmentationMetrics(
         data_fingerprint=ds.fingerprint,
+        currency=ds.currency,
         analysis_date=f"{as_of:%Y-%m-%d}",
         filters=dict(ds.filters),
         source=ds.source,

@@ -226,6 +226,7 @@ def metrics(
         km_median = None
     return ChurnMetrics(
         data_fingerprint=ds.fingerprint,
+        currency=ds.currency,
         analysis_date=pd.Timestamp(d.as_of if d else ds.analysis_date).strftime("%Y-%m-%d"),
         filters=dict(filters),
         source=ds.source,
