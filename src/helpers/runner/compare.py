@@ -135,7 +135,9 @@ def comparison_html(batch: str, rows: Sequence[Mapping[str, Any]]) -> str:
         "<a class='home' href='../index.html'>All reports</a>",
         f"<h1>Slices side by side: batch <code>{_e(batch)}</code></h1>",
         "<p class='lead'>Each slice's headline figures from its leadership summary; a slice's "
-        "name opens its summary, which explains every figure and links the study reports.</p>",
+        "name opens its summary, which explains every figure and links the study reports. A "
+        "green bar marks a figure on target (or better than the period before when no targets "
+        "were given), a red one a figure off target (or worse).</p>",
         "<table><tr><th>slice</th><th>data as of</th>"
         + "".join(f"<th>{_e(label)}</th>" for _, label in columns)
         + "</tr>",
