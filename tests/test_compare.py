@@ -128,3 +128,13 @@ def test_everything_from_the_data_is_escaped():
     assert "<script>" not in page and "<img" not in page and "<i>p" not in page
     assert "onmouseover" not in kpi_cell(entry=entry)  # an unknown status is neutral
     assert "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_after_a_batch_the_comparison_page_is_written_and_the_index_links_it(batch, monkeypatch):
+    from helpers.runner.batch import pages
+
+    monkeypatch.setenv("B2B_PDF", "0")  # no PDF here: tests/test_pdf.py prints one
+    lines = pages(batch_dir=batch, reports_dir=batch.parent)
+    assert lines == [f"comparison of slices: {batch / 'comparison.html'}"]
+    index = (batch.parent / "index.html").read_text()
+    assert '<a class="title" href="by-region/comparison.html">Slices side by side</a>' in index
