@@ -19,7 +19,7 @@ SOURCE ?= demo
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports test test-slow lint lab clean bench mutants
+.PHONY: help setup data reports pdf test test-slow lint lab clean bench mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ $(DEMO): $(STAMP) $(wildcard src/helpers/demo/*.py)
 reports: $(STAMP) $(DEMO) ## Run every notebook (batch $(BATCH)) and render HTML reports into reports/
 	$(PY) -m helpers.runner.batch run $(BATCH) --jobs $(JOBS)
 
+pdf: $(STAMP) ## Print every leadership summary under reports/ to summary.pdf (needs Chromium)
+	$(PY) -m helpers.runner.pdf $(patsubst %/runs.json,%,$(wildcard reports/*/runs.json))
+
 .PHONY: check
 check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/to/source.yaml
 	$(PY) -m helpers.check $(SOURCE)
@@ -60,8 +63,11 @@ lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/
 	$(PY) -m ruff check src tests benchmarks notebooks
 	$(PY) -m ruff format --check src tests benchmarks notebooks
 
-lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+# JupyterLab refuses to start as root (containers, CI) unless told --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel (as root too, e.g. in a container)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to docs/benchmarks.md
 	$(PY) benchmarks/bench_features.py

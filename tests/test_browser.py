@@ -1,10 +1,17 @@
-"""Every report of the default batch, and the index, open in headless Chromium with no network;
-a rerun of the batch gives byte-identical metrics.
+"""Every report of the default batch, the index and a comparison page open in headless Chromium
+with no network, every link resolves, no raw value shows, every image has its own alt text, the
+summary prints to PDF; a rerun of the batch gives byte-identical metrics.
 
 The test executes ``runs/default.yaml`` into a temporary reports folder (so it also proves that
 every notebook renders in the batch), then opens each ``report.html`` and ``index.html`` from
 disk in Debian's Chromium with the browser context offline, failing on any failed request,
 console error or page error. A screenshot of each page is saved next to the report.
+
+The comparison page needs a batch with several summaries: rather than running
+``runs/by-region.yaml`` (dozens of runs), the default batch's folder is copied as batch
+``slices`` with its summary run twice, once as the region "north" (:func:`slices`). The PDF of
+the summary is printed as the batch command does (:func:`summary_pdf`); it is outside the
+byte-identity check, which compares ``metrics.json`` only.
 
 Chromium is not on a fresh machine: ``.ci/run`` installs it and sets ``B2B_REQUIRE_BROWSER=1``,
 which turns a missing browser into a failure instead of a skip.
@@ -12,8 +19,11 @@ which turns a missing browser into a failure instead of a skip.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -161,3 +171,168 @@ def test_every_study_writes_declared_metrics_that_the_summary_reads(batch_report
     assert all(found[s].metrics is not None and not found[s].refused for s in summary.STUDIES)
     page = schemas.read(folder / "90-leadership-summary", schemas.SummaryMetrics)
     assert page.notes == [] and len(page.findings) >= 3
+
+
+# ---- pages around the reports: links, raw values, alt text, KPI strip, comparison, PDF ----
+
+SUMMARY = "90-leadership-summary"
+#: Words and fragments that are raw output, never text for a reader.
+RAW_WORDS = re.compile(r"\b(nan|NaN|inf|Inf|NaT)\b")
+RAW_TEXT = ("00:00:00", "object at 0x", "Timestamp(", "dtype:")
+NOTEBOOK_ALT = "No description has been provided for this image"
+
+
+@pytest.fixture(scope="module")
+def summary_pdf(reports) -> Path:
+    """The summary printed to PDF as the batch command does, and the index written again."""
+    from helpers.runner.pdf import write_summary_pdfs
+    from helpers.runner.records import write_index
+
+    written = write_summary_pdfs(reports / BATCH_NAME)
+    write_index(reports)
+    assert written == [reports / BATCH_NAME / SUMMARY / "summary.pdf"]
+    return written[0]
+
+
+@pytest.fixture(scope="module")
+def slices(reports) -> Path:
+    """Batch ``slices``: the default batch's folder copied, its summary twice (the whole company
+    and, relabelled, the region north), and its comparison page; the index written again."""
+    from helpers.runner.compare import write_comparison
+    from helpers.runner.records import write_index
+
+    folder = reports / "slices"
+    shutil.copytree(reports / BATCH_NAME, folder, ignore=shutil.ignore_patterns("*.lock", "*.pdf"))
+    north = f"{SUMMARY}--filters-region-north"
+    shutil.copytree(folder / SUMMARY, folder / north)
+    metrics = json.loads((folder / north / "metrics.json").read_text())
+    (folder / north / "metrics.json").write_text(
+        json.dumps({**metrics, "filters": {"region": "north"}})
+    )
+    runs = json.loads((folder / "runs.json").read_text())
+    summary = next(r for r in runs["runs"] if r["name"] == SUMMARY)
+    parameters = {**summary["parameters"], "FILTERS": {"region": "north"}}
+    runs["runs"].append({**summary, "name": north, "parameters": parameters})
+    (folder / "runs.json").write_text(json.dumps({**runs, "batch": "slices"}))
+    page = write_comparison(folder)
+    write_index(reports)
+    assert page == folder / "comparison.html"
+    return page
+
+
+@pytest.fixture(scope="module")
+def pages(reports, browser, summary_pdf, slices) -> dict[str, dict]:
+    """Every HTML page of the reports folder (reports, the index, the comparison page) opened
+    once offline: its links, visible text, image alt texts and KPI cards, by relative path."""
+    found = {}
+    for path in sorted(
+        [reports / "index.html", *reports.glob("*/*.html"), *reports.glob("*/*/*.html")]
+    ):
+        context = browser.new_context(offline=True)
+        page = context.new_page()
+        page.goto(path.as_uri(), wait_until="load")
+        found[path.relative_to(reports).as_posix()] = {
+            "path": path,
+            "hrefs": page.eval_on_selector_all(
+                "a[href]", "els => els.map(e => e.getAttribute('href'))"
+            ),
+            "ids": set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")),
+            "text": page.inner_text("body"),
+            "alts": page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('alt'))"),
+            "kpis": page.eval_on_selector_all(".kpi", "els => els.map(e => e.innerText)"),
+        }
+        context.close()
+    assert "slices/comparison.html" in found and f"{BATCH_NAME}/{SUMMARY}/report.html" in found
+    return found
+
+
+def test_every_link_on_every_page_resolves_to_a_file_in_the_reports_folder(reports, pages):
+    broken = []
+    for name, page in pages.items():
+        for href in page["hrefs"]:
+            url = urllib.parse.urlsplit(urllib.parse.urljoin(page["path"].as_uri(), href))
+            target = Path(urllib.parse.unquote(url.path))
+            if url.scheme != "file" or not target.resolve().is_relative_to(reports.resolve()):
+                broken.append((name, href, "outside the reports folder"))
+            elif not target.is_file():
+                broken.append((name, href, "no such file"))
+            elif target == page["path"] and url.fragment and url.fragment not in page["ids"]:
+                broken.append((name, href, "no such anchor"))
+    assert broken == []
+
+
+def test_the_summary_links_the_index_and_each_studys_report_and_lists(pages):
+    summary = pages[f"{BATCH_NAME}/{SUMMARY}/report.html"]["hrefs"]
+    assert "../../index.html" in summary
+    for run in RUNS:
+        if run.notebook not in (SUMMARY, "00-data-overview"):
+            assert f"../{run.name}/report.html" in summary, run.name
+    assert "../02-churn-survival/prechurn.csv" in summary
+
+
+def test_the_index_starts_with_the_summary_and_links_reports_not_notebooks(pages):
+    index = pages["index.html"]
+    assert index["text"].index("Start here") < index["text"].index("Batch")
+    assert index["hrefs"][0].endswith(f"/{SUMMARY}/report.html")  # the summary first
+    assert f"{BATCH_NAME}/{SUMMARY}/summary.pdf" in index["hrefs"]
+    assert "slices/comparison.html" in index["hrefs"]
+    titles = [h for h in index["hrefs"] if h.endswith(".html")]
+    assert all(f"{BATCH_NAME}/{run.name}/report.html" in titles for run in RUNS)
+
+
+def test_no_page_shows_raw_values(pages):
+    raw = {}
+    for name, page in pages.items():
+        words = sorted(set(RAW_WORDS.findall(page["text"])))
+        words += [fragment for fragment in RAW_TEXT if fragment in page["text"]]
+        if words:
+            raw[name] = words
+    assert raw == {}
+
+
+def test_every_image_has_its_own_alt_text(pages):
+    bad = {}
+    for name, page in pages.items():
+        alts = page["alts"]
+        wrong = [a for a in alts if not (a or "").strip() or a == NOTEBOOK_ALT]
+        repeated = sorted({a for a in alts if a and alts.count(a) > 1})
+        if wrong or repeated:
+            bad[name] = {"missing or default": len(wrong), "repeated": repeated}
+    assert bad == {}
+
+
+def test_the_kpi_strip_shows_currency_and_period(reports, pages):
+    """The summary's KPI strip: one card (CSS class ``kpi``) per KPI of its metrics, each with
+    its value and period; the money figures with the data's currency."""
+    summary = json.loads((reports / BATCH_NAME / SUMMARY / "metrics.json").read_text())
+    currency = json.loads((reports / BATCH_NAME / "00-data-overview" / "metrics.json").read_text())[
+        "currency"
+    ]
+    cards = pages[f"{BATCH_NAME}/{SUMMARY}/report.html"]["kpis"]
+    assert cards, "the summary shows no KPI strip (elements of CSS class 'kpi')"
+    kpis = summary.get("kpis") or []
+    assert kpis, "the summary's metrics.json has no 'kpis'"
+    for entry in kpis:
+        shown = [c for c in cards if entry["label"] in c]
+        assert shown, entry["label"]
+        if entry["value"] is not None:
+            assert entry["text"] in shown[0] and entry["period"] in shown[0], entry
+    assert any(currency in card for card in cards)
+
+
+def test_the_comparison_page_shows_each_slice_linking_its_summary(pages):
+    page = pages["slices/comparison.html"]
+    assert f"{SUMMARY}/report.html" in page["hrefs"]
+    assert f"{SUMMARY}--filters-region-north/report.html" in page["hrefs"]
+    assert "the whole company" in page["text"] and "region north" in page["text"]
+
+
+def test_the_leadership_summary_is_lean(reports):
+    size = (reports / BATCH_NAME / SUMMARY / "report.html").stat().st_size
+    assert size < 150_000, f"the summary's report is {size // 1000} KB"
+
+
+def test_the_summary_prints_to_pdf(summary_pdf):
+    data = summary_pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 20_000
+    assert b"/Title (Leadership summary)" in data  # the report's title in the PDF's info

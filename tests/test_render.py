@@ -132,3 +132,21 @@ def test_names_from_the_data_cannot_become_links_or_images_in_the_report():
     assert "<script>alert(2)" not in html
     assert "[click](javascript:alert(1))" in html  # shown as the text it is
     assert "<strong>Acme" in html  # our own emphasis still works
+
+
+def test_every_report_links_the_index_of_the_reports_folder():
+    html = render_html(nb=_executed(), meta={"run": "r"})
+    assert '<a class="b2b-home" href="../../index.html">All reports</a>' in html
+    assert "b2b-home" not in render_html(nb=_executed(), index_href=None).split("<body")[1]
+
+
+def test_the_report_carries_only_its_own_css():
+    """No JupyterLab CSS (~257 KB in the stock template): the head stays a few KB; code
+    highlighting only in the analyst view, which shows code."""
+    report = render_html(nb=_executed(), meta={"run": "r"})
+    head = report.split("<body")[0]
+    assert len(head.encode()) < 12_000
+    assert "--jp-layout-color0" not in report and "/* Keyword */" not in head
+    assert ".jp-RenderedHTMLCommon table" in head  # tables are still styled
+    analyst = render_html(nb=_executed(), show_code=True).split("<body")[0]
+    assert "/* Keyword */" in analyst and len(analyst.encode()) < 20_000

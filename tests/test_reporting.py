@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from helpers import reporting
 
@@ -53,3 +54,32 @@ def test_styled_default_format_has_no_raw_floats_times_or_booleans():
     assert "1 Feb 2022" in html  # index labels too
     # a declared format still wins over the default for its column
     assert "0.12346" in reporting.styled(frame, {"p": "{:.5f}"}).to_html()
+
+
+def test_links_are_markdown_links_with_escaped_text_and_encoded_relative_paths():
+    shown = reporting.links_markdown(
+        [
+            reporting.Link("Churn <b>study</b> [x]", "../02-churn/report.html", "the report"),
+            reporting.Link("a (1).csv", "../02 churn/a (1).csv"),
+            reporting.Link("No report", None, "run the batch"),
+        ]
+    )
+    assert shown.splitlines() == [
+        "- [Churn &lt;b&gt;study&lt;/b&gt; \\[x\\]](../02-churn/report.html): the report",
+        "- [a (1).csv](../02%20churn/a%20%281%29.csv)",
+        "- No report: run the batch",
+    ]
+    assert reporting.links_markdown([]) == "No reports or lists to link."
+
+
+@pytest.mark.parametrize("href", ["javascript:alert(1)", "/etc/passwd", "https://example.com/x"])
+def test_a_link_must_stay_inside_the_reports_folder(href):
+    with pytest.raises(ValueError, match="not a relative link"):
+        reporting.link_markdown(reporting.Link("x", href))
+
+
+def test_show_links_says_a_skipped_result():
+    from helpers.steps import Skipped
+
+    shown = reporting.show_links(Skipped("no study run was found", step="Links"))
+    assert shown.data == "Links is not available: no study run was found."

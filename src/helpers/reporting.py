@@ -14,7 +14,9 @@ import json
 import math
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,47 @@ def money(amount: float, digits: int = 0) -> str:
     if amount >= 1e4:
         return f"{sign}{amount / 1e3:.0f}k"
     return f"{sign}{amount:,.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link the report shows: ``text`` (plain text, escaped when shown), ``href`` (a
+    relative path from the report's folder; None: shown as text only), ``note`` (plain text
+    after the link)."""
+
+    text: str
+    href: str | None
+    note: str = ""
+
+
+def link_markdown(link: Link) -> str:
+    """One :class:`Link` as safe Markdown: the text and note are :func:`safe_markdown`; the
+    path is percent-encoded (``urllib.parse.quote``: no space, bracket, parenthesis or colon
+    is left, so it cannot end the link early nor become a ``javascript:`` URL) and must be
+    relative (an absolute path or URL is refused: reports link only inside the reports
+    folder, so that a zipped copy keeps working)."""
+    text = safe_markdown(link.text)
+    if link.href is None:
+        shown = text
+    else:
+        if link.href.startswith("/") or urllib.parse.urlsplit(link.href).scheme:
+            raise ValueError(f"not a relative link: {link.href!r}")
+        shown = f"[{text}]({urllib.parse.quote(link.href, safe='/#')})"
+    return f"{shown}: {safe_markdown(link.note)}" if link.note else shown
+
+
+def links_markdown(links: Iterable[Link]) -> str:
+    """Links as a Markdown bullet list (:func:`link_markdown`); one line saying so when
+    there is none."""
+    items = [f"- {link_markdown(link)}" for link in links]
+    return "\n".join(items) if items else "No reports or lists to link."
+
+
+def show_links(links: Iterable[Link] | Skipped):
+    """Our own links for the report (:func:`links_markdown`), which :func:`say` would show as
+    text on purpose; a :class:`~helpers.steps.Skipped` result is said as its sentence."""
+    from IPython.display import Markdown
+
+    if isinstance(links, Skipped):
+        return say(links)
+    return Markdown(links_markdown(links))

@@ -13,7 +13,9 @@
 - ``checkout``   ``make setup`` keyed to the checkout, refusing another checkout's ``.venv``
 - ``batch``      the command line: ``python -m helpers.runner.batch run runs/default.yaml``
 - ``render``     an executed notebook as a self-contained HTML report
-- ``index``      ``reports/index.html``: every batch and run
+- ``index``      ``reports/index.html``: "Start here", then every batch and run
+- ``compare``    ``reports/<batch>/comparison.html``: the slices' KPI strips side by side
+- ``pdf``        the leadership summary printed to ``summary.pdf`` by headless Chromium
 - ``hygiene``    the checks of committed notebooks: ``python -m helpers.runner.hygiene``
 
 Nothing is imported here, so ``import helpers.runner.parameters`` stays cheap; the analysis

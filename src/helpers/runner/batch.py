@@ -14,8 +14,12 @@ BATCH=runs/by-region.yaml``) runs a batch file (format: :mod:`helpers.runner.spe
 4. A failing run keeps its partial notebook and an HTML view pointing at the failing cell; the
    other runs go on; the batch exits non-zero.
 5. ``reports/<batch>/runs.json`` and ``reports/index.html`` are updated whenever a run starts or
-   ends. Ctrl-C or SIGTERM stops the batch cleanly: no process is left, the runs that were
-   executing are recorded ``interrupted`` and the others ``cancelled``; previous results stay.
+   ends. After the last runs, a batch with several leadership summaries gets its comparison
+   page (``reports/<batch>/comparison.html``, :mod:`helpers.runner.compare`) and, when Chromium
+   is installed, each summary its PDF (``summary.pdf``, :mod:`helpers.runner.pdf`; ``B2B_PDF=0``
+   turns it off); the index is written again to link them. Ctrl-C or SIGTERM stops the batch
+   cleanly: no process is left, the runs that were executing are recorded ``interrupted`` and
+   the others ``cancelled``; previous results stay.
 
 ``check`` checks a batch file without running it; ``index`` rebuilds ``reports/index.html``
 (first cleaning up after killed batches in folders no batch holds now);
@@ -27,12 +31,15 @@ Exit codes: 0 all runs ok, 1 a run failed, 2 the batch is invalid (nothing was s
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import helpers
 from helpers.config import KERNEL_NAME, NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from helpers.runner import compare, pdf
 from helpers.runner.lock import FolderBusy
 from helpers.runner.pool import BatchInterrupted, run_batch
 from helpers.runner.records import recover_all, write_index
@@ -84,6 +91,23 @@ def where() -> str:
     return "\n".join(lines)
 
 
+def pages(batch_dir: Path, reports_dir: Path) -> list[str]:
+    """After a batch's last runs: its comparison page of slices and the summaries' PDFs (when
+    Chromium is installed and ``B2B_PDF`` is not ``0``), then the index again; one line per
+    page written or not written (a PDF that cannot be printed does not fail the batch)."""
+    lines = []
+    written = compare.write_comparison(batch_dir)
+    if written:
+        lines.append(f"comparison of slices: {written}")
+    if os.environ.get("B2B_PDF", "1") != "0" and pdf.chromium():
+        try:
+            lines += [f"PDF: {p}" for p in pdf.write_summary_pdfs(batch_dir)]
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            lines.append(f"PDF not printed: {exc}")
+    write_index(reports_dir)
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m helpers.runner.batch run runs/x.yaml [--jobs N] [--only NAME ...] [--wait]``."""
     args = _parser().parse_args(argv)
@@ -126,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 128 + exc.signum
+    batch_name, _ = read_batch(args.batch)
+    for line in pages(args.reports / batch_name, args.reports):
+        print(line)
     failed = [r for r in records if r.status != "ok"]
     print(
         f"{len(records) - len(failed)} of {len(records)} runs ok; index: "

@@ -130,7 +130,7 @@ def write_index(reports_dir: Path = REPORTS_DIR) -> Path:
                 batches.append(json.loads(runs_file.read_text(encoding="utf-8")))
             except ValueError:
                 continue
-        return atomic_write_text(reports_dir / INDEX_FILE, index_html(batches))
+        return atomic_write_text(reports_dir / INDEX_FILE, index_html(batches, reports_dir))
     finally:
         os.close(fd)
 

@@ -5,11 +5,16 @@
   cells tagged ``remove_cell`` (``remove_input`` / ``remove_output`` tags work too).
 * No network: the ``b2b_report`` template (``helpers/runner/templates``) extends nbconvert's ``lab``
   template with the require.js, MathJax, Mermaid and widget script blocks emptied (the stock
-  template loads them from CDNs); CSS is inlined by nbconvert and figures are inline base64
-  PNGs. ``tests/test_render.py`` and the headless-browser test check it.
+  template loads them from CDNs); figures are inline base64 PNGs. ``tests/test_render.py`` and
+  the headless-browser test check it.
+* Lean: instead of the ~257 KB of JupyterLab CSS the stock template inlines, the page carries
+  the template's own ``report.css`` (a few KB: Markdown, tables, outputs, images, header), plus
+  the code-highlighting CSS in the analyst view only.
 * Warnings printed to stderr are dropped from the report (they stay in the executed notebook).
-* A header with the run's parameters, date and data fingerprint, and a table of contents built
-  from the report's own ``h2`` headings (ids as nbconvert generates them).
+* A header with a link to the reports' index (``reports/index.html``, relative: a report lives
+  in ``reports/<batch>/<run>/``, so the link is ``../../index.html`` and works in a copied or
+  zipped reports folder), the run's parameters, date and data fingerprint, and a table of
+  contents built from the report's own ``h2`` headings (ids as nbconvert generates them).
 * Key findings first: a notebook computes its findings at the end (a ``## Key findings``
   heading, then a code cell tagged ``findings``); the report shows them right after the title
   (:func:`findings_first`). The notebook file is not changed, nor the analyst's view.
@@ -33,17 +38,22 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
+from traitlets.config import Config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REMOVE_CELL_TAGS = {"parameters", "injected-parameters", "remove_cell"}
 TOC_MARK = "<!--B2B-TOC-->"
 #: The tag of the code cell that shows a study's key findings.
 FINDINGS_TAG = "findings"
+#: Where the reports' index is from a report (``reports/<batch>/<run>/report.html``).
+INDEX_HREF = "../../index.html"
 _FINDINGS_HEADING = re.compile(r"##\s+key findings\s*", re.IGNORECASE)
 
 
 def _exporter(show_code: bool) -> HTMLExporter:
     exporter = HTMLExporter(
+        # the lab template's pygments CSS only where code is shown (resources.b2b.code_css)
+        config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}),
         template_name="b2b_report",
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=not show_code,
@@ -115,6 +125,20 @@ def table_of_contents(body: str) -> str:
     return f"<strong>Contents</strong><ul>{items}</ul>"
 
 
+def home_html(href: str | None) -> str:
+    """The header's link to the reports' index (empty without ``href``), escaped."""
+    if not href:
+        return ""
+    return f'<a class="b2b-home" href="{html.escape(href, quote=True)}">All reports</a>'
+
+
+def _code_css() -> str:
+    """The pygments CSS for highlighted code (the analyst view shows code)."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style="default").get_style_defs(".highlight")
+
+
 def meta_html(meta: Mapping[str, Any]) -> str:
     """The report header line: each key and value escaped, values JSON-like for dicts."""
     parts = []
@@ -171,12 +195,18 @@ def render_html(
     meta: Mapping[str, Any] | None = None,
     failed: str | None = None,
     show_code: bool = False,
+    index_href: str | None = INDEX_HREF,
 ) -> str:
-    """The HTML text of ``nb`` as a report (``show_code=True``: the analyst's full view)."""
+    """The HTML text of ``nb`` as a report (``show_code=True``: the analyst's full view).
+
+    ``index_href``: the header's link to the reports' index, relative to the report's folder
+    (None: no link)."""
     resources = {
         "b2b": {
+            "home_html": home_html(index_href),
             "meta_html": meta_html(meta or {}),
             "failed_html": html.escape(failed) if failed else "",
+            "code_css": _code_css() if show_code else "",
         }
     }
     nb = _strip_stderr(nb if show_code else findings_first(nb))

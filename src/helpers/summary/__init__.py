@@ -14,11 +14,12 @@ without a recorded reason reads "not available: not recorded in the <study> metr
 Modules, in the page's order of need: :mod:`.runs` (which run of each study is read:
 ``runs.json``, the slice, variants, refused files), :mod:`.figures` (one number or the channel
 table read from a study's metrics, or why not), :mod:`.words` (findings, moves, notes, gaps),
-:mod:`.sections` (headline figures, value tiers, channels, sources) and :mod:`.record` (the
-summary's own metrics).
+:mod:`.sections` (headline figures, value tiers, channels, sources), :mod:`.links` (relative
+links to the study reports and their CSV lists) and :mod:`.record` (the summary's own metrics).
 """
 
 from helpers.summary.figures import channel_table
+from helpers.summary.links import links
 from helpers.summary.record import metrics
 from helpers.summary.runs import STUDIES, STUDY_SCHEMAS, StudyRun, find_metrics, runs_folder
 from helpers.summary.sections import (
@@ -60,6 +61,7 @@ __all__ = [
     "findings",
     "gaps",
     "kpis",
+    "links",
     "metrics",
     "moves",
     "notes",
