@@ -38,7 +38,7 @@ import pandas as pd
 NAMED = ("duckdb", "pyspark")
 #: The Spark master when the source names none: a local session on two cores.
 DEFAULT_SPARK_MASTER = "local[2]"
-_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://")
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +89,11 @@ def parse(value: object = None, spark_master: object = None) -> Engine:
         schemes = url_schemes()
         if match is None:
             raise ValueError(
-                f"unknown engine {name!r}; use duckdb (default), pyspark, or an Ibis connection "
-                f"URL such as postgres://user@host/database (schemes: {', '.join(schemes)})"
+                f"engine {name!r} is not known; use duckdb (default), pyspark, or an Ibis "
+                f"connection URL such as postgres://user@host/database (URL schemes: "
+                f"{', '.join(schemes)})"
             )
-        scheme = match.group("scheme").split("+")[0]
-        scheme = "postgres" if scheme == "postgresql" else scheme
+        scheme = _scheme(name)
         if scheme not in schemes:
             raise ValueError(
                 f"engine URL scheme '{scheme}' is not an Ibis backend; use one of "
@@ -103,7 +103,10 @@ def parse(value: object = None, spark_master: object = None) -> Engine:
         if name != "pyspark":
             raise ValueError("spark_master is only for engine: pyspark")
         if not isinstance(spark_master, str) or not spark_master.strip():
-            raise ValueError(f"spark_master must be a Spark master URL, got {spark_master!r}")
+            raise ValueError(
+                "spark_master must be a Spark master URL such as local[2] or "
+                f"spark://host:7077, got {spark_master!r}"
+            )
         return Engine(name, spark_master.strip())
     return Engine(name)
 
@@ -150,12 +153,17 @@ def _connect(engine: Engine):
         return ibis.pyspark.connect(spark_session(engine.spark_master or DEFAULT_SPARK_MASTER))
     try:
         return ibis.connect(engine.name)
-    except ModuleNotFoundError as exc:
-        scheme = engine.name.split("://")[0].split("+")[0]
+    except ImportError as exc:  # Ibis knows the backend, its driver is not installed
+        scheme = _scheme(engine.name)
         raise RuntimeError(
-            f"engine {engine}: the Ibis backend's driver is not installed ({exc.name}); "
-            f"install it with pip install 'ibis-framework[{scheme}]'"
+            f"engine {engine}: the Ibis backend '{scheme}' is not installed here; install it "
+            f"with pip install 'ibis-framework[{scheme}]'"
         ) from exc
+
+
+def _scheme(url: str) -> str:
+    scheme = url.split("://", 1)[0].split("+")[0].lower()
+    return "postgres" if scheme == "postgresql" else scheme
 
 
 def spark_session(master: str = DEFAULT_SPARK_MASTER):
