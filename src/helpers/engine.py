@@ -167,10 +167,11 @@ def _scheme(url: str) -> str:
 
 
 def spark_session(master: str = DEFAULT_SPARK_MASTER):
-    """A Spark session on ``master`` (``getOrCreate``: an active session is reused as it is).
+    """A Spark session on ``master`` (``getOrCreate``: an active session is reused, and keeps
+    the settings fixed at its start).
 
-    pandas frames travel to and from Spark through Arrow (without it PySpark pickles them row
-    by row into its tasks: minutes instead of seconds on the demo). Local masters get settings
+    pandas frames travel to and from Spark through Arrow (without it PySpark converts them row
+    by row in Python and ships them inside its tasks). Local masters get settings
     for small machines: two shuffle partitions instead of 200, no web UI (no port to collide
     with other sessions), no console progress bars.
     """
