@@ -19,10 +19,10 @@ SOURCE ?= demo
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports pdf test test-slow lint lab clean bench mutants
+.PHONY: help setup data reports pdf test test-slow test-spark lint lab clean bench mutants
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create this checkout's .venv, install the package editable with dev extras, register the kernel
 
@@ -51,7 +51,10 @@ check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/
 	$(PY) -m helpers.check $(SOURCE)
 
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow and not spark" --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+
+test-spark: $(STAMP) $(DEMO) ## Spark parity: engine-side steps on local Spark = DuckDB (needs .[spark] and Java)
+	$(PY) -m pytest -m spark tests
 
 test-slow: $(STAMP) $(DEMO) ## Run the slow statistical checks (interval coverage over many simulations)
 	$(PY) -m pytest -n $(JOBS) -m slow tests

@@ -54,3 +54,18 @@ def test_ci_runs_make_test():
 def test_readme_starts_with_the_two_commands():
     head = (PROJECT_ROOT / "README.md").read_text().split("##")[0]
     assert "make reports" in head and "make test" in head
+
+
+def test_make_test_leaves_spark_out_and_ci_runs_it_after():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert '-m "not slow and not spark"' in makefile  # ~30 s of Spark start-up stays out
+    assert "test-spark: $(STAMP) $(DEMO) ## " in makefile
+    assert "$(PY) -m pytest -m spark tests" in makefile
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert any(
+        r.startswith("pyspark") for r in project["project"]["optional-dependencies"]["spark"]
+    )
+    assert any(m.startswith("spark:") for m in project["tool"]["pytest"]["ini_options"]["markers"])
+    script = (PROJECT_ROOT / ".ci" / "run").read_text()
+    assert script.index("make test\n") < script.index("B2B_REQUIRE_SPARK=1 make test-spark")
+    assert "pip install --quiet -e '.[spark]'" in script

@@ -15,6 +15,7 @@ from fixtures.exports import shapes
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
+from helpers.engine import Engine, engine_of
 from helpers.features import customer_features, features_for
 from helpers.loading import (
     Dataset,
@@ -142,6 +143,48 @@ def test_read_config_rejects_a_bad_yaml_naming_the_file(tmp_path, text, message)
         read_config(path=source)
     assert str(info.value).startswith(f"{source}: ")
     assert message in str(info.value)
+
+
+def test_read_config_engine_defaults_to_duckdb_and_takes_spark_or_a_url(tmp_path):
+    plain = read_config(path=write_yaml(tmp_path, "tables:\n  orders: o.csv\n"))
+    assert plain.engine == Engine("duckdb")
+    spark = read_config(
+        path=write_yaml(
+            tmp_path, "engine: pyspark\nspark_master: local[1]\ntables:\n  orders: o.csv\n"
+        )
+    )
+    assert spark.engine == Engine("pyspark", "local[1]")
+    url = "postgres://analyst@warehouse.example/sales"
+    warehouse = read_config(path=write_yaml(tmp_path, f"engine: {url}\ntables:\n  orders: o.csv\n"))
+    assert warehouse.engine == Engine(url) and warehouse.engine.kind == "url"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("engine: spark\n", "engine 'spark' is not known; use duckdb (default), pyspark, or an"),
+        ("engine: mysq://me@db/x\n", "engine URL scheme 'mysq' is not an Ibis backend"),
+        ("engine: [duckdb]\n", "engine must be duckdb, pyspark or an Ibis connection URL"),
+        ("spark_master: local[2]\n", "spark_master is only for engine: pyspark"),
+        ("engin: pyspark\n", "unknown key 'engin' at the top level; did you mean 'engine'?"),
+    ],
+)
+def test_read_config_refuses_an_unknown_engine_naming_the_file_and_key(tmp_path, text, message):
+    source = write_yaml(tmp_path, text + "tables:\n  orders: o.csv\n")
+    with pytest.raises(ValueError) as info:
+        read_config(path=source)
+    assert str(info.value).startswith(f"{source}: {message}")
+
+
+def test_a_loaded_dataset_and_its_tables_carry_the_engine(tmp_path, demo):
+    (tmp_path / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    source = write_yaml(
+        tmp_path, "analysis_date: 2024-06-30\nengine: pyspark\ntables:\n  orders: orders.csv\n"
+    )
+    ds = load_dataset(source)
+    assert ds.engine == Engine("pyspark")
+    assert engine_of(ds["orders"]) == Engine("pyspark")
+    assert demo.engine == Engine("duckdb")
 
 
 def test_read_config_of_a_missing_file(tmp_path):

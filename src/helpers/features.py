@@ -1,9 +1,11 @@
-"""Account-level customer features "as of" a date, computed in DuckDB through Ibis.
+"""Account-level customer features "as of" a date, computed in the engine through Ibis.
 
-The heavy aggregation (millions of order lines) runs in DuckDB, over Parquet files or over the
-validated frames of a :class:`~helpers.loading.Dataset`, never in a pandas ``groupby``. The
-expressions are Ibis, so the same code runs where a company's data lives (Postgres, BigQuery,
-Snowflake, Spark) once it outgrows one machine: pass an Ibis table of that backend.
+The heavy aggregation (millions of order lines) runs in the engine (DuckDB by default), over
+Parquet files or over the validated frames of a :class:`~helpers.loading.Dataset`, never in a
+pandas ``groupby``; only the per-account table comes back to pandas. The expressions are Ibis,
+so the same code runs on Spark or where a company's data lives (Postgres, BigQuery, Snowflake):
+the source YAML's ``engine:`` chooses (:mod:`helpers.engine`), or pass Ibis tables of that
+backend.
 
 Definitions (all "as of" ``as_of``; nothing dated later is used):
 
@@ -32,6 +34,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from helpers import engine as engines
+
 if TYPE_CHECKING:  # pragma: no cover
     from helpers.loading import Dataset
 
@@ -52,28 +56,23 @@ ATTRIBUTES: tuple[str, ...] = (
 
 OrdersLike = "pd.DataFrame | ibis.Table | str | os.PathLike[str] | Sequence[str]"
 
-_CONNECTION: ibis.BaseBackend | None = None
-
 
 def connection() -> ibis.BaseBackend:
-    """The process-wide in-memory DuckDB connection (created on first use)."""
-    global _CONNECTION
-    if _CONNECTION is None:
-        # A memory cap makes DuckDB spill large aggregations to disk instead of growing:
-        # 10M order lines peak at ~0.8 GB with 512 MB here, ~1.1 GB without (bench_features).
-        limit = os.environ.get("B2B_DUCKDB_MEMORY_LIMIT", "512MB")
-        config = {"memory_limit": limit, "preserve_insertion_order": False}
-        if os.environ.get("B2B_DUCKDB_THREADS"):  # set by the batch for parallel kernels
-            config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
-        _CONNECTION = ibis.duckdb.connect(**config)
-    return _CONNECTION
+    """The process-wide in-memory DuckDB connection (:func:`helpers.engine.connect`)."""
+    return engines.connect(engines.DUCKDB)
 
 
-def as_table(source: object, columns: Sequence[str] | None = None) -> ibis.Table:
-    """An Ibis table from a pandas frame, an Ibis table, or Parquet path(s) (read by DuckDB).
+def as_table(
+    source: object,
+    columns: Sequence[str] | None = None,
+    engine: engines.Engine | str | None = None,
+) -> ibis.Table:
+    """An Ibis table from a pandas frame, an Ibis table, or Parquet path(s).
 
-    Pandas frames are handed to DuckDB through Arrow (no copy of the data into Python objects);
-    ``columns`` keeps only those columns of a frame (the hidden ``_source_row`` is dropped).
+    Pandas frames become Ibis memtables, handed to the engine through Arrow when the
+    expression runs (no copy of the data into Python objects); ``columns`` keeps only those
+    columns of a frame (the hidden ``_source_row`` is dropped). Parquet paths are read by the
+    ``engine`` (None: DuckDB; see :mod:`helpers.engine`).
     """
     if isinstance(source, ibis.Table):
         return source
@@ -88,7 +87,7 @@ def as_table(source: object, columns: Sequence[str] | None = None) -> ibis.Table
             if isinstance(source, (str, os.PathLike))
             else [os.fspath(s) for s in source]
         )
-        return connection().read_parquet(paths)
+        return engines.connect(engine).read_parquet(paths)
     raise TypeError(f"cannot make a table from {type(source).__name__}")
 
 
@@ -180,6 +179,7 @@ def customer_features(
     as_of: str | dt.date | pd.Timestamp | None = None,
     churn_threshold_days: int = 180,
     attributes: Sequence[str] | None = None,
+    engine: engines.Engine | str | None = None,
 ) -> pd.DataFrame:
     """One row per account with its behaviour up to ``as_of`` (see the module docstring).
 
@@ -197,6 +197,11 @@ def customer_features(
         Free account attributes (columns of ``accounts`` outside the contract) to carry into
         the result under their own names. None: those the loader declared on an accounts frame
         (``accounts.attrs["attributes"]``, from the source YAML's ``attributes:``), else none.
+    engine
+        Where the aggregation runs (:mod:`helpers.engine`): an :class:`~helpers.engine.Engine`
+        or an ``engine:`` value (``"duckdb"``, ``"pyspark"``, an Ibis URL). None: the engine
+        the loaded frames carry (the source YAML's ``engine:``), else DuckDB. Ibis tables bound
+        to a backend run on that backend. Only the per-account table comes back.
 
     Returns
     -------
@@ -229,28 +234,17 @@ def customer_features(
         "product_category",
         "status",
     )
-    o = as_table(orders, order_cols)
+    engine = engines.resolve(engine, orders, accounts)
+    o = as_table(orders, order_cols, engine)
     if attributes is None:
         attributes = list(getattr(accounts, "attrs", {}).get("attributes", {}))
     a = (
-        as_table(accounts, ("account_id", *ATTRIBUTES, *attributes))
+        as_table(accounts, ("account_id", *ATTRIBUTES, *attributes), engine)
         if accounts is not None
         else None
     )
     expr = customer_features_expr(o, a, as_of, churn_threshold_days, tuple(attributes))
-    if _bound_elsewhere(expr):
-        return _tidy(expr.to_pandas())
-    # Arrow -> pandas directly: ibis' own to_pandas makes extra copies (10M lines: +0.5 GB).
-    return _tidy(connection().to_pyarrow(expr).to_pandas())
-
-
-def _bound_elsewhere(expr: ibis.Table) -> bool:
-    """True when the expression belongs to a backend other than the local DuckDB one."""
-    try:
-        backend = expr._find_backend(use_default=False)
-    except Exception:  # memtables only: no backend bound yet, run on the local one
-        return False
-    return backend is not connection()
+    return _tidy(engines.to_pandas(expr, engine))
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -267,19 +261,27 @@ def features_for(
     """:func:`customer_features` on a loaded :class:`Dataset` (default as-of: its analysis date)."""
     when = pd.Timestamp(as_of) if as_of else dataset.analysis_date
     accounts = dataset.tables.get("accounts")
-    return customer_features(dataset["orders"], accounts, when, churn_threshold_days)
+    return customer_features(
+        dataset["orders"], accounts, when, churn_threshold_days, engine=dataset.engine
+    )
 
 
-def order_gaps(orders: object, as_of: str | dt.date | pd.Timestamp) -> pd.DataFrame:
-    """Gaps between consecutive order days of each account (DuckDB window), up to ``as_of``.
+def order_gaps(
+    orders: object,
+    as_of: str | dt.date | pd.Timestamp,
+    engine: engines.Engine | str | None = None,
+) -> pd.DataFrame:
+    """Gaps between consecutive order days of each account (an engine window), up to ``as_of``.
 
     Only completed orders count; several orders on one day are one purchase day. Returns
     ``account_id``, ``order_date`` and ``gap_days`` (days since the account's previous order
     day), one row per purchase day after the first. Used to derive a churn threshold from the
-    company's own order cadence.
+    company's own order cadence. Runs on ``engine`` (None: the one ``orders`` carries, else
+    DuckDB; see :func:`customer_features`).
     """
+    engine = engines.resolve(engine, orders)
     day = ibis.literal(as_day(as_of), type="date")
-    o = as_table(orders, ("account_id", "order_date", "status"))
+    o = as_table(orders, ("account_id", "order_date", "status"), engine)
     o = o.mutate(order_date=o.order_date.cast("date"))
     days = (
         o.filter(o.status == "completed", o.order_date <= day)
@@ -291,8 +293,9 @@ def order_gaps(orders: object, as_of: str | dt.date | pd.Timestamp) -> pd.DataFr
     gaps = gaps.filter(gaps.previous.notnull()).mutate(
         gap_days=gaps.order_date.delta(gaps.previous, unit="day")
     )
-    frame = connection().to_pandas(
-        gaps.select("account_id", "order_date", "gap_days").order_by(["account_id", "order_date"])
+    frame = engines.to_pandas(
+        gaps.select("account_id", "order_date", "gap_days").order_by(["account_id", "order_date"]),
+        engine,
     )
     frame["order_date"] = pd.to_datetime(frame["order_date"]).astype("datetime64[ns]")
     frame["gap_days"] = frame["gap_days"].astype("int64")

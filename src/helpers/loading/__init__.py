@@ -6,6 +6,7 @@ table of ``data/README.md``)::
 
     analysis_date: 2025-12-31        # export date (required): no record may be dated later
     currency: EUR                    # for the reports; display_names: {Contract: Contract type}
+    engine: duckdb                   # heavy steps: duckdb (default), pyspark or an Ibis URL
     tables:
       orders:
         file: exports/orders.csv     # CSV, Parquet or Excel; relative to this YAML file

@@ -31,10 +31,12 @@ import yaml
 
 from helpers.config import DEMO_DIR, DEMO_SOURCE
 from helpers.contract import TABLES
+from helpers.engine import DUCKDB, Engine
+from helpers.engine import parse as parse_engine
 from helpers.formats import DEMO_CURRENCY
 
 #: Keys allowed at the top of a source YAML.
-SOURCE_KEYS = ("analysis_date", "tables", "currency", "display_names")
+SOURCE_KEYS = ("analysis_date", "tables", "currency", "display_names", "engine", "spark_master")
 #: Keys allowed in one table's section.
 TABLE_KEYS = (
     "file",
@@ -117,7 +119,9 @@ class SourceConfig:
     ``label`` names the source in messages (``"demo"`` or the YAML path); ``analysis_date`` is
     the export date (no record may be dated later; None when the YAML has none). ``currency``
     (e.g. ``"EUR"``) and ``display_names`` (``{name in the data: name in reports}``) are for the
-    reports; they change no number.
+    reports; they change no number. ``engine`` is where the engine-side steps run
+    (:mod:`helpers.engine`: DuckDB by default, a Spark session, or an Ibis URL); it changes no
+    number either.
     """
 
     label: str
@@ -125,6 +129,7 @@ class SourceConfig:
     analysis_date: pd.Timestamp | None
     currency: str | None = None
     display_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    engine: Engine = DUCKDB
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -291,7 +296,8 @@ def read_config(path: str | Path) -> SourceConfig:
 
     A table given as a bare string is its file (``orders: orders.csv``). Raises
     ``FileNotFoundError`` for a missing YAML file and ``ValueError`` (message starting with the
-    YAML path) for invalid YAML, a missing ``tables:`` section, unknown keys, tables or
+    YAML path) for invalid YAML, a missing ``tables:`` section, an unknown ``engine:`` (or a
+    ``spark_master:`` without ``engine: pyspark``), unknown keys, tables or
     contract columns, a table without ``file:``, settings that contradict each other, or neither
     ``orders`` nor ``leads``. A missing ``analysis_date`` gives ``analysis_date=None``.
     """
@@ -322,12 +328,17 @@ def read_config(path: str | Path) -> SourceConfig:
     if not isinstance(display, Mapping):
         raise ValueError(f"{path}: display_names must map names in the data to report names.")
     currency = raw.get("currency")
+    try:
+        engine = parse_engine(raw.get("engine"), raw.get("spark_master"))
+    except ValueError as exc:  # the sentence names the key (engine or spark_master)
+        raise ValueError(f"{path}: {exc}.") from None
     return SourceConfig(
         label=str(path),
         tables=tables,
         analysis_date=pd.Timestamp(when) if when else None,
         currency=str(currency) if currency else None,
         display_names={str(k): str(v) for k, v in display.items()},
+        engine=engine,
     )
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
+from helpers.engine import DUCKDB, Engine, mark
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.parse import snake_case
@@ -66,7 +67,9 @@ class Dataset:
     (``{name in the data: name in reports}``) come from the source YAML for the reports.
     ``attributes`` maps the free account attributes the source declares to their kind
     (``categorical`` or ``numeric``); they are columns of the accounts table and of the account
-    features under their own names, usable as segments and covariates.
+    features under their own names, usable as segments and covariates. ``engine`` is where the
+    engine-side steps run (the source YAML's ``engine:``, :mod:`helpers.engine`); each table
+    carries it in ``attrs["engine"]``, so steps given the frames run there too.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -78,6 +81,10 @@ class Dataset:
     currency: str | None = None
     display_names: dict[str, str] = dataclasses.field(default_factory=dict)
     attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+    engine: Engine = DUCKDB
+
+    def __post_init__(self) -> None:
+        mark(self.tables.values(), self.engine)
 
     def absent_columns(self, name: str) -> tuple[str, ...]:
         """Contract columns of table ``name`` that the export did not have (added empty).
@@ -268,6 +275,7 @@ def load_dataset(
         currency=config.currency,
         display_names=dict(config.display_names),
         attributes=config.attributes,
+        engine=config.engine,
     )
 
 

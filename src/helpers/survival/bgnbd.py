@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.features import as_day, as_table, connection
+from helpers import engine as engines
+from helpers.features import as_day, as_table
 from helpers.steps import Skipped, step
 
 #: Fewer repeat buyers than this: the BG/NBD and Gamma-Gamma fits are skipped.
@@ -50,16 +51,20 @@ PARAMS = ("r", "alpha", "a", "b")
 SPEND_PARAMS = ("p", "q", "v")
 
 
-def purchase_days(orders: object, as_of: str | pd.Timestamp) -> pd.DataFrame:
-    """One row per account and purchase day up to ``as_of`` (DuckDB through Ibis):
+def purchase_days(
+    orders: object, as_of: str | pd.Timestamp, engine: engines.Engine | str | None = None
+) -> pd.DataFrame:
+    """One row per account and purchase day up to ``as_of`` (in the engine through Ibis:
+    ``engine``, else the one ``orders`` carries, else DuckDB; see :mod:`helpers.engine`):
     ``account_id``, ``order_date``, ``spend`` (summed ``net_amount`` of the completed lines of
     that day, currency)."""
+    engine = engines.resolve(engine, orders)
     day = as_day(pd.Timestamp(as_of))
-    o = as_table(orders, ("account_id", "order_date", "net_amount", "status"))
+    o = as_table(orders, ("account_id", "order_date", "net_amount", "status"), engine)
     o = o.mutate(order_date=o.order_date.cast("date"))
     o = o.filter(o.status == "completed", o.order_date <= day)
     days = o.group_by(["account_id", "order_date"]).aggregate(spend=o.net_amount.sum())
-    frame = connection().to_pandas(days.order_by(["account_id", "order_date"]))
+    frame = engines.to_pandas(days.order_by(["account_id", "order_date"]), engine)
     frame["order_date"] = pd.to_datetime(frame["order_date"]).astype("datetime64[ns]")
     frame["spend"] = frame["spend"].astype(float)
     return frame

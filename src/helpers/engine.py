@@ -1,0 +1,221 @@
+"""Where the engine-side steps run: DuckDB (default), a Spark session, or a warehouse via Ibis.
+
+The heavy steps (per-account features, order gaps, purchase days; see :mod:`helpers.features`)
+are Ibis expressions. This module turns the data source's ``engine:`` setting into the Ibis
+backend that executes them and brings the (small, per-account) result back as pandas.
+
+Settings (the source YAML's ``engine:`` key, parsed by :func:`parse`):
+
+* ``duckdb`` (default): an in-process, in-memory DuckDB (memory cap ``B2B_DUCKDB_MEMORY_LIMIT``,
+  512 MB by default, so large aggregations spill to disk; ``B2B_DUCKDB_THREADS`` threads when
+  the batch sets it).
+* ``pyspark``: a Spark session (``spark_master:``, ``local[2]`` by default) through
+  ``ibis.pyspark.connect``; needs ``pip install -e '.[spark]'`` and a Java runtime. Starting
+  Spark takes tens of seconds; the session is made once per process.
+* an Ibis connection URL (``postgres://user@host/db``, ``bigquery://project/dataset``,
+  ``snowflake://user@account/db/schema``, ...): ``ibis.connect(url)``. Untested here; the
+  backend's extra must be installed (``pip install 'ibis-framework[postgres]'``).
+
+Assumptions: validated pandas tables reach the engine as Ibis memtables (uploaded when the
+expression runs; fine for Spark in local mode and for a warehouse's temporary tables, the
+uploaded data is what the loader validated); Ibis tables already bound to a backend (e.g.
+``con.table("orders")`` of a warehouse) run on that backend whatever the setting. Connections
+are made on first use and kept for the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib.metadata import entry_points
+
+import pandas as pd
+
+#: Engines named by a word; anything else must be an Ibis connection URL.
+NAMED = ("duckdb", "pyspark")
+#: The Spark master when the source names none: a local session on two cores.
+DEFAULT_SPARK_MASTER = "local[2]"
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """A parsed ``engine:`` setting: ``name`` is ``duckdb``, ``pyspark`` or an Ibis URL;
+    ``spark_master`` is the Spark master URL (``pyspark`` only)."""
+
+    name: str = "duckdb"
+    spark_master: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``duckdb``, ``pyspark`` or ``url``."""
+        return self.name if self.name in NAMED else "url"
+
+    def __str__(self) -> str:
+        if self.kind == "pyspark":
+            return f"pyspark ({self.spark_master or DEFAULT_SPARK_MASTER})"
+        if self.kind == "url":  # never show a password in a message or report
+            return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", self.name)
+        return self.name
+
+
+#: The default engine: in-process DuckDB.
+DUCKDB = Engine()
+
+
+def url_schemes() -> tuple[str, ...]:
+    """The Ibis backends this Ibis knows (their names are the URL schemes of ``ibis.connect``),
+    whether or not their drivers are installed."""
+    return tuple(sorted(e.name for e in entry_points(group="ibis.backends")))
+
+
+def parse(value: object = None, spark_master: object = None) -> Engine:
+    """The :class:`Engine` of an ``engine:`` value (None: DuckDB) and optional ``spark_master``.
+
+    Raises ``ValueError`` (a sentence without the file; the config adds it) for a value that is
+    neither ``duckdb``, ``pyspark`` nor a URL whose scheme is an Ibis backend, and for a
+    ``spark_master`` given with another engine.
+    """
+    name = "duckdb" if value is None else str(value).strip()
+    if not isinstance(value, (str, type(None))) or not name:
+        raise ValueError(f"engine must be duckdb, pyspark or an Ibis connection URL, got {value!r}")
+    if name.lower() in NAMED:
+        name = name.lower()
+    else:
+        match = _URL.match(name)
+        schemes = url_schemes()
+        if match is None:
+            raise ValueError(
+                f"engine {name!r} is not known; use duckdb (default), pyspark, or an Ibis "
+                f"connection URL such as postgres://user@host/database (URL schemes: "
+                f"{', '.join(schemes)})"
+            )
+        scheme = _scheme(name)
+        if scheme not in schemes:
+            raise ValueError(
+                f"engine URL scheme '{scheme}' is not an Ibis backend; use one of "
+                f"{', '.join(schemes)} (e.g. postgres://user@host/database)"
+            )
+    if spark_master is not None:
+        if name != "pyspark":
+            raise ValueError("spark_master is only for engine: pyspark")
+        if not isinstance(spark_master, str) or not spark_master.strip():
+            raise ValueError(
+                "spark_master must be a Spark master URL such as local[2] or "
+                f"spark://host:7077, got {spark_master!r}"
+            )
+        return Engine(name, spark_master.strip())
+    return Engine(name)
+
+
+def engine_of(*frames: object) -> Engine:
+    """The engine recorded on loaded tables (``frame.attrs["engine"]``, set by the
+    :class:`~helpers.loading.Dataset`), else DuckDB. Frames without the mark are ignored."""
+    for frame in frames:
+        found = getattr(frame, "attrs", {}).get("engine") if frame is not None else None
+        if isinstance(found, dict):
+            return Engine(**found)
+    return DUCKDB
+
+
+def resolve(engine: Engine | str | None, *frames: object) -> Engine:
+    """``engine`` itself (a string is parsed), or when None the one the frames carry."""
+    if engine is None:
+        return engine_of(*frames)
+    return engine if isinstance(engine, Engine) else parse(engine)
+
+
+def connect(engine: Engine | str | None = None):
+    """The Ibis backend of ``engine`` (None: DuckDB), made on first use and kept.
+
+    Raises ``RuntimeError`` with the install command when the engine's package is missing
+    (pyspark, or the warehouse backend's driver).
+    """
+    return _connect(resolve(engine))
+
+
+@cache
+def _connect(engine: Engine):
+    import ibis
+
+    if engine.kind == "duckdb":
+        # A memory cap makes DuckDB spill large aggregations to disk instead of growing:
+        # 10M order lines peak at ~0.8 GB with 512 MB here, ~1.1 GB without (bench_features).
+        limit = os.environ.get("B2B_DUCKDB_MEMORY_LIMIT", "512MB")
+        config = {"memory_limit": limit, "preserve_insertion_order": False}
+        if os.environ.get("B2B_DUCKDB_THREADS"):  # set by the batch for parallel kernels
+            config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
+        return ibis.duckdb.connect(**config)
+    if engine.kind == "pyspark":
+        return ibis.pyspark.connect(spark_session(engine.spark_master or DEFAULT_SPARK_MASTER))
+    try:
+        return ibis.connect(engine.name)
+    except ImportError as exc:  # Ibis knows the backend, its driver is not installed
+        scheme = _scheme(engine.name)
+        raise RuntimeError(
+            f"engine {engine}: the Ibis backend '{scheme}' is not installed here; install it "
+            f"with pip install 'ibis-framework[{scheme}]'"
+        ) from exc
+
+
+def _scheme(url: str) -> str:
+    scheme = url.split("://", 1)[0].split("+")[0].lower()
+    return "postgres" if scheme == "postgresql" else scheme
+
+
+def spark_session(master: str = DEFAULT_SPARK_MASTER):
+    """A Spark session on ``master`` (``getOrCreate``: an active session is reused, and keeps
+    the settings fixed at its start).
+
+    pandas frames travel to and from Spark through Arrow (without it PySpark converts them row
+    by row in Python and ships them inside its tasks). Local masters get settings
+    for small machines: two shuffle partitions instead of 200, no web UI (no port to collide
+    with other sessions), no console progress bars.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(
+            "engine pyspark needs PySpark and a Java runtime: pip install -e '.[spark]' "
+            "(and e.g. apt-get install openjdk-17-jre-headless)"
+        ) from exc
+    builder = SparkSession.builder.master(master).appName("b2b-insights")
+    builder = builder.config("spark.sql.session.timeZone", "UTC").config(
+        "spark.sql.execution.arrow.pyspark.enabled", "true"
+    )
+    if master.startswith("local"):
+        builder = (
+            builder.config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def to_pandas(expr, engine: Engine | str | None = None) -> pd.DataFrame:
+    """Run ``expr`` and return the result as pandas (through Arrow, without Ibis' extra copies).
+
+    An expression bound to a backend (built from that backend's tables) runs there; an
+    unbound one (pandas frames as memtables) runs on ``engine`` (None: DuckDB).
+    """
+    backend = _bound_backend(expr) or connect(engine)
+    return backend.to_pyarrow(expr).to_pandas()
+
+
+def _bound_backend(expr):
+    try:
+        return expr._find_backend(use_default=False)
+    except Exception:  # memtables only: no backend bound yet
+        return None
+
+
+def mark(frames: Iterable[pd.DataFrame], engine: Engine) -> None:
+    """Record ``engine`` on each frame (``attrs["engine"]``, a plain dict so the frame still
+    writes to Parquet with its attrs), where :func:`engine_of` reads it."""
+    for frame in frames:
+        frame.attrs["engine"] = dataclasses.asdict(engine)

@@ -1,0 +1,161 @@
+"""helpers.engine: the ``engine:`` setting, the backend it connects to (DuckDB by default), and
+the engine-side steps following the engine that the loaded frames carry.
+
+Spark itself is in ``test_spark_parity.py`` (marked ``spark``: tens of seconds of start-up);
+here an Ibis URL to an in-memory SQLite stands for a warehouse, so the URL path runs on every
+``make test``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import engine
+from helpers.features import connection, customer_features, features_for, order_gaps
+from helpers.loading import Dataset
+from helpers.survival.bgnbd import purchase_days
+
+
+def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns in the same order, same dtypes, same rows; numbers equal to 1e-9."""
+    assert list(got.columns) == list(expected.columns)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("value", "master", "expected"),
+    [
+        (None, None, engine.Engine("duckdb")),
+        ("duckdb", None, engine.Engine("duckdb")),
+        ("PySpark", None, engine.Engine("pyspark")),
+        ("pyspark", "spark://host:7077", engine.Engine("pyspark", "spark://host:7077")),
+        ("postgres://me@db.example/sales", None, engine.Engine("postgres://me@db.example/sales")),
+        ("bigquery://project/dataset", None, engine.Engine("bigquery://project/dataset")),
+        ("snowflake://me@acct/db/schema", None, engine.Engine("snowflake://me@acct/db/schema")),
+    ],
+)
+def test_parse_accepts_the_documented_settings(value, master, expected):
+    assert engine.parse(value=value, spark_master=master) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "master", "message"),
+    [
+        ("spark", None, "engine 'spark' is not known; use duckdb (default), pyspark, or an Ibis"),
+        ("postgress://me@db/sales", None, "engine URL scheme 'postgress' is not an Ibis backend"),
+        (5, None, "engine must be duckdb, pyspark or an Ibis connection URL, got 5"),
+        ("", None, "engine must be duckdb, pyspark or an Ibis connection URL, got ''"),
+        ("duckdb", "local[2]", "spark_master is only for engine: pyspark"),
+        ("pyspark", "", "spark_master must be a Spark master URL such as local[2]"),
+    ],
+)
+def test_parse_refuses_unknown_settings(value, master, message):
+    with pytest.raises(ValueError) as info:
+        engine.parse(value=value, spark_master=master)
+    assert str(info.value).startswith(message)
+
+
+def test_engine_names_itself_without_a_password():
+    assert str(engine.Engine("postgres://me:secret@db/sales")) == "postgres://me:***@db/sales"
+    assert str(engine.Engine("pyspark")) == "pyspark (local[2])"
+    assert str(engine.Engine("pyspark", "local[4]")) == "pyspark (local[4])"
+
+
+def test_default_connection_is_the_one_in_process_duckdb():
+    backend = engine.connect()
+    assert backend.name == "duckdb"
+    assert engine.connect(engine="duckdb") is backend
+    assert connection() is backend  # features' DuckDB is the engine's, not a second one
+
+
+def test_spark_without_pyspark_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(RuntimeError, match=r"pip install -e '\.\[spark\]'"):
+        engine.spark_session(master="local[1]")
+
+
+def test_a_warehouse_without_its_driver_says_which_extra_to_install(monkeypatch):
+    def missing(url, **kwargs):
+        raise ImportError("psycopg is not installed")
+
+    monkeypatch.setattr(ibis, "connect", missing)
+    with pytest.raises(RuntimeError) as info:
+        engine.connect(engine="postgresql://me:secret@db/sales")
+    assert "ibis-framework[postgres]" in str(info.value)
+    assert "secret" not in str(info.value)
+
+
+def _orders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            "account_id": ["A1", "A1", "A2"],
+            "order_date": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-02-01"]),
+            "net_amount": [100.0, 50.0, 80.0],
+            "gross_margin": [30.0, 10.0, 20.0],
+            "quantity": [1.0, 2.0, 3.0],
+            "product_category": ["x", "y", "x"],
+            "status": ["completed"] * 3,
+        }
+    )
+
+
+def test_steps_given_loaded_frames_run_on_the_engine_the_frames_carry(monkeypatch):
+    asked: list[engine.Engine] = []
+    duckdb = engine.connect()
+
+    def recording(engine=None):  # runs on DuckDB, records what was asked for
+        asked.append(engine)
+        return duckdb
+
+    monkeypatch.setattr(engine, "connect", recording)
+    spark = engine.Engine("pyspark", "local[1]")
+    ds = Dataset(
+        tables={"orders": _orders()},
+        source="test",
+        analysis_date=pd.Timestamp("2025-06-30"),
+        fingerprint="0",
+        engine=spark,
+    )
+    assert engine.engine_of(ds["orders"]) == spark
+    assert engine.engine_of(ds.filter(criteria=None)["orders"]) == spark
+    features_for(ds)
+    customer_features(ds["orders"], as_of="2025-06-30")  # frames only: their mark decides
+    order_gaps(ds["orders"], as_of="2025-06-30")
+    purchase_days(ds["orders"], as_of="2025-06-30")
+    assert asked == [spark] * 4
+    customer_features(_orders(), as_of="2025-06-30")  # an unmarked frame: DuckDB
+    customer_features(ds["orders"], as_of="2025-06-30", engine="duckdb")  # the argument wins
+    assert asked[4:] == [engine.DUCKDB] * 2
+
+
+def test_the_marked_frames_still_write_to_parquet(tmp_path):
+    ds = Dataset(
+        tables={"orders": _orders()},
+        source="test",
+        analysis_date=pd.Timestamp("2025-06-30"),
+        fingerprint="0",
+        engine=engine.Engine("pyspark"),
+    )
+    ds["orders"].to_parquet(tmp_path / "orders.parquet")
+    back = pd.read_parquet(tmp_path / "orders.parquet")
+    assert engine.engine_of(back) == engine.Engine("pyspark")
+
+
+def test_a_sql_database_by_url_gives_the_duckdb_tables(demo):
+    """An Ibis URL (in-memory SQLite, standing in for a warehouse) runs the same expressions."""
+    as_of = demo.analysis_date
+    expected = features_for(demo)
+    got = customer_features(demo["orders"], demo["accounts"], as_of, engine="sqlite://")
+    assert len(got) == len(demo["accounts"]) and np.isfinite(got["monetary_total"]).all()
+    assert_same_table(got, expected)
+    assert_same_table(
+        order_gaps(demo["orders"], as_of, engine="sqlite://"), order_gaps(demo["orders"], as_of)
+    )

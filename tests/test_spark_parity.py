@@ -1,0 +1,89 @@
+"""The engine-side steps on Spark (local mode) give the DuckDB tables on the demo data.
+
+A source YAML naming ``engine: pyspark`` over the demo files is loaded the ordinary way; its
+features, order gaps and purchase days run in a local Spark session and must equal the DuckDB
+ones: same rows, same columns in the same order, same dtypes after the transfer back to pandas,
+values equal to 1e-9.
+
+Marked ``spark``: Spark's start-up takes tens of seconds, so ``make test`` leaves it out and
+``make test-spark`` (run by ``.ci/run``) runs it. Skipped when PySpark or a Java runtime is
+absent, unless ``B2B_REQUIRE_SPARK=1`` (CI), where that absence fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from helpers.config import DEMO_DIR
+from helpers.engine import Engine
+from helpers.features import features_for, order_gaps
+from helpers.loading import load_dataset
+from helpers.survival.bgnbd import purchase_days
+
+REQUIRED = os.environ.get("B2B_REQUIRE_SPARK") == "1"
+
+
+def _missing() -> str | None:
+    """Why Spark cannot run here, or None."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install -e '.[spark]')"
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and os.path.exists(java_home)):
+        return "no Java runtime (java is not on PATH and JAVA_HOME is unset)"
+    return None
+
+
+MISSING = _missing()
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(MISSING is not None and not REQUIRED, reason=str(MISSING)),
+]
+
+
+def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns in the same order, same dtypes, same rows; numbers equal to 1e-9."""
+    assert list(got.columns) == list(expected.columns)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def on_spark(tmp_path_factory, demo):
+    """The demo orders and accounts loaded through a source YAML with ``engine: pyspark``."""
+    if MISSING is not None:
+        pytest.fail(f"B2B_REQUIRE_SPARK=1 but Spark cannot run here: {MISSING}")
+    folder = tmp_path_factory.mktemp("spark-source")
+    source = folder / "source.yaml"
+    source.write_text(
+        f"analysis_date: {demo.analysis_date.date()}\n"
+        "engine: pyspark\n"
+        "spark_master: local[2]\n"
+        "tables:\n"
+        f"  accounts: {DEMO_DIR / 'accounts.parquet'}\n"
+        f"  orders: {DEMO_DIR / 'orders.parquet'}\n",
+        encoding="utf-8",
+    )
+    ds = load_dataset(source)
+    assert ds.engine == Engine("pyspark", "local[2]")
+    return ds
+
+
+def test_features_on_spark_equal_the_duckdb_features(on_spark, demo):
+    expected = features_for(demo)
+    got = features_for(on_spark)
+    assert got.shape == (2883, 30)  # every demo account acquired by the analysis date
+    assert_same_table(got, expected)
+
+
+def test_order_gaps_and_purchase_days_on_spark_equal_duckdb(on_spark, demo):
+    as_of = demo.analysis_date
+    assert_same_table(order_gaps(on_spark["orders"], as_of), order_gaps(demo["orders"], as_of))
+    assert_same_table(
+        purchase_days(on_spark["orders"], as_of), purchase_days(demo["orders"], as_of)
+    )
