@@ -514,3 +514,20 @@ def test_a_long_period_axis_shows_the_latest_period_and_thins_the_rest():
     ax = CHARTS["revenue_by_kind_months"]()
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[-1] == "Dec 2025" and 4 <= len(labels) < 48
+
+
+def test_forest_rows_read_column_and_level_by_display_name():
+    table = pd.DataFrame(
+        {"log_hr": [0.5], "low": [0.1], "high": [0.9]},
+        index=["acquisition_channel=b2b_marketplace"],
+    )
+    ax = plots.forest(table)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Acquisition channel: B2B marketplace"]
+
+
+def test_plain_number_axes_have_thousands_separators():
+    ltv = _ratios()[["ratio", "low", "high"]] * 1000
+    ax = plots.interval_bars(ltv, "ratio", xlabel="lifetime value", title="LTV")
+    assert ax.xaxis.get_major_formatter()(25_000, 0) == "25,000"
+    grouped = CHARTS["grouped_bars"]()
+    assert grouped.yaxis.get_major_formatter()(1200, 0) == "1,200"

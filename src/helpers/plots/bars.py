@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.patches import Patch
 
 from helpers import formats, theme
@@ -85,8 +86,8 @@ def interval_bars(
         ]
     if handles:
         legend_outside(ax, handles=handles)
-    if currency and (unit in (None, "money")):
-        money_axis(ax.xaxis, currency)
+    if unit in (None, "money", "number", "count"):
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: write(v)))
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     spaced_ticks(ax.xaxis)
@@ -147,8 +148,8 @@ def grouped_bars(
     top = float(np.nanmax(table.to_numpy(float))) if table.size else 1.0
     ax.set_ylim(0, top * (1.25 if many else 1.12))
     fit_category_ticks(ax, names_of(table.index, names))
-    if currency and unit in (None, "money"):
-        money_axis(ax.yaxis, currency)
+    if unit in (None, "money", "number", "count"):
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: write(v)))
     ax.set_xlabel("")
     ax.set_ylabel(ylabel)
     legend_outside(ax)

@@ -60,7 +60,8 @@ def survival_curves(
     ax.set_title(title)
     if len(fits) > 1:
         ax.legend(fontsize=8)
-    describe(ax, title or ylabel, sentence=sentence, alt=alt)
+    what = f"{ylabel} by {xlabel}"
+    describe(ax, f"{title}: {what}" if title else what, sentence=sentence, alt=alt)
     return ax
 
 
@@ -84,7 +85,7 @@ def survival_grid(
             survival_curves(fits, ax=ax, title=formats.display_name(name), xlabel=xlabel)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_axis_off()
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=14, fontweight="bold")
     fig.tight_layout()
     panels_named = ", ".join(formats.display_name(n) for n in panels)
     describe(fig, f"{title}: {panels_named}", sentence=sentence, alt=alt)

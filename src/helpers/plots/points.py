@@ -24,6 +24,14 @@ from helpers.plots._base import (
 from helpers.plots.alt import describe
 
 
+def _level_name(label: str) -> str:
+    """``acquisition_channel=b2b_marketplace`` -> "Acquisition channel: B2B marketplace"."""
+    if "=" not in label:
+        return formats.display_name(label)
+    column, level = label.split("=", 1)
+    return f"{formats.display_name(column)}: {formats.display_name(level)}"
+
+
 @skippable
 def forest(
     table: pd.DataFrame,
@@ -49,7 +57,7 @@ def forest(
     hi = float(np.nanmax(np.r_[high, 1.0])) * 1.15
     ax.set_xlim(lo, hi)
     log_axis(ax.xaxis, lo, hi)
-    ax.set_yticks(y, table.index)
+    ax.set_yticks(y, [_level_name(str(i)) for i in table.index])
     ax.set_xlabel("hazard ratio vs reference level (log scale; > 1 = higher churn hazard)")
     handles = [
         line,
