@@ -101,16 +101,17 @@ def share_bars(
     *,
     xlabel: str = "share",
     title: str = "",
+    names: Any = None,
     sentence: str = "",
     alt: str = "",
     ax=None,
 ):
     """Horizontal bars of shares 0-1 (e.g. revenue share per value tier), one per index label
-    in the series' order from the bottom up, each labelled with its percentage, with
-    percentage tick labels."""
+    in the series' order from the bottom up and by display name (``names`` overrides), each
+    labelled with its percentage, with percentage tick labels."""
     ax = new_axes(ax, (8, 0.45 * len(shares) + 1.5))
     values = shares.to_numpy(float)
-    bars = ax.barh([str(i) for i in shares.index], values, color=theme.PALETTE[0])
+    bars = ax.barh(names_of(shares.index, names), values, color=theme.PALETTE[0])
     value_labels(ax, bars, [formats.share(v) for v in values])
     ax.set_xlim(0, max(float(np.nanmax(values)) if len(values) else 1.0, 0.01) * 1.15)
     share_axis(ax.xaxis)
