@@ -46,8 +46,8 @@ def forest(
     builds it. Few log ticks with plain labels (``0.5``, ``1``, ``2``)."""
     ax = new_axes(ax, (8, 0.3 * len(table) + 1.8))
     y = np.arange(len(table))
-    hr = np.exp(table["log_hr"])
-    low, high = np.exp(table["low"]), np.exp(table["high"])
+    hr = np.exp(table["log_hr"].to_numpy(float))
+    low, high = np.exp(table["low"].to_numpy(float)), np.exp(table["high"].to_numpy(float))
     colors = [theme.BAD if v > 0 else theme.GOOD for v in table["log_hr"]]
     ax.errorbar(hr, y, fmt="none", ecolor="#999999", xerr=[hr - low, high - hr])
     ax.scatter(hr, y, color=colors, zorder=3)
