@@ -249,9 +249,9 @@ def test_charts_of_the_notebook():
     change = dec.revenue_change(components=Q3, lag=1)
     ax = plots.change_waterfall(change)
     assert len(ax.patches) == len(change.drivers) + 2  # start, one bar per driver, end
-    assert ax.get_title() == "What moved revenue from 2025Q2 to 2025Q3"
+    assert ax.get_title() == "What moved revenue from 2025 Q2 to 2025 Q3"
     ax = plots.revenue_by_kind(Q3, as_of=pd.Timestamp("2025-09-30"))
-    assert ax.get_title() == "Revenue by period, by kind of account (as of 2025-09-30)"
+    assert ax.get_title() == "Revenue by period, by kind of account (as of 30 Sep 2025)"
     assert len(ax.patches) == 3 * len(Q3)  # existing, new, reactivated per period
     plt.close("all")
 

@@ -284,6 +284,7 @@ def test_behaviour_clusters_step(features):
     xy = sg.cluster_projection(result=result, seed=42)
     assert list(xy.columns) == ["pc1", "pc2", "cluster"] and len(xy) == len(x)
     assert xy["pc1"].var() >= xy["pc2"].var()  # principal components by explained variance
+    assert 0 < xy.attrs["explained"][1] <= xy.attrs["explained"][0] < 1  # for the axis labels
     ax = plots.cluster_scatter(xy)
     assert len(ax.collections) == 4  # one colour per cluster
     plt.close("all")

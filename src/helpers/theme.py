@@ -24,7 +24,9 @@ GOOD, NEUTRAL, BAD = PALETTE[2], "#8c8c8c", PALETTE[3]
 
 
 def apply() -> None:
-    """Set the seaborn theme, palette and figure defaults (readable in HTML and e-mail)."""
+    """Set the seaborn theme, palette and figure defaults (readable in HTML and e-mail), and
+    in a notebook have every figure displayed with its alternative text
+    (:func:`helpers.plots.alt.install`)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     mpl.rcParams.update(
         {
@@ -40,6 +42,11 @@ def apply() -> None:
             "svg.hashsalt": "b2b-insights",  # deterministic SVG ids
         }
     )
+    import matplotlib.pyplot as plt  # noqa: F401 - the inline backend sets its formatters first
+
+    from helpers.plots.alt import install
+
+    install()
 
 
 def channel_colors(channels: Iterable[str]) -> dict[str, str]:

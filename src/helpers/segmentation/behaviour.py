@@ -212,11 +212,15 @@ def cluster_sentence(result: Clusters) -> str:
 @step("The cluster map")
 def cluster_projection(result: Clusters, seed: int = 42) -> pd.DataFrame:
     """Each clustered account in the first two principal components of its standardised
-    behaviour features (``pc1``, ``pc2``, unitless) with its cluster name (``cluster``)."""
+    behaviour features (``pc1``, ``pc2``, unitless) with its cluster name (``cluster``);
+    ``attrs['explained']``: the share of the variance (0-1) each component explains."""
     from sklearn.decomposition import PCA
 
     x = result.features
-    xy = PCA(2, random_state=seed).fit_transform((x - x.mean()) / x.std())
-    return pd.DataFrame(
+    pca = PCA(2, random_state=seed)
+    xy = pca.fit_transform((x - x.mean()) / x.std())
+    out = pd.DataFrame(
         {"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": result.names.to_numpy()}, index=x.index
     )
+    out.attrs["explained"] = [float(v) for v in pca.explained_variance_ratio_]
+    return out
