@@ -52,8 +52,10 @@ def test_styled_default_format_has_no_raw_floats_times_or_booleans():
     assert "0.123" in html and "0.123457" not in html
     assert ">no<" in html and "False" not in html
     assert "1 Feb 2022" in html  # index labels too
-    # a declared format still wins over the default for its column
-    assert "0.12346" in reporting.styled(frame, {"p": "{:.5f}"}).to_html()
+    # a declared format wins over the default for its column, and only there
+    partial = reporting.styled(frame, {"p": "{:.5f}"}).to_html()
+    assert "0.12346" in partial
+    assert "11,056,831" in partial and ">no<" in partial and "False" not in partial
 
 
 def test_links_are_markdown_links_with_escaped_text_and_encoded_relative_paths():

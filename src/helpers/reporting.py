@@ -175,6 +175,10 @@ def styled(
         .format_index(formats.default_format, escape="html", axis=1)
     )
     if formatter is not None or len(kwargs) > 1:
+        # a dict formats only its own columns (pandas would reset every other column to its
+        # default when no subset is given)
+        if isinstance(formatter, dict) and "subset" not in kwargs:
+            kwargs["subset"] = [c for c in formatter if c in frame.columns]
         style = style.format(formatter or formats.default_format, escape="html", **kwargs)
     return style.hide(axis="index") if hide_index else style
 
