@@ -385,3 +385,32 @@ def test_refit_count_shrinks_with_the_number_of_accounts():
 
     assert refits_for(2_883) == N_REFITS == 50
     assert refits_for(100_000) == 15 and refits_for(1_000_000) == 10
+
+
+def test_verdict_of_words_the_recorded_verdict_never_decides_again():
+    row = {"ratio": 8.49, "low": 7.73, "high": 9.34, "marginal": 4.41}
+    row.update(marginal_low=3.74, marginal_high=5.45)
+    grow = pb.verdict_of({**row, "verdict": "grow"}, "trade_show")
+    assert (grow.verdict, grow.label, grow.head) == ("grow", "Grow", "Grow Trade show")
+    assert grow.sentence() == (
+        "Grow Trade show: LTV:CAC 8.5× (95% interval 7.7–9.3); marginal LTV:CAC 4.4× (95% "
+        "interval 3.7–5.5), above 1 at its lower bound if the observed spend response holds "
+        "(spend was not varied at random)."
+    )
+    assert grow.move() == f"**Grow Trade show**: {grow.reason}."
+    # the recorded verdict stands even where the numbers would say otherwise
+    held = pb.verdict_of(pd.Series({**row, "verdict": "hold"}), "trade_show", names={})
+    assert held.head == "Hold Trade show" and "not clearly above 1" in held.reason
+    cut = pb.verdict_of({**row, "verdict": "cut or fix"}, "x", names={"x": "Fairs"})
+    assert cut.head == "Cut or fix Fairs" and cut.reason.endswith(
+        "below 1 even at the interval's top"
+    )
+    unclear = pb.verdict_of({**row, "verdict": "no verdict"}, "x")
+    assert unclear.head == "No verdict on X" and "not measured" in unclear.reason
+    unrecorded = pb.verdict_of({"ratio": 2.0, "low": None, "high": None}, "x")
+    assert (unrecorded.verdict, unrecorded.label) == ("no verdict", "No verdict")
+    assert unrecorded.reason == (
+        "LTV:CAC 2.0× (95% interval not recorded); its verdict is not recorded (rerun the "
+        "channel study)"
+    )
+    assert set(pb.VERDICT_LABELS) == set(pb.VERDICTS)

@@ -15,9 +15,14 @@ are re-exported here, so notebook 03 calls the LTV steps as ``payback.<step>``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from helpers import formats
 from helpers.lifetime_value import ChannelLtv
 from helpers.lifetime_value import lifetime_values as lifetime_values
 from helpers.lifetime_value import ltv_source as ltv_source
@@ -29,6 +34,13 @@ RATIO_FLOOR = 3.0
 N_DRAWS = 2000
 #: The verdicts of :func:`verdict`.
 VERDICTS = ("grow", "hold", "cut or fix", "no verdict")
+#: How each verdict reads for a reader (the table's verdict column, the head of a move).
+VERDICT_LABELS = {
+    "grow": "Grow",
+    "hold": "Hold",
+    "cut or fix": "Cut or fix",
+    "no verdict": "No verdict",
+}
 #: Display formats (``reporting.styled``) of the LTV:CAC table.
 RATIO_FORMATS = {
     "ltv": "{:,.0f}",
@@ -86,6 +98,84 @@ def verdict(
     ):
         return "no verdict"
     return "grow" if marginal_low > 1 else "hold"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A paid channel's verdict as readers see it, the same on every page.
+
+    ``verdict`` is one of :data:`VERDICTS` (as :func:`verdict` decided it and the channel
+    metrics record it); ``label`` its word (:data:`VERDICT_LABELS`); ``head`` the action on
+    the channel ("Grow Trade show", "No verdict on Referral"); ``reason`` the numbers behind
+    it (LTV:CAC with its 95% interval, the marginal LTV:CAC with its interval)."""
+
+    channel: str
+    verdict: str
+    label: str
+    head: str
+    reason: str
+
+    def sentence(self, tail: str = "") -> str:
+        """``"<head>: <reason><tail>."`` (the channel study's sentence)."""
+        return f"{self.head}: {self.reason}{tail}."
+
+    def move(self) -> str:
+        """``"**<head>**: <reason>."`` (the leadership summary's move)."""
+        return f"**{self.head}**: {self.reason}."
+
+
+def _value(row: Mapping[str, Any], key: str) -> Any:
+    value = row.get(key) if hasattr(row, "get") else None
+    return value if formats.finite(value) else None
+
+
+def _one(value: float) -> str:
+    return f"{float(value):,.1f}"
+
+
+def _ratio_with_interval(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
+    shown = formats.ratio(_value(row, value))
+    within = formats.interval(_value(row, low), _value(row, high), _one)
+    return f"{shown} ({within or '95% interval not recorded'})"
+
+
+def verdict_of(
+    row: Mapping[str, Any], channel: str, *, names: Mapping[str, str] | None = None
+) -> Verdict:
+    """The :class:`Verdict` of one paid channel from its LTV:CAC row: a row of
+    :func:`ltv_cac` / :func:`ltv_cac_ratios` (a Series) or the channel's entry of the channel
+    metrics' ``ltv_cac`` (a dict): ``ratio``, ``low``, ``high``, ``marginal``,
+    ``marginal_low``, ``marginal_high`` and ``verdict``. The verdict is taken as recorded,
+    never decided again; a row without one reads "no verdict" and says it is not recorded.
+    ``channel`` is the code, shown by :func:`helpers.formats.display_name` with ``names`` (the
+    data source's ``display_names``). Ratios are unitless ("8.5×")."""
+    name = formats.display_name(channel, names)
+    recorded = row.get("verdict") if hasattr(row, "get") else None
+    decided = recorded if recorded in VERDICTS else "no verdict"
+    average = "LTV:CAC " + _ratio_with_interval(row, "ratio", "low", "high")
+    marginal = "marginal LTV:CAC " + _ratio_with_interval(
+        row, "marginal", "marginal_low", "marginal_high"
+    )
+    caution = "if the observed spend response holds (spend was not varied at random)"
+    if recorded not in VERDICTS:
+        head = f"No verdict on {name}"
+        reason = f"{average}; its verdict is not recorded (rerun the channel study)"
+    elif decided == "grow":
+        head = f"Grow {name}"
+        reason = f"{average}; {marginal}, above 1 at its lower bound {caution}"
+    elif decided == "hold":
+        head = f"Hold {name}"
+        reason = f"{average}; {marginal}, not clearly above 1 {caution}"
+    elif decided == "cut or fix":
+        head = f"Cut or fix {name}"
+        reason = f"{average}, below 1 even at the interval's top"
+    else:
+        head = f"No verdict on {name}"
+        reason = (
+            f"{average}, but whether more spend brings more customers is not measured (the "
+            "spend elasticity's interval includes 0, or it was not estimated)"
+        )
+    return Verdict(name, decided, VERDICT_LABELS[decided], head, reason)
 
 
 def ltv_cac_ratios(
