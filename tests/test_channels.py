@@ -55,9 +55,9 @@ def test_reporting_period_selects_leads_and_spend_of_its_months():
     assert period.as_of == AS_OF and period.start == pd.Timestamp("2021-12-31")
     assert list(period.leads["lead_id"]) == ["L2", "L3"]
     assert list(period.spend["spend"]) == [100.0, 300.0]
-    assert sp.period_sentence(period) == (
-        "Reporting period: the 48 months to 2025-12-31, 2 leads; 400 of spend on 1 channels "
-        "over 2 months."
+    assert sp.period_sentence(period, currency="EUR") == (
+        "Reporting period: the 48 months to 31 Dec 2025, 2 leads; 400 EUR of spend on 1 "
+        "channels over 2 months."
     )
     earlier = sp.reporting_period(_dataset(), analysis_date="2022-06-30", months=12)
     assert earlier.as_of == pd.Timestamp("2022-06-30")
@@ -75,7 +75,7 @@ def test_without_spend_costs_are_skipped_never_zero():
         "(export monthly spend per channel to get costs per lead and customer)."
     )
     assert sp.period_sentence(period) == (
-        "Reporting period: the 48 months to 2025-12-31, 2 leads; no costs: the data has no "
+        "Reporting period: the 48 months to 31 Dec 2025, 2 leads; no costs: the data has no "
         "channel_spend table (export monthly spend per channel to get costs per lead and "
         "customer)."
     )
@@ -167,11 +167,14 @@ def test_spend_response_by_hand_and_too_short_histories():
     assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
     lo, hi = fit.loc["x", ["low", "high"]]
-    assert sp.response_sentence(fit) == (
-        f"x's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
-        "over 6 months); at current spend one more lead there goes with about 10 more spend "
-        "(an association: spend was not varied at random)."
+    assert sp.response_sentence(fit, currency="EUR", names={"x": "Ads"}) == (
+        f"Ads's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
+        "over 6 months); at current spend one more lead there goes with about 10 EUR more "
+        "spend (an association: spend was not varied at random)."
     )
+    shown = sp.response_table(fit, names={"x": "Ads"})
+    assert shown.loc["Ads", "elasticity (95% interval)"] == f"1.00 ({lo:.2f} to {hi:.2f})"
+    assert set(sp.RESPONSE_KINDS) <= set(shown.columns)
     short = sp.spend_response(trend.iloc[:5])
     assert short == Skipped(
         "no paid channel has 6 months of spend",

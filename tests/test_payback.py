@@ -154,12 +154,21 @@ def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
     ratio = pb.ltv_cac(ltv, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
     assert ratio.loc["X", "payback_months"] == 2.0 and pd.isna(ratio.loc["Y", "payback_months"])
     lo_x, hi_x, lo_v, hi_v = (ratio.loc[c, e] for c in ("X", "V") for e in ("low", "high"))
-    assert pb.ratio_sentence(ratio) == (
-        f"X returns 9.0× (95% interval {lo_x:.1f}–{hi_x:.1f}) its acquisition cost, "
+    assert pb.ratio_sentence(ratio, names={"X": "Fairs"}) == (
+        f"Fairs returns 9.0× (95% interval {lo_x:.1f}–{hi_x:.1f}) its acquisition cost, "
         f"V 1.5× (95% interval {lo_v:.1f}–{hi_v:.1f})."
     )
     assert ratio.loc["X", "payback_low"] <= 2.0 <= ratio.loc["X", "payback_high"]
     assert pd.isna(ratio.loc["V", "payback_low"])  # never within 36 months
+    shown = pb.ratio_table(ratio, names={"X": "Fairs"})
+    assert list(shown.index) == ["Fairs", "Y", "V"] and shown.index.name == "channel"
+    assert set(pb.RATIO_KINDS) <= set(shown.columns)
+    assert shown.loc["Fairs", "verdict"] == "No verdict"  # no spend response measured
+    assert shown.loc["Fairs", "LTV:CAC (95% interval)"] == f"9.0× ({lo_x:.1f}–{hi_x:.1f})"
+    assert shown.loc["Fairs", "payback (95% interval)"].startswith("2 months (")
+    assert shown.loc["V", "payback (95% interval)"] == "not within 36 months"
+    assert shown.loc["Y", "payback (95% interval)"] == "not within 36 months"
+    assert shown.loc["V", "warning"] == "may not pay back"
 
 
 def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():

@@ -154,15 +154,15 @@ EXPECTED = {
     "direct_sales": (
         [
             f"Spend and cost per channel is not available: {NO_SPEND}",
-            "Median days to decision: ",
+            "Median time to decision: ",
             "Rates count leads at least 89 days old (a third of the 269-day lead history)",
-            "mature leads from direct_sales are won (",
+            "mature leads from Direct sales are won (",
             f"Attribution is not available: {NO_TOUCHES}",
         ],
         {"costs": NO_SPEND, "attribution": NO_TOUCHES, "ltv_cac": NO_ORDERS},
     ),
     "lead_funnel_with_spend": (
-        ["Reporting period: the 48 months to 2025-12-31, 300 leads; ", "The data dates no"],
+        ["Reporting period: the 48 months to 31 Dec 2025, 300 leads; ", "The data dates no"],
         {"ltv_cac": NO_ORDERS},
     ),
     "order_log": (
@@ -175,7 +175,7 @@ EXPECTED = {
             f"Spend and cost per channel is not available: {NO_SPEND}",
             f"Spend per attributed conversion is not available: {NO_SPEND}",
             f"LTV:CAC is not available: {NO_SPEND}",
-            "Median days to decision range from",
+            "Median time to decision ranges from",
         ],
         {"costs": NO_SPEND, "quadrant": NO_SPEND, "elasticity": NO_SPEND, "ltv_cac": NO_SPEND},
     ),

@@ -28,12 +28,13 @@ import pandas as pd
 from helpers import formats, funnel, lifetime_value, payback
 from helpers.reporting import atomic_write_csv
 from helpers.schemas import ChannelMetrics, Fields
-from helpers.spend import RESPONSE_FORMATS as RESPONSE_FORMATS
+from helpers.spend import RESPONSE_KINDS as RESPONSE_KINDS
 from helpers.spend import Period, missing_spend_months, month_start
 from helpers.spend import monthly_trend as monthly_trend
 from helpers.spend import period_sentence as period_sentence
 from helpers.spend import reporting_period as reporting_period
 from helpers.spend import response_sentence as response_sentence
+from helpers.spend import response_table as response_table
 from helpers.spend import response_trend as response_trend
 from helpers.spend import spend_notes as spend_notes
 from helpers.spend import spend_response as spend_response

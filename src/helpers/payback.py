@@ -41,22 +41,8 @@ VERDICT_LABELS = {
     "cut or fix": "Cut or fix",
     "no verdict": "No verdict",
 }
-#: Display formats (``reporting.styled``) of the LTV:CAC table.
-RATIO_FORMATS = {
-    "ltv": "{:,.0f}",
-    "cac": "{:,.0f}",
-    "ratio": "{:.1f}",
-    "low": "{:.1f}",
-    "high": "{:.1f}",
-    "marginal": "{:.1f}",
-    "marginal_low": "{:.1f}",
-    "marginal_high": "{:.1f}",
-    "cac_low": "{:,.0f}",
-    "cac_high": "{:,.0f}",
-    "payback_months": "{:.0f}",
-    "payback_low": "{:.0f}",
-    "payback_high": "{:.0f}",
-}
+#: Money columns of :func:`ratio_table` (:func:`helpers.formats.column_formats`).
+RATIO_KINDS = {"lifetime value": "money", "cost per new customer": "money"}
 
 
 def _ltv_samples(
@@ -137,6 +123,16 @@ def _ratio_with_interval(row: Mapping[str, Any], value: str, low: str, high: str
     shown = formats.ratio(_value(row, value))
     within = formats.interval(_value(row, low), _value(row, high), _one)
     return f"{shown} ({within or '95% interval not recorded'})"
+
+
+def ratio_cell(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
+    """A ratio with its 95% interval for a table cell whose heading names the interval:
+    ``"8.5× (7.7–9.3)"``; the ratio alone without an interval, "–" without a ratio."""
+    if _value(row, value) is None:
+        return formats.MISSING
+    if _value(row, low) is None or _value(row, high) is None:
+        return formats.ratio(row[value])
+    return f"{formats.ratio(row[value])} ({_one(row[low])}–{_one(row[high])})"
 
 
 def verdict_of(
@@ -383,17 +379,62 @@ def ltv_cac(
 
 
 @step("LTV:CAC")
-def ratio_sentence(ratio: pd.DataFrame, caveat: str = "") -> str:
+def ratio_sentence(
+    ratio: pd.DataFrame, caveat: str = "", *, names: Mapping[str, str] | None = None
+) -> str:
     """The best and the worst LTV:CAC (``ratio`` as :func:`ltv_cac` returns it, best first),
-    each with its 95% interval; ``caveat`` (a slice's spend caveat) appended when given."""
+    each with its 95% interval; ``caveat`` (a slice's spend caveat) appended when given;
+    channels by display name (``names``: the data source's overrides)."""
     best, worst = ratio.index[0], ratio.index[-1]
     tail = f" ({caveat})" if caveat else ""
     return (
-        f"{best} returns {_ratio_text(ratio, best)} its acquisition cost, "
-        f"{worst} {_ratio_text(ratio, worst)}{tail}."
+        f"{formats.display_name(best, names)} returns {_ratio_text(ratio, best)} its "
+        f"acquisition cost, {formats.display_name(worst, names)} "
+        f"{_ratio_text(ratio, worst)}{tail}."
     )
 
 
 def _ratio_text(ratio: pd.DataFrame, channel: str) -> str:
-    r = ratio.loc[channel]
-    return f"{r['ratio']:.1f}× (95% interval {r['low']:.1f}–{r['high']:.1f})"
+    return _ratio_with_interval(ratio.loc[channel], "ratio", "low", "high")
+
+
+def _months(value: Any) -> str:
+    n = round(float(value))
+    return f"{n} month" if n == 1 else f"{n} months"
+
+
+def _payback_text(row: pd.Series, max_months: int) -> str:
+    if not formats.finite(row.get("payback_months")):
+        return f"not within {max_months} months"
+    low, high = row.get("payback_low"), row.get("payback_high")
+    if not formats.finite(low):
+        return _months(row["payback_months"])
+    upper = _months(high) if formats.finite(high) else f"beyond {max_months} months"
+    return f"{_months(row['payback_months'])} ({round(float(low))}–{upper})"
+
+
+@step("LTV:CAC")
+def ratio_table(
+    ratio: pd.DataFrame, names: Mapping[str, str] | None = None, max_months: int = 36
+) -> pd.DataFrame:
+    """:func:`ltv_cac` for readers, best first, channels by display name: the ``verdict``
+    (:data:`VERDICT_LABELS`, as :func:`verdict_of` words it), ``lifetime value`` and ``cost
+    per new customer`` (money: format with ``formats.column_formats(RATIO_KINDS, currency)``),
+    LTV:CAC and the marginal LTV:CAC with their 95% intervals, the payback in months with its
+    interval ("not within ``max_months`` months" when it is not reached) and the ``warning``
+    on the ratio (empty when none)."""
+    rows = {}
+    for ch, r in ratio.iterrows():
+        rows[ch] = {
+            "verdict": verdict_of(r, ch).label,
+            "lifetime value": r["ltv"],
+            "cost per new customer": r["cac"],
+            "LTV:CAC (95% interval)": ratio_cell(r, "ratio", "low", "high"),
+            "marginal LTV:CAC (95% interval)": ratio_cell(
+                r, "marginal", "marginal_low", "marginal_high"
+            ),
+            "payback (95% interval)": _payback_text(r, max_months),
+            "warning": r.get("flag", ""),
+        }
+    shown = pd.DataFrame.from_dict(rows, orient="index")
+    return formats.display_names(shown, names).rename_axis("channel")

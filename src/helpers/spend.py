@@ -14,13 +14,14 @@ was not varied at random). Costs per channel, the quadrant and the findings are 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money
+from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -28,15 +29,8 @@ if TYPE_CHECKING:
 
 #: A spend-response fit needs at least this many months with spend per channel.
 MIN_RESPONSE_MONTHS = 6
-#: Display formats (``reporting.styled``) of the spend-response table.
-RESPONSE_FORMATS = {
-    "elasticity": "{:.2f}",
-    "low": "{:.2f}",
-    "high": "{:.2f}",
-    "se": "{:.2f}",
-    "mean_spend": "{:,.0f}",
-    "marginal_cost": "{:,.0f}",
-}
+#: Money columns of :func:`response_table` (:func:`helpers.formats.column_formats`).
+RESPONSE_KINDS = {"average monthly spend": "money", "spend per extra lead": "money"}
 
 
 def month_start(dates: pd.Series) -> pd.Series:
@@ -200,19 +194,19 @@ def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def period_sentence(period: Period) -> str:
-    """What the reporting period holds: its dates, leads and spend months."""
+def period_sentence(period: Period, *, currency: str | None = None) -> str:
+    """What the reporting period holds: its dates, leads and spend (in ``currency``) months."""
     if isinstance(period, Skipped):
         return period.sentence()
     head = (
-        f"Reporting period: the {period.months} months to {period.as_of:%Y-%m-%d}, "
-        f"{len(period.leads):,} leads"
+        f"Reporting period: the {period.months} months to {formats.date(period.as_of)}, "
+        f"{formats.count(len(period.leads))} leads"
     )
     if isinstance(period.spend, Skipped):
         return f"{head}; no costs: {period.spend.why()}."
     spend = period.spend
     text = (
-        f"{head}; {money(float(spend['spend'].sum()))} of spend on "
+        f"{head}; {formats.money(float(spend['spend'].sum()), currency)} of spend on "
         f"{spend['channel'].nunique()} channels over {spend['month'].nunique()} months."
     )
     return f"{text} {period.spend_note}" if period.spend_note else text
@@ -319,18 +313,49 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
 
 
 @step("The spend response")
-def response_sentence(response: pd.DataFrame) -> str:
+def response_sentence(
+    response: pd.DataFrame,
+    *,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
     """The channel whose leads rise most with its spend (elasticity with its 95% interval and
-    months), and the spend associated with one more lead there; an association, not a
-    measured response (spend was not varied at random)."""
+    months), and the spend (``currency``) associated with one more lead there; an association,
+    not a measured response (spend was not varied at random). Channels by display name."""
     steep = response["elasticity"].idxmax()
     r = response.loc[steep]
     return (
-        f"{steep}'s leads rise most with its spend (elasticity {r['elasticity']:.2f}, 95% "
-        f"interval {r['low']:.2f}–{r['high']:.2f}, over {int(r['months'])} months); at "
-        f"current spend one more lead there goes with about {money(r['marginal_cost'])} more "
-        "spend (an association: spend was not varied at random)."
+        f"{formats.display_name(steep, names)}'s leads rise most with its spend (elasticity "
+        f"{_two(r['elasticity'])}, {formats.interval(r['low'], r['high'], _two)}, over "
+        f"{int(r['months'])} months); at current spend one more lead there goes with about "
+        f"{formats.money(r['marginal_cost'], currency)} more spend (an association: spend was "
+        "not varied at random)."
     )
+
+
+def _two(value: float) -> str:
+    return f"{float(value):.2f}"
+
+
+@step("The spend response")
+def response_table(response: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The spend response for readers, by channel display name: ``elasticity`` with its 95%
+    interval (text, 2 decimals), ``months`` fitted, and the money columns of
+    :data:`RESPONSE_KINDS` (format with ``formats.column_formats(RESPONSE_KINDS, currency)``):
+    the average monthly spend and the spend per extra lead at that level."""
+    shown = pd.DataFrame(
+        {
+            "elasticity (95% interval)": [
+                f"{_two(r['elasticity'])} ({_two(r['low'])} to {_two(r['high'])})"
+                for _, r in response.iterrows()
+            ],
+            "months": response["months"].astype(int),
+            "average monthly spend": response["mean_spend"],
+            "spend per extra lead": response["marginal_cost"],
+        },
+        index=response.index,
+    )
+    return formats.display_names(shown, names).rename_axis("channel")
 
 
 # --- findings notes ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers import formats
+from helpers import formats, payback
 from helpers.channels import POSITION_COLUMN
 from helpers.schemas import SegmentationMetrics
 from helpers.steps import Skipped
@@ -182,14 +182,6 @@ class ChannelSection:
     sentence: str
 
 
-def _with_interval(row: pd.Series, value: str, low: str, high: str) -> str:
-    if not formats.finite(row[value]):
-        return formats.MISSING
-    if not (formats.finite(row[low]) and formats.finite(row[high])):
-        return formats.ratio(row[value])
-    return f"{formats.ratio(row[value])} ({float(row[low]):,.1f}–{float(row[high]):,.1f})"
-
-
 def _named(frame: pd.DataFrame) -> pd.DataFrame:
     return formats.display_names(frame).rename_axis("channel")
 
@@ -223,10 +215,10 @@ def channel_section(found: Mapping[str, StudyRun]) -> ChannelSection:
             verdicts[c].label if c in verdicts else formats.MISSING for c in table.index
         ]
         shown[CHANNEL_COLUMNS[1]] = [
-            _with_interval(r, "ltv_cac", "low", "high") for _, r in table.iterrows()
+            payback.ratio_cell(r, "ltv_cac", "low", "high") for _, r in table.iterrows()
         ]
         shown[CHANNEL_COLUMNS[2]] = [
-            _with_interval(r, "marginal", "marginal_low", "marginal_high")
+            payback.ratio_cell(r, "marginal", "marginal_low", "marginal_high")
             for _, r in table.iterrows()
         ]
     shown["cost per new customer"] = [_money(v, chan) for v in table["cac"]]
