@@ -553,3 +553,12 @@ def test_each_channel_has_one_verdict_on_every_page():
             if other != label
             for s in study
         ), code
+
+
+def test_a_channel_table_without_rows_is_one_sentence():
+    unpaid = {k: {**v, "paid": False} for k, v in CHAN.costs.items()}
+    section = summary.channel_section(found=_found(chan=dataclasses.replace(CHAN, costs=unpaid)))
+    assert section.table == Skipped(
+        "the channel metrics record no paid channel", step="The channel table"
+    )
+    assert isinstance(section.ratios, Skipped) and section.sentence == ""

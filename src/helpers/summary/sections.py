@@ -207,6 +207,11 @@ def channel_section(found: Mapping[str, StudyRun]) -> ChannelSection:
             "",
         )
     table = channel_table(chan.metrics)  # type: ignore[arg-type]
+    if table.empty:  # a table without rows is said as one sentence
+        why = "the channel metrics record no paid channel"
+        return ChannelSection(
+            Skipped(why, step="The LTV:CAC chart"), Skipped(why, step="The channel table"), ""
+        )
     ratios = table.dropna(subset=["ltv_cac"])
     shown = pd.DataFrame(index=table.index)
     verdicts = channel_verdicts(chan)
