@@ -103,7 +103,8 @@ def test_cost_per_lead_exact_to_the_cent(costs, truth):
 
 def test_missing_spend_month_is_named_and_left_out(costs, truth):
     miss = truth["warts"]["missing_spend"]
-    assert miss["month"] in costs.loc[miss["channel"], "note"]
+    month = pd.Timestamp(miss["month"] + "-01")  # named for readers: "Jul 2024"
+    assert f"no spend recorded for {month:%b %Y}" in costs.loc[miss["channel"], "note"]
 
 
 def test_channels_without_spend_and_spend_without_leads():
@@ -146,6 +147,7 @@ def test_monthly_trend_and_cheapest_leads_by_hand():
     shown = ch.cost_table(costs, names={"search_ads": "Search (paid)"})
     assert "Search (paid)" in shown.index and shown.index.name == "channel"
     assert list(shown.columns[:3]) == ["paid", "spend", "leads"] and "note" in shown.columns
+    assert shown.loc["Search (paid)", "paid"] == "yes"  # not True
     assert "cost per new customer" in shown.columns and "cac" not in shown.columns
 
 
@@ -168,8 +170,8 @@ def test_spend_response_by_hand_and_too_short_histories():
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
     lo, hi = fit.loc["x", ["low", "high"]]
     assert sp.response_sentence(fit, currency="EUR", names={"x": "Ads"}) == (
-        f"Ads's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
-        "over 6 months); at current spend one more lead there goes with about 10 EUR more "
+        f"Leads from Ads rise most with its spend (elasticity 1.00, 95% interval "
+        f"{lo:.2f}–{hi:.2f}, over 6 months); at current spend one more lead there goes with about 10 EUR more "
         "spend (an association: spend was not varied at random)."
     )
     shown = sp.response_table(fit, names={"x": "Ads"})

@@ -137,7 +137,7 @@ def volume_and_cost(
             if len(gaps):
                 note.append(
                     "no spend recorded for "
-                    + ", ".join(f"{m:%Y-%m}" for m in gaps)
+                    + ", ".join(f"{m:%b %Y}" for m in gaps)
                     + " (left out of costs)"
                 )
         else:
@@ -224,7 +224,8 @@ def cost_table(costs: pd.DataFrame, names: Mapping[str, str] | None = None) -> p
     )
     columns = ["paid", *(c for c in COST_KINDS if c in shown.columns)]
     columns += ["note"] if "note" in shown.columns else []
-    return formats.display_names(shown[columns], names).rename_axis("channel")
+    shown = shown[columns].assign(paid=shown["paid"].map({True: "yes", False: "no"}))
+    return formats.display_names(shown, names).rename_axis("channel")
 
 
 def _caveat(caveat: str) -> str:

@@ -409,7 +409,7 @@ def _payback_text(row: pd.Series, max_months: int) -> str:
     low, high = row.get("payback_low"), row.get("payback_high")
     if not formats.finite(low):
         return _months(row["payback_months"])
-    upper = _months(high) if formats.finite(high) else f"beyond {max_months} months"
+    upper = f"{round(float(high))}" if formats.finite(high) else f"beyond {max_months}"
     return f"{_months(row['payback_months'])} ({round(float(low))}–{upper})"
 
 

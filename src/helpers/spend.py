@@ -325,7 +325,7 @@ def response_sentence(
     steep = response["elasticity"].idxmax()
     r = response.loc[steep]
     return (
-        f"{formats.display_name(steep, names)}'s leads rise most with its spend (elasticity "
+        f"Leads from {formats.display_name(steep, names)} rise most with its spend (elasticity "
         f"{_two(r['elasticity'])}, {formats.interval(r['low'], r['high'], _two)}, over "
         f"{int(r['months'])} months); at current spend one more lead there goes with about "
         f"{formats.money(r['marginal_cost'], currency)} more spend (an association: spend was "
