@@ -225,6 +225,9 @@ def test_missing_studies_and_mixed_data_are_said(tmp_path):
     notes = summary.consistency_notes(summary.find_metrics(tmp_path, {}, "demo"))
     assert any("No channels metrics" in n for n in notes)
     assert any("different data" in n and "f2" in n for n in notes)
+    later = dataclasses.replace(CHURN, analysis_date="2026-03-31")
+    dates = summary.consistency_notes(_found(churn=later))
+    assert any("segmentation: 31 Dec 2025, churn: 31 Mar 2026" in n for n in dates), dates
 
 
 def test_the_demo_page_read_back_from_files(tmp_path):

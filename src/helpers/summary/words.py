@@ -44,7 +44,8 @@ def consistency_notes(found: Mapping[str, StudyRun]) -> list[str]:
     for key, label in (("data_fingerprint", "data"), ("analysis_date", "analysis dates")):
         values = {getattr(s.metrics, key) for s in present}
         if len(values) > 1:
-            listing = ", ".join(f"{s.study}: {getattr(s.metrics, key)}" for s in present)
+            shown = formats.date if key == "analysis_date" else str
+            listing = ", ".join(f"{s.study}: {shown(getattr(s.metrics, key))}" for s in present)
             notes.append(
                 f"The studies were run on different {label} ({listing}): compare with care."
             )
