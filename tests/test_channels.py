@@ -89,7 +89,7 @@ def test_without_spend_costs_are_skipped_never_zero():
 def test_spend_outside_the_period_only_is_skipped():
     period = sp.reporting_period(_dataset(), analysis_date="2021-07-15", months=2)
     assert isinstance(period.spend, Skipped)
-    assert period.spend.reason == "no channel spend is recorded between 2021-05 and 2021-07"
+    assert period.spend.reason == "no channel spend is recorded between May 2021 and Jul 2021"
     assert list(period.leads["lead_id"]) == ["L0"]
 
 
@@ -337,7 +337,10 @@ def test_a_slice_gets_its_share_of_each_channels_spend():
     spend = period.spend.set_index("channel")["spend"]
     # 4 of search_ads' 10 leads are north's: 400 of 1000 (the old code charged all 1000)
     assert spend.to_dict() == {"search_ads": 400.0, "trade_show": 500.0}
-    assert period.spend_note.startswith("Spend allocated to the slice {'region': 'north'}")
+    assert period.spend_note.startswith("Spend allocated to the slice region = north by")
+    assert sp.slice_words({"region": ["north", "south"], "business_line": "b"}) == (
+        "region = north or south and business line = b"
+    )
     assert period.caveat == "slice spend allocated by lead share"
     assert period.spend_note in sp.period_sentence(period)
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)

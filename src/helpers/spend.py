@@ -118,11 +118,21 @@ def reporting_period(
             spend, spend_note = slice_spend(spend, leads, ds.filters, company_leads)
         if spend.empty:
             spend = Skipped(
-                f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
+                f"no channel spend is recorded between {start:%b %Y} and {as_of:%b %Y}",
                 "export spend for the reporting period",
             )
         return Period(as_of, start, months, leads, spend, spend_note, company)
     return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
+
+
+def slice_words(filters: Mapping[str, object]) -> str:
+    """A slice's filters for readers: ``{"region": "north"}`` -> ``"region = north"``, a list
+    of values joined by "or", several filters by "and"."""
+    parts = []
+    for column, wanted in filters.items():
+        values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)  # type: ignore[call-overload]
+        parts.append(f"{column.replace('_', ' ')} = {' or '.join(map(str, values))}")
+    return " and ".join(parts)
 
 
 def slice_spend(
@@ -150,12 +160,12 @@ def slice_spend(
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             keep &= spend[col].isin(values)
         return spend[keep], (
-            f"Spend of the slice {dict(filters)}: the spend export's own "
+            f"Spend of the slice {slice_words(filters)}: the spend export's own "
             f"{', '.join(columns)} column."
         )
     if company_leads is None:
         return spend, (
-            f"Spend is company-wide: the filter {dict(filters)} does not split it, so the "
+            f"Spend is company-wide: the filter {slice_words(filters)} does not split it, so the "
             "slice's costs per lead and customer (and its LTV:CAC) compare slice volumes "
             "with company-wide spend: costs are overstated."
         )
@@ -168,7 +178,7 @@ def slice_spend(
     out = spend.join(share, on=["channel", "month"])
     out["spend"] = out["spend"] * out["share"].fillna(0.0)
     return out.drop(columns="share"), (
-        f"Spend allocated to the slice {dict(filters)} by its share of each channel's leads "
+        f"Spend allocated to the slice {slice_words(filters)} by its share of each channel's leads "
         "in each month (the export records spend company-wide): the slice's costs assume "
         "its leads cost what the channel's other leads cost that month."
     )
