@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -318,14 +320,23 @@ def test_attribute_conversions_by_hand():
 
 def test_attribution_sentences_by_hand():
     att = _attribute(_dataset())
+    # nothing was cut: nothing is said about cutting
     assert at.paths_sentence(att) == (
-        "3 paths, 2 converting; 0 paths longer than 20 touches were cut to their last 20; "
-        "0 leads still open on the analysis date were left out (not yet converted or lost)."
+        "3 paths, 2 converting; 0 leads still open on the analysis date were left out (not yet "
+        "converted or lost)."
     )
-    assert at.credit_sentence(att, model="markov") == (
-        "Under the markov model, A earns most credit (1 conversions, 167 of revenue); "
-        "first- and last-touch disagree most on A."
+    cut = dataclasses.replace(att, paths=dataclasses.replace(att.paths, truncated=1))
+    assert at.paths_sentence(cut).startswith(
+        "3 paths, 2 converting; 1 path longer than 20 touches was cut to its last 20; "
     )
+    assert at.credit_sentence(att, model="markov", currency="EUR", names={"A": "Ads"}) == (
+        "Under the markov model, Ads earns most credit (1 conversions, 167 EUR of revenue); "
+        "first- and last-touch disagree most on Ads."
+    )
+    shown = at.by_model(att, measure="revenue", names={"A": "Ads"})
+    assert list(shown.index) == ["Ads", "B"] and shown.index.name == "channel"
+    assert at.cell_format("revenue", "EUR")(1234567.0) == "1.23M EUR"
+    assert at.cell_format("conversions")(319.55) == "320"
     assert at.revenue_sentence(att) == (
         "Attributed revenue: the converted accounts' orders in their first 365 days, for the "
         "1 conversions at least that old (1 more recent ones are left out: their window is "

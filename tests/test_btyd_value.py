@@ -144,6 +144,12 @@ def test_ltv_estimates_flag_channels_whose_intervals_do_not_overlap():
     assert table.loc["Y", "ratio_btyd"] == pytest.approx(900.0 / 200.0)
     assert table.loc["X", "ratio"] == ratio.loc["X", "ratio"]
     assert "disagree" in bv.estimates_sentence(table) and "Y" in bv.estimates_sentence(table)
+    assert "for Why:" in bv.estimates_sentence(table, names={"Y": "Why"})
+    shown = bv.estimates_table(table, currency="EUR", names={"Y": "Why"})
+    assert list(shown.index) == ["X", "Why", "V"] and shown.index.name == "channel"
+    assert shown.loc["Why", "BG/NBD LTV (95% interval)"] == "900 EUR (750–1,000)"
+    assert shown.loc["Why", "LTV:CAC, BG/NBD"] == "4.5×"
+    assert shown.loc["Why", "warning"] == "estimates disagree"
     agree = bv.ltv_estimates(ratio, lv.ChannelLtv(_ltv(), "test"), _ltv())
     assert "agrees" in bv.estimates_sentence(agree)
 

@@ -55,9 +55,9 @@ def test_reporting_period_selects_leads_and_spend_of_its_months():
     assert period.as_of == AS_OF and period.start == pd.Timestamp("2021-12-31")
     assert list(period.leads["lead_id"]) == ["L2", "L3"]
     assert list(period.spend["spend"]) == [100.0, 300.0]
-    assert sp.period_sentence(period) == (
-        "Reporting period: the 48 months to 2025-12-31, 2 leads; 400 of spend on 1 channels "
-        "over 2 months."
+    assert sp.period_sentence(period, currency="EUR") == (
+        "Reporting period: the 48 months to 31 Dec 2025, 2 leads; 400 EUR of spend on 1 "
+        "channels over 2 months."
     )
     earlier = sp.reporting_period(_dataset(), analysis_date="2022-06-30", months=12)
     assert earlier.as_of == pd.Timestamp("2022-06-30")
@@ -75,7 +75,7 @@ def test_without_spend_costs_are_skipped_never_zero():
         "(export monthly spend per channel to get costs per lead and customer)."
     )
     assert sp.period_sentence(period) == (
-        "Reporting period: the 48 months to 2025-12-31, 2 leads; no costs: the data has no "
+        "Reporting period: the 48 months to 31 Dec 2025, 2 leads; no costs: the data has no "
         "channel_spend table (export monthly spend per channel to get costs per lead and "
         "customer)."
     )
@@ -89,7 +89,7 @@ def test_without_spend_costs_are_skipped_never_zero():
 def test_spend_outside_the_period_only_is_skipped():
     period = sp.reporting_period(_dataset(), analysis_date="2021-07-15", months=2)
     assert isinstance(period.spend, Skipped)
-    assert period.spend.reason == "no channel spend is recorded between 2021-05 and 2021-07"
+    assert period.spend.reason == "no channel spend is recorded between May 2021 and Jul 2021"
     assert list(period.leads["lead_id"]) == ["L0"]
 
 
@@ -103,7 +103,8 @@ def test_cost_per_lead_exact_to_the_cent(costs, truth):
 
 def test_missing_spend_month_is_named_and_left_out(costs, truth):
     miss = truth["warts"]["missing_spend"]
-    assert miss["month"] in costs.loc[miss["channel"], "note"]
+    month = pd.Timestamp(miss["month"] + "-01")  # named for readers: "Jul 2024"
+    assert f"no spend recorded for {month:%b %Y}" in costs.loc[miss["channel"], "note"]
 
 
 def test_channels_without_spend_and_spend_without_leads():
@@ -134,13 +135,20 @@ def test_monthly_trend_and_cheapest_leads_by_hand():
     assert list(trend["leads"]) == [0, 1] and list(trend["spend"]) == [100.0, 300.0]
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
     assert costs.loc["search_ads", "cost_per_lead"] == 400.0  # 400 of spend, one lead
-    assert ch.cheapest_leads_sentence(costs) == (
-        "search_ads brings the cheapest leads (400 each over 1 leads); cost per lead moves "
+    assert ch.cheapest_leads_sentence(costs, currency="EUR") == (
+        "Search ads brings the cheapest leads (400 EUR each over 1 leads); cost per lead moves "
         "with spend from month to month (section 6)."
     )
-    assert "(400 each over 1 leads; slice spend allocated by lead share)" in (
-        ch.cheapest_leads_sentence(costs, caveat="slice spend allocated by lead share")
+    assert "(€400 each over 1 leads; slice spend allocated by lead share)" in (
+        ch.cheapest_leads_sentence(
+            costs, caveat="slice spend allocated by lead share", currency="€"
+        )
     )
+    shown = ch.cost_table(costs, names={"search_ads": "Search (paid)"})
+    assert "Search (paid)" in shown.index and shown.index.name == "channel"
+    assert list(shown.columns[:3]) == ["paid", "spend", "leads"] and "note" in shown.columns
+    assert shown.loc["Search (paid)", "paid"] == "yes"  # not True
+    assert "cost per new customer" in shown.columns and "cac" not in shown.columns
 
 
 def test_elasticities_within_a_tenth(demo, truth):
@@ -161,11 +169,14 @@ def test_spend_response_by_hand_and_too_short_histories():
     assert fit.loc["x", "months"] == 6 and fit.loc["x", "mean_spend"] == 1050.0
     assert fit.loc["x", "marginal_cost"] == pytest.approx(1050.0 / 104.5)
     lo, hi = fit.loc["x", ["low", "high"]]
-    assert sp.response_sentence(fit) == (
-        f"x's leads rise most with its spend (elasticity 1.00, 95% interval {lo:.2f}–{hi:.2f}, "
-        "over 6 months); at current spend one more lead there goes with about 10 more spend "
-        "(an association: spend was not varied at random)."
+    assert sp.response_sentence(fit, currency="EUR", names={"x": "Ads"}) == (
+        f"Leads from Ads rise most with its spend (elasticity 1.00, 95% interval "
+        f"{lo:.2f}–{hi:.2f}, over 6 months); at current spend one more lead there goes with about 10 EUR more "
+        "spend (an association: spend was not varied at random)."
     )
+    shown = sp.response_table(fit, names={"x": "Ads"})
+    assert shown.loc["Ads", "elasticity (95% interval)"] == f"1.00 ({lo:.2f} to {hi:.2f})"
+    assert set(sp.RESPONSE_KINDS) <= set(shown.columns)
     short = sp.spend_response(trend.iloc[:5])
     assert short == Skipped(
         "no paid channel has 6 months of spend",
@@ -184,15 +195,25 @@ def test_quadrant_strategies():
         index=list("abcd"),
     )
     q = ch.quadrant(costs, x_target=50, y_target=200)
-    assert q.loc["a", "strategy"] == "invest more"
-    assert q.loc["b", "strategy"] == "improve conversion"
-    assert q.loc["d", "strategy"] == "wind down"
-    assert q.loc["c", "strategy"].startswith("precise but dear")
+    # a position on cost, never an action: the verdict is LTV:CAC's (section 5)
+    assert q["strategy"].to_dict() == {
+        "a": "cheap leads, cheap customers",
+        "b": "cheap leads, dear customers",
+        "c": "dear leads, cheap customers",
+        "d": "dear leads, dear customers",
+    }
     assert (q.attrs["x_cut"], q.attrs["y_cut"]) == (50, 200)
-    assert ch.quadrant_sentence(q) == (
-        "On cost alone: b (improve conversion); d (wind down); a (invest more); c (precise but "
-        "dear: try referral / fission marketing). Section 5 weighs what the customers are worth."
+    assert ch.quadrant_sentence(q, names={"a": "Alpha"}) == (
+        "Cost position, a diagnostic and not a verdict: cheap leads, cheap customers: Alpha; "
+        "cheap leads, dear customers: B; dear leads, dear customers: D; dear leads, cheap "
+        "customers: C. Section 5 weighs what the customers are worth and gives each channel "
+        "its verdict."
     )
+    table = ch.quadrant_table(q, names={"a": "Alpha"})
+    assert list(table.columns) == ["cost per lead", "cost per new customer", ch.POSITION_COLUMN]
+    assert list(table.index) == ["Alpha", "B", "C", "D"] and table.index.name == "channel"
+    assert ch.position_of("wind down") == "dear leads, dear customers"  # an older run's word
+    assert ch.position_of(None) is None
     median = ch.quadrant(costs.assign(cost_per_lead=[10.0, 20.0, 30.0, 40.0]))
     assert median.attrs["x_cut"] == 25.0 and list(median["high_acquisition_cost"]) == [
         False,
@@ -233,30 +254,37 @@ RATIO = pd.DataFrame(
 )
 
 
+SPEND_CAUTION = "if the observed spend response holds (spend was not varied at random)"
+
+
 def test_findings_by_hand():
-    assert ch.findings(costs=COSTS, ratio=RATIO, notes=["a note"]) == [
-        "The cheapest paid channel per new customer is cheap (250); the dearest is dear (1,500).",
-        "organic, referral brought 4 customers with no recorded spend.",
-        "Grow cheap: LTV:CAC 6.0 (95% interval 5.0–7.0); marginal LTV:CAC 3.0 (2.0–4.0) if "
-        "the observed spend response holds (spend was not varied at random), above 1 at its "
-        "lower bound.",
-        "Hold dear: LTV:CAC 2.0 (95% interval 1.5–2.5); marginal LTV:CAC 1.0 (0.5–1.5) if the "
-        "observed spend response holds (spend was not varied at random), not clearly above 1.",
-        "Cut or fix bad: LTV:CAC 0.5 (95% interval 0.3–0.8), below 1 even at the interval's top.",
-        "No verdict on unclear: LTV:CAC 3.0 (95% interval 2.0–4.0), but whether more spend "
+    names = {"cheap": "Cheap ads"}
+    assert ch.findings(costs=COSTS, ratio=RATIO, notes=["a note"], currency="EUR", names=names) == [
+        "The cheapest paid channel per new customer is Cheap ads (250 EUR); the dearest is Dear "
+        "(1,500 EUR).",
+        "Organic and Referral brought 4 customers with no recorded spend.",
+        "Grow Cheap ads: LTV:CAC 6.0× (95% interval 5.0–7.0); marginal LTV:CAC 3.0× (95% "
+        f"interval 2.0–4.0), above 1 at its lower bound {SPEND_CAUTION}.",
+        "Hold Dear: LTV:CAC 2.0× (95% interval 1.5–2.5); marginal LTV:CAC 1.0× (95% interval "
+        f"0.5–1.5), not clearly above 1 {SPEND_CAUTION}.",
+        "Cut or fix Bad: LTV:CAC 0.5× (95% interval 0.3–0.8), below 1 even at the interval's top.",
+        "No verdict on Unclear: LTV:CAC 3.0× (95% interval 2.0–4.0), but whether more spend "
         "brings more customers is not measured (the spend elasticity's interval includes 0, "
         "or it was not estimated).",
         "a note",
     ]
+    verdicts = ch.verdicts(RATIO)
+    assert [v.verdict for v in verdicts.values()] == list(RATIO["verdict"])
+    assert verdicts["bad"].move().startswith("**Cut or fix Bad**: LTV:CAC 0.5×")
     sliced = ch.findings(costs=COSTS, ratio=RATIO, caveat="slice spend allocated by lead share")
     caveated = sliced[:1] + sliced[2:]
     assert all(f.endswith("(slice spend allocated by lead share).") for f in caveated)
     with_counts = COSTS.assign(mature_customers=[40, 20, 0, 0])
     ratio = RATIO.assign(cac_low=[200.0, 1200.0, 1.0, 1.0], cac_high=[300.0, 1800.0, 1.0, 1.0])
-    assert ch.findings(costs=with_counts, ratio=ratio)[0] == (
-        "The cheapest paid channel per new customer is cheap (250, 95% interval 200–300; 40 "
-        "customers of matured leads); the dearest is dear (1,500, 95% interval 1,200–1,800; 20 "
-        "customers of matured leads)."
+    assert ch.findings(costs=with_counts, ratio=ratio, currency="EUR")[0] == (
+        "The cheapest paid channel per new customer is Cheap (250 EUR, 95% interval 200–300; 40 "
+        "customers of matured leads); the dearest is Dear (1,500 EUR, 95% interval 1,200–1,800; "
+        "20 customers of matured leads)."
     )
     no_ltv = Skipped("only 3 churn events", step="LTV:CAC")
     assert ch.findings(costs=COSTS, ratio=no_ltv)[-1] == (
@@ -309,7 +337,10 @@ def test_a_slice_gets_its_share_of_each_channels_spend():
     spend = period.spend.set_index("channel")["spend"]
     # 4 of search_ads' 10 leads are north's: 400 of 1000 (the old code charged all 1000)
     assert spend.to_dict() == {"search_ads": 400.0, "trade_show": 500.0}
-    assert period.spend_note.startswith("Spend allocated to the slice {'region': 'north'}")
+    assert period.spend_note.startswith("Spend allocated to the slice region = north by")
+    assert sp.slice_words({"region": ["north", "south"], "business_line": "b"}) == (
+        "region = north or south and business line = b"
+    )
     assert period.caveat == "slice spend allocated by lead share"
     assert period.spend_note in sp.period_sentence(period)
     costs = ch.volume_and_cost(leads=period.leads, spend=period.spend)
@@ -388,7 +419,10 @@ def test_metrics_by_hand():
     assert m.costs["dear"]["cac"] == 1500.0 and "note" not in m.costs["dear"]
     assert m.ltv_cac["dear"]["ratio"] == 2.0 and m.ltv_cac["dear"]["verdict"] == "hold"
     assert m.spend_allocation == ""
-    assert m.quadrant == {"cheap": "invest more", "dear": "wind down"}
+    assert m.quadrant == {
+        "cheap": "cheap leads, cheap customers",
+        "dear": "dear leads, dear customers",
+    }
     assert m.elasticity == {"cheap": 0.5}
     assert m.attribution == {"cheap": 3.0, "organic": 1.0}
     assert m.attributed_revenue == {"cheap": 300.0, "organic": 100.0}

@@ -69,9 +69,13 @@ def test_rates_and_shares_counted_by_hand():
     a_won = fun[(fun["channel"] == "A") & (fun["stage"] == "won")].iloc[0]
     assert (a_won["entered"], a_won["converted"]) == (2, 1)
     # B: 1 of 1 negotiation won; Wilson 95% interval for 1/1 is 0.2065-1 (Newcombe 1998)
-    assert funnel.close_sentence(fun=fun) == (
-        "Negotiations from B close best (100% won, 95% interval 21%–100%, of 1 negotiations)."
+    assert funnel.close_sentence(fun=fun, names={"B": "Bee fairs"}) == (
+        "Negotiations from Bee fairs close best (100% won, 95% interval 21%–100%, of 1 "
+        "negotiations)."
     )
+    shown = funnel.rate_table(rates, names={"B": "Bee fairs"})
+    assert list(shown.index) == ["A", "Bee fairs"] and shown.index.name == "channel"
+    assert shown.loc["Bee fairs"].tolist() == pytest.approx([0.5, 1.0, 1.0, 1.0])
 
 
 def test_a_short_lead_history_shortens_the_maturity_to_a_third_of_it():
@@ -112,7 +116,7 @@ def test_a_stage_counts_as_reached_when_a_later_stage_is_dated():
     assert list(rates.index) == ["A", funnel.NO_CHANNEL]  # an empty channel is "unknown"
     # the close rate would be 100% by construction: lead-to-won instead, and the count
     assert funnel.close_sentence(fun=fun) == (
-        "The data dates no negotiation: mature leads from unknown are won most often "
+        "The data dates no negotiation: mature leads from Unknown are won most often "
         "(100% of 1 leads, 95% interval 21%–100%). 9 stage(s) of mature leads have no date "
         "and count as reached because a later stage is dated."
     )
@@ -132,7 +136,8 @@ def test_without_lost_dates_time_to_decision_is_time_to_won_and_never_inf():
     assert times.medians["A"] == 20.0
     text = funnel.decision_sentence(times)
     assert text == (
-        "Median days to won range from 20 (A) to 20 (A); not reached for B, unknown. The data "
+        "Median time to won ranges from 20 days (A) to 20 days (A); not reached for B, "
+        "Unknown. The data "
         "has no lost dates: time to decision is time to won, leads not won are censored at the "
         "analysis date."
     )
@@ -157,7 +162,7 @@ def test_time_to_decision_counts_losses_as_decisions_and_censors_open_deals():
     assert times.medians["A"] == 20.0 and math.isinf(times.medians["B"])
     assert set(times.fits) == {"A", "B"}
     assert funnel.decision_sentence(times) == (
-        "Median days to decision range from 20 (A) to 20 (A); not reached for B."
+        "Median time to decision ranges from 20 days (A) to 20 days (A); not reached for B."
     )
 
 

@@ -154,12 +154,21 @@ def test_ltv_cac_step_adds_payback_and_says_best_and_worst():
     ratio = pb.ltv_cac(ltv, costs=_costs(), orders=orders, accounts=accounts, as_of=AS_OF)
     assert ratio.loc["X", "payback_months"] == 2.0 and pd.isna(ratio.loc["Y", "payback_months"])
     lo_x, hi_x, lo_v, hi_v = (ratio.loc[c, e] for c in ("X", "V") for e in ("low", "high"))
-    assert pb.ratio_sentence(ratio) == (
-        f"X returns 9.0× (95% interval {lo_x:.1f}–{hi_x:.1f}) its acquisition cost, "
+    assert pb.ratio_sentence(ratio, names={"X": "Fairs"}) == (
+        f"Fairs returns 9.0× (95% interval {lo_x:.1f}–{hi_x:.1f}) its acquisition cost, "
         f"V 1.5× (95% interval {lo_v:.1f}–{hi_v:.1f})."
     )
     assert ratio.loc["X", "payback_low"] <= 2.0 <= ratio.loc["X", "payback_high"]
     assert pd.isna(ratio.loc["V", "payback_low"])  # never within 36 months
+    shown = pb.ratio_table(ratio, names={"X": "Fairs"})
+    assert list(shown.index) == ["Fairs", "Y", "V"] and shown.index.name == "channel"
+    assert set(pb.RATIO_KINDS) <= set(shown.columns)
+    assert shown.loc["Fairs", "verdict"] == "No verdict"  # no spend response measured
+    assert shown.loc["Fairs", "LTV:CAC (95% interval)"] == f"9.0× ({lo_x:.1f}–{hi_x:.1f})"
+    assert shown.loc["Fairs", "payback (95% interval)"].startswith("2 months (")
+    assert shown.loc["V", "payback (95% interval)"] == "not within 36 months"
+    assert shown.loc["Y", "payback (95% interval)"] == "not within 36 months"
+    assert shown.loc["V", "warning"] == "may not pay back"
 
 
 def test_ltv_cac_skips_without_lifetime_values_or_paid_channels():
@@ -385,3 +394,32 @@ def test_refit_count_shrinks_with_the_number_of_accounts():
 
     assert refits_for(2_883) == N_REFITS == 50
     assert refits_for(100_000) == 15 and refits_for(1_000_000) == 10
+
+
+def test_verdict_of_words_the_recorded_verdict_never_decides_again():
+    row = {"ratio": 8.49, "low": 7.73, "high": 9.34, "marginal": 4.41}
+    row.update(marginal_low=3.74, marginal_high=5.45)
+    grow = pb.verdict_of({**row, "verdict": "grow"}, "trade_show")
+    assert (grow.verdict, grow.label, grow.head) == ("grow", "Grow", "Grow Trade show")
+    assert grow.sentence() == (
+        "Grow Trade show: LTV:CAC 8.5× (95% interval 7.7–9.3); marginal LTV:CAC 4.4× (95% "
+        "interval 3.7–5.5), above 1 at its lower bound if the observed spend response holds "
+        "(spend was not varied at random)."
+    )
+    assert grow.move() == f"**Grow Trade show**: {grow.reason}."
+    # the recorded verdict stands even where the numbers would say otherwise
+    held = pb.verdict_of(pd.Series({**row, "verdict": "hold"}), "trade_show", names={})
+    assert held.head == "Hold Trade show" and "not clearly above 1" in held.reason
+    cut = pb.verdict_of({**row, "verdict": "cut or fix"}, "x", names={"x": "Fairs"})
+    assert cut.head == "Cut or fix Fairs" and cut.reason.endswith(
+        "below 1 even at the interval's top"
+    )
+    unclear = pb.verdict_of({**row, "verdict": "no verdict"}, "x")
+    assert unclear.head == "No verdict on X" and "not measured" in unclear.reason
+    unrecorded = pb.verdict_of({"ratio": 2.0, "low": None, "high": None}, "x")
+    assert (unrecorded.verdict, unrecorded.label) == ("no verdict", "No verdict")
+    assert unrecorded.reason == (
+        "LTV:CAC 2.0× (95% interval not recorded); its verdict is not recorded (rerun the "
+        "channel study)"
+    )
+    assert set(pb.VERDICT_LABELS) == set(pb.VERDICTS)

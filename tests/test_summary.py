@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import reporting, schemas, summary
+from helpers import channels, formats, payback, reporting, schemas, summary
 from helpers.steps import Skipped
 
 COMMON = {
@@ -17,6 +17,7 @@ COMMON = {
     "analysis_date": "2025-12-31",
     "filters": {},
     "source": "demo",
+    "currency": "EUR",
 }
 
 # Values of the demo data's default run (nested tables the summary does not read trimmed).
@@ -80,8 +81,22 @@ def _cost(spend: float, leads: int, customers: int, paid: bool = True) -> dict:
     }
 
 
-def _ratio(ltv: float, cac: float, ratio: float, low: float, high: float, flag: str) -> dict:
-    return {"ltv": ltv, "cac": cac, "ratio": ratio, "low": low, "high": high, "flag": flag}
+def _ratio(
+    ltv: float,
+    cac: float,
+    ratio: float,
+    low: float,
+    high: float,
+    flag: str,
+    verdict: str | None = None,
+    marginal: tuple[float, float, float] | None = None,
+) -> dict:
+    row = {"ltv": ltv, "cac": cac, "ratio": ratio, "low": low, "high": high, "flag": flag}
+    if verdict is not None:
+        row["verdict"] = verdict
+    if marginal is not None:
+        row.update(zip(("marginal", "marginal_low", "marginal_high"), marginal, strict=True))
+    return row
 
 
 CHAN = schemas.ChannelMetrics(
@@ -94,11 +109,21 @@ CHAN = schemas.ChannelMetrics(
         "search_ads": _cost(1049616.24, 4950, 619),
         "trade_show": _cost(1547663.01, 2471, 525),
     },
+    # verdicts chosen to disagree with the cost quadrant: the dear trade show grows, the cheap
+    # marketplace holds
     ltv_cac={
-        "b2b_marketplace": _ratio(2965.5, 1281.95, 2.313282, 1.820883, 2.922337, "ratio under 3"),
-        "linkedin_ads": _ratio(14724.0, 4361.81, 3.375673, 2.979233, 3.798035, ""),
-        "search_ads": _ratio(9897.1, 1695.66, 5.836701, 4.77958, 7.577536, ""),
-        "trade_show": _ratio(25040.8, 2947.93, 8.494378, 7.725505, 9.339962, ""),
+        "b2b_marketplace": _ratio(
+            2965.5, 1281.95, 2.313282, 1.820883, 2.922337, "ratio under 3", "hold", (1.2, 0.8, 1.6)
+        ),
+        "linkedin_ads": _ratio(
+            14724.0, 4361.81, 3.375673, 2.979233, 3.798035, "", "no verdict", (0.3, -0.4, 1.1)
+        ),
+        "search_ads": _ratio(
+            9897.1, 1695.66, 5.836701, 4.77958, 7.577536, "", "grow", (4.5, 3.6, 6.3)
+        ),
+        "trade_show": _ratio(
+            25040.8, 2947.93, 8.494378, 7.725505, 9.339962, "", "grow", (4.41, 3.74, 5.45)
+        ),
     },
     quadrant={
         "b2b_marketplace": "invest more",
@@ -114,30 +139,33 @@ CHAN = schemas.ChannelMetrics(
     findings=["Grow trade_show: each new customer is worth 8.5× what it cost (LTV:CAC)."],
 )
 
-#: What the page said on the demo data before the metrics had schemas (must not change).
+#: What the page says on the demo data's metrics (the verdicts of the fixture above).
 DEMO_FINDINGS = [
     "The top 20% of accounts bring 80% of revenue (Gini 0.75); 145 strategic accounts carry "
     "36% of it.",
     "50% of the 2,883 buying accounts have gone silent for 180+ days; half stop buying within "
-    "14 months of their first order.",
-    "328 active accounts are at risk now, with 1.8M of expected revenue at stake in the next "
-    "90 days.",
-    "A new customer costs from 1,282 (b2b_marketplace) to 4,362 (linkedin_ads) depending on the "
-    "channel.",
-    "trade_show pays best: a new customer is worth 8.5× what it cost to win.",
+    "13.5 months of their first order.",
+    "328 active accounts are at risk now, with 1.82M EUR of expected revenue at stake in the "
+    "next 90 days.",
+    "A new customer costs from 1,282 EUR (B2B marketplace) to 4,362 EUR (LinkedIn ads) "
+    "depending on the channel.",
+    "A new customer from Trade show is worth the most per unit of acquisition cost: 8.5× what "
+    "it cost to win (95% interval 7.7–9.3).",
 ]
+SPEND_CAUTION = "if the observed spend response holds (spend was not varied at random)"
 DEMO_MOVES = [
-    "**Call the pre-churn list this month**: 328 accounts, 1.8M of revenue at risk (list: "
+    "**Call the pre-churn list this month**: 328 accounts, 1.82M EUR of revenue at risk (list: "
     "`prechurn.csv` of the churn study).",
     "**Give the 145 strategic accounts named owners**: they bring 36% of revenue.",
-    "**Keep trade_show, but cut its cost**: dear leads and dear customers, yet they repay; "
-    "LTV:CAC 8.5 (95% interval 7.7–9.3).",
-    "**Invest more in search_ads**: cheap to reach and to convert; LTV:CAC 5.8 (95% interval "
-    "4.8–7.6).",
-    "**Keep linkedin_ads, but cut its cost**: dear leads and dear customers, yet they repay; "
-    "LTV:CAC 3.4 (95% interval 3.0–3.8).",
-    "**Fix b2b_marketplace before growing it**: cheap to win, but its customers are worth too "
-    "little: LTV:CAC 2.3 (95% interval 1.8–2.9), ratio under 3.",
+    "**Grow Trade show**: LTV:CAC 8.5× (95% interval 7.7–9.3); marginal LTV:CAC 4.4× (95% "
+    f"interval 3.7–5.5), above 1 at its lower bound {SPEND_CAUTION}.",
+    "**Grow Search ads**: LTV:CAC 5.8× (95% interval 4.8–7.6); marginal LTV:CAC 4.5× (95% "
+    f"interval 3.6–6.3), above 1 at its lower bound {SPEND_CAUTION}.",
+    "**No verdict on LinkedIn ads**: LTV:CAC 3.4× (95% interval 3.0–3.8), but whether more "
+    "spend brings more customers is not measured (the spend elasticity's interval includes 0, "
+    "or it was not estimated).",
+    "**Hold B2B marketplace**: LTV:CAC 2.3× (95% interval 1.8–2.9); marginal LTV:CAC 1.2× (95% "
+    f"interval 0.8–1.6), not clearly above 1 {SPEND_CAUTION}.",
 ]
 
 COX = "only 5 churn events (a Cox model needs at least 20)"
@@ -197,9 +225,12 @@ def test_missing_studies_and_mixed_data_are_said(tmp_path):
     notes = summary.consistency_notes(summary.find_metrics(tmp_path, {}, "demo"))
     assert any("No channels metrics" in n for n in notes)
     assert any("different data" in n and "f2" in n for n in notes)
+    later = dataclasses.replace(CHURN, analysis_date="2026-03-31")
+    dates = summary.consistency_notes(_found(churn=later))
+    assert any("segmentation: 31 Dec 2025, churn: 31 Mar 2026" in n for n in dates), dates
 
 
-def test_the_demo_page_says_what_it_said_before_the_schemas(tmp_path):
+def test_the_demo_page_read_back_from_files(tmp_path):
     for name, metrics in zip(summary.STUDIES.values(), (SEG, CHURN, CHAN), strict=True):
         _write(tmp_path, name, metrics)
     found = summary.find_metrics(folder=tmp_path, filters={}, source="demo")
@@ -210,38 +241,53 @@ def test_the_demo_page_says_what_it_said_before_the_schemas(tmp_path):
 
 def test_every_number_comes_from_the_metrics():
     text = " ".join(summary.findings(_found()) + summary.moves(_found()))
-    for shown in ("80%", "0.75", "145", "36%", "2,883", "180+", "14 months", "328", "1.8M"):
+    for shown in ("80%", "0.75", "145", "36%", "2,883", "180+", "13.5 months", "328"):
         assert shown in text, shown
-    for shown in ("1,282", "4,362", "8.5×"):
+    for shown in ("1.82M EUR", "1,282 EUR", "4,362 EUR", "8.5×"):
         assert shown in text, shown
     changed = dataclasses.replace(SEG, top_20pct_share=0.61, strategic_accounts=17)
     text = " ".join(summary.findings(_found(seg=changed)))
     assert "61%" in text and "17 strategic" in text and "80%" not in text
 
 
-def test_moves_put_value_before_the_cost_quadrant():
+def test_moves_name_the_recorded_verdict_never_the_cost_quadrant():
     moves = summary.moves(_found())
-    cheap = next(m for m in moves if "b2b_marketplace" in m)
-    assert cheap.startswith("**Fix b2b_marketplace before growing it**")
-    assert "ratio under 3" in cheap
-    dear = next(m for m in moves if "trade_show" in m)
-    # not "wind down" although dear to reach and convert: its customers repay 8.5x
-    assert dear.startswith("**Keep trade_show") and "8.5" in dear
+    # the dear trade show (dear leads, dear customers) grows: its customers repay 8.5x
+    dear = next(m for m in moves if "Trade show" in m)
+    assert dear.startswith("**Grow Trade show**") and "8.5×" in dear
+    # the cheap marketplace holds: its marginal ratio is not clearly above 1
+    cheap = next(m for m in moves if "B2B marketplace" in m)
+    assert cheap.startswith("**Hold B2B marketplace**") and "marginal LTV:CAC 1.2×" in cheap
+    page = " ".join(moves + summary.findings(_found())).lower()
+    for action in ("invest more", "wind down", "improve conversion", "fission", "fix before"):
+        assert action not in page, action
     assert summary.moves(_found(None, None, None)) == [
         "No recommended move: the study metrics are missing."
     ]
     assert summary.numbered(items=moves[:2]) == f"1. {moves[0]}\n2. {moves[1]}"
 
 
+def test_a_channel_without_a_recorded_verdict_gets_none():
+    ltv_cac = {k: {**v} for k, v in CHAN.ltv_cac.items()}
+    del ltv_cac["search_ads"]["verdict"]
+    found = _found(chan=dataclasses.replace(CHAN, ltv_cac=ltv_cac))
+    move = next(m for m in summary.moves(found) if "Search ads" in m)
+    assert move.startswith("**No verdict on Search ads**") and "not recorded" in move
+    assert summary.channel_section(found).table.loc["Search ads", "verdict"] == "No verdict"
+
+
 def test_tables_from_the_metrics():
     table = summary.channel_table(CHAN)
     # best LTV:CAC first, unpaid channels left out
     assert list(table.index) == ["trade_show", "search_ads", "linkedin_ads", "b2b_marketplace"]
+    assert table.loc["trade_show", "verdict"] == "grow"
+    assert table.loc["trade_show", "position"] == "dear leads, dear customers"  # old word read
     assert list(summary.tier_shares(SEG).index) == ["long tail", "standard", "key", "strategic"]
     kpis = summary.kpis(_found())
-    assert kpis.loc["Revenue at risk", "value"] == "1.8M"
+    assert kpis.loc["Revenue at risk", "value"] == "1.82M EUR"
     assert kpis.loc["New customers won", "value"] == "2,875"  # paid and unpaid channels
-    assert kpis.loc["Marketing spend in the period", "value"] == "5.0M"
+    assert kpis.loc["Marketing spend in the period", "value"] == "5.03M EUR"
+    assert summary.sources(_found()).loc["churn", "analysis date"] == "31 Dec 2025"
     assert summary.findings(_found(None, None, None)) == []
 
 
@@ -250,11 +296,20 @@ def test_sections_for_the_charts():
     assert list(tiers.shares.index) == ["long tail", "standard", "key", "strategic"]
     assert tiers.sentence == "Strategic accounts bring 36% of revenue."
     channels = summary.channel_section(found=_found())
-    assert list(channels.ratios.index)[0] == "b2b_marketplace"  # lowest first: top of the chart
-    assert channels.ratios.loc["trade_show", ["low", "high"]].tolist() == [7.725505, 9.339962]
-    assert "LTV:CAC" in channels.table.columns and len(channels.table) == 4
-    assert (
-        channels.sentence == "trade_show returns 8.5× its acquisition cost; b2b_marketplace 2.3×."
+    assert list(channels.ratios.index)[0] == "B2B marketplace"  # lowest first: top of the chart
+    assert channels.ratios.loc["Trade show", ["low", "high"]].tolist() == [7.725505, 9.339962]
+    table = channels.table
+    assert list(table.columns) == list(summary.CHANNEL_COLUMNS) and len(table) == 4
+    assert table.loc["Trade show"].tolist() == [
+        "Grow",
+        "8.5× (7.7–9.3)",
+        "4.4× (3.7–5.5)",
+        "2,948 EUR",
+        "dear leads, dear customers",
+    ]
+    assert table.index.name == "channel"
+    assert channels.sentence.startswith(
+        "Trade show returns 8.5× its acquisition cost; B2B marketplace 2.3×."
     )
     missing = summary.channel_section(found=_found(chan=None))
     assert isinstance(missing.ratios, Skipped) and isinstance(missing.table, Skipped)
@@ -335,8 +390,9 @@ def test_without_lifetime_values_the_channel_section_keeps_costs_and_says_why():
     assert not any("LTV:CAC" in m for m in summary.moves(found))
     section = summary.channel_section(found=found)
     assert section.ratios == Skipped(why, step="The LTV:CAC chart")
-    assert list(section.table.columns) == ["cost per new customer", "cost quadrant"]
-    assert list(section.table.index)[0] == "b2b_marketplace"  # cheapest first
+    assert list(section.table.columns) == ["cost per new customer", "cost position (diagnostic)"]
+    assert list(section.table.index)[0] == "B2B marketplace"  # cheapest first
+    assert section.table.iloc[0].tolist() == ["1,282 EUR", "cheap leads, cheap customers"]
     no_costs = dataclasses.replace(
         CHAN, costs=None, ltv_cac=None, skipped={"costs": "the data has no channel_spend table"}
     )
@@ -365,9 +421,12 @@ def test_incomplete_metrics_read_not_available_instead_of_crashing():
     assert "Gini not available: not recorded in the segmentation metrics" in text
     assert "The revenue share of the top 20% of accounts is not available" in text
     assert "whose share of revenue is not available" in text
-    assert "No paid channel clearly pays back: the best, b2b_marketplace" in text
-    assert "95% interval not available: not recorded in the channels metrics" in text
-    assert "cost quadrant not available: not recorded in the channels metrics" in text
+    assert "A new customer from B2B marketplace is worth the most per unit" in text
+    assert "LTV:CAC 2.0× (95% interval not recorded)" in text
+    assert "its verdict is not recorded" in text
+    assert "cost position" not in text  # a diagnostic of the table, never a sentence
+    section = summary.channel_section(found)
+    assert set(section.table["cost position (diagnostic)"]) == {"–"}
     assert (
         summary.kpis(found).loc["Gini coefficient of revenue", "value"].startswith("not available")
     )
@@ -467,3 +526,42 @@ def test_the_runs_folder_defaults_to_beside_the_summary(tmp_path):
 def test_channel_table_is_empty_without_channel_costs():
     table = summary.channel_table(None)
     assert table.empty and isinstance(table, pd.DataFrame)
+
+
+def test_each_channel_has_one_verdict_on_every_page():
+    """The summary's move, the summary's table and the channel study's sentence name the same
+    verdict for every channel, also where the cost quadrant points the other way (the dear
+    trade show with LTV:CAC 8.5 grows; the cheap marketplace holds)."""
+    found = _found()
+    moves = summary.moves(found)
+    table = summary.channel_section(found).table
+    study = channels.findings(
+        costs=pd.DataFrame(CHAN.costs).T.astype({"paid": bool, "cac": float}),
+        ratio=pd.DataFrame(CHAN.ltv_cac).T,
+    )
+    assert CHAN.quadrant["trade_show"] == "wind down" and CHAN.quadrant["b2b_marketplace"] == (
+        "invest more"
+    )
+    for code, row in CHAN.ltv_cac.items():
+        name = formats.display_name(code)
+        label = payback.VERDICT_LABELS[row["verdict"]]
+        head = f"{label} on {name}" if row["verdict"] == "no verdict" else f"{label} {name}"
+        assert [m for m in moves if name in m] == [next(m for m in moves if name in m)]
+        assert next(m for m in moves if name in m).startswith(f"**{head}**:"), code
+        assert table.loc[name, "verdict"] == label, code
+        assert sum(s.startswith(f"{head}:") for s in study) == 1, code
+        assert not any(
+            s.startswith(f"{other} {name}")
+            for other in ("Grow", "Hold", "Cut")
+            if other != label
+            for s in study
+        ), code
+
+
+def test_a_channel_table_without_rows_is_one_sentence():
+    unpaid = {k: {**v, "paid": False} for k, v in CHAN.costs.items()}
+    section = summary.channel_section(found=_found(chan=dataclasses.replace(CHAN, costs=unpaid)))
+    assert section.table == Skipped(
+        "the channel metrics record no paid channel", step="The channel table"
+    )
+    assert isinstance(section.ratios, Skipped) and section.sentence == ""

@@ -18,13 +18,14 @@ no touchpoints table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money
+from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -394,10 +395,14 @@ MEASURES: tuple[str, ...] = ("conversions", "revenue", "spend per conversion")
 
 
 @step("Attribution")
-def by_model(att: Attribution, measure: str) -> pd.DataFrame | Skipped:
+def by_model(
+    att: Attribution, measure: str, names: Mapping[str, str] | None = None
+) -> pd.DataFrame | Skipped:
     """One table of ``att``, channel x model: ``"conversions"`` (attributed conversions),
     ``"revenue"`` (currency) or ``"spend per conversion"`` (currency; Skipped without
-    spend). A skipped attribution passes through, so a notebook cell can show it either way."""
+    spend); channels by display name when ``names`` is given (the data source's overrides;
+    ``{}`` for the built-in names), by code otherwise. A skipped attribution passes through,
+    so a notebook cell can show it either way. Format its cells with :func:`cell_format`."""
     tables = {
         "conversions": att.credit,
         "revenue": att.revenue,
@@ -405,18 +410,32 @@ def by_model(att: Attribution, measure: str) -> pd.DataFrame | Skipped:
     }
     if measure not in tables:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
-    return tables[measure]
+    table = tables[measure]
+    if names is None or isinstance(table, Skipped):
+        return table
+    return formats.display_names(table, names).rename_axis("channel")
+
+
+def cell_format(measure: str, currency: str | None = None) -> Callable[[Any], str]:
+    """How a cell of :func:`by_model`'s ``measure`` reads: conversions as whole counts, revenue
+    and spend per conversion as money in ``currency``."""
+    if measure == "conversions":
+        return formats.count
+    return lambda value: formats.money(value, currency)
 
 
 @step("Attribution")
 def paths_sentence(att: Attribution) -> str:
-    """How many paths were built, how many convert, how many were cut, and how many open
-    leads were left out."""
+    """How many paths were built, how many convert, how many were cut (said only when some
+    were), and how many open leads were left out."""
     p, cap = att.paths, att.max_touches
-    head = (
-        f"{p.n_paths:,} paths, {p.n_converted:,} converting; {p.truncated} paths longer than "
-        f"{cap} touches were cut to their last {cap}; "
+    cut = (
+        f"; {p.truncated:,} {'path' if p.truncated == 1 else 'paths'} longer than {cap} "
+        f"touches {'was cut to its' if p.truncated == 1 else 'were cut to their'} last {cap}"
+        if p.truncated
+        else ""
     )
+    head = f"{p.n_paths:,} paths, {p.n_converted:,} converting{cut}; "
     if p.no_lost:
         return head + (
             "the data has no lost dates, so no lead can be told open: each lead not converted "
@@ -429,18 +448,25 @@ def paths_sentence(att: Attribution) -> str:
 
 
 @step("Attribution")
-def credit_sentence(att: Attribution, model: str) -> str:
-    """Which channel earns most credit under ``model`` (conversions and revenue), and where
-    first and last touch disagree most."""
+def credit_sentence(
+    att: Attribution,
+    model: str,
+    *,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """Which channel earns most credit under ``model`` (conversions and revenue in
+    ``currency``), and where first and last touch disagree most; channels by display name."""
     if model not in MODELS:
         raise ValueError(f"HEADLINE_MODEL must be one of {', '.join(MODELS)}, got {model!r}")
     credit = att.credit
     top = credit[model].idxmax()
     split = (credit["first touch"] - credit["last touch"]).abs().idxmax()
     return (
-        f"Under the {model} model, {top} earns most credit ({credit.loc[top, model]:.0f} "
-        f"conversions, {money(att.revenue.loc[top, model])} of revenue); first- and last-touch "
-        f"disagree most on {split}."
+        f"Under the {model} model, {formats.display_name(top, names)} earns most credit "
+        f"({formats.count(credit.loc[top, model])} conversions, "
+        f"{formats.money(att.revenue.loc[top, model], currency)} of revenue); first- and "
+        f"last-touch disagree most on {formats.display_name(split, names)}."
     )
 
 

@@ -8,12 +8,13 @@ overlap (a sign that one of the two models fits that channel's customers badly).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from helpers import survival
+from helpers import formats, survival
 from helpers.lifetime_value import ChannelLtv
 from helpers.steps import Skipped, step
 
@@ -109,19 +110,6 @@ def second_ltv(
     )
 
 
-#: Display formats (``reporting.styled``) of :func:`ltv_estimates`.
-ESTIMATE_FORMATS = {
-    "ltv": "{:,.0f}",
-    "low": "{:,.0f}",
-    "high": "{:,.0f}",
-    "ltv_btyd": "{:,.0f}",
-    "low_btyd": "{:,.0f}",
-    "high_btyd": "{:,.0f}",
-    "ratio": "{:.1f}",
-    "ratio_btyd": "{:.1f}",
-}
-
-
 @step("The two lifetime-value estimates")
 def ltv_estimates(ratio: pd.DataFrame, ltv: ChannelLtv, btyd_ltv: pd.DataFrame) -> pd.DataFrame:
     """The survival LTV (which drives LTV:CAC and its verdict) beside the BG/NBD + Gamma-Gamma
@@ -148,11 +136,14 @@ def ltv_estimates(ratio: pd.DataFrame, ltv: ChannelLtv, btyd_ltv: pd.DataFrame) 
     return out
 
 
-def estimates_sentence(table: pd.DataFrame | Skipped) -> str | Skipped:
-    """Which channels' two lifetime-value estimates disagree (non-overlapping intervals)."""
+def estimates_sentence(
+    table: pd.DataFrame | Skipped, *, names: Mapping[str, str] | None = None
+) -> str | Skipped:
+    """Which channels' two lifetime-value estimates disagree (non-overlapping intervals);
+    channels by display name (``names``: the data source's overrides)."""
     if isinstance(table, Skipped):
         return table
-    apart = list(table.index[table["flag"] != ""])
+    apart = [formats.display_name(c, names) for c in table.index[table["flag"] != ""]]
     if not apart:
         return (
             "The BG/NBD + Gamma-Gamma lifetime value agrees with the survival one for every "
@@ -160,6 +151,36 @@ def estimates_sentence(table: pd.DataFrame | Skipped) -> str | Skipped:
         )
     return (
         f"The two lifetime-value estimates disagree (95% intervals apart) for "
-        f"{', '.join(map(str, apart))}: read those channels' LTV:CAC with caution; the verdict "
-        "uses the survival value."
+        f"{', '.join(apart)}: read those channels' LTV:CAC with caution; the verdict uses the "
+        "survival value."
     )
+
+
+@step("The two lifetime-value estimates")
+def estimates_table(
+    table: pd.DataFrame, *, currency: str | None = None, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """:func:`ltv_estimates` for readers, channels by display name: each lifetime value in
+    ``currency`` with its 95% interval, the LTV:CAC under each, and ``warning`` ("estimates
+    disagree" or empty). Cells are text written by :mod:`helpers.formats`."""
+
+    def value(row: pd.Series, mean: str, low: str, high: str) -> str:
+        within = formats.interval(row[low], row[high], formats.money, missing="")
+        shown = formats.money(row[mean], currency)
+        return f"{shown} ({within.removeprefix('95% interval ')})" if within else shown
+
+    shown = pd.DataFrame(
+        {
+            "survival LTV (95% interval)": [
+                value(r, "ltv", "low", "high") for _, r in table.iterrows()
+            ],
+            "BG/NBD LTV (95% interval)": [
+                value(r, "ltv_btyd", "low_btyd", "high_btyd") for _, r in table.iterrows()
+            ],
+            "LTV:CAC, survival": table["ratio"].map(formats.ratio),
+            "LTV:CAC, BG/NBD": table["ratio_btyd"].map(formats.ratio),
+            "warning": table["flag"],
+        },
+        index=table.index,
+    )
+    return formats.display_names(shown, names).rename_axis("channel")

@@ -18,22 +18,23 @@ The study's steps in notebook order: :func:`helpers.spend.reporting_period`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from helpers import funnel, lifetime_value
-from helpers.reporting import atomic_write_csv, money
+from helpers import formats, funnel, lifetime_value, payback
+from helpers.reporting import atomic_write_csv
 from helpers.schemas import ChannelMetrics, Fields
-from helpers.spend import RESPONSE_FORMATS as RESPONSE_FORMATS
+from helpers.spend import RESPONSE_KINDS as RESPONSE_KINDS
 from helpers.spend import Period, missing_spend_months, month_start
 from helpers.spend import monthly_trend as monthly_trend
 from helpers.spend import period_sentence as period_sentence
 from helpers.spend import reporting_period as reporting_period
 from helpers.spend import response_sentence as response_sentence
+from helpers.spend import response_table as response_table
 from helpers.spend import response_trend as response_trend
 from helpers.spend import spend_notes as spend_notes
 from helpers.spend import spend_response as spend_response
@@ -44,21 +45,48 @@ if TYPE_CHECKING:
     from helpers.attribution import Attribution
     from helpers.loading import Dataset
 
-STRATEGIES = {
-    (False, True): "improve conversion",  # low acquisition cost, high conversion cost
-    (True, True): "wind down",
-    (False, False): "invest more",
-    (True, False): "precise but dear: try referral / fission marketing",
+#: Where a paid channel stands on cost, by (dear leads, dear customers): a diagnostic of the
+#: quadrant, never a verdict (the verdict weighs what the customers are worth:
+#: :func:`helpers.payback.verdict`).
+POSITIONS = {
+    (False, False): "cheap leads, cheap customers",
+    (False, True): "cheap leads, dear customers",
+    (True, True): "dear leads, dear customers",
+    (True, False): "dear leads, cheap customers",
 }
-#: Display formats (``reporting.styled``) of the cost and quadrant tables.
-COST_FORMATS = {
-    "spend": "{:,.0f}",
-    "cost_per_lead": "{:,.2f}",
-    "cost_per_inquiry": "{:,.2f}",
-    "cac": "{:,.0f}",
-    "mature_spend": "{:,.0f}",
+#: The words earlier runs recorded for the quadrant (read from old metrics as positions).
+LEGACY_POSITIONS = {
+    "invest more": POSITIONS[(False, False)],
+    "improve conversion": POSITIONS[(False, True)],
+    "wind down": POSITIONS[(True, True)],
+    "precise but dear: try referral / fission marketing": POSITIONS[(True, False)],
 }
-QUADRANT_FORMATS = {"cost_per_lead": "{:,.2f}", "cac": "{:,.0f}"}
+#: Column heading of the cost position wherever it is shown.
+POSITION_COLUMN = "cost position (diagnostic)"
+#: Reader columns of :func:`cost_table` and their kinds (:func:`helpers.formats.column_formats`).
+COST_KINDS = {
+    "spend": "money",
+    "leads": "count",
+    "inquiries": "count",
+    "new customers": "count",
+    "cost per lead": "money",
+    "cost per inquiry": "money",
+    "cost per new customer": "money",
+    "spend on matured leads": "money",
+    "matured leads": "count",
+    "their new customers": "count",
+}
+#: Reader columns of :func:`quadrant_table` and their kinds.
+QUADRANT_KINDS = {"cost per lead": "money", "cost per new customer": "money"}
+
+
+def position_of(recorded: object) -> str | None:
+    """The cost position (:data:`POSITIONS`) of a quadrant value recorded in channel metrics,
+    including the action words earlier runs recorded (:data:`LEGACY_POSITIONS`); None when
+    nothing is recorded."""
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    return LEGACY_POSITIONS.get(recorded, recorded)
 
 
 # --- volume and cost ---------------------------------------------------------------------------
@@ -109,7 +137,7 @@ def volume_and_cost(
             if len(gaps):
                 note.append(
                     "no spend recorded for "
-                    + ", ".join(f"{m:%Y-%m}" for m in gaps)
+                    + ", ".join(f"{m:%b %Y}" for m in gaps)
                     + " (left out of costs)"
                 )
         else:
@@ -156,18 +184,48 @@ def _cost(total: float, count: int, paid: bool) -> float:
 
 
 @step("Spend and cost per channel")
-def cheapest_leads_sentence(costs: pd.DataFrame, caveat: str = "") -> str:
-    """Which paid channel brings the cheapest leads (cost per lead, currency; over how many
-    leads), with the slice ``caveat`` (:attr:`Period.caveat`) when there is one."""
+def cheapest_leads_sentence(
+    costs: pd.DataFrame,
+    caveat: str = "",
+    *,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """Which paid channel brings the cheapest leads (cost per lead in ``currency``; over how
+    many leads), with the slice ``caveat`` (:attr:`Period.caveat`) when there is one; channels
+    by their display names (``names``: the data source's overrides)."""
     paid = costs.loc[costs["paid"], "cost_per_lead"].dropna()
     if paid.empty:
         return "No paid channel brought leads in the selection."
     cheap = paid.idxmin()
     return (
-        f"{cheap} brings the cheapest leads ({money(paid[cheap])} each over "
-        f"{int(costs.loc[cheap, 'leads']):,} leads{_caveat(caveat)}); cost per lead moves "
-        "with spend from month to month (section 6)."
+        f"{formats.display_name(cheap, names)} brings the cheapest leads "
+        f"({formats.money(paid[cheap], currency)} each over "
+        f"{formats.count(costs.loc[cheap, 'leads'])} leads{_caveat(caveat)}); cost per lead "
+        "moves with spend from month to month (section 6)."
     )
+
+
+@step("Spend and cost per channel")
+def cost_table(costs: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The cost table for readers: channels by display name, the columns of
+    :data:`COST_KINDS` (money in the data's currency, counts) plus ``paid`` (yes/no) and
+    ``note``; format with ``formats.column_formats(COST_KINDS, currency)``."""
+    shown = costs.rename(
+        columns={
+            "customers": "new customers",
+            "cost_per_lead": "cost per lead",
+            "cost_per_inquiry": "cost per inquiry",
+            "cac": "cost per new customer",
+            "mature_spend": "spend on matured leads",
+            "mature_leads": "matured leads",
+            "mature_customers": "their new customers",
+        }
+    )
+    columns = ["paid", *(c for c in COST_KINDS if c in shown.columns)]
+    columns += ["note"] if "note" in shown.columns else []
+    shown = shown[columns].assign(paid=shown["paid"].map({True: "yes", False: "no"}))
+    return formats.display_names(shown, names).rename_axis("channel")
 
 
 def _caveat(caveat: str) -> str:
@@ -182,10 +240,11 @@ def quadrant(
     costs: pd.DataFrame, x_target: float | None = None, y_target: float | None = None
 ) -> pd.DataFrame | Skipped:
     """Paid channels placed by acquisition cost (cost per lead) and conversion cost (CAC),
-    split at the medians of the paid channels (or the targets, currency); each gets one of
-    :data:`STRATEGIES`. Columns ``cost_per_lead``, ``cac``, ``high_acquisition_cost``,
-    ``high_conversion_cost``, ``strategy``; the cuts in ``attrs['x_cut']``, ``['y_cut']``.
-    Skipped when no paid channel has both costs."""
+    split at the medians of the paid channels (or the targets, currency); each gets its cost
+    position of :data:`POSITIONS` (a diagnostic: the verdict is :func:`helpers.payback.verdict`).
+    Columns ``cost_per_lead``, ``cac``, ``high_acquisition_cost``, ``high_conversion_cost``,
+    ``strategy`` (the position; the column keeps its name in the metrics' ``quadrant``); the
+    cuts in ``attrs['x_cut']``, ``['y_cut']``. Skipped when no paid channel has both costs."""
     paid = costs[costs["paid"] & costs["cac"].notna() & costs["cost_per_lead"].notna()]
     if paid.empty:
         return Skipped("no paid channel has both a cost per lead and a CAC")
@@ -195,7 +254,7 @@ def quadrant(
     out["high_acquisition_cost"] = out["cost_per_lead"] > x_cut
     out["high_conversion_cost"] = out["cac"] > y_cut
     out["strategy"] = [
-        STRATEGIES[(bool(a), bool(b))]
+        POSITIONS[(bool(a), bool(b))]
         for a, b in zip(out["high_acquisition_cost"], out["high_conversion_cost"], strict=True)
     ]
     out.attrs.update(x_cut=x_cut, y_cut=y_cut)
@@ -203,14 +262,34 @@ def quadrant(
 
 
 @step("The channel quadrant")
-def quadrant_sentence(quad: pd.DataFrame) -> str:
-    """The channels under each strategy of the quadrant, in :data:`STRATEGIES` order."""
+def quadrant_sentence(quad: pd.DataFrame, names: Mapping[str, str] | None = None) -> str:
+    """The channels in each cost position (:data:`POSITIONS` order), said as a diagnostic:
+    the verdict on each channel is section 5's."""
+    named = pd.Series([formats.display_name(c, names) for c in quad.index], index=quad.index)
     parts = [
-        f"{', '.join(quad.index[quad['strategy'] == strategy])} ({strategy})"
-        for strategy in STRATEGIES.values()
-        if (quad["strategy"] == strategy).any()
+        f"{position}: {', '.join(named[quad['strategy'] == position])}"
+        for position in POSITIONS.values()
+        if (quad["strategy"] == position).any()
     ]
-    return f"On cost alone: {'; '.join(parts)}. Section 5 weighs what the customers are worth."
+    return (
+        f"Cost position, a diagnostic and not a verdict: {'; '.join(parts)}. Section 5 weighs "
+        "what the customers are worth and gives each channel its verdict."
+    )
+
+
+@step("The channel quadrant")
+def quadrant_table(quad: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The quadrant for readers: channels by display name, cost per lead and per new customer
+    (money: format with ``formats.column_formats(QUADRANT_KINDS, currency)``) and the cost
+    position (:data:`POSITION_COLUMN`)."""
+    shown = quad[["cost_per_lead", "cac", "strategy"]].rename(
+        columns={
+            "cost_per_lead": "cost per lead",
+            "cac": "cost per new customer",
+            "strategy": POSITION_COLUMN,
+        }
+    )
+    return formats.display_names(shown, names).rename_axis("channel")
 
 
 # --- findings and headline numbers -------------------------------------------------------------
@@ -222,13 +301,17 @@ def findings(
     ratio: pd.DataFrame | Skipped,
     notes: Sequence[str] = (),
     caveat: str = "",
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Key findings: the cheapest and dearest paid channel per new customer (CAC with its 95%
-    interval when LTV:CAC has one, and the number of customers behind it), what channels
-    without spend brought, then one sentence per paid channel with its verdict
-    (:func:`helpers.payback.verdict`: LTV:CAC and the marginal LTV:CAC with their intervals),
-    then ``notes``. ``caveat`` (:attr:`Period.caveat`) is added to every sentence that uses
-    costs. A skipped cost or LTV:CAC step is said as its sentence."""
+    """Key findings: the cheapest and dearest paid channel per new customer (CAC in
+    ``currency`` with its 95% interval when LTV:CAC has one, and the number of customers
+    behind it), what channels without spend brought, then one sentence per paid channel with
+    its verdict (:func:`helpers.payback.verdict_of`: the verdict :func:`helpers.payback.verdict`
+    decided, with LTV:CAC and the marginal LTV:CAC and their intervals; the leadership summary
+    says the same words), then ``notes``. ``caveat`` (:attr:`Period.caveat`) is added to every
+    sentence that uses costs. Channels by display name (``names``: the data source's
+    overrides). A skipped cost or LTV:CAC step is said as its sentence."""
     out = []
     tail = f" ({caveat})" if caveat else ""
     if isinstance(costs, Skipped):
@@ -238,25 +321,34 @@ def findings(
         if len(paid) >= 2:
             lo, hi = paid.index[0], paid.index[-1]
             out.append(
-                f"The cheapest paid channel per new customer is {lo} "
-                f"({_cac_text(paid, ratio, lo)}); the dearest is {hi} "
-                f"({_cac_text(paid, ratio, hi)}){tail}."
+                f"The cheapest paid channel per new customer is "
+                f"{formats.display_name(lo, names)} ({_cac_text(paid, ratio, lo, currency)}); "
+                f"the dearest is {formats.display_name(hi, names)} "
+                f"({_cac_text(paid, ratio, hi, currency)}){tail}."
             )
         free = costs[~costs["paid"]]
         if len(free):
+            listed = [formats.display_name(c, names) for c in free.index]
             out.append(
-                f"{', '.join(free.index)} brought {int(free['customers'].sum())} customers "
+                f"{_and(listed)} brought {formats.count(free['customers'].sum())} customers "
                 "with no recorded spend."
             )
         if isinstance(ratio, Skipped):
             out.append(ratio.sentence())
     if not isinstance(ratio, Skipped) and len(ratio):
-        out += [_verdict_sentence(ratio, ch).removesuffix(".") + tail + "." for ch in ratio.index]
+        out += [verdicts(ratio, names=names)[ch].sentence(tail) for ch in ratio.index]
     return out + list(notes)
 
 
-def _cac_text(costs: pd.DataFrame, ratio: pd.DataFrame | Skipped, channel: str) -> str:
-    text = money(costs.loc[channel, "cac"])
+def _and(items: Sequence[str]) -> str:
+    """``"a, b and c"``."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _cac_text(
+    costs: pd.DataFrame, ratio: pd.DataFrame | Skipped, channel: str, currency: str | None
+) -> str:
+    text = formats.money(costs.loc[channel, "cac"], currency)
     if (
         not isinstance(ratio, Skipped)
         and "cac_low" in ratio.columns
@@ -264,37 +356,20 @@ def _cac_text(costs: pd.DataFrame, ratio: pd.DataFrame | Skipped, channel: str) 
         and np.isfinite(ratio.loc[channel, "cac_low"])
     ):
         r = ratio.loc[channel]
-        text += f", 95% interval {money(r['cac_low'])}–{money(r['cac_high'])}"
+        text += ", " + formats.interval(r["cac_low"], r["cac_high"], formats.money)
     if "mature_customers" in costs.columns:
-        text += f"; {int(costs.loc[channel, 'mature_customers']):,} customers of matured leads"
+        text += (
+            f"; {formats.count(costs.loc[channel, 'mature_customers'])} customers of matured leads"
+        )
     return text
 
 
-def _verdict_sentence(ratio: pd.DataFrame, channel: str) -> str:
-    """One channel's verdict with the numbers behind it."""
-    r = ratio.loc[channel]
-    average = f"LTV:CAC {r['ratio']:.1f} (95% interval {r['low']:.1f}–{r['high']:.1f})"
-    verdict = r.get("verdict", "")
-    marginal = (
-        f"marginal LTV:CAC {r['marginal']:.1f} ({r['marginal_low']:.1f}–"
-        f"{r['marginal_high']:.1f}) if the observed spend response holds (spend was not "
-        "varied at random)"
-        if "marginal" in r.index and np.isfinite(r["marginal_low"])
-        else ""
-    )
-    if verdict == "grow":
-        return f"Grow {channel}: {average}; {marginal}, above 1 at its lower bound."
-    if verdict == "hold":
-        return f"Hold {channel}: {average}; {marginal}, not clearly above 1."
-    if verdict == "cut or fix":
-        return f"Cut or fix {channel}: {average}, below 1 even at the interval's top."
-    if verdict == "no verdict":
-        return (
-            f"No verdict on {channel}: {average}, but whether more spend brings more "
-            "customers is not measured (the spend elasticity's interval includes 0, or it "
-            "was not estimated)."
-        )
-    return f"{channel}: {average}" + (f" ({r['flag']})." if r.get("flag") else ".")
+def verdicts(
+    ratio: pd.DataFrame, names: Mapping[str, str] | None = None
+) -> dict[str, payback.Verdict]:
+    """The verdict of each paid channel of ``ratio`` (:func:`helpers.payback.ltv_cac`), by
+    channel code, as :func:`helpers.payback.verdict_of` words it."""
+    return {ch: payback.verdict_of(row, ch, names=names) for ch, row in ratio.iterrows()}
 
 
 def metrics(
@@ -337,7 +412,11 @@ def metrics(
         ltv_source=lifetime_value.ltv_source(ltv),
         spend_allocation=fields.take("spend_allocation", period, lambda p: p.spend_note),
         findings=findings(
-            costs=costs, ratio=ratio, caveat="" if isinstance(period, Skipped) else period.caveat
+            costs=costs,
+            ratio=ratio,
+            caveat="" if isinstance(period, Skipped) else period.caveat,
+            currency=ds.currency,
+            names=ds.display_names,
         ),
         skipped=fields.skipped,
     )

@@ -8,6 +8,7 @@ shares 0-1 with Wilson intervals; durations in days.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -155,6 +157,14 @@ def rates(fun: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("The funnel")
+def rate_table(rates: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """:func:`rates` for readers: channels by display name (``names``: the data source's
+    overrides), stages as columns; every cell a share 0-1 (format with
+    :func:`helpers.formats.share`)."""
+    return formats.display_names(rates, names).rename_axis("channel").rename_axis(None, axis=1)
+
+
+@step("The funnel")
 def shares(fun: pd.DataFrame) -> pd.DataFrame:
     """Share of each channel's leads (0-1) reaching each stage, stage x channel (stages in
     :data:`STAGES` order), for the funnel chart."""
@@ -162,9 +172,12 @@ def shares(fun: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("The funnel")
-def close_sentence(fun: pd.DataFrame, alpha: float = 0.05) -> str:
+def close_sentence(
+    fun: pd.DataFrame, alpha: float = 0.05, *, names: Mapping[str, str] | None = None
+) -> str:
     """Which channel's negotiations close best (``fun`` as :func:`conversion`), with the
-    Wilson interval and the number of negotiations behind the rate.
+    Wilson interval and the number of negotiations behind the rate; channels by display name
+    (``names``: the data source's overrides).
 
     When the data dates no negotiation at all (every negotiation counts as reached only
     because the deal was won), the close rate would be 100% by construction: the sentence
@@ -195,13 +208,15 @@ def close_sentence(fun: pd.DataFrame, alpha: float = 0.05) -> str:
         lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
         which = "are won most often" if len(rate) > 1 else "are won"
         return (
-            f"The data dates no negotiation: mature leads from {best} {which} "
+            f"The data dates no negotiation: mature leads from "
+            f"{formats.display_name(best, names)} {which} "
             f"({k / n:.0%} of {n:,} leads, 95% interval {lo:.0%}–{hi:.0%})." + note
         )
     best = won["rate"].idxmax()
     r = won.loc[best]
     return (
-        f"Negotiations from {best} close best ({r['rate']:.0%} won, 95% interval "
+        f"Negotiations from {formats.display_name(best, names)} close best "
+        f"({r['rate']:.0%} won, 95% interval "
         f"{r['low']:.0%}–{r['high']:.0%}, of {int(r['entered']):,} negotiations)." + note
     )
 
@@ -250,9 +265,11 @@ def time_to_decision(leads: pd.DataFrame, as_of: pd.Timestamp) -> DecisionTimes:
 
 
 @step("Time to decision")
-def decision_sentence(times: DecisionTimes) -> str:
-    """The range of median days to decision over channels ("not reached" when fewer than
-    half of a channel's leads are decided); without lost dates, days to won, and says so."""
+def decision_sentence(times: DecisionTimes, *, names: Mapping[str, str] | None = None) -> str:
+    """The range of median times to decision over channels (:func:`helpers.formats.days`;
+    "not reached" when fewer than half of a channel's leads are decided); without lost dates,
+    time to won, and says so. Channels by display name (``names``: the data source's
+    overrides)."""
     what = times.decision
     note = (
         " The data has no lost dates: time to decision is time to won, leads not won are "
@@ -264,14 +281,18 @@ def decision_sentence(times: DecisionTimes) -> str:
     if reached.empty:
         done = "decided" if what == "decision" else "won"
         return (
-            f"Fewer than half of each channel's leads are {done}: the median days to {what} "
+            f"Fewer than half of each channel's leads are {done}: the median time to {what} "
             "is not reached for any channel." + note
         )
+
+    def name(code: str) -> str:
+        return formats.display_name(code, names)
+
     text = (
-        f"Median days to {what} range from {reached.min():.0f} ({reached.idxmin()}) to "
-        f"{reached.max():.0f} ({reached.idxmax()})"
+        f"Median time to {what} ranges from {formats.days(reached.min())} "
+        f"({name(reached.idxmin())}) to {formats.days(reached.max())} ({name(reached.idxmax())})"
         if len(times.medians) > 1
-        else f"Median days to {what}: {reached.iloc[0]:.0f} ({reached.index[0]})"
+        else f"Median time to {what}: {formats.days(reached.iloc[0])} ({name(reached.index[0])})"
     )
-    open_ = times.medians.index.difference(reached.index)
-    return text + (f"; not reached for {', '.join(open_)}." if len(open_) else ".") + note
+    open_ = [name(c) for c in times.medians.index.difference(reached.index)]
+    return text + (f"; not reached for {', '.join(open_)}." if open_ else ".") + note

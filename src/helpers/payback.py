@@ -15,9 +15,14 @@ are re-exported here, so notebook 03 calls the LTV steps as ``payback.<step>``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from helpers import formats
 from helpers.lifetime_value import ChannelLtv
 from helpers.lifetime_value import lifetime_values as lifetime_values
 from helpers.lifetime_value import ltv_source as ltv_source
@@ -29,22 +34,15 @@ RATIO_FLOOR = 3.0
 N_DRAWS = 2000
 #: The verdicts of :func:`verdict`.
 VERDICTS = ("grow", "hold", "cut or fix", "no verdict")
-#: Display formats (``reporting.styled``) of the LTV:CAC table.
-RATIO_FORMATS = {
-    "ltv": "{:,.0f}",
-    "cac": "{:,.0f}",
-    "ratio": "{:.1f}",
-    "low": "{:.1f}",
-    "high": "{:.1f}",
-    "marginal": "{:.1f}",
-    "marginal_low": "{:.1f}",
-    "marginal_high": "{:.1f}",
-    "cac_low": "{:,.0f}",
-    "cac_high": "{:,.0f}",
-    "payback_months": "{:.0f}",
-    "payback_low": "{:.0f}",
-    "payback_high": "{:.0f}",
+#: How each verdict reads for a reader (the table's verdict column, the head of a move).
+VERDICT_LABELS = {
+    "grow": "Grow",
+    "hold": "Hold",
+    "cut or fix": "Cut or fix",
+    "no verdict": "No verdict",
 }
+#: Money columns of :func:`ratio_table` (:func:`helpers.formats.column_formats`).
+RATIO_KINDS = {"lifetime value": "money", "cost per new customer": "money"}
 
 
 def _ltv_samples(
@@ -86,6 +84,94 @@ def verdict(
     ):
         return "no verdict"
     return "grow" if marginal_low > 1 else "hold"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A paid channel's verdict as readers see it, the same on every page.
+
+    ``verdict`` is one of :data:`VERDICTS` (as :func:`verdict` decided it and the channel
+    metrics record it); ``label`` its word (:data:`VERDICT_LABELS`); ``head`` the action on
+    the channel ("Grow Trade show", "No verdict on Referral"); ``reason`` the numbers behind
+    it (LTV:CAC with its 95% interval, the marginal LTV:CAC with its interval)."""
+
+    channel: str
+    verdict: str
+    label: str
+    head: str
+    reason: str
+
+    def sentence(self, tail: str = "") -> str:
+        """``"<head>: <reason><tail>."`` (the channel study's sentence)."""
+        return f"{self.head}: {self.reason}{tail}."
+
+    def move(self) -> str:
+        """``"**<head>**: <reason>."`` (the leadership summary's move)."""
+        return f"**{self.head}**: {self.reason}."
+
+
+def _value(row: Mapping[str, Any], key: str) -> Any:
+    value = row.get(key) if hasattr(row, "get") else None
+    return value if formats.finite(value) else None
+
+
+def _one(value: float) -> str:
+    return f"{float(value):,.1f}"
+
+
+def _ratio_with_interval(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
+    shown = formats.ratio(_value(row, value))
+    within = formats.interval(_value(row, low), _value(row, high), _one)
+    return f"{shown} ({within or '95% interval not recorded'})"
+
+
+def ratio_cell(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
+    """A ratio with its 95% interval for a table cell whose heading names the interval:
+    ``"8.5× (7.7–9.3)"``; the ratio alone without an interval, "–" without a ratio."""
+    if _value(row, value) is None:
+        return formats.MISSING
+    if _value(row, low) is None or _value(row, high) is None:
+        return formats.ratio(row[value])
+    return f"{formats.ratio(row[value])} ({_one(row[low])}–{_one(row[high])})"
+
+
+def verdict_of(
+    row: Mapping[str, Any], channel: str, *, names: Mapping[str, str] | None = None
+) -> Verdict:
+    """The :class:`Verdict` of one paid channel from its LTV:CAC row: a row of
+    :func:`ltv_cac` / :func:`ltv_cac_ratios` (a Series) or the channel's entry of the channel
+    metrics' ``ltv_cac`` (a dict): ``ratio``, ``low``, ``high``, ``marginal``,
+    ``marginal_low``, ``marginal_high`` and ``verdict``. The verdict is taken as recorded,
+    never decided again; a row without one reads "no verdict" and says it is not recorded.
+    ``channel`` is the code, shown by :func:`helpers.formats.display_name` with ``names`` (the
+    data source's ``display_names``). Ratios are unitless ("8.5×")."""
+    name = formats.display_name(channel, names)
+    recorded = row.get("verdict") if hasattr(row, "get") else None
+    decided = recorded if recorded in VERDICTS else "no verdict"
+    average = "LTV:CAC " + _ratio_with_interval(row, "ratio", "low", "high")
+    marginal = "marginal LTV:CAC " + _ratio_with_interval(
+        row, "marginal", "marginal_low", "marginal_high"
+    )
+    caution = "if the observed spend response holds (spend was not varied at random)"
+    if recorded not in VERDICTS:
+        head = f"No verdict on {name}"
+        reason = f"{average}; its verdict is not recorded (rerun the channel study)"
+    elif decided == "grow":
+        head = f"Grow {name}"
+        reason = f"{average}; {marginal}, above 1 at its lower bound {caution}"
+    elif decided == "hold":
+        head = f"Hold {name}"
+        reason = f"{average}; {marginal}, not clearly above 1 {caution}"
+    elif decided == "cut or fix":
+        head = f"Cut or fix {name}"
+        reason = f"{average}, below 1 even at the interval's top"
+    else:
+        head = f"No verdict on {name}"
+        reason = (
+            f"{average}, but whether more spend brings more customers is not measured (the "
+            "spend elasticity's interval includes 0, or it was not estimated)"
+        )
+    return Verdict(name, decided, VERDICT_LABELS[decided], head, reason)
 
 
 def ltv_cac_ratios(
@@ -293,17 +379,62 @@ def ltv_cac(
 
 
 @step("LTV:CAC")
-def ratio_sentence(ratio: pd.DataFrame, caveat: str = "") -> str:
+def ratio_sentence(
+    ratio: pd.DataFrame, caveat: str = "", *, names: Mapping[str, str] | None = None
+) -> str:
     """The best and the worst LTV:CAC (``ratio`` as :func:`ltv_cac` returns it, best first),
-    each with its 95% interval; ``caveat`` (a slice's spend caveat) appended when given."""
+    each with its 95% interval; ``caveat`` (a slice's spend caveat) appended when given;
+    channels by display name (``names``: the data source's overrides)."""
     best, worst = ratio.index[0], ratio.index[-1]
     tail = f" ({caveat})" if caveat else ""
     return (
-        f"{best} returns {_ratio_text(ratio, best)} its acquisition cost, "
-        f"{worst} {_ratio_text(ratio, worst)}{tail}."
+        f"{formats.display_name(best, names)} returns {_ratio_text(ratio, best)} its "
+        f"acquisition cost, {formats.display_name(worst, names)} "
+        f"{_ratio_text(ratio, worst)}{tail}."
     )
 
 
 def _ratio_text(ratio: pd.DataFrame, channel: str) -> str:
-    r = ratio.loc[channel]
-    return f"{r['ratio']:.1f}× (95% interval {r['low']:.1f}–{r['high']:.1f})"
+    return _ratio_with_interval(ratio.loc[channel], "ratio", "low", "high")
+
+
+def _months(value: Any) -> str:
+    n = round(float(value))
+    return f"{n} month" if n == 1 else f"{n} months"
+
+
+def _payback_text(row: pd.Series, max_months: int) -> str:
+    if not formats.finite(row.get("payback_months")):
+        return f"not within {max_months} months"
+    low, high = row.get("payback_low"), row.get("payback_high")
+    if not formats.finite(low):
+        return _months(row["payback_months"])
+    upper = f"{round(float(high))}" if formats.finite(high) else f"beyond {max_months}"
+    return f"{_months(row['payback_months'])} ({round(float(low))}–{upper})"
+
+
+@step("LTV:CAC")
+def ratio_table(
+    ratio: pd.DataFrame, names: Mapping[str, str] | None = None, max_months: int = 36
+) -> pd.DataFrame:
+    """:func:`ltv_cac` for readers, best first, channels by display name: the ``verdict``
+    (:data:`VERDICT_LABELS`, as :func:`verdict_of` words it), ``lifetime value`` and ``cost
+    per new customer`` (money: format with ``formats.column_formats(RATIO_KINDS, currency)``),
+    LTV:CAC and the marginal LTV:CAC with their 95% intervals, the payback in months with its
+    interval ("not within ``max_months`` months" when it is not reached) and the ``warning``
+    on the ratio (empty when none)."""
+    rows = {}
+    for ch, r in ratio.iterrows():
+        rows[ch] = {
+            "verdict": verdict_of(r, ch).label,
+            "lifetime value": r["ltv"],
+            "cost per new customer": r["cac"],
+            "LTV:CAC (95% interval)": ratio_cell(r, "ratio", "low", "high"),
+            "marginal LTV:CAC (95% interval)": ratio_cell(
+                r, "marginal", "marginal_low", "marginal_high"
+            ),
+            "payback (95% interval)": _payback_text(r, max_months),
+            "warning": r.get("flag", ""),
+        }
+    shown = pd.DataFrame.from_dict(rows, orient="index")
+    return formats.display_names(shown, names).rename_axis("channel")

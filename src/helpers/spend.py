@@ -14,13 +14,14 @@ was not varied at random). Costs per channel, the quadrant and the findings are 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money
+from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -28,15 +29,8 @@ if TYPE_CHECKING:
 
 #: A spend-response fit needs at least this many months with spend per channel.
 MIN_RESPONSE_MONTHS = 6
-#: Display formats (``reporting.styled``) of the spend-response table.
-RESPONSE_FORMATS = {
-    "elasticity": "{:.2f}",
-    "low": "{:.2f}",
-    "high": "{:.2f}",
-    "se": "{:.2f}",
-    "mean_spend": "{:,.0f}",
-    "marginal_cost": "{:,.0f}",
-}
+#: Money columns of :func:`response_table` (:func:`helpers.formats.column_formats`).
+RESPONSE_KINDS = {"average monthly spend": "money", "spend per extra lead": "money"}
 
 
 def month_start(dates: pd.Series) -> pd.Series:
@@ -124,11 +118,21 @@ def reporting_period(
             spend, spend_note = slice_spend(spend, leads, ds.filters, company_leads)
         if spend.empty:
             spend = Skipped(
-                f"no channel spend is recorded between {start:%Y-%m} and {as_of:%Y-%m}",
+                f"no channel spend is recorded between {start:%b %Y} and {as_of:%b %Y}",
                 "export spend for the reporting period",
             )
         return Period(as_of, start, months, leads, spend, spend_note, company)
     return Period(as_of=as_of, start=start, months=months, leads=leads, spend=spend)
+
+
+def slice_words(filters: Mapping[str, object]) -> str:
+    """A slice's filters for readers: ``{"region": "north"}`` -> ``"region = north"``, a list
+    of values joined by "or", several filters by "and"."""
+    parts = []
+    for column, wanted in filters.items():
+        values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)  # type: ignore[call-overload]
+        parts.append(f"{column.replace('_', ' ')} = {' or '.join(map(str, values))}")
+    return " and ".join(parts)
 
 
 def slice_spend(
@@ -156,12 +160,12 @@ def slice_spend(
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             keep &= spend[col].isin(values)
         return spend[keep], (
-            f"Spend of the slice {dict(filters)}: the spend export's own "
+            f"Spend of the slice {slice_words(filters)}: the spend export's own "
             f"{', '.join(columns)} column."
         )
     if company_leads is None:
         return spend, (
-            f"Spend is company-wide: the filter {dict(filters)} does not split it, so the "
+            f"Spend is company-wide: the filter {slice_words(filters)} does not split it, so the "
             "slice's costs per lead and customer (and its LTV:CAC) compare slice volumes "
             "with company-wide spend: costs are overstated."
         )
@@ -174,7 +178,7 @@ def slice_spend(
     out = spend.join(share, on=["channel", "month"])
     out["spend"] = out["spend"] * out["share"].fillna(0.0)
     return out.drop(columns="share"), (
-        f"Spend allocated to the slice {dict(filters)} by its share of each channel's leads "
+        f"Spend allocated to the slice {slice_words(filters)} by its share of each channel's leads "
         "in each month (the export records spend company-wide): the slice's costs assume "
         "its leads cost what the channel's other leads cost that month."
     )
@@ -200,19 +204,19 @@ def mask_after(leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def period_sentence(period: Period) -> str:
-    """What the reporting period holds: its dates, leads and spend months."""
+def period_sentence(period: Period, *, currency: str | None = None) -> str:
+    """What the reporting period holds: its dates, leads and spend (in ``currency``) months."""
     if isinstance(period, Skipped):
         return period.sentence()
     head = (
-        f"Reporting period: the {period.months} months to {period.as_of:%Y-%m-%d}, "
-        f"{len(period.leads):,} leads"
+        f"Reporting period: the {period.months} months to {formats.date(period.as_of)}, "
+        f"{formats.count(len(period.leads))} leads"
     )
     if isinstance(period.spend, Skipped):
         return f"{head}; no costs: {period.spend.why()}."
     spend = period.spend
     text = (
-        f"{head}; {money(float(spend['spend'].sum()))} of spend on "
+        f"{head}; {formats.money(float(spend['spend'].sum()), currency)} of spend on "
         f"{spend['channel'].nunique()} channels over {spend['month'].nunique()} months."
     )
     return f"{text} {period.spend_note}" if period.spend_note else text
@@ -319,18 +323,49 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
 
 
 @step("The spend response")
-def response_sentence(response: pd.DataFrame) -> str:
+def response_sentence(
+    response: pd.DataFrame,
+    *,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
     """The channel whose leads rise most with its spend (elasticity with its 95% interval and
-    months), and the spend associated with one more lead there; an association, not a
-    measured response (spend was not varied at random)."""
+    months), and the spend (``currency``) associated with one more lead there; an association,
+    not a measured response (spend was not varied at random). Channels by display name."""
     steep = response["elasticity"].idxmax()
     r = response.loc[steep]
     return (
-        f"{steep}'s leads rise most with its spend (elasticity {r['elasticity']:.2f}, 95% "
-        f"interval {r['low']:.2f}–{r['high']:.2f}, over {int(r['months'])} months); at "
-        f"current spend one more lead there goes with about {money(r['marginal_cost'])} more "
-        "spend (an association: spend was not varied at random)."
+        f"Leads from {formats.display_name(steep, names)} rise most with its spend (elasticity "
+        f"{_two(r['elasticity'])}, {formats.interval(r['low'], r['high'], _two)}, over "
+        f"{int(r['months'])} months); at current spend one more lead there goes with about "
+        f"{formats.money(r['marginal_cost'], currency)} more spend (an association: spend was "
+        "not varied at random)."
     )
+
+
+def _two(value: float) -> str:
+    return f"{float(value):.2f}"
+
+
+@step("The spend response")
+def response_table(response: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The spend response for readers, by channel display name: ``elasticity`` with its 95%
+    interval (text, 2 decimals), ``months`` fitted, and the money columns of
+    :data:`RESPONSE_KINDS` (format with ``formats.column_formats(RESPONSE_KINDS, currency)``):
+    the average monthly spend and the spend per extra lead at that level."""
+    shown = pd.DataFrame(
+        {
+            "elasticity (95% interval)": [
+                f"{_two(r['elasticity'])} ({_two(r['low'])} to {_two(r['high'])})"
+                for _, r in response.iterrows()
+            ],
+            "months": response["months"].astype(int),
+            "average monthly spend": response["mean_spend"],
+            "spend per extra lead": response["marginal_cost"],
+        },
+        index=response.index,
+    )
+    return formats.display_names(shown, names).rename_axis("channel")
 
 
 # --- findings notes ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from helpers.summary.sections import (
 )
 from helpers.summary.words import (
     FIELD_LABELS,
+    channel_verdicts,
     consistency_notes,
     findings,
     gaps,
@@ -56,6 +57,7 @@ __all__ = [
     "TierSection",
     "channel_section",
     "channel_table",
+    "channel_verdicts",
     "consistency_notes",
     "find_metrics",
     "findings",

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from helpers import formats
+from helpers.channels import position_of
 from helpers.schemas import ChannelMetrics
 from helpers.summary.runs import StudyRun
 
@@ -59,22 +61,45 @@ def clause(text: Callable[..., str], gap: str, *figures: Figure) -> str:
 
 
 def count(value: Any) -> str:
-    return f"{int(value):,}"
+    """A whole count for the page (:func:`helpers.formats.count`)."""
+    return formats.count(value)
+
+
+#: Columns of :func:`channel_table`.
+CHANNEL_TABLE_COLUMNS = [
+    "cac",
+    "ltv_cac",
+    "low",
+    "high",
+    "marginal",
+    "marginal_low",
+    "marginal_high",
+    "verdict",
+    "flag",
+    "position",
+]
 
 
 def channel_table(channels: ChannelMetrics | None) -> pd.DataFrame:
-    """The summary's channel table from the channel metrics: paid channels with CAC, LTV:CAC
-    with its interval and flag, and the cost-quadrant strategy; best LTV:CAC first (without
-    any LTV:CAC, cheapest CAC first). Columns of numbers a study could not compute are NaN."""
+    """The summary's channel table from the channel metrics, by channel code: paid channels
+    with CAC (currency), LTV:CAC with its interval (``ltv_cac``, ``low``, ``high``), the
+    marginal LTV:CAC with its interval, the ``verdict`` the channel study recorded
+    (:func:`helpers.payback.verdict`; None when not recorded), the ``flag`` on the ratio and
+    the cost ``position`` (a diagnostic, :data:`helpers.channels.POSITIONS`); best LTV:CAC
+    first (without any LTV:CAC, cheapest CAC first). Columns of numbers a study could not
+    compute are NaN."""
     costs = pd.DataFrame(channels.costs if channels and channels.costs else {}).T
     if costs.empty:
-        return pd.DataFrame(columns=["cac", "ltv_cac", "low", "high", "flag", "strategy"])
+        return pd.DataFrame(columns=CHANNEL_TABLE_COLUMNS)
     paid = costs[costs["paid"].astype(bool)]
     ratio = pd.DataFrame(channels.ltv_cac or {}).T
     table = pd.DataFrame({"cac": paid["cac"].astype(float)})
-    for col, src in (("ltv_cac", "ratio"), ("low", "low"), ("high", "high"), ("flag", "flag")):
+    sources = {"ltv_cac": "ratio", "verdict": "verdict", "flag": "flag"}
+    for col in CHANNEL_TABLE_COLUMNS[1:-1]:
+        src = sources.get(col, col)
         table[col] = ratio[src].reindex(table.index) if src in ratio else None
-    table["strategy"] = pd.Series(channels.quadrant or {}, dtype=object).reindex(table.index)
-    for col in ("ltv_cac", "low", "high"):
+    quadrant = pd.Series(channels.quadrant or {}, dtype=object).reindex(table.index)
+    table["position"] = quadrant.map(position_of)
+    for col in ("ltv_cac", "low", "high", "marginal", "marginal_low", "marginal_high"):
         table[col] = table[col].astype(float)
     return table.sort_values(["ltv_cac", "cac"], ascending=[False, True], na_position="last")

@@ -1,16 +1,21 @@
 """The leadership page's sentences: key findings, recommended moves, and the notes on missing,
-refused or mixed runs and on what the studies could not compute."""
+refused or mixed runs and on what the studies could not compute.
+
+Numbers are written by :mod:`helpers.formats` (money in the currency the study's metrics
+record). Channels are named by :func:`helpers.formats.display_name` without a data source's
+overrides: the page reads only metrics, which do not record the overrides a study used (the
+built-in names, e.g. "LinkedIn ads", apply). Each paid channel's move is the verdict the
+channel study recorded (:func:`helpers.payback.verdict_of`), worded as the study words it; the
+cost quadrant is never a move."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import pandas as pd
-
-from helpers.reporting import money, pct
+from helpers import formats, payback
 from helpers.schemas import ChurnMetrics
-from helpers.summary.figures import Figure, channel_table, checked, clause, count, figure
+from helpers.summary.figures import Figure, channel_table, clause, count, figure
 from helpers.summary.runs import STUDIES, StudyRun
 
 
@@ -39,7 +44,8 @@ def consistency_notes(found: Mapping[str, StudyRun]) -> list[str]:
     for key, label in (("data_fingerprint", "data"), ("analysis_date", "analysis dates")):
         values = {getattr(s.metrics, key) for s in present}
         if len(values) > 1:
-            listing = ", ".join(f"{s.study}: {getattr(s.metrics, key)}" for s in present)
+            shown = formats.date if key == "analysis_date" else str
+            listing = ", ".join(f"{s.study}: {shown(getattr(s.metrics, key))}" for s in present)
             notes.append(
                 f"The studies were run on different {label} ({listing}): compare with care."
             )
@@ -103,14 +109,16 @@ def _segmentation_finding(seg: StudyRun) -> str:
     strategic = clause(
         lambda n: (
             f"{count(n)} strategic accounts"
-            + clause(lambda s: f" carry {pct(s)} of it", ", whose share of revenue is", share)
+            + clause(
+                lambda s: f" carry {formats.share(s)} of it", ", whose share of revenue is", share
+            )
         ),
         "the number of strategic accounts is",
         figure(seg, "strategic_accounts"),
     )
     return (
         clause(
-            lambda s: f"The top 20% of accounts bring {pct(s)} of revenue",
+            lambda s: f"The top 20% of accounts bring {formats.share(s)} of revenue",
             "The revenue share of the top 20% of accounts is",
             top20,
         )
@@ -121,7 +129,7 @@ def _segmentation_finding(seg: StudyRun) -> str:
 def _churn_findings(churn: StudyRun) -> list[str]:
     m: ChurnMetrics = churn.metrics  # type: ignore[assignment]
     median = clause(
-        lambda d: f"; half stop buying within {d / 30.44:.0f} months of their first order",
+        lambda d: f"; half stop buying within {formats.days(d)} of their first order",
         "; the median customer lifetime is",
         figure(churn, "km_median_days"),
     )
@@ -130,8 +138,8 @@ def _churn_findings(churn: StudyRun) -> list[str]:
             f"{count(n)} active accounts are at risk now"
             + clause(
                 lambda r: (
-                    f", with {money(r)} of expected revenue at stake in the next "
-                    f"{m.horizon_days} days"
+                    f", with {formats.money(r, m.currency)} of expected revenue at stake in "
+                    f"the next {count(m.horizon_days)} days"
                 ),
                 ", with the revenue at stake",
                 figure(churn, "revenue_at_risk"),
@@ -141,8 +149,8 @@ def _churn_findings(churn: StudyRun) -> list[str]:
         figure(churn, "prechurn_accounts"),
     )
     return [
-        f"{pct(m.churn_rate)} of the {count(m.accounts)} buying accounts have gone silent for "
-        f"{count(m.churn_threshold_days)}+ days{median}.",
+        f"{formats.share(m.churn_rate)} of the {count(m.accounts)} buying accounts have gone "
+        f"silent for {count(m.churn_threshold_days)}+ days{median}.",
         at_risk + ".",
     ]
 
@@ -152,12 +160,15 @@ def _channel_findings(chan: StudyRun) -> list[str]:
     if costs.value is None:
         return [f"What a new customer costs per channel is not available: {costs.reason}."]
     out = []
+    currency = chan.metrics.currency  # type: ignore[union-attr]
     paid = channel_table(chan.metrics)  # type: ignore[arg-type]
     cac = paid["cac"].dropna().sort_values()
     if len(cac) >= 2:
         out.append(
-            f"A new customer costs from {money(cac.iloc[0])} ({cac.index[0]}) to "
-            f"{money(cac.iloc[-1])} ({cac.index[-1]}) depending on the channel."
+            f"A new customer costs from {formats.money(cac.iloc[0], currency)} "
+            f"({formats.display_name(cac.index[0])}) to "
+            f"{formats.money(cac.iloc[-1], currency)} ({formats.display_name(cac.index[-1])}) "
+            "depending on the channel."
         )
     ratios = figure(chan, "ltv_cac")
     if ratios.value is None:
@@ -167,19 +178,19 @@ def _channel_findings(chan: StudyRun) -> list[str]:
             f"not available: {ratios.reason}.",
         ]
     table = paid.dropna(subset=["ltv_cac"])
-    sound = table[~table["flag"].fillna("").astype(bool)]
-    if len(sound):
-        best = sound.index[0]
+    if len(table):
+        best = table.index[0]
+        within = formats.interval(table.loc[best, "low"], table.loc[best, "high"], _one)
         out.append(
-            f"{best} pays best: a new customer is worth {sound.loc[best, 'ltv_cac']:.1f}× "
-            "what it cost to win."
-        )
-    elif len(table):
-        out.append(
-            f"No paid channel clearly pays back: the best, {table.index[0]}, returns "
-            f"{table['ltv_cac'].iloc[0]:.1f}× its acquisition cost ({table['flag'].iloc[0]})."
+            f"A new customer from {formats.display_name(best)} is worth the most per unit of "
+            f"acquisition cost: {formats.ratio(table.loc[best, 'ltv_cac'])} what it cost to win"
+            + (f" ({within})." if within else ".")
         )
     return out
+
+
+def _one(value: float) -> str:
+    return f"{float(value):,.1f}"
 
 
 def findings(found: Mapping[str, StudyRun]) -> list[str]:
@@ -198,14 +209,16 @@ def findings(found: Mapping[str, StudyRun]) -> list[str]:
 
 
 def moves(found: Mapping[str, StudyRun]) -> list[str]:
-    """Recommended moves, each tied to the number that motivates it (from the metrics). A move
-    whose motivating number is not available is left out (the findings say why)."""
+    """Recommended moves, each tied to the number that motivates it (from the metrics): the
+    pre-churn list, the strategic accounts, then one move per paid channel with an LTV:CAC,
+    best first, naming the verdict the channel study recorded (:func:`channel_verdicts`). A
+    move whose motivating number is not available is left out (the findings say why)."""
     seg, churn, chan = (found[s] for s in STUDIES)
     out: list[str] = []
     prechurn = figure(churn, "prechurn_accounts") if churn.metrics else Figure(None)
     if prechurn.value:
         risk = clause(
-            lambda r: f"{money(r)} of revenue at risk",
+            lambda r: f"{formats.money(r, churn.metrics.currency)} of revenue at risk",
             "revenue at risk",
             figure(churn, "revenue_at_risk"),
         )
@@ -216,7 +229,7 @@ def moves(found: Mapping[str, StudyRun]) -> list[str]:
     strategic = figure(seg, "strategic_accounts") if seg.metrics else Figure(None)
     if strategic.value:
         share = clause(
-            lambda s: f"they bring {pct(s)} of revenue",
+            lambda s: f"they bring {formats.share(s)} of revenue",
             "their share of revenue is",
             _strategic_share(seg),
         )
@@ -224,12 +237,7 @@ def moves(found: Mapping[str, StudyRun]) -> list[str]:
             f"**Give the {count(strategic.value)} strategic accounts named owners**: {share}."
         )
     if chan.metrics:
-        table = channel_table(chan.metrics).dropna(subset=["ltv_cac"])  # type: ignore[arg-type]
-        quadrant = figure(chan, "quadrant")
-        for name, row in table.iterrows():
-            out.append(
-                _channel_move(name, row, quadrant.reason or "not recorded in the channels metrics")
-            )
+        out += [v.move() for v in channel_verdicts(chan).values()]
     if out:
         return out
     if not any(s.metrics for s in found.values()):
@@ -240,43 +248,16 @@ def moves(found: Mapping[str, StudyRun]) -> list[str]:
     ]
 
 
-#: What each cost-quadrant strategy asks for when the channel's customers repay their cost.
-_STRATEGY_MOVES = {
-    "invest more": "**Invest more in {name}**: cheap to reach and to convert",
-    "improve conversion": "**Keep {name}, improve its conversion**: cheap leads, dear customers",
-    "wind down": "**Keep {name}, but cut its cost**: dear leads and dear customers, yet they repay",
-    "precise but dear: try referral / fission marketing": (
-        "**Keep {name}, try referral / fission marketing**: precise but dear"
-    ),
-}
-
-
-def _channel_move(name: str, row: pd.Series, no_quadrant: str) -> str:
-    """One channel's move. The cost quadrant alone would wind down a dear channel whose
-    customers are worth many times their cost, so value comes first: a flagged LTV:CAC (under 3,
-    or an interval reaching 1) means fix or cut; otherwise the quadrant says how to improve.
-    ``no_quadrant`` is why the channel has no quadrant, if it has none."""
-    unrecorded = "not recorded in the channels metrics"
-    interval = clause(
-        lambda lo, hi: f"95% interval {lo:.1f}–{hi:.1f}",
-        "95% interval",
-        checked(row["low"], unrecorded),
-        checked(row["high"], unrecorded),
-    )
-    ratio = f"LTV:CAC {row['ltv_cac']:.1f} ({interval})"
-    strategy = row["strategy"] if isinstance(row["strategy"], str) else None
-    if row["flag"]:
-        if strategy == "invest more":
-            return (
-                f"**Fix {name} before growing it**: cheap to win, but its customers are worth "
-                f"too little: {ratio}, {row['flag']}."
-            )
-        quadrant = f": {strategy}" if strategy else f" not available: {no_quadrant}"
-        return f"**Fix or cut {name}**: {ratio}, {row['flag']}; cost quadrant{quadrant}."
-    template = _STRATEGY_MOVES.get(
-        strategy or "", "**Keep {name}**: its customers repay their cost"
-    )
-    return f"{template.format(name=name)}; {ratio}."
+def channel_verdicts(chan: StudyRun) -> dict[str, payback.Verdict]:
+    """The verdict of each paid channel with an LTV:CAC, by channel code, best LTV:CAC first:
+    the verdict the channel study recorded in its metrics (``ltv_cac[channel]["verdict"]``),
+    worded by :func:`helpers.payback.verdict_of` as the study words it. Empty without channel
+    metrics or LTV:CAC."""
+    if chan.metrics is None or not chan.metrics.ltv_cac:  # type: ignore[attr-defined]
+        return {}
+    recorded = chan.metrics.ltv_cac  # type: ignore[attr-defined]
+    table = channel_table(chan.metrics).dropna(subset=["ltv_cac"])  # type: ignore[arg-type]
+    return {code: payback.verdict_of(recorded[code], code) for code in table.index}
 
 
 def numbered(items: Sequence[str]) -> str:
