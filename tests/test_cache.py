@@ -280,7 +280,19 @@ def test_a_table_parquet_would_change_is_not_cached(tmp_path, root):
     )
     with pytest.raises(cache.Uncacheable, match="product_category"):
         cache.write_entry(root, "u" * 32, odd)
+    odd.tables["orders"] = ds["orders"].astype({"status": "category"})  # an extension dtype
+    with pytest.raises(cache.Uncacheable, match="status"):
+        cache.write_entry(root, "u" * 32, odd)
     assert cache.entries(root) == []
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_reuse(tmp_path, monkeypatch):
+    source = shapes.write_shape1(tmp_path)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(cache.DIR_VARIABLE, str(blocked))
+    _assert_same(load_dataset(source), load_dataset(source, cache=False))
+    assert cache.last_outcome == "uncacheable"
 
 
 def test_prune_keeps_the_most_recently_used_and_clear_removes_all(tmp_path, root, monkeypatch):

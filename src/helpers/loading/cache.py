@@ -1,20 +1,19 @@
 """Load once: the validated data set stored as Parquet and reused by every later load.
 
 :func:`helpers.loading.load_dataset` asks :func:`cached_load` for a data set; the first load of a
-source reads, cleans and validates its files as always and stores the result (every table as it
-stands *before* filters, so every slice of a batch shares one entry, plus its warnings,
-fingerprint, currency, display names, attributes and analysis date); later loads, in this
-process, in the other notebooks of a batch or in an interactive rerun, read the stored tables
-back (seconds instead of a parse) and get frames identical to a fresh load: same dtypes, index,
-values, row order, ``attrs`` and ``_source_row`` positions.
+source reads, cleans and validates its files as always and stores the result (the tables
+*before* filters, so all slices share one entry, with warnings, fingerprint, currency, display
+names, attributes and analysis date); later loads (other notebooks of a batch, interactive
+reruns) read it back, identical to a fresh load: dtypes, index, values, row order, ``attrs``
+and the ``_source_row`` positions used in messages.
 
 Where
 -----
 ``$B2B_CACHE_DIR`` when set, else ``~/.cache/b2b-insights`` (outside ``data/``, which holds
-inputs only). ``B2B_CACHE=off`` (or ``load_dataset(..., cache=False)``) turns it off. Remove it
-with ``make clean-cache`` or ``python -m helpers.loading.cache --clear`` (or delete the folder:
-it holds nothing that a load cannot rebuild). ``python -m helpers.loading.cache`` lists entries.
-At most :data:`MAX_ENTRIES` entries are kept (``$B2B_CACHE_KEEP``; the least recently used go).
+inputs only). ``B2B_CACHE=off`` (or ``load_dataset(..., cache=False)``) turns it off.
+``make clean-cache`` or ``python -m helpers.loading.cache --clear`` removes it (nothing in it
+that a load cannot rebuild); without ``--clear`` the command lists the entries. At most
+:data:`MAX_ENTRIES` entries are kept (``$B2B_CACHE_KEEP``; the least recently used go).
 
 The key
 -------
@@ -22,9 +21,8 @@ A SHA-256 over: each table file's content digest (SHA-256 of its bytes), the par
 description (every mapping setting, paths, analysis date, currency, display names), the bytes
 of the source YAML (so any edit of it rebuilds, even a comment: cheap and never wrong), the
 analysis date asked for, :data:`CONTRACT_VERSION`, :data:`ENTRY_FORMAT`, a hash of the source
-files of :mod:`helpers.loading`, :mod:`helpers.validation` and :mod:`helpers.contract` (so any
-change of reading, cleaning or validation code misses the cache even when nobody bumps the
-version) and the pandas, pyarrow and numpy versions.
+files of :mod:`helpers.loading`, :mod:`helpers.validation` and :mod:`helpers.contract` (any code
+change misses, even when nobody bumps the version) and the pandas, pyarrow and numpy versions.
 
 The content digests are not recomputed on every load: a file's digest is remembered (in
 ``digests/`` of the cache folder) together with its size, modification and status-change times
@@ -42,9 +40,11 @@ Safety
   process dies) makes a second process wait for a build in progress instead of repeating it.
 - An entry that cannot be read (missing or truncated file, unreadable manifest, dtypes other
   than recorded) is moved aside, deleted and rebuilt.
-- Only what Parquet gives back exactly is stored: a table with a column it could change (text
-  columns holding other objects, NaN instead of None) or an index other than a range is not
-  cached (the load works as without the cache).
+- Only what Parquet gives back exactly is stored: numbers, booleans, naive ``datetime64[ns]``
+  and text columns (``str`` or None) under a range index. A table with anything else (text
+  columns holding other objects or NaN, extension dtypes) is not cached: the load works as
+  without the cache. Lock files (``locks/``, empty) and remembered digests (``digests/``, one
+  small file per input file) stay until the folder is removed.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def code_version() -> str:
     digest = hashlib.sha256()
     for path in CODE_FILES:
         digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        with contextlib.suppress(OSError):  # an install without sources: versions only
+            digest.update(path.read_bytes())
     for module in (pd, pa, np):
         digest.update(f"{module.__name__}={module.__version__}".encode())
     return digest.hexdigest()[:16]
@@ -136,18 +137,13 @@ def code_version() -> str:
 # --- file digests, remembered by file status --------------------------------------------------
 
 
-def _status(path: Path) -> dict[str, int] | None:
+def _status(path: Path) -> list[int] | None:
+    """Size, modification and status-change times (ns), inode and device; None if absent."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return {
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "ctime_ns": st.st_ctime_ns,
-        "ino": st.st_ino,
-        "dev": st.st_dev,
-    }
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
 def _sha256_file(path: Path) -> bytes:
@@ -176,7 +172,7 @@ def file_digest(path: Path, root: Path | None = None) -> bytes:
             if known["path"] == str(path.resolve()) and known["status"] == before:
                 return bytes.fromhex(known["sha256"])
     value = _sha256_file(path)
-    settled = time.time_ns() - max(before["mtime_ns"], before["ctime_ns"])
+    settled = time.time_ns() - max(before[1], before[2])
     if memo is not None and _status(path) == before and settled > SETTLED_SECONDS * 1e9:
         record = {"path": str(path.resolve()), "status": before, "sha256": value.hex()}
         with contextlib.suppress(OSError):
@@ -257,7 +253,11 @@ def _check_exact(name: str, frame: pd.DataFrame) -> None:
         raise Uncacheable(f"{name}: column names are not unique text")
     for column in frame.columns:
         values = frame[column]
-        if values.dtype != object:
+        dtype = values.dtype
+        stored = isinstance(dtype, np.dtype) and (dtype.kind in "biufO" or dtype == "M8[ns]")
+        if not stored:
+            raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
+        if dtype.kind != "O":
             continue
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind not in ("string", "empty"):
@@ -417,7 +417,8 @@ def prune(root: Path, keep: int | None = None) -> int:
     :data:`MAX_ENTRIES`), sparing entries used in the last :data:`RECENT_SECONDS`; returns the
     number deleted."""
     if keep is None:
-        keep = int(os.environ.get(KEEP_VARIABLE, MAX_ENTRIES))
+        given = os.environ.get(KEEP_VARIABLE, "")
+        keep = int(given) if given.strip().isdigit() else MAX_ENTRIES
     removed = 0
     for folder in entries(root)[max(keep, 0) :]:
         with contextlib.suppress(OSError):
