@@ -33,7 +33,12 @@ start = time.perf_counter()
 ds = load_dataset(source, cache=use)
 seconds = time.perf_counter() - start
 rows = sum(len(f) for f in ds.tables.values())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = Path("/proc/self/status")  # VmHWM: this process's own peak (ru_maxrss may show
+if status.exists():                  # the parent's, inherited through fork and exec)
+    line = next(t for t in status.read_text().splitlines() if t.startswith("VmHWM"))
+    peak = int(line.split()[1]) / 1024
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "outcome": cache.last_outcome if use else "off",
                   "rows": rows, "peak_mb": peak}))
 """
