@@ -280,6 +280,11 @@ def test_a_table_parquet_would_change_is_not_cached(tmp_path, root):
     )
     with pytest.raises(cache.Uncacheable, match="product_category"):
         cache.write_entry(root, "u" * 32, odd)
+    with_nan = ds["orders"].copy()
+    with_nan.loc[0, "status"] = float("nan")  # Parquet would give None back
+    odd.tables["orders"] = with_nan
+    with pytest.raises(cache.Uncacheable, match="status: missing values other than None"):
+        cache.write_entry(root, "u" * 32, odd)
     odd.tables["orders"] = ds["orders"].astype({"status": "category"})  # an extension dtype
     with pytest.raises(cache.Uncacheable, match="status"):
         cache.write_entry(root, "u" * 32, odd)

@@ -262,7 +262,8 @@ def _check_exact(name: str, frame: pd.DataFrame) -> None:
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind not in ("string", "empty"):
             raise Uncacheable(f"{name}.{column}: text column holds {kind} values")
-        if any(v is not None for v in values[values.isna()]):
+        nulls = values.to_numpy()[values.isna().to_numpy()]
+        if np.not_equal(nulls, None).any():  # NaN or pd.NA: Parquet would give None back
             raise Uncacheable(f"{name}.{column}: missing values other than None")
 
 
