@@ -19,7 +19,7 @@ SOURCE ?= demo
 export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data reports pdf test test-slow test-spark lint lab clean bench mutants
+.PHONY: help setup data reports pdf test test-slow test-spark lint lab clean clean-cache bench mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to doc
 	$(PY) benchmarks/bench_survival.py
 	$(PY) benchmarks/bench_attribution.py
 	$(PY) benchmarks/bench_segmentation.py
+
+clean-cache: ## Remove the load-once cache of validated data sets (B2B_CACHE_DIR, else ~/.cache/b2b-insights)
+	$(PYTHON) -c "import os, pathlib, shutil; d = os.environ.get('B2B_CACHE_DIR') or pathlib.Path.home() / '.cache' / 'b2b-insights'; shutil.rmtree(d, ignore_errors=True); print('removed', d)"
 
 clean: ## Remove generated data, reports and caches (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf data/demo data/bench .pytest_cache .ruff_cache

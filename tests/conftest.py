@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from helpers.config import DEMO_DIR
 from helpers.loading import Dataset, load_dataset
+
+# The load-once cache (helpers.loading.cache) of a test run lives in a folder of its own, removed
+# at exit: tests never read or fill the user's ~/.cache/b2b-insights (notebook kernels started by
+# the tests inherit the variable). A caller's own B2B_CACHE_DIR is respected.
+if "B2B_CACHE_DIR" not in os.environ:
+    os.environ["B2B_CACHE_DIR"] = tempfile.mkdtemp(prefix="b2b-insights-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["B2B_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The first code cell of every study notebook: theme, data, as-of date and output folder.
 
 ``ds, as_of, out = session.start("02-churn-survival", DATA_SOURCE, FILTERS, ANALYSIS_DATE,
-OUTPUT_DIR)`` loads and validates the data source (:func:`helpers.loading.load_dataset`),
-keeps the slice ``FILTERS`` names, takes the as-of date from ``ANALYSIS_DATE`` (empty: the
+OUTPUT_DIR)`` loads and validates the data source (:func:`helpers.loading.load_dataset`; the
+validated, unfiltered data set is read from the load-once cache, :mod:`helpers.loading.cache`,
+when an earlier notebook, rerun or slice of the same files, mapping and code stored it), keeps
+the slice ``FILTERS`` names, takes the as-of date from ``ANALYSIS_DATE`` (empty: the
 data's own analysis date), creates the output folder (:func:`helpers.reporting.output_dir`)
 and applies the house chart theme.
 

@@ -42,8 +42,10 @@ Modules, in the order a load uses them:
 - :mod:`~helpers.loading.clean`    column mapping, constants, generated ids, typing, absent columns
 - :mod:`~helpers.loading.parse`    cell values: text, value maps, numbers, dates and time zones
 - :mod:`~helpers.loading.dataset`  the ``Dataset`` (filter, require) and ``load_dataset``
+- :mod:`~helpers.loading.cache`    load once: the validated data set stored as Parquet, reused
 """
 
+from helpers.loading import cache
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import (
     SourceConfig,
@@ -61,6 +63,7 @@ __all__ = [
     "Dataset",
     "SourceConfig",
     "TableSource",
+    "cache",
     "clean_text",
     "coerce_types",
     "complete_columns",

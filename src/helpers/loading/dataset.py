@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import pandas as pd
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.engine import DUCKDB, Engine, mark
+from helpers.loading import cache as _cache
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.parse import snake_case
@@ -211,6 +212,8 @@ class Dataset:
 def load_dataset(
     source: str | Path | SourceConfig = DEMO_SOURCE,
     analysis_date: str | pd.Timestamp | None = None,
+    *,
+    cache: bool | None = None,
 ) -> Dataset:
     """Read, map, type and validate every table of ``source``; raise on any contract breach.
 
@@ -223,6 +226,11 @@ def load_dataset(
         ``analysis_date`` (demo: the generator's as-of date); a source without one is an error
         (the load never assumes "today"). Notebooks may analyse an earlier date than this:
         features are computed "as of" their own date.
+    cache
+        Reuse (and store) the validated data set in the load-once cache
+        (:mod:`helpers.loading.cache`): None (default) uses it unless ``B2B_CACHE=off``; a
+        cached data set is identical to a fresh load, and any change of a file, the mapping or
+        the loading code misses the cache.
 
     Returns
     -------
@@ -243,6 +251,16 @@ def load_dataset(
                 )
             ]
         )
+    if _cache.enabled(cache):
+        return _cache.cached_load(config, when, lambda digest: _build(config, when, digest))
+    return _build(config, when)
+
+
+def _build(
+    config: SourceConfig, when: pd.Timestamp, digest: Callable[[Path], bytes] = file_digest
+) -> Dataset:
+    """The whole load of ``config`` as of ``when`` (``digest`` hashes a file for the
+    fingerprint)."""
     findings = Findings()
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLES:  # contract order
@@ -270,7 +288,7 @@ def load_dataset(
         tables=tables,
         source=config.label,
         analysis_date=when,
-        fingerprint=fingerprint(config),
+        fingerprint=fingerprint(config, digest),
         warnings=list(dict.fromkeys(findings.warnings)),
         currency=config.currency,
         display_names=dict(config.display_names),
@@ -279,28 +297,29 @@ def load_dataset(
     )
 
 
-def fingerprint(config: SourceConfig) -> str:
+def fingerprint(config: SourceConfig, digest: Callable[[Path], bytes] = file_digest) -> str:
     """16 hex digits of a SHA-256 over each provided table's name, file bytes and source spec.
 
     Tables are taken in contract order, so the YAML's order does not matter; a missing file
     counts as no bytes. The spec includes the file's path, so the same bytes at another path
     (another checkout) give another fingerprint; one changed byte gives another fingerprint.
     Settings added later (:data:`~helpers.loading.config.LATER_FIELDS`) count only when set, so
-    sources that do not use them keep the fingerprint they always had.
+    sources that do not use them keep the fingerprint they always had. ``digest`` gives a
+    file's SHA-256 (the cache passes one that remembers digests, so files are not hashed twice).
     """
-    digest = hashlib.sha256()
+    total = hashlib.sha256()
     for name in TABLES:
         spec = config.tables.get(name)
         if spec is None:
             continue
-        digest.update(name.encode())
-        digest.update(file_digest(spec.path))
+        total.update(name.encode())
+        total.update(digest(spec.path))
         fields = dataclasses.asdict(spec)
         for key in LATER_FIELDS:
             if fields[key] == _DEFAULTS[key]:
                 del fields[key]
-        digest.update(json.dumps(fields, default=str, sort_keys=True).encode())
-    return digest.hexdigest()[:16]
+        total.update(json.dumps(fields, default=str, sort_keys=True).encode())
+    return total.hexdigest()[:16]
 
 
 _DEFAULTS = dataclasses.asdict(TableSource(name="", path=Path()))

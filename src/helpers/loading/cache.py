@@ -1,0 +1,505 @@
+"""Load once: the validated data set stored as Parquet and reused by every later load.
+
+:func:`helpers.loading.load_dataset` asks :func:`cached_load` for a data set; the first load of a
+source reads, cleans and validates its files as always and stores the result (the tables
+*before* filters, so all slices share one entry, with warnings, fingerprint, currency, display
+names, attributes and analysis date); later loads (other notebooks of a batch, interactive
+reruns) read it back, identical to a fresh load: dtypes, index, values, row order, ``attrs``
+and the ``_source_row`` positions used in messages.
+
+Where
+-----
+``$B2B_CACHE_DIR`` when set, else ``~/.cache/b2b-insights`` (outside ``data/``, which holds
+inputs only). ``B2B_CACHE=off`` (or ``load_dataset(..., cache=False)``) turns it off.
+``make clean-cache`` or ``python -m helpers.loading.cache --clear`` removes it (nothing in it
+that a load cannot rebuild); without ``--clear`` the command lists the entries. At most
+:data:`MAX_ENTRIES` entries are kept (``$B2B_CACHE_KEEP``; the least recently used go).
+
+The key
+-------
+A SHA-256 over: each table file's content digest (SHA-256 of its bytes), the parsed source
+description (every mapping setting, paths, analysis date, currency, display names), the bytes
+of the source YAML (so any edit of it rebuilds, even a comment: cheap and never wrong), the
+analysis date asked for, :data:`CONTRACT_VERSION`, :data:`ENTRY_FORMAT`, a hash of the source
+files of :mod:`helpers.loading`, :mod:`helpers.validation` and :mod:`helpers.contract` (any code
+change misses, even when nobody bumps the version) and the pandas, pyarrow and numpy versions.
+
+The content digests are not recomputed on every load: a file's digest is remembered (in
+``digests/`` of the cache folder) together with its size, modification and status-change times
+(ns), inode and device, and reused while all of them are unchanged, so a warm load reads no
+input byte. Any write to a file changes its status-change time (which no user can set back), so
+a rewrite with the same size and a restored modification time is still seen. As in git, a
+digest is only remembered once the file has been left alone for :data:`SETTLED_SECONDS`
+(a file written within the same timestamp tick could change again without a new time stamp).
+
+Safety
+------
+- An entry is written into a temporary folder, then renamed into place: a reader sees a whole
+  entry or none. Two processes building the same key both succeed; the first rename wins, the
+  other one's folder is discarded. A lock file (``fcntl.flock``, released by the system if a
+  process dies) makes a second process wait for a build in progress instead of repeating it.
+- An entry that cannot be read (missing or truncated file, unreadable manifest, dtypes other
+  than recorded) is moved aside, deleted and rebuilt.
+- Only what Parquet gives back exactly is stored: numbers, booleans, naive ``datetime64[ns]``
+  and text columns (``str`` or None) under a range index. A table with anything else (text
+  columns holding other objects or NaN, extension dtypes) is not cached: the load works as
+  without the cache. Lock files (``locks/``, empty) and remembered digests (``digests/``, one
+  small file per input file) stay until the folder is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from helpers.contract import TABLES
+from helpers.validation import Problem
+
+if TYPE_CHECKING:
+    from helpers.loading.config import SourceConfig
+    from helpers.loading.dataset import Dataset
+
+#: Bump when validation or cleaning rules change in a way the code hash would not show (e.g. a
+#: rule driven by a data file); any change of the loading code misses the cache by itself.
+CONTRACT_VERSION = 1
+#: Layout of an entry (manifest fields, file names); bump when it changes.
+ENTRY_FORMAT = 1
+#: Environment variable naming the cache folder.
+DIR_VARIABLE = "B2B_CACHE_DIR"
+#: Environment variable that turns the cache off with ``off`` (also ``0``, ``false``, ``no``).
+SWITCH_VARIABLE = "B2B_CACHE"
+#: Environment variable for the number of entries kept (default :data:`MAX_ENTRIES`).
+KEEP_VARIABLE = "B2B_CACHE_KEEP"
+#: Entries kept; older ones (by last use) are deleted after each new entry.
+MAX_ENTRIES = 8
+#: Seconds a file must have been left alone before its digest is remembered.
+SETTLED_SECONDS = 2.0
+#: Entries used within this many seconds are never pruned (another process may be reading).
+RECENT_SECONDS = 600.0
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: Source files whose content is part of the key: reading, cleaning and validation code.
+CODE_FILES = (
+    *sorted((_PACKAGE / "loading").glob("*.py")),
+    _PACKAGE / "validation.py",
+    _PACKAGE / "contract.py",
+)
+
+_log = logging.getLogger(__name__)
+
+#: What the last :func:`cached_load` of this process did: ``"hit"``, ``"miss"`` (built and
+#: stored), ``"uncacheable"`` (built, not storable) or ``"off"``.
+last_outcome = "off"
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$B2B_CACHE_DIR``, else ``~/.cache/b2b-insights`` (not created)."""
+    given = os.environ.get(DIR_VARIABLE, "").strip()
+    return Path(given).expanduser() if given else Path.home() / ".cache" / "b2b-insights"
+
+
+def enabled(cache: bool | None = None) -> bool:
+    """Whether to use the cache: ``cache`` when given, else not ``B2B_CACHE=off``."""
+    if cache is not None:
+        return bool(cache)
+    switch = os.environ.get(SWITCH_VARIABLE, "").strip().lower()
+    return switch not in ("off", "0", "false", "no")
+
+
+def code_version() -> str:
+    """16 hex digits over the loading code's source files and the library versions."""
+    digest = hashlib.sha256()
+    for path in CODE_FILES:
+        digest.update(path.name.encode())
+        with contextlib.suppress(OSError):  # an install without sources: versions only
+            digest.update(path.read_bytes())
+    for module in (pd, pa, np):
+        digest.update(f"{module.__name__}={module.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+# --- file digests, remembered by file status --------------------------------------------------
+
+
+def _status(path: Path) -> list[int] | None:
+    """Size, modification and status-change times (ns), inode and device; None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _sha256_file(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def file_digest(path: Path, root: Path | None = None) -> bytes:
+    """SHA-256 of ``path``'s bytes (of no bytes when it does not exist), read at most once.
+
+    The same value as :func:`helpers.loading.read.file_digest`. With ``root`` (the cache folder)
+    the digest is remembered under the file's status and reused while that status is unchanged.
+    """
+    path = Path(path)
+    before = _status(path)
+    if before is None:
+        return hashlib.sha256().digest()
+    memo = None
+    if root is not None:
+        memo = root / "digests" / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32])
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            known = json.loads(memo.read_text(encoding="utf-8"))
+            if known["path"] == str(path.resolve()) and known["status"] == before:
+                return bytes.fromhex(known["sha256"])
+    value = _sha256_file(path)
+    settled = time.time_ns() - max(before[1], before[2])
+    if memo is not None and _status(path) == before and settled > SETTLED_SECONDS * 1e9:
+        record = {"path": str(path.resolve()), "status": before, "sha256": value.hex()}
+        with contextlib.suppress(OSError):
+            _write_atomically(memo, json.dumps(record).encode())
+    return value
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# --- the key ------------------------------------------------------------------------------------
+
+
+def entry_key(
+    config: SourceConfig, when: pd.Timestamp, digest: Callable[[Path], bytes] = file_digest
+) -> str:
+    """32 hex digits naming the entry of ``config`` loaded as of ``when`` (see module doc)."""
+    files = [
+        [name, digest(config.tables[name].path).hex()] for name in TABLES if name in config.tables
+    ]
+    yaml_path = Path(config.label)
+    yaml_bytes = b""
+    if config.label != "demo" and yaml_path.is_file():
+        yaml_bytes = yaml_path.read_bytes()
+    payload = {
+        "format": ENTRY_FORMAT,
+        "contract": CONTRACT_VERSION,
+        "code": code_version(),
+        "when": pd.Timestamp(when).isoformat(),
+        "config": dataclasses.asdict(config),
+        "yaml": hashlib.sha256(yaml_bytes).hexdigest(),
+        "files": files,
+    }
+    text = json.dumps(payload, default=repr, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# --- writing and reading an entry -----------------------------------------------------------
+
+
+class Uncacheable(ValueError):
+    """A table Parquet would not give back exactly (the data set is used without caching)."""
+
+
+def _encode(value: Any) -> Any:
+    """``attrs`` values as JSON, tuples and dicts tagged so they come back as they were."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    raise Uncacheable(f"attrs value of type {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "tuple" in value:
+            return tuple(_decode(v) for v in value["tuple"])
+        return {k: _decode(v) for k, v in value["dict"].items()}
+    return value
+
+
+def _check_exact(name: str, frame: pd.DataFrame) -> None:
+    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly."""
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        raise Uncacheable(f"{name}: index is not a range from 0")
+    if not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
+        raise Uncacheable(f"{name}: column names are not unique text")
+    for column in frame.columns:
+        values = frame[column]
+        dtype = values.dtype
+        stored = isinstance(dtype, np.dtype) and (dtype.kind in "biufO" or dtype == "M8[ns]")
+        if not stored:
+            raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
+        if dtype.kind != "O":
+            continue
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in ("string", "empty"):
+            raise Uncacheable(f"{name}.{column}: text column holds {kind} values")
+        nulls = values.to_numpy()[values.isna().to_numpy()]
+        if np.not_equal(nulls, None).any():  # NaN or pd.NA: Parquet would give None back
+            raise Uncacheable(f"{name}.{column}: missing values other than None")
+
+
+def write_entry(root: Path, key: str, ds: Dataset) -> Path:
+    """Store ``ds`` (unfiltered) as entry ``key`` of ``root``; return the entry folder.
+
+    Written into a temporary folder first, then renamed into place. When another process has
+    put the same key in place meanwhile, its entry is kept and this one discarded (both calls
+    succeed). Raises :class:`Uncacheable` when a table would not come back exactly.
+    """
+    for name, frame in ds.tables.items():
+        _check_exact(name, frame)
+    tables = [
+        {
+            "name": name,
+            "file": f"{name}.parquet",
+            "rows": len(frame),
+            "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
+            "attrs": _encode(dict(frame.attrs)),
+        }
+        for name, frame in ds.tables.items()
+    ]
+    manifest = {
+        "format": ENTRY_FORMAT,
+        "key": key,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "source": ds.source,
+        "analysis_date": pd.Timestamp(ds.analysis_date).isoformat(),
+        "fingerprint": ds.fingerprint,
+        "warnings": [dataclasses.asdict(w) for w in ds.warnings],
+        "currency": ds.currency,
+        "display_names": dict(ds.display_names),
+        "attributes": dict(ds.attributes),
+        "tables": tables,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / key
+    tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for entry in tables:
+            frame = ds.tables[entry["name"]]
+            path = tmp / entry["file"]
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=None), path)
+            entry["bytes"] = path.stat().st_size
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        if final.exists() and not (final / "manifest.json").is_file():
+            remove_entry(root, key)  # debris without a manifest: never a whole entry
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "manifest.json").is_file():
+                raise
+            # another process put the same key in place first: keep its entry
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename, or the loser's copy
+    return final
+
+
+def read_entry(root: Path, key: str) -> Dataset | None:
+    """The data set stored as ``key``, or None when there is none or it is damaged.
+
+    A damaged entry (unreadable manifest or table, a size, row count or dtype other than
+    recorded) is removed so the next build replaces it.
+    """
+    from helpers.loading.dataset import Dataset
+
+    folder = root / key
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest["format"] != ENTRY_FORMAT or manifest["key"] != key:
+            raise ValueError("entry of another format or key")
+        tables = {}
+        for entry in manifest["tables"]:
+            path = folder / entry["file"]
+            if path.stat().st_size != entry["bytes"]:
+                raise ValueError(f"{entry['file']} has another size than recorded")
+            frame = pq.read_table(path).to_pandas()
+            dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
+            if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
+                raise ValueError(f"{entry['file']} differs from its record")
+            frame.attrs = _decode(entry["attrs"])
+            tables[entry["name"]] = frame
+        ds = Dataset(
+            tables=tables,
+            source=manifest["source"],
+            analysis_date=pd.Timestamp(manifest["analysis_date"]),
+            fingerprint=manifest["fingerprint"],
+            warnings=[
+                Problem(w["file"], w["column"], w["rule"], tuple(w["rows"]), w["count"])
+                for w in manifest["warnings"]
+            ],
+            currency=manifest["currency"],
+            display_names=manifest["display_names"],
+            attributes=manifest["attributes"],
+        )
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        _log.warning("ignoring damaged cache entry %s (%s); it is rebuilt", folder, exc)
+        remove_entry(root, key)
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(manifest_path)  # last use, for pruning
+    return ds
+
+
+def remove_entry(root: Path, key: str) -> None:
+    """Delete entry ``key``: renamed aside first, so nobody sees it half deleted."""
+    aside = root / f".trash-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(root / key, aside)
+    except OSError:
+        return  # already gone (another process removed or is replacing it)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _acquire(root: Path, key: str) -> Any:
+    """An open lock file of ``key`` held exclusively (waits for another holder); None when
+    locks are not available (no ``fcntl``). Raises ``OSError`` when ``root`` is not writable."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the atomic rename alone keeps entries whole
+        return None
+    path = root / "locks" / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def _release(handle: Any) -> None:
+    if handle is not None:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def entries(root: Path | None = None) -> list[Path]:
+    """Entry folders of the cache, most recently used first."""
+    root = cache_dir() if root is None else root
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if (p / "manifest.json").is_file()]
+    return sorted(found, key=lambda p: (p / "manifest.json").stat().st_mtime, reverse=True)
+
+
+def prune(root: Path, keep: int | None = None) -> int:
+    """Delete the least recently used entries beyond ``keep`` (default ``$B2B_CACHE_KEEP`` or
+    :data:`MAX_ENTRIES`), sparing entries used in the last :data:`RECENT_SECONDS`; returns the
+    number deleted."""
+    if keep is None:
+        given = os.environ.get(KEEP_VARIABLE, "")
+        keep = int(given) if given.strip().isdigit() else MAX_ENTRIES
+    removed = 0
+    for folder in entries(root)[max(keep, 0) :]:
+        with contextlib.suppress(OSError):
+            if time.time() - (folder / "manifest.json").stat().st_mtime > RECENT_SECONDS:
+                remove_entry(root, folder.name)
+                removed += 1
+    return removed
+
+
+def clear(root: Path | None = None) -> int:
+    """Delete every entry, remembered digest and lock of the cache; returns entries deleted."""
+    root = cache_dir() if root is None else root
+    count = len(entries(root))
+    shutil.rmtree(root, ignore_errors=True)
+    return count
+
+
+def cached_load(
+    config: SourceConfig,
+    when: pd.Timestamp,
+    build: Callable[[Callable[[Path], bytes]], Dataset],
+    root: Path | None = None,
+) -> Dataset:
+    """The data set of ``config`` as of ``when``: from the cache, else ``build(digest)`` stored.
+
+    ``build`` does the full load; it receives the (remembered) file-digest function to compute
+    the fingerprint with, so no file is hashed twice. Errors of ``build`` (validation) pass
+    through and nothing is stored. A cache folder that cannot be written only costs the reuse.
+    """
+    global last_outcome
+    root = cache_dir() if root is None else root
+
+    def digest(path: Path) -> bytes:
+        return file_digest(path, root)
+
+    key = entry_key(config, when, digest)
+    ds = read_entry(root, key)
+    if ds is not None:
+        last_outcome = "hit"
+        return dataclasses.replace(ds, engine=config.engine)  # the engine is the source's
+    try:
+        handle = _acquire(root, key)
+    except OSError as exc:  # read-only or missing home: load without the cache
+        _log.info("cache folder %s not usable (%s)", root, exc)
+        last_outcome = "uncacheable"
+        return build(digest)
+    try:
+        ds = read_entry(root, key)  # built by another process while this one waited
+        if ds is not None:
+            last_outcome = "hit"
+            return dataclasses.replace(ds, engine=config.engine)
+        ds = build(digest)
+        try:
+            write_entry(root, key, ds)
+            prune(root)
+            last_outcome = "miss"
+        except (Uncacheable, OSError, pa.ArrowException) as exc:
+            _log.info("data set not cached: %s", exc)
+            last_outcome = "uncacheable"
+        return ds
+    finally:
+        _release(handle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.loading.cache [--clear]``: list (or delete) the cache's entries."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.loading.cache", description=__doc__)
+    parser.add_argument("--clear", action="store_true", help="delete the whole cache folder")
+    args = parser.parse_args(argv)
+    root = cache_dir()
+    if args.clear:
+        print(f"removed {clear(root)} entries from {root}")
+        return 0
+    print(f"cache folder: {root} ({'on' if enabled() else 'off: ' + SWITCH_VARIABLE})")
+    for folder in entries(root):
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+        print(f"  {folder.name}  {size:8.1f} MB  {manifest['source']}  {manifest['created']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
