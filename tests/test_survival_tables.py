@@ -204,6 +204,10 @@ def test_sentences_use_dates_and_display_names():
         "Reference levels of the hazard ratios: Acquisition channel: Referral; Industry: Food "
         "processing."
     )
+    assert sv.ph_sentence(SimpleNamespace(ph_note="No covariate breaks it.", penalizer=0.0)) == (
+        "No covariate breaks it. Penalizer chosen by 4-fold cross-validation: 0 (no shrinkage)."
+    )
+    assert sv.ph_sentence(SimpleNamespace(ph_note="N.", penalizer=0.05)).endswith(": 0.05.")
     recal = SimpleNamespace(landmark=pd.Timestamp("2025-04-05"), accounts=1317, events=448)
     assert "at the landmark 5 Apr 2025 (1,317 accounts" in sv.recalibration_sentence(recal)
     assert sv.days_text(INF) == "not reached" and sv.days_text(371.0) == "12.2 months"

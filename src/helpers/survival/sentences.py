@@ -56,7 +56,8 @@ def ph_sentence(model: ChurnModel | Skipped) -> str:
         return model.sentence()
     return (
         model.ph_note
-        + f" Penalizer chosen by 4-fold cross-validation: {formats.number(model.penalizer)}."
+        + " Penalizer chosen by 4-fold cross-validation: "
+        + (f"{formats.number(model.penalizer)}." if model.penalizer else "0 (no shrinkage).")
     )
 
 
