@@ -129,8 +129,9 @@ def test_partial_period_and_too_few_periods():
 def test_sentences_are_computed(demo):
     c = dec.revenue_components(demo["orders"], demo["leads"], "Q", end=demo.analysis_date)
     change = dec.revenue_change(c, lag=1)
-    text = " ".join(dec.findings(components=c, change=change))
-    assert str(change.after) in text and str(change.before) in text
+    text = " ".join(dec.findings(components=c, change=change, currency="EUR"))
+    assert "2025 Q4" in text and "2025 Q3" in text and "M EUR" in text
+    assert "2025Q" not in text
     assert dec.driver_sentence(change=change).startswith("The largest contribution to the change")
 
 
@@ -161,9 +162,9 @@ def test_revenue_change_hand_checked():
     assert contributions["base"] == 0 and contributions["retention"] == 0
     assert contributions["new (not split)"] == -30.0 and contributions["reactivated"] == 40.0
     assert change.top["driver"] == "repurchase_volume"
-    assert dec.driver_sentence(change=change) == (
-        "The largest contribution to the change was spend per retained account: it took away 60 "
-        "as it went from 120 to 60."
+    assert dec.driver_sentence(change=change, currency="EUR") == (
+        "The largest contribution to the change was spend per retained account: it took away "
+        "60 EUR as it went from 120 EUR per account to 60 EUR per account."
     )
 
 
@@ -185,20 +186,20 @@ def test_mix_sentence_defaults_to_the_last_complete_period():
     partial = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-08-15")
     assert str(dec.latest_period(components=partial)) == "2025Q2"
     assert dec.mix_sentence(components=partial) == (
-        "In 2025Q2, accounts that also bought in the period before brought the largest part "
+        "In 2025 Q2, accounts that also bought in the period before brought the largest part "
         "of revenue (80%), then new accounts (20%) and returning accounts (0%)."
     )
 
 
 def test_findings_hand_checked():
     change = dec.revenue_change(components=Q3, lag=1)
-    assert dec.findings(components=Q3, change=change) == [
-        "Revenue fell from 150 in 2025Q2 to 100 in 2025Q3 (-33.3%).",
-        "In 2025Q3, 60% of revenue came from accounts that also bought in the period before "
+    assert dec.findings(components=Q3, change=change, currency="EUR") == [
+        "Revenue fell from 150 EUR in 2025 Q2 to 100 EUR in 2025 Q3 (-33.3%).",
+        "In 2025 Q3, 60% of revenue came from accounts that also bought in the period before "
         "(50% of those 2 accounts bought again), 0% from 0 new accounts and 40% from 1 "
         "returning accounts.",
-        "The largest positive contribution was reactivated accounts (40).",
-        "The largest negative contribution was spend per retained account (-60).",
+        "The largest positive contribution was reactivated accounts (40 EUR).",
+        "The largest negative contribution was spend per retained account (-60 EUR).",
     ]
 
 
@@ -220,9 +221,18 @@ def test_metrics_hand_checked(tmp_path):
         {"region": "north"},
         {},
     )
-    table = dec.headline_table(metrics=m)
-    assert table.loc["revenue_change", "value"] == -50.0
-    assert "drivers" not in table.index and "rows" not in table.index
+    m = dataclasses.replace(m, currency="EUR")
+    table = dec.headline_table(metrics=m).set_index("measure")["value"]
+    assert table["Change in revenue"] == "-50 EUR" and table["Revenue in the period"] == "100 EUR"
+    assert (table["Period"], table["Compared with"]) == ("2025 Q3", "2025 Q2")
+    assert (
+        table["Data as of"] == "30 Sep 2025"
+        and table["Retention of the previous period's buyers"] == "50%"
+    )
+    assert table["Largest driver of the change"] == "spend per retained account"
+    assert table["New accounts in the period"] == "0 accounts"
+    assert not any("_" in label for label in table.index)  # no code names
+    assert "f00d" not in table.to_numpy()  # the fingerprint is in the report header
     reporting.write_metrics(tmp_path, m)
     back = schemas.read(tmp_path, schemas.OverviewMetrics)  # floats rounded to 6 digits
     assert back.top_driver_contribution == -60.0 and back.rows == m.rows
@@ -241,8 +251,8 @@ def test_metrics_of_a_skipped_change_are_null_with_the_reason():
     assert m.period is None and m.drivers is None and m.rows == {"orders": 8}
     assert set(m.skipped) == set(dec.CHANGE_FIELDS)
     assert m.skipped["revenue"] == change.why()
-    table = dec.headline_table(metrics=m)
-    assert table.loc["revenue", "value"] is None and "drivers" not in table.index
+    table = dec.headline_table(metrics=m).set_index("measure")["value"]
+    assert table["Revenue in the period"] == "not available"
 
 
 def test_charts_of_the_notebook():
@@ -277,3 +287,13 @@ def test_components_step_skips_without_orders_and_runs_without_leads():
     assert "leads" not in table.index and "conversion" not in table.index
     assert table.loc["retention"].iloc[0] == "n/a"  # no buyers before the first period
     assert not table.isna().any().any()
+    assert table.columns.tolist() == ["2025 Q1", "2025 Q2", "2025 Q3"]
+
+
+def test_factor_table_is_text_with_units_not_raw_floats():
+    table = dec.factor_table(components=Q3, currency="EUR")
+    assert table.loc["revenue"].tolist() == ["150 EUR", "150 EUR", "100 EUR"]
+    assert table.loc["conversion", "2025 Q1"] == "50.0%"
+    assert table.loc["new accounts", "2025 Q1"] == "2"
+    assert table.loc["revenue per new account", "2025 Q1"] == "75 EUR"
+    assert all(isinstance(v, str) and not v.endswith(".0") for v in table.to_numpy().ravel())

@@ -190,3 +190,20 @@ def test_order_checks_say_when_there_are_no_orders():
         "(revenue, its mix and its drivers need the order lines)."
     )
     assert health.warts_sentence(warts=checks).step == "The order checks"
+
+
+def test_tables_display_has_dates_without_times_and_reader_names():
+    html = health.tables_display(
+        ds=dataset({"accounts": accounts(), "orders": orders_in_file_order()})
+    ).to_html()
+    assert "15 Nov 2022" in html and "1 Mar 2024" in html
+    assert "00:00:00" not in html and "channel_spend" not in html and "Channel spend" in html
+    assert "NaT" not in html and "nan" not in html
+
+
+def test_warnings_display_is_a_sentence_when_there_are_no_warnings():
+    shown = health.warnings_display(ds=dataset({"orders": orders_in_file_order()}))
+    assert shown.data == "No data warnings."
+    warnings = [Problem("channel_spend", None, "spend is company-wide", (), 1200)]
+    html = health.warnings_display(ds=dataset({}, warnings)).to_html()
+    assert "spend is company-wide" in html and "1,200" in html

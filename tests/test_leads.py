@@ -112,6 +112,9 @@ def test_lookalike_sentence_table_and_file(tmp_path):
         "test_leads": 40,
         "base_rate": 0.02,
     }
+    view = ld.evaluation_view(result=result).set_index("measure")["value"]
+    assert view.tolist() == ["0.91", "7.6×", "100 leads", "40 leads", "2.0%"]
+    assert "train_leads" not in view.index and "base_rate" not in view.index
     path = ld.save_prospects(result=result, path=tmp_path / "lookalikes.csv")
     assert pd.read_csv(path).equals(prospects)
 
@@ -267,3 +270,42 @@ def test_grading_skips_what_it_cannot_check():
     all_won = leads[leads["won_date"].notna()]
     won = ld.grade_leads(dataclasses.replace(ds, tables={**ds.tables, "leads": all_won}), as_of)
     assert won.hint == "checking the grades needs decided leads of both outcomes"
+
+
+def test_report_views_of_grading_and_prospects():
+    grading = _grading([0.32, 0.027])
+    assert ld.grade_view(grading=grading).iloc[0].tolist() == ["Excellent", "10", "32.0%"]
+    weights = pd.DataFrame(
+        {"coef": [-4.88, 1.632], "low": [-5.09, 1.5], "high": [-4.66, 1.76], "p": [0.0, 0.0123]},
+        index=["const", "inquiry"],
+    )
+    view = ld.weights_view(grading=dataclasses.replace(grading, weights=weights))
+    assert view.to_dict("records")[1] == {
+        "indicator": "sent an inquiry",
+        "coefficient (log-odds)": "+1.63",
+        "95% interval": "+1.50 to +1.76",
+        "p-value": "0.012",
+    }
+    assert view.loc[0, "p-value"] == "<0.001"
+    prospects = pd.DataFrame(
+        {
+            "lead_id": ["L2"],
+            "size_band": ["large"],
+            "industry": ["food_processing"],
+            "region": ["south"],
+            "source_channel": ["linkedin_ads"],
+            "created_date": [pd.Timestamp("2025-11-23")],
+            "propensity": [0.561],
+        }
+    )
+    result = ld.Lookalikes(0.9, 7.0, 100, 40, 0.02, prospects)
+    row = ld.prospects_view(result=result, names={"south": "South region"}).iloc[0].tolist()
+    assert row == [
+        "L2",
+        "Large",
+        "Food processing",
+        "South region",
+        "LinkedIn ads",
+        "23 Nov 2025",
+        "56%",
+    ]

@@ -169,7 +169,7 @@ def test_migration_scores_earlier_tiers_with_the_given_weights(demo, features):
     assert (m.start, m.end, m.months) == (start, as_of, 12)
     assert m.moved_up + m.moved_down + np.trace(m.counts.to_numpy()) == m.counts.to_numpy().sum()
     assert sg.migration_sentence(m).startswith(f"{m.moved_up} accounts moved up")
-    assert sg.migration_caption(m).startswith(f"Tier migration from {start:%Y-%m-%d} (rows)")
+    assert sg.migration_caption(m).startswith("Tier migration from 31 Dec 2024 (rows)")
 
 
 def test_value_tiers_use_the_weights(demo, features):
@@ -242,9 +242,15 @@ def test_rfm_tables_and_champions_sentence():
     assert seg.loc["champions"].to_dict() == {"accounts": 2, "mean_revenue": 200.0}
     heat = sg.rfm_heat(scores=scores)
     assert list(heat.index) == [5, 1] and heat.loc[5, 5] == 200.0 and heat.loc[1, 1] == 10.0
-    assert sg.champions_sentence(scores=scores) == (
-        "Champions (recent and frequent) are 2 accounts with mean revenue 200."
+    assert sg.champions_sentence(scores=scores, currency="EUR") == (
+        "Champions (recent and frequent) are 2 accounts with mean revenue 200 EUR."
     )
+    view = sg.rfm_view(segments=seg, currency="EUR")
+    assert view.to_dict("records")[0] == {
+        "segment": "Champions",
+        "accounts": "2",
+        "mean revenue per account": "200 EUR",
+    }
 
 
 def test_type_summary_and_sentence_hand_checked():
@@ -426,3 +432,62 @@ def test_clusters_use_the_features_that_vary(features):
     assert not sg.name_clusters(x, labels).str.contains("margin").any()
     no_margin = sg.cluster_features(features.assign(margin_rate=np.nan))
     assert "margin_rate" not in no_margin and no_margin.notna().all().all()
+
+
+def test_report_tables_are_text_with_units_and_reader_names():
+    conc = {
+        "top_1pct_share": 0.14,
+        "top_20pct_share": 0.8,
+        "gini": 0.7512,
+        "accounts": 2883,
+    }
+    view = sg.concentration_view(concentration=conc).set_index("measure")["value"]
+    assert view["Share of revenue from the top 1% of accounts"] == "14%"
+    assert view["Gini coefficient (0 equal, 1 one account)"] == "0.75"
+    assert view["Accounts"] == "2,883"
+    prof = sg.tier_view(profile=sg.tier_profile(features=FEATURES, tiers=TIERS), currency="EUR")
+    assert prof["tier"].tolist() == ["Strategic", "Key", "Long tail"]
+    key = prof.set_index("tier").loc["Key"]
+    assert (key["revenue"], key["orders per account"], key["median margin rate"]) == (
+        "450 EUR",
+        "3",
+        "35.0%",
+    )
+    revenue = pd.Series([60.0, 20.0, 10.0, 5.0, 5.0, -3.0], index=list("abcdef"))
+    abc = sg.abc_view(abc_table=sg.abc_table(abc=sg.abc_classes(revenue), revenue=revenue))
+    assert abc.iloc[0].tolist() == ["A", "2", "33%", "80%"]
+    migration = sg.tier_migration(
+        pd.Series({"a": "key", "b": "long tail"}),
+        pd.Series({"a": "strategic", "b": "long tail"}),
+        pd.Series({"a": 12_345_678.0, "b": 10.0}),
+        start=pd.Timestamp("2024-12-31"),
+        end=pd.Timestamp("2025-12-31"),
+        months=12,
+    )
+    money = sg.migration_money_view(migration=migration, currency="EUR")
+    assert money.loc["Key", "Strategic"] == "12.3M EUR"
+    assert (money.index.name, money.columns.name) == ("tier on 31 Dec 2024", "tier on 31 Dec 2025")
+    assert sg.migration_counts_view(migration=migration).loc["Long tail", "Long tail"] == "1"
+    assert sg.migration_caption(migration=migration).startswith(
+        "Tier migration from 31 Dec 2024 (rows) to 31 Dec 2025 (columns)"
+    )
+    for frame in (view.to_frame(), prof, abc, money):  # no raw floats left for the styler
+        assert all(isinstance(v, str) for v in frame.to_numpy().ravel())
+
+
+def test_cluster_tables_read_on_their_own_scales(features):
+    result = sg.behaviour_clusters(features, k=4, seed=42, stability_runs=2)
+    view = sg.cluster_view(result=result, currency="EUR")
+    assert list(view.columns) == [
+        "cluster",
+        "median order value",
+        "orders per active month",
+        "margin rate",
+        "product categories",
+        "accounts",
+    ]
+    assert view["median order value"].str.endswith(" EUR").all()
+    assert not any("log" in c for c in view.columns)
+    sil = sg.silhouette_view(result=result)
+    assert sil.loc[sil["chosen"] == "yes", "clusters"].tolist() == ["4"]
+    assert sil["silhouette"].str.fullmatch(r"-?\d\.\d\d").all()

@@ -29,7 +29,6 @@ offers LMDI for a single identity, and it is ten lines. When a factor is zero in
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money, pct
+from helpers import formats
 from helpers.schemas import Fields, OverviewMetrics
 from helpers.steps import Skipped, step
 
@@ -244,45 +243,58 @@ def comparison_periods(components: pd.DataFrame, lag: int = 1) -> tuple[object, 
     return complete[-1 - lag], complete[-1]
 
 
+#: Rows of :func:`factor_table`: component column -> (reader's label, kind of number).
+_FACTOR_ROWS: dict[str, tuple[str, str]] = {
+    "revenue": ("revenue", "money"),
+    "leads": ("leads", "count"),
+    "conversion": ("conversion", "share1"),
+    "new_accounts": ("new accounts", "count"),
+    "new_volume": ("revenue per new account", "money"),
+    "base": ("last period's buyers (accounts)", "count"),
+    "retention": ("retention", "share1"),
+    "repurchase_volume": ("revenue per retained account", "money"),
+    "reactivated": ("reactivated revenue", "money"),
+}
+
+
+def _cell(kind: str, value: Any, currency: str | None) -> str:
+    if kind == "money":
+        return formats.money(value, currency, missing="n/a")
+    if kind == "share1":
+        return formats.share(value, 1, missing="n/a")
+    return formats.count(value, missing="n/a")
+
+
 @step("The revenue identity")
-def factor_table(components: pd.DataFrame) -> pd.DataFrame:
-    """The identity's factors per period, rounded and named for a report table; without a
-    leads table the leads and conversion rows are left out, and a ratio without a base
-    (retention in the first period) reads "n/a"."""
-    cols = {
-        "revenue": "revenue",
-        "leads": "leads",
-        "conversion": "conversion",
-        "new_accounts": "new accounts",
-        "new_volume": "volume per new account",
-        "base": "last period's buyers",
-        "retention": "retention",
-        "repurchase_volume": "volume per retained account",
-        "reactivated": "reactivated revenue",
-    }
+def factor_table(components: pd.DataFrame, *, currency: str | None = None) -> pd.DataFrame:
+    """The identity's factors per period as a report table of text: one row per factor (its
+    label), one column per period ("2025 Q4"); money with ``currency`` ("11.1M EUR"), counts
+    with separators, shares in percent to one decimal. Without a leads table the leads and
+    conversion rows are left out; a ratio without a base (retention in the first period)
+    reads "n/a"."""
+    rows = dict(_FACTOR_ROWS)
     if components["leads"].isna().all():
-        cols = {k: v for k, v in cols.items() if k not in ("leads", "conversion")}
-    table = components[list(cols)].rename(columns=cols)
-    table.index = table.index.astype(str)
-    for col in ("conversion", "retention"):
-        if col in table:
-            table[col] = table[col].map(lambda v: pct(v, 1))
-    for col in (
-        "revenue",
-        "volume per new account",
-        "volume per retained account",
-        "reactivated revenue",
-    ):
-        table[col] = table[col].round(0)
-    return table.T.astype(object).where(table.T.notna(), "n/a")
+        rows = {k: v for k, v in rows.items() if k not in ("leads", "conversion")}
+    table = pd.DataFrame(
+        {
+            label: [_cell(kind, v, currency) for v in components[col]]
+            for col, (label, kind) in rows.items()
+        },
+        index=[formats.period(p) for p in components.index.astype(str)],
+    )
+    return table.T.rename_axis(None, axis=1)
 
 
-def _factor_value(driver: str, value: float) -> str:
+def _factor_value(driver: str, value: float, currency: str | None = None) -> str:
     if driver in ("conversion", "retention"):
-        return pct(value, 1)
-    if driver in ("leads", "base", "new_accounts"):
-        return f"{value:,.0f}"
-    return money(value)
+        return formats.share(value, 1)
+    if driver == "leads":
+        return f"{formats.count(value)} leads"
+    if driver in ("base", "new_accounts"):
+        return f"{formats.count(value)} accounts"
+    if driver in ("new_volume", "repurchase_volume"):
+        return f"{formats.money(value, currency)} per account"
+    return formats.money(value, currency)
 
 
 # --- the change between two periods, as a study step --------------------------------------------
@@ -330,16 +342,16 @@ def revenue_change(components: pd.DataFrame, *, lag: int = 1) -> RevenueChange |
 
 
 @step("The split of the revenue change")
-def driver_sentence(change: RevenueChange) -> str:
+def driver_sentence(change: RevenueChange, *, currency: str | None = None) -> str:
     """One sentence on the factor with the largest contribution to the change (an accounting
-    split, not a cause), with its before and after values."""
+    split, not a cause), with its before and after values (money in ``currency``)."""
     top = change.top
     verb = "added" if top["contribution"] >= 0 else "took away"
     return (
         f"The largest contribution to the change was {top['label']}: it {verb} "
-        f"{money(abs(top['contribution']))} as it went from "
-        f"{_factor_value(top['driver'], top['before'])} to "
-        f"{_factor_value(top['driver'], top['after'])}."
+        f"{formats.money(abs(top['contribution']), currency)} as it went from "
+        f"{_factor_value(top['driver'], top['before'], currency)} to "
+        f"{_factor_value(top['driver'], top['after'], currency)}."
     )
 
 
@@ -364,45 +376,53 @@ def mix_sentence(components: pd.DataFrame, period: Any = None) -> str:
     shares = {k: row[k] / row["revenue"] for k in words}
     order = sorted(shares, key=shares.get, reverse=True)
     return (
-        f"In {period}, {words[order[0]]} brought the largest part of revenue "
-        f"({pct(shares[order[0]])}), then {words[order[1]]} ({pct(shares[order[1]])}) and "
-        f"{words[order[2]]} ({pct(shares[order[2]])})."
+        f"In {formats.period(period)}, {words[order[0]]} brought the largest part of revenue "
+        f"({formats.share(shares[order[0]])}), then {words[order[1]]} "
+        f"({formats.share(shares[order[1]])}) and {words[order[2]]} "
+        f"({formats.share(shares[order[2]])})."
     )
 
 
-def findings(components: pd.DataFrame | Skipped, change: RevenueChange | Skipped) -> list[str]:
+def findings(
+    components: pd.DataFrame | Skipped,
+    change: RevenueChange | Skipped,
+    *,
+    currency: str | None = None,
+) -> list[str]:
     """Key findings as plain sentences: how revenue changed, where the latest period's revenue
     came from, and the largest positive and negative contributions (an accounting split of
-    the change, not its causes; or why the change is not available)."""
+    the change, not its causes; or why the change is not available); money in ``currency``,
+    periods as "2025 Q4"."""
     if isinstance(components, Skipped):
         return [components.sentence()]
     if isinstance(change, Skipped):
         return [mix_sentence(components), change.sentence()]
-    before, after = change.before, change.after
-    b, a = components.loc[before], components.loc[after]
+    b, a = components.loc[change.before], components.loc[change.after]
+    before, after = formats.period(change.before), formats.period(change.after)
     diff = a["revenue"] - b["revenue"]
     direction = "rose" if diff >= 0 else "fell"
     rel = diff / b["revenue"] if b["revenue"] else float("nan")
     out = [
-        f"Revenue {direction} from {money(b['revenue'])} in {before} to {money(a['revenue'])} "
-        f"in {after} ({'+' if diff >= 0 else ''}{pct(rel, 1)}).",
-        f"In {after}, {pct(a['existing'] / a['revenue'])} of revenue came from accounts that "
-        f"also bought in the period before ({pct(a['retention'])} of those "
-        f"{int(a['base']):,} accounts bought again), "
-        f"{pct(a['new'] / a['revenue'])} from {int(a['new_accounts'])} new accounts and "
-        f"{pct(a['reactivated'] / a['revenue'])} from {int(a['reactivated_accounts'])} "
-        "returning accounts.",
+        f"Revenue {direction} from {formats.money(b['revenue'], currency)} in {before} to "
+        f"{formats.money(a['revenue'], currency)} in {after} ({formats.change(rel, 1)}).",
+        f"In {after}, {formats.share(a['existing'] / a['revenue'])} of revenue came from "
+        f"accounts that also bought in the period before ({formats.share(a['retention'])} of "
+        f"those {formats.count(a['base'])} accounts bought again), "
+        f"{formats.share(a['new'] / a['revenue'])} from {formats.count(a['new_accounts'])} new "
+        f"accounts and {formats.share(a['reactivated'] / a['revenue'])} from "
+        f"{formats.count(a['reactivated_accounts'])} returning accounts.",
     ]
     ranked = change.drivers.sort_values("contribution")
     up, down = ranked.iloc[-1], ranked.iloc[0]
     if up["contribution"] > 0:
         out.append(
-            f"The largest positive contribution was {up['label']} ({money(up['contribution'])})."
+            f"The largest positive contribution was {up['label']} "
+            f"({formats.money(up['contribution'], currency)})."
         )
     if down["contribution"] < 0:
         out.append(
             f"The largest negative contribution was {down['label']} "
-            f"({money(down['contribution'])})."
+            f"({formats.money(down['contribution'], currency)})."
         )
     return out
 
@@ -471,12 +491,52 @@ def metrics(
     )
 
 
+#: Rows of :func:`headline_table`: metrics field -> (reader's label, kind of number).
+_HEADLINE_ROWS: dict[str, tuple[str, str]] = {
+    "analysis_date": ("Data as of", "date"),
+    "period": ("Period", "period"),
+    "revenue": ("Revenue in the period", "money"),
+    "compared_with": ("Compared with", "period"),
+    "revenue_before": ("Revenue in that period", "money"),
+    "revenue_change": ("Change in revenue", "signed money"),
+    "new_accounts": ("New accounts in the period", "count"),
+    "retention": ("Retention of the previous period's buyers", "share"),
+    "share_existing": ("Share of revenue from existing accounts", "share"),
+    "share_new": ("Share of revenue from new accounts", "share"),
+    "share_reactivated": ("Share of revenue from returning accounts", "share"),
+    "top_driver": ("Largest driver of the change", "driver"),
+    "top_driver_contribution": ("Its contribution", "signed money"),
+}
+
+
+def _headline_value(kind: str, value: Any, currency: str | None) -> str:
+    if kind == "date":
+        return formats.date(value)
+    if kind == "period":
+        return formats.period(value)
+    if kind == "money":
+        return formats.money(value, currency)
+    if kind == "signed money":
+        return ("+" if _positive(value) else "") + formats.money(value, currency)
+    if kind == "count":
+        return f"{formats.count(value)} accounts"
+    if kind == "share":
+        return formats.share(value)
+    return FACTOR_WORDS.get(str(value), formats.display_name(value))
+
+
+def _positive(value: Any) -> bool:
+    """True for a finite number above zero (a change that gets a "+" sign)."""
+    return formats.finite(value) and float(value) > 0
+
+
 def headline_table(metrics: OverviewMetrics) -> pd.DataFrame:
-    """The single-valued headline numbers (fields declared as mappings left out) as a
-    one-column table (``value``; None for a skipped number)."""
-    values = {
-        f.name: getattr(metrics, f.name)
-        for f in dataclasses.fields(metrics)
-        if "dict" not in str(f.type)
-    }
-    return pd.Series(values, name="value", dtype=object).to_frame()
+    """The headline numbers of :func:`metrics` for readers: a two-column table (``measure``,
+    ``value``) with labels and units (money in the metrics' currency, periods as "2025 Q4",
+    shares in percent); a number the study could not compute reads "not available"."""
+    rows = []
+    for name, (label, kind) in _HEADLINE_ROWS.items():
+        value = getattr(metrics, name)
+        text = "not available" if value is None else _headline_value(kind, value, metrics.currency)
+        rows.append({"measure": label, "value": text})
+    return pd.DataFrame(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers import formats, reporting
 from helpers.contract import TABLES
 from helpers.loading import Dataset
 from helpers.steps import Skipped, step
@@ -108,15 +109,32 @@ def warnings_table(ds: Dataset) -> pd.DataFrame:
     )
 
 
+def tables_display(ds: Dataset):
+    """:func:`table_summary` for the report: tables by their reader-facing names, rows with
+    separators, dates without a time ("28 Jan 2022"), no row numbers."""
+    frame = table_summary(ds)
+    frame.index = [formats.display_name(name, ds.display_names) for name in frame.index]
+    frame = frame.rename_axis("table").reset_index()
+    kinds = {"rows": "count", "first date": "date", "last date": "date"}
+    return reporting.styled(frame, formats.column_formats(kinds), hide_index=True)
+
+
+def warnings_display(ds: Dataset):
+    """:func:`warnings_table` for the report without row numbers, or the sentence "No data
+    warnings." when the loader raised none (never an empty table)."""
+    if not ds.warnings:
+        return reporting.say("No data warnings.")
+    table = warnings_table(ds)
+    return reporting.styled(table, formats.column_formats({"rows": "count"}), hide_index=True)
+
+
 @step("The order checks")
 def warts_sentence(warts: dict[str, float]) -> str:
     """What needs care in the orders (:func:`order_warts`), as one sentence: lines, returns
     with their share of sales value, cancelled lines and lines out of date order."""
-    from helpers.reporting import pct
-
     return (
         f"The orders table has {warts['order_lines']:,} lines: {warts['returned_lines']:,} "
-        f"returns ({pct(warts['returned_value_share'], 1)} of sales value), "
+        f"returns ({formats.share(warts['returned_value_share'], 1)} of sales value), "
         f"{warts['cancelled_lines']:,} cancelled lines (left out of revenue) and "
         f"{warts['rows_out_of_date_order']:,} lines that sit out of date order in the file "
         "(data that arrived late; nothing here depends on the order of rows)."

@@ -10,7 +10,7 @@ Modules: :mod:`.windows` (months of history, windows that fit it), :mod:`.revenu
 features, revenue, concentration, Lorenz, ABC), :mod:`.rfm_scores` (RFM scores and segments),
 :mod:`.tiers` (tier score, value tiers, tier migration), :mod:`.trends` (customer types by the
 trend of order value), :mod:`.behaviour` (behavioural clusters), :mod:`.study` (findings and
-metrics).
+metrics), :mod:`.tables` (the steps' results as report tables of text).
 """
 
 from helpers.segmentation.behaviour import (
@@ -46,6 +46,17 @@ from helpers.segmentation.rfm_scores import (
     rfm_segments,
 )
 from helpers.segmentation.study import findings, metrics
+from helpers.segmentation.tables import (
+    abc_view,
+    cluster_view,
+    concentration_view,
+    migration_counts_view,
+    migration_money_view,
+    rfm_view,
+    silhouette_view,
+    tier_view,
+    types_view,
+)
 from helpers.segmentation.tiers import (
     MIN_GROWTH_MONTHS,
     MIN_MIGRATION_MONTHS,
@@ -74,6 +85,15 @@ from helpers.segmentation.trends import (
 from helpers.segmentation.windows import adapted_window, history_months, varies
 
 __all__ = [
+    "abc_view",
+    "cluster_view",
+    "concentration_view",
+    "migration_counts_view",
+    "migration_money_view",
+    "rfm_view",
+    "silhouette_view",
+    "tier_view",
+    "types_view",
     "CLUSTER_FEATURES",
     "MIN_CLUSTER_ACCOUNTS",
     "MIN_GROWTH_MONTHS",

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from helpers import formats
 from helpers.features import features_for
-from helpers.reporting import pct
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -132,6 +132,6 @@ def concentration_sentence(concentration: Mapping[str, float]) -> str:
     share = concentration["top_20pct_share"]
     level = "highly" if share >= 0.7 else "moderately" if share >= 0.5 else "not very"
     return (
-        f"Revenue is {level} concentrated: {pct(share)} from the top fifth of the "
+        f"Revenue is {level} concentrated: {formats.share(share)} from the top fifth of the "
         f"{concentration['accounts']:,} accounts."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money
+from helpers import formats
 from helpers.steps import step
 
 #: RFM segment rules, checked in order (first match wins): (name, condition on R, F, M scores).
@@ -71,12 +71,13 @@ def rfm_heat(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 @step("RFM")
-def champions_sentence(scores: pd.DataFrame) -> str:
-    """How many accounts are champions (recent and frequent) and their mean revenue."""
+def champions_sentence(scores: pd.DataFrame, currency: str | None = None) -> str:
+    """How many accounts are champions (recent and frequent) and their mean revenue per
+    account (in ``currency``)."""
     champions = scores.loc[scores["segment"] == "champions", "monetary"]
     if champions.empty:
         return f"None of the {len(scores):,} buying accounts is a champion (recent and frequent)."
     return (
         f"Champions (recent and frequent) are {len(champions):,} accounts with mean revenue "
-        f"{money(champions.mean())}."
+        f"{formats.money(champions.mean(), currency)}."
     )

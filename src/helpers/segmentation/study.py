@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from helpers.reporting import pct
+from helpers import formats
 from helpers.schemas import Fields, SegmentationMetrics
 from helpers.steps import Skipped
 
@@ -39,10 +39,10 @@ def findings(
     share = revenue.reindex(strategic).sum() / revenue.clip(lower=0).sum()
     return [
         f"The top 20% of the {len(revenue):,} accounts bring "
-        f"{pct(concentration['top_20pct_share'])} of revenue; the top 1% alone "
-        f"{pct(concentration['top_1pct_share'])} (Gini {concentration['gini']:.2f}).",
-        f"{a.sum():,} A-accounts ({pct(a.mean())} of {len(abc):,} accounts) make 80% of revenue.",
-        f"{len(strategic)} strategic accounts hold {pct(share)} of revenue.",
+        f"{formats.share(concentration['top_20pct_share'])} of revenue; the top 1% alone "
+        f"{formats.share(concentration['top_1pct_share'])} (Gini {concentration['gini']:.2f}).",
+        f"{a.sum():,} A-accounts ({formats.share(a.mean())} of {len(abc):,} accounts) make 80% of revenue.",
+        f"{len(strategic)} strategic accounts hold {formats.share(share)} of revenue.",
     ]
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from helpers import formats
 from helpers.features import features_for
 from helpers.segmentation.windows import adapted_window, history_months
 from helpers.steps import Skipped, step
@@ -264,8 +265,8 @@ def tier_migration_since(
 def migration_caption(migration: TierMigration) -> str:
     """What the two migration tables show: the dates of their rows and columns."""
     return (
-        f"Tier migration from {migration.start:%Y-%m-%d} (rows) to {migration.end:%Y-%m-%d} "
-        "(columns): accounts, then their current revenue."
+        f"Tier migration from {formats.date(migration.start)} (rows) to "
+        f"{formats.date(migration.end)} (columns): accounts, then their current revenue."
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import pct
+from helpers import formats
 from helpers.segmentation.windows import adapted_window, history_months, varies
 from helpers.steps import Skipped, step
 
@@ -170,5 +170,5 @@ def types_sentence(types: pd.DataFrame) -> str:
         )
     return (
         f"{len(growing)} of {len(types):,} typed accounts grow their order value significantly "
-        f"(5% false discovery rate; median growth {pct(growing.median())} a year)."
+        f"(5% false discovery rate; median growth {formats.share(growing.median())} a year)."
     )

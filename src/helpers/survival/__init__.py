@@ -23,7 +23,8 @@ Modules: :mod:`.definition`, :mod:`.kaplan_meier`, :mod:`.tiers` (survival by ti
 landmark), :mod:`.cox`, :mod:`.aft`, :mod:`.predict`, :mod:`.accuracy` (Uno's C, AUC, Brier,
 IBS), :mod:`.scoring`, :mod:`.backtest`, :mod:`.recalibration`, :mod:`.prechurn`, :mod:`.ltv`
 (with :class:`LtvSettings`, and ``channel_ltv`` for the channel study), :mod:`.bgnbd` and
-:mod:`.bgnbd_checks` (the BG/NBD lens), :mod:`.sentences`, :mod:`.study`.
+:mod:`.bgnbd_checks` (the BG/NBD lens), :mod:`.sentences`, :mod:`.tables` (the steps' results as
+report tables of text, ``*_view``), :mod:`.study`.
 """
 
 from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
@@ -112,9 +113,33 @@ from helpers.survival.sentences import (
     tier_sentence,
 )
 from helpers.survival.study import ChurnStudy, churn_study, findings, metrics
+from helpers.survival.tables import (
+    aft_view,
+    backtest_view,
+    bgnbd_view,
+    covariate_name,
+    logrank_view,
+    ltv_view,
+    medians_view,
+    pairs_view,
+    ph_view,
+    prechurn_view,
+    sensitivity_view,
+)
 from helpers.survival.tiers import TierSurvival, landmark_tiers, tier_survival
 
 __all__ = [
+    "aft_view",
+    "backtest_view",
+    "bgnbd_view",
+    "covariate_name",
+    "logrank_view",
+    "ltv_view",
+    "medians_view",
+    "pairs_view",
+    "ph_view",
+    "prechurn_view",
+    "sensitivity_view",
     "aft_sentence",
     "backtest_sentence",
     "backtest_table",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money, pct
+from helpers import formats
 from helpers.steps import Skipped, step
 from helpers.survival.accuracy import auc_at
 from helpers.survival.backtest import Backtest
@@ -194,20 +194,21 @@ def with_p_alive(prechurn: pd.DataFrame, btyd: BuyTillYouDie | Skipped) -> pd.Da
 # ---- sentences -------------------------------------------------------------------------------
 
 
-def bgnbd_sentence(btyd: BuyTillYouDie | Skipped) -> str | Skipped:
-    """What the BG/NBD view says about the accounts, and the Gamma-Gamma independence check."""
+def bgnbd_sentence(btyd: BuyTillYouDie | Skipped, currency: str | None = None) -> str | Skipped:
+    """What the BG/NBD view says about the accounts (expected revenue in ``currency``), and
+    the Gamma-Gamma independence check."""
     if isinstance(btyd, Skipped):
         return btyd
     a = btyd.accounts
     out = (
-        f"The BG/NBD model puts {pct((a['p_alive'] < 0.5).mean())} of the {len(a):,} buying "
+        f"The BG/NBD model puts {formats.share((a['p_alive'] < 0.5).mean())} of the {len(a):,} buying "
         f"accounts below an even chance of still being customers; together the accounts are "
         f"expected to buy on {a['expected_purchases'].sum():,.0f} days in the next "
         f"{btyd.horizon_days} days"
     )
     revenue = a["expected_revenue"].sum(min_count=1)
     if np.isfinite(revenue):
-        out += f" (repeat buyers: {money(revenue)} of expected revenue)"
+        out += f" (repeat buyers: {formats.money(revenue, currency)} of expected revenue)"
     out += "."
     r = btyd.independence["r"]
     if np.isfinite(r):
@@ -226,7 +227,7 @@ def holdout_sentence(holdout: Holdout | Skipped) -> str | Skipped:
     if isinstance(holdout, Skipped):
         return holdout
     return (
-        f"Fitted on the orders up to {holdout.calibration_end:%Y-%m-%d}, the model expected "
+        f"Fitted on the orders up to {formats.date(holdout.calibration_end)}, the model expected "
         f"{holdout.total_predicted:,.0f} repeat purchase days in the next {holdout.holdout_days} "
         f"days; {holdout.total_actual:,.0f} happened ({holdout.error:+.1%})."
     )
@@ -242,7 +243,7 @@ def agreement_sentence(table: pd.DataFrame | Skipped, cutoff: float = 0.5) -> st
         + table.loc[f"P(alive) ≥ {cutoff:g}", "active"]
     )
     return (
-        f"The two views agree on {pct(same / total)} of the {total:,} accounts; the off-diagonal "
+        f"The two views agree on {formats.share(same / total)} of the {total:,} accounts; the off-diagonal "
         "cells are the accounts where silence and buying rhythm tell different stories."
     )
 
@@ -253,7 +254,7 @@ def p_alive_sentence(result: PAliveBacktest | Skipped) -> str | Skipped:
         return result
     better = "better than" if result.auc_p_alive > result.auc_cox else "not as well as"
     return (
-        f"Computed at {result.start:%Y-%m-%d} with no later data, P(alive) ranks the "
+        f"Computed at {formats.date(result.start)} with no later data, P(alive) ranks the "
         f"{result.accounts:,} accounts that were active by who churned in the next "
         f"{result.horizon_days} days with an AUC of {result.auc_p_alive:.2f}, {better} the "
         f"Cox risk ({result.auc_cox:.2f})."

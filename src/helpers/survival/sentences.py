@@ -5,10 +5,11 @@ A skipped input gives the skip sentence (:meth:`helpers.steps.Skipped.sentence`)
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+
 import pandas as pd
 
-from helpers.reporting import money, pct
+from helpers import formats
 from helpers.steps import Skipped
 from helpers.survival.backtest import Backtest
 from helpers.survival.cox import ChurnModel
@@ -16,6 +17,7 @@ from helpers.survival.definition import ChurnDefinition
 from helpers.survival.kaplan_meier import KaplanMeier
 from helpers.survival.prechurn import revenue_at_risk
 from helpers.survival.recalibration import Recalibration
+from helpers.survival.tables import covariate_name, p_words
 from helpers.survival.tiers import TierSurvival
 
 
@@ -24,7 +26,7 @@ def threshold_sentence(definition: ChurnDefinition | Skipped) -> str:
     if isinstance(definition, Skipped):
         return definition.sentence()
     return (
-        f"{pct(definition.share_of_gaps_within, 1)} of all gaps are shorter than "
+        f"{formats.share(definition.share_of_gaps_within, 1)} of all gaps are shorter than "
         f"{definition.threshold} days, so an account silent for longer has most likely "
         "stopped buying."
     )
@@ -39,18 +41,24 @@ def pairs_sentence(km: KaplanMeier | Skipped) -> str:
     return f"{len(km.pairs)} pairs of levels differ (Holm-corrected p < 0.05):"
 
 
-def references_sentence(model: ChurnModel | Skipped) -> str:
-    """The reference level of each covariate in the model."""
+def references_sentence(model: ChurnModel | Skipped, names: Mapping[str, str] | None = None) -> str:
+    """The reference level of each covariate in the model, by display names (``names``: the
+    data source's, :func:`helpers.formats.display_name`)."""
     if isinstance(model, Skipped):
         return model.sentence()
-    return "Reference levels: " + ", ".join(f"{k} = {v}" for k, v in model.references.items()) + "."
+    levels = [covariate_name(f"{k}={v}", names) for k, v in model.references.items()]
+    return "Reference levels of the hazard ratios: " + "; ".join(levels) + "."
 
 
 def ph_sentence(model: ChurnModel | Skipped) -> str:
     """The proportional-hazards check, its remedy, and the penalizer."""
     if isinstance(model, Skipped):
         return model.sentence()
-    return model.ph_note + f" Penalizer chosen by 4-fold cross-validation: {model.penalizer}."
+    return (
+        model.ph_note
+        + " Penalizer chosen by 4-fold cross-validation: "
+        + (f"{formats.number(model.penalizer)}." if model.penalizer else "0 (no shrinkage).")
+    )
 
 
 def aft_sentence(aft: pd.DataFrame | Skipped) -> str:
@@ -98,33 +106,44 @@ def recalibration_sentence(recal: Recalibration | Skipped) -> str:
     if isinstance(recal, Skipped):
         return recal.sentence()
     return (
-        f"The current probabilities are recalibrated at the landmark {recal.landmark:%Y-%m-%d} "
+        f"The current probabilities are recalibrated at the landmark "
+        f"{formats.date(recal.landmark)} "
         f"({recal.accounts:,} accounts active then, {recal.events:,} of them churned within "
         "the horizon)."
     )
 
 
-def prechurn_sentence(prechurn: pd.DataFrame | Skipped, horizon_days: int) -> str:
-    """How many accounts are on the list and the revenue at risk, with its 95% interval."""
+def prechurn_sentence(
+    prechurn: pd.DataFrame | Skipped, horizon_days: int, currency: str | None = None
+) -> str:
+    """How many accounts are on the list and the revenue at risk (in ``currency``), with its
+    95% interval."""
     risk = revenue_at_risk(prechurn)
     if isinstance(risk, Skipped):
         return risk.sentence()
     return (
-        f"{risk.accounts:,} active accounts are on the list, with {money(risk.total)} of "
-        f"expected revenue at risk in the next {horizon_days} days (95% interval of what may "
-        f"actually be lost: {money(risk.low)}–{money(risk.high)}); the full list is saved as "
-        "`prechurn.csv`."
+        f"{risk.accounts:,} active accounts are on the list, with "
+        f"{formats.money(risk.total, currency)} of expected revenue at risk in the next "
+        f"{horizon_days} days (95% interval of what may actually be lost: "
+        f"{formats.money(risk.low, currency)}–{formats.money(risk.high, currency)}); the full "
+        "list is saved as `prechurn.csv`."
     )
 
 
-def ltv_sentence(by_channel: pd.DataFrame | Skipped) -> str:
-    """The most and least valuable acquisition channel by a new customer's lifetime value."""
+def ltv_sentence(
+    by_channel: pd.DataFrame | Skipped,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The most and least valuable acquisition channel by a new customer's lifetime value
+    (discounted margin in ``currency``; channels by their display names)."""
     if isinstance(by_channel, Skipped):
         return by_channel.sentence()
     t = by_channel.sort_values("mean")
+    best, worst = (formats.display_name(t.index[i], names) for i in (-1, 0))
     return (
-        f"A new customer from {t.index[-1]} is worth {money(t['mean'].iloc[-1])}, one from "
-        f"{t.index[0]} {money(t['mean'].iloc[0])}."
+        f"A new customer from {best} is worth {formats.money(t['mean'].iloc[-1], currency)} "
+        f"of discounted margin, one from {worst} {formats.money(t['mean'].iloc[0], currency)}."
     )
 
 
@@ -146,7 +165,7 @@ def entry_sentence(definition: ChurnDefinition | Skipped) -> str:
     return (
         f"{definition.left_truncated:,} accounts were customers before the export began: their "
         "lifetimes start at their acquisition date (the earliest is "
-        f"{start:%Y-%m-%d}) and they count as at risk only from their age on the export's first "
+        f"{formats.date(start)}) and they count as at risk only from their age on the export's first "
         "day (delayed entry), so the accounts that left before the export cannot bias the curves."
     )
 
@@ -157,15 +176,18 @@ def tier_sentence(tiers: TierSurvival | Skipped) -> str:
         return tiers.sentence()
     medians = tiers.medians["median_days"]
     parts = ", ".join(
-        f"{name} {days_text(value)} ({int(tiers.medians.loc[name, 'accounts']):,} accounts)"
+        f"{formats.display_name(name).lower()} {days_text(value)} "
+        f"({int(tiers.medians.loc[name, 'accounts']):,} accounts)"
         for name, value in medians.items()
     )
     return (
-        f"Tiers as they were on {tiers.landmark:%Y-%m-%d}, accounts followed from that day: "
-        f"median days until they stop buying: {parts}; log-rank p = {tiers.p_value:.2g}."
+        f"Tiers as they were on {formats.date(tiers.landmark)}, accounts followed from that "
+        f"day: median time until they stop buying: {parts}; log-rank p "
+        f"{p_words(tiers.p_value)}."
     )
 
 
 def days_text(days: float) -> str:
-    """Days as text; "not reached" for a median the curve never reaches."""
-    return f"{days:,.0f} days" if np.isfinite(days) else "not reached"
+    """A duration in days as text (days, months or years, :func:`helpers.formats.days`);
+    "not reached" for a median the curve never reaches."""
+    return formats.days(days, missing="not reached")

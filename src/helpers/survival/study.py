@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.reporting import money, pct
+from helpers import formats
 from helpers.schemas import ChurnMetrics, Fields
 from helpers.steps import Skipped
 from helpers.survival.aft import aft_models
@@ -101,13 +101,17 @@ def findings(
     model: ChurnModel | Skipped,
     prechurn: pd.DataFrame | Skipped,
     horizon_days: int,
+    *,
+    currency: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Key findings as plain sentences; a skipped step gives its one sentence."""
+    """Key findings as plain sentences (money in ``currency``, codes from the data by their
+    display names, ``names`` the data source's); a skipped step gives its one sentence."""
     if isinstance(definition, Skipped):
         return [definition.sentence()]
     f = definition.features
     out = [
-        f"{pct(f['churned'].mean())} of the {len(f):,} buying accounts have gone silent for "
+        f"{formats.share(f['churned'].mean())} of the {len(f):,} buying accounts have gone silent for "
         f"{definition.threshold}+ days (our churn definition"
         + (", derived from the order cadence)." if definition.derived else ").")
     ]
@@ -126,13 +130,14 @@ def findings(
     if isinstance(model, Skipped):
         out.append(model.sentence())
     else:
-        out += _driver_sentences(definition, model)
+        out += _driver_sentences(definition, model, names)
     risk = revenue_at_risk(prechurn)
     if not isinstance(risk, Skipped) and risk.accounts:
         out.append(
             f"{risk.accounts:,} active accounts are on the pre-churn list, with "
-            f"{money(risk.total)} of expected revenue at risk in the next {horizon_days} days "
-            f"(95% interval of what may be lost: {money(risk.low)}–{money(risk.high)})."
+            f"{formats.money(risk.total, currency)} of expected revenue at risk in the next "
+            f"{horizon_days} days (95% interval of what may be lost: "
+            f"{formats.money(risk.low, currency)}–{formats.money(risk.high, currency)})."
         )
     return out
 
@@ -142,12 +147,15 @@ def km_frame(km: KaplanMeier) -> pd.Series:
     return km.overall["all accounts"].durations
 
 
-def _level(name: str) -> str:
+def _level(name: str, names: Mapping[str, str] | None = None) -> str:
     column, level = name.split("=", 1)
-    return f"{column.replace('_', ' ')} = {level}"
+    column = formats.display_name(column, names).lower()
+    return f"{column} {formats.display_name(level, names)}"
 
 
-def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[str]:
+def _driver_sentences(
+    definition: ChurnDefinition, model: ChurnModel, names: Mapping[str, str] | None = None
+) -> list[str]:
     """The level with the highest churn hazard against its reference (with its 95% interval),
     and the spread of median lifetimes of a covariate the model had to stratify on."""
     out = []
@@ -156,12 +164,12 @@ def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[st
         worst = table.index[-1]
         row = table.loc[worst]
         who = (
-            f"Accounts with {_level(worst)} have"
+            f"Accounts with {_level(worst, names)} have"
             if "=" in worst
-            else f"Each standard deviation more {worst.replace('_', ' ')} "
+            else f"Each standard deviation more {formats.display_name(worst, names).lower()} "
             f"({model.design.numeric[worst][1]:,.2f}) goes with"
         )
-        than = f" of {_level(row['reference'])}" if "=" in worst else ""
+        than = f" of {_level(row['reference'], names)}" if "=" in worst else ""
         out.append(
             f"{who} {np.exp(row['log_hr']):.1f}× the churn hazard{than} (95% interval "
             f"{np.exp(row['low']):.1f}–{np.exp(row['high']):.1f}×), other attributes equal "
@@ -172,13 +180,14 @@ def _driver_sentences(definition: ChurnDefinition, model: ChurnModel) -> list[st
         medians = median_table(km_by(definition.survival, column)[0])["median_days"]
         finite = medians[np.isfinite(medians)]
         spread = (
-            f"median lifetimes run from {finite.min():.0f} days ({finite.idxmin()}) to "
-            f"{finite.max():.0f} days ({finite.idxmax()})"
+            f"median lifetimes run from {finite.min():.0f} days "
+            f"({formats.display_name(finite.idxmin(), names)}) to {finite.max():.0f} days "
+            f"({formats.display_name(finite.idxmax(), names)})"
             if len(finite) >= 2
             else "its levels' median lifetimes are not all reached"
         )
         out.append(
-            f"{column.replace('_', ' ').capitalize()} changes the churn hazard differently over "
+            f"{formats.display_name(column, names)} changes the churn hazard differently over "
             f"an account's life (it breaks proportional hazards), so it has no single hazard "
             f"ratio: by Kaplan-Meier, {spread}."
         )
