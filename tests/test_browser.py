@@ -132,7 +132,7 @@ def test_index_opens_offline_and_links_every_report(reports, browser):
 def test_leadership_summary_reads_every_study_of_the_batch(reports):
     import json
 
-    from helpers.reporting import pct
+    from helpers.formats import share
 
     folder = reports / BATCH_NAME
     summary = json.loads((folder / "90-leadership-summary" / "metrics.json").read_text())
@@ -144,7 +144,7 @@ def test_leadership_summary_reads_every_study_of_the_batch(reports):
     }
     seg = json.loads((folder / "01-customer-segmentation" / "metrics.json").read_text())
     html = (folder / "90-leadership-summary" / "report.html").read_text()
-    assert f"bring {pct(seg['top_20pct_share'])} of revenue" in html
+    assert f"bring {share(seg['top_20pct_share'])} of revenue" in html
 
 
 def test_a_rerun_of_the_default_batch_gives_identical_metrics(batch_reports, tmp_path):

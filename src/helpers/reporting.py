@@ -183,24 +183,6 @@ def styled(
     return style.hide(axis="index") if hide_index else style
 
 
-def pct(share: float, digits: int = 0) -> str:
-    """A share 0-1 as a percentage string: ``pct(0.784) == '78%'``."""
-    return "n/a" if share is None or not math.isfinite(share) else f"{share * 100:.{digits}f}%"
-
-
-def money(amount: float, digits: int = 0) -> str:
-    """An amount of money with thousands separators and k/M suffixes: ``money(1234567) == '1.2M'``."""
-    if amount is None or not math.isfinite(amount):
-        return "n/a"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    if amount >= 1e6:
-        return f"{sign}{amount / 1e6:.1f}M"
-    if amount >= 1e4:
-        return f"{sign}{amount / 1e3:.0f}k"
-    return f"{sign}{amount:,.{digits}f}"
-
-
 @dataclass(frozen=True)
 class Link:
     """A link the report shows: ``text`` (plain text, escaped when shown), ``href`` (a
