@@ -235,8 +235,15 @@ EXPECTED = {
         {"gini": NO_ORDERS, "customer_types": NO_ORDERS, "clusters": NO_ORDERS},
     ),
     ("order_log", "01-customer-segmentation"): (
-        ["Lead grading is not available: the data source 'shape order_log' does not provide"],
+        [
+            "Lead grading is not available: the data source 'shape order_log' does not provide",
+            "Segments is not available: the data has none of the segment columns industry",
+        ],
         {"lead_score_auc": "leads table", "lookalike": "leads table"},
+    ),
+    ("subscription", "01-customer-segmentation"): (
+        ["By industry, "],  # the contract type, mapped to industry
+        {},
     ),
     ("small_odd", "01-customer-segmentation"): (
         [

@@ -9,7 +9,8 @@ Every name is re-exported here, so callers write ``segmentation.value_tiers(...)
 Modules: :mod:`.windows` (months of history, windows that fit it), :mod:`.revenue` (account
 features, revenue, concentration, Lorenz, ABC), :mod:`.rfm_scores` (RFM scores and segments),
 :mod:`.tiers` (tier score, value tiers, tier migration), :mod:`.trends` (customer types by the
-trend of order value), :mod:`.behaviour` (behavioural clusters), :mod:`.study` (findings and
+trend of order value), :mod:`.behaviour` (behavioural clusters), :mod:`.segments` (revenue,
+accounts and tiers per level of the ``SEGMENTS`` attributes), :mod:`.study` (findings and
 metrics), :mod:`.tables` (the steps' results as report tables of text).
 """
 
@@ -44,6 +45,12 @@ from helpers.segmentation.rfm_scores import (
     rfm,
     rfm_heat,
     rfm_segments,
+)
+from helpers.segmentation.segments import (
+    SEGMENTS,
+    segment_profile,
+    segment_sentence,
+    segment_view,
 )
 from helpers.segmentation.study import findings, metrics
 from helpers.segmentation.tables import (
@@ -85,6 +92,10 @@ from helpers.segmentation.trends import (
 from helpers.segmentation.windows import adapted_window, history_months, varies
 
 __all__ = [
+    "SEGMENTS",
+    "segment_profile",
+    "segment_sentence",
+    "segment_view",
     "abc_view",
     "cluster_view",
     "concentration_view",
