@@ -210,16 +210,16 @@ def test_metrics_hand_checked(tmp_path):
     assert (m.revenue, m.revenue_before, m.revenue_change) == (100.0, 150.0, -50.0)
     assert (m.share_existing, m.share_new, m.share_reactivated) == (0.6, 0.0, 0.4)
     assert (m.retention, m.new_accounts) == (0.5, 0)
+    assert (m.retention_before, m.new_accounts_before) == (0.5, 1)  # 2025Q2: a of a, b; c new
+    assert (m.period_start, m.period_end) == ("2025-07-01", "2025-09-30")
     assert m.top_driver == "repurchase_volume"
     assert m.top_driver_contribution == pytest.approx(-60.0)
     assert sum(m.drivers.values()) == pytest.approx(-50.0)
     assert m.rows == {"orders": 8, "leads": 6}
-    assert (m.data_fingerprint, m.source, m.filters, m.skipped) == (
-        "f00d",
-        "hand",
-        {"region": "north"},
-        {},
-    )
+    assert (m.data_fingerprint, m.source, m.filters) == ("f00d", "hand", {"region": "north"})
+    # no 2024Q3 in the data: the year-on-year figures alone are skipped, with the reason
+    assert set(m.skipped) == {"revenue_year_before", "revenue_change_year"}
+    assert "no revenue for 2024Q3, a year before 2025Q3" in m.skipped["revenue_year_before"]
     table = dec.headline_table(metrics=m)
     assert table.loc["revenue_change", "value"] == -50.0
     assert "drivers" not in table.index and "rows" not in table.index
@@ -227,6 +227,20 @@ def test_metrics_hand_checked(tmp_path):
     back = schemas.read(tmp_path, schemas.OverviewMetrics)  # floats rounded to 6 digits
     assert back.top_driver_contribution == -60.0 and back.rows == m.rows
     assert back == dataclasses.replace(m, top_driver_contribution=-60.0, drivers=back.drivers)
+
+
+def test_metrics_compare_with_the_same_period_a_year_earlier():
+    year_ago = pd.concat([_orders([("d", "2024-07-15", 70.0, "completed")]), ORDERS])
+    components = dec.revenue_components(year_ago, None, "Q", end="2025-09-30")
+    change = dec.revenue_change(components=components, lag=1)
+    m = dec.metrics(
+        ds=_dataset({"orders": year_ago}),
+        as_of=pd.Timestamp("2025-09-30"),
+        components=components,
+        change=change,
+    )
+    assert (m.revenue, m.revenue_year_before, m.revenue_change_year) == (100.0, 70.0, 30.0)
+    assert "revenue_year_before" not in m.skipped
 
 
 def test_metrics_of_a_skipped_change_are_null_with_the_reason():
@@ -239,7 +253,12 @@ def test_metrics_of_a_skipped_change_are_null_with_the_reason():
         change=change,
     )
     assert m.period is None and m.drivers is None and m.rows == {"orders": 8}
-    assert set(m.skipped) == set(dec.CHANGE_FIELDS)
+    assert set(m.skipped) == set(dec.CHANGE_FIELDS) | {
+        "period_start",
+        "period_end",
+        "revenue_year_before",
+        "revenue_change_year",
+    }
     assert m.skipped["revenue"] == change.why()
     table = dec.headline_table(metrics=m)
     assert table.loc["revenue", "value"] is None and "drivers" not in table.index
