@@ -296,3 +296,15 @@ def test_components_step_skips_without_orders_and_runs_without_leads():
     assert "leads" not in table.index and "conversion" not in table.index
     assert table.loc["retention"].iloc[0] == "n/a"  # no buyers before the first period
     assert not table.isna().any().any()
+
+
+def test_a_compared_period_without_earlier_buyers_has_no_retention_and_says_why():
+    change = dec.revenue_change(components=Q3, lag=2)  # 2025Q1, the first period: no base
+    m = dec.metrics(
+        ds=_dataset({"orders": ORDERS}),
+        as_of=pd.Timestamp("2025-09-30"),
+        components=Q3,
+        change=change,
+    )
+    assert m.retention_before is None and m.new_accounts_before == 2
+    assert m.skipped["retention_before"] == "2025Q1 has no buyers in the period before it to retain"

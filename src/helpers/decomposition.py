@@ -501,6 +501,10 @@ def metrics(
     skipped = next((v for v in (components, change) if isinstance(v, Skipped)), None)
     values = skipped if skipped is not None else _change_values(components, change)
     taken = {name: fields.take(name, values, lambda v, n=name: v[n]) for name in CHANGE_FIELDS}
+    if taken["retention_before"] is None and "retention_before" not in fields.skipped:
+        fields.skipped["retention_before"] = (
+            f"{taken['compared_with']} has no buyers in the period before it to retain"
+        )
     days = skipped if skipped is not None else period_days(change)
     taken |= {n: fields.take(n, days, lambda v, n=n: v[n]) for n in ("period_start", "period_end")}
     year = skipped if skipped is not None else year_earlier(components, change)
