@@ -428,6 +428,7 @@ def _nbval(studies: Path, tmp_path: Path, **parameters) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.notebook
 def test_notebook_90_shows_the_strip_on_the_demo(studies, tmp_path):
     run = _nbval(studies, tmp_path)
     assert run.returncode == 0, run.stdout[-3000:]
@@ -449,6 +450,7 @@ def test_notebook_90_shows_the_strip_on_the_demo(studies, tmp_path):
         assert metrics.skipped == {}, (study, metrics.skipped)
 
 
+@pytest.mark.notebook
 def test_notebook_90_with_a_targets_file(studies, tmp_path):
     targets = tmp_path / "targets.yaml"
     targets.write_text("cac: 1\nrevenue: 1000000000\nretention: 0.1\n", encoding="utf-8")

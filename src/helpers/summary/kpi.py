@@ -169,10 +169,11 @@ def _read(found: Mapping[str, StudyRun], study: str, name: str) -> Figure:
     return _missing(found, study) or figure(found[study], name)
 
 
-def _sign_status(delta: float | None, *, lower_is_better: bool = False) -> str:
+def _sign_status(delta: float | None) -> str:
+    """Against the previous period (up is better for the KPIs compared this way)."""
     if delta is None or not math.isfinite(delta) or delta == 0:
         return "neutral"
-    return "good" if (delta > 0) != lower_is_better else "bad"
+    return "good" if delta > 0 else "bad"
 
 
 def _target_status(key: str, value: float, target: float) -> str:
