@@ -199,7 +199,10 @@ def test_targets_set_the_status(tmp_path):
     assert strip["revenue"].comparison.endswith("; target at least 1M EUR")
     assert strip["retention"].status == "good"  # down on the quarter, but above its target
     assert strip["new_accounts"].status == "bad"  # no target: vs the previous period
-    assert "targets.yaml" in strip.basis and "cost per new customer" in strip.basis
+    assert strip.basis.startswith(
+        "Colours compare revenue, account retention and cost per new customer (paid channels) "
+        "with the targets in targets.yaml, and the rest with the previous period"
+    )
     below = _targets(tmp_path, "cac: 2500\nrevenue_at_risk: 100000\n")
     strip = summary.kpi_strip(_found(), below)
     assert strip["cac"].status == "good"

@@ -431,6 +431,11 @@ def cac_kpi(found: Mapping[str, StudyRun], targets: Targets | None = None) -> Kp
     return dataclasses.replace(kpi, comparison=_join(*words), status=status)
 
 
+def _listing(names: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def kpi_strip(found: Mapping[str, StudyRun], targets: Targets | None = None) -> KpiStrip:
     """The KPI strip from the studies' metrics (``found`` from
     ``summary.find_metrics(..., studies=summary.KPI_STUDIES)``) and optional ``targets``
@@ -450,7 +455,7 @@ def kpi_strip(found: Mapping[str, StudyRun], targets: Targets | None = None) -> 
         )
     else:
         basis = (
-            f"Colours compare {', '.join(named) or 'no figure'} with the targets in "
+            f"Colours compare {_listing(named) or 'no figure'} with the targets in "
             f"{Path(targets.path).name}, and the rest with the previous period (grey: nothing "
             "to compare with)."
         )
