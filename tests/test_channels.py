@@ -427,7 +427,12 @@ def test_metrics_by_hand():
     assert m.attribution == {"cheap": 3.0, "organic": 1.0}
     assert m.attributed_revenue == {"cheap": 300.0, "organic": 100.0}
     assert m.ltv_source == "Lifetime values from here."
-    assert m.findings == ch.findings(costs=COSTS, ratio=RATIO) and m.skipped == {}
+    assert m.findings == ch.findings(costs=COSTS, ratio=RATIO)
+    # paid channels' spend over their customers: (1000 + 3000) / (4 + 2)
+    assert m.cac_all == pytest.approx(4000 / 6)
+    assert (m.window_start, m.window_end) == ("2022-01-01", "2025-12-31")
+    # the hand data has no won deal in the last eight quarters: only that series is skipped
+    assert set(m.skipped) == {"quarterly_cac"} and m.quarterly_cac is None
 
 
 def test_metrics_record_null_and_the_reason_of_skipped_steps():
@@ -439,7 +444,7 @@ def test_metrics_record_null_and_the_reason_of_skipped_steps():
         "the data has no touchpoints table (export touchpoints to credit conversions to the "
         "channels along the journey)"
     )
-    assert m.skipped == {
+    assert {k: v for k, v in m.skipped.items() if k != "quarterly_cac"} == {
         "attribution": reason,
         "attributed_revenue": reason,
         "ltv_cac": "only 3 churn events",
@@ -455,7 +460,14 @@ def test_metrics_record_null_and_the_reason_of_skipped_steps():
         response=no_costs.downstream("The spend response"),
     )
     assert m.costs is None and m.quadrant is None and m.elasticity is None
-    assert set(m.skipped) == {"costs", "ltv_cac", "quadrant", "elasticity"}
+    assert set(m.skipped) == {
+        "costs",
+        "ltv_cac",
+        "quadrant",
+        "elasticity",
+        "cac_all",
+        "quarterly_cac",
+    }
     assert m.skipped["costs"] == NO_SPEND.why()
     assert m.findings == [no_costs.sentence()] and m.attribution == {"cheap": 3.0, "organic": 1.0}
 

@@ -211,16 +211,16 @@ def test_metrics_hand_checked(tmp_path):
     assert (m.revenue, m.revenue_before, m.revenue_change) == (100.0, 150.0, -50.0)
     assert (m.share_existing, m.share_new, m.share_reactivated) == (0.6, 0.0, 0.4)
     assert (m.retention, m.new_accounts) == (0.5, 0)
+    assert (m.retention_before, m.new_accounts_before) == (0.5, 1)  # 2025Q2: a of a, b; c new
+    assert (m.period_start, m.period_end) == ("2025-07-01", "2025-09-30")
     assert m.top_driver == "repurchase_volume"
     assert m.top_driver_contribution == pytest.approx(-60.0)
     assert sum(m.drivers.values()) == pytest.approx(-50.0)
     assert m.rows == {"orders": 8, "leads": 6}
-    assert (m.data_fingerprint, m.source, m.filters, m.skipped) == (
-        "f00d",
-        "hand",
-        {"region": "north"},
-        {},
-    )
+    assert (m.data_fingerprint, m.source, m.filters) == ("f00d", "hand", {"region": "north"})
+    # no 2024Q3 in the data: the year-on-year figures alone are skipped, with the reason
+    assert set(m.skipped) == {"revenue_year_before", "revenue_change_year"}
+    assert "no revenue for 2024Q3, a year before 2025Q3" in m.skipped["revenue_year_before"]
     m = dataclasses.replace(m, currency="EUR")
     table = dec.headline_table(metrics=m).set_index("measure")["value"]
     assert table["Change in revenue"] == "-50 EUR" and table["Revenue in the period"] == "100 EUR"
@@ -239,6 +239,20 @@ def test_metrics_hand_checked(tmp_path):
     assert back == dataclasses.replace(m, top_driver_contribution=-60.0, drivers=back.drivers)
 
 
+def test_metrics_compare_with_the_same_period_a_year_earlier():
+    year_ago = pd.concat([_orders([("d", "2024-07-15", 70.0, "completed")]), ORDERS])
+    components = dec.revenue_components(year_ago, None, "Q", end="2025-09-30")
+    change = dec.revenue_change(components=components, lag=1)
+    m = dec.metrics(
+        ds=_dataset({"orders": year_ago}),
+        as_of=pd.Timestamp("2025-09-30"),
+        components=components,
+        change=change,
+    )
+    assert (m.revenue, m.revenue_year_before, m.revenue_change_year) == (100.0, 70.0, 30.0)
+    assert "revenue_year_before" not in m.skipped
+
+
 def test_metrics_of_a_skipped_change_are_null_with_the_reason():
     partial = dec.revenue_components(ORDERS, LEADS, "Q", end="2025-08-15")
     change = dec.revenue_change(components=partial, lag=2)
@@ -249,7 +263,12 @@ def test_metrics_of_a_skipped_change_are_null_with_the_reason():
         change=change,
     )
     assert m.period is None and m.drivers is None and m.rows == {"orders": 8}
-    assert set(m.skipped) == set(dec.CHANGE_FIELDS)
+    assert set(m.skipped) == set(dec.CHANGE_FIELDS) | {
+        "period_start",
+        "period_end",
+        "revenue_year_before",
+        "revenue_change_year",
+    }
     assert m.skipped["revenue"] == change.why()
     table = dec.headline_table(metrics=m).set_index("measure")["value"]
     assert table["Revenue in the period"] == "not available"
@@ -297,3 +316,15 @@ def test_factor_table_is_text_with_units_not_raw_floats():
     assert table.loc["new accounts", "2025 Q1"] == "2"
     assert table.loc["revenue per new account", "2025 Q1"] == "75 EUR"
     assert all(isinstance(v, str) and not v.endswith(".0") for v in table.to_numpy().ravel())
+
+
+def test_a_compared_period_without_earlier_buyers_has_no_retention_and_says_why():
+    change = dec.revenue_change(components=Q3, lag=2)  # 2025Q1, the first period: no base
+    m = dec.metrics(
+        ds=_dataset({"orders": ORDERS}),
+        as_of=pd.Timestamp("2025-09-30"),
+        components=Q3,
+        change=change,
+    )
+    assert m.retention_before is None and m.new_accounts_before == 2
+    assert m.skipped["retention_before"] == "2025Q1 has no buyers in the period before it to retain"

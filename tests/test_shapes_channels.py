@@ -230,8 +230,8 @@ STUDIES = {
 #: Per shape, notes the page must carry from the studies' skipped sections.
 SUMMARY_NOTES = {
     "lead_funnel": [
-        f"From the channels study, costs, cost quadrant and elasticity are not "
-        f"available: {NO_SPEND}"
+        f"From the channels study, costs, cost quadrant, elasticity, cost per new customer of "
+        f"paid channels and cost per new customer by quarter are not available: {NO_SPEND}"
     ],
     "direct_sales": [f"From the channels study, LTV:CAC is not available: {NO_ORDERS}"],
 }

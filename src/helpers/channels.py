@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from helpers import formats, funnel, lifetime_value, payback
+from helpers import formats, funnel, lifetime_value, payback, quarterly
 from helpers.reporting import atomic_write_csv
 from helpers.schemas import ChannelMetrics, Fields
 from helpers.spend import RESPONSE_KINDS as RESPONSE_KINDS
@@ -372,6 +372,34 @@ def verdicts(
     return {ch: payback.verdict_of(row, ch, names=names) for ch, row in ratio.iterrows()}
 
 
+_DAY = pd.Timedelta(days=1)
+
+
+@step("The acquisition cost of paid channels")
+def paid_cac(costs: pd.DataFrame) -> float | Skipped:
+    """All paid channels' spend over the new customers they won (currency per customer), over
+    the whole reporting period: leads created in it and won by its end, not only the matured
+    cohorts of the per-channel ``cac``. Skipped when paid channels won no customer."""
+    paid = costs[costs["paid"].astype(bool)]
+    won = int(paid["customers"].sum())
+    if won == 0:
+        return Skipped(
+            "paid channels won no customer in the reporting period",
+            "a cost per new customer needs won deals",
+        )
+    return float(paid["spend"].sum()) / won
+
+
+@step("The quarterly acquisition cost")
+def quarterly_cac(period: Period) -> dict[str, float] | Skipped:
+    """:func:`helpers.quarterly.cac_by_quarter` of the reporting period's leads and spend:
+    paid spend per deal won, for each of the last 8 complete quarters (currency)."""
+    if isinstance(period.spend, Skipped):
+        return period.spend
+    leads = period.leads
+    return quarterly.cac_by_quarter(leads, period.spend, funnel.channel_of(leads), period.as_of)
+
+
 def metrics(
     ds: Dataset,
     *,
@@ -388,8 +416,10 @@ def metrics(
     channel (without the note), LTV:CAC with payback, quadrant strategies, elasticities,
     conversions and revenue credited under ``headline_model``, where the lifetime values come
     from, how a slice's spend was obtained (``spend_allocation``), and the findings (with the
-    slice caveat, without the notes). A skipped step's fields are null, with
-    the reason in ``skipped``."""
+    slice caveat, without the notes), the paid channels' cost per new customer over the
+    reporting period (``cac_all``, :func:`paid_cac`, with the period's first and last day
+    ``window_start``/``window_end``) and per quarter (``quarterly_cac``). A skipped step's
+    fields are null, with the reason in ``skipped``."""
     fields = Fields()
     as_of = ds.analysis_date if isinstance(period, Skipped) else period.as_of
     return ChannelMetrics(
@@ -418,6 +448,10 @@ def metrics(
             currency=ds.currency,
             names=ds.display_names,
         ),
+        cac_all=fields.take("cac_all", paid_cac(costs)),
+        window_start=fields.take("window_start", period, lambda p: f"{p.start + _DAY:%Y-%m-%d}"),
+        window_end=fields.take("window_end", period, lambda p: f"{p.as_of:%Y-%m-%d}"),
+        quarterly_cac=fields.take("quarterly_cac", quarterly_cac(period)),
         skipped=fields.skipped,
     )
 

@@ -442,7 +442,14 @@ CHANGE_FIELDS: tuple[str, ...] = (
     "top_driver",
     "top_driver_contribution",
     "drivers",
+    "retention_before",
+    "new_accounts_before",
 )
+
+
+def _finite(value: float) -> float | None:
+    """``value`` as a float, None when it is not finite (a ratio without a base)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _change_values(components: pd.DataFrame, change: RevenueChange) -> dict[str, Any]:
@@ -462,6 +469,39 @@ def _change_values(components: pd.DataFrame, change: RevenueChange) -> dict[str,
         "top_driver": str(top["driver"]),
         "top_driver_contribution": float(top["contribution"]),
         "drivers": {row.driver: float(row.contribution) for row in change.drivers.itertuples()},
+        "retention_before": _finite(b["retention"]),
+        "new_accounts_before": int(b["new_accounts"]),
+    }
+
+
+def period_days(change: RevenueChange) -> dict[str, str]:
+    """The first and last day (YYYY-MM-DD) of the period the change goes to, so that figures
+    over another number of days can be scaled to it (``period_start``, ``period_end``)."""
+    return {
+        "period_start": f"{change.after.start_time:%Y-%m-%d}",
+        "period_end": f"{change.after.end_time:%Y-%m-%d}",
+    }
+
+
+def year_earlier(components: pd.DataFrame, change: RevenueChange) -> dict[str, float] | Skipped:
+    """The revenue of the same period a year before the period the change goes to
+    (``revenue_year_before``, currency: 2024Q4 for 2025Q4, Dec 2024 for Dec 2025, 2024 for
+    2025) and that period's revenue minus it (``revenue_change_year``, currency). Skipped when
+    the data has no revenue row for the year-earlier period (a history shorter than a year and
+    a period)."""
+    after = change.after
+    earlier = pd.Period(after.start_time - pd.DateOffset(years=1), freq=after.freq)
+    if earlier not in components.index:
+        first = components.index[0] if len(components) else "none"
+        return Skipped(
+            f"the data has no revenue for {earlier}, a year before {after} (its first period "
+            f"is {first})",
+            "a year-on-year change needs more than a year of orders",
+        )
+    before = float(components.loc[earlier, "revenue"])
+    return {
+        "revenue_year_before": before,
+        "revenue_change_year": float(components.loc[after, "revenue"]) - before,
     }
 
 
@@ -474,11 +514,24 @@ def metrics(
 ) -> OverviewMetrics:
     """The headline numbers of notebook 00 (:class:`helpers.schemas.OverviewMetrics`): rows
     per loaded table, the latest complete period's revenue (currency), its mix (shares 0-1)
-    and what drove its change; a skipped ``change`` leaves those ``null`` with its reason."""
+    and what drove its change, the period's first and last day and the same period a year
+    earlier (:func:`year_earlier`); a skipped ``change`` leaves those ``null`` with its
+    reason."""
     fields = Fields()
     skipped = next((v for v in (components, change) if isinstance(v, Skipped)), None)
     values = skipped if skipped is not None else _change_values(components, change)
     taken = {name: fields.take(name, values, lambda v, n=name: v[n]) for name in CHANGE_FIELDS}
+    if taken["retention_before"] is None and "retention_before" not in fields.skipped:
+        fields.skipped["retention_before"] = (
+            f"{taken['compared_with']} has no buyers in the period before it to retain"
+        )
+    days = skipped if skipped is not None else period_days(change)
+    taken |= {n: fields.take(n, days, lambda v, n=n: v[n]) for n in ("period_start", "period_end")}
+    year = skipped if skipped is not None else year_earlier(components, change)
+    taken |= {
+        n: fields.take(n, year, lambda v, n=n: v[n])
+        for n in ("revenue_year_before", "revenue_change_year")
+    }
     return OverviewMetrics(
         data_fingerprint=ds.fingerprint,
         currency=ds.currency,

@@ -62,7 +62,8 @@ class OverviewMetrics(StudyMetrics):
     returns, currency; ``period``/``compared_with`` are pandas period labels, e.g. 2025Q4)."""
 
     SCHEMA: ClassVar[str] = "overview"
-    #: 2: currency
+    #: 2: currency (and, without a version change, the year-earlier comparison, the period's
+    #: first/last day and retention/new accounts before, absent from files written before)
     VERSION: ClassVar[int] = 2
 
     rows: dict[str, int]  # rows per loaded table
@@ -79,6 +80,14 @@ class OverviewMetrics(StudyMetrics):
     drivers: dict[str, float] | None  # LMDI contribution per factor (currency)
     top_driver: str | None
     top_driver_contribution: float | None
+    #: revenue of the same period a year earlier (e.g. 2024Q4 for 2025Q4), and revenue minus it
+    revenue_year_before: float | None = None
+    revenue_change_year: float | None = None
+    period_start: str | None = None  # the period's first day, YYYY-MM-DD
+    period_end: str | None = None  # the period's last day, YYYY-MM-DD
+    #: retention and new accounts of the compared_with period (the change's "before")
+    retention_before: float | None = None
+    new_accounts_before: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +95,7 @@ class SegmentationMetrics(StudyMetrics):
     """Notebook 01, customer segmentation (shares 0-1; counts of accounts)."""
 
     SCHEMA: ClassVar[str] = "segmentation"
-    #: 2: currency
+    #: 2: currency (and, without a version change, quarterly_top20_share)
     VERSION: ClassVar[int] = 2
 
     top_1pct_share: float | None
@@ -104,6 +113,9 @@ class SegmentationMetrics(StudyMetrics):
     lead_grade_conversion: dict[str, float] | None
     lead_score_auc: float | None
     lookalike: dict[str, float] | None  # auc, base_rate, lift_top_decile, train/test leads
+    #: revenue share of the top 20% of the accounts that bought in each of the last 8 complete
+    #: quarters ({"2025Q4": share}; helpers.quarterly.top_share_by_quarter)
+    quarterly_top20_share: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +124,7 @@ class ChurnMetrics(StudyMetrics):
 
     SCHEMA: ClassVar[str] = "churn"
     # 2: references, intervals, stratified_on, revenue_at_risk_interval; 3: bgnbd, p_alive_auc; 4: currency
+    # (and, without a version change, quarterly_churn)
     VERSION: ClassVar[int] = 4
 
     churn_threshold_days: int | None
@@ -141,6 +154,10 @@ class ChurnMetrics(StudyMetrics):
     #: AUC at horizon_days of 1 - P(alive) computed at the back-test start (beside backtest's
     #: auc_at_horizon of the Cox risk)
     p_alive_auc: float | None = None
+    #: of the accounts active at each of the last 8 complete quarters' first day, the share
+    #: whose silence reached churn_threshold_days in it ({"2025Q4": share};
+    #: helpers.quarterly.churn_by_quarter)
+    quarterly_churn: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +166,8 @@ class ChannelMetrics(StudyMetrics):
 
     SCHEMA: ClassVar[str] = "channels"
     #: 2: costs add mature_spend/leads/customers (CAC on matured cohorts); ltv_cac adds
-    #: cac_low/high, marginal(_low/_high), verdict, payback_low/high; spend_allocation is new; 3: currency
+    #: cac_low/high, marginal(_low/_high), verdict, payback_low/high; spend_allocation is new; 3: currency (and, without a version change, cac_all with its
+    #: window and quarterly_cac)
     VERSION: ClassVar[int] = 3
 
     costs: Table | None  # per channel: spend, leads, inquiries, customers, cost per each
@@ -166,6 +184,15 @@ class ChannelMetrics(StudyMetrics):
     # empty for the whole company
     spend_allocation: str | None = ""
     findings: list[str]
+    #: paid channels' spend over the new customers they won in the study's window
+    #: [window_start, window_end] (YYYY-MM-DD): leads created in it, all of them (not only
+    #: matured cohorts as the per-channel cac of ``costs``)
+    cac_all: float | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+    #: paid spend of each of the last 8 complete quarters over the paid deals won in it
+    #: ({"2025Q4": currency per customer}; helpers.quarterly.cac_by_quarter)
+    quarterly_cac: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +200,8 @@ class SummaryMetrics:
     """Notebook 90, the leadership summary (what it said, from which runs)."""
 
     SCHEMA: ClassVar[str] = "summary"
-    VERSION: ClassVar[int] = 1
+    #: 2: kpis
+    VERSION: ClassVar[int] = 2
 
     data_fingerprint: str | None
     filters: dict[str, Any]
@@ -182,6 +210,11 @@ class SummaryMetrics:
     moves: list[str]
     notes: list[str]
     sources: Table
+    #: the KPI strip (helpers.summary.kpi), one entry per KPI, exactly the keys: key, label,
+    #: value (float or null), text (formatted with its unit/currency), period (reader's words),
+    #: comparison ("" when none), status ("good", "bad" or "neutral"), reason (why value is
+    #: null, else "")
+    kpis: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from helpers import formats
+from helpers import formats, quarterly
 from helpers.schemas import Fields, SegmentationMetrics
 from helpers.steps import Skipped
 
@@ -46,6 +46,16 @@ def findings(
     ]
 
 
+def _quarterly_concentration(ds: Dataset, as_of: pd.Timestamp) -> dict[str, float] | Skipped:
+    """:func:`helpers.quarterly.top_share_by_quarter` of the top 20% of accounts."""
+    if "orders" not in ds.tables:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "the segmentation starts from orders: add the order lines to the source YAML",
+        )
+    return quarterly.top_share_by_quarter(ds.tables["orders"], as_of, top=0.20)
+
+
 def metrics(
     *,
     ds: Dataset,
@@ -62,7 +72,9 @@ def metrics(
     """The headline numbers of notebook 01 (:class:`helpers.schemas.SegmentationMetrics`).
 
     ``profile`` is :func:`tier_profile` of ``tiers``; a skipped input leaves its fields
-    ``null`` with the reason in ``skipped``.
+    ``null`` with the reason in ``skipped``. ``quarterly_top20_share`` is the revenue share
+    of the top 20% of buying accounts in each of the last 8 complete quarters
+    (:func:`helpers.quarterly.top_share_by_quarter`).
     """
     fields = Fields()
     shares = ("top_1pct_share", "top_5pct_share", "top_10pct_share", "top_20pct_share", "gini")
@@ -86,6 +98,9 @@ def metrics(
         ),
         "lead_score_auc": fields.take("lead_score_auc", grading, lambda g: g.auc),
         "lookalike": fields.take("lookalike", lookalike, lambda m: m.evaluation()),
+        "quarterly_top20_share": fields.take(
+            "quarterly_top20_share", _quarterly_concentration(ds, as_of)
+        ),
     }
     return SegmentationMetrics(
         data_fingerprint=ds.fingerprint,

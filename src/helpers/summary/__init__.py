@@ -14,14 +14,31 @@ without a recorded reason reads "not available: not recorded in the <study> metr
 Modules, in the page's order of need: :mod:`.runs` (which run of each study is read:
 ``runs.json``, the slice, variants, refused files), :mod:`.figures` (one number or the channel
 table read from a study's metrics, or why not), :mod:`.words` (findings, moves, notes, gaps),
-:mod:`.sections` (headline figures, value tiers, channels, sources), :mod:`.links` (relative
-links to the study reports and their CSV lists) and :mod:`.record` (the summary's own metrics).
+:mod:`.sections` (headline figures, value tiers, channels, sources), :mod:`.kpi` (the KPI
+strip and its targets), :mod:`.trends` (the quarterly trends), :mod:`.links` (relative links to
+the study reports and their CSV lists) and :mod:`.record` (the summary's own metrics).
 """
 
 from helpers.summary.figures import channel_table
+from helpers.summary.kpi import (
+    Kpi,
+    KpiStrip,
+    Targets,
+    TargetsError,
+    kpi_strip,
+    read_targets,
+    strip_html,
+)
 from helpers.summary.links import links
 from helpers.summary.record import metrics
-from helpers.summary.runs import STUDIES, STUDY_SCHEMAS, StudyRun, find_metrics, runs_folder
+from helpers.summary.runs import (
+    KPI_STUDIES,
+    STUDIES,
+    STUDY_SCHEMAS,
+    StudyRun,
+    find_metrics,
+    runs_folder,
+)
 from helpers.summary.sections import (
     CHANNEL_COLUMNS,
     CHANNEL_FORMATS,
@@ -34,6 +51,7 @@ from helpers.summary.sections import (
     tier_section,
     tier_shares,
 )
+from helpers.summary.trends import Trends, quarterly_trends, trends_chart
 from helpers.summary.words import (
     FIELD_LABELS,
     channel_verdicts,
@@ -49,12 +67,18 @@ __all__ = [
     "CHANNEL_COLUMNS",
     "CHANNEL_FORMATS",
     "FIELD_LABELS",
+    "KPI_STUDIES",
     "STUDIES",
     "STUDY_SCHEMAS",
     "TIER_ORDER",
     "ChannelSection",
+    "Kpi",
+    "KpiStrip",
     "StudyRun",
+    "Targets",
+    "TargetsError",
     "TierSection",
+    "Trends",
     "channel_section",
     "channel_table",
     "channel_verdicts",
@@ -62,14 +86,19 @@ __all__ = [
     "find_metrics",
     "findings",
     "gaps",
+    "kpi_strip",
     "kpis",
     "links",
     "metrics",
     "moves",
     "notes",
     "numbered",
+    "quarterly_trends",
+    "read_targets",
     "runs_folder",
     "sources",
+    "strip_html",
     "tier_section",
     "tier_shares",
+    "trends_chart",
 ]

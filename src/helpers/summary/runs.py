@@ -25,6 +25,7 @@ from helpers.schemas import (
     ChannelMetrics,
     ChurnMetrics,
     MetricsSchemaError,
+    OverviewMetrics,
     SegmentationMetrics,
     StudyMetrics,
     read,
@@ -37,8 +38,13 @@ STUDIES: dict[str, str] = {
     "channels": "03-channel-economics",
 }
 
+#: The studies the KPI strip reads (:mod:`helpers.summary.kpi`): the data overview's revenue,
+#: retention and new accounts beside the three studies of the findings.
+KPI_STUDIES: dict[str, str] = {"overview": "00-data-overview", **STUDIES}
+
 #: The declared schema each study's ``metrics.json`` is read through.
 STUDY_SCHEMAS: dict[str, type[StudyMetrics]] = {
+    "overview": OverviewMetrics,
     "segmentation": SegmentationMetrics,
     "churn": ChurnMetrics,
     "channels": ChannelMetrics,
@@ -96,30 +102,34 @@ def _candidates(folder: Path, notebook: str) -> list[tuple[Path, dict[str, Any]]
     return [(p.parent, {}) for p in sorted(folder.glob(f"{notebook}*/{METRICS_FILE}"))]
 
 
-def _refusal(study: str, path: Path, error: MetricsSchemaError) -> str:
+def _refusal(study: str, notebook: str, path: Path, error: MetricsSchemaError) -> str:
     """The note for a metrics file that does not match the study's declared schema."""
     detail = str(error).removeprefix(f"{path}: ").rstrip(".")
     detail = detail.removesuffix("; rerun the study with this code")
     return (
         f"The {study} metrics in {path} were not read: {detail}. Rerun notebook "
-        f"{STUDIES[study]} with this code to include them."
+        f"{notebook} with this code to include them."
     )
 
 
 def find_metrics(
-    folder: str | Path, filters: Mapping[str, Any], source: str
+    folder: str | Path,
+    filters: Mapping[str, Any],
+    source: str,
+    studies: Mapping[str, str] = STUDIES,
 ) -> dict[str, StudyRun]:
-    """The run of each study in :data:`STUDIES` found in ``folder`` (see module docstring),
-    its metrics read through the study's declared schema (:data:`STUDY_SCHEMAS`)."""
+    """The run of each study of ``studies`` (name -> notebook; :data:`STUDIES`, or
+    :data:`KPI_STUDIES` for the KPI strip) found in ``folder`` (see module docstring), its
+    metrics read through the study's declared schema (:data:`STUDY_SCHEMAS`)."""
     folder = Path(folder)
     out = {}
-    for study, notebook in STUDIES.items():
+    for study, notebook in studies.items():
         matches, refused = [], []
         for run_dir, parameters in _candidates(folder, notebook):
             try:
                 metrics = read(run_dir, STUDY_SCHEMAS[study])
             except MetricsSchemaError as error:
-                refused.append(_refusal(study, run_dir / METRICS_FILE, error))
+                refused.append(_refusal(study, notebook, run_dir / METRICS_FILE, error))
                 continue
             except (OSError, ValueError, AttributeError):
                 continue  # absent or damaged: not evidence; the run is treated as absent

@@ -70,6 +70,13 @@ FIELD_LABELS: dict[str, str] = {
     "ltv_cac": "LTV:CAC",
     "quadrant": "cost quadrant",
     "attribution": "attributed conversions",
+    # fields of the KPI strip and trends (helpers.summary.kpi, .trends)
+    "cac_all": "cost per new customer of paid channels",
+    "window_start": "start of the reporting window",
+    "window_end": "end of the reporting window",
+    "quarterly_cac": "cost per new customer by quarter",
+    "quarterly_churn": "churn by quarter",
+    "quarterly_top20_share": "revenue concentration by quarter",
 }
 
 

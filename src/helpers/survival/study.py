@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import formats
+from helpers import formats, quarterly
 from helpers.schemas import ChurnMetrics, Fields
 from helpers.steps import Skipped
 from helpers.survival.aft import aft_models
@@ -206,6 +206,13 @@ def _table(frame: pd.DataFrame) -> dict[str, Any]:
     return frame.to_dict(orient="index")
 
 
+def _quarterly_churn(ds, definition: ChurnDefinition | Skipped) -> dict[str, float] | Skipped:
+    """:func:`helpers.quarterly.churn_by_quarter` under the study's threshold and date."""
+    if isinstance(definition, Skipped):
+        return definition
+    return quarterly.churn_by_quarter(ds["orders"], definition.threshold, definition.as_of)
+
+
 def metrics(
     *,
     ds,
@@ -225,7 +232,9 @@ def metrics(
     ``ltv_by_channel`` (per acquisition channel: ``mean``, ``low``, ``high``, ``n``;
     currency) when ``ltv_definition`` matches its own settings. ``bgnbd`` is
     :func:`~helpers.survival.bgnbd.bgnbd_metrics` of the BG/NBD view; None (not run) leaves
-    ``bgnbd`` and ``p_alive_auc`` null without a reason in ``skipped``."""
+    ``bgnbd`` and ``p_alive_auc`` null without a reason in ``skipped``. ``quarterly_churn``
+    is the churn of each of the last 8 complete quarters under the study's threshold
+    (:func:`helpers.quarterly.churn_by_quarter`)."""
     fields = Fields()
     risk = revenue_at_risk(prechurn)
     d = None if isinstance(definition, Skipped) else definition
@@ -278,5 +287,6 @@ def metrics(
         notes=[] if isinstance(model, Skipped) else list(model.notes),
         bgnbd=None if bgnbd is None else fields.take("bgnbd", bgnbd, dict),
         p_alive_auc=None if bgnbd is None else _p_alive_auc(fields, bgnbd),
+        quarterly_churn=fields.take("quarterly_churn", _quarterly_churn(ds, definition)),
         skipped=fields.skipped,
     )

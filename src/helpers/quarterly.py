@@ -1,0 +1,137 @@
+"""Quarterly series for the leadership trends: churn, acquisition cost and revenue concentration
+per calendar quarter, each over the last complete quarters before the analysis date.
+
+Every quarter's value uses only data dated on or before that quarter's last day (an order, a
+won deal or a spend month after it never changes it), so a quarter reads the same whether the
+analysis date is its last day or years later. A quarter is *complete* when its last day is on
+or before the analysis date. Series are ``{"2025Q1": value, ...}`` in time order (pandas
+period labels, :func:`helpers.formats.period` writes them as "2025 Q1").
+
+- :func:`churn_by_quarter`: of the accounts *active* at a quarter's first day (a completed
+  order on or before it, the last one less than ``threshold_days`` before it), the share whose
+  silence reached ``threshold_days`` during the quarter (no completed order for
+  ``threshold_days`` days after their last one, the day it was reached being in the quarter).
+  The churn study's definition of churn (silence beyond its threshold), dated when it happened.
+- :func:`cac_by_quarter`: paid channels' spend in the quarter's months divided by the deals
+  of paid channels won in the quarter (currency per new customer). By the won date, not the
+  lead's creation, so leads still open after the quarter do not change it.
+- :func:`top_share_by_quarter`: the share of a quarter's revenue (completed lines net of
+  returns, negative accounts counted as 0) held by the top ``top`` share of the accounts that
+  had an order line in the quarter (as :func:`helpers.segmentation.concentration`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.steps import Skipped
+
+#: Quarters in a series (two years).
+QUARTERS = 8
+
+
+def complete_quarters(as_of: pd.Timestamp, n: int = QUARTERS) -> pd.PeriodIndex:
+    """The last ``n`` calendar quarters whose last day is on or before ``as_of``."""
+    as_of = pd.Timestamp(as_of).normalize()
+    last = pd.Period(as_of, freq="Q")
+    if last.end_time.normalize() > as_of:
+        last -= 1
+    return pd.period_range(end=last, periods=n, freq="Q")
+
+
+def _series(values: pd.Series) -> dict[str, float]:
+    return {str(q): float(v) for q, v in values.items() if np.isfinite(v)}
+
+
+def churn_by_quarter(
+    orders: pd.DataFrame, threshold_days: int, as_of: pd.Timestamp, n: int = QUARTERS
+) -> dict[str, float] | Skipped:
+    """Churn per quarter (share 0-1, see module docstring) for the last ``n`` complete
+    quarters; a quarter without active accounts is left out. Skipped when no quarter has
+    active accounts (too short a history)."""
+    done = orders.loc[orders["status"] == "completed", ["account_id", "order_date"]]
+    days = done.assign(day=done["order_date"].dt.normalize())[["account_id", "day"]]
+    days = (
+        days[days["day"] <= pd.Timestamp(as_of)]
+        .drop_duplicates()
+        .sort_values(["account_id", "day"])
+    )
+    threshold = pd.Timedelta(days=int(threshold_days))
+    nxt = days.groupby("account_id")["day"].shift(-1)
+    # the day an account's silence reached the threshold after this purchase day (None when it
+    # bought again in time); whether a later purchase came in time is known on that very day
+    reached = (days["day"] + threshold).where(nxt.isna() | (nxt - days["day"] > threshold))
+    days = days.assign(reached=reached)
+    out = {}
+    for quarter in complete_quarters(as_of, n):
+        start, end = quarter.start_time.normalize(), quarter.end_time.normalize()
+        before = days[days["day"] <= start]
+        last = before.groupby("account_id")["day"].max()
+        active = last.index[start - last < threshold]
+        if not len(active):
+            continue
+        mine = days[days["account_id"].isin(active)]
+        moments = mine["reached"]
+        churned = mine.loc[(moments > start) & (moments <= end), "account_id"].nunique()
+        out[str(quarter)] = churned / len(active)
+    if not out:
+        return Skipped(
+            "no account was active at the start of any of the last complete quarters",
+            "a quarterly churn series needs two years of orders",
+        )
+    return out
+
+
+def cac_by_quarter(
+    leads: pd.DataFrame,
+    spend: pd.DataFrame,
+    channel: pd.Series,
+    as_of: pd.Timestamp,
+    n: int = QUARTERS,
+) -> dict[str, float] | Skipped:
+    """Acquisition cost per quarter (currency per new customer, see module docstring) for the
+    last ``n`` complete quarters: ``spend`` (``channel``, ``month``, ``spend``) of the quarter
+    over the ``leads`` with a ``won_date`` in it whose source ``channel`` (aligned with
+    ``leads``) has spend rows. A quarter without spend or without a won deal is left out.
+    Skipped when no quarter has both."""
+    paid = set(spend["channel"])
+    won = leads.loc[channel.isin(paid) & leads["won_date"].notna(), "won_date"]
+    won_by_quarter = won.dt.to_period("Q").value_counts()
+    spend_by_quarter = spend.groupby(spend["month"].dt.to_period("Q"))["spend"].sum()
+    quarters = complete_quarters(as_of, n)
+    customers = won_by_quarter.reindex(quarters, fill_value=0).astype(float)
+    cost = spend_by_quarter.reindex(quarters, fill_value=0.0)
+    out = _series((cost / customers.where(customers > 0)).where(cost > 0))
+    if not out:
+        return Skipped(
+            "no recent complete quarter has both paid spend and a won deal",
+            "a quarterly CAC needs spend and won deals in the last two years",
+        )
+    return out
+
+
+def top_share_by_quarter(
+    orders: pd.DataFrame, as_of: pd.Timestamp, top: float = 0.20, n: int = QUARTERS
+) -> dict[str, float] | Skipped:
+    """Revenue share (0-1) of the top ``top`` share of accounts per quarter (see module
+    docstring) for the last ``n`` complete quarters; a quarter with fewer than two accounts or
+    no positive revenue is left out. Skipped when every quarter is."""
+    lines = orders[orders["status"].isin(["completed", "returned"])]
+    lines = lines[lines["order_date"] <= pd.Timestamp(as_of)]
+    quarter = lines["order_date"].dt.to_period("Q")
+    revenue = lines.groupby([quarter, lines["account_id"]])["net_amount"].sum()
+    out = {}
+    for q in complete_quarters(as_of, n):
+        if q not in revenue.index.get_level_values(0):
+            continue
+        r = np.sort(revenue.loc[q].clip(lower=0).to_numpy())[::-1]
+        if len(r) < 2 or r.sum() <= 0:
+            continue
+        out[str(q)] = float(r[: int(np.ceil(top * len(r)))].sum() / r.sum())
+    if not out:
+        return Skipped(
+            "no recent complete quarter has revenue from two accounts",
+            "a quarterly concentration series needs orders in the last two years",
+        )
+    return out
