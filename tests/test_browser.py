@@ -27,10 +27,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from test_kpi import nbval_summary
 
+from helpers import schemas, summary
 from helpers.config import RUNS_DIR
 from helpers.runner.pool import run_batch
 from helpers.runner.spec import read_batch
+from helpers.summary import kpi
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEFAULT = RUNS_DIR / "default.yaml"
@@ -336,3 +339,40 @@ def test_the_summary_prints_to_pdf(summary_pdf):
     data = summary_pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 20_000
     assert b"/Title (Leadership summary)" in data  # the report's title in the PDF's info
+
+
+# --- the leadership summary's KPI strip (issue #14), on the batch's own study runs -----------
+
+
+def test_the_summary_of_the_batch_records_its_kpi_strip(batch_reports):
+    studies = batch_reports / BATCH_NAME
+    page = json.loads((studies / SUMMARY / "metrics.json").read_text())
+    assert page["schema_version"] == 2
+    kpis = {k["key"]: k for k in page["kpis"]}
+    assert list(kpis) == list(kpi.LABELS)
+    assert all(k["value"] is not None and k["reason"] == "" for k in kpis.values()), kpis
+    assert kpis["revenue"]["period"] == "2025 Q4" and "EUR" in kpis["revenue"]["text"]
+    assert " vs 2025 Q3, " in kpis["revenue"]["comparison"]
+    assert kpis["revenue"]["comparison"].endswith(" vs 2024 Q4")
+    assert kpis["revenue_at_risk"]["period"] == "next 90 days"
+    assert "of revenue over 90 days" in kpis["revenue_at_risk"]["comparison"]
+    # the demo's own overview figures, read back unchanged
+    overview = schemas.read(studies / "00-data-overview", schemas.OverviewMetrics)
+    assert kpis["revenue"]["value"] == overview.revenue and overview.skipped == {}
+    for study in ("segmentation", "churn", "channels"):
+        metrics = schemas.read(studies / summary.KPI_STUDIES[study], summary.STUDY_SCHEMAS[study])
+        assert metrics.skipped == {}, (study, metrics.skipped)
+
+
+def test_notebook_90_with_a_targets_file_on_the_batchs_study_runs(batch_reports, tmp_path):
+    studies = batch_reports / BATCH_NAME
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("cac: 1\nrevenue: 1000000000\nretention: 0.1\n", encoding="utf-8")
+    run = nbval_summary(studies, tmp_path, TARGETS=str(targets))
+    assert run.returncode == 0, run.stdout[-3000:]
+    kpis = {
+        k["key"]: k for k in json.loads((tmp_path / "out" / "metrics.json").read_text())["kpis"]
+    }
+    assert kpis["cac"]["status"] == "bad" and kpis["revenue"]["status"] == "bad"
+    assert kpis["retention"]["status"] == "good"
+    assert "target at most 1 EUR" in kpis["cac"]["comparison"]

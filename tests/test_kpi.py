@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -379,30 +378,12 @@ def test_quarterly_churn_counts_an_account_in_the_quarter_its_silence_reached_th
     assert series == {"2025Q2": 1.0}  # a and b active on 1 Apr, both churned; none on 1 Jul
 
 
-# --- notebook 90 on the demo ----------------------------------------------------------------------
+# --- notebook 90 on the demo: in test_browser.py, on the study runs of its default batch ----------
 
 
-@pytest.fixture(scope="module")
-def studies(tmp_path_factory) -> Path:
-    """The four studies run on the demo data into a temporary folder (their default runs)."""
-    folder = tmp_path_factory.mktemp("runs")
-    for name in KPI_NOTEBOOKS:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / f"{name}.ipynb"),
-            str(folder / f"{name}.ipynb"),
-            parameters={"OUTPUT_DIR": str(folder / name)},
-            kernel_name=KERNEL,
-            cwd=str(NOTEBOOKS),
-            progress_bar=False,
-        )
-    return folder
-
-
-KPI_NOTEBOOKS = list(summary.KPI_STUDIES.values())
-
-
-def _nbval(studies: Path, tmp_path: Path, **parameters) -> subprocess.CompletedProcess:
-    """Notebook 90 with ``parameters`` injected, run under nbval (a failing cell fails)."""
+def nbval_summary(studies: Path, tmp_path: Path, **parameters) -> subprocess.CompletedProcess:
+    """Notebook 90 on the study runs in ``studies`` with ``parameters`` injected, run under
+    nbval (a failing cell fails)."""
     prepared = tmp_path / "90-leadership-summary.ipynb"
     papermill.execute_notebook(
         str(NOTEBOOKS / "90-leadership-summary.ipynb"),
@@ -429,39 +410,3 @@ def _nbval(studies: Path, tmp_path: Path, **parameters) -> subprocess.CompletedP
         text=True,
         timeout=600,
     )
-
-
-@pytest.mark.notebook
-def test_notebook_90_shows_the_strip_on_the_demo(studies, tmp_path):
-    run = _nbval(studies, tmp_path)
-    assert run.returncode == 0, run.stdout[-3000:]
-    page = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert page["schema_version"] == 2
-    kpis = {k["key"]: k for k in page["kpis"]}
-    assert list(kpis) == list(kpi.LABELS)
-    assert all(k["value"] is not None and k["reason"] == "" for k in kpis.values()), kpis
-    assert kpis["revenue"]["period"] == "2025 Q4" and "EUR" in kpis["revenue"]["text"]
-    assert " vs 2025 Q3, " in kpis["revenue"]["comparison"]
-    assert kpis["revenue"]["comparison"].endswith(" vs 2024 Q4")
-    assert kpis["revenue_at_risk"]["period"] == "next 90 days"
-    assert "of revenue over 90 days" in kpis["revenue_at_risk"]["comparison"]
-    # the demo's own overview figures, read back unchanged
-    overview = schemas.read(studies / "00-data-overview", schemas.OverviewMetrics)
-    assert kpis["revenue"]["value"] == overview.revenue and overview.skipped == {}
-    for study in ("segmentation", "churn", "channels"):
-        metrics = schemas.read(studies / summary.KPI_STUDIES[study], summary.STUDY_SCHEMAS[study])
-        assert metrics.skipped == {}, (study, metrics.skipped)
-
-
-@pytest.mark.notebook
-def test_notebook_90_with_a_targets_file(studies, tmp_path):
-    targets = tmp_path / "targets.yaml"
-    targets.write_text("cac: 1\nrevenue: 1000000000\nretention: 0.1\n", encoding="utf-8")
-    run = _nbval(studies, tmp_path, TARGETS=str(targets))
-    assert run.returncode == 0, run.stdout[-3000:]
-    kpis = {
-        k["key"]: k for k in json.loads((tmp_path / "out" / "metrics.json").read_text())["kpis"]
-    }
-    assert kpis["cac"]["status"] == "bad" and kpis["revenue"]["status"] == "bad"
-    assert kpis["retention"]["status"] == "good"
-    assert "target at most 1 EUR" in kpis["cac"]["comparison"]
