@@ -284,9 +284,9 @@ def test_the_html_strip_is_escaped_text_in_fixed_markup():
     page = summary.strip_html(summary.KpiStrip((hostile, *strip.kpis[1:]), "a & b")).data
     assert "<b onmouseover" not in page and "&lt;b onmouseover=x&gt;" in page
     assert "a &amp; b" in page
-    assert page.count('class="kpi-card') == 5
-    assert 'class="kpi-card kpi-good"' in page and 'class="kpi-card kpi-bad"' in page
-    assert 'class="kpi-card kpi-neutral"' in page
+    assert page.count('class="kpi kpi-card') == 5
+    assert 'class="kpi kpi-card kpi-good"' in page and 'class="kpi kpi-card kpi-bad"' in page
+    assert 'class="kpi kpi-card kpi-neutral"' in page
 
 
 def test_the_summary_records_the_strip_in_its_metrics(tmp_path):

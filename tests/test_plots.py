@@ -156,7 +156,7 @@ CHARTS = {
         title="What a new customer is worth",
     ),
     "forest": lambda: plots.forest(_forest()),
-    "quadrant": lambda: plots.quadrant(_quadrant(), channels.STRATEGIES, currency="EUR"),
+    "quadrant": lambda: plots.quadrant(_quadrant(), channels.POSITIONS, currency="EUR"),
     "waterfall": lambda: plots.waterfall(
         _drivers(), 12.9e6, "2025 Q3", "2025 Q4", title="What moved revenue", currency="EUR"
     ),
@@ -286,7 +286,7 @@ def test_quadrant_labels_clear_every_point_and_corner_note():
         "Content and SEO",
     }
     labels = [t for t in ax.texts if t.get_text() in names]
-    notes = [t for t in ax.texts if t.get_text() in channels.STRATEGIES.values()]
+    notes = [t for t in ax.texts if t.get_text() in channels.POSITIONS.values()]
     assert len(labels) == 6 and len(notes) == 4
     centres = ax.transData.transform(ax.collections[0].get_offsets())
     marker = 6.0  # half the marker's width in pixels (s=120 points^2 at 100 dpi)

@@ -486,7 +486,7 @@ def _card(kpi: Kpi) -> str:
     status = kpi.status if kpi.status in STATUSES else "neutral"
     missing = " kpi-missing" if kpi.value is None else ""
     return (
-        f'<div class="kpi-card kpi-{status}{missing}">'
+        f'<div class="kpi kpi-card kpi-{status}{missing}">'
         f'<div class="kpi-label">{e(kpi.label)}</div>'
         f'<div class="kpi-value">{e(kpi.headline or kpi.text)}</div>'
         f'<div class="kpi-detail">{e(kpi.detail)}</div>'

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 from helpers import formats, theme
+from helpers.plots.alt import describe
 from helpers.steps import Skipped
 from helpers.summary.figures import figure
 from helpers.summary.runs import KPI_STUDIES, StudyRun
@@ -138,4 +139,9 @@ def trends_chart(trends: Trends):
             low, high = s.min(), s.max()
             pad = max((high - low) * 0.3, 0.02)
             ax.set_ylim(max(low - pad, 0), min(high + pad, 1))
+    describe(
+        fig,
+        "Quarterly trends: " + ", ".join(p[2].lower() for p in PANELS.values()),
+        sentence=trends.sentence,
+    )
     return fig
