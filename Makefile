@@ -56,7 +56,7 @@ test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebo
 test-spark: $(STAMP) $(DEMO) ## Spark parity: engine-side steps on local Spark = DuckDB (needs .[spark] and Java)
 	$(PY) -m pytest -m spark tests
 
-test-slow: $(STAMP) $(DEMO) ## Run the slow statistical checks (interval coverage over many simulations)
+test-slow: $(STAMP) $(DEMO) ## Run the slow checks (interval coverage over many simulations; a rerun of the default batch gives identical metrics)
 	$(PY) -m pytest -n $(JOBS) -m slow tests
 
 mutants: $(STAMP) $(DEMO) ## Plant seven statistical mistakes one by one; the tests must catch each (minutes)

@@ -1,6 +1,7 @@
 """Every report of the default batch, the index and a comparison page open in headless Chromium
 with no network, every link resolves, no raw value shows, every image has its own alt text, the
-summary prints to PDF; a rerun of the batch gives byte-identical metrics.
+summary prints to PDF; a rerun of the batch gives byte-identical metrics (marked slow: `make
+test-slow`, which `.ci/run` runs after `make test`).
 
 The test executes ``runs/default.yaml`` into a temporary reports folder (so it also proves that
 every notebook renders in the batch), then opens each ``report.html`` and ``index.html`` from
@@ -150,6 +151,7 @@ def test_leadership_summary_reads_every_study_of_the_batch(reports):
     assert f"bring {share(seg['top_20pct_share'])} of revenue" in html
 
 
+@pytest.mark.slow  # a second whole batch (about 2 minutes): `make test-slow`, run by .ci/run
 def test_a_rerun_of_the_default_batch_gives_identical_metrics(batch_reports, tmp_path):
     """Same data, same parameters, same seeds: every run's metrics.json is byte-identical."""
     again = _default_batch(tmp_path / "again")
