@@ -41,9 +41,10 @@ def _shown_text(nb: nbformat.NotebookNode) -> str:
 @pytest.mark.parametrize(
     ("notebook", "missing", "parameters", "skipped"),
     [
-        ("01-customer-segmentation", "leads", {}, "Lead grading"),
+        # notebook 01 without leads and notebook 03 without spend are in the shapes matrix
+        # (test_shapes_overview_segmentation's order-log run through papermill,
+        # test_shapes_channels' demo_without_spend): one papermill run of 03 here
         ("03-channel-economics", "touchpoints", FAST, "Attribution"),
-        ("03-channel-economics", "channel_spend", FAST, "Spend and cost per channel"),
     ],
 )
 def test_notebook_runs_without_an_optional_table(
