@@ -74,6 +74,7 @@ lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel (as root too, 
 
 bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to docs/benchmarks.md
 	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_features_sql.py
 	$(PY) benchmarks/bench_batch.py
 	$(PY) benchmarks/bench_survival.py
 	$(PY) benchmarks/bench_attribution.py

@@ -114,7 +114,9 @@ def customer_features_expr(
         first_order=o.order_date.min(where=done),
         last_order=o.order_date.max(where=done),
         n_orders=o.order_id.nunique(where=done),
-        n_lines=done.cast("int64").sum(),
+        # COUNT(*) FILTER, not SUM(CAST(... AS BIGINT)): DuckDB sums BIGINT into a 128-bit
+        # state, ~10-15% more CPU for the whole query at 10M lines (bench_features_sql).
+        n_lines=o.count(where=done),
         monetary_total=o.net_amount.sum(),
         returns_total=(-o.net_amount).sum(where=~done),
         margin_total=o.gross_margin.sum(),
