@@ -473,89 +473,6 @@ def top_prospects(result: Lookalikes, n: int = 15) -> pd.DataFrame:
     return result.prospects.head(n).set_index("lead_id")
 
 
-#: Reader-facing names of the indicators of the lead score and the learnt weights.
-INDICATOR_WORDS = {
-    "const": "baseline (intercept)",
-    "data_completeness": "base data complete",
-    "inquiry": "sent an inquiry",
-    "demo": "had a demo",
-    "repeat_visits": "visited the site repeatedly",
-}
-
-
-@step("Lead grading")
-def grade_view(grading: LeadGrading) -> pd.DataFrame:
-    """:func:`grade_table` for readers: grade, decided leads (count) and their conversion (%
-    to one decimal)."""
-    table = grading.table
-    return pd.DataFrame(
-        {
-            "grade": [formats.display_name(g) for g in table.index],
-            "decided leads": [formats.count(n) for n in table["leads"]],
-            "conversion": [formats.share(v, 1) for v in table["conversion"]],
-        }
-    )
-
-
-def _p_value(p: float) -> str:
-    return "<0.001" if formats.finite(p) and p < 0.001 else formats.number(p, 2)
-
-
-@step("The learnt weights")
-def weights_view(grading: LeadGrading) -> pd.DataFrame | Skipped:
-    """:func:`weights_table` for readers: each indicator in words, its coefficient (log-odds)
-    with its 95% interval to two decimals, and the p-value ("<0.001" below a thousandth)."""
-    table = weights_table(grading)
-    if isinstance(table, Skipped):
-        return table
-    return pd.DataFrame(
-        {
-            "indicator": [INDICATOR_WORDS.get(k, formats.display_name(k)) for k in table.index],
-            "coefficient (log-odds)": [f"{v:+.2f}" for v in table["coef"]],
-            "95% interval": [
-                f"{lo:+.2f} to {hi:+.2f}"
-                for lo, hi in zip(table["low"], table["high"], strict=True)
-            ],
-            "p-value": [_p_value(p) for p in table["p"]],
-        }
-    )
-
-
-@step("Look-alikes")
-def evaluation_view(result: Lookalikes) -> pd.DataFrame:
-    """The hold-out evaluation in words with units: AUC (0.5 = chance), lift of the top
-    decile, leads trained on and tested on, and the base rate (%)."""
-    rows = [
-        ("AUC on the hold-out year (0.5 = chance)", f"{result.auc:.2f}"),
-        ("Lift of the top tenth of scored leads", formats.ratio(result.lift_top_decile)),
-        ("Leads the model was trained on", f"{formats.count(result.train_leads)} leads"),
-        ("Leads of the hold-out year", f"{formats.count(result.test_leads)} leads"),
-        (
-            f"Share of hold-out leads that became {result.target} accounts",
-            formats.share(result.base_rate, 1),
-        ),
-    ]
-    return pd.DataFrame(rows, columns=["measure", "value"])
-
-
-@step("The prospects list")
-def prospects_view(
-    result: Lookalikes, n: int = 15, names: Mapping[str, str] | None = None
-) -> pd.DataFrame:
-    """The ``n`` open prospects with the highest propensity for readers: lead id, codes from
-    the data by their display names (``names``: the data source's, see
-    :func:`helpers.formats.display_name`), the creation date ("23 Nov 2025") and the
-    propensity in %."""
-    top = result.prospects.head(n)
-    out = pd.DataFrame({"lead": top["lead_id"].astype(str).to_numpy()})
-    for column in [c for c in LOOKALIKE_FEATURES if c in top]:
-        label = column.replace("_", " ")
-        out[label] = [formats.display_name(v, names) for v in top[column]]
-    out["created"] = [formats.date(d) for d in top["created_date"]]
-    out["propensity"] = [formats.share(p) for p in top["propensity"]]
-    return out
-
-
 @step("The prospects list")
 def save_prospects(result: Lookalikes, path: str | Path) -> Path:
     """Write every ranked open prospect to the CSV file ``path`` (atomically); its path."""
@@ -572,3 +489,11 @@ def lookalike_sentence(result: Lookalikes) -> str:
         f"future {result.target} accounts) the model's AUC is {result.auc:.2f}; its top decile "
         f"holds {result.lift_top_decile:.1f}× that share."
     )
+
+
+# the reader tables live in helpers.lead_tables; re-exported so notebooks write leads.grade_view
+from helpers.lead_tables import INDICATOR_WORDS as INDICATOR_WORDS  # noqa: E402
+from helpers.lead_tables import evaluation_view as evaluation_view  # noqa: E402
+from helpers.lead_tables import grade_view as grade_view  # noqa: E402
+from helpers.lead_tables import prospects_view as prospects_view  # noqa: E402
+from helpers.lead_tables import weights_view as weights_view  # noqa: E402
