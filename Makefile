@@ -32,7 +32,7 @@ $(STAMP):
 	$(PY) -m pip install --quiet --upgrade pip
 	# uv installs the same versions in seconds where pip takes about two minutes; pip alone
 	# when uv cannot be had (no network for it) or fails
-	($(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]') \
+	($(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]') \
 		|| $(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 (b2b-insights)" > /dev/null
 	rm -f $(VENV)/.installed $(VENV)/.installed-*
