@@ -165,6 +165,15 @@ def test_changes_against_the_previous_period_and_a_year_earlier():
     assert "previous period" in strip.basis
 
 
+def test_a_change_shown_as_zero_is_neutral_not_coloured():
+    flat = dataclasses.replace(OVERVIEW, retention_before=OVERVIEW.retention - 0.004)
+    strip = summary.kpi_strip(_found(overview=flat))
+    assert strip["retention"].comparison == "+0 pts vs 2025 Q3"
+    assert strip["retention"].status == "neutral"
+    down = dataclasses.replace(OVERVIEW, retention_before=OVERVIEW.retention + 0.006)
+    assert summary.kpi_strip(_found(overview=down))["retention"].status == "bad"
+
+
 def test_a_monthly_period_compares_with_the_same_month_a_year_earlier():
     monthly = dataclasses.replace(
         OVERVIEW, period="2025-12", compared_with="2025-11", period_start="2025-12-01"

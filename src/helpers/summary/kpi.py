@@ -170,8 +170,10 @@ def _read(found: Mapping[str, StudyRun], study: str, name: str) -> Figure:
 
 
 def _sign_status(delta: float | None) -> str:
-    """Against the previous period (up is better for the KPIs compared this way)."""
-    if delta is None or not math.isfinite(delta) or delta == 0:
+    """Against the previous period (up is better for the KPIs compared this way). A change
+    the card shows as "+0%" or "-0 pts" (under half a percent or point: changes and shares
+    are written to whole percents) is neutral, so the colour never contradicts the text."""
+    if delta is None or not math.isfinite(delta) or abs(delta) < 0.005:
         return "neutral"
     return "good" if delta > 0 else "bad"
 
