@@ -69,6 +69,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.contract import TABLES
+from helpers.loading import read
+from helpers.reporting import atomic_write_text
 from helpers.validation import Problem
 
 if TYPE_CHECKING:
@@ -146,12 +148,8 @@ def _status(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
-def _sha256_file(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
+#: The file's SHA-256: the loader's own reader, so a fingerprint is one computation.
+_sha256_file = read.file_digest
 
 
 def file_digest(path: Path, root: Path | None = None) -> bytes:
@@ -176,15 +174,8 @@ def file_digest(path: Path, root: Path | None = None) -> bytes:
     if memo is not None and _status(path) == before and settled > SETTLED_SECONDS * 1e9:
         record = {"path": str(path.resolve()), "status": before, "sha256": value.hex()}
         with contextlib.suppress(OSError):
-            _write_atomically(memo, json.dumps(record).encode())
+            atomic_write_text(memo, json.dumps(record))
     return value
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # --- the key ------------------------------------------------------------------------------------
