@@ -15,7 +15,7 @@ Modules, in the page's order of need: :mod:`.runs` (which run of each study is r
 ``runs.json``, the slice, variants, refused files), :mod:`.figures` (one number or the channel
 table read from a study's metrics, or why not), :mod:`.words` (findings, moves, notes, gaps),
 :mod:`.sections` (headline figures, value tiers, channels, sources), :mod:`.kpi` (the KPI
-strip and its targets), :mod:`.trends` (the quarterly trends), :mod:`.links` (relative links to
+strip), :mod:`.targets` (the KPIs and the targets file), :mod:`.trends` (the quarterly trends), :mod:`.links` (relative links to
 the study reports and their CSV lists) and :mod:`.record` (the summary's own metrics).
 """
 

@@ -23,8 +23,9 @@ its ``reason``, and reads "not available: <reason>".
 Targets (``TARGETS`` of notebook 90): a YAML mapping ``{kpi: value}`` of the keys above, in the
 KPI's unit (money in the metrics' currency, retention as a share 0-1); ``cac`` may instead map
 paid channels to their own target (``{linkedin_ads: 2500, google_ads: 1800}``), the status
-then being bad when any of them is above its target. :func:`read_targets` checks the file at
-the boundary and names the file and the key of any problem.
+then being bad when any of them is above its target. :func:`read_targets` (in
+:mod:`helpers.summary.targets`) checks the file at the boundary and names the file and the key
+of any problem.
 """
 
 from __future__ import annotations
@@ -33,82 +34,25 @@ import dataclasses
 import html
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from IPython.display import HTML
 
 from helpers import formats
 from helpers.summary.figures import Figure, figure
 from helpers.summary.runs import KPI_STUDIES, StudyRun
 
-#: The KPIs of the strip, in order, with their reader-facing labels.
-LABELS: dict[str, str] = {
-    "revenue": "Revenue",
-    "retention": "Account retention",
-    "new_accounts": "New accounts",
-    "revenue_at_risk": "Revenue at risk",
-    "cac": "Cost per new customer (paid channels)",
-}
-#: KPIs whose lower values are better (a target is a ceiling).
-LOWER_IS_BETTER = frozenset({"revenue_at_risk", "cac"})
+# the KPI list and the targets file live in helpers.summary.targets
+from helpers.summary.targets import LABELS as LABELS
+from helpers.summary.targets import LOWER_IS_BETTER as LOWER_IS_BETTER
+from helpers.summary.targets import Targets as Targets
+from helpers.summary.targets import TargetsError as TargetsError
+from helpers.summary.targets import read_targets as read_targets
+
 STATUSES = ("good", "bad", "neutral")
-
-
-class TargetsError(ValueError):
-    """A targets file that is not a mapping of known KPIs to numbers."""
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Targets per KPI read from ``path`` (units of each KPI); ``cac_by_channel`` holds
-    per-channel CAC targets when the file gives ``cac`` as a mapping."""
-
-    path: str
-    values: dict[str, float] = field(default_factory=dict)
-    cac_by_channel: dict[str, float] = field(default_factory=dict)
-
-    def names(self, key: str) -> bool:
-        """True when the file sets a target for KPI ``key``."""
-        return key in self.values or (key == "cac" and bool(self.cac_by_channel))
-
-
-def _number(value: Any, path: str, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TargetsError(f"{path}: target '{key}' must be a number, got {value!r}.")
-    return float(value)
-
-
-def read_targets(path: str | Path) -> Targets | None:
-    """The targets in the YAML file ``path`` (None for an empty path: no targets). Raises
-    :class:`TargetsError` naming the file and the key for a key that is not a KPI of
-    :data:`LABELS`, a value that is not a number, or a file that is not a mapping."""
-    if not str(path):
-        return None
-    path = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TargetsError(f"Targets file {path} does not exist.") from None
-    except yaml.YAMLError as error:
-        raise TargetsError(f"{path}: not valid YAML ({error}).") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise TargetsError(f"{path}: targets must be a mapping of KPI to value, e.g. 'cac: 2000'.")
-    unknown = [str(k) for k in data if k not in LABELS]
-    if unknown:
-        raise TargetsError(f"{path}: unknown KPI key '{unknown[0]}' (known: {', '.join(LABELS)}).")
-    values, by_channel = {}, {}
-    for key, value in data.items():
-        if key == "cac" and isinstance(value, dict):
-            by_channel = {str(ch): _number(v, path, f"cac.{ch}") for ch, v in value.items()}
-        else:
-            values[key] = _number(value, path, key)
-    return Targets(path, values, by_channel)
 
 
 @dataclass(frozen=True)
