@@ -34,6 +34,11 @@ $(STAMP):
 	# when uv cannot be had (no network for it) or fails
 	($(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]') \
 		|| $(PY) -m pip install --quiet -e '.[dev]'
+	# jsonschema's optional IRI syntax checker (rfc3987-syntax, pulled in by jupyter-events'
+	# format-nongpl extra) builds an Earley parser when imported: about 3 s of CPU in every
+	# process that imports nbformat (each pytest worker, each batch run). Nothing here validates
+	# IRIs and jsonschema skips the format without it, so it is removed (with lark, its parser).
+	$(PY) -m pip uninstall --quiet -y rfc3987-syntax lark
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 (b2b-insights)" > /dev/null
 	rm -f $(VENV)/.installed $(VENV)/.installed-*
 	$(CHECKOUT_PY) stamp $(STAMP)
@@ -59,8 +64,8 @@ test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebo
 test-spark: $(STAMP) $(DEMO) ## Spark parity: engine-side steps on local Spark = DuckDB (needs .[spark] and Java)
 	$(PY) -m pytest -m spark tests
 
-test-slow: $(STAMP) $(DEMO) ## Run the slow checks (interval coverage over many simulations; a rerun of the default batch gives identical metrics)
-	$(PY) -m pytest -n $(JOBS) -m slow tests
+test-slow: $(STAMP) $(DEMO) ## Run the slow checks (interval coverage over many simulations, a rerun of the default batch gives identical metrics, nbval of notebooks 02 and 03)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m slow --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
 
 mutants: $(STAMP) $(DEMO) ## Plant seven statistical mistakes one by one; the tests must catch each (minutes)
 	$(PY) tests/mutants.py

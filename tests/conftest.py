@@ -51,18 +51,30 @@ SLOW_FIRST: tuple[str, ...] = (
     "tests/test_browser.py",
     "tests/test_survival.py",
     "tests/test_shapes_churn.py",
-    "notebooks/03-channel-economics.ipynb",
-    "notebooks/02-churn-survival.ipynb",
     "tests/test_shapes_overview_segmentation.py",
     "tests/test_batch_faults.py",
-    "tests/test_partial_exports.py",
-    "tests/test_shapes_channels.py",
+    "tests/test_payback.py",
     "tests/test_bgnbd.py",
+    "tests/test_plots.py",
+    "tests/test_shapes_channels.py",
+)
+
+
+#: Notebooks whose nbval run is marked ``slow`` (``make test-slow``): ``tests/test_browser.py``
+#: executes the same notebooks with the same defaults in its default batch (and checks their
+#: reports), so in ``make test`` their nbval run would only repeat that work (~40 s each).
+NBVAL_SLOW: tuple[str, ...] = (
+    "notebooks/02-churn-survival.ipynb",
+    "notebooks/03-channel-economics.ipynb",
 )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     """The files of :data:`SLOW_FIRST` first, in that order; every other test keeps its place
-    (a stable sort: a file's tests stay together and in order)."""
+    (a stable sort: a file's tests stay together and in order). The nbval cells of
+    :data:`NBVAL_SLOW` are marked ``slow``."""
+    for item in items:
+        if item.nodeid.split("::")[0] in NBVAL_SLOW:
+            item.add_marker(pytest.mark.slow)
     rank = {path: i for i, path in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

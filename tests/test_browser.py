@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from test_kpi import nbval_summary
+from test_report_text import raw_output, visible_text
 
 from helpers import schemas, summary
 from helpers.config import RUNS_DIR
@@ -59,8 +60,8 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-def _default_batch(root: Path) -> Path:
-    records = run_batch(DEFAULT, jobs=2, reports_dir=root)
+def _default_batch(root: Path, jobs: int = 2) -> Path:
+    records = run_batch(DEFAULT, jobs=jobs, reports_dir=root)
     failed = {r.name: r.error for r in records if r.status != "ok"}
     assert not failed, f"runs of the default batch failed: {failed}"
     return root
@@ -153,12 +154,30 @@ def test_leadership_summary_reads_every_study_of_the_batch(reports):
 
 @pytest.mark.slow  # a second whole batch (about 2 minutes): `make test-slow`, run by .ci/run
 def test_a_rerun_of_the_default_batch_gives_identical_metrics(batch_reports, tmp_path):
-    """Same data, same parameters, same seeds: every run's metrics.json is byte-identical."""
-    again = _default_batch(tmp_path / "again")
+    """Same data, same parameters, same seeds: every run's metrics.json is byte-identical, also
+    with another ``--jobs`` setting (kernels get the same thread counts whatever ``--jobs`` is,
+    runner.execute.kernel_environment, so sums add in the same order)."""
+    again = _default_batch(tmp_path / "again", jobs=1)
     for run in RUNS:
         first = (batch_reports / BATCH_NAME / run.name / "metrics.json").read_bytes()
         second = (again / BATCH_NAME / run.name / "metrics.json").read_bytes()
         assert first == second, run.name
+
+
+def test_no_report_of_the_batch_shows_raw_output(batch_reports):
+    """The HTML as written (no browser needed): no nan/inf/NaT words, reprs, dtype lines, times
+    of day or six-decimal float dumps in any report's visible text; the overview shows money
+    with its currency, periods by name and its data check."""
+    reports = sorted((batch_reports / BATCH_NAME).glob("*/report.html"))
+    assert len(reports) == len(RUNS)
+    raw = {p.parent.name: raw_output(p.read_text(encoding="utf-8")) for p in reports}
+    assert {name: found for name, found in raw.items() if found} == {}
+    overview = visible_text(
+        (batch_reports / BATCH_NAME / "00-data-overview" / "report.html").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert "EUR" in overview and "2025 Q4" in overview and "No data warnings." in overview
 
 
 def test_every_study_writes_declared_metrics_that_the_summary_reads(batch_reports):

@@ -38,6 +38,10 @@ def _shown_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+# The same skip without touchpoints runs in-process in the shapes matrix (test_shapes_channels'
+# lead funnel has no touchpoints table) and the own-data YAML path through papermill in
+# test_shapes_overview_segmentation: this whole-notebook run (~30 s) is in `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("notebook", "missing", "parameters", "skipped"),
     [

@@ -2,21 +2,14 @@
 ``nan``, ``inf`` or ``NaT`` as words, no time of day ``00:00:00``, no object reprs
 (``object at 0x``, ``Timestamp(``, ``dtype:``), no pandas dumps of floats with six decimals.
 
-The notebook test runs notebook 00 on the demo (about a minute) and scans its HTML report; the
-headless-browser test (``tests/test_browser.py``) checks every page of a batch.
+The scan is tested here on hand-made pages; ``tests/test_browser.py`` applies it to every report
+of the default batch (without a browser) and, in Chromium, to every page's rendered text.
 """
 
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-
-import nbformat
-import papermill as pm
-import pytest
-
-from helpers.config import KERNEL_NAME, NOTEBOOKS_DIR
-from helpers.runner.render import render_html
 
 #: What must never reach a reader, as regular expressions over the visible text.
 FORBIDDEN = {
@@ -84,20 +77,3 @@ def test_the_scan_finds_raw_output_and_ignores_words_and_styles():
         "a float with six decimals",
     }
     assert raw_output("<p>Information and finance: 28 Jan 2022, 13.8M EUR</p>") == {}
-
-
-@pytest.mark.notebook
-def test_the_data_overview_report_shows_no_raw_output(tmp_path):
-    executed = tmp_path / "00-data-overview.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS_DIR / "00-data-overview.ipynb"),
-        str(executed),
-        parameters={"OUTPUT_DIR": str(tmp_path / "out")},
-        kernel_name=KERNEL_NAME,
-        progress_bar=False,
-        cwd=str(NOTEBOOKS_DIR),
-    )
-    html = render_html(nbformat.read(executed, as_version=4))
-    assert raw_output(html) == {}
-    text = visible_text(html)
-    assert "EUR" in text and "2025 Q4" in text and "No data warnings." in text
