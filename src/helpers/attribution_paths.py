@@ -148,7 +148,8 @@ def _paths_expr(
         group_by="lead_id", order_by=[ibis.desc("touched_at"), ibis.desc("channel")]
     )
     t = t.mutate(
-        days_before=(t.end.epoch_seconds() - t.touched_at.epoch_seconds()) / 86400.0,
+        # a float numerator: Spark reads the literal 86400.0 as a DECIMAL and rounds the quotient
+        days_before=(t.end.epoch_seconds() - t.touched_at.epoch_seconds()).cast("float64") / 86400,
         from_end=from_end,
         full=t.lead_id.count().over(group_by="lead_id"),
     )
