@@ -87,10 +87,11 @@ def _stage_counts(mature: ibis.Table) -> ibis.Expr:
     reached, later = {}, false
     for s in STAGES[::-1]:  # a cumulative "or" from the last stage back
         later = reached[s] = dated[s] | later
-    won = mature.won_date.isnull() if "won_date" in cols else ibis.literal(True)
-    lost = mature.lost_date.isnull() if "lost_date" in cols else ibis.literal(True)
-    is_open = won & lost
-    counts = {"leads": mature.count(), "lost": mature.count(where=~lost)}
+    # so a lead that reached a stage reached every earlier one: "entered and reached" = reached
+    not_won = mature.won_date.isnull() if "won_date" in cols else ibis.literal(True)
+    not_lost = mature.lost_date.isnull() if "lost_date" in cols else ibis.literal(True)
+    is_open = not_won & not_lost
+    counts = {"leads": mature.count(), "lost": mature.count(where=~not_lost)}
     previous = ibis.literal(True)
     for s in STAGES:
         counts[f"entered_{s}"] = mature.count(where=previous)
