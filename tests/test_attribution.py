@@ -389,3 +389,106 @@ def test_no_converting_path_is_skipped():
     att = _attribute(ds)
     assert isinstance(att, Skipped) and att.step == "Attribution"
     assert "no converting lead has a touch in the 90 days before converting" in att.reason
+
+
+# --- the paths in the engine equal the pandas paths they replaced -------------------------------
+
+
+def _pandas_paths(touchpoints, leads, conversion, as_of, window_days=90, max_touches=20):
+    """The pandas ``build_paths`` the engine version replaced (kept here as the oracle): the
+    touches table, then n_paths, n_converted, truncated, open, no_lost."""
+    end = conversion.reindex(leads["lead_id"].to_numpy())
+    end = end.where(end <= as_of)
+    if "lost_date" in leads.columns:
+        lost = leads.set_index("lead_id")["lost_date"].reindex(end.index)
+    else:
+        lost = pd.Series(pd.NaT, index=end.index, dtype="datetime64[ns]")
+    no_lost = not bool(lost.notna().any())
+    stop = end.fillna(pd.Series(as_of, index=end.index) if no_lost else lost.where(lost <= as_of))
+    is_open = stop.isna()
+    stop = stop[~is_open]
+    t = touchpoints.loc[touchpoints["lead_id"].notna(), ["lead_id", "channel", "touched_at"]]
+    n_open = int(t.loc[t["lead_id"].isin(is_open.index[is_open]), "lead_id"].nunique())
+    t = t[t["lead_id"].isin(stop.index)]
+    t = t.assign(end=stop.reindex(t["lead_id"]).to_numpy() + pd.Timedelta(days=1))
+    window = pd.Timedelta(days=window_days + 1)
+    t = t[(t["touched_at"] < t["end"]) & (t["touched_at"] >= t["end"] - window)]
+    t = t.sort_values(["lead_id", "touched_at", "channel"], kind="mergesort")
+    t["days_before"] = (t["end"] - t["touched_at"]).dt.total_seconds() / 86400.0
+    t["from_end"] = t.groupby("lead_id").cumcount(ascending=False)
+    truncated = int((t.groupby("lead_id").size() > max_touches).sum())
+    t = t[t["from_end"] < max_touches].copy()
+    t["position"] = t.groupby("lead_id").cumcount()
+    t["n"] = t.groupby("lead_id")["channel"].transform("size")
+    t["converted"] = conversion.notna().reindex(t["lead_id"]).fillna(False).to_numpy()
+    n_conv = int(t.drop_duplicates("lead_id")["converted"].sum())
+    touches = t[["lead_id", "channel", "position", "n", "days_before", "converted"]]
+    return (
+        touches.reset_index(drop=True),
+        t["lead_id"].nunique(),
+        n_conv,
+        truncated,
+        n_open,
+        no_lost,
+    )
+
+
+def assert_same_paths(got: at.Paths, want: tuple) -> None:
+    pd.testing.assert_frame_equal(got.touches, want[0], check_exact=True)
+    assert (got.n_paths, got.n_converted, got.truncated, got.open, got.no_lost) == want[1:]
+
+
+@pytest.mark.parametrize(
+    ("action", "max_touches", "lost"),
+    [("won", 20, True), ("inquiry", 3, False), ("first_order", 5, True)],
+)
+def test_engine_paths_equal_the_pandas_paths_on_the_demo(demo, action, max_touches, lost):
+    """Same rows in the same order, values equal, same counts: cut paths (cap 3 and 5), leads
+    without lost dates (every lead not converted a non-converter), open leads left out."""
+    as_of = demo.analysis_date - pd.DateOffset(months=3)  # some conversions come later
+    leads = demo["leads"] if lost else demo["leads"].drop(columns="lost_date")
+    conv = at.conversion_times(demo, action, as_of)
+    got = at.build_paths(demo["touchpoints"], leads, conv, as_of, 60, max_touches)
+    want = _pandas_paths(demo["touchpoints"], leads, conv, as_of, 60, max_touches)
+    assert_same_paths(got, want)
+    assert (got.truncated > 0) == (max_touches < 20) and got.n_converted > 0
+    assert (got.open > 0) == lost
+
+
+def test_first_order_conversion_is_the_first_completed_order_per_account(demo):
+    o = demo["orders"]
+    first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
+    pd.testing.assert_series_equal(
+        at.conversion_times(demo, "first_order"),
+        demo["leads"].set_index("lead_id")["account_id"].map(first),
+    )
+
+
+def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
+    """One channel, ties (same lead, time and channel), touches without a lead, a lead with
+    no touch, and no touch inside any window (an empty table with the same columns)."""
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"]})
+    t = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L1", "L1", None, "L2", "L2"],
+            "channel": ["A"] * 6,
+            "touched_at": pd.to_datetime(
+                ["2025-01-01", "2025-01-01", "2025-01-03", "2025-01-02"]
+                + ["2025-01-04 12:30:00"] * 2,
+                format="ISO8601",
+            ),
+        }
+    )
+    conv = pd.Series(pd.to_datetime(["2025-01-03 08:00:00", None, None]), index=leads["lead_id"])
+    as_of = pd.Timestamp("2025-02-01")
+    for cap in (1, 2, 20):
+        assert_same_paths(
+            at.build_paths(t, leads, conv, as_of, 90, cap),
+            _pandas_paths(t, leads, conv, as_of, 90, cap),
+        )
+    empty = at.build_paths(t, leads, conv, pd.Timestamp("2026-01-01"), 0)
+    assert empty.touches.empty and empty.n_paths == 0
+    assert (
+        empty.touches.dtypes.to_dict()
+        == at.build_paths(t, leads, conv, as_of).touches.dtypes.to_dict()
+    )

@@ -1,9 +1,9 @@
 """The engine-side steps on Spark (local mode) give the DuckDB tables on the demo data.
 
 A source YAML naming ``engine: pyspark`` over the demo files is loaded the ordinary way; its
-features, order gaps and purchase days run in a local Spark session and must equal the DuckDB
-ones: same rows, same columns in the same order, same dtypes after the transfer back to pandas,
-values equal to 1e-9.
+features, order gaps, purchase days, attribution paths (and the credit computed from them) and
+funnel counts run in a local Spark session and must equal the DuckDB ones: same rows, same
+columns in the same order, same dtypes after the transfer back to pandas, values equal to 1e-9.
 
 Marked ``spark``: Spark's start-up takes tens of seconds, so ``make test`` leaves it out and
 ``make test-spark`` (run by ``.ci/run``) runs it. Skipped when PySpark or a Java runtime is
@@ -19,10 +19,12 @@ import shutil
 import pandas as pd
 import pytest
 
+from helpers import attribution, funnel
 from helpers.config import DEMO_DIR
-from helpers.engine import Engine
+from helpers.engine import Engine, engine_of
 from helpers.features import features_for, order_gaps
 from helpers.loading import load_dataset
+from helpers.steps import Skipped
 from helpers.survival.bgnbd import purchase_days
 
 REQUIRED = os.environ.get("B2B_REQUIRE_SPARK") == "1"
@@ -55,7 +57,8 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def on_spark(tmp_path_factory, demo):
-    """The demo orders and accounts loaded through a source YAML with ``engine: pyspark``."""
+    """The demo orders, accounts, leads and touchpoints loaded through a source YAML with
+    ``engine: pyspark``."""
     if MISSING is not None:
         pytest.fail(f"B2B_REQUIRE_SPARK=1 but Spark cannot run here: {MISSING}")
     folder = tmp_path_factory.mktemp("spark-source")
@@ -66,7 +69,9 @@ def on_spark(tmp_path_factory, demo):
         "spark_master: local[2]\n"
         "tables:\n"
         f"  accounts: {DEMO_DIR / 'accounts.parquet'}\n"
-        f"  orders: {DEMO_DIR / 'orders.parquet'}\n",
+        f"  orders: {DEMO_DIR / 'orders.parquet'}\n"
+        f"  leads: {DEMO_DIR / 'leads.parquet'}\n"
+        f"  touchpoints: {DEMO_DIR / 'touchpoints.parquet'}\n",
         encoding="utf-8",
     )
     ds = load_dataset(source)
@@ -87,3 +92,41 @@ def test_order_gaps_and_purchase_days_on_spark_equal_duckdb(on_spark, demo):
     assert_same_table(
         purchase_days(on_spark["orders"], as_of), purchase_days(demo["orders"], as_of)
     )
+
+
+def _attribution(ds, action: str, as_of):
+    """Notebook 03's attribution on ``ds`` (its defaults; no spend: that part is pandas)."""
+    return attribution.attribute_conversions(
+        ds,
+        leads=ds["leads"],
+        as_of=as_of,
+        costs=Skipped("no spend here"),
+        action=action,
+        max_touches=5,  # some paths are cut
+    )
+
+
+def test_attribution_paths_on_spark_equal_duckdb(on_spark, demo):
+    """First-order conversions (a per-account aggregate in the engine), then the paths."""
+    as_of = demo.analysis_date - pd.DateOffset(months=3)  # some conversions come later
+    got = _attribution(on_spark, "first_order", as_of)
+    want = _attribution(demo, "first_order", as_of)
+    assert len(want.paths.touches) > 10_000 and want.paths.truncated > 0 and want.paths.open > 0
+    assert_same_table(got.paths.touches, want.paths.touches)
+    counts = ("n_paths", "n_converted", "truncated", "open", "no_lost")
+    assert [getattr(got.paths, c) for c in counts] == [getattr(want.paths, c) for c in counts]
+    assert_same_table(got.credit, want.credit)
+    assert_same_table(got.revenue, want.revenue)
+
+
+@pytest.mark.filterwarnings("ignore:.*counted as reached")
+def test_funnel_counts_on_spark_equal_duckdb(on_spark, demo):
+    as_of = demo.analysis_date
+    for drop in ([], ["lost_date", "proposal_date"]):
+        leads = on_spark["leads"].drop(columns=drop)
+        assert engine_of(leads) == on_spark.engine  # the selection still runs on Spark
+        got = funnel.conversion(leads, as_of=as_of)
+        want = funnel.conversion(demo["leads"].drop(columns=drop), as_of=as_of)
+        assert len(want) == 24
+        assert_same_table(got, want)
+        assert got.attrs == want.attrs

@@ -5,7 +5,8 @@ first-order Markov removal effect. Written here because the maintained options a
 (ChannelAttribution) or alpha quality (mta); the Markov model is a small absorbing-chain solve.
 
 A path is the ordered channels of a lead's touches inside the conversion window before its
-conversion (or before its loss for leads lost by the analysis date). Touches after the
+conversion (or before its loss for leads lost by the analysis date), built in the engine of
+the data (:func:`helpers.attribution_paths.build_paths`). Touches after the
 conversion are ignored. Leads still open on the analysis date (neither converted nor lost) are
 left out: they are not non-converters yet. Paths longer than ``max_touches`` keep their last
 touches (reported).
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
+from helpers.attribution_paths import Paths, build_paths, first_order_dates
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -39,83 +41,6 @@ MODELS: tuple[str, ...] = (
     "position based",
     "markov",
 )
-
-
-@dataclass
-class Paths:
-    """Touches in attribution order: ``touches`` has lead_id, channel, position, n, days_before
-    and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
-    out because they were still open (neither converted nor lost) on the analysis date;
-    ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
-    not converted is a non-converter whose path ends on the analysis date)."""
-
-    touches: pd.DataFrame
-    n_paths: int
-    n_converted: int
-    truncated: int
-    open: int = 0
-    no_lost: bool = False
-
-
-def build_paths(
-    touchpoints: pd.DataFrame,
-    leads: pd.DataFrame,
-    conversion: pd.Series,
-    as_of: pd.Timestamp,
-    window_days: int = 90,
-    max_touches: int = 20,
-) -> Paths:
-    """Vectorised path building (no per-lead Python).
-
-    ``conversion`` maps lead_id to its conversion timestamp (NaT = did not convert; pass only
-    conversions up to ``as_of``). A non-converting path ends at the lead's loss date; a lead
-    neither converted nor lost by ``as_of`` is still open and left out (counted in ``open``):
-    its outcome is not known, so it is no non-converter. No touch after ``as_of`` counts.
-    When the leads have no lost date at all (the export keeps none), open and lost cannot be
-    told apart: every lead not converted is a non-converter whose path ends on ``as_of``
-    (``no_lost``).
-    """
-    end = conversion.reindex(leads["lead_id"].to_numpy())
-    end = end.where(end <= as_of)
-    if "lost_date" in leads.columns:
-        lost = leads.set_index("lead_id")["lost_date"].reindex(end.index)
-    else:
-        lost = pd.Series(pd.NaT, index=end.index, dtype="datetime64[ns]")
-    no_lost = not bool(lost.notna().any())
-    # a loss after the analysis date is not known on it: such a lead is still open
-    stop = end.fillna(pd.Series(as_of, index=end.index) if no_lost else lost.where(lost <= as_of))
-    is_open = stop.isna()
-    stop = stop[~is_open]
-    t = touchpoints.loc[touchpoints["lead_id"].notna(), ["lead_id", "channel", "touched_at"]]
-    n_open = int(t.loc[t["lead_id"].isin(is_open.index[is_open]), "lead_id"].nunique())
-    t = t[t["lead_id"].isin(stop.index)]
-    t = t.assign(end=stop.reindex(t["lead_id"]).to_numpy() + pd.Timedelta(days=1))
-    t = t[
-        (t["touched_at"] < t["end"])
-        & (t["touched_at"] >= t["end"] - pd.Timedelta(days=window_days + 1))
-    ]
-    t = t.sort_values(["lead_id", "touched_at", "channel"], kind="mergesort")
-    t["days_before"] = (t["end"] - t["touched_at"]).dt.total_seconds() / 86400.0
-    t["from_end"] = t.groupby("lead_id").cumcount(ascending=False)
-    lengths = t.groupby("lead_id").size()
-    truncated = int((lengths > max_touches).sum())
-    t = t[t["from_end"] < max_touches].copy()
-    t["position"] = t.groupby("lead_id").cumcount()
-    t["n"] = t.groupby("lead_id")["channel"].transform("size")
-    converted = conversion.notna()
-    t["converted"] = converted.reindex(t["lead_id"]).fillna(False).to_numpy()
-    paths = t["lead_id"].nunique()
-    n_conv = int(t.drop_duplicates("lead_id")["converted"].sum())
-    return Paths(
-        t[["lead_id", "channel", "position", "n", "days_before", "converted"]].reset_index(
-            drop=True
-        ),
-        paths,
-        n_conv,
-        truncated,
-        n_open,
-        no_lost,
-    )
 
 
 def rule_weights(
@@ -235,17 +160,16 @@ ACTIONS: tuple[str, ...] = ("inquiry", "won", "first_order")
 def conversion_times(ds: Dataset, action: str, as_of: pd.Timestamp | None = None) -> pd.Series:
     """Conversion timestamp per lead for the key action: ``"inquiry"`` (intent date),
     ``"won"`` (won date) or ``"first_order"`` (the converted account's first completed
-    order); NaT when the lead did not convert, or converted after ``as_of`` (an analysis
-    date earlier than the data's end must not see later conversions)."""
+    order, a per-account aggregate run in the data's engine); NaT when the lead did not
+    convert, or converted after ``as_of`` (an analysis date earlier than the data's end must
+    not see later conversions)."""
     leads = ds["leads"].set_index("lead_id")
     if action == "inquiry":
         times = leads["intent_date"]
     elif action == "won":
         times = leads["won_date"]
     elif action == "first_order":
-        o = ds["orders"]
-        first = o[o["status"] == "completed"].groupby("account_id")["order_date"].min()
-        times = leads["account_id"].map(first)
+        times = leads["account_id"].map(first_order_dates(ds["orders"], ds.engine))
     else:
         raise ValueError(
             f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
@@ -368,7 +292,9 @@ def attribute_conversions(
             "export touchpoints to credit conversions to the channels along the journey",
         )
     conv = conversion_times(ds, action, as_of).reindex(leads["lead_id"])
-    paths = build_paths(ds["touchpoints"], leads, conv, as_of, window_days, max_touches)
+    paths = build_paths(
+        ds["touchpoints"], leads, conv, as_of, window_days, max_touches, engine=ds.engine
+    )
     if paths.n_converted == 0:
         return Skipped(
             f"no converting lead has a touch in the {window_days} days before converting",

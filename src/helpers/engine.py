@@ -1,7 +1,8 @@
 """Where the engine-side steps run: DuckDB (default), a Spark session, or a warehouse via Ibis.
 
-The heavy steps (per-account features, order gaps, purchase days; see :mod:`helpers.features`)
-are Ibis expressions. This module turns the data source's ``engine:`` setting into the Ibis
+The heavy steps (per-account features, order gaps, purchase days; see :mod:`helpers.features`;
+attribution paths, :mod:`helpers.attribution_paths`; funnel counts per channel,
+:func:`helpers.funnel.conversion`) are Ibis expressions. This module turns the data source's ``engine:`` setting into the Ibis
 backend that executes them and brings the (small, per-account) result back as pandas.
 
 Settings (the source YAML's ``engine:`` key, parsed by :func:`parse`):

@@ -2,7 +2,9 @@
 
 Stages in order: :data:`STAGES` (a lead's ``<stage>_date`` is set when it reached the stage);
 *intent* is an inquiry (the prospect asked about a product), *won* a new customer. Rates are
-shares 0-1 with Wilson intervals; durations in days.
+shares 0-1 with Wilson intervals; durations in days. The counts behind the rates (leads per
+channel and stage) run in the engine of the data (:mod:`helpers.engine`; DuckDB by default) as
+one Ibis aggregation; pandas receives the per-channel counts.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import ibis
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from helpers import engine as engines
 from helpers import formats
+from helpers.features import as_table
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -67,9 +72,44 @@ def undated_stages(leads: pd.DataFrame) -> int:
 # --- conversion by stage -----------------------------------------------------------------------
 
 
+_FUNNEL_COLUMNS = ("source_channel", "created_date", *(f"{s}_date" for s in STAGES), "lost_date")
+
+
+def _stage_counts(mature: ibis.Table) -> ibis.Expr:
+    """Per channel (sorted): ``leads``; ``lost`` (leads with a lost date); per stage of
+    :data:`STAGES`, ``entered_<stage>`` (leads that reached the previous stage, all leads for
+    the first), ``reached_<stage>``, ``open_<stage>`` (entered, did not reach it, neither won
+    nor lost) and ``undated_<stage>`` (reached without its own date). The engine-side half of
+    :func:`conversion`; "reached" as in :func:`reached_stages` (dated here or later)."""
+    cols = mature.columns
+    false = ibis.literal(False)
+    dated = {s: mature[f"{s}_date"].notnull() if f"{s}_date" in cols else false for s in STAGES}
+    reached, later = {}, false
+    for s in STAGES[::-1]:  # a cumulative "or" from the last stage back
+        later = reached[s] = dated[s] | later
+    # so a lead that reached a stage reached every earlier one: "entered and reached" = reached
+    not_won = mature.won_date.isnull() if "won_date" in cols else ibis.literal(True)
+    not_lost = mature.lost_date.isnull() if "lost_date" in cols else ibis.literal(True)
+    is_open = not_won & not_lost
+    counts = {"leads": mature.count(), "lost": mature.count(where=~not_lost)}
+    previous = ibis.literal(True)
+    for s in STAGES:
+        counts[f"entered_{s}"] = mature.count(where=previous)
+        counts[f"reached_{s}"] = mature.count(where=reached[s])
+        counts[f"open_{s}"] = mature.count(where=previous & ~reached[s] & is_open)
+        counts[f"undated_{s}"] = mature.count(where=reached[s] & ~dated[s])
+        previous = reached[s]
+    channel = mature.source_channel.cast("string").fill_null(NO_CHANNEL)
+    return mature.group_by(channel=channel).aggregate(**counts).order_by("channel")
+
+
 @step("The funnel")
 def conversion(
-    leads: pd.DataFrame, as_of: pd.Timestamp, mature_days: int = 365, alpha: float = 0.05
+    leads: pd.DataFrame,
+    as_of: pd.Timestamp,
+    mature_days: int = 365,
+    alpha: float = 0.05,
+    engine: engines.Engine | str | None = None,
 ) -> pd.DataFrame | Skipped:
     """Stage-to-stage conversion per channel with Wilson intervals (one row per channel and
     stage of :data:`STAGES`; shares 0-1).
@@ -83,13 +123,22 @@ def conversion(
     the share of leads that reached the previous stage (or were created, for intent) and
     reached this one; ``share_of_leads`` the share of all the channel's leads that reached it.
     Stage dates after ``as_of`` must already be masked. Skipped when no lead is that old.
+    The counts per channel and stage run in the engine (``engine``; None: the one ``leads``
+    carries, else DuckDB; see :mod:`helpers.engine`); only the per-channel counts come back.
 
     A stage counts as reached when a later stage is dated (:func:`reached_stages`): ``undated``
     counts those leads per stage, and a warning gives the total. Leads with an empty source
     channel form the channel :data:`NO_CHANNEL`.
     """
-    known = leads.loc[leads["created_date"] <= as_of, "created_date"]
-    history = int((as_of - known.min()).days) if len(known) else 0
+    engine = engines.resolve(engine, leads)
+    t = as_table(leads, _FUNNEL_COLUMNS, engine)
+    t = t.mutate(created_date=t.created_date.cast("timestamp"))
+    day = ibis.literal(as_of.to_pydatetime(), type="timestamp")
+    first = engines.to_pandas(
+        t.aggregate(first=t.created_date.min(where=t.created_date <= day)), engine
+    )
+    known = pd.Timestamp(first["first"].iloc[0]) if first["first"].notna().iloc[0] else None
+    history = int((as_of - known).days) if known is not None else 0
     if history // 3 < mature_days:  # a shorter history: a third of it
         if history // 3 < MIN_MATURE_DAYS:
             return Skipped(
@@ -98,13 +147,14 @@ def conversion(
                 f"rates count leads at least {MIN_MATURE_DAYS} days old, whose deals are decided",
             )
         mature_days = history // 3
-    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
-    if mature.empty:
+    cutoff = ibis.literal((as_of - pd.Timedelta(days=mature_days)).to_pydatetime(), "timestamp")
+    counts = engines.to_pandas(_stage_counts(t.filter(t.created_date <= cutoff)), engine)
+    if counts.empty:
         return Skipped(
             f"no lead in the selection was created {mature_days} days before {as_of:%Y-%m-%d}",
             "a smaller MATURE_DAYS gives rates from younger, partly open leads",
         )
-    inferred = undated_stages(mature)
+    inferred = int(sum(counts[f"undated_{s}"].sum() for s in STAGES))
     if inferred:
         warnings.warn(
             f"{inferred:,} stage(s) of mature leads have no date but a later stage is dated: "
@@ -112,38 +162,29 @@ def conversion(
             stacklevel=3,
         )
     # without any lost date a lead not won cannot be told open from lost: none is "open"
-    has_lost = "lost_date" in mature.columns and bool(mature["lost_date"].notna().any())
-    reached_all = reached_stages(mature)
-    undated = reached_all & ~_dated(mature)
+    has_lost = bool(counts["lost"].sum() > 0)
     rows = []
-    for ch, part in mature.groupby(channel_of(mature)):
-        base = len(part)
-        reached_prev = np.ones(len(part), bool)
-        is_open = (
-            (part["won_date"].isna() & part["lost_date"].isna()).to_numpy()
-            if has_lost
-            else np.zeros(len(part), bool)
-        )
+    for row in counts.itertuples(index=False):
+        c = row._asdict()
+        base = int(c["leads"])
         for stage in STAGES:
-            reached = reached_all.loc[part.index, stage].to_numpy() & reached_prev
-            pending = reached_prev & ~reached & is_open
-            n, k = int((reached_prev & ~pending).sum()), int(reached.sum())
+            k, pending = int(c[f"reached_{stage}"]), int(c[f"open_{stage}"]) if has_lost else 0
+            n = int(c[f"entered_{stage}"]) - pending
             lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan,) * 2
             rows.append(
                 {
-                    "channel": ch,
+                    "channel": c["channel"],
                     "stage": stage,
                     "entered": n,
                     "converted": k,
-                    "open": int(pending.sum()),
-                    "undated": int(undated.loc[part.index, stage].to_numpy().sum()),
+                    "open": pending,
+                    "undated": int(c[f"undated_{stage}"]),
                     "rate": k / n if n else float("nan"),
                     "low": lo,
                     "high": hi,
                     "share_of_leads": k / base if base else float("nan"),
                 }
             )
-            reached_prev = reached
     out = pd.DataFrame(rows)
     out.attrs["mature_days"] = mature_days
     out.attrs["history_days"] = history

@@ -1,0 +1,188 @@
+"""Attribution paths built in the engine: touches joined to their lead's outcome, windowed,
+ordered and capped by Ibis window functions; only the capped per-path touches come back.
+
+The rule models and the Markov removal effect (:mod:`helpers.attribution`) need, for every
+path, its touches in order (channel, position, length, days before the path's end) and whether
+it converted. Joining millions of touchpoints to the leads, keeping those inside each lead's
+window and numbering them is the heavy part: it runs in the engine of the loaded data (DuckDB by
+default, a Spark session or a warehouse; :mod:`helpers.engine`), as :mod:`helpers.features`
+does for the per-account features. pandas receives at most ``max_touches`` rows per path.
+
+Definitions (unchanged from the pandas version this replaces; :func:`build_paths`):
+
+* A path ends at the lead's conversion (up to ``as_of``), else at its loss (up to ``as_of``);
+  a lead with neither is *open* and left out. When the leads have no lost date at all, every
+  lead not converted is a non-converter whose path ends on ``as_of``.
+* The path's end day is included whole: touches before the end's timestamp + 1 day count, and
+  none earlier than ``window_days + 1`` days before that.
+* Touches are ordered by time, then channel; a longer path keeps its last ``max_touches``.
+* ``days_before`` is (end + 1 day - touched_at) in days (fractional). On Spark the epoch
+  difference is in whole seconds (the loaded data is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from helpers import engine as engines
+from helpers.features import as_table
+
+
+@dataclass
+class Paths:
+    """Touches in attribution order: ``touches`` has lead_id, channel, position, n, days_before
+    and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
+    out because they were still open (neither converted nor lost) on the analysis date;
+    ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
+    not converted is a non-converter whose path ends on the analysis date)."""
+
+    touches: pd.DataFrame
+    n_paths: int
+    n_converted: int
+    truncated: int
+    open: int = 0
+    no_lost: bool = False
+
+
+#: Columns of :attr:`Paths.touches`, in order, with their pandas dtypes.
+TOUCH_COLUMNS: dict[str, str] = {
+    "lead_id": "object",
+    "channel": "object",
+    "position": "int64",
+    "n": "int64",
+    "days_before": "float64",
+    "converted": "bool",
+}
+
+
+def _outcomes(
+    leads: ibis.Table, conversion: ibis.Table, as_of: pd.Timestamp, no_lost: bool
+) -> ibis.Table:
+    """Per lead: ``stop`` (when its path ends; null for an open lead) and ``converted``."""
+    day = ibis.literal(as_of.to_pydatetime(), type="timestamp")
+    joined = leads.left_join(conversion, "lead_id")
+    conv, lost = joined.converted_at, joined.lost_date
+    end = ibis.ifelse(conv <= day, conv, ibis.null("timestamp"))
+    # a loss after the analysis date is not known on it: such a lead is still open
+    other = day if no_lost else ibis.ifelse(lost <= day, lost, ibis.null("timestamp"))
+    return joined.select(
+        "lead_id", stop=ibis.coalesce(end, other), converted=conv.notnull().fill_null(False)
+    )
+
+
+def build_paths(
+    touchpoints: object,
+    leads: object,
+    conversion: pd.Series,
+    as_of: pd.Timestamp,
+    window_days: int = 90,
+    max_touches: int = 20,
+    engine: engines.Engine | str | None = None,
+) -> Paths:
+    """The attribution paths of ``leads`` (see the module docstring), built in the engine.
+
+    ``touchpoints`` (lead_id, channel, touched_at) and ``leads`` (lead_id, optional lost_date)
+    are pandas frames or Ibis tables; ``conversion`` maps lead_id to its conversion timestamp
+    (NaT = did not convert; pass only conversions up to ``as_of``). A non-converting path ends
+    at the lead's loss date; a lead neither converted nor lost by ``as_of`` is still open and
+    left out (counted in ``open``): its outcome is not known, so it is no non-converter. No
+    touch after ``as_of`` counts. When the leads have no lost date at all (the export keeps
+    none), open and lost cannot be told apart: every lead not converted is a non-converter
+    whose path ends on ``as_of`` (``no_lost``). ``engine``: where it runs (None: the engine the
+    frames carry, else DuckDB). Touches come back sorted by lead_id and position.
+    """
+    engine = engines.resolve(engine, touchpoints, leads)
+    lead_cols = [c for c in ("lead_id", "lost_date") if c in leads.columns]
+    people = as_table(leads, lead_cols, engine)
+    if "lost_date" not in lead_cols:
+        people = people.mutate(lost_date=ibis.null("timestamp"))
+    people = people.mutate(lost_date=people.lost_date.cast("timestamp"))
+    conv = pd.DataFrame(
+        {
+            "lead_id": conversion.index.to_numpy(dtype=object),
+            "converted_at": pd.to_datetime(conversion.to_numpy()),
+        }
+    )
+    conv_t = ibis.memtable(conv.astype({"converted_at": "datetime64[ns]"}))
+    counts = engines.to_pandas(people.aggregate(lost=people.lost_date.count()), engine)
+    no_lost = int(counts["lost"].iloc[0]) == 0
+    outcome = _outcomes(people, conv_t, as_of, no_lost)
+
+    t = as_table(touchpoints, ("lead_id", "channel", "touched_at"), engine)
+    t = t.filter(t.lead_id.notnull()).select(
+        "lead_id", "channel", touched_at=t.touched_at.cast("timestamp")
+    )
+    n_open = 0
+    if not no_lost:  # the leads of some touch that are still open on the analysis date
+        waiting = outcome.filter(outcome.stop.isnull()).select("lead_id")
+        found = t.semi_join(waiting, "lead_id")
+        n_open = int(
+            engines.to_pandas(found.aggregate(n=found.lead_id.nunique()), engine)["n"].iloc[0]
+        )
+    touches = engines.to_pandas(_paths_expr(t, outcome, window_days, max_touches), engine)
+    touches = _tidy(touches)
+    first = touches["position"].to_numpy() == 0
+    cut = touches.pop("cut").to_numpy()
+    return Paths(
+        touches,
+        n_paths=int(first.sum()),
+        n_converted=int((first & touches["converted"].to_numpy()).sum()),
+        truncated=int((first & cut).sum()),
+        open=n_open,
+        no_lost=no_lost,
+    )
+
+
+def _paths_expr(
+    touches: ibis.Table, outcome: ibis.Table, window_days: int, max_touches: int
+) -> ibis.Table:
+    """The capped, numbered touches of every decided lead (and ``cut``: its path was longer)."""
+    ended = outcome.filter(outcome.stop.notnull())
+    t = touches.inner_join(ended, "lead_id")
+    t = t.mutate(end=t.stop + ibis.interval(days=1))
+    t = t.filter(t.touched_at < t.end, t.touched_at >= t.end - ibis.interval(days=window_days + 1))
+    from_end = ibis.row_number().over(
+        group_by="lead_id", order_by=[ibis.desc("touched_at"), ibis.desc("channel")]
+    )
+    t = t.mutate(
+        # a float numerator: Spark reads the literal 86400.0 as a DECIMAL and rounds the quotient
+        days_before=(t.end.epoch_seconds() - t.touched_at.epoch_seconds()).cast("float64") / 86400,
+        from_end=from_end,
+        full=t.lead_id.count().over(group_by="lead_id"),
+    )
+    t = t.filter(t.from_end < max_touches)
+    n = ibis.least(t.full, max_touches)
+    return t.select(
+        "lead_id",
+        "channel",
+        position=(n - 1 - t.from_end).cast("int64"),
+        n=n.cast("int64"),
+        days_before=t.days_before.cast("float64"),
+        converted=t.converted,
+        cut=t.full > max_touches,
+    ).order_by(["lead_id", "position"])
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes of :data:`TOUCH_COLUMNS` (and ``cut``), whatever the engine returned."""
+    types = {**TOUCH_COLUMNS, "cut": "bool"}
+    return frame.astype({c: types[c] for c in frame.columns}).reset_index(drop=True)
+
+
+def first_order_dates(orders: object, engine: engines.Engine | str | None = None) -> pd.Series:
+    """Each account's first completed order date (datetime64), indexed by account_id: a
+    per-account aggregate of the order lines, run in the engine (``orders``: pandas frame or
+    Ibis table; None: the engine the frame carries, else DuckDB)."""
+    engine = engines.resolve(engine, orders)
+    o = as_table(orders, ("account_id", "order_date", "status"), engine)
+    o = o.filter(o.status == "completed", o.account_id.notnull())
+    first = o.group_by("account_id").aggregate(first=o.order_date.cast("timestamp").min())
+    frame = engines.to_pandas(first, engine)
+    return pd.Series(
+        frame["first"].astype("datetime64[ns]").to_numpy(),
+        index=pd.Index(frame["account_id"].to_numpy(dtype=object), name="account_id"),
+        name="order_date",
+    ).sort_index()
