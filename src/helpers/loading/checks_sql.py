@@ -84,9 +84,10 @@ class Rule:
 
 
 @cache
-def _database() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB for the checks, with the project's memory cap (see
-    :mod:`helpers.engine`); made once (a new database costs ~70 ms, a cursor on it nothing)."""
+def _database(pid: int) -> duckdb.DuckDBPyConnection:
+    """Process ``pid``'s in-memory DuckDB for the checks, with the project's memory cap (see
+    :mod:`helpers.engine`); made once per process (a forked child makes its own), as a new
+    database costs ~70 ms and a cursor on it nothing."""
     config = {"memory_limit": os.environ.get("B2B_DUCKDB_MEMORY_LIMIT", "512MB")}
     if os.environ.get("B2B_DUCKDB_THREADS"):
         config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
@@ -98,7 +99,7 @@ def _database() -> duckdb.DuckDBPyConnection:
 @contextmanager
 def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor of :func:`_database`; the frames it registers are gone when it closes."""
-    con = _database().cursor()
+    con = _database(os.getpid()).cursor()
     try:
         yield con
     finally:
@@ -173,16 +174,16 @@ def _duplicates(
     key column (the same problem twice when no key cell is empty; the error lists it once).
     """
     cols = ", ".join(q(k) for k in keys)
-    dup = f"SELECT {cols} FROM {view} GROUP BY ALL HAVING count(*) > 1"
-    if len(keys) == 1:
-        dup = f"SELECT {cols} FROM {view} WHERE {q(keys[0])} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+    filled = f"WHERE {q(keys[0])} IS NOT NULL " if len(keys) == 1 else ""
+    dup = f"SELECT {cols} FROM {view} {filled}GROUP BY ALL HAVING count(*) > 1"
     groups = con.sql(f"SELECT count(*) FROM ({dup})").fetchall()[0][0]
     if not groups:  # the usual case: one aggregation, no join
         return {k: (0, []) for k in keys}
     match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM d.{q(k)}" for k in keys)
     con.sql(
         f"CREATE OR REPLACE TEMP TABLE dup_rows AS WITH d AS ({dup}) "
-        f"SELECT t.{POS}, {', '.join(f't.{q(k)}' for k in keys)} FROM {view} t SEMI JOIN d ON {match}"
+        f"SELECT t.{POS}, {', '.join(f't.{q(k)}' for k in keys)} "
+        f"FROM {view} t SEMI JOIN d ON {match}"
     )
     return {k: _offending(con, "dup_rows", f"{q(k)} IS NOT NULL") for k in keys}
 
