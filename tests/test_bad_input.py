@@ -857,3 +857,26 @@ def test_contract_rules_below_a_quoted_multiline_field_name_their_file_lines(tmp
         "orders.csv, column 'account_id': order lines for accounts not in accounts.csv (1 row, "
         "e.g. line 9 (order_id='O9', account_id='A404'))" in message
     )
+
+
+@pytest.mark.parametrize("last_break", [True, False])
+@pytest.mark.parametrize(
+    "newline, multiline",
+    # not ("\r", True): a line break inside a cell of an old-Mac file is not counted (known)
+    [("\n", True), ("\n", False), ("\r\n", True), ("\r\n", False), ("\r", False)],
+)
+def test_line_numbers_of_quoted_exports_with_any_line_ends(
+    tmp_path, newline, last_break, multiline
+):
+    # every text cell quoted (as many ERPs export); a quoted line break in O1 or not
+    rows = ORDERS.replace("1000.00", "x").strip().split("\n")
+    quoted = [",".join(f'"{c}"' for c in row.split(",")) for row in rows]
+    if multiline:
+        quoted[1] = quoted[1].replace('"bearings"', f'"bearings{newline}and parts"')
+    text = newline.join(quoted) + (newline if last_break else "")
+    (tmp_path / "orders.csv").write_bytes(text.encode())
+    source = make_source(tmp_path, {})
+    source.write_text("analysis_date: 2024-12-31\ntables:\n  orders: {file: orders.csv}\n")
+    message = load_error_unchanged(source)
+    line = 5 if multiline else 4  # O3 (the bad amount): header, O1 (two lines or one), O2
+    assert f"text in a numeric column (1 row, e.g. line {line} (net_amount='x'))" in message
