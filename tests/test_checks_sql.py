@@ -82,7 +82,7 @@ def _texts(problems) -> list[str]:
     return [str(p) for p in problems]
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(2))
 def test_schema_problems_are_the_reference_ones(seed):
     for name, frame in _tables(seed, n=40, faults=0.2).items():
         ours = _texts(checks_sql.check_schema(frame, TABLES[name]))
@@ -99,7 +99,7 @@ def test_schema_problems_come_in_the_reference_order_when_few():
         assert _texts(checks_sql.check_schema(frame, TABLES[name])) == _texts(theirs), name
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(2))
 def test_row_reference_and_date_rules_are_the_reference_ones(seed):
     tables = _tables(100 + seed, n=40, faults=0.25)
     for rules in ("check_rows", "check_references"):
