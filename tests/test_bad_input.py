@@ -809,3 +809,74 @@ def test_excel_number_cells_ignore_the_text_separators(tmp_path):
     orders = loaded_unchanged(source)["orders"]
     assert orders["net_amount"].tolist() == [100.5, 80.0, 1000.0, -200.0]
     assert orders["order_date"].tolist()[0] == pd.Timestamp("2024-01-05")
+
+
+def test_duplicate_ids_below_a_quoted_multiline_field_name_their_file_lines(tmp_path):
+    # the first account's name spans lines 2-4, so A2 starts on line 5 and the second A1 on 6
+    accounts = ACCOUNTS.replace("A1,Acme,", 'A1,"Acme\nMachine\nWorks",') + (
+        "A1,Acme again,machinery,small,north,private,brand_owner,search_ads,2024-01-05\n"
+    )
+    message = load_error_unchanged(make_source(tmp_path, base_files(accounts=accounts)))
+    assert message.startswith("1 problem(s)")
+    assert (
+        "accounts.csv, column 'account_id': duplicate values in a column that must be unique "
+        "(2 rows, e.g. line 2 (account_id='A1'); line 6 (account_id='A1'))" in message
+    )
+
+
+def test_contract_rules_below_a_quoted_multiline_field_name_their_file_lines(tmp_path):
+    # O1 spans lines 2-4: the repeated order line O3 is on lines 6 and 8, the unknown
+    # account on line 9, the value outside the list on line 7 and the bad quantity on line 5
+    orders = ORDERS.replace(",bearings,completed\nO2", ',"bearings\nand more\nparts",completed\nO2')
+    orders = orders.replace("80.00,2,", "80.00,-2,")
+    orders = orders.replace(
+        "R1,A2,2024-02-20,-200.00,2,tooling,returned", "R1,A2,2024-02-20,-200.00,2,tooling,retour"
+    )
+    orders += (
+        "O3,A2,2024-02-01,5.00,1,tooling,completed\nO9,A404,2024-05-01,10,1,bearings,completed\n"
+    )
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
+    assert (
+        "orders.csv, column 'order_id, line_number': duplicate key (order_id, line_number): each "
+        "key must appear once (2 rows, e.g. line 6 (order_id='O3', line_number=1.0); line 8 "
+        "(order_id='O3', line_number=1.0))" in message
+    )
+    assert (
+        "orders.csv, column 'quantity': values below the minimum 0 (1 row, e.g. line 5 "
+        "(quantity=-2.0))" in message
+    )
+    assert (
+        "orders.csv, column 'status': values outside the allowed list completed, cancelled, "
+        "returned (1 row, e.g. line 7 (status='retour'))" in message
+    )
+    orders = orders.replace("tooling,retour", "tooling,returned").replace("80.00,-2,", "80.00,2,")
+    orders = orders.replace("O3,A2,2024-02-01,5.00", "O4,A2,2024-02-01,5.00")
+    message = load_error_unchanged(make_source(tmp_path, base_files(orders=orders)))
+    assert message.startswith("1 problem(s)")
+    assert (
+        "orders.csv, column 'account_id': order lines for accounts not in accounts.csv (1 row, "
+        "e.g. line 9 (order_id='O9', account_id='A404'))" in message
+    )
+
+
+@pytest.mark.parametrize("last_break", [True, False])
+@pytest.mark.parametrize(
+    "newline, multiline",
+    # not ("\r", True): a line break inside a cell of an old-Mac file is not counted (known)
+    [("\n", True), ("\n", False), ("\r\n", True), ("\r\n", False), ("\r", False)],
+)
+def test_line_numbers_of_quoted_exports_with_any_line_ends(
+    tmp_path, newline, last_break, multiline
+):
+    # every text cell quoted (as many ERPs export); a quoted line break in O1 or not
+    rows = ORDERS.replace("1000.00", "x").strip().split("\n")
+    quoted = [",".join(f'"{c}"' for c in row.split(",")) for row in rows]
+    if multiline:
+        quoted[1] = quoted[1].replace('"bearings"', f'"bearings{newline}and parts"')
+    text = newline.join(quoted) + (newline if last_break else "")
+    (tmp_path / "orders.csv").write_bytes(text.encode())
+    source = make_source(tmp_path, {})
+    source.write_text("analysis_date: 2024-12-31\ntables:\n  orders: {file: orders.csv}\n")
+    message = load_error_unchanged(source)
+    line = 5 if multiline else 4  # O3 (the bad amount): header, O1 (two lines or one), O2
+    assert f"text in a numeric column (1 row, e.g. line {line} (net_amount='x'))" in message

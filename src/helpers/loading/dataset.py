@@ -30,6 +30,12 @@ from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.engine import DUCKDB, Engine, mark
 from helpers.loading import cache as _cache
+from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
+    check_not_after,
+    check_references,
+    check_rows,
+    check_schema,
+)
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.parse import snake_case
@@ -40,10 +46,6 @@ from helpers.validation import (
     Findings,
     MissingTableError,
     Problem,
-    check_not_after,
-    check_references,
-    check_rows,
-    check_schema,
 )
 
 #: Plain-language names of the tables, used in "this analysis needs ..." sentences.
