@@ -42,6 +42,8 @@ Modules, in the order a load uses them:
 - :mod:`~helpers.loading.clean`    column mapping, constants, generated ids, typing, absent columns
 - :mod:`~helpers.loading.parse`    cell values: text, value maps, numbers, dates and time zones
 - :mod:`~helpers.loading.dataset`  the ``Dataset`` (filter, require) and ``load_dataset``
+- :mod:`~helpers.loading.checks_sql` the contract's rules as DuckDB queries (messages as
+  :mod:`helpers.validation` words them, with file, column and line numbers)
 - :mod:`~helpers.loading.cache`    load once: the validated data set stored as Parquet, reused
 """
 
