@@ -21,6 +21,9 @@ Definitions (all "as of" ``as_of``; nothing dated later is used):
   instead would hide the churns of the last ``threshold`` days and bias survival upwards: on the
   demo data the Kaplan-Meier median moved +16% that way.) Accounts whose first order is within the
   last ``threshold`` days are not yet at risk: ``in_survival`` is False and ``duration_days`` empty.
+
+:func:`features_for` and :func:`shared_features` compute each (data, as-of day, threshold) once
+per process and hand out copies; :func:`customer_features` computes on every call.
 """
 
 from __future__ import annotations
@@ -279,7 +282,9 @@ class _Kept:
 
 
 class MemoInfo(NamedTuple):
-    """Counts of :func:`shared_features` since the process started (or the last clear)."""
+    """Counts of :func:`shared_features` since the process started (or the last clear):
+    ``hits`` (tables handed out again), ``misses`` (tables computed), ``entries`` (tables
+    kept now) and ``nbytes`` (their shallow size in bytes)."""
 
     hits: int
     misses: int
@@ -309,8 +314,10 @@ def shared_features(
 
     The key is the *identity* of the ``orders`` and ``accounts`` frames (with their shapes),
     the as-of day, the threshold (days), the attributes and the engine. Assumption: frames are
-    not changed in place once passed (a loaded :class:`Dataset`'s tables never are; filtering
-    makes new frames, which get their own tables). Code that edits a frame in place must pass
+    not changed in place once passed (no step changes a loaded :class:`Dataset`'s tables;
+    filtering makes new frames, which get their own tables). A change of shape (rows or
+    columns added or dropped) is noticed; values changed in place (``frame[col] = ...`` on an
+    existing column, ``.loc[...] = ...``) are not: code that does that after a call must pass
     a copy or call :func:`clear_shared_features`. A frame that is garbage-collected releases
     its tables. At most :data:`MEMO_ENTRIES` tables and about :data:`MEMO_BYTES` are kept,
     least recently used out first. Parquet paths and Ibis tables are not kept (they can
