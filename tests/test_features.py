@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.features import customer_features, features_for, order_gaps
+from helpers import features
+from helpers.features import customer_features, features_for, order_gaps, shared_features
 
 AS_OFS = ["2025-12-31", "2024-06-30"]
 
@@ -159,3 +162,80 @@ def test_as_of_is_required():
 def test_order_gaps():
     gaps = order_gaps(_tiny_orders(), "2025-12-31")
     assert gaps["gap_days"].tolist() == [59]  # a: 01-01 -> 03-01; b has one order by then
+
+
+@pytest.fixture
+def computed(monkeypatch) -> list[tuple]:
+    """The feature computations :func:`shared_features` asks for, with an empty memo; each
+    (fake, instant) table records its arguments, so a hit returns what the miss computed."""
+    calls: list[tuple] = []
+
+    def fake(orders, accounts, as_of, n, attributes, engine):
+        calls.append((id(orders), id(accounts), str(pd.Timestamp(as_of).date()), n))
+        return pd.DataFrame({"account_id": ["a", "b"], "n": [n, n], "call": len(calls)})
+
+    monkeypatch.setattr(features, "customer_features", fake)
+    features.clear_shared_features()
+    yield calls
+    features.clear_shared_features()
+
+
+def test_shared_features_computes_each_data_date_and_threshold_once(computed):
+    orders, accounts = _tiny_orders(), pd.DataFrame({"account_id": ["a", "b"]})
+    first = shared_features(orders, accounts, "2025-07-01", 100)
+    again = shared_features(orders, accounts, pd.Timestamp("2025-07-01"), 100)  # same day
+    assert len(computed) == 1 and features.shared_features_info().hits == 1
+    pd.testing.assert_frame_equal(first, again)
+    shared_features(orders, accounts, "2025-07-02", 100)  # another as-of date
+    shared_features(orders, accounts, "2025-07-01", 90)  # another threshold
+    shared_features(orders.copy(), accounts, "2025-07-01", 100)  # another (equal) data set
+    shared_features(orders, None, "2025-07-01", 100)  # without the accounts
+    shared_features(orders, accounts.copy(), "2025-07-01", 100)  # other accounts
+    assert len(computed) == 6 and len(set(computed)) == 6
+    shared_features(orders, accounts, "2025-07-01", 90)
+    assert len(computed) == 6 and features.shared_features_info().hits == 2
+
+
+def test_shared_features_hands_out_copies(computed):
+    orders = _tiny_orders()
+    got = shared_features(orders, None, "2025-07-01", 100)
+    got.loc[0, "n"] = -1
+    got["extra"] = 1.0
+    again = shared_features(orders, None, "2025-07-01", 100)
+    assert len(computed) == 1
+    assert again["n"].tolist() == [100, 100] and "extra" not in again.columns
+
+
+def test_shared_features_is_bounded_and_forgets_collected_frames(computed, monkeypatch):
+    monkeypatch.setattr(features, "MEMO_ENTRIES", 2)
+    orders = _tiny_orders()
+    for day in ("2025-07-01", "2025-07-02", "2025-07-03"):
+        shared_features(orders, None, day, 100)
+    assert features.shared_features_info().entries == 2
+    shared_features(orders, None, "2025-07-01", 100)  # least recently used: dropped
+    assert len(computed) == 4
+    shared_features(orders, None, "2025-07-03", 100)  # kept
+    assert len(computed) == 4
+    del orders
+    gc.collect()
+    shared_features(_tiny_orders(), None, "2025-07-09", 100)
+    assert features.shared_features_info().entries == 1  # the collected frame's tables went
+    monkeypatch.setattr(features, "MEMO_BYTES", 0)  # nothing fits: computed every time
+    other = _tiny_orders()
+    shared_features(other, None, "2025-07-01", 100)
+    shared_features(other, None, "2025-07-01", 100)
+    assert len(computed) == 7 and features.shared_features_info().entries == 0
+
+
+def test_shared_features_equal_customer_features_and_features_for_shares_them(demo):
+    features.clear_shared_features()
+    orders = _tiny_orders()
+    fresh = customer_features(orders, as_of="2025-07-01", churn_threshold_days=100)
+    pd.testing.assert_frame_equal(shared_features(orders, None, "2025-07-01", 100), fresh)
+    pd.testing.assert_frame_equal(shared_features(orders, None, "2025-07-01", 100), fresh)
+    assert features.shared_features_info()[:2] == (1, 1)
+    a = features_for(demo)
+    b = shared_features(demo["orders"], demo["accounts"], demo.analysis_date, 180)
+    assert features.shared_features_info()[:2] == (2, 2)
+    pd.testing.assert_frame_equal(a, b)
+    features.clear_shared_features()

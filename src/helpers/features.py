@@ -21,14 +21,20 @@ Definitions (all "as of" ``as_of``; nothing dated later is used):
   instead would hide the churns of the last ``threshold`` days and bias survival upwards: on the
   demo data the Kaplan-Meier median moved +16% that way.) Accounts whose first order is within the
   last ``threshold`` days are not yet at risk: ``in_survival`` is False and ``duration_days`` empty.
+
+:func:`features_for` and :func:`shared_features` compute each (data, as-of day, threshold) once
+per process and hand out copies; :func:`customer_features` computes on every call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import ibis
 import pandas as pd
@@ -257,13 +263,139 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: At most this many feature tables are kept by :func:`shared_features` per process ...
+MEMO_ENTRIES = 8
+#: ... and at most about this many bytes of them (pandas' shallow ``memory_usage``: text
+#: columns count one pointer per value). The least recently used table goes first.
+MEMO_BYTES = 1 << 30
+
+
+@dataclass
+class _Kept:
+    orders: weakref.ref
+    accounts: weakref.ref | None
+    frame: pd.DataFrame
+    nbytes: int
+
+    def alive(self) -> bool:
+        return self.orders() is not None and (self.accounts is None or self.accounts() is not None)
+
+
+class MemoInfo(NamedTuple):
+    """Counts of :func:`shared_features` since the process started (or the last clear):
+    ``hits`` (tables handed out again), ``misses`` (tables computed), ``entries`` (tables
+    kept now) and ``nbytes`` (their shallow size in bytes)."""
+
+    hits: int
+    misses: int
+    entries: int
+    nbytes: int
+
+
+_memo: OrderedDict[tuple, _Kept] = OrderedDict()
+_counts = {"hits": 0, "misses": 0}
+
+
+def shared_features(
+    orders: object,
+    accounts: object | None = None,
+    as_of: str | dt.date | pd.Timestamp | None = None,
+    churn_threshold_days: int = 180,
+    attributes: Sequence[str] | None = None,
+    engine: engines.Engine | str | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_features`, computed once per process for the same data and arguments.
+
+    The churn study asks for the same table many times (the definition, the sensitivity, the
+    tiers, the back-test and the recalibration each need the features at a few dates); each
+    computation is a query in the engine (about a second on the demo data, mostly Ibis
+    compiling the expression). Here a table is computed on the first call and a copy of it is
+    handed out afterwards, so callers may change what they get.
+
+    The key is the *identity* of the ``orders`` and ``accounts`` frames (with their shapes),
+    the as-of day, the threshold (days), the attributes and the engine. Assumption: frames are
+    not changed in place once passed (no step changes a loaded :class:`Dataset`'s tables;
+    filtering makes new frames, which get their own tables). A change of shape (rows or
+    columns added or dropped) is noticed; values changed in place (``frame[col] = ...`` on an
+    existing column, ``.loc[...] = ...``) are not: code that does that after a call must pass
+    a copy or call :func:`clear_shared_features`. A frame that is garbage-collected releases
+    its tables. At most :data:`MEMO_ENTRIES` tables and about :data:`MEMO_BYTES` are kept,
+    least recently used out first. Parquet paths and Ibis tables are not kept (they can
+    change behind a path or a connection): they are computed on every call.
+    """
+    frames = isinstance(orders, pd.DataFrame) and (
+        accounts is None or isinstance(accounts, pd.DataFrame)
+    )
+    if not frames or as_of is None or MEMO_ENTRIES < 1:
+        return customer_features(orders, accounts, as_of, churn_threshold_days, attributes, engine)
+    if attributes is None:
+        attributes = list(getattr(accounts, "attrs", {}).get("attributes", {}))
+    key = (
+        id(orders),
+        orders.shape,
+        None if accounts is None else (id(accounts), accounts.shape),
+        as_day(as_of),
+        int(churn_threshold_days),
+        tuple(attributes),
+        engines.resolve(engine, orders, accounts),
+    )
+    kept = _memo.get(key)
+    if (
+        kept is not None
+        and kept.orders() is orders
+        and (accounts is None or (kept.accounts is not None and kept.accounts() is accounts))
+    ):
+        _memo.move_to_end(key)
+        _counts["hits"] += 1
+        return kept.frame.copy()
+    _counts["misses"] += 1
+    frame = customer_features(orders, accounts, as_of, churn_threshold_days, attributes, engine)
+    nbytes = int(frame.memory_usage(index=True, deep=False).sum())
+    _memo.pop(key, None)  # a stale table of a collected frame whose id was reused
+    _memo[key] = _Kept(
+        weakref.ref(orders),
+        None if accounts is None else weakref.ref(accounts),
+        frame,
+        nbytes,
+    )
+    _evict()
+    return frame.copy() if key in _memo else frame  # a table over the budget is not kept
+
+
+def _evict() -> None:
+    """Drop the tables of collected frames, then the least recently used ones over budget."""
+    for key in [k for k, kept in _memo.items() if not kept.alive()]:
+        del _memo[key]
+    while _memo and (
+        len(_memo) > MEMO_ENTRIES or sum(k.nbytes for k in _memo.values()) > MEMO_BYTES
+    ):
+        _memo.popitem(last=False)
+
+
+def shared_features_info() -> MemoInfo:
+    """Hits, misses (computations), tables kept and their bytes (:func:`shared_features`)."""
+    return MemoInfo(
+        _counts["hits"], _counts["misses"], len(_memo), sum(k.nbytes for k in _memo.values())
+    )
+
+
+def clear_shared_features() -> None:
+    """Forget every table :func:`shared_features` keeps, and reset its counts."""
+    _memo.clear()
+    _counts.update(hits=0, misses=0)
+
+
 def features_for(
     dataset: Dataset, as_of: str | pd.Timestamp | None = None, churn_threshold_days: int = 180
 ) -> pd.DataFrame:
-    """:func:`customer_features` on a loaded :class:`Dataset` (default as-of: its analysis date)."""
+    """:func:`customer_features` on a loaded :class:`Dataset` (default as-of: its analysis date).
+
+    Computed once per process for the same data set, date and threshold
+    (:func:`shared_features`); each call gets its own copy.
+    """
     when = pd.Timestamp(as_of) if as_of else dataset.analysis_date
     accounts = dataset.tables.get("accounts")
-    return customer_features(
+    return shared_features(
         dataset["orders"], accounts, when, churn_threshold_days, engine=dataset.engine
     )
 

@@ -97,12 +97,12 @@ def run_backtest(
     km = fit_km(survival_frame(past))
     base_surv = km_conditional(km, age, silent + horizon_days)
     grid = np.linspace(horizon_days / 10, horizon_days, 10)
-
-    def model_surv(tt):
-        return conditional_survival(cph, x, age, (silent + tt)[:, None])[:, 0]
-
-    def km_surv(tt):
-        return km_conditional(km, age, silent + tt)
+    # survival at every grid day in one vectorised call each (not one call per day): the same
+    # element-wise arithmetic, so the same values
+    model_surv = _columns(conditional_survival(cph, x, age, silent[:, None] + grid), grid)
+    n, k = len(age), len(grid)
+    ahead = (silent[:, None] + grid).ravel()
+    km_surv = _columns(km_conditional(km, np.repeat(age, k), ahead).reshape(n, k), grid)
 
     metrics = {
         "harrell_c": float(concordance_index(t, -risk, e)),
@@ -127,6 +127,12 @@ def run_backtest(
         accounts=("observed", "size"),
     )
     return Backtest(start, horizon_days, frame, metrics, calibration, recal, threshold)
+
+
+def _columns(values: np.ndarray, grid: np.ndarray):
+    """``f(t)`` = the column of ``values`` (rows x grid days) for grid day ``t``."""
+    where = {float(t): j for j, t in enumerate(grid)}
+    return lambda t: values[:, where[float(t)]]
 
 
 @step("The back-test")

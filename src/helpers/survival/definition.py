@@ -4,7 +4,9 @@ An account that has not bought for ``threshold`` days has churned at its last or
 inside its silent window is censored (see :mod:`helpers.features` for the exact censoring rule).
 Durations are whole days from the first order (lifelines' Cox fit cost grows with the number of
 distinct event times). ``threshold_days=None`` is the one way to say "derive the threshold from
-the data" (:func:`default_threshold`).
+the data" (:func:`default_threshold`). Features come from :func:`helpers.features.features_for`
+and :func:`~helpers.features.shared_features`: each (data, as-of date, threshold) is computed
+once per process, and every later step asking for the same table gets a copy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
-from helpers.features import customer_features, features_for, order_gaps
+from helpers.features import features_for, order_gaps, shared_features
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
 
@@ -195,7 +197,7 @@ def threshold_sensitivity(
     """
     rows = []
     for n in thresholds:
-        f = customer_features(orders, accounts, as_of, n)
+        f = shared_features(orders, accounts, as_of, n)
         f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
         if not f["in_survival"].any():
             continue  # a threshold longer than the history can see: no account at risk yet

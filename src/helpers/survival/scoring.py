@@ -1,5 +1,9 @@
 """Fit the churn model on the data to a date and score the accounts active then: the shared
-core of the back-test and the recalibration."""
+core of the back-test and the recalibration.
+
+The back-test, the recalibration and the tiers ask for the features at the same few dates; they
+come from :func:`helpers.features.shared_features`, so each (data, date, threshold) is computed
+once per process."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.features import customer_features
+from helpers.features import shared_features
 from helpers.survival.cox import align, fit_churn_model
 from helpers.survival.definition import age_days, export_start, survival_frame, with_delayed_entry
 from helpers.survival.predict import conditional_survival
@@ -23,9 +27,9 @@ def outcomes_after(
 ) -> pd.DataFrame:
     """For accounts active at ``start``: days from ``start`` to churn (their last order), or
     censored at ``as_of - threshold`` (the last day a churn can be seen), using data to as_of."""
-    then = customer_features(orders, accounts, start, threshold)
+    then = shared_features(orders, accounts, start, threshold)
     alive = then[(then["n_orders"] > 0) & ~then["churned"]][["account_id"]]
-    now = customer_features(orders, accounts, as_of, threshold).set_index("account_id")
+    now = shared_features(orders, accounts, as_of, threshold).set_index("account_id")
     now = now.loc[alive["account_id"]]
     limit = (as_of - pd.Timedelta(days=threshold) - start).days
     time = np.where(now["churned"], (now["last_order"] - start).dt.days.clip(lower=0), limit)
@@ -56,7 +60,7 @@ def fit_and_score(
     (days), outcomes (:func:`outcomes_after`), relative risk and Cox probability of churn
     within the horizon."""
     past = with_delayed_entry(
-        customer_features(orders, accounts, at, threshold), export_start(orders)
+        shared_features(orders, accounts, at, threshold), export_start(orders)
     )
     model = fit_churn_model(survival_frame(past), covariates, references, seed, penalizer)
     out = outcomes_after(orders, accounts, at, until, threshold)
