@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import CoxPHFitter
+from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.utils import concordance_index
 
@@ -299,6 +299,25 @@ def test_non_convergence_is_retried_with_a_penalizer(monkeypatch):
     monkeypatch.setattr(CoxPHFitter, "fit", flaky)
     cph, notes = sv.fit_cox(design, 0.0)
     assert cph.penalizer == 0.01 and "refitted with penalizer 0.01" in notes[0]
+
+
+def test_integrated_brier_weights_each_grid_time_by_the_censoring_of_the_data():
+    """With censoring, the integrated score is the trapezoid of the IPCW Brier scores, each
+    weighted by the Kaplan-Meier of censoring (1 - event), not of churn."""
+    rng = np.random.default_rng(3)
+    time = rng.integers(1, 40, 200).astype(float)
+    event = (rng.random(200) < 0.6).astype(int)
+    grid = np.linspace(4.0, 30.0, 6)
+
+    def surv(t):
+        return np.exp(-t / 25.0) * np.ones(len(time))
+
+    scores = [sv.brier_at(time, event, surv(t), t) for t in grid]
+    expected = np.trapezoid(scores, grid) / (grid[-1] - grid[0])
+    assert sv.integrated_brier(time, event, surv, grid) == pytest.approx(expected, rel=1e-12)
+    churn_km = KaplanMeierFitter().fit(time, event)  # the wrong weights give another score
+    wrong = [sv.brier_at(time, event, surv(t), t, censoring=churn_km) for t in grid]
+    assert np.trapezoid(wrong, grid) / (grid[-1] - grid[0]) != pytest.approx(expected, rel=1e-3)
 
 
 def test_metrics_on_hand_checkable_data():

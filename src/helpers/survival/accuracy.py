@@ -56,10 +56,18 @@ def auc_at(time: np.ndarray, event: np.ndarray, risk: np.ndarray, t: float) -> f
     return float((w * (below + 0.5 * equal)).sum() / (w.sum() * len(rk)))
 
 
-def brier_at(time: np.ndarray, event: np.ndarray, surv_t: np.ndarray, t: float) -> float:
-    """IPCW Brier score at ``t`` (Graf et al. 1999) for predicted survival probabilities."""
+def brier_at(
+    time: np.ndarray,
+    event: np.ndarray,
+    surv_t: np.ndarray,
+    t: float,
+    censoring: KaplanMeierFitter | None = None,
+) -> float:
+    """IPCW Brier score at ``t`` (Graf et al. 1999) for predicted survival probabilities.
+    ``censoring``: the Kaplan-Meier of censoring on (``time``, ``event``) when the caller has
+    it (fitted here otherwise)."""
     time, event, surv_t = map(np.asarray, (time, event, surv_t))
-    km = _censoring_km(time, event)
+    km = censoring if censoring is not None else _censoring_km(time, event)
     g_t = float(_g(km, np.array([t]))[0])
     died = (time <= t) & (event == 1)
     alive = time > t
@@ -68,6 +76,8 @@ def brier_at(time: np.ndarray, event: np.ndarray, surv_t: np.ndarray, t: float) 
 
 
 def integrated_brier(time, event, surv_fn, times: np.ndarray) -> float:
-    """Integrated Brier score over ``times`` (trapezoid, divided by the time span)."""
-    scores = np.array([brier_at(time, event, surv_fn(t), t) for t in times])
+    """Integrated Brier score over ``times`` (trapezoid, divided by the time span); the
+    censoring Kaplan-Meier is fitted once for every grid time."""
+    km = _censoring_km(np.asarray(time), np.asarray(event))
+    scores = np.array([brier_at(time, event, surv_fn(t), t, censoring=km) for t in times])
     return float(np.trapezoid(scores, times) / (times[-1] - times[0]))
