@@ -70,6 +70,39 @@ def test_unknown_priors_are_refused(cdnow):
         bgnbd.fit_beta_geo(cdnow, priors="informative")
 
 
+def _compiled_modules() -> tuple[int, int]:
+    """C modules this process has loaded from PyTensor's disk cache and compiled so far."""
+    from pytensor.link.c.basic import get_module_cache
+
+    hits, loads, compiles = get_module_cache().stats
+    return loads, compiles
+
+
+def test_a_fit_on_data_of_another_size_reuses_the_compiled_code(cdnow_model, cdnow):
+    # pymc-marketing's own models put the data into the graph as constants: each new data size
+    # loaded (warm cache) or compiled (cold) its own C modules; ours take it as pm.Data
+    before = _compiled_modules()
+    other = bgnbd.fit_beta_geo(cdnow.iloc[:1000], priors="flat")
+    assert _compiled_modules() == before
+    assert bgnbd.parameters(other) != bgnbd.parameters(cdnow_model)  # really fitted anew
+
+
+def test_the_likelihoods_hold_no_data_as_constants(cdnow):
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.variable import TensorConstant
+
+    bg, gg = bgnbd._models()
+    beta_geo = bg(model_config=bgnbd._priors(bgnbd.PARAMS, "flat"))
+    beta_geo.build_model(cdnow[["customer_id", "frequency", "recency", "T"]])
+    spend = gg(model_config=bgnbd._priors(bgnbd.SPEND_PARAMS, "flat"))
+    spend.build_model(
+        cdnow.loc[cdnow["frequency"] > 0, ["customer_id", "frequency", "monetary_value"]]
+    )
+    for model in (beta_geo.model, spend.model):
+        constants = [v for v in ancestors([model.logp()]) if isinstance(v, TensorConstant)]
+        assert all(c.data.size <= 2 for c in constants), [c.data.shape for c in constants]
+
+
 # ---- the order-log summary -------------------------------------------------------------------
 
 

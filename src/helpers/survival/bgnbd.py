@@ -29,6 +29,7 @@ followed, beside the Cox score), :func:`churn_agreement` (P(alive) < 0.5 against
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,93 @@ def _clv():
     return clv
 
 
+@functools.cache
+def _models() -> tuple[type, type]:
+    """pymc-marketing's ``BetaGeoModel`` and ``GammaGammaModel`` with the data as ``pm.Data``.
+
+    Why: pymc-marketing 0.19.x (pinned in ``pyproject.toml``) builds both likelihoods with the
+    data as graph *constants* (``T=self.data["T"]``, ``observed=np.stack(...)``,
+    ``pt.as_tensor_variable(self.data["monetary_value"])``). PyTensor's C-module cache key then
+    holds the data (their static shapes), so every fit on a data set of another size compiled
+    new C modules (3 per model, some 5 s of CPU per data set on the development machine). Here the
+    same likelihood reads the data from ``pm.Data`` (shared variables of unfixed length): the
+    compiled code depends on the model only, so a process, or a machine with a warm PyTensor
+    cache, compiles each model once and every later fit reuses it (see ``docs/benchmarks.md``,
+    "BG/NBD compile"). The priors, the variables and their order are those of the originals, so
+    the MAP fit is theirs to the optimiser's tolerance (PyTensor no longer folds the data-only
+    terms in advance: the parameters move by under 1e-10 relative on CDNOW and the demo data,
+    3e-9 at most on CDNOW subsets). Covariate models are left to the originals (not used
+    here). Recheck on an upgrade: this mirrors ``build_model`` of pymc-marketing 0.19.2.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pymc_marketing.clv.distributions import BetaGeoNBD
+
+    clv = _clv()
+
+    class BetaGeo(clv.BetaGeoModel):
+        def build_model(self, data: pd.DataFrame | None = None) -> None:
+            if self.purchase_covariate_cols or self.dropout_covariate_cols or data is None:
+                return super().build_model(data)
+            self._validate_data(data)
+            self.data = data
+            coords = {"customer_id": data["customer_id"], "obs_var": ["recency", "frequency"]}
+            config = self.model_config
+            with pm.Model(coords=coords) as self.model:
+                alpha = config["alpha"].create_variable("alpha")
+                if "a" in config and "b" in config:
+                    a = config["a"].create_variable("a")
+                    b = config["b"].create_variable("b")
+                else:  # pymc-marketing's default: pooled dropout priors
+                    phi = config["phi_dropout"].create_variable("phi_dropout")
+                    kappa = config["kappa_dropout"].create_variable("kappa_dropout")
+                    a = pm.Deterministic("a", phi * kappa)
+                    b = pm.Deterministic("b", (1.0 - phi) * kappa)
+                r = config["r"].create_variable("r")
+                observed = np.stack((data["recency"], data["frequency"]), axis=1)
+                BetaGeoNBD(
+                    name="recency_frequency",
+                    a=a,
+                    b=b,
+                    r=r,
+                    alpha=alpha,
+                    T=pm.Data("T", data["T"].to_numpy(dtype=float), dims="customer_id"),
+                    observed=pm.Data(
+                        "recency_frequency_data",
+                        observed.astype(float),
+                        dims=("customer_id", "obs_var"),
+                    ),
+                    dims=("customer_id", "obs_var"),
+                )
+
+    class GammaGamma(clv.GammaGammaModel):
+        def build_model(self, data: pd.DataFrame | None = None) -> None:
+            if data is None:
+                return super().build_model(data)
+            self._validate_data(data)
+            self.data = data
+            config = self.model_config
+            with pm.Model(coords={"customer_id": data["customer_id"]}) as self.model:
+                p = config["p"].create_variable("p")
+                q = config["q"].create_variable("q")
+                v = config["v"].create_variable("v")
+                z = pm.Data("monetary_value", data["monetary_value"].to_numpy(dtype=float))
+                x = pm.Data("frequency", data["frequency"].to_numpy(dtype=float))
+                # Eq. 1a of Fader, Hardie & Lee (2005b), as pymc-marketing writes it
+                pm.Potential(
+                    "likelihood",
+                    pt.gammaln(p * x + q)
+                    - pt.gammaln(p * x)
+                    - pt.gammaln(q)
+                    + q * pt.log(v)
+                    + (p * x - 1) * pt.log(z)
+                    + (p * x) * pt.log(x)
+                    - (p * x + q) * pt.log(x * z + v),
+                )
+
+    return BetaGeo, GammaGamma
+
+
 def _priors(names: tuple[str, ...], priors: str) -> dict[str, Any] | None:
     if priors == "default":
         return None
@@ -147,8 +235,9 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
     """A pymc-marketing ``BetaGeoModel`` fitted by MAP on ``summary`` (``customer_id``,
     ``frequency``, ``recency``, ``T``; periods). ``priors="flat"`` (HalfFlat on r, α, a, b)
     gives the maximum-likelihood fit; ``"default"`` pymc-marketing's weakly informative priors.
-    The first fit in a process compiles the model (tens of seconds)."""
-    BetaGeoModel = _clv().BetaGeoModel
+    The first fit on a machine compiles the model (tens of seconds); later fits, whatever the
+    data, reuse the compiled code (see :func:`_models`)."""
+    BetaGeoModel = _models()[0]
     data = summary[["customer_id", "frequency", "recency", "T"]]
     model = BetaGeoModel(model_config=_priors(PARAMS, priors))
     _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
@@ -158,7 +247,7 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
 def fit_gamma_gamma(summary: pd.DataFrame, priors: str = "flat"):
     """A pymc-marketing ``GammaGammaModel`` fitted by MAP on the repeat buyers of ``summary``
     (``frequency`` > 0 and positive ``monetary_value``)."""
-    GammaGammaModel = _clv().GammaGammaModel
+    GammaGammaModel = _models()[1]
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     data = repeat[["customer_id", "frequency", "monetary_value"]]
     model = GammaGammaModel(model_config=_priors(SPEND_PARAMS, priors))
