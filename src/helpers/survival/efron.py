@@ -87,7 +87,6 @@ def efron_values(
         return np.zeros((d, d)), np.zeros(d), 0.0
 
     phi = w * np.exp(x @ beta)
-    phi_x = phi[:, None] * x
 
     # tie groups: the distinct death times; deaths are contiguous per group (sorted by time)
     t_death = t[death]
@@ -95,56 +94,74 @@ def efron_values(
     times = t_death[first]
     size = np.diff(np.r_[first, death.size])  # D_g
     group = np.repeat(np.arange(times.size), size)  # of each death
-    rank = np.arange(death.size) - np.repeat(first, size)  # l within its group
-    frac = rank / size[group]  # f = l / D_g
-
-    w_death = w[death]
-    w_bar = np.add.reduceat(w_death, first) / size
-    tie0 = np.add.reduceat(phi[death], first)
-    tie1 = np.add.reduceat(phi_x[death], first, axis=0)
+    frac = (np.arange(death.size) - np.repeat(first, size)) / size[group]  # f = l / D_g
+    w_bar = np.add.reduceat(w[death], first) / size
 
     # risk sets: rows with T >= t_g (reverse cumulative sums from the first row at t_g), less
-    # the rows that enter at or after t_g under delayed entry
-    at = np.searchsorted(t, times, side="left")
-    risk0 = _tail_sums(phi, at)
-    risk1 = _tail_sums(phi_x, at)
+    # the rows that enter at or after t_g under delayed entry. Column by column: no n×d
+    # temporary (a large one costs more in page faults than its arithmetic)
+    tails = _Tails(np.searchsorted(t, times, side="left"))
     if start is not None:
         by_entry = np.argsort(start, kind="stable")
-        late = np.searchsorted(start[by_entry], times, side="left")
-        risk0 = risk0 - _tail_sums(phi[by_entry], late)
-        risk1 = risk1 - _tail_sums(phi_x[by_entry], late)
+        late = _Tails(np.searchsorted(start[by_entry], times, side="left"))
+    risk0, tie0 = tails(phi), np.add.reduceat(phi[death], first)
+    risk1, tie1 = np.empty((times.size, d)), np.empty((times.size, d))
+    for j in range(d):
+        phi_x = phi * x[:, j]
+        risk1[:, j] = tails(phi_x)
+        tie1[:, j] = np.add.reduceat(phi_x[death], first)
+        if start is not None:
+            risk1[:, j] -= late(phi_x[by_entry])
+    if start is not None:
+        risk0 = risk0 - late(phi[by_entry])
 
     denom = 1.0 / (risk0[group] - frac * tie0[group])
-    summand = (risk1[group] - frac[:, None] * tie1[group]) * denom[:, None]
-    weight = w_bar[group]
-    x_death_sum = w_death @ x[death]
+    x_death_sum = x.T @ np.where(e, w, 0.0)
+    log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
 
-    gradient = x_death_sum - weight @ summand
-    log_lik = float(x_death_sum @ beta + weight @ np.log(denom))
+    # per group, with summand_l = (S1 - f T1) denom_l expanded: Σ_l summand_l and
+    # Σ_l summand_l summand_lᵀ from the per-group sums of denom, f denom, denom², f denom²,
+    # f² denom² (no deaths×d array)
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return w_bar * np.bincount(group, values, minlength=times.size)
 
-    # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X
-    a_g = w_bar * np.bincount(group, denom, minlength=times.size)  # w̄_g Σ_l denom_l
-    b_g = w_bar * np.bincount(group, frac * denom, minlength=times.size)  # w̄_g Σ_l f denom_l
+    a_g, b_g = per_group(denom), per_group(frac * denom)
+    p_g, q_g, r_g = per_group(denom**2), per_group(frac * denom**2), per_group(frac**2 * denom**2)
+    gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
+    cross = (risk1 * q_g[:, None]).T @ tie1
+    a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
+
+    # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
+    # whose risk set holds row i, less w̄_g B_g of its own group for a death
     cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
     coef = cum[np.searchsorted(times, t, side="right")]
     if start is not None:
-        coef = coef - cum[np.searchsorted(times, start, side="right")]
+        coef -= cum[np.searchsorted(times, start, side="right")]
     coef[death] -= b_g[group]
-    a2 = (summand * weight[:, None]).T @ summand
-    a1 = (x * (phi * coef)[:, None]).T @ x
+    scale = phi * coef
+    a1 = np.zeros((d, d))
+    step = max(4096, (1 << 20) // max(d, 1))  # rows per product: an 8 MB temporary at most
+    for lo in range(0, n, step):
+        rows = x[lo : lo + step]
+        a1 += (rows * scale[lo : lo + step, None]).T @ rows
     hessian = a2 - a1
     return (hessian + hessian.T) / 2, gradient, log_lik
 
 
-def _tail_sums(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """``values[at[g]:].sum(axis=0)`` for every ``g`` (positions may repeat or equal n)."""
-    positions, back = np.unique(at, return_inverse=True)
-    inside = positions < len(values)
-    out = np.zeros((len(positions), *values.shape[1:]))
-    if inside.any():
-        blocks = np.add.reduceat(values, positions[inside], axis=0)  # to the next position
-        out[inside] = np.cumsum(blocks[::-1], axis=0)[::-1]
-    return out[back]
+class _Tails:
+    """Sums of ``values[at[g]:]`` for every ``g`` (positions may repeat or equal n), for many
+    ``values`` of the same length: the positions are sorted out once."""
+
+    def __init__(self, at: np.ndarray) -> None:
+        self.positions, self.back = np.unique(at, return_inverse=True)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        inside = self.positions < len(values)
+        out = np.zeros(len(self.positions))
+        if inside.any():
+            blocks = np.add.reduceat(values, self.positions[inside])  # to the next position
+            out[inside] = np.cumsum(blocks[::-1])[::-1]
+        return out[self.back]
 
 
 class SemiParametricPHFitter(_SemiParametricPHFitter):
@@ -225,10 +242,12 @@ def _medians(df: pd.DataFrame, index: Any, groups: list[np.ndarray] | None = Non
     """Each column's median (as ``describe`` computes its 50%: numpy's linear-interpolation
     quantile) in the column's dtype, one row per entry of ``index``: all rows, or the rows at
     the positions of each of ``groups``."""
-    values = df.to_numpy(dtype=float)
-    parts = [values] if groups is None else [values[g] for g in groups]
-    medians = np.array([np.quantile(p, 0.5, axis=0) for p in parts]).reshape(len(parts), -1)
-    out = pd.DataFrame(medians, index=index, columns=df.columns)
+    columns = [df[c].to_numpy(dtype=float) for c in df.columns]  # one column at a time
+    medians = [
+        [np.quantile(v if g is None else v[g], 0.5) for v in columns]
+        for g in ([None] if groups is None else groups)
+    ]
+    out = pd.DataFrame(np.array(medians).reshape(-1, len(columns)), index=index, columns=df.columns)
     if (df.dtypes != np.float64).any():
         out = out.astype(df.dtypes.to_dict())
     return out
