@@ -13,7 +13,7 @@ from helpers.survival import efron
 from helpers.survival.cox import cox_fitter
 
 
-def _frame(seed: int, n: int = 400) -> pd.DataFrame:
+def _frame(seed: int, n: int = 250) -> pd.DataFrame:
     """Whole-day durations (many ties, several deaths per day), a stratum, integer weights and
     delayed entries for some rows."""
     rng = np.random.default_rng(seed)
@@ -141,3 +141,14 @@ def test_unsorted_rows_and_no_deaths():
         np.testing.assert_allclose(a, b, rtol=1e-12)
     h, g, ll = efron.efron_values(x, t, np.zeros(50, bool), w, None, beta)
     assert ll == 0.0 and not g.any() and not h.any()
+
+
+def test_the_project_fits_through_it():
+    from helpers import survival as sv
+
+    frame = _frame(seed=9, n=120).rename(columns={"T": "duration_days", "E": "event"})
+    design = sv.design_matrix(frame, ["tier"], min_events=1)
+    cph, _ = sv.fit_cox(design, 0.0)
+    assert isinstance(cph, efron.CoxPHFitter) and isinstance(
+        cph._model, efron.SemiParametricPHFitter
+    )
