@@ -27,6 +27,7 @@ import pandas as pd
 from helpers import survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
+from helpers.survival.cox import cox_fitter, entry_column
 
 if TYPE_CHECKING:
     from helpers.loading import Dataset
@@ -145,19 +146,18 @@ def cox_refit(
     ``definition.features`` (original index labels), refit the Cox model on their survival
     rows (same design and strata, the original penalizer, warm-started at the original
     coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel."""
-    from lifelines import CoxPHFitter
-
     design = model.cox_design
     start = model.cox.params_.to_numpy()
 
     def estimate(sample: pd.DataFrame) -> pd.Series:
         rows = sample.index[sample["in_survival"].to_numpy(bool)]
         data = design.data.loc[rows].reset_index(drop=True)
-        cph = CoxPHFitter(penalizer=model.penalizer).fit(
+        cph = cox_fitter(model.penalizer).fit(
             data,
             "duration_days",
             "event",
             strata=list(design.strata) or None,
+            entry_col=entry_column(design),
             initial_point=start,
         )
         refit = dataclasses.replace(model, cox=cph)

@@ -25,6 +25,7 @@ from statsmodels.stats.multitest import multipletests
 
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition
+from helpers.survival.efron import CoxPHFitter as _EfronCoxPHFitter
 from helpers.survival.kaplan_meier import merge_small_groups
 
 DEFAULT_COVARIATES: tuple[str, ...] = (
@@ -168,6 +169,13 @@ def is_numeric_covariate(values: pd.Series) -> bool:
     )
 
 
+def cox_fitter(penalizer: float = 0.0) -> CoxPHFitter:
+    """An unfitted Cox model: lifelines' ``CoxPHFitter`` (Breslow baseline, Efron ties) with
+    the vectorised Efron terms of :mod:`helpers.survival.efron` (same fit, several times
+    faster). Every Cox fit of the project is made by this constructor."""
+    return _EfronCoxPHFitter(penalizer=penalizer)
+
+
 def entry_column(design: Design) -> str | None:
     return "entry_days" if "entry_days" in design.data.columns else None
 
@@ -181,7 +189,7 @@ def fit_cox(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cph = CoxPHFitter(penalizer=p).fit(
+                cph = cox_fitter(p).fit(
                     design.data,
                     "duration_days",
                     "event",
@@ -215,7 +223,7 @@ def choose_penalizer(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             s = k_fold_cross_validation(
-                CoxPHFitter(penalizer=p),
+                cox_fitter(p),
                 design.data,
                 "duration_days",
                 "event",
@@ -242,9 +250,7 @@ def ph_check(cph: CoxPHFitter, design: Design, alpha: float = 0.01) -> pd.DataFr
         strata = list(design.strata) or None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cph = CoxPHFitter(penalizer=cph.penalizer).fit(
-                data, "duration_days", "event", strata=strata
-            )
+            cph = cox_fitter(cph.penalizer).fit(data, "duration_days", "event", strata=strata)
         test = proportional_hazard_test(cph, data, time_transform="rank").summary
     else:
         test = proportional_hazard_test(cph, design.data, time_transform="rank").summary
