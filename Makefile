@@ -58,14 +58,18 @@ pdf: $(STAMP) ## Print every leadership summary under reports/ to summary.pdf (n
 check: $(STAMP) ## Check a data source before any study: make check SOURCE=path/to/source.yaml
 	$(PY) -m helpers.check $(SOURCE)
 
+# Two pytest workers on two cores: one thread each for BLAS, OpenMP and DuckDB (as batch kernels
+# get, runner.execute.kernel_environment); wider pools only fight over the same cores.
+TEST_THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 B2B_DUCKDB_THREADS=1
+
 test: $(STAMP) $(DEMO) ## Run all tests: unit, bad input, planted truths, notebook hygiene and nbval runs
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow and not spark" --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+	$(TEST_THREADS) $(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow and not spark" --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
 
 test-spark: $(STAMP) $(DEMO) ## Spark parity: engine-side steps on local Spark = DuckDB (needs .[spark] and Java)
 	$(PY) -m pytest -m spark tests
 
 test-slow: $(STAMP) $(DEMO) ## Run the slow checks (interval coverage over many simulations, a rerun of the default batch gives identical metrics, nbval of notebooks 02 and 03)
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m slow --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
+	$(TEST_THREADS) $(PY) -m pytest -n $(JOBS) --dist loadfile -m slow --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
 
 mutants: $(STAMP) $(DEMO) ## Plant seven statistical mistakes one by one; the tests must catch each (minutes)
 	$(PY) tests/mutants.py

@@ -227,3 +227,14 @@ def test_other_errors_are_not_retried(monkeypatch, tmp_path):
     assert record.status == "failed" and record.attempts == 1 and len(calls) == 1
     assert record.error == "ValueError: bad input"
     assert not list(tmp_path.glob(".staging-*"))  # the staging folder became the run's folder
+
+
+def test_kernels_get_the_same_thread_counts_whatever_the_parent_has():
+    """A parent with wide pools (make test sets 1, a laptop may set 8) still starts kernels with
+    ``B2B_KERNEL_THREADS`` (default 1) threads in every pool: sums add in the same order."""
+    from helpers.runner.execute import THREAD_VARIABLES, kernel_environment
+
+    wide = dict.fromkeys(THREAD_VARIABLES, "8")
+    assert set(kernel_environment(wide)[v] for v in THREAD_VARIABLES) == {"1"}
+    chosen = kernel_environment({**wide, "B2B_KERNEL_THREADS": "2"})
+    assert set(chosen[v] for v in THREAD_VARIABLES) == {"2"}
