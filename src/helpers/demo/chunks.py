@@ -138,6 +138,7 @@ class ChunkedCompany:
                 offsets[kind] += count
             self._done = k + 1
             yield piece
+            del piece, flow  # only one chunk alive: the next one is simulated without this one
 
     def spend_table(self) -> pa.Table | None:
         """The company's ``channel_spend`` table (None when it was not asked for)."""

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from helpers.demo.chunks import ChunkedCompany, chunk_count
 from helpers.demo.parameters import ALL_TABLES, CHUNK_ACCOUNTS, DEFAULT_ACCOUNTS, DEFAULT_SEED
-from helpers.demo.simulation import generate
+from helpers.demo.simulation import Piece, generate
 
 #: Rows per Parquet row group (a chunk's table smaller than this is one row group).
 ROW_GROUP = 1 << 20
@@ -50,10 +50,8 @@ def write(
         else:
             company = ChunkedCompany(n_accounts, seed, tables, chunk_accounts)
             for piece in company.pieces():
-                for name, table in piece.tables.items():
-                    late = piece.purchases.n_late if name == "orders" and piece.purchases else 0
-                    files.append(name, table, late_rows=late)
-                files.append("truth_accounts", piece.truth_accounts)
+                _append_piece(files, piece)
+                del piece  # written: free the chunk before the next one is simulated
             spend = company.spend_table()
             if spend is not None:
                 files.append("channel_spend", spend)
@@ -61,6 +59,14 @@ def write(
     text = json.dumps(truth, indent=2, sort_keys=False) + "\n"
     _atomic_text(out_dir / "truth.json", text)
     return truth
+
+
+def _append_piece(files: _Files, piece: Piece) -> None:
+    """Append a chunk's tables (the orders' late month to the end of the file)."""
+    for name, table in piece.tables.items():
+        late = piece.purchases.n_late if name == "orders" and piece.purchases else 0
+        files.append(name, table, late_rows=late)
+    files.append("truth_accounts", piece.truth_accounts)
 
 
 class _Files:
