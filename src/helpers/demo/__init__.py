@@ -39,8 +39,8 @@ Vectorised with NumPy and PyArrow (no per-row Python). A company of more than
 ``CHUNK_ACCOUNTS`` (100,000) accounts is simulated and written in chunks of about that many
 accounts (``chunks``: company-level spend and lead counts first, then each chunk on its own
 child stream, appended to the Parquet files as row groups), so ``--accounts 1000000`` needs the
-memory of one chunk (about 1.5 GB), not of the company; a company that fits in one chunk is
-generated in one piece, byte for byte as before. ``tables=("accounts", "orders")`` skips leads,
+memory of one chunk, not of the company (peak 1.6 GB, against 1.5 GB at 100,000 accounts in one
+piece); a company that fits in one chunk is generated in one piece, byte for byte as before. ``tables=("accounts", "orders")`` skips leads,
 touchpoints and spend output for benchmarks (the funnel is still simulated to make accounts).
 
 The package, by concept: ``parameters`` (every planted number), ``funnel`` (spend, leads,
