@@ -93,6 +93,7 @@ bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to doc
 	$(PY) benchmarks/bench_segmentation.py
 	$(PY) benchmarks/bench_cache.py
 	$(PY) benchmarks/bench_validation.py
+	$(PY) benchmarks/bench_scale.py
 
 clean-cache: ## Remove the load-once cache of validated data sets (B2B_CACHE_DIR, else ~/.cache/b2b-insights)
 	$(PYTHON) -c "import os, pathlib, shutil; d = os.environ.get('B2B_CACHE_DIR') or pathlib.Path.home() / '.cache' / 'b2b-insights'; shutil.rmtree(d, ignore_errors=True); print('removed', d)"

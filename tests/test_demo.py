@@ -13,6 +13,7 @@ from scipy.special import expit, logit
 from helpers import demo
 from helpers.demo.__main__ import main
 from helpers.features import features_for
+from helpers.loading import demo_config, load_dataset
 
 
 def _hashes(folder) -> dict[str, str]:
@@ -25,7 +26,8 @@ def _hashes(folder) -> dict[str, str]:
 
 def test_same_seed_same_bytes(tmp_path):
     demo.write(tmp_path / "a", n_accounts=300, seed=7)
-    demo.write(tmp_path / "b", n_accounts=300, seed=7)
+    # a company that fits in one chunk is generated in one piece, as it always was
+    demo.write(tmp_path / "b", n_accounts=300, seed=7, chunk_accounts=300)
     demo.write(tmp_path / "c", n_accounts=300, seed=8)
     a, b, c = (_hashes(tmp_path / x) for x in "abc")
     assert len(a) == 7 and a == b
@@ -131,3 +133,55 @@ def test_planted_ltv_cac_order_is_well_separated(truth):
     ratios = [ltv[c]["ratio"] for c in ltv["order_best_to_worst"]]
     assert ratios == sorted(ratios, reverse=True)
     assert all(a / b >= 1.3 for a, b in zip(ratios, ratios[1:], strict=False))
+
+
+# --- a company written in chunks (helpers.demo.chunks) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory):
+    """A 900-account company written in 3 chunks of 300 accounts: (folder, truth)."""
+    folder = tmp_path_factory.mktemp("chunked") / "a"
+    return folder, demo.write(folder, n_accounts=900, seed=7, chunk_accounts=300)
+
+
+def test_chunked_company_same_seed_same_bytes(chunked, tmp_path):
+    folder, truth = chunked
+    assert truth["chunks"]["count"] == 3
+    args = ["--out", str(tmp_path / "b"), "--accounts", "900", "--seed", "7"]
+    main([*args, "--chunk-accounts", "300"])
+    assert _hashes(tmp_path / "b") == _hashes(folder)
+
+
+def test_chunked_company_loads_cleanly_and_its_truth_adds_up(chunked):
+    folder, truth = chunked
+    ds = load_dataset(demo_config(folder), cache=False)
+    accounts, orders, leads = ds["accounts"], ds["orders"], ds["leads"]
+    assert 800 <= len(accounts) == truth["n_accounts"] <= 1000
+    assert accounts["account_id"].is_unique and leads["lead_id"].is_unique
+    assert ds["touchpoints"]["touchpoint_id"].is_unique
+    # every account is the won lead of exactly one lead, across chunks
+    assert sorted(leads["account_id"].dropna()) == sorted(accounts["account_id"])
+    assert (
+        accounts["account_name"]
+        .value_counts()[list(truth["warts"]["special_account_names"])]
+        .eq(1)
+        .all()
+    )
+    buying = truth["purchasing"]
+    assert len(orders) == buying["n_order_lines"]
+    late = orders["order_date"].dt.strftime("%Y-%m") == truth["warts"]["late_arriving_month"]
+    assert late.sum() == buying["late_month_rows"] > 0
+    assert late.iloc[-late.sum() :].all(), "the late month of every chunk is at the end"
+    revenue = orders[orders["status"] != "cancelled"].groupby("account_id")["net_amount"].sum()
+    revenue = revenue.reindex(accounts["account_id"], fill_value=0.0)
+    top = int(np.ceil(0.2 * len(revenue)))
+    share = revenue.nlargest(top).sum() / revenue.sum()
+    assert share == pytest.approx(buying["top20_revenue_share"], abs=1e-4)
+    spend = ds["channel_spend"]
+    for channel in demo.PAID_CHANNELS:
+        rows = spend[spend["channel"] == channel]
+        mine = leads[leads["source_channel"] == channel]
+        months = mine["created_date"].dt.to_period("M").dt.to_timestamp()
+        n = int(months.isin(set(rows["month"])).sum())
+        assert n == truth["channels"][channel]["realised"]["leads_in_months_with_spend"]

@@ -35,15 +35,20 @@ The company (defaults: about 3,000 accounts acquired between 2022-01-01 and 2025
   ``returned``), cancelled orders, one month of order lines that arrived late and sits at the
   end of the file out of date order, and one channel-month of spend that is missing.
 
-Vectorised with NumPy and PyArrow (no per-row Python), so ``--accounts 250000`` (about 10M
-order lines) runs in under a minute. ``tables=("accounts", "orders")`` skips leads,
+Vectorised with NumPy and PyArrow (no per-row Python). A company of more than
+``CHUNK_ACCOUNTS`` (100,000) accounts is simulated and written in chunks of about that many
+accounts (``chunks``: company-level spend and lead counts first, then each chunk on its own
+child stream, appended to the Parquet files as row groups), so ``--accounts 1000000`` needs the
+memory of one chunk, not of the company (peak 1.6 GB, against 1.5 GB at 100,000 accounts in one
+piece); a company that fits in one chunk is generated in one piece, byte for byte as before. ``tables=("accounts", "orders")`` skips leads,
 touchpoints and spend output for benchmarks (the funnel is still simulated to make accounts).
 
 The package, by concept: ``parameters`` (every planted number), ``funnel`` (spend, leads,
 stages, the ``leads`` and ``channel_spend`` tables), ``accounts`` (won leads, covariates,
 lifetimes), ``orders`` (renewal orders, lines, warts), ``touchpoints`` (interactions),
 ``truth`` (``truth.json``), ``simulation`` (``generate``: the steps in stream order),
-``writing`` (``write``) and ``__main__`` (the command line).
+``chunks`` (a large company chunk by chunk), ``writing`` (``write``) and ``__main__`` (the
+command line).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from helpers.demo.parameters import (
     ARCHETYPES,
     AS_OF,
     CHANNELS,
+    CHUNK_ACCOUNTS,
     CHURN_THRESHOLD_DAYS,
     CPL,
     DEFAULT_ACCOUNTS,
@@ -75,6 +81,7 @@ __all__ = [
     "ARCHETYPES",
     "AS_OF",
     "CHANNELS",
+    "CHUNK_ACCOUNTS",
     "CHURN_THRESHOLD_DAYS",
     "CPL",
     "DEFAULT_ACCOUNTS",

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers.demo.arrays import prefixed_ids, to_dates
-from helpers.demo.funnel import Funnel, LeadFlow, Prospects, lead_id_width
+from helpers.demo.arrays import Numbering, prefixed_ids, to_dates
+from helpers.demo.funnel import Funnel, LeadFlow, Prospects
 from helpers.demo.parameters import (
     ARCHETYPES,
     BUSINESS,
@@ -68,11 +68,6 @@ class Accounts:
     def n(self) -> int:
         """Number of accounts."""
         return len(self.lead)
-
-    @property
-    def id_width(self) -> int:
-        """Digits of the account number in an account id (``A`` + at least 6 digits)."""
-        return max(6, len(str(self.n)))
 
 
 def _log_hazard(
@@ -131,16 +126,19 @@ def draw_accounts(
     )
 
 
-def truth_accounts_table(accounts: Accounts, funnel: Funnel, n_leads: int, window: int) -> pa.Table:
+def truth_accounts_table(
+    accounts: Accounts, funnel: Funnel, n_leads: int, window: int, numbering: Numbering
+) -> pa.Table:
     """``truth_accounts.parquet``: each account's hidden archetype, quality, hazard, lifetime.
 
-    ``churned_by_as_of`` says the planted lifetime ended on or before ``AS_OF`` (``window``).
+    ``churned_by_as_of`` says the planted lifetime ended on or before ``AS_OF`` (``window``);
+    ``n_leads`` is the number of leads the accounts were won from; ids by ``numbering``.
     """
     a = accounts
     return pa.table(
         {
-            "account_id": prefixed_ids("A", np.arange(1, a.n + 1), a.id_width),
-            "lead_id": prefixed_ids("L", a.lead + 1, lead_id_width(n_leads)),
+            "account_id": numbering.ids("account", "A", np.arange(a.n), a.n),
+            "lead_id": numbering.ids("lead", "L", a.lead, n_leads),
             "archetype": pa.array(np.array(ARCHETYPES)[a.archetype]),
             "lead_quality": pa.array(funnel.quality[a.lead]),
             "log_hazard": pa.array(a.log_hazard),
@@ -152,24 +150,33 @@ def truth_accounts_table(accounts: Accounts, funnel: Funnel, n_leads: int, windo
     )
 
 
-def _account_names(n_acc: int) -> np.ndarray:
-    """``Company <n>`` for account n, with the planted awkward names at every 7th account."""
+def _account_names(n_acc: int, offset: int = 0) -> np.ndarray:
+    """``Company <n>`` for account n, with the planted awkward names at every 7th account.
+
+    ``offset`` is the number of accounts before these (a later chunk of the company): the
+    awkward names replace the company's accounts 1, 8 and 15, wherever they fall.
+    """
+    numbers = np.arange(offset + 1, offset + n_acc + 1)
     names = pc.binary_join_element_wise(
-        "Company ", pc.cast(pa.array(np.arange(1, n_acc + 1)), pa.string()), ""
+        "Company ", pc.cast(pa.array(numbers), pa.string()), ""
     ).to_numpy(zero_copy_only=False)
     names = names.astype(object)
-    for i, special in enumerate(SPECIAL_NAMES[: min(len(SPECIAL_NAMES), n_acc)]):
-        names[i * 7] = special
+    for i, special in enumerate(SPECIAL_NAMES):
+        if 0 <= i * 7 - offset < n_acc:
+            names[i * 7 - offset] = special
     return names
 
 
 def accounts_table(
-    rng: np.random.Generator, accounts: Accounts, account_ids: pa.ChunkedArray
+    rng: np.random.Generator,
+    accounts: Accounts,
+    account_ids: pa.ChunkedArray,
+    numbering: Numbering,
 ) -> pa.Table:
     """The ``accounts`` contract table; draws each account's country and sales rep.
 
     The country is one of its region's two (``COUNTRIES``); reps are numbered by region,
-    ``REPS_PER_REGION`` each.
+    ``REPS_PER_REGION`` each; names are numbered after ``numbering``'s account offset.
     """
     a = accounts
     country_pick = rng.integers(0, 2, a.n)
@@ -178,7 +185,9 @@ def accounts_table(
     return pa.table(
         {
             "account_id": account_ids,
-            "account_name": pa.array(_account_names(a.n), type=pa.string()),
+            "account_name": pa.array(
+                _account_names(a.n, numbering.offset("account")), type=pa.string()
+            ),
             "industry": pa.array(np.array(INDUSTRIES)[a.industry]),
             "size_band": pa.array(np.array(SIZE_BANDS)[a.size]),
             "region": pa.array(np.array(REGIONS)[a.region]),

@@ -6,11 +6,48 @@ when a table is built (``to_dates``), so every step works on plain NumPy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers.demo.parameters import AS_OF, START
+
+#: Fewest digits of each kind of id (``L0000001``, ``A000001``, ``O00000001``, ``T00000001``).
+MIN_ID_DIGITS = {"lead": 7, "account": 6, "order": 8, "touchpoint": 8}
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How one piece of the company numbers its ids: offsets and digit widths, by kind of id.
+
+    Kinds are the keys of ``MIN_ID_DIGITS``. The id of row ``i`` (0-based, in the piece) is the
+    prefix + the zero-padded number ``offset + i + 1``. A company written in one piece (the
+    default: no offsets, no widths) takes each width from the piece's own row count, at least
+    ``MIN_ID_DIGITS``. A chunked company gives each chunk the rows of the chunks before it as
+    ``offsets`` and fixes the ``widths`` before the first chunk (a chunk cannot know the
+    company's totals); a number wider than its width is written in full, never cut, so ids
+    stay unique whatever the widths.
+    """
+
+    offsets: Mapping[str, int] = field(default_factory=dict)
+    widths: Mapping[str, int] | None = None
+
+    def offset(self, kind: str) -> int:
+        """Rows of this kind numbered before this piece."""
+        return self.offsets.get(kind, 0)
+
+    def width(self, kind: str, count: int) -> int:
+        """Digits of an id of ``kind`` in a piece with ``count`` such rows."""
+        if self.widths is not None:
+            return self.widths[kind]
+        return max(MIN_ID_DIGITS[kind], len(str(count)))
+
+    def ids(self, kind: str, prefix: str, index: np.ndarray, count: int) -> pa.Array:
+        """Ids of the rows ``index`` (0-based in the piece, ``count`` rows of the kind)."""
+        return prefixed_ids(prefix, index + 1 + self.offset(kind), self.width(kind, count))
 
 
 def prefixed_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers.demo.arrays import (
+    Numbering,
     calendar_months,
     categorical,
     logistic,
     logit,
-    prefixed_ids,
     to_dates,
 )
 from helpers.demo.parameters import (
@@ -166,15 +166,27 @@ def _monthly_spend(
     return lam, SpendSeries(channel, months, spend, impressions, clicks)
 
 
-def _creation_days(rng: np.random.Generator, lam: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Poisson(``lam``) leads per month, each created on a uniform day of its month (offsets)."""
-    counts = rng.poisson(lam)
+def _days_in_months(rng: np.random.Generator, counts: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """``counts[m]`` leads created in month ``months[m]``, each on a uniform day of it (offsets)."""
     month_start = (months.astype("datetime64[D]") - START).astype(int)
     month_len = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(int)
     offsets = np.repeat(month_start, counts) + rng.random(counts.sum()) * np.repeat(
         month_len, counts
     )
     return np.floor(offsets)
+
+
+def _creation_days(rng: np.random.Generator, lam: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Poisson(``lam``) leads per month, each created on a uniform day of its month (offsets)."""
+    return _days_in_months(rng, rng.poisson(lam), months)
+
+
+def _sorted_flow(lead_created: list[np.ndarray], spend_rows: list[SpendSeries]) -> LeadFlow:
+    """Leads of every channel (``CHANNELS`` order) sorted by creation day, then channel."""
+    created = np.concatenate(lead_created)
+    channel_idx = np.repeat(np.arange(len(lead_created)), [len(d) for d in lead_created])
+    order = np.lexsort((channel_idx, created))
+    return LeadFlow(created[order], channel_idx[order], spend_rows)
 
 
 def simulate_lead_flow(
@@ -186,20 +198,50 @@ def simulate_lead_flow(
     lead volume follows their spend (``_monthly_spend``); unpaid ones are a steady Poisson flow.
     """
     spend_rows: list[SpendSeries] = []
-    lead_channel: list[np.ndarray] = []
     lead_created: list[np.ndarray] = []
+    for channel in CHANNELS:
+        lam = np.full(len(months), intensity[channel])
+        if channel in CPL:
+            lam, series = _monthly_spend(rng, channel, intensity[channel], months)
+            spend_rows.append(series)
+        lead_created.append(_creation_days(rng, lam, months))
+    return _sorted_flow(lead_created, spend_rows)
+
+
+def simulate_spend_and_counts(
+    rng: np.random.Generator, intensity: dict[str, float], months: np.ndarray
+) -> tuple[list[SpendSeries], np.ndarray]:
+    """Company-level part of the lead flow: paid channels' spend and leads per channel-month.
+
+    The same model as ``simulate_lead_flow`` (the counts are Poisson around the spend-driven
+    mean), without the creation days, which ``lead_flow_from_counts`` draws per chunk. Returns
+    the spend series and the counts, shape (``len(CHANNELS)``, ``len(months)``).
+    """
+    spend_rows: list[SpendSeries] = []
+    counts = np.zeros((len(CHANNELS), len(months)), dtype=np.int64)
     for ci, channel in enumerate(CHANNELS):
         lam = np.full(len(months), intensity[channel])
         if channel in CPL:
             lam, series = _monthly_spend(rng, channel, intensity[channel], months)
             spend_rows.append(series)
-        days = _creation_days(rng, lam, months)
-        lead_created.append(days)
-        lead_channel.append(np.full(len(days), ci))
-    created = np.concatenate(lead_created)
-    channel_idx = np.concatenate(lead_channel)
-    order = np.lexsort((channel_idx, created))
-    return LeadFlow(created[order], channel_idx[order], spend_rows)
+        counts[ci] = rng.poisson(lam)
+    return spend_rows, counts
+
+
+def lead_flow_from_counts(
+    rng: np.random.Generator, counts: np.ndarray, months: np.ndarray
+) -> LeadFlow:
+    """Leads of one chunk from its share of the counts per channel-month (no spend series)."""
+    return _sorted_flow([_days_in_months(rng, row, months) for row in counts], [])
+
+
+def lead_counts(flow: LeadFlow, months: np.ndarray) -> np.ndarray:
+    """Leads per channel and creation month, shape (``len(CHANNELS)``, ``len(months)``)."""
+    month = to_dates(flow.created).astype("datetime64[M]")
+    month_idx = (month - months[0]).astype(np.int64)
+    counts = np.zeros((len(CHANNELS), len(months)), dtype=np.int64)
+    np.add.at(counts, (flow.channel_idx, month_idx), 1)
+    return counts
 
 
 def simulate_funnel(rng: np.random.Generator, flow: LeadFlow, window: int) -> Funnel:
@@ -258,22 +300,19 @@ def draw_prospects(rng: np.random.Generator, flow: LeadFlow, funnel: Funnel) -> 
 # --- tables ------------------------------------------------------------------------------------
 
 
-def lead_id_width(n_leads: int) -> int:
-    """Digits of the lead number in a lead id (``L`` + at least 7 digits)."""
-    return max(7, len(str(n_leads)))
-
-
 def leads_table(
     flow: LeadFlow,
     funnel: Funnel,
     prospects: Prospects,
     account_lead: np.ndarray,
     account_ids: pa.ChunkedArray,
+    numbering: Numbering,
 ) -> pa.Table:
     """The ``leads`` contract table: one row per lead, stage dates null until reached.
 
     ``account_lead`` is the lead index of each account (in account order) and ``account_ids``
-    its id; leads that did not become an account have a null ``account_id``.
+    its id; leads that did not become an account have a null ``account_id``. Lead ids are
+    numbered by ``numbering``.
     """
     n_leads = flow.n_leads
     account_of_lead = np.full(n_leads, None, dtype=object)
@@ -286,7 +325,7 @@ def leads_table(
     decided = to_dates(funnel.decision_time)
     return pa.table(
         {
-            "lead_id": prefixed_ids("L", np.arange(1, n_leads + 1), lead_id_width(n_leads)),
+            "lead_id": numbering.ids("lead", "L", np.arange(n_leads), n_leads),
             "account_id": pa.array(account_of_lead, type=pa.string()),
             "source_channel": pa.array(np.array(CHANNELS)[flow.channel_idx]),
             "created_date": pa.array(to_dates(flow.created)),

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from helpers.demo.accounts import Accounts
-from helpers.demo.arrays import positions_in_groups, prefixed_ids, to_dates
+from helpers.demo.arrays import Numbering, positions_in_groups, to_dates
 from helpers.demo.parameters import (
     ARCHETYPE_PARAMS,
     ARCHETYPES,
@@ -82,6 +82,23 @@ class Lines:
     quantity: np.ndarray
     category: np.ndarray
     status: np.ndarray
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """What ``truth.json`` needs from one piece of the purchasing, to add up over chunks.
+
+    ``revenue`` is each account's net revenue (currency: completed lines minus returns,
+    cancelled excluded), in account order; the rest are counts of rows and orders; the last
+    ``n_late`` rows of the piece's table are the late-arriving month.
+    """
+
+    revenue: np.ndarray
+    n_orders: int
+    n_rows: int
+    n_returned: int
+    n_cancelled: int
+    n_late: int
 
 
 @dataclass(frozen=True)
@@ -219,13 +236,15 @@ def _returns(rng: np.random.Generator, lines: Lines, window: int) -> Returns:
     return Returns(ret_idx, ret_day[ok], ret_frac)
 
 
-def _block(prefix: str, lines: Lines, order_width: int, account_width: int) -> pa.Table:
+def _block(
+    prefix: str, lines: Lines, n_orders: int, n_accounts: int, numbering: Numbering
+) -> pa.Table:
     """Lines as ``orders`` contract rows; order ids are ``prefix`` + the order number."""
     return pa.table(
         {
-            "order_id": prefixed_ids(prefix, lines.order + 1, order_width),
+            "order_id": numbering.ids("order", prefix, lines.order, n_orders),
             "line_number": pa.array(lines.number + 1, type=pa.int64()),
-            "account_id": prefixed_ids("A", lines.account + 1, account_width),
+            "account_id": numbering.ids("account", "A", lines.account, n_accounts),
             "order_date": pa.array(to_dates(lines.day)),
             "net_amount": pa.array(lines.amount),
             "gross_margin": pa.array(lines.margin),
@@ -252,10 +271,8 @@ def _returned_lines(lines: Lines, returns: Returns) -> Lines:
     )
 
 
-def _realised(
-    lines: Lines, returns: Returns, n_acc: int, n_rows: int, late: np.ndarray
-) -> dict[str, Any]:
-    """Realised purchasing figures for ``truth.json`` (tests compare them exactly)."""
+def _revenue(lines: Lines, returns: Returns, n_acc: int) -> np.ndarray:
+    """Net revenue per account (currency): completed lines minus returns, cancelled excluded."""
     completed = lines.status == "completed"
     revenue = np.bincount(
         lines.account[completed], weights=lines.amount[completed], minlength=n_acc
@@ -265,36 +282,46 @@ def _realised(
         weights=lines.amount[returns.line] * returns.fraction,
         minlength=n_acc,
     )
+    return revenue
+
+
+def realised_purchasing(pieces: list[Purchases]) -> dict[str, Any]:
+    """Realised purchasing figures for ``truth.json`` over the pieces of the company.
+
+    Tests compare them exactly with the data; the pieces are in account order.
+    """
+    revenue = pieces[0].revenue if len(pieces) == 1 else np.concatenate([p.revenue for p in pieces])
     ranked = np.sort(revenue)[::-1]
-    top = int(np.ceil(0.2 * n_acc))
+    top = int(np.ceil(0.2 * len(revenue)))
     return {
         "top20_revenue_share": round(float(ranked[:top].sum() / ranked.sum()), 4),
         "revenue_definition": "net_amount of completed and returned lines (cancelled excluded), "
         "per account, over the whole export; top 20% = ceil(0.2 * accounts) largest",
-        "n_order_lines": int(n_rows),
-        "n_returned_lines": int(len(returns.line)),
-        "n_cancelled_lines": int((lines.status == "cancelled").sum()),
-        "late_month_rows": int(late.sum()),
+        "n_order_lines": sum(p.n_rows for p in pieces),
+        "n_returned_lines": sum(p.n_returned for p in pieces),
+        "n_cancelled_lines": sum(p.n_cancelled for p in pieces),
+        "late_month_rows": sum(p.n_late for p in pieces),
     }
 
 
 def orders_table(
-    rng: np.random.Generator, accounts: Accounts, window: int
-) -> tuple[pa.Table, dict[str, Any]]:
-    """The ``orders`` contract table and the realised purchasing figures for ``truth.json``.
+    rng: np.random.Generator, accounts: Accounts, window: int, numbering: Numbering
+) -> tuple[pa.Table, Purchases]:
+    """The ``orders`` contract table and what ``truth.json``'s purchasing figures need.
 
     Rows are sorted by date (returns after the lines of their day), then the lines of
-    ``LATE_MONTH`` are moved to the end of the file (they arrived late).
+    ``LATE_MONTH`` are moved to the end of the table (they arrived late). Order and account
+    ids are numbered by ``numbering``.
     """
     buying = _buying(rng, accounts)
     orders = _orders(rng, accounts, buying, window)
     lines = _lines(rng, orders, buying)
     returns = _returns(rng, lines, window)
-    width = max(8, len(str(len(orders.account))))
+    n_orders = len(orders.account)
     table = pa.concat_tables(
         [
-            _block("O", lines, width, accounts.id_width),
-            _block("R", _returned_lines(lines, returns), width, accounts.id_width),
+            _block("O", lines, n_orders, accounts.n, numbering),
+            _block("R", _returned_lines(lines, returns), n_orders, accounts.n, numbering),
         ]
     )
     # Sort by date, then move one month's lines to the end (they arrived late).
@@ -303,4 +330,11 @@ def orders_table(
     late = month_all == np.datetime64(LATE_MONTH)
     position = np.lexsort((np.arange(len(days_all)), days_all, late))
     table = table.take(pa.array(position))
-    return table, _realised(lines, returns, accounts.n, table.num_rows, late)
+    return table, Purchases(
+        revenue=_revenue(lines, returns, accounts.n),
+        n_orders=n_orders,
+        n_rows=table.num_rows,
+        n_returned=len(returns.line),
+        n_cancelled=int((lines.status == "cancelled").sum()),
+        n_late=int(late.sum()),
+    )

@@ -13,6 +13,9 @@ START = np.datetime64("2022-01-01")
 AS_OF = np.datetime64("2025-12-31")
 DEFAULT_SEED = 20251231
 DEFAULT_ACCOUNTS = 3000
+#: Accounts per chunk when a company is written in pieces (``chunks``): a company asking for
+#: at most this many is simulated in one piece, as it always was (about 1.5 GB at 100,000).
+CHUNK_ACCOUNTS = 100_000
 
 CHANNELS: tuple[str, ...] = (
     "trade_show",

@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from helpers.demo.accounts import Accounts
-from helpers.demo.arrays import logistic, positions_in_groups, prefixed_ids, to_dates
-from helpers.demo.funnel import Funnel, LeadFlow, lead_id_width
+from helpers.demo.arrays import Numbering, logistic, positions_in_groups, to_dates
+from helpers.demo.funnel import Funnel, LeadFlow
 from helpers.demo.parameters import CHANNELS, LEAD_SHARE, PAID_CHANNELS
 
 #: Channel index of nurture e-mails ('email' is not a lead source and has no spend).
@@ -128,12 +128,13 @@ def touchpoints_table(
     accounts: Accounts,
     account_ids: pa.ChunkedArray,
     window: int,
+    numbering: Numbering,
 ) -> pa.Table:
     """The ``touchpoints`` contract table: lead touches, then account care, in time order.
 
     Account care is one e-mail-channel meeting per account 30-199 days after acquisition, on
     the account only (no lead). Rows are sorted by timestamp (ties keep step order) and numbered
-    ``T`` + at least 8 digits.
+    ``T`` + at least 8 digits (lead and touchpoint numbers by ``numbering``).
     """
     touches = _lead_touches(rng, flow, funnel, window)
     # Account care after conversion: a meeting per customer, on the account only.
@@ -142,7 +143,7 @@ def touchpoints_table(
     n_care, n_lead_rows = int(ok.sum()), len(touches.day)
     seconds = rng.integers(8 * 3600, 18 * 3600, n_lead_rows + n_care)
     ch_names = np.array((*CHANNELS, "email"))
-    lead_ids = prefixed_ids("L", touches.lead + 1, lead_id_width(flow.n_leads))
+    lead_ids = numbering.ids("lead", "L", touches.lead, flow.n_leads)
     stamps = to_dates(np.concatenate([touches.day, care_day[ok]])).astype(
         "datetime64[s]"
     ) + seconds.astype("timedelta64[s]")
@@ -164,6 +165,5 @@ def touchpoints_table(
     )
     order = np.lexsort((np.arange(table.num_rows), stamps))
     table = table.take(pa.array(order))
-    width = max(8, len(str(table.num_rows)))
-    ids = prefixed_ids("T", np.arange(1, table.num_rows + 1), width)
+    ids = numbering.ids("touchpoint", "T", np.arange(table.num_rows), table.num_rows)
     return table.add_column(0, "touchpoint_id", ids)

@@ -8,14 +8,16 @@ move the data's stream).
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from helpers.demo.arrays import categorical, to_dates
-from helpers.demo.funnel import LeadFlow, marginal_stage_rates
+from helpers.demo.arrays import calendar_months, categorical
+from helpers.demo.funnel import marginal_stage_rates
 from helpers.demo.parameters import (
     ARCHETYPE_MIX,
     ARCHETYPE_PARAMS,
@@ -64,19 +66,21 @@ def truth_json(
     n_accounts: int,
     seed: int,
     intensity: dict[str, float],
-    out: dict[str, pa.Table],
-    truth_accounts: pa.Table,
-    flow: LeadFlow,
+    spend: pa.Table | None,
+    log_hazard: np.ndarray,
+    lead_counts: np.ndarray,
 ) -> dict[str, Any]:
     """Everything planted, plus realised figures that tests compare against exactly.
 
-    ``out`` is the generated tables (the realised cost per lead needs ``channel_spend``);
-    the realised purchasing figures are added by the caller when orders were simulated.
+    ``spend`` is the ``channel_spend`` table when it was made (the realised cost per lead needs
+    it), ``log_hazard`` every account's planted log-hazard (in account order) and
+    ``lead_counts`` the leads per channel and calendar month (``funnel.lead_counts``); the
+    realised purchasing figures are added by the caller when orders were simulated.
     """
     truth: dict[str, Any] = {
         "seed": seed,
         "n_accounts_requested": n_accounts,
-        "n_accounts": int(truth_accounts.num_rows),
+        "n_accounts": len(log_hazard),
         "start": str(START),
         "as_of": str(AS_OF),
         "churn": {
@@ -86,7 +90,7 @@ def truth_json(
             "log_hazard_ratios": LOG_HR,
             "reference_levels": REFERENCE_LEVELS,
             "churn_threshold_days": CHURN_THRESHOLD_DAYS,
-            "marginal_median_days": _marginal_median(truth_accounts),
+            "marginal_median_days": _marginal_median(log_hazard),
             "note": "log-hazard ratios are relative to the reference levels; planted per-account "
             "log-hazard and lifetime are in truth_accounts.parquet",
         },
@@ -100,7 +104,7 @@ def truth_json(
             "price_insensitive_share": PRICE_INSENSITIVE_SHARE,
             "price_insensitive_margin_points": PRICE_INSENSITIVE_MARGIN,
         },
-        "channels": _channel_truth(intensity, out.get("channel_spend"), flow),
+        "channels": _channel_truth(intensity, spend, lead_counts),
         "warts": {
             "late_arriving_month": LATE_MONTH,
             "missing_spend": {"channel": MISSING_SPEND[0], "month": MISSING_SPEND[1]},
@@ -113,16 +117,13 @@ def truth_json(
     return truth
 
 
-def _realised_cpl(
-    channel_idx: int, spend: pd.DataFrame, created_month: np.ndarray, flow: LeadFlow
-) -> dict[str, Any]:
+def _realised_cpl(channel_idx: int, spend: pd.DataFrame, lead_counts: np.ndarray) -> dict[str, Any]:
     """Realised cost per lead (currency) over the months that have a spend record."""
     channel = CHANNELS[channel_idx]
     rows = spend[spend["channel"] == channel]
     spent_months = set(pd.to_datetime(rows["month"]).dt.strftime("%Y-%m"))
-    mine = flow.channel_idx == channel_idx
-    months_of_leads = pd.Series(created_month[mine].astype(str))
-    n_leads = int(months_of_leads.isin(spent_months).sum())
+    with_spend = np.isin(calendar_months().astype(str), sorted(spent_months))
+    n_leads = int(lead_counts[channel_idx, with_spend].sum())
     total = round(float(rows["spend"].sum()), 2)
     return {
         "spend": total,
@@ -134,14 +135,13 @@ def _realised_cpl(
 
 
 def _channel_truth(
-    intensity: dict[str, float], spend: pa.Table | None, flow: LeadFlow
+    intensity: dict[str, float], spend: pa.Table | None, lead_counts: np.ndarray
 ) -> dict[str, Any]:
     """Per channel: planted funnel and spend parameters, and the realised cost per lead.
 
     The realised figures are only there when ``spend`` (the ``channel_spend`` table) was made.
     """
     per: dict[str, Any] = {}
-    created_month = to_dates(flow.created).astype("datetime64[M]")
     spend_df = spend.to_pandas() if spend is not None else None
     for ci, channel in enumerate(CHANNELS):
         entry: dict[str, Any] = {
@@ -158,14 +158,16 @@ def _channel_truth(
             entry["elasticity"] = ELASTICITY[channel]
             entry["mean_monthly_spend"] = intensity[channel] * CPL[channel]
             if spend_df is not None:
-                entry["realised"] = _realised_cpl(ci, spend_df, created_month, flow)
+                entry["realised"] = _realised_cpl(ci, spend_df, lead_counts)
         per[channel] = entry
     return per
 
 
-def _marginal_median(truth_accounts: pa.Table) -> float:
-    """Median of T for the realised accounts' covariate mix: mean_i S_i(t) = 1/2, in days."""
-    lp = truth_accounts["log_hazard"].to_numpy()
+def _marginal_median(lp: np.ndarray) -> float:
+    """Median of T for the realised accounts' covariate mix: mean_i S_i(t) = 1/2, in days.
+
+    ``lp`` is every account's planted log-hazard.
+    """
     lo, hi = 1.0, 20000.0
     for _ in range(80):
         mid = (lo + hi) / 2
@@ -230,8 +232,16 @@ def planted_ltv_cac(seed: int = DEFAULT_SEED, n: int = 200_000) -> dict[str, Any
     discounted at ``LTV_DISCOUNT`` a year (continuous time), averaging over the channel's
     archetype mix, covariates and Weibull lifetimes. CAC = planted cost per lead / marginal
     lead-to-won rate. Only the ranking is meant to be recovered by the analysis (its own LTV uses
-    a survival model and the observed margins, so levels differ).
+    a survival model and the observed margins, so levels differ). The ``n`` draws per channel
+    take about 0.7 s; the result depends on ``seed`` and ``n`` only, so it is computed once per
+    process (a copy is returned).
     """
+    return copy.deepcopy(_planted_ltv_cac(seed, n))
+
+
+@functools.lru_cache(maxsize=8)
+def _planted_ltv_cac(seed: int, n: int) -> dict[str, Any]:
+    """``planted_ltv_cac`` itself (cached: callers get a deep copy)."""
     rng = np.random.default_rng([seed, 7])
     result: dict[str, Any] = {"horizon_days": LTV_HORIZON_DAYS, "discount_per_year": LTV_DISCOUNT}
     ratios = {}
