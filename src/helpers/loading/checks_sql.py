@@ -92,7 +92,10 @@ def _database(pid: int) -> duckdb.DuckDBPyConnection:
     if os.environ.get("B2B_DUCKDB_THREADS"):
         config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
     con = duckdb.connect(config=config)
-    con.execute("SET enable_progress_bar = false")
+    # No progress bar. In a Jupyter kernel without ipywidgets DuckDB starts with it off and
+    # refuses any SET of it ("required package 'ipywidgets' is missing"): set only when on.
+    if con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
