@@ -145,7 +145,11 @@ def cox_refit(
     """The estimate behind :func:`refit_draws` for the churn model: given resampled rows of
     ``definition.features`` (original index labels), refit the Cox model on their survival
     rows (same design and strata, the original penalizer, warm-started at the original
-    coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel."""
+    coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel,
+    valued on the point estimate's basis (:func:`helpers.survival.ltv_by_channel`: the same
+    horizon, discount and the company's order cadence ``definition.cadence_days``, which sets
+    each account's margin per day; the default 30 days valued every draw higher than the
+    point whenever the cadence was longer, so the point could fall below its own interval)."""
     design = model.cox_design
     start = model.cox.params_.to_numpy()
 
@@ -169,6 +173,7 @@ def cox_refit(
             settings.discount_per_year,
             n_boot=1,
             seed=settings.seed,
+            cadence_days=definition.cadence_days,
         )
         return table["mean"]
 
