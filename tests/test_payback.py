@@ -488,3 +488,34 @@ def test_cox_refit_values_on_the_point_estimates_basis():
     # the draws centre on the point (the bug put their mean above the point by the ratio of
     # the two cadences on the one-order accounts' margin rates)
     assert ((draws.mean() / point - 1).abs() < 0.05).all()
+
+
+def test_an_interval_that_misses_its_estimate_is_said_not_hidden():
+    # LTV draws all above the point (as the refits at the 30-day cadence were): the ratio's
+    # percentile interval leaves the ratio out, and the table, sentence and verdict say so
+    ltv = pd.DataFrame({"mean": [3581.0]}, index=["M"])
+    draws = pd.DataFrame({"M": np.linspace(3620.0, 3890.0, 15)})
+    costs = pd.DataFrame(
+        {
+            "paid": [True],
+            "cac": [1346.06],
+            "mature_leads": [111_972],
+            "mature_customers": [10_293],
+            "mature_spend": [13_855_033.26],
+        },
+        index=["M"],
+    )
+    row = pb.ltv_cac_ratios(ltv, costs, draws=draws).loc["M"]
+    assert row["ratio"] < row["low"] and pb.misses(row, "ratio", "low", "high")
+    assert pb.ratio_cell(row, "ratio", "low", "high").endswith(", misses the estimate)")
+    assert "which misses the estimate: too few draws" in pb.verdict_of(row, "M").reason
+    inside = {"ratio": 8.49, "low": 7.73, "high": 9.34}
+    assert not pb.misses(inside, "ratio", "low", "high")
+    assert pb.ratio_cell(inside, "ratio", "low", "high") == "8.5× (7.7–9.3)"
+    table = pd.DataFrame({"mean": [3581.0, 900.0], "low": [3620.0, 800.0], "high": [3890.0, 1e3]})
+    table.index = ["b2b_marketplace", "X"]
+    assert lv._missed(table, None) == [
+        "The interval of B2B marketplace misses its estimate: too few refits for a sharp "
+        "interval (more refits, `N_REFITS`, for a final report)."
+    ]
+    assert lv._missed(table.iloc[1:], None) == []

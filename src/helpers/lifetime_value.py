@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import survival
+from helpers import formats, survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
 from helpers.survival.cox import cox_fitter, entry_column
@@ -246,7 +246,21 @@ def lifetime_values(
             f"Intervals from {len(draws)} Cox refits on resampled accounts"
             + (f" ({draws.attrs['failed']} did not converge)." if draws.attrs["failed"] else ".")
         )
+        notes += _missed(table, ds.display_names)
     return ChannelLtv(table, " ".join(notes), draws)
+
+
+def _missed(table: pd.DataFrame, names: Mapping[str, str] | None) -> list[str]:
+    """A sentence naming the channels whose refit interval leaves out their estimate (a
+    percentile interval of few refits can; it is said, not hidden), or none."""
+    out = table.index[(table["mean"] < table["low"]) | (table["mean"] > table["high"])]
+    if out.empty:
+        return []
+    which = ", ".join(formats.display_name(c, names) for c in out)
+    return [
+        f"The interval of {which} misses its estimate: too few refits for a sharp interval "
+        "(more refits, `N_REFITS`, for a final report)."
+    ]
 
 
 def ltv_source(ltv: ChannelLtv | Skipped) -> str:
