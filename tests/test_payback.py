@@ -423,3 +423,99 @@ def test_verdict_of_words_the_recorded_verdict_never_decides_again():
         "channel study)"
     )
     assert set(pb.VERDICT_LABELS) == set(pb.VERDICTS)
+
+
+def _company_every_60_days(n: int = 160, seed: int = 5) -> Dataset:
+    """``n`` accounts of two channels and two size bands ordering every 60 days (so the
+    company's order cadence is 60 days, not the 30-day default) from 2023 on, each silent from
+    a random day (churn events before the analysis date 2025-12-31, or still buying)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"A{i}" for i in range(n)]
+    start = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    stop = start + pd.to_timedelta(rng.exponential(500, n).astype(int), unit="D")
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "account_name": ids,
+            "industry": "x",
+            "size_band": rng.choice(["small", "large"], n),
+            "region": "north",
+            "ownership_type": "private",
+            "business_type": "brand_owner",
+            "acquisition_channel": np.where(np.arange(n) % 2, "search_ads", "trade_show"),
+            "acquired_date": start,
+            "sales_rep": "rep_01",
+        }
+    )
+    rows = [
+        (f"{a}-{d:%Y%m%d}", a, d)
+        for a, s, e in zip(ids, start, stop, strict=True)
+        for d in pd.date_range(s, min(e, pd.Timestamp("2025-12-30")), freq="60D")
+    ]
+    orders = pd.DataFrame(rows, columns=["order_id", "account_id", "order_date"]).assign(
+        line_number=1,
+        net_amount=100.0,
+        gross_margin=rng.gamma(2.0, 10.0, len(rows)),
+        quantity=1.0,
+        product_category="x",
+        status="completed",
+    )
+    return Dataset(
+        {"orders": orders, "accounts": accounts}, "test", pd.Timestamp("2025-12-31"), "x"
+    )
+
+
+def test_cox_refit_values_on_the_point_estimates_basis():
+    """A refit on the unresampled accounts is the original fit, so it must give the point
+    estimate exactly; with the company's cadence (60 days) left at the 30-day default, every
+    draw valued each account's margin per day higher and the LTV:CAC point fell below its
+    own interval (found at 100k accounts, cadence 34 days: all four paid channels)."""
+    ds = _company_every_60_days()
+    settings = sv.LtvSettings(threshold_days=180, covariates=["size_band"], n_boot=20)
+    definition = sv.define_churn(ds, ds.analysis_date, settings.threshold_days)
+    assert definition.cadence_days == 60 and definition.events >= 20
+    model = sv.churn_model(definition, settings.covariates)
+    point = sv.ltv_by_channel(definition, model, settings)["mean"]
+    same = lv.cox_refit(definition, model, settings)(definition.features)
+    pd.testing.assert_series_equal(same, point, check_names=False, rtol=1e-6)
+    draws = lv.refit_draws(
+        definition.features,
+        lv.cox_refit(definition, model, settings),
+        by="acquisition_channel",
+        n_refits=8,
+        seed=1,
+    )
+    # the draws centre on the point (the bug put their mean above the point by the ratio of
+    # the two cadences on the one-order accounts' margin rates)
+    assert ((draws.mean() / point - 1).abs() < 0.05).all()
+
+
+def test_an_interval_that_misses_its_estimate_is_said_not_hidden():
+    # LTV draws all above the point (as the refits at the 30-day cadence were): the ratio's
+    # percentile interval leaves the ratio out, and the table, sentence and verdict say so
+    ltv = pd.DataFrame({"mean": [3581.0]}, index=["M"])
+    draws = pd.DataFrame({"M": np.linspace(3620.0, 3890.0, 15)})
+    costs = pd.DataFrame(
+        {
+            "paid": [True],
+            "cac": [1346.06],
+            "mature_leads": [111_972],
+            "mature_customers": [10_293],
+            "mature_spend": [13_855_033.26],
+        },
+        index=["M"],
+    )
+    row = pb.ltv_cac_ratios(ltv, costs, draws=draws).loc["M"]
+    assert row["ratio"] < row["low"] and pb.misses(row, "ratio", "low", "high")
+    assert pb.ratio_cell(row, "ratio", "low", "high").endswith(", misses the estimate)")
+    assert "which misses the estimate: too few draws" in pb.verdict_of(row, "M").reason
+    inside = {"ratio": 8.49, "low": 7.73, "high": 9.34}
+    assert not pb.misses(inside, "ratio", "low", "high")
+    assert pb.ratio_cell(inside, "ratio", "low", "high") == "8.5× (7.7–9.3)"
+    table = pd.DataFrame({"mean": [3581.0, 900.0], "low": [3620.0, 800.0], "high": [3890.0, 1e3]})
+    table.index = ["b2b_marketplace", "X"]
+    assert lv._missed(table, None) == [
+        "The interval of B2B marketplace misses its estimate: too few refits for a sharp "
+        "interval (more refits, `N_REFITS`, for a final report)."
+    ]
+    assert lv._missed(table.iloc[1:], None) == []

@@ -531,3 +531,19 @@ def test_plain_number_axes_have_thousands_separators():
     assert ax.xaxis.get_major_formatter()(25_000, 0) == "25,000"
     grouped = CHARTS["grouped_bars"]()
     assert grouped.yaxis.get_major_formatter()(1200, 0) == "1,200"
+
+
+def test_interval_bars_draw_an_interval_that_misses_its_value_as_given():
+    """A percentile interval can miss its point estimate (it did at 100k accounts, where
+    matplotlib's xerr raised "'xerr' must not contain negative values" and took down the
+    channel study): the bar is drawn, its interval runs from low to high as given, a row
+    without an interval has none."""
+    table = pd.DataFrame(
+        {"ratio": [2.66, 8.2, 4.0], "low": [2.7, 7.9, np.nan], "high": [2.9, 8.4, np.nan]},
+        index=["b2b_marketplace", "trade_show", "referral"],
+    )
+    ax = plots.interval_bars(table, "ratio", unit="ratio", xlabel="LTV : CAC")
+    assert [round(b.get_width(), 2) for b in ax.patches] == [2.66, 4.0, 8.2]
+    segments = [s for s in ax.collections[0].get_segments() if len(s)]
+    assert sorted((s[0][0], s[1][0], s[0][1]) for s in segments) == [(2.7, 2.9, 0), (7.9, 8.4, 2)]
+    assert ax.get_xlim()[1] > 8.4

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import survival
+from helpers import formats, survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
 from helpers.survival.cox import cox_fitter, entry_column
@@ -145,7 +145,11 @@ def cox_refit(
     """The estimate behind :func:`refit_draws` for the churn model: given resampled rows of
     ``definition.features`` (original index labels), refit the Cox model on their survival
     rows (same design and strata, the original penalizer, warm-started at the original
-    coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel."""
+    coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel,
+    valued on the point estimate's basis (:func:`helpers.survival.ltv_by_channel`: the same
+    horizon, discount and the company's order cadence ``definition.cadence_days``, which sets
+    each account's margin per day; the default 30 days valued every draw higher than the
+    point whenever the cadence was longer, so the point could fall below its own interval)."""
     design = model.cox_design
     start = model.cox.params_.to_numpy()
 
@@ -169,6 +173,7 @@ def cox_refit(
             settings.discount_per_year,
             n_boot=1,
             seed=settings.seed,
+            cadence_days=definition.cadence_days,
         )
         return table["mean"]
 
@@ -241,7 +246,21 @@ def lifetime_values(
             f"Intervals from {len(draws)} Cox refits on resampled accounts"
             + (f" ({draws.attrs['failed']} did not converge)." if draws.attrs["failed"] else ".")
         )
+        notes += _missed(table, ds.display_names)
     return ChannelLtv(table, " ".join(notes), draws)
+
+
+def _missed(table: pd.DataFrame, names: Mapping[str, str] | None) -> list[str]:
+    """A sentence naming the channels whose refit interval leaves out their estimate (a
+    percentile interval of few refits can; it is said, not hidden), or none."""
+    out = table.index[(table["mean"] < table["low"]) | (table["mean"] > table["high"])]
+    if out.empty:
+        return []
+    which = ", ".join(formats.display_name(c, names) for c in out)
+    return [
+        f"The interval of {which} misses its estimate: too few refits for a sharp interval "
+        "(more refits, `N_REFITS`, for a final report)."
+    ]
 
 
 def ltv_source(ltv: ChannelLtv | Skipped) -> str:

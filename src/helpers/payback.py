@@ -119,20 +119,39 @@ def _one(value: float) -> str:
     return f"{float(value):,.1f}"
 
 
+#: Said of a 95% interval that does not contain its own estimate.
+MISSES = "misses the estimate"
+
+
+def misses(row: Mapping[str, Any], value: str, low: str, high: str) -> bool:
+    """Whether the recorded interval [``low``, ``high``] leaves out its estimate ``value``.
+
+    A percentile interval of resampling draws can (legitimately) miss the point estimate
+    when the draws are few (the LTV refits: 10-15 above 30k accounts, :func:`refits_for
+    <helpers.lifetime_value.refits_for>`) or skewed, so the estimate's range is said, never
+    hidden or stretched to contain it."""
+    v, lo, hi = (_value(row, k) for k in (value, low, high))
+    return None not in (v, lo, hi) and not (float(lo) <= float(v) <= float(hi))
+
+
 def _ratio_with_interval(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
     shown = formats.ratio(_value(row, value))
     within = formats.interval(_value(row, low), _value(row, high), _one)
+    if within and misses(row, value, low, high):
+        within += f", which {MISSES}: too few draws for a sharp interval"
     return f"{shown} ({within or '95% interval not recorded'})"
 
 
 def ratio_cell(row: Mapping[str, Any], value: str, low: str, high: str) -> str:
     """A ratio with its 95% interval for a table cell whose heading names the interval:
-    ``"8.5× (7.7–9.3)"``; the ratio alone without an interval, "–" without a ratio."""
+    ``"8.5× (7.7–9.3)"``; ``"2.7× (2.7–2.9, misses the estimate)"`` when the interval leaves
+    the ratio out (:func:`misses`); the ratio alone without an interval, "–" without a ratio."""
     if _value(row, value) is None:
         return formats.MISSING
     if _value(row, low) is None or _value(row, high) is None:
         return formats.ratio(row[value])
-    return f"{formats.ratio(row[value])} ({_one(row[low])}–{_one(row[high])})"
+    tail = f", {MISSES}" if misses(row, value, low, high) else ""
+    return f"{formats.ratio(row[value])} ({_one(row[low])}–{_one(row[high])}{tail})"
 
 
 def verdict_of(

@@ -25,6 +25,9 @@ from helpers.plots._base import (
 )
 from helpers.plots.alt import describe
 
+#: Colour of the interval lines of :func:`interval_bars`.
+INTERVAL_COLOR = "#444444"
+
 
 @skippable
 def interval_bars(
@@ -52,7 +55,10 @@ def interval_bars(
     is truthy are drawn in ``theme.BAD`` and the legend names them ``flag_labels[0]``, the
     others ``theme.GOOD`` (all ``PALETTE[0]`` without a flag). ``reference`` draws a dashed
     vertical line named ``reference_label`` (default "<xlabel> = <reference>", e.g.
-    "LTV : CAC = 3"). Row names are shown by their display names (``names`` overrides)."""
+    "LTV : CAC = 3"). Row names are shown by their display names (``names`` overrides). The
+    interval is drawn from ``low`` to ``high`` as given, also when it does not contain the
+    value (a percentile interval from few draws can miss its estimate: the caller says so);
+    a row without an interval has none."""
     t = table.dropna(subset=[value]).sort_values(value)
     ax = new_axes(ax, (8, 0.45 * len(t) + 1.5))
     if flag is None:
@@ -62,12 +68,16 @@ def interval_bars(
     values = t[value].to_numpy(float)
     lows = t[low].to_numpy(float)
     highs = t[high].to_numpy(float)
-    err = np.vstack([values - lows, highs - values])
     y = np.arange(len(t))
-    ax.barh(y, values, xerr=np.nan_to_num(err), color=colors, ecolor="#444444")
+    ax.barh(y, values, color=colors)
+    # the interval is drawn from low to high as given (not as error lengths around the value:
+    # matplotlib refuses a negative one, and a percentile interval may miss its estimate)
+    ax.hlines(y, lows, highs, color=INTERVAL_COLOR, linewidth=1.5, label="_interval")
+    ends_y = np.concatenate([y, y])
+    ax.plot(np.concatenate([lows, highs]), ends_y, "|", color=INTERVAL_COLOR, markersize=6)
     ax.set_yticks(y, names_of(t.index, names))
     write = unit_format(unit, currency)
-    ends = np.fmax(values, np.nan_to_num(highs, nan=-np.inf))
+    ends = np.fmax(values, np.nan_to_num(highs, nan=-np.inf))  # labels right of both
     for yi, v, end in zip(y, values, ends, strict=True):
         ax.annotate(
             write(v), (end, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
