@@ -308,7 +308,16 @@ def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> Non
             findings.warnings,
             rows_problem(touch, unknown, "lead_id", "touchpoints for leads not in leads"),
         )
+    check_spend_channels(tables, findings)
+
+
+def check_spend_channels(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
+    """Every channel of ``channel_spend`` is named by some lead (``source_channel``) or account
+    (``acquisition_channel``); an unknown one is an error with a did-you-mean hint. In pandas
+    for every loader (:mod:`helpers.loading.checks_sql` calls it too): the spend table has one
+    row per channel and month, and the hint needs difflib."""
     spend = tables.get("channel_spend")
+    leads, accounts = tables.get("leads"), tables.get("accounts")
     if spend is not None and (leads is not None or accounts is not None):
         known_channels: set[str] = set()
         if leads is not None:

@@ -34,7 +34,6 @@ Assumptions
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +50,7 @@ from helpers.validation import (
     MAX_EXAMPLES,
     Findings,
     Problem,
+    check_spend_channels,
     describe_check,
     positions_problem,
 )
@@ -350,30 +350,7 @@ def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> Non
                 "touchpoints for leads not in leads",
             )
             _add(findings.warnings, _run_rules(con, "touchpoints", touch, [rule])[0])
-    spend = tables.get("channel_spend")
-    if spend is not None and (leads is not None or accounts is not None):
-        # pandas: the spend table has one row per channel and month (tiny), and the hint
-        # needs difflib; the known channels are the distinct values of two columns.
-        known_channels: set[str] = set()
-        if leads is not None:
-            known_channels |= set(pd.unique(leads["source_channel"].dropna()))
-        if accounts is not None:
-            known_channels |= set(pd.unique(accounts["acquisition_channel"].dropna()))
-        for channel in sorted(set(spend["channel"].dropna()) - known_channels):
-            close = difflib.get_close_matches(channel, sorted(known_channels), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            source = "leads or accounts" if leads is not None else "accounts"
-            mask = (spend["channel"] == channel).to_numpy()
-            positions = np.flatnonzero(mask)
-            problem = positions_problem(
-                spend,
-                positions[:MAX_EXAMPLES],
-                len(positions),
-                "channel",
-                f"spend for channel '{channel}', which no {source} row names{hint}",
-                ["channel", "month"],
-            )
-            _add(findings.errors, problem)
+    check_spend_channels(tables, findings)  # pandas: one row per channel and month
 
 
 def check_not_after(
