@@ -75,9 +75,13 @@ class Steps:
         return result
 
 
-def in_subprocess(script: str, args: list[str]) -> dict[str, Any]:
-    """Run ``script --worker ...`` in a fresh interpreter (its own memory), parse its last line."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def in_subprocess(
+    script: str, args: list[str], env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``script *args`` in a fresh interpreter (its own memory; ``script`` may be ``"-c"``
+    with the code first in ``args``), with ``env`` added to this environment; parse the JSON of
+    its last output line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     result = subprocess.run(
         [sys.executable, script, *args], capture_output=True, text=True, env=env, check=False
     )
@@ -136,3 +140,22 @@ def short(n: int) -> str:
         if n >= div:
             return f"{n / div:g}{unit}"
     return str(n)
+
+
+def write_csv_source(folder: Path, out: Path, keep_parquet: tuple[str, ...] = ()) -> Path:
+    """The tables of a generated ``folder`` as contract-named CSV files in ``out`` with their
+    source YAML (returned); tables in ``keep_parquet`` stay the folder's Parquet files."""
+    from helpers.loading import demo_config, load_dataset
+    from helpers.validation import ROW_COLUMN
+
+    ds = load_dataset(demo_config(folder), cache=False)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"analysis_date: {ds.analysis_date.date()}", "tables:"]
+    for name, frame in ds.tables.items():
+        if name in keep_parquet:
+            lines.append(f"  {name}: {(folder / f'{name}.parquet').resolve()}")
+            continue
+        frame.drop(columns=ROW_COLUMN).to_csv(out / f"{name}.csv", index=False)
+        lines.append(f"  {name}: {name}.csv")
+    (out / "source.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out / "source.yaml"

@@ -13,12 +13,12 @@ written: the cache and the CSV files go to a temporary folder.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _steps import in_subprocess, write_csv_source
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -46,30 +46,9 @@ print(json.dumps({"seconds": seconds, "outcome": cache.last_outcome if use else 
 
 def measure(source: str, use: bool, cache_dir: Path) -> dict:
     """One load in a fresh process: seconds, cache outcome, rows, peak MB."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "B2B_CACHE_DIR": str(cache_dir)}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, source, "on" if use else "off"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    return in_subprocess(
+        "-c", [CHILD, source, "on" if use else "off"], env={"B2B_CACHE_DIR": str(cache_dir)}
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def write_csv(folder: Path, out: Path) -> Path:
-    """The tables of a generated folder as contract-named CSV files and their source YAML."""
-    from helpers.loading import demo_config, load_dataset
-    from helpers.validation import ROW_COLUMN
-
-    ds = load_dataset(demo_config(folder), cache=False)
-    out.mkdir(parents=True, exist_ok=True)
-    lines = [f"analysis_date: {ds.analysis_date.date()}", "tables:"]
-    for name, frame in ds.tables.items():
-        frame.drop(columns=ROW_COLUMN).to_csv(out / f"{name}.csv", index=False)
-        lines.append(f"  {name}: {name}.csv")
-    (out / "source.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out / "source.yaml"
 
 
 def report(label: str, source: str, tmp: Path) -> None:
@@ -95,7 +74,7 @@ def main() -> None:
         tmp = Path(tmp)
         report(f"Parquet ({args.data})", args.data, tmp)
         if args.csv:
-            yaml = write_csv(Path(args.data), tmp / "csv")
+            yaml = write_csv_source(Path(args.data), tmp / "csv")
             report("the same tables as CSV", str(yaml), tmp)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

@@ -21,10 +21,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _steps import in_subprocess, write_csv_source
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -58,33 +59,7 @@ print(json.dumps({"seconds": seconds, "checks": spent[0], "peak_mb": int(line.sp
 
 def measure(mode: str, source: str) -> dict:
     """One load in a fresh process with the ``mode`` rules: seconds, check seconds, peak MB."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "B2B_CACHE": "off"}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, source],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def write_csv(folder: Path, out: Path) -> Path:
-    """accounts, orders, leads and spend of a generated folder as CSV; touchpoints as Parquet."""
-    from helpers.loading import demo_config, load_dataset
-    from helpers.validation import ROW_COLUMN
-
-    ds = load_dataset(demo_config(folder), cache=False)
-    out.mkdir(parents=True, exist_ok=True)
-    lines = [f"analysis_date: {ds.analysis_date.date()}", "tables:"]
-    for name, frame in ds.tables.items():
-        if name == "touchpoints":
-            lines.append(f"  {name}: {(folder / 'touchpoints.parquet').resolve()}")
-            continue
-        frame.drop(columns=ROW_COLUMN).to_csv(out / f"{name}.csv", index=False)
-        lines.append(f"  {name}: {name}.csv")
-    (out / "source.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out / "source.yaml"
+    return in_subprocess("-c", [CHILD, mode, source], env={"B2B_CACHE": "off"})
 
 
 def compare(label: str, source: str, repeats: int) -> None:
@@ -123,7 +98,7 @@ def main() -> None:
     compare("Parquet", str(args.data.resolve()), args.repeats)
     if args.csv:
         with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
-            source = write_csv(args.data.resolve(), Path(tmp))
+            source = write_csv_source(args.data.resolve(), Path(tmp), keep_parquet=("touchpoints",))
             compare("CSV (+ Parquet touchpoints)", str(source), args.repeats)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
