@@ -102,24 +102,31 @@ def revenue_components(
     ]
     if end is not None:
         o = o[o["order_date"] <= pd.Timestamp(end)]
-    o = o.assign(period=_period(o["order_date"], freq))
+    # periods as their integer ordinals while grouping: pandas boxes every Period of a period
+    # column to find duplicates (1.3M Python objects, 12 s at 100k accounts)
+    o = o.assign(period=_period(o["order_date"], freq).array.asi8)
     revenue = o.groupby(["account_id", "period"], observed=True)["net_amount"].sum()
     bought = o.loc[o["status"] == "completed", ["account_id", "period"]].drop_duplicates()
     first = bought.groupby("account_id")["period"].min().rename("first_period")
     if bought.empty:
         raise ValueError("No completed orders in the selection: nothing to decompose.")
-    periods = pd.period_range(bought["period"].min(), bought["period"].max(), freq=freq)
+    periods = pd.period_range(
+        pd.Period(ordinal=bought["period"].min(), freq=freq),
+        pd.Period(ordinal=bought["period"].max(), freq=freq),
+        freq=freq,
+    )
+    ordinals = pd.Index(periods.asi8)
     bought = bought.assign(flag=True)
     # account x period purchase matrix (accounts are few thousand to a few hundred thousand)
     matrix = (
         bought.pivot_table(
             index="account_id", columns="period", values="flag", aggfunc="any", fill_value=False
         )
-        .reindex(columns=periods, fill_value=False)
+        .reindex(columns=ordinals, fill_value=False)
         .astype(bool)
     )
-    rev = revenue.unstack("period").reindex(index=matrix.index, columns=periods).fillna(0.0)
-    first_idx = periods.get_indexer(first.reindex(matrix.index))
+    rev = revenue.unstack("period").reindex(index=matrix.index, columns=ordinals).fillna(0.0)
+    first_idx = ordinals.get_indexer(first.reindex(matrix.index))
     col_idx = np.arange(len(periods))
     is_new = first_idx[:, None] == col_idx[None, :]
     prev = np.zeros_like(matrix.to_numpy())
