@@ -1,6 +1,7 @@
 """Benchmark: the default batch on a large generated company vs on the demo, 2 jobs (issue #15).
 
-Usage: ``python benchmarks/bench_scale.py [--accounts 100000] [--jobs 2] [--seed S]``.
+Usage: ``python benchmarks/bench_scale.py [--accounts 100000] [--jobs 2] [--seed S]
+[--cap-gb 16] [--cap-minutes 15]``.
 
 The company is written by ``python -m helpers.demo`` (in chunks above 100,000 accounts) to
 ``data/bench/company-<N>-seed<S>/`` (git-ignored) and reused when it is already there
@@ -17,13 +18,17 @@ record; runs overlap with 2 jobs, so they add up to more than the batch), and th
 memory of all processes of the batch together: the sum of the RSS of this process and all its
 descendants (kernels, workers), sampled every 0.2 s from a thread (shared pages count once per
 process, so the sum overstates what the machine needed; the proportional sum, PSS, is printed
-beside it). A run that fails is reported with its error and the seconds until it failed; the
+beside it). ``--cap-gb`` and ``--cap-minutes`` stop the company's batch when the summed RSS or
+the wall time passes them (every kernel and worker is killed; the runs still going fail, and
+the table says where the batch was stopped): a 1M-account batch can then be measured against
+the issue's 16 GB and 10 minutes without driving a 24 GB machine out of memory. A run that fails is reported with its error and the seconds until it failed; the
 raw figures are printed as JSON first.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -78,18 +83,30 @@ def batch_yaml(source: Path, name: str, out: Path) -> Path:
 
 
 class TreeMemory:
-    """Peak of the summed RSS (and PSS) of this process and its descendants, in bytes."""
+    """Peak of the summed RSS (and PSS) of this process and its descendants, in bytes.
 
-    def __init__(self, every: float = 0.2) -> None:
+    With ``cap_bytes`` (summed RSS) or ``cap_seconds`` (since the start), the first sample
+    beyond either cap records why in ``stopped`` and from then on kills every descendant it
+    sees (kernels, workers): the batch's remaining runs fail at once instead of driving the
+    machine out of memory or past the time a measurement is worth.
+    """
+
+    def __init__(
+        self, every: float = 0.2, cap_bytes: float | None = None, cap_seconds: float | None = None
+    ) -> None:
         self.every, self.peak_rss, self.peak_pss = every, 0, 0
+        self.cap_bytes, self.cap_seconds = cap_bytes, cap_seconds
+        self.stopped: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         me = psutil.Process()
+        start = time.perf_counter()
         while not self._stop.is_set():
             rss = pss = 0
-            for proc in [me, *me.children(recursive=True)]:
+            children = me.children(recursive=True)
+            for proc in [me, *children]:
                 try:
                     info = proc.memory_full_info()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -97,6 +114,15 @@ class TreeMemory:
                 rss += info.rss
                 pss += getattr(info, "pss", info.rss)
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            elapsed = time.perf_counter() - start
+            if self.stopped is None and self.cap_bytes is not None and rss > self.cap_bytes:
+                self.stopped = f"summed RSS {rss / 2**30:.1f} GiB > cap after {elapsed:.0f} s"
+            if self.stopped is None and self.cap_seconds is not None and elapsed > self.cap_seconds:
+                self.stopped = f"time cap of {self.cap_seconds:.0f} s reached"
+            if self.stopped is not None:
+                for proc in children:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        proc.kill()
             self._stop.wait(self.every)
 
     def __enter__(self) -> TreeMemory:
@@ -108,12 +134,21 @@ class TreeMemory:
         self._thread.join()
 
 
-def run(batch: Path, jobs: int, reports: Path, cache: Path) -> dict:
-    """Run one batch with an empty cache of its own: wall seconds, per-run seconds, peaks."""
+def run(
+    batch: Path,
+    jobs: int,
+    reports: Path,
+    cache: Path,
+    cap_gb: float | None = None,
+    cap_seconds: float | None = None,
+) -> dict:
+    """Run one batch with an empty cache of its own: wall seconds, per-run seconds, peaks
+    (``stopped``: why the caps stopped it, None when it ran to its end)."""
     from helpers.runner.pool import run_batch
 
     os.environ["B2B_CACHE_DIR"] = str(cache)
-    with TreeMemory() as memory:
+    cap_bytes = None if cap_gb is None else cap_gb * 2**30
+    with TreeMemory(cap_bytes=cap_bytes, cap_seconds=cap_seconds) as memory:
         start = time.perf_counter()
         records = run_batch(batch, jobs=jobs, reports_dir=reports)
         seconds = time.perf_counter() - start
@@ -125,6 +160,7 @@ def run(batch: Path, jobs: int, reports: Path, cache: Path) -> dict:
         "errors": {r.notebook: r.error for r in records if r.status != "ok"},
         "rss_gb": memory.peak_rss / 2**30,
         "pss_gb": memory.peak_pss / 2**30,
+        "stopped": memory.stopped,
     }
 
 
@@ -141,7 +177,20 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--cap-gb",
+        type=float,
+        default=None,
+        help="stop the company's batch when the summed RSS exceeds this (GiB; e.g. 16)",
+    )
+    parser.add_argument(
+        "--cap-minutes",
+        type=float,
+        default=None,
+        help="stop the company's batch after this many minutes (e.g. 15)",
+    )
     args = parser.parse_args()
+    cap_seconds = None if args.cap_minutes is None else args.cap_minutes * 60
     folder, made = company(args.accounts, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -149,7 +198,8 @@ def main() -> None:
         for label, data in (("demo", ROOT / "data" / "demo"), ("company", folder)):
             source = source_yaml(data, tmp / f"{label}-source.yaml")
             batch = batch_yaml(source, f"scale-{label}", tmp / f"{label}-batch.yaml")
-            results[label] = run(batch, args.jobs, tmp / "reports", tmp / f"cache-{label}")
+            caps = (args.cap_gb, cap_seconds) if label == "company" else (None, None)
+            results[label] = run(batch, args.jobs, tmp / "reports", tmp / f"cache-{label}", *caps)
     print(json.dumps(results))  # the raw figures, before any formatting
     memory = psutil.virtual_memory().total / 2**30
     print(f"machine: {os.cpu_count()} cores, {memory:.1f} GB RAM; jobs {args.jobs}")
@@ -166,8 +216,14 @@ def print_table(results: dict, accounts: int) -> None:
     print("| --- | ---: | ---: | ---: |")
     for notebook, seconds in big["runs"].items():
         ref, status = base["runs"][notebook], big["status"][notebook]
-        shown = f"{seconds:.1f}" if status == "ok" else f"{status} after {seconds:.1f}"
-        print(f"| {notebook} | {ref:.1f} | {shown} | {seconds / max(ref, 1e-9):.1f} |")
+        killed = "exit code -9" in (big["errors"].get(notebook) or "")
+        if status == "ok":
+            shown, ratio = f"{seconds:.1f}", f"{seconds / max(ref, 1e-9):.1f}"
+        elif big["stopped"] and killed:
+            shown, ratio = "stopped at the cap", "–"
+        else:
+            shown, ratio = f"{status} after {seconds:.1f}", "–"
+        print(f"| {notebook} | {ref:.1f} | {shown} | {ratio} |")
     ratio = big["seconds"] / base["seconds"]
     print(f"| whole batch (wall) | {base['seconds']:.1f} | {big['seconds']:.1f} | {ratio:.1f} |")
     print(
@@ -179,6 +235,8 @@ def print_table(results: dict, accounts: int) -> None:
         f"| {big['pss_gb'] / base['pss_gb']:.1f} |"
     )
     for label, result in results.items():
+        if result["stopped"]:
+            print(f"{label}: the batch was stopped: {result['stopped']}")
         for notebook, error in result["errors"].items():
             print(f"{label}: {notebook} {result['status'][notebook]}: {error}")
 
