@@ -98,11 +98,17 @@ def test_residuals_and_ph_test_are_lifelines(case):
     assert (mine["schoenfeld"].abs().to_numpy() > 1e-3).mean() > 0.5  # not all zeros
 
 
-def test_the_demo_churn_design_and_its_stratified_remedy(demo):
-    """The churn study's design (as :func:`helpers.survival.cox.churn_model` builds it), fitted
-    as ``ph_check`` fits it (without delayed entry), and the same design stratified on size."""
-    definition = sv.define_churn(demo, demo.analysis_date)
-    design = cox.design_matrix(definition.survival)
+@pytest.fixture(scope="module")
+def demo_design(demo) -> cox.Design:
+    """The churn study's design on the demo data, as :func:`helpers.survival.cox.churn_model`
+    builds it (default threshold, covariates and references)."""
+    return cox.design_matrix(sv.define_churn(demo, demo.analysis_date).survival)
+
+
+def test_the_demo_churn_design_and_its_stratified_remedy(demo_design):
+    """The churn study's design, fitted as ``ph_check`` fits it (without delayed entry), and the
+    same design stratified on size."""
+    design = demo_design
     data = design.data.drop(columns=["entry_days"], errors="ignore")
     model = _fit(data, "duration_days", "event", 0.01)
     _assert_same(*_both(model, data))
@@ -114,11 +120,19 @@ def test_the_demo_churn_design_and_its_stratified_remedy(demo):
     _assert_same(*_both(model, stratified))
 
 
-def test_ph_check_gives_lifelines_result(demo, monkeypatch):
-    """``ph_check`` on the demo design (with its delayed-entry refit) as with lifelines' loop."""
-    definition = sv.define_churn(demo, demo.analysis_date)
-    design = cox.design_matrix(definition.survival)
+@pytest.mark.parametrize("entry", [False, True])
+def test_ph_check_gives_lifelines_result(demo_design, monkeypatch, entry):
+    """``ph_check`` on the demo design as with lifelines' loop; with delayed entry (a third of
+    the accounts observed from a later day) it refits without it first, both ways."""
+    design = demo_design
+    if entry:
+        rng = np.random.default_rng(11)
+        data = design.data[design.data["duration_days"] > 0]  # lifelines: entry < duration
+        days = data["duration_days"]
+        late = np.where(rng.random(len(days)) < 1 / 3, np.floor(days * rng.random(len(days))), 0)
+        design = cox.Design(data.assign(entry_days=late), design.covariates, design.references)
     model, _ = cox.fit_cox(design, 0.01)
+    assert model.entry_col == ("entry_days" if entry else None)
     mine = cox.ph_check(model, design)
     monkeypatch.setattr(SemiParametricPHFitter, "_compute_schoenfeld_within_strata", LIFELINES_LOOP)
     theirs = cox.ph_check(model, design)
