@@ -11,8 +11,9 @@ rank transform is a cumulative sum of the events: already vectorised).
 
 Why hand-written: lifelines walks the rows backwards one at a time in Python and grows its
 result with ``np.append`` once per row, which copies the whole array each time: quadratic in
-the rows. At 95k accounts (a third of them churned) one proportional-hazards test took about
-15-30 s, most of it there; the test runs up to four times per churn study. No maintained
+the rows of a stratum. On 82,507 accounts with 48,351 churn events one proportional-hazards
+check took 37-48 s of CPU with lifelines' loop and 0.3 s with this one (docs/benchmarks.md);
+the check runs up to four times per churn study. No maintained
 library computes these residuals on lifelines' fitted object (statsmodels' ``PHReg`` has
 Schoenfeld residuals for its own fit, Breslow ties only).
 
@@ -27,8 +28,8 @@ group's deaths, T0 and T1, the Efron mean of the group is, for l = 0..D_g-1 and 
 
 and the residual of row i in group g is E_i (x_i - x̄_g): the death's covariates less the
 mean at its time; censored rows and groups without deaths give zeros. R0 and R1 are reverse
-cumulative sums; a_g and b_g sums of scalars per group: no loop over rows or times, and no
-array larger than the n×d input besides one reverse cumulative sum of the same size.
+cumulative sums; a_g and b_g sums of scalars per group: no loop over rows or times, O(n d)
+work and a few n×d arrays (φx, its reverse cumulative sum, the result).
 """
 
 from __future__ import annotations
