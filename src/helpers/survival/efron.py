@@ -43,7 +43,8 @@ Rows at risk at t: ``T_i >= t`` (lifelines' risk set), and with delayed entry
 Besides the Efron terms, the fitter replaces three pandas-heavy steps of lifelines' fit with
 numpy computing the same values (tested against lifelines): the per-stratum parts, the Breslow
 baseline hazards and the training medians (``_central_values``, lifelines' ``describe()``);
-and it fits with one BLAS thread (see :func:`_blas_controller`).
+and it fits with one BLAS thread (see :func:`_blas_controller`). Its Schoenfeld residuals (the
+proportional-hazards test) come from :mod:`helpers.survival.schoenfeld`, also lifelines' values.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ from lifelines import CoxPHFitter as _LifelinesCoxPHFitter
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParametricPHFitter
 from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
+
+from helpers.survival.schoenfeld import schoenfeld_residuals
 
 __all__ = ["CoxPHFitter", "efron_values"]
 
@@ -179,6 +182,14 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
 
     def _choose_gradient_calculator(self, T: pd.Series, X: pd.DataFrame, entries: Any) -> Any:
         return efron_values
+
+    def _compute_schoenfeld_within_strata(
+        self, X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd.Series, entries: None
+    ) -> np.ndarray:
+        """lifelines' Schoenfeld residuals of one stratum (rows in the order given), computed by
+        :func:`helpers.survival.schoenfeld.schoenfeld_residuals` instead of lifelines' per-row
+        loop: behind ``compute_residuals`` and ``proportional_hazard_test``."""
+        return schoenfeld_residuals(X, T, E, weights, self.params_)
 
     def _compute_central_values_of_raw_training_data(
         self, df: pd.DataFrame, strata: Any = None, name: str = "baseline"
