@@ -602,3 +602,23 @@ def test_a_numeric_attribute_enters_linearly_per_standard_deviation():
     np.testing.assert_allclose(
         x["monthly_charge"], (frame["monthly_charge"].head(3) - charge.mean()) / sd
     )
+
+
+@pytest.mark.parametrize("as_of", ["2025-12-31", "2024-03-15"])
+def test_rethreshold_gives_what_the_engine_gives_for_that_threshold(demo, as_of):
+    """The sensitivity table derives every threshold's churn columns from one feature table:
+    they must be the engine's own for that threshold (boundaries included: an account silent
+    exactly the threshold churns, a first order exactly at the cut-off is at risk)."""
+    from helpers.features import customer_features
+
+    orders, accounts = demo.tables["orders"], demo.tables["accounts"]
+    base = customer_features(orders, accounts, as_of, 90)
+    when = pd.Timestamp(as_of)
+    silent = base["recency_days"].dropna().astype(int)
+    at_risk_edge = int((when - base["first_order"].dropna()).dt.days.iloc[0])
+    for n in sorted({1, 60, 365, 5000, int(silent.iloc[0]), at_risk_edge}):
+        want = customer_features(orders, accounts, as_of, n)
+        got = sv.rethreshold(base, when, n)
+        cols = ["churned", "in_survival", "duration_days", "event"]
+        pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=True)
+        assert list(got.columns) == list(want.columns)

@@ -182,6 +182,26 @@ def define_churn(
     return ChurnDefinition(as_of, threshold, derived, gaps, features, survival_frame(features))
 
 
+def rethreshold(features: pd.DataFrame, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:
+    """Customer features computed under one churn threshold, with the threshold-dependent
+    columns (``churned``, ``in_survival``, ``duration_days``, ``event``) recomputed for
+    ``threshold`` days: the same values :func:`helpers.features.customer_features` gives for
+    that threshold (the rules of ``customer_features_expr``, in days between dates), without
+    another pass over the order lines."""
+    cutoff = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=threshold)
+    churned = (features["recency_days"] >= threshold).fillna(False).astype(bool)
+    in_survival = (features["first_order"] <= cutoff).fillna(False).astype(bool)
+    lifetime = (features["last_order"] - features["first_order"]).dt.days.astype(float)
+    observed = (cutoff - features["first_order"]).dt.days.astype(float)
+    duration = lifetime.where(churned, observed.where(in_survival, np.nan))
+    return features.assign(
+        churned=churned.to_numpy(),
+        in_survival=in_survival.to_numpy(),
+        duration_days=duration.to_numpy(),
+        event=churned.to_numpy().astype("int64"),
+    )
+
+
 def threshold_sensitivity(
     orders: pd.DataFrame,
     accounts: pd.DataFrame | None,
@@ -196,8 +216,9 @@ def threshold_sensitivity(
     history) are left out.
     """
     rows = []
+    base = shared_features(orders, accounts, as_of, thresholds[0]) if len(thresholds) else None
     for n in thresholds:
-        f = shared_features(orders, accounts, as_of, n)
+        f = rethreshold(base, as_of, n)
         f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
         if not f["in_survival"].any():
             continue  # a threshold longer than the history can see: no account at risk yet
