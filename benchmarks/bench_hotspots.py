@@ -1,9 +1,10 @@
 """Benchmark: three numpy hot spots of notebooks 02 and 03, before and after vectorising them.
 
-Usage: ``python benchmarks/bench_hotspots.py --data DIR [--baseline REV] [--repeats N]``.
+Usage: ``python benchmarks/bench_hotspots.py [--data DIR] [--baseline REV] [--repeats N]``.
 
-``DIR`` holds a generated company (``python -m helpers.demo --out DIR --accounts 100000``).
-Its inputs are prepared once (load, churn definition and Cox model as notebook 03 builds them)
+``DIR`` (default ``data/bench/hotspots-100k``) holds a generated company of 100k accounts
+(``python -m helpers.demo --out DIR --accounts 100000``, run here when it is missing: ~20 s,
+1.5 GB). Its inputs are prepared once (load, churn definition and Cox model as notebook 03 builds them)
 and cached in ``DIR/hotspots.pkl``. Each function is then timed, interleaved with the same
 function as it stood at git revision ``REV`` (the baseline, read with ``git show``), on the
 same inputs in the same process, and the two results are compared:
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import pickle
 import statistics
 import subprocess
@@ -113,7 +115,7 @@ def _timed(fn) -> tuple[float, float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench" / "hotspots-100k")
     parser.add_argument("--baseline", default="c8aab04")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -121,6 +123,12 @@ def main() -> None:
     from helpers import payback
     from helpers.survival import accuracy, predict
 
+    if not (args.data / "accounts.parquet").exists():
+        subprocess.run(
+            [sys.executable, "-m", "helpers.demo", "--out", str(args.data), "--accounts", "100000"],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
     d = prepare(args.data)
     old = {name: baseline_module(name, args.baseline) for name in MODULES}
     grid = np.linspace(0, 3 * 365, 61)
