@@ -90,6 +90,7 @@ bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to doc
 	$(PY) benchmarks/bench_batch.py
 	$(PY) benchmarks/bench_survival.py
 	$(PY) benchmarks/bench_attribution.py
+	$(PY) benchmarks/bench_hotspots.py
 	$(PY) benchmarks/bench_segmentation.py
 	$(PY) benchmarks/bench_cache.py
 	$(PY) benchmarks/bench_validation.py

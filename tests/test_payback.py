@@ -519,3 +519,123 @@ def test_an_interval_that_misses_its_estimate_is_said_not_hidden():
         "interval (more refits, `N_REFITS`, for a final report)."
     ]
     assert lv._missed(table.iloc[1:], None) == []
+
+
+def _reference_payback_interval(
+    orders, accounts, costs, as_of, max_months=36, n_draws=500, seed=42
+):
+    """``payback.payback_interval`` before issue #15: one resample and one row sum per draw."""
+    rng = np.random.default_rng(seed)
+    acc = accounts.set_index("account_id")
+    o = orders[(orders["status"] != "cancelled") & (orders["order_date"] <= as_of)]
+    o = o.join(acc[["acquired_date"]], on="account_id")
+    o = o.assign(k=((o["order_date"] - o["acquired_date"]).dt.days // 30.44).astype(int))
+    o = o[(o["k"] >= 0) & (o["k"] < max_months)]
+    by_month = o.pivot_table(
+        index="account_id", columns="k", values="gross_margin", aggfunc="sum", fill_value=0.0
+    ).reindex(columns=range(max_months), fill_value=0.0)
+    rows = {}
+    for channel, row in costs[costs["paid"]].iterrows():
+        mine = acc[acc["acquisition_channel"] == channel]
+        if mine.empty or not np.isfinite(row["cac"]):
+            continue
+        margin = by_month.reindex(mine.index, fill_value=0.0).to_numpy(float)
+        age = ((as_of - mine["acquired_date"]).dt.days // 30.44).astype(int).to_numpy()
+        cac_b = np.full(n_draws, float(row["cac"]))
+        if {"mature_leads", "mature_customers", "mature_spend"} <= set(costs.columns):
+            n, k = int(row["mature_leads"]), int(row["mature_customers"])
+            won_b = rng.binomial(n, k / n, n_draws) if n else np.full(n_draws, k)
+            with np.errstate(divide="ignore"):
+                cac_b = float(row["mature_spend"]) / won_b
+        hits = np.empty(n_draws)
+        for i in range(n_draws):
+            pick = rng.integers(0, len(mine), len(mine))
+            at_risk = (age[pick][:, None] >= np.arange(max_months)[None, :]).sum(axis=0)
+            cumulative = np.cumsum(margin[pick].sum(axis=0) / np.maximum(at_risk, 1))
+            hit = np.flatnonzero(cumulative >= cac_b[i])
+            hits[i] = hit[0] + 1 if len(hit) else np.inf
+        lo, hi = np.quantile(hits, [0.025, 0.975], method="inverted_cdf")
+        rows[channel] = {
+            "payback_low": float(lo) if np.isfinite(lo) else float("nan"),
+            "payback_high": float(hi) if np.isfinite(hi) else float("nan"),
+        }
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["payback_low", "payback_high"], dtype=float
+    )
+
+
+def _paying_company(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Orders, accounts and costs: channel A pays back within months, B never (a CAC far above
+    any margin), C in whole-number margins against a whole-number CAC (cumulative margins that
+    equal the CAC exactly), D paid but without customers, E with one customer."""
+    rng = np.random.default_rng(seed)
+    sizes = {"A": 61, "B": 30, "C": 40, "E": 1}
+    channel = np.concatenate([[c] * n for c, n in sizes.items()])
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(len(channel))],
+            "acquired_date": pd.Timestamp("2021-01-01")
+            + pd.to_timedelta(rng.integers(0, 1400, len(channel)), unit="D"),
+            "acquisition_channel": channel,
+        }
+    )
+    lines = rng.integers(0, len(accounts), 1500)
+    gap = pd.to_timedelta(rng.integers(0, 900, len(lines)), unit="D")
+    margin = np.round(rng.gamma(1.0, 40.0, len(lines)), 2)
+    whole = accounts["acquisition_channel"].to_numpy()[lines] == "C"
+    margin[whole] = rng.integers(0, 4, whole.sum()) * 10.0
+    orders = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"].to_numpy()[lines],
+            "order_date": accounts["acquired_date"].to_numpy()[lines] + gap,
+            "gross_margin": margin,
+            "status": rng.choice(["completed", "cancelled"], len(lines), p=[0.9, 0.1]),
+        }
+    )
+    costs = pd.DataFrame(
+        {
+            "paid": [True, True, True, True, True, False],
+            "cac": [150.0, 1e7, 20.0, 300.0, 50.0, 1.0],
+            "mature_leads": [400, 100, 0, 50, 10, 5],
+            "mature_customers": [60, 30, 40, 0, 1, 1],
+            "mature_spend": [9000.0, 3e8, 800.0, 15000.0, 50.0, 1.0],
+        },
+        index=["A", "B", "C", "D", "E", "F"],
+    )
+    return orders, accounts, costs
+
+
+def test_block_draws_are_the_successive_draws():
+    """What the vectorised payback interval relies on: one ``integers(0, m, (b, m))`` gives the
+    same numbers, and leaves the generator in the same state, as b draws of m, odd or even."""
+    for m in (1, 2, 7, 64, 1001):
+        one, many = np.random.default_rng(3), np.random.default_rng(3)
+        block = one.integers(0, m, (5, m))
+        assert np.array_equal(block, np.stack([many.integers(0, m, m) for _ in range(5)]))
+        assert one.bit_generator.state == many.bit_generator.state
+
+
+@pytest.mark.parametrize(("block_bytes", "seed"), [(pb.BLOCK_BYTES, 1), (8 * 61 * 7, 2)])
+def test_payback_interval_equals_the_per_draw_reference(monkeypatch, block_bytes, seed):
+    monkeypatch.setattr(pb, "BLOCK_BYTES", block_bytes)  # small: several blocks per channel
+    orders, accounts, costs = _paying_company(seed)
+    for c in (costs, costs[["paid", "cac"]]):  # with and without the won-count draws
+        ours = pb.payback_interval(orders, accounts, c, AS_OF, n_draws=150, seed=seed)
+        theirs = _reference_payback_interval(orders, accounts, c, AS_OF, n_draws=150, seed=seed)
+        pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+        assert "D" not in ours.index and ours.loc["B"].isna().all()  # never pays back
+        assert ours.loc["A"].notna().all()
+
+
+def test_payback_draws_on_exact_ties_with_the_cac():
+    """Whole-number margins whose cumulative reaches the CAC exactly: month by month the same
+    as the per-draw reference (the draws near the CAC are recomputed the original way)."""
+    rng = np.random.default_rng(9)
+    margin = rng.integers(0, 3, (25, 12)) * 10.0
+    age = rng.integers(0, 14, 25)
+    cac = rng.integers(1, 8, 300) * 10.0
+    ours = pb._payback_draws(np.random.default_rng(4), margin, age, cac)
+    ref_rng = np.random.default_rng(4)
+    theirs = [pb._payback_months_of(margin, age, ref_rng.integers(0, 25, 25), c) for c in cac]
+    assert np.array_equal(ours, np.array(theirs, dtype=float))
+    assert np.isfinite(ours).any() and len(np.unique(ours)) > 3

@@ -24,20 +24,79 @@ def _g(km: KaplanMeierFitter, t: np.ndarray) -> np.ndarray:
 def uno_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, tau: float) -> float:
     """Uno's concordance truncated at ``tau``: IPCW-weighted pairs (i churns first, before tau).
 
-    O(n^2) in memory-light blocks; fine for the tens of thousands of accounts a back-test has.
+    Pairs (i, j) with ``event_i`` = 1, ``time_i < tau`` and ``time_j > time_i`` (strictly),
+    weighted 1 / G(time_i-)^2 (G: the Kaplan-Meier of censoring); concordant when ``risk_i >
+    risk_j``, half when equal; a NaN risk is never concordant nor tied. O(n log^2 n): pairs are
+    counted, not formed (:func:`_later_lower_and_equal`), so a back-test of 100k accounts takes
+    a fraction of a second instead of the ~10 s of comparing every pair.
     """
-    time, event, risk = map(np.asarray, (time, event, risk))
+    time, event, risk = (np.asarray(a) for a in (time, event, risk))
     g = _g(_censoring_km(time, event), time)
-    i_idx = np.flatnonzero((event == 1) & (time < tau))
-    num = den = 0.0
-    for chunk in np.array_split(i_idx, max(1, len(i_idx) // 2000 + 1)):
-        w = 1.0 / g[chunk] ** 2
-        later = time[None, :] > time[chunk, None]
-        higher = risk[chunk, None] > risk[None, :]
-        ties = risk[chunk, None] == risk[None, :]
-        den += float((w[:, None] * later).sum())
-        num += float((w[:, None] * later * (higher + 0.5 * ties)).sum())
+    cases = np.flatnonzero((event == 1) & (time < tau))
+    if not len(cases):
+        return float("nan")
+    w = 1.0 / g[cases] ** 2
+    later, lower, equal = _later_lower_and_equal(np.asarray(time, float), np.asarray(risk, float))
+    den = float((w * later[cases]).sum())
+    num = float((w * (lower[cases] + 0.5 * equal[cases])).sum())
     return num / den if den else float("nan")
+
+
+def _later_lower_and_equal(
+    time: np.ndarray, risk: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row i, how many rows j have ``time_j > time_i`` (``later``), and among them how many
+    have ``risk_j < risk_i`` (``lower``) and ``risk_j == risk_i`` (``equal``); rows with a NaN
+    risk neither count nor are counted in ``lower`` / ``equal``.
+
+    Why hand-written: lifelines' concordance counts in a Python loop over a binary tree, and
+    scikit-survival would be a compiled dependency for one count. ``lower`` is an inversion
+    count: with the rows ordered by time, then risk (so rows of equal time are never counted as
+    lower among themselves), ``lower_i`` = rows of lower risk anywhere minus those placed before
+    row i, the latter counted by a bottom-up merge sort whose every level is one sort
+    (:func:`_smaller_before`)."""
+    n = len(time)
+    later = n - np.searchsorted(np.sort(time), time, side="right")
+    lower = np.zeros(n, dtype=np.int64)
+    equal = np.zeros(n, dtype=np.int64)
+    ok = np.flatnonzero(~np.isnan(risk))
+    if len(ok):
+        t_rank = np.unique(time[ok], return_inverse=True)[1].astype(np.int64)
+        r_rank = np.unique(risk[ok], return_inverse=True)[1].astype(np.int64)
+        order = np.lexsort((r_rank, t_rank))
+        before = np.empty(len(ok), dtype=np.int64)
+        before[order] = _smaller_before(r_rank[order])
+        lower[ok] = np.searchsorted(np.sort(r_rank), r_rank, side="left") - before
+        span = int(t_rank.max()) + 2  # time ranks 0..span-2; span-1 is past every one
+        keys = np.sort(r_rank * span + t_rank)
+        equal[ok] = np.searchsorted(keys, r_rank * span + span - 1, side="left") - np.searchsorted(
+            keys, r_rank * span + t_rank, side="right"
+        )
+    return later, lower, equal
+
+
+def _smaller_before(values: np.ndarray) -> np.ndarray:
+    """Per position p of the non-negative integers ``values``, how many positions before p hold
+    a strictly smaller value: a bottom-up merge sort, each level counting, for the elements of
+    every right half, the smaller elements of its left sibling (one sort per level)."""
+    n = len(values)
+    out = np.zeros(n, dtype=np.int64)
+    pos = np.arange(n, dtype=np.int64)
+    top = int(values.max()) + 1 if n else 1
+    size = 1
+    while size < n:
+        parent = pos // (2 * size)
+        left = (pos // size) % 2 == 0
+        # within each parent by value; at equal values right-half elements first, so a left
+        # element of the same value is not counted as smaller
+        order = np.argsort((parent * top + values) * 2 + left)
+        is_left = left[order]
+        seen = np.cumsum(is_left) - is_left  # left elements strictly before, in sorted order
+        right = ~is_left
+        # every parent before this one is whole: `size` left elements each
+        out[order[right]] += seen[right] - parent[order[right]] * size
+        size *= 2
+    return out
 
 
 def auc_at(time: np.ndarray, event: np.ndarray, risk: np.ndarray, t: float) -> float:

@@ -37,11 +37,14 @@ def cumulative_hazard(cph: CoxPHFitter, stratum: object = None):
 
     def cumhaz(t):
         t = np.asarray(t, float)
-        inside = np.interp(t, bt, bh, left=0.0)
+        out = np.interp(t, bt, bh, left=0.0)
         if shape is None:
-            return inside + np.maximum(t - t_last, 0) * slope
-        tail = h_last * (np.maximum(t, t_last) / t_last) ** shape
-        return np.where(t > t_last, tail, inside)
+            return out + np.maximum(t - t_last, 0) * slope
+        # the Weibull tail only where it applies (the power is the costly part): the same
+        # values as computing it everywhere and picking
+        past = t > t_last
+        out[past] = h_last * (t[past] / t_last) ** shape
+        return out
 
     return cumhaz
 
@@ -75,6 +78,7 @@ def conditional_survival(
     """
     ph = cph.predict_partial_hazard(x).to_numpy()[:, None]
     ahead = np.asarray(ahead, float)
+    grid = ahead if ahead.ndim == 1 else None
     ahead = np.broadcast_to(ahead[None, :] if ahead.ndim == 1 else ahead, (len(x), ahead.shape[-1]))
     age = np.asarray(age, float)
     if cph.strata:
@@ -83,12 +87,60 @@ def conditional_survival(
         groups = pd.Series(np.arange(len(x))).groupby(keys.to_numpy()).indices
     else:
         groups = {None: np.arange(len(x))}
+    if grid is not None:
+        return _on_a_shared_grid(cph, groups, ph[:, 0], age, grid, unconditional)
     cum = np.empty(ahead.shape)
     for key, rows in groups.items():
         cumhaz = cumulative_hazard(cph, key)
         base = 0.0 if unconditional else cumhaz(age[rows])[:, None]
         cum[rows] = cumhaz(age[rows, None] + ahead[rows]) - base
-    return np.exp(-cum * ph)
+    return _survival(cum, ph)
+
+
+def _survival(cum: np.ndarray, ph: np.ndarray) -> np.ndarray:
+    """``exp(-cum * ph)`` computed in place in ``cum`` (the same values: negating before or
+    after a product rounds alike)."""
+    np.multiply(cum, ph, out=cum)
+    np.negative(cum, out=cum)
+    return np.exp(cum, out=cum)
+
+
+def _on_a_shared_grid(
+    cph: CoxPHFitter,
+    groups: dict,
+    ph: np.ndarray,
+    age: np.ndarray,
+    grid: np.ndarray,
+    unconditional: bool,
+) -> np.ndarray:
+    """:func:`conditional_survival` when every row looks ``grid`` ahead: each distinct (age,
+    partial hazard) pair of a stratum is computed once and copied to its rows (many rows share
+    one: every account at age 0 when valued at acquisition, one partial hazard per profile).
+    Each value is the same arithmetic on the same numbers as row by row, so the same float."""
+    out = np.empty((len(age), len(grid)))
+    for key, rows in groups.items():
+        cumhaz = cumulative_hazard(cph, key)
+        first, where = _distinct_pairs(age[rows], ph[rows])
+        u_age, u_ph = age[rows][first], ph[rows][first]
+        base = 0.0 if unconditional else cumhaz(u_age)[:, None]
+        values = _survival(cumhaz(u_age[:, None] + grid[None, :]) - base, u_ph[:, None])
+        if len(groups) == 1:
+            np.take(values, where, axis=0, out=out)
+        else:
+            out[rows] = values[where]
+    return out
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of one row per distinct (``a``, ``b``) pair, and each row's pair number
+    (rows with a NaN count as distinct; their values are NaN whichever row computes them)."""
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    where = np.empty(len(a), dtype=np.intp)
+    where[order] = np.cumsum(new) - 1
+    return order[new], where
 
 
 def km_conditional(km: KaplanMeierFitter, age: np.ndarray, ahead: float) -> np.ndarray:
