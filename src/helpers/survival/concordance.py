@@ -178,6 +178,9 @@ def cox_score_concordance(fitter: Any, df: pd.DataFrame) -> float:
     df = df.copy()
     if fitter.strata:
         df = df.set_index(fitter.strata)
+    # lifelines' row order: the predictions are a matrix product, whose last bits could depend
+    # on a row's position, and score ties count
+    df = df.sort_values([c for c in (fitter.duration_col, fitter.event_col) if c is not None])
     T = df.pop(fitter.duration_col).astype(float)
     E = (
         df.pop(fitter.event_col).astype(bool)
