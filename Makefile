@@ -89,6 +89,7 @@ bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to doc
 	$(PY) benchmarks/bench_features_sql.py
 	$(PY) benchmarks/bench_batch.py
 	$(PY) benchmarks/bench_survival.py
+	$(PY) benchmarks/bench_concordance.py
 	$(PY) benchmarks/bench_attribution.py
 	$(PY) benchmarks/bench_hotspots.py
 	$(PY) benchmarks/bench_segmentation.py

@@ -9,6 +9,7 @@ import pandas as pd
 from lifelines import CoxPHFitter, LogLogisticAFTFitter, WeibullAFTFitter
 
 from helpers.steps import step
+from helpers.survival.concordance import parametric_training_concordance
 from helpers.survival.cox import ChurnModel, Design, entry_column
 
 
@@ -18,6 +19,8 @@ def aft_comparison(design: Design, cph: CoxPHFitter) -> pd.DataFrame:
     AFT fits need positive durations: 0.5 day is added to all durations (single-order churned
     accounts have duration 0). Cox's partial-likelihood AIC is not comparable with the full
     likelihood AIC of the parametric models, so only concordance is shown for Cox.
+    Concordances are lifelines' values (``concordance_index_``), counted by
+    :mod:`helpers.survival.concordance`.
     """
     data = design.data.copy()
     data["duration_days"] = data["duration_days"] + 0.5
@@ -39,7 +42,7 @@ def aft_comparison(design: Design, cph: CoxPHFitter) -> pd.DataFrame:
             {
                 "model": name,
                 "AIC": float(fitter.AIC_),
-                "concordance": float(fitter.concordance_index_),
+                "concordance": parametric_training_concordance(fitter),
             }
         )
     return pd.DataFrame(rows).set_index("model")

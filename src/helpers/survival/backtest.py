@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from lifelines.exceptions import ConvergenceError
-from lifelines.utils import concordance_index
 
 from helpers.steps import Skipped, step
 from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
+from helpers.survival.concordance import concordance_index
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
 from helpers.survival.definition import (
     ChurnDefinition,

@@ -59,6 +59,7 @@ from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParame
 from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
 
+from helpers.survival.concordance import cox_score_concordance, cox_training_concordance
 from helpers.survival.schoenfeld import schoenfeld_residuals
 
 __all__ = ["CoxPHFitter", "efron_values"]
@@ -190,6 +191,23 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
         :func:`helpers.survival.schoenfeld.schoenfeld_residuals` instead of lifelines' per-row
         loop: behind ``compute_residuals`` and ``proportional_hazard_test``."""
         return schoenfeld_residuals(X, T, E, weights, self.params_)
+
+    @property
+    def concordance_index_(self) -> float:
+        """lifelines' training concordance (Harrell's C of the negated partial hazards, pairs
+        within each stratum), counted by :mod:`helpers.survival.concordance`: same value,
+        without lifelines' pure-Python tree."""
+        if not hasattr(self, "_concordance_index_"):  # lifelines' cache, dropped by a refit
+            predicted = self._predicted_partial_hazards_
+            self._concordance_index_ = cox_training_concordance(predicted, self.strata)
+        return self._concordance_index_
+
+    def score(self, df: pd.DataFrame, scoring_method: str = "log_likelihood") -> float:
+        """lifelines' ``score``; its ``"concordance_index"`` (the scoring of
+        ``k_fold_cross_validation``) counted by :mod:`helpers.survival.concordance`."""
+        if scoring_method == "concordance_index":
+            return cox_score_concordance(self, df)
+        return super().score(df, scoring_method)
 
     def _compute_central_values_of_raw_training_data(
         self, df: pd.DataFrame, strata: Any = None, name: str = "baseline"
