@@ -152,3 +152,43 @@ def test_the_project_fits_through_it():
     assert isinstance(cph, efron.CoxPHFitter) and isinstance(
         cph._model, efron.SemiParametricPHFitter
     )
+
+
+@pytest.mark.parametrize("case", ["plain", "strata"])
+def test_partial_hazards_are_lifelines_own_arithmetic_on_the_same_fit(case):
+    """The direct column path of predict_log_partial_hazard gives lifelines' floats bit for
+    bit on the same fitted model: columns in another order, extra columns (outcome, strata),
+    a non-default index; a numpy array still takes lifelines' path."""
+    kwargs, _ = CASES[case]
+    frame = _frame(seed=3)
+    fitted = _fit(cox_fitter(), frame, kwargs)
+    data = _data(frame, kwargs).set_axis(np.arange(len(frame)) * 7 + 5)
+    shuffled = data[data.columns[::-1]]
+    model = fitted._model
+    theirs = lifelines.fitters.coxph_fitter.SemiParametricPHFitter.predict_log_partial_hazard
+    for x in (data, shuffled):
+        mine = fitted.predict_log_partial_hazard(x)
+        pd.testing.assert_series_equal(mine, theirs(model, x), check_exact=True)
+        pd.testing.assert_series_equal(
+            fitted.predict_partial_hazard(x), np.exp(theirs(model, x)), check_exact=True
+        )
+    covariates = data[list(fitted.params_.index)].to_numpy()
+    assert np.array_equal(fitted.predict_log_partial_hazard(covariates), theirs(model, covariates))
+    # the training scores a fit keeps come through the same path
+    expected = np.exp(theirs(model, _data(frame, kwargs))).sort_index()
+    kept = fitted._predicted_partial_hazards_["P"].to_numpy()
+    assert np.allclose(np.sort(kept), np.sort(expected.to_numpy()), rtol=0, atol=0)
+
+
+def test_partial_hazards_of_rows_with_repeated_labels_number_them_as_lifelines_does():
+    """lifelines numbers the rows 0..n-1 (with a warning) when the index repeats a label; a fit
+    on resampled rows (repeated labels) needs that to line its training scores up."""
+    rows = _frame(seed=4).sample(n=400, replace=True, random_state=0)
+    fitted = _fit(cox_fitter(), rows, {})
+    theirs = _fit(lifelines.CoxPHFitter(), rows, {})
+    rows = _data(rows, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mine = fitted.predict_log_partial_hazard(rows)
+    assert list(mine.index) == list(range(len(rows)))
+    np.testing.assert_allclose(mine, theirs.predict_log_partial_hazard(rows), rtol=1e-9)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter as _LifelinesCoxPHFitter
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParametricPHFitter
-from lifelines.utils import CensoringType, make_simpliest_hashable
+from lifelines.utils import CensoringType, _get_index, make_simpliest_hashable, normalize
 from threadpoolctl import ThreadpoolController
 
 from helpers.survival.concordance import cox_score_concordance, cox_training_concordance
@@ -201,6 +201,21 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
             predicted = self._predicted_partial_hazards_
             self._concordance_index_ = cox_training_concordance(predicted, self.strata)
         return self._concordance_index_
+
+    def predict_log_partial_hazard(self, X: Any) -> pd.Series:
+        """lifelines' log partial hazard, (x - mean(x_train))·β; for a DataFrame holding the
+        model's columns (no formula) the columns are taken as one float array instead of
+        lifelines' ``transform_df`` (a concat and a copy of the frame: 3.5 s of a 1M-row fit,
+        which scores its own training rows). Same arithmetic, same floats."""
+        names = self.params_.index
+        if isinstance(X, pd.DataFrame) and self.formula is None and names.isin(X.columns).all():
+            # column-major like lifelines' array: BLAS sums a row's terms in the same order
+            values = np.empty((len(X), len(names)), order="F")
+            for j, name in enumerate(names):  # one column at a time: no frame copy, no merge
+                values[:, j] = X[name].to_numpy(dtype=float)
+            values = normalize(values, self._norm_mean.values, 1)
+            return pd.Series(np.dot(values, self.params_), index=_get_index(X))
+        return super().predict_log_partial_hazard(X)
 
     def score(self, df: pd.DataFrame, scoring_method: str = "log_likelihood") -> float:
         """lifelines' ``score``; its ``"concordance_index"`` (the scoring of
