@@ -316,6 +316,13 @@ def lookalike_model(
     then = valuable_accounts if train_valuable is None else train_valuable
     data["y_then"] = data["account_id"].isin(then).astype(int)
     nums = list(behaviour.columns)
+    # the encoder sees each category as its rank among the column's texts: it sorts integer
+    # categories as it sorts text ones, so the one-hot columns are the same, without Python
+    # set and dict look-ups of every text value (seconds at 10^5 leads); rows are numbered
+    # (a RangeIndex) and masks and labels are arrays, because pandas looks names up in a text
+    # index each time a slice of it becomes an array
+    x = data[nums].assign(**{c: pd.factorize(data[c], sort=True)[0] for c in cats})[cats + nums]
+    x = x.reset_index(drop=True)
     model = make_pipeline(
         ColumnTransformer(
             [("cat", OneHotEncoder(handle_unknown="ignore"), cats), ("num", StandardScaler(), nums)]
@@ -324,8 +331,10 @@ def lookalike_model(
     )
     split = as_of - pd.Timedelta(days=test_days + mature_days)
     end = as_of - pd.Timedelta(days=mature_days)
-    train = data[data["created_date"] < split]
-    test = data[(data["created_date"] >= split) & (data["created_date"] < end)]
+    created = data["created_date"].to_numpy()
+    in_train = created < split.to_datetime64()
+    in_test = (created >= split.to_datetime64()) & (created < end.to_datetime64())
+    train, test = data[in_train], data[in_test]
     if train["y_then"].nunique() < 2 or test["y"].nunique() < 2:
         return Skipped(
             f"the leads before {end:%Y-%m-%d} do not include both valuable and other customers "
@@ -333,15 +342,16 @@ def lookalike_model(
             f"{split:%Y-%m-%d})",
             "a longer history of leads would enable it",
         )
-    model.fit(train[cats + nums], train["y_then"])
-    p = model.predict_proba(test[cats + nums])[:, 1]
+    model.fit(x[in_train], train["y_then"].to_numpy())
+    p = model.predict_proba(x[in_test])[:, 1]
     top = p >= np.quantile(p, 0.9)
     auc = float(roc_auc_score(test["y"], p))
     lift = float(test["y"][top].mean() / test["y"].mean())
-    decided = data[data["won_date"].notna() | data["lost_date"].notna()]
-    model.fit(decided[cats + nums], decided["y"])
-    open_ = data[data["won_date"].isna() & data["lost_date"].isna()].copy()
-    open_["propensity"] = model.predict_proba(open_[cats + nums])[:, 1] if len(open_) else []
+    is_decided = (data["won_date"].notna() | data["lost_date"].notna()).to_numpy()
+    is_open = (data["won_date"].isna() & data["lost_date"].isna()).to_numpy()
+    model.fit(x[is_decided], data["y"].to_numpy()[is_decided])
+    open_ = data[is_open].copy()
+    open_["propensity"] = model.predict_proba(x[is_open])[:, 1] if len(open_) else []
     ranked = open_.sort_values(["propensity"], ascending=False)
     return Lookalikes(
         auc=auc,
