@@ -110,8 +110,8 @@ def validate_grades(
     AUC (probability that a won lead scores above a not-won one)."""
     from sklearn.metrics import roc_auc_score
 
-    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
-    won = mature.set_index("lead_id")["won_date"].notna()
+    decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
+    won = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"].notna()
     table = won.groupby(grade.reindex(won.index), observed=False).agg(["size", "mean"])
     table.columns = ["leads", "conversion"]
     auc = float(roc_auc_score(won, score.reindex(won.index))) if won.nunique() == 2 else np.nan
@@ -131,8 +131,9 @@ def learnt_weights(
     import statsmodels.api as sm
     from sklearn.metrics import roc_auc_score
 
-    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
-    y = mature.set_index("lead_id")["won_date"].notna().astype(float)
+    decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
+    y = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"]
+    y = y.notna().astype(float)
     x = pd.DataFrame(
         {
             "data_completeness": behaviour["data_completeness"],
@@ -220,8 +221,8 @@ def grade_leads(
             f"{history}",
             f"grades are checked on leads at least {MIN_MATURE_DAYS} days old",
         )
-    mature = leads[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)]
-    if mature["won_date"].notna().nunique() < 2:
+    mature = leads.loc[leads["created_date"] <= as_of - pd.Timedelta(days=mature_days), "won_date"]
+    if mature.notna().nunique() < 2:
         return Skipped(
             f"the {len(mature):,} leads created {mature_days} or more days before "
             f"{as_of:%Y-%m-%d} are not both won and not won",
