@@ -309,3 +309,61 @@ def test_report_views_of_grading_and_prospects():
         "23 Nov 2025",
         "56%",
     ]
+
+
+def test_positions_match_pandas_indexer_for_text_and_other_keys():
+    keys = pd.Index(["L2", "L10", "L1"])
+    values = pd.Series(["L1", None, "L9", "L10", np.nan, "L2", "L1"], dtype=object)
+    expected = np.array([2, -1, -1, 1, -1, 0, 2])
+    assert np.array_equal(ld._positions(values, keys), expected)
+    # keys that are not text take pandas' path, with the same answer
+    numbers = pd.Index([5, 7, 9])
+    assert np.array_equal(ld._positions(pd.Series([9, 1, 5]), numbers), [2, -1, 0])
+
+
+def test_early_behaviour_counts_touches_in_the_window_hand_checked():
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["A", "B", "C"],
+            "created_date": pd.to_datetime(["2025-01-01", "2025-01-10", None]),
+            "data_completeness": [1.0, np.nan, 0.2],
+        }
+    )
+    day = pd.Timestamp("2025-01-01")
+    touches = pd.DataFrame(
+        {
+            "lead_id": ["A", "A", "A", "A", "B", "B", None, "Z", "C", "A"],
+            "kind": [
+                "inquiry",
+                "demo",
+                "site_visit",
+                "site_visit",
+                "site_visit",
+                "demo",
+                "demo",
+                "demo",
+                "inquiry",
+                np.nan,
+            ],  # fmt: skip
+            "channel": "web",
+            "touched_at": [
+                day,  # A: creation day counts
+                day + pd.Timedelta(days=2, hours=23),  # A: last counted day (early_days=2)
+                day + pd.Timedelta(days=3),  # A: a day too late
+                day - pd.Timedelta(hours=1),  # A: before creation
+                day + pd.Timedelta(days=8),  # B: before its creation
+                day + pd.Timedelta(days=10),  # B: on creation
+                day,  # no lead
+                day,  # a lead not in the table
+                day,  # C: no creation date
+                day,  # A: no kind
+            ],
+        }
+    )
+    out = ld.early_behaviour(leads, touches, early_days=2)
+    assert list(out.columns) == ["data_completeness", "inquiry", "demo", "repeat_visits"]
+    assert out.loc["A"].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert out.loc["B"].tolist() == [0.5, 0.0, 1.0, 0.0]
+    assert out.loc["C"].tolist() == [0.2, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="unique lead ids"):
+        ld.early_behaviour(pd.concat([leads, leads.iloc[:1]]), touches)

@@ -105,6 +105,17 @@ def test_customer_types_find_planted_growth_and_margin(demo, features, planted):
     )
 
 
+def test_cluster_stability_takes_the_full_clustering_in_any_numbering(features):
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    x = sg.cluster_features(features).iloc[:400]
+    full = KMeans(3, n_init=10, random_state=7).fit_predict(StandardScaler().fit_transform(x))
+    fitted = sg.cluster_stability(x, 3, n=2, seed=7)
+    assert sg.cluster_stability(x, 3, n=2, seed=7, full=(full + 1) % 3) == fitted
+    assert sg.cluster_stability(x, 3, n=2, seed=7, full=np.zeros(len(x), int)) != fitted
+
+
 def test_single_order_accounts_are_left_out_of_clusters(features):
     x = sg.cluster_features(features)
     singles = features.loc[features["n_orders"] == 1, "account_id"]

@@ -89,15 +89,30 @@ def clusters(
     return labels.rename("cluster"), pd.Series(scores, name="silhouette")
 
 
-def cluster_stability(x: pd.DataFrame, k: int, n: int = 10, seed: int = 42) -> float:
+def cluster_stability(
+    x: pd.DataFrame,
+    k: int,
+    n: int = 10,
+    seed: int = 42,
+    *,
+    full: pd.Series | np.ndarray | None = None,
+) -> float:
     """Mean adjusted Rand index between the full-data clustering and clusterings of 80%
-    subsamples (on the subsampled accounts): 1 = perfectly stable."""
+    subsamples (on the subsampled accounts): 1 = perfectly stable.
+
+    ``full``: the full-data clustering when the caller already has it (the labels of
+    ``KMeans(k, n_init=10, random_state=seed)`` on the standardised ``x``, one per row of
+    ``x``, in any numbering: the index counts pairs of accounts, so it does not depend on the
+    cluster numbers), as :func:`clusters` returns them; None: fitted here.
+    """
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
     from sklearn.preprocessing import StandardScaler
 
     z = StandardScaler().fit_transform(x)
-    full = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+    if full is None:
+        full = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+    full = np.asarray(full)
     rng = np.random.default_rng(seed)
     scores = []
     for _ in range(n):
@@ -179,7 +194,11 @@ def behaviour_clusters(
             "clusters need accounts that buy differently",
         )
     labels, silhouettes = clusters(x, k, seed)
-    stability = cluster_stability(x, labels.nunique(), n=stability_runs, seed=seed)
+    # the k-means fit of the chosen k is the stability's full-data clustering: reuse it (the
+    # same fit as a refit, 10 k-means runs fewer) unless a cluster came out empty
+    fitted = int(silhouettes.idxmax()) if k in ("auto", 0) else int(k)
+    full = labels if labels.nunique() == fitted else None
+    stability = cluster_stability(x, labels.nunique(), n=stability_runs, seed=seed, full=full)
     return Clusters(x, labels, name_clusters(x, labels), silhouettes, stability)
 
 

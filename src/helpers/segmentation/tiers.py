@@ -56,11 +56,16 @@ MIN_MIGRATION_MONTHS = 3
 def revenue_growth(orders: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> pd.Series:
     """Per account: revenue in the last ``months`` over the ``months`` before, minus 1 (share);
     NaN when the account bought nothing in the earlier window."""
-    o = orders[orders["status"] != "cancelled"]
+    kept = orders["status"] != "cancelled"
+    date = orders["order_date"]
     recent_start = as_of - pd.DateOffset(months=months)
     early_start = as_of - pd.DateOffset(months=2 * months)
-    recent = o[(o["order_date"] > recent_start) & (o["order_date"] <= as_of)]
-    early = o[(o["order_date"] > early_start) & (o["order_date"] <= recent_start)]
+    recent = orders.loc[
+        kept & (date > recent_start) & (date <= as_of), ["account_id", "net_amount"]
+    ]
+    early = orders.loc[
+        kept & (date > early_start) & (date <= recent_start), ["account_id", "net_amount"]
+    ]
     r = recent.groupby("account_id")["net_amount"].sum()
     e = early.groupby("account_id")["net_amount"].sum()
     return (r.reindex(e.index, fill_value=0.0) / e.where(e > 0) - 1).rename("growth")

@@ -59,30 +59,33 @@ def customer_types(
     from statsmodels.stats.multitest import multipletests
 
     start = as_of - pd.DateOffset(months=months)
-    o = orders[
+    chosen = (
         (orders["status"] == "completed")
         & (orders["order_date"] > start)
         & (orders["order_date"] <= as_of)
-    ]
+    )
+    o = orders.loc[chosen, ["account_id", "order_id", "net_amount", "order_date"]]
     per_order = o.groupby(["account_id", "order_id"], as_index=False).agg(
         value=("net_amount", "sum"), date=("order_date", "min")
     )
     per_order = per_order[per_order["value"] > 0]
-    per_order["t"] = (per_order["date"] - start).dt.days / 365.25
-    per_order["y"] = np.log(per_order["value"])
-    g = per_order.groupby("account_id")
-    n = g.size()
-    keep = n[n >= min_orders].index
-    p = per_order[per_order["account_id"].isin(keep)]
-    g = p.groupby("account_id")
+    # accounts as integer codes in the order of their ids (grouping by them gives the groups,
+    # and the sums in each, of grouping by the ids; without hashing text every time)
+    account, ids = pd.factorize(per_order["account_id"], sort=True)
+    t = ((per_order["date"] - start).dt.days / 365.25).to_numpy()
+    y = np.log(per_order["value"]).to_numpy()
+    per_order = pd.DataFrame({"account": account, "t": t, "y": y})
+    n = per_order.groupby("account").size()
+    p = per_order[np.bincount(account)[account] >= min_orders]
+    g = p.groupby("account")
     t_mean, y_mean = g["t"].transform("mean"), g["y"].transform("mean")
     dt, dy = p["t"] - t_mean, p["y"] - y_mean
-    sxx = (dt**2).groupby(p["account_id"]).sum()
-    sxy = (dt * dy).groupby(p["account_id"]).sum()
+    sxx = (dt**2).groupby(p["account"]).sum()
+    sxy = (dt * dy).groupby(p["account"]).sum()
     sxx = sxx[sxx > 0]
     slope = sxy.reindex(sxx.index) / sxx
-    fitted = slope.reindex(p["account_id"]).to_numpy() * dt
-    sse = ((dy - fitted) ** 2).groupby(p["account_id"]).sum().reindex(slope.index)
+    fitted = slope.reindex(p["account"]).to_numpy() * dt
+    sse = ((dy - fitted) ** 2).groupby(p["account"]).sum().reindex(slope.index)
     dof = n.reindex(slope.index) - 2
     se = np.sqrt(sse / dof / sxx)
     q = student.ppf(0.975, dof)
@@ -98,6 +101,7 @@ def customer_types(
             "orders": n.reindex(slope.index),
         }
     )
+    out.index = ids.take(out.index.to_numpy(dtype=np.intp)).rename("account_id")
     out["q"] = multipletests(pvalue.to_numpy(), method="fdr_bh")[1] if len(out) else []
     out["growth"] = np.exp(out["slope"]) - 1
     margin = features.set_index("account_id")["margin_rate"]
@@ -128,8 +132,7 @@ def account_types(
     in the window). The trend window needs no comparison period before it, so it may span
     the whole history (other windows take at most a third)."""
     orders = ds["orders"]
-    done = orders[orders["status"] == "completed"]
-    history = history_months(done["order_date"], as_of)
+    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
     window = adapted_window(
         months, history, minimum=MIN_TYPE_MONTHS, what="the customer-type trend", share=1.0
     )
