@@ -119,10 +119,14 @@ def clean_text(values: pd.Series, *, lower: bool) -> pd.Series:
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         # mixed types (Parquet object columns): factorize would merge 1, 1.0 and True
         return _clean_text_each(values, lower)
+    head = values.iloc[:_HEAD]
+    if head.nunique(dropna=True) * 2 < head.notna().sum():
+        return _clean_unique(values, lower)  # values repeat: clean each distinct one once
     dirty = _may_change(values, lower)
     if dirty is not None and not dirty.all():
-        # Text that is already clean (typed exports, ids) is kept as it is: only the cells that
-        # cleaning may change are cleaned (at 100k accounts: 3.6M clean touchpoint ids).
+        # Mostly distinct values (ids): the cells that cleaning cannot change are kept as they
+        # are, only the others are cleaned (at 100k accounts, 3.6M clean touchpoint ids: 0.8 s
+        # instead of 4.7 s; for repeated values cleaning the few distinct ones is faster).
         out = values.to_numpy(dtype=object, copy=True)
         out[values.isna().to_numpy()] = None
         if dirty.any():
@@ -131,6 +135,8 @@ def clean_text(values: pd.Series, *, lower: bool) -> pd.Series:
     return _clean_unique(values, lower)
 
 
+#: Rows looked at to tell repeated values (categories) from mostly distinct ones (ids).
+_HEAD = 10_000
 #: Every character Python's ``str.strip()`` and ``\s`` treat as white space (from Python
 #: itself), as an RE2 class for pyarrow.
 _SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x110000)) if c.isspace())
