@@ -84,8 +84,9 @@ CONTRACT_VERSION = 1
 #: Layout of an entry (manifest fields, file names); bump when it changes.
 ENTRY_FORMAT = 2
 #: A text column whose distinct values number more than this share of its rows is read back
-#: without sharing equal strings (see :func:`_to_pandas`).
-DISTINCT_SHARE = 0.5
+#: without sharing equal strings (see :func:`_to_pandas`): ids, where sharing saves no memory.
+#: Repeated values (lead ids of touchpoints, 5 per lead) keep sharing: one string per value.
+DISTINCT_SHARE = 0.9
 #: Environment variable naming the cache folder.
 DIR_VARIABLE = "B2B_CACHE_DIR"
 #: Environment variable that turns the cache off with ``off`` (also ``0``, ``false``, ``no``).
@@ -321,15 +322,16 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     return final
 
 
-def _distinct_text(table: pa.Table) -> list[str]:
-    """Text columns of ``table`` whose values are mostly distinct (ids): more distinct values
-    than :data:`DISTINCT_SHARE` of the rows (counted in Arrow, once per stored entry)."""
+def _distinct_text(table: pa.Table, head: int = 10_000) -> list[str]:
+    """Text columns of ``table`` whose values are mostly distinct (ids): among the filled cells
+    of the first ``head`` rows, more distinct values than :data:`DISTINCT_SHARE` of them (a
+    sample, so storing costs no hash of every value; it only decides speed, not values)."""
     found = []
     for field in table.schema:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            column = table.column(field.name)
-            distinct = pc.count_distinct(column, mode="only_valid").as_py()
-            if distinct > DISTINCT_SHARE * max(len(column) - column.null_count, 1):
+            sample = table.column(field.name).slice(0, head)
+            distinct = pc.count_distinct(sample, mode="only_valid").as_py()
+            if distinct > DISTINCT_SHARE * (len(sample) - sample.null_count):
                 found.append(field.name)
     return found
 
