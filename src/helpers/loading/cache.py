@@ -43,7 +43,8 @@ Safety
 - Only what Parquet gives back exactly is stored: numbers, booleans, naive ``datetime64[ns]``
   and text columns (``str`` or None) under a range index. A table with anything else (text
   columns holding other objects or NaN, extension dtypes) is not cached: the load works as
-  without the cache. Lock files (``locks/``, empty) and remembered digests (``digests/``, one
+  without the cache. Id-like text columns (``distinct_text`` in the manifest) are read back
+  without Arrow's sharing of equal strings (same values, faster). Lock files (``locks/``, empty) and remembered digests (``digests/``, one
   small file per input file) stay until the folder is removed.
 """
 
