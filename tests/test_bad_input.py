@@ -345,6 +345,26 @@ def test_text_is_trimmed_and_categories_snake_cased_value_by_value():
     ]
 
 
+def test_clean_text_keeps_clean_cells_and_cleans_the_rest_as_value_by_value():
+    from helpers.loading import parse
+
+    cells = [
+        "A1", "already_clean", "x y", "a-b", "a/b", "Upper", " lead", "trail ", "tab\t",
+        "nbsp\u00a0", "\u3000ideo", "\x1cfs", "", "   ", "Ärger", "straße", "ǅ", "İ", "é_ok",
+        "line\n", "mid\x0bdle", "ok.dot", None, float("nan"),
+    ]  # fmt: skip
+    raw = pd.Series(cells, dtype=object, index=range(100, 100 + len(cells)))  # all distinct
+    assert not raw.duplicated().iloc[:-1].any()  # (ids-like: the cell-by-cell test is used)
+    for lower in (True, False):
+        want = parse._clean_unique(raw, lower)  # every distinct value through Python's rules
+        got = clean_text(raw, lower=lower)
+        pd.testing.assert_series_equal(got, want)
+        assert got.tolist() == want.tolist()
+    ids = pd.Series([f"T{i}" for i in range(5)] + [None], dtype=object)
+    assert not parse._may_change(ids, lower=False).any()  # clean ids take the fast path
+    assert parse._may_change(pd.Series([" T1"]), lower=False).all()
+
+
 # --- issue #12: what real exports bring (each message names file, column and lines) -----------
 
 

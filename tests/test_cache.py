@@ -323,3 +323,28 @@ def test_a_dataset_from_the_cache_runs_on_its_sources_engine(tmp_path, root):
     assert all(
         frame.attrs["engine"] == first["orders"].attrs["engine"] for frame in second.tables.values()
     )
+
+
+def test_id_columns_are_read_back_unshared_and_the_frame_is_the_same(tmp_path, root):
+    frame = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", None, "O4"],  # distinct: read without sharing strings
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "status": ["done", "done", None, "done"],  # repeated: shared as before
+            "_source_row": [2, 3, 4, 5],
+        }
+    )
+    frame.attrs = {"file": "orders.csv"}
+    ds = Dataset(
+        tables={"orders": frame},
+        source="s",
+        analysis_date=pd.Timestamp("2025-01-01"),
+        fingerprint="f" * 16,
+    )
+    folder = cache.write_entry(root, "d" * 32, ds)
+    manifest = (folder / "manifest.json").read_text(encoding="utf-8")
+    assert '"distinct_text": [\n    "order_id"\n   ]' in manifest
+    got = cache.read_entry(root, "d" * 32)
+    _assert_same(got, ds)
+    assert list(got["orders"].columns) == list(frame.columns)
+    assert got["orders"]["order_id"].iloc[2] is None

@@ -159,3 +159,26 @@ def test_a_sql_database_by_url_gives_the_duckdb_tables(demo):
     assert_same_table(
         order_gaps(demo["orders"], as_of, engine="sqlite://"), order_gaps(demo["orders"], as_of)
     )
+
+
+def test_memtable_is_made_once_per_frame_and_columns_and_again_after_a_change():
+    frame = pd.DataFrame(
+        {
+            "n": [1.0, 2.0],
+            "s": ["a", None],
+            "d": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+        }
+    )
+    first = engine.memtable(frame, ["n", "s", "d"])
+    assert engine.memtable(frame, ["n", "s", "d"]) is first
+    assert engine.memtable(frame, ["n", "s"]) is not first  # other columns
+    assert engine.memtable(frame.copy(), ["n", "s", "d"]) is not first  # another frame
+    assert engine.memtable(frame[frame["n"] > 1], ["n", "s", "d"]) is not first  # a slice
+    frame["n"] = [5.0, 6.0]  # a replaced column is noticed
+    again = engine.memtable(frame, ["n", "s", "d"])
+    assert again is not first
+    assert engine.to_pandas(again)["n"].tolist() == [5.0, 6.0]
+    frame["d"] = frame["d"] + pd.Timedelta(days=1)
+    assert engine.memtable(frame, ["n", "s", "d"]) is not again
+    engine.forget_memtables()
+    assert engine.memtable(frame, ["n"]) is not engine.memtable(frame.copy(), ["n"])

@@ -77,14 +77,16 @@ def as_table(
 
     Pandas frames become Ibis memtables, handed to the engine through Arrow when the
     expression runs (no copy of the data into Python objects); ``columns`` keeps only those
-    columns of a frame (the hidden ``_source_row`` is dropped). Parquet paths are read by the
+    columns of a frame (the hidden ``_source_row`` is dropped). The same frame and columns give
+    the same memtable (:func:`helpers.engine.memtable`), so the engine receives each frame once:
+    frames must not be changed in place once passed (as for :func:`shared_features`). Parquet paths are read by the
     ``engine`` (None: DuckDB; see :mod:`helpers.engine`).
     """
     if isinstance(source, ibis.Table):
         return source
     if isinstance(source, pd.DataFrame):
         keep = [c for c in (columns or source.columns) if c in source.columns]
-        return ibis.memtable(source[keep])
+        return engines.memtable(source, keep)
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, Sequence) and all(isinstance(s, (str, os.PathLike)) for s in source)
     ):
@@ -318,7 +320,8 @@ def shared_features(
     filtering makes new frames, which get their own tables). A change of shape (rows or
     columns added or dropped) is noticed; values changed in place (``frame[col] = ...`` on an
     existing column, ``.loc[...] = ...``) are not: code that does that after a call must pass
-    a copy or call :func:`clear_shared_features`. A frame that is garbage-collected releases
+    a copy or call :func:`clear_shared_features` (which also forgets the frames' memtables,
+    :func:`as_table`). A frame that is garbage-collected releases
     its tables. At most :data:`MEMO_ENTRIES` tables and about :data:`MEMO_BYTES` are kept,
     least recently used out first. Parquet paths and Ibis tables are not kept (they can
     change behind a path or a connection): they are computed on every call.
@@ -380,8 +383,10 @@ def shared_features_info() -> MemoInfo:
 
 
 def clear_shared_features() -> None:
-    """Forget every table :func:`shared_features` keeps, and reset its counts."""
+    """Forget every table :func:`shared_features` keeps, and reset its counts (and the
+    memtables of :func:`as_table`, :func:`helpers.engine.forget_memtables`)."""
     _memo.clear()
+    engines.forget_memtables()
     _counts.update(hits=0, misses=0)
 
 

@@ -162,7 +162,9 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
     several contract columns is reported once.
     """
     table = TABLES[spec.name]
-    out = frame.copy()
+    # A shallow copy: every change below replaces whole columns (``out[name] = ...``), which
+    # never writes into ``frame``'s arrays, so ``frame`` stays as it was without copying data.
+    out = frame.copy(deep=False)
     out.attrs = frame.attrs
     reported: set[tuple[str, str, int, tuple[str, ...]]] = set()
 

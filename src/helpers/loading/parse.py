@@ -32,6 +32,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers.loading.config import TableSource
 from helpers.validation import Findings, Problem, rows_problem
@@ -117,6 +119,47 @@ def clean_text(values: pd.Series, *, lower: bool) -> pd.Series:
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         # mixed types (Parquet object columns): factorize would merge 1, 1.0 and True
         return _clean_text_each(values, lower)
+    head = values.iloc[:_HEAD]
+    if head.nunique(dropna=True) * 2 < head.notna().sum():
+        return _clean_unique(values, lower)  # values repeat: clean each distinct one once
+    dirty = _may_change(values, lower)
+    if dirty is not None and not dirty.all():
+        # Mostly distinct values (ids): the cells that cleaning cannot change are kept as they
+        # are, only the others are cleaned (at 100k accounts, 3.6M clean touchpoint ids: 0.8 s
+        # instead of 4.7 s; for repeated values cleaning the few distinct ones is faster).
+        out = values.to_numpy(dtype=object, copy=True)
+        out[values.isna().to_numpy()] = None
+        if dirty.any():
+            out[dirty] = _clean_unique(values[dirty], lower).to_numpy()
+        return pd.Series(out, index=values.index, dtype=object)
+    return _clean_unique(values, lower)
+
+
+#: Rows looked at to tell repeated values (categories) from mostly distinct ones (ids).
+_HEAD = 10_000
+#: Every character Python's ``str.strip()`` and ``\s`` treat as white space (from Python
+#: itself), as an RE2 class for pyarrow.
+_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x110000)) if c.isspace())
+#: Cells that cleaning may change: empty, or white space at either end ...
+_DIRTY = rf"^$|^[{_SPACE}]|[{_SPACE}]$"
+#: ... and for lower snake case also upper case letters, white space, hyphens and slashes
+#: anywhere, and any non-ASCII character (Unicode case rules are left to Python).
+_DIRTY_LOWER = rf"{_DIRTY}|[A-Z{_SPACE}\-/]|[^\x00-\x7f]"
+
+
+def _may_change(values: pd.Series, lower: bool) -> np.ndarray | None:
+    """Where :func:`_clean_text_each` may change a text cell (a conservative, vectorised test
+    in pyarrow; missing cells False), or None when the values do not convert to Arrow text."""
+    try:
+        text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    hit = pc.match_substring_regex(text, _DIRTY_LOWER if lower else _DIRTY)
+    return hit.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _clean_unique(values: pd.Series, lower: bool) -> pd.Series:
+    """:func:`clean_text` of all-text ``values``, cleaning each distinct value once."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     clean = np.append(_clean_text_each(pd.Series(uniques, dtype=object), lower).to_numpy(), None)
     return pd.Series(clean[codes], index=values.index, dtype=object)  # code -1 -> the None

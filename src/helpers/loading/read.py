@@ -76,7 +76,7 @@ def read_raw(spec: TableSource, findings: Findings | None = None) -> pd.DataFram
         else:
             # date32 columns as datetime64, not Python date objects
             frame = pq.read_table(path).to_pandas(date_as_object=False)
-            frame = frame.reset_index(drop=True)
+            frame.index = pd.RangeIndex(len(frame))  # as reset_index(drop=True), no copy
             frame[ROW_COLUMN] = frame.index + 1
             frame.attrs.update(file=name, row_word="row")
             if frame.empty:
