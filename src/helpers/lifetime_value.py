@@ -198,7 +198,7 @@ def cox_refit(
             entry_col=entry_column(design),
             initial_point=start,
         )
-        ph = cph.predict_partial_hazard(np.take(covariates, pos, axis=1).T).to_numpy()
+        ph = _partial_hazard(cph, np.take(covariates, pos, axis=1).T)
         surv, where = survival_by_profile(
             cph, _groups(strata, pos), ph, np.zeros(len(pos)), grid, unconditional=True
         )
@@ -209,6 +209,15 @@ def cox_refit(
         return pd.Series(means, index=pd.Index(channels, dtype=object, name="group"), name="mean")
 
     return estimate
+
+
+def _partial_hazard(cph, x: np.ndarray) -> np.ndarray:
+    """lifelines' ``predict_partial_hazard`` of the rows of ``x`` (its covariate columns in the
+    fit's order) without its pandas layer (a Series with a 100k-entry list index per call, the
+    larger part of its time): the same arithmetic, ``exp((x - training mean) . coefficients)``
+    (lifelines divides by a standard deviation of 1 there, an exact no-op), on the same matrix
+    layout, so the same floats (the oracle test of ``cox_refit`` checks it)."""
+    return np.exp(np.dot(x - cph._norm_mean.to_numpy(), cph.params_.to_numpy()))
 
 
 def _strata(x: pd.DataFrame, strata: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
