@@ -33,11 +33,12 @@ if TYPE_CHECKING:
     from helpers.loading import Dataset
 
 #: Cox refits (account resamples) behind the LTV and LTV:CAC intervals. Measured on a loaded
-#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts (50 refits: 15-40 s), and
-#: 1.3-4 s for the Cox refit alone at 100k accounts (plus valuing every account), so 50 refits
-#: at 100k take minutes: lower N_REFITS there (15 keep the channel study near a minute) and
-#: say so. A 95% percentile interval from 50 draws is coarse (its ends are interpolated
-#: between the 1st-2nd and 49th-50th draws): raise it for a final report.
+#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts when first measured, and
+#: at 100k accounts about 0.3 s each (mostly the Cox fit; 15 refits 4-5 s, docs/benchmarks.md;
+#: about 0.85 s each before the per-refit work was hoisted): :func:`refits_for` lowers the count
+#: above 30k accounts and the source sentence says so. A 95% percentile interval from 50 draws
+#: is coarse (its ends are interpolated between the 1st-2nd and 49th-50th draws): raise it for
+#: a final report.
 N_REFITS = 50
 #: Account-refits the default refit count spends in all: 50 refits up to 30,000 accounts,
 #: 15 at 100k (about a minute), never fewer than 10 (:func:`refits_for`).
