@@ -3,6 +3,8 @@ payback months, and where the lifetime values come from."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -16,6 +18,7 @@ from helpers import spend as sp
 from helpers import survival as sv
 from helpers.loading import Dataset
 from helpers.steps import Skipped
+from helpers.survival.cox import cox_fitter, entry_column
 
 AS_OF = pd.Timestamp("2025-01-01")
 
@@ -89,7 +92,8 @@ def test_refit_draws_refit_on_each_resample_within_groups():
     )
     seen = []
 
-    def estimate(sample: pd.DataFrame) -> pd.Series:
+    def estimate(pos: np.ndarray) -> pd.Series:
+        sample = frame.iloc[pos]
         seen.append(sample["g"].value_counts(dropna=False).to_dict())
         return sample.groupby("g")["x"].mean()
 
@@ -343,7 +347,13 @@ def _exponential_ltv(sample: pd.DataFrame) -> pd.Series:
 
 def _ratios(seed: int, n_refits: int = 100, n_accounts: int = 200) -> pd.DataFrame:
     accounts, costs = _company(seed, n_accounts)
-    draws = lv.refit_draws(accounts, _exponential_ltv, by="channel", n_refits=n_refits, seed=seed)
+    draws = lv.refit_draws(
+        accounts,
+        lambda pos: _exponential_ltv(accounts.iloc[pos]),
+        by="channel",
+        n_refits=n_refits,
+        seed=seed,
+    )
     ltv = _exponential_ltv(accounts).to_frame("mean")
     return pb.ltv_cac_ratios(ltv, costs, draws=draws, seed=seed)
 
@@ -476,7 +486,7 @@ def test_cox_refit_values_on_the_point_estimates_basis():
     assert definition.cadence_days == 60 and definition.events >= 20
     model = sv.churn_model(definition, settings.covariates)
     point = sv.ltv_by_channel(definition, model, settings)["mean"]
-    same = lv.cox_refit(definition, model, settings)(definition.features)
+    same = lv.cox_refit(definition, model, settings)(np.arange(len(definition.features)))
     pd.testing.assert_series_equal(same, point, check_names=False, rtol=1e-6)
     draws = lv.refit_draws(
         definition.features,
@@ -488,6 +498,89 @@ def test_cox_refit_values_on_the_point_estimates_basis():
     # the draws centre on the point (the bug put their mean above the point by the ratio of
     # the two cadences on the one-order accounts' margin rates)
     assert ((draws.mean() / point - 1).abs() < 0.05).all()
+
+
+def _cox_refit_by_frame(definition, model, settings):
+    """The refit as it was before the per-refit work was hoisted (the oracle of
+    :func:`lv.cox_refit`): the resampled features frame, its survival rows by label, and
+    :func:`sv.new_customer_ltv` on the resample (with its one-resample bootstrap)."""
+    design = model.cox_design
+
+    def estimate(sample: pd.DataFrame) -> pd.Series:
+        rows = sample.index[sample["in_survival"].to_numpy(bool)]
+        data = design.data.loc[rows].reset_index(drop=True)
+        cph = cox_fitter(model.penalizer).fit(
+            data,
+            "duration_days",
+            "event",
+            strata=list(design.strata) or None,
+            entry_col=entry_column(design),
+            initial_point=model.cox.params_.to_numpy(),
+        )
+        table = sv.new_customer_ltv(
+            sample.reset_index(drop=True),
+            dataclasses.replace(model, cox=cph),
+            definition.as_of,
+            settings.horizon_days,
+            settings.discount_per_year,
+            n_boot=1,
+            seed=settings.seed,
+            cadence_days=definition.cadence_days,
+        )
+        return table["mean"]
+
+    return estimate
+
+
+@pytest.fixture(scope="module")
+def demo_churn(demo):
+    """The demo's churn definition with its rows shuffled and relabelled (labels 7 + 3 x the
+    original, in another order than the positions: a label taken for a position, or a
+    position of the features for one of the design, gives other rows or fails), and an
+    unstratified and a stratified (two strata: tuple keys) Cox model on them."""
+    definition = sv.define_churn(demo, demo.analysis_date)
+    order = np.random.default_rng(5).permutation(len(definition.features))
+    relabel = dict(zip(definition.features.index, 7 + 3 * definition.features.index, strict=True))
+    features = definition.features.iloc[order].rename(index=relabel)
+    definition = dataclasses.replace(
+        definition, features=features, survival=definition.survival.rename(index=relabel)
+    )
+    design = sv.design_matrix(definition.survival)
+    cph, _ = sv.fit_cox(design, penalizer=0.01)
+    # stratified on two covariates (as helpers.survival.remedy_ph does on one): tuple keys
+    two = ["ownership_type", "size_band"]
+    labels = {c: design.levels[c].reindex(design.data.index).to_numpy() for c in two}
+    dummies = [c for c in design.data.columns if c.split("=")[0] in two]
+    strat = dataclasses.replace(
+        design, data=design.data.drop(columns=dummies).assign(**labels), strata=two
+    )
+    strat_cph, _ = sv.fit_cox(strat, penalizer=0.01, strata=two)
+    plain = sv.ChurnModel(design, design, cph, cph, 0.01, pd.Series(), pd.DataFrame(), "", [])
+    stratified = dataclasses.replace(plain, cox_design=strat, cox=strat_cph)
+    return definition, plain, stratified
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_cox_refit_draws_equal_the_refit_of_the_resampled_frame(demo_churn, stratified):
+    """Every draw the same float as refitting and valuing the resampled frame (the design
+    rows, covariate rows, margins, strata and channels taken by position; the discounted
+    lifetime once per profile; no bootstrap): the LTV and LTV:CAC intervals cannot move."""
+    definition, plain, strat = demo_churn
+    model = strat if stratified else plain
+    settings = sv.LtvSettings(n_boot=300, seed=42)
+    frame = definition.features
+    # each path on a copy of the model: lifelines updates the warm start in place, and that
+    # array is the model's own coefficients (``params_.to_numpy()`` is a view), so each refit
+    # starts where the previous one ended (both paths alike) and leaves the model changed
+    old = _cox_refit_by_frame(definition, copy.deepcopy(model), settings)
+    kw = {"by": "acquisition_channel", "n_refits": 3, "seed": 11}
+    want = lv.refit_draws(frame, lambda pos: old(frame.iloc[pos]), **kw)
+    new = lv.cox_refit(definition, copy.deepcopy(model), settings)
+    got = lv.refit_draws(frame, new, **kw)
+    assert want.shape == (3, frame["acquisition_channel"].nunique())
+    assert (want.nunique() == 3).all()  # three different resamples
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.attrs == want.attrs
 
 
 def test_an_interval_that_misses_its_estimate_is_said_not_hidden():

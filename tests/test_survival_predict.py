@@ -119,3 +119,22 @@ def test_cumulative_hazard_equals_the_reference_with_and_without_a_weibull_tail(
         churns.append(int(frame["event"].sum()))
     # the first curve has a Weibull tail, the second too few churns for one (a linear tail)
     assert churns[0] > 50 and churns[1] < 5
+
+
+@pytest.mark.parametrize("strata", [(), ("g", "h")])
+def test_survival_by_profile_is_one_row_per_distinct_stratum_age_and_partial_hazard(strata):
+    """``values[where]`` are the reference's rows, with one value row per distinct (stratum,
+    age, partial hazard): what the LTV refits value once per profile."""
+    cph, x = _model(strata)
+    grid = np.linspace(0, 3 * 365, 61)
+    age = np.where(np.arange(len(x)) % 3 == 0, 30.0, 0.0)
+    ph = cph.predict_partial_hazard(x).to_numpy()
+    keys = x[list(strata)].apply(tuple, axis=1) if strata else pd.Series(0, index=x.index)
+    groups = pd.Series(np.arange(len(x))).groupby(keys.to_numpy()).indices
+    if not strata:
+        groups = {None: np.arange(len(x))}
+    values, where = predict.survival_by_profile(cph, groups, ph, age, grid, unconditional=True)
+    theirs = _reference_conditional_survival(cph, x, age, grid, True)
+    assert np.array_equal(values[where], theirs), "not the same floats"
+    profiles = pd.DataFrame({"k": keys.to_numpy(), "age": age, "ph": ph}).drop_duplicates()
+    assert len(values) == len(profiles) < len(x)

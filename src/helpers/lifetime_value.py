@@ -13,7 +13,6 @@ coefficients, the design and its proportional-hazards remedy kept): :func:`refit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -27,17 +26,19 @@ import pandas as pd
 from helpers import formats, survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
-from helpers.survival.cox import cox_fitter, entry_column
+from helpers.survival.cox import align, cox_fitter, entry_column
+from helpers.survival.predict import survival_by_profile
 
 if TYPE_CHECKING:
     from helpers.loading import Dataset
 
 #: Cox refits (account resamples) behind the LTV and LTV:CAC intervals. Measured on a loaded
-#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts (50 refits: 15-40 s), and
-#: 1.3-4 s for the Cox refit alone at 100k accounts (plus valuing every account), so 50 refits
-#: at 100k take minutes: lower N_REFITS there (15 keep the channel study near a minute) and
-#: say so. A 95% percentile interval from 50 draws is coarse (its ends are interpolated
-#: between the 1st-2nd and 49th-50th draws): raise it for a final report.
+#: 2-core machine: about 0.3-0.8 s each on the demo's 2,900 accounts when first measured, and
+#: at 100k accounts about 0.3 s each (mostly the Cox fit; 15 refits 4-5 s, docs/benchmarks.md;
+#: about 0.85 s each before the per-refit work was hoisted): :func:`refits_for` lowers the count
+#: above 30k accounts and the source sentence says so. A 95% percentile interval from 50 draws
+#: is coarse (its ends are interpolated between the 1st-2nd and 49th-50th draws): raise it for
+#: a final report.
 N_REFITS = 50
 #: Account-refits the default refit count spends in all: 50 refits up to 30,000 accounts,
 #: 15 at 100k (about a minute), never fewer than 10 (:func:`refits_for`).
@@ -111,7 +112,7 @@ def ltv_from_metrics(
 
 def refit_draws(
     frame: pd.DataFrame,
-    estimate: Callable[[pd.DataFrame], pd.Series],
+    estimate: Callable[[np.ndarray], pd.Series],
     *,
     by: str,
     n_refits: int = N_REFITS,
@@ -119,10 +120,12 @@ def refit_draws(
 ) -> pd.DataFrame:
     """``n_refits`` bootstrap draws of ``estimate``: each resamples the rows of ``frame`` with
     replacement within each group of column ``by`` (so every group keeps its size; rows
-    without a group form one group of their own) and calls
-    ``estimate`` on the resample (which refits its model). One row per draw, one column per
-    entry of the estimate's Series; a draw whose fit fails (raises ``ConvergenceError``) is
-    left out and counted in ``attrs['failed']``."""
+    without a group form one group of their own) and calls ``estimate`` with the resample's
+    row *positions* in ``frame`` (the groups one after the other, in sorted order; the
+    estimate refits its model on ``frame.iloc[positions]``, or on anything it precomputed per
+    row of ``frame``, indexed by position). One row per draw, one column per entry of the
+    estimate's Series; a draw whose fit fails (raises ``ConvergenceError``) is left out and
+    counted in ``attrs['failed']``."""
     from lifelines.exceptions import ConvergenceError
 
     rng = np.random.default_rng(seed)
@@ -131,7 +134,7 @@ def refit_draws(
     for _ in range(n_refits):
         pos = np.concatenate([rng.choice(ix, size=len(ix), replace=True) for ix in groups])
         try:
-            rows.append(estimate(frame.iloc[pos]))
+            rows.append(estimate(pos))
         except ConvergenceError:
             failed += 1
     out = pd.DataFrame(rows).reset_index(drop=True)
@@ -141,21 +144,53 @@ def refit_draws(
 
 def cox_refit(
     definition: survival.ChurnDefinition, model: survival.ChurnModel, settings: survival.LtvSettings
-) -> Callable[[pd.DataFrame], pd.Series]:
-    """The estimate behind :func:`refit_draws` for the churn model: given resampled rows of
-    ``definition.features`` (original index labels), refit the Cox model on their survival
-    rows (same design and strata, the original penalizer, warm-started at the original
+) -> Callable[[np.ndarray], pd.Series]:
+    """The estimate behind :func:`refit_draws` for the churn model: given the positions of
+    resampled rows of ``definition.features``, refit the Cox model on their survival rows
+    (same design and strata, the original penalizer, warm-started at the original
     coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel,
     valued on the point estimate's basis (:func:`helpers.survival.ltv_by_channel`: the same
     horizon, discount and the company's order cadence ``definition.cadence_days``, which sets
     each account's margin per day; the default 30 days valued every draw higher than the
-    point whenever the cadence was longer, so the point could fall below its own interval)."""
+    point whenever the cadence was longer, so the point could fall below its own interval).
+
+    The same floats as calling :func:`~helpers.survival.new_customer_ltv` on
+    ``definition.features.iloc[positions]`` with the refitted model (an oracle test keeps that
+    path), with the work that does not depend on the refit done once: each account's margin per
+    day (:func:`~helpers.survival.with_rates`), design row, covariate row
+    (:func:`~helpers.survival.cox.align`), stratum and channel, indexed by position per refit.
+    Each refit computes the partial hazards of the resample's covariate rows (the same matrix,
+    row order and memory layout lifelines builds from the aligned frame, so the same BLAS
+    product), and the discounted lifetime once per distinct (stratum, partial hazard)
+    (:func:`~helpers.survival.predict.survival_by_profile`: a row's value depends on nothing
+    else at acquisition). The bootstrap of ``new_customer_ltv`` is skipped: its interval is
+    not used and its random numbers come from a generator of its own (seeded by
+    ``settings.seed``) that nothing else draws from.
+
+    Kept as it was (the draws must not move): lifelines updates ``initial_point`` in place, and
+    ``start`` is a view of ``model.cox.params_``, so each refit starts where the previous one
+    ended and the point model's coefficients are left overwritten after the refits.
+    """
     design = model.cox_design
     start = model.cox.params_.to_numpy()
+    features = definition.features
+    # per row of features: its design row (-1 outside the survival rows), margin per day,
+    # covariate row (columns by name), stratum and channel (codes in groupby's sorted order)
+    in_survival = features["in_survival"].to_numpy(bool)
+    design_row = design.data.index.get_indexer(features.index)
+    margin = survival.with_rates(features, definition.cadence_days)["margin_per_day"].to_numpy()
+    x = align(features, design)
+    # lifelines' product on the matrix it builds from an aligned frame: (rows, covariates) in
+    # column-major order (a DataFrame's values), columns in the fit's order; kept transposed
+    # so that a resample's columns are one contiguous take
+    covariates = np.ascontiguousarray(x[model.cox.params_.index].to_numpy(float).T)
+    strata = _strata(x, design.strata)
+    channel, channels = pd.factorize(features["acquisition_channel"], sort=True)
+    grid = np.linspace(0, settings.horizon_days, 61)
 
-    def estimate(sample: pd.DataFrame) -> pd.Series:
-        rows = sample.index[sample["in_survival"].to_numpy(bool)]
-        data = design.data.loc[rows].reset_index(drop=True)
+    def estimate(pos: np.ndarray) -> pd.Series:
+        rows = design_row[pos[in_survival[pos]]]
+        data = design.data.take(rows).reset_index(drop=True)
         cph = cox_fitter(model.penalizer).fit(
             data,
             "duration_days",
@@ -164,20 +199,45 @@ def cox_refit(
             entry_col=entry_column(design),
             initial_point=start,
         )
-        refit = dataclasses.replace(model, cox=cph)
-        table = survival.new_customer_ltv(
-            sample.reset_index(drop=True),
-            refit,
-            definition.as_of,
-            settings.horizon_days,
-            settings.discount_per_year,
-            n_boot=1,
-            seed=settings.seed,
-            cadence_days=definition.cadence_days,
+        ph = _partial_hazard(cph, np.take(covariates, pos, axis=1).T)
+        surv, where = survival_by_profile(
+            cph, _groups(strata, pos), ph, np.zeros(len(pos)), grid, unconditional=True
         )
-        return table["mean"]
+        rmst = survival.discounted_lifetime(surv, grid, settings.discount_per_year)
+        values = rmst[where] * margin[pos]
+        codes = channel[pos]
+        means = [float(values[codes == c].mean()) for c in range(len(channels))]
+        return pd.Series(means, index=pd.Index(channels, dtype=object, name="group"), name="mean")
 
     return estimate
+
+
+def _partial_hazard(cph, x: np.ndarray) -> np.ndarray:
+    """lifelines' ``predict_partial_hazard`` of the rows of ``x`` (its covariate columns in the
+    fit's order) without its pandas layer (a Series with a 100k-entry list index per call, the
+    larger part of its time): the same arithmetic, ``exp((x - training mean) . coefficients)``
+    (lifelines divides by a standard deviation of 1 there, an exact no-op), on the same matrix
+    layout, so the same floats (the oracle test of ``cox_refit`` checks it)."""
+    return np.exp(np.dot(x - cph._norm_mean.to_numpy(), cph.params_.to_numpy()))
+
+
+def _strata(x: pd.DataFrame, strata: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's stratum as a code into the stratum keys of a stratified model (a label, or a
+    tuple of labels for several strata: :func:`helpers.survival.predict.conditional_survival`'s
+    keys); None without strata."""
+    if not strata:
+        return None
+    keys = x[strata].apply(tuple, axis=1) if len(strata) > 1 else x[strata[0]]
+    codes, uniques = pd.factorize(keys.to_numpy())
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _groups(strata: tuple[np.ndarray, np.ndarray] | None, pos: np.ndarray) -> dict:
+    """The resample's rows (positions in ``pos``) per stratum key ({None: all} without)."""
+    if strata is None:
+        return {None: np.arange(len(pos))}
+    codes = strata[0][pos]
+    return {strata[1][c]: np.flatnonzero(codes == c) for c in np.unique(codes)}
 
 
 @step("Lifetime value by channel")

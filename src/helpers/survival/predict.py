@@ -114,21 +114,42 @@ def _on_a_shared_grid(
     unconditional: bool,
 ) -> np.ndarray:
     """:func:`conditional_survival` when every row looks ``grid`` ahead: each distinct (age,
-    partial hazard) pair of a stratum is computed once and copied to its rows (many rows share
-    one: every account at age 0 when valued at acquisition, one partial hazard per profile).
-    Each value is the same arithmetic on the same numbers as row by row, so the same float."""
-    out = np.empty((len(age), len(grid)))
+    partial hazard) pair of a stratum is computed once and copied to its rows
+    (:func:`survival_by_profile`)."""
+    values, where = survival_by_profile(cph, groups, ph, age, grid, unconditional)
+    return np.take(values, where, axis=0)
+
+
+def survival_by_profile(
+    cph: CoxPHFitter,
+    groups: dict,
+    ph: np.ndarray,
+    age: np.ndarray,
+    grid: np.ndarray,
+    unconditional: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(T > age + grid | T > age) (or P(T > age + grid) when ``unconditional``) once per
+    distinct (stratum, age, partial hazard) profile: ``values`` (profiles x grid) and ``where``,
+    each row's profile (row i's survival is ``values[where[i]]``).
+
+    ``groups`` maps each stratum key (None without strata) to its rows' positions, ``ph`` is
+    each row's partial hazard, ``age`` its age (days). Many rows share a profile: every account
+    at age 0 when valued at acquisition, one partial hazard per covariate profile. Each value is
+    the same arithmetic on the same numbers as row by row (elementwise), so the same float;
+    anything computed per row from a row's survival alone (a discounted lifetime) can be
+    computed once per profile too.
+    """
+    parts, where, start = [], np.empty(len(age), dtype=np.intp), 0
     for key, rows in groups.items():
         cumhaz = cumulative_hazard(cph, key)
-        first, where = _distinct_pairs(age[rows], ph[rows])
+        first, local = _distinct_pairs(age[rows], ph[rows])
         u_age, u_ph = age[rows][first], ph[rows][first]
         base = 0.0 if unconditional else cumhaz(u_age)[:, None]
-        values = _survival(cumhaz(u_age[:, None] + grid[None, :]) - base, u_ph[:, None])
-        if len(groups) == 1:
-            np.take(values, where, axis=0, out=out)
-        else:
-            out[rows] = values[where]
-    return out
+        parts.append(_survival(cumhaz(u_age[:, None] + grid[None, :]) - base, u_ph[:, None]))
+        where[rows] = local + start
+        start += len(first)
+    values = parts[0] if len(parts) == 1 else np.concatenate(parts or [np.empty((0, len(grid)))])
+    return values, where
 
 
 def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
