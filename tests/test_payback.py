@@ -515,7 +515,7 @@ def _cox_refit_by_frame(definition, model, settings):
             "event",
             strata=list(design.strata) or None,
             entry_col=entry_column(design),
-            initial_point=model.cox.params_.to_numpy(),
+            initial_point=(model.cox.params_ * model.cox._norm_std).to_numpy(),
         )
         table = sv.new_customer_ltv(
             sample.reset_index(drop=True),
@@ -569,14 +569,15 @@ def test_cox_refit_draws_equal_the_refit_of_the_resampled_frame(demo_churn, stra
     model = strat if stratified else plain
     settings = sv.LtvSettings(n_boot=300, seed=42)
     frame = definition.features
-    # each path on a copy of the model: lifelines updates the warm start in place, and that
-    # array is the model's own coefficients (``params_.to_numpy()`` is a view), so each refit
-    # starts where the previous one ended (both paths alike) and leaves the model changed
     old = _cox_refit_by_frame(definition, copy.deepcopy(model), settings)
     kw = {"by": "acquisition_channel", "n_refits": 3, "seed": 11}
     want = lv.refit_draws(frame, lambda pos: old(frame.iloc[pos]), **kw)
-    new = lv.cox_refit(definition, copy.deepcopy(model), settings)
+    mine = copy.deepcopy(model)
+    before = mine.cox.params_.copy()
+    new = lv.cox_refit(definition, mine, settings)
     got = lv.refit_draws(frame, new, **kw)
+    # lifelines moves its warm start in place: the point model's coefficients stay untouched
+    pd.testing.assert_series_equal(mine.cox.params_, before, check_exact=True)
     assert want.shape == (3, frame["acquisition_channel"].nunique())
     assert (want.nunique() == 3).all()  # three different resamples
     pd.testing.assert_frame_equal(got, want, check_exact=True)

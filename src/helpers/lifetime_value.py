@@ -6,7 +6,7 @@ one place the channel study gets it from (a churn run's metrics when they descri
 data and definition, otherwise fitted here). Money in the data's currency.
 
 Interval (95%): the accounts are resampled within each channel and the Cox model is *refitted*
-on every resample (:data:`N_REFITS` refits, the original penalizer, warm-started at the original
+on every resample (:data:`N_REFITS` refits, the original penalizer, each warm-started at the original
 coefficients, the design and its proportional-hazards remedy kept): :func:`refit_draws` with
 :func:`cox_refit`. The draws also feed the LTV:CAC interval of :mod:`helpers.payback`.
 """
@@ -147,7 +147,7 @@ def cox_refit(
 ) -> Callable[[np.ndarray], pd.Series]:
     """The estimate behind :func:`refit_draws` for the churn model: given the positions of
     resampled rows of ``definition.features``, refit the Cox model on their survival rows
-    (same design and strata, the original penalizer, warm-started at the original
+    (same design and strata, the original penalizer, each warm-started at the original
     coefficients) and return :func:`helpers.survival.new_customer_ltv`'s mean per channel,
     valued on the point estimate's basis (:func:`helpers.survival.ltv_by_channel`: the same
     horizon, discount and the company's order cadence ``definition.cadence_days``, which sets
@@ -167,12 +167,16 @@ def cox_refit(
     not used and its random numbers come from a generator of its own (seeded by
     ``settings.seed``) that nothing else draws from.
 
-    Kept as it was (the draws must not move): lifelines updates ``initial_point`` in place, and
-    ``start`` is a view of ``model.cox.params_``, so each refit starts where the previous one
-    ended and the point model's coefficients are left overwritten after the refits.
+    Every refit starts from its own copy of the point model's coefficients on the scale
+    lifelines' Newton-Raphson works in (covariates divided by their standard deviation:
+    ``params_ * _norm_std``). Before, one shared array, a view of ``model.cox.params_`` on the
+    reported scale, was the start of every refit: lifelines moves ``initial_point`` in place,
+    so each refit started where the previous one ended (draws depending on the refit order)
+    and the point model's coefficients were left overwritten; starting every refit on the
+    reported scale instead left 3 of the demo's 50 refits unconverged.
     """
     design = model.cox_design
-    start = model.cox.params_.to_numpy()
+    start = (model.cox.params_ * model.cox._norm_std).to_numpy()
     features = definition.features
     # per row of features: its design row (-1 outside the survival rows), margin per day,
     # covariate row (columns by name), stratum and channel (codes in groupby's sorted order)
@@ -197,7 +201,7 @@ def cox_refit(
             "event",
             strata=list(design.strata) or None,
             entry_col=entry_column(design),
-            initial_point=start,
+            initial_point=start.copy(),
         )
         ph = _partial_hazard(cph, np.take(covariates, pos, axis=1).T)
         surv, where = survival_by_profile(
