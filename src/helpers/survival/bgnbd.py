@@ -41,6 +41,7 @@ from scipy import stats
 from helpers import engine as engines
 from helpers.features import as_day, as_table
 from helpers.steps import Skipped, step
+from helpers.survival.bgnbd_map import fit_map
 
 #: Fewer repeat buyers than this: the BG/NBD and Gamma-Gamma fits are skipped.
 MIN_REPEAT_BUYERS = 20
@@ -162,21 +163,30 @@ def _models() -> tuple[type, type]:
                     a = pm.Deterministic("a", phi * kappa)
                     b = pm.Deterministic("b", (1.0 - phi) * kappa)
                 r = config["r"].create_variable("r")
-                observed = np.stack((data["recency"], data["frequency"]), axis=1)
+                columns = self.data_columns(data)
                 BetaGeoNBD(
                     name="recency_frequency",
                     a=a,
                     b=b,
                     r=r,
                     alpha=alpha,
-                    T=pm.Data("T", data["T"].to_numpy(dtype=float), dims="customer_id"),
+                    T=pm.Data("T", columns["T"], dims="customer_id"),
                     observed=pm.Data(
                         "recency_frequency_data",
-                        observed.astype(float),
+                        columns["recency_frequency_data"],
                         dims=("customer_id", "obs_var"),
                     ),
                     dims=("customer_id", "obs_var"),
                 )
+
+        @staticmethod
+        def data_columns(data: pd.DataFrame) -> dict[str, np.ndarray]:
+            """The values of the ``pm.Data`` of ``build_model`` for ``data``."""
+            observed = np.stack((data["recency"], data["frequency"]), axis=1)
+            return {
+                "T": data["T"].to_numpy(dtype=float),
+                "recency_frequency_data": observed.astype(float),
+            }
 
     class GammaGamma(clv.GammaGammaModel):
         def build_model(self, data: pd.DataFrame | None = None) -> None:
@@ -189,8 +199,9 @@ def _models() -> tuple[type, type]:
                 p = config["p"].create_variable("p")
                 q = config["q"].create_variable("q")
                 v = config["v"].create_variable("v")
-                z = pm.Data("monetary_value", data["monetary_value"].to_numpy(dtype=float))
-                x = pm.Data("frequency", data["frequency"].to_numpy(dtype=float))
+                columns = self.data_columns(data)
+                z = pm.Data("monetary_value", columns["monetary_value"])
+                x = pm.Data("frequency", columns["frequency"])
                 # Eq. 1a of Fader, Hardie & Lee (2005b), as pymc-marketing writes it
                 pm.Potential(
                     "likelihood",
@@ -202,6 +213,14 @@ def _models() -> tuple[type, type]:
                     + (p * x) * pt.log(x)
                     - (p * x + q) * pt.log(x * z + v),
                 )
+
+        @staticmethod
+        def data_columns(data: pd.DataFrame) -> dict[str, np.ndarray]:
+            """The values of the ``pm.Data`` of ``build_model`` for ``data``."""
+            return {
+                "monetary_value": data["monetary_value"].to_numpy(dtype=float),
+                "frequency": data["frequency"].to_numpy(dtype=float),
+            }
 
     return BetaGeo, GammaGamma
 
@@ -236,22 +255,25 @@ def fit_beta_geo(summary: pd.DataFrame, priors: str = "flat"):
     ``frequency``, ``recency``, ``T``; periods). ``priors="flat"`` (HalfFlat on r, α, a, b)
     gives the maximum-likelihood fit; ``"default"`` pymc-marketing's weakly informative priors.
     The first fit on a machine compiles the model (tens of seconds); later fits, whatever the
-    data, reuse the compiled code (see :func:`_models`)."""
+    data, reuse the compiled code (see :func:`_models`), and later fits in the same process
+    reuse the compiled functions too (:func:`.bgnbd_map.fit_map`: ``fit(method="map")``'s
+    optimum, without rebuilding and recompiling the functions for each data set)."""
     BetaGeoModel = _models()[0]
     data = summary[["customer_id", "frequency", "recency", "T"]]
     model = BetaGeoModel(model_config=_priors(PARAMS, priors))
-    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
+    _quiet(lambda: fit_map(model, data, f"beta_geo:{priors}"))
     return model
 
 
 def fit_gamma_gamma(summary: pd.DataFrame, priors: str = "flat"):
     """A pymc-marketing ``GammaGammaModel`` fitted by MAP on the repeat buyers of ``summary``
-    (``frequency`` > 0 and positive ``monetary_value``)."""
+    (``frequency`` > 0 and positive ``monetary_value``), as ``fit(method="map")`` fits it
+    (:func:`.bgnbd_map.fit_map`)."""
     GammaGammaModel = _models()[1]
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     data = repeat[["customer_id", "frequency", "monetary_value"]]
     model = GammaGammaModel(model_config=_priors(SPEND_PARAMS, priors))
-    _quiet(lambda: model.fit(data=data, method="map", progressbar=False))
+    _quiet(lambda: fit_map(model, data, f"gamma_gamma:{priors}"))
     return model
 
 
