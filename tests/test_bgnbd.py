@@ -153,6 +153,25 @@ def test_rfm_summary_with_a_holdout_counts_later_purchase_days():
     assert s.loc["A", "holdout_frequency"] == 2 and s.loc["B", "holdout_frequency"] == 0
 
 
+def test_purchase_days_are_computed_once_for_the_same_frame(monkeypatch):
+    orders = _orders(
+        [("A", "2025-01-01", 100.0, "completed"), ("A", "2025-01-15", 50.0, "completed")]
+    )
+    calls = []
+    compute = bgnbd._purchase_days
+    monkeypatch.setattr(bgnbd, "_purchase_days", lambda *a: calls.append(1) or compute(*a))
+    first = bgnbd.purchase_days(orders, "2025-02-01")
+    first.loc[0, "spend"] = -1.0  # a copy is handed out: the kept table is untouched
+    again = bgnbd.purchase_days(orders, "2025-02-01")
+    assert len(calls) == 1 and again["spend"].tolist() == [100.0, 50.0]
+    bgnbd.purchase_days(orders, "2025-01-10")  # another day
+    grown = pd.concat([orders, _orders([("B", "2025-01-02", 5.0, "completed")])])
+    assert len(bgnbd.purchase_days(grown, "2025-02-01")) == 3  # another frame
+    assert len(calls) == 3
+    del orders, grown
+    assert bgnbd._last_days == {}  # released with its frame
+
+
 # ---- the steps on the demo data --------------------------------------------------------------
 
 
