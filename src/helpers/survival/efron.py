@@ -50,13 +50,14 @@ proportional-hazards test) come from :mod:`helpers.survival.schoenfeld`, also li
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter as _LifelinesCoxPHFitter
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParametricPHFitter
-from lifelines.utils import CensoringType, _get_index, make_simpliest_hashable, normalize
+from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
 
 from helpers.survival.concordance import cox_score_concordance, cox_training_concordance
@@ -213,8 +214,16 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
             values = np.empty((len(X), len(names)), order="F")
             for j, name in enumerate(names):  # one column at a time: no frame copy, no merge
                 values[:, j] = X[name].to_numpy(dtype=float)
-            values = normalize(values, self._norm_mean.values, 1)
-            return pd.Series(np.dot(values, self.params_), index=_get_index(X))
+            values -= self._norm_mean.to_numpy()  # lifelines' normalize(X, mean, 1), in place
+            if X.index.is_unique:  # lifelines' labels (it lists them; the same Index)
+                index = X.index
+            else:
+                index = pd.RangeIndex(len(X))
+                warnings.warn(  # lifelines' numbering and warning (lifelines.utils._get_index)
+                    "DataFrame Index is not unique, defaulting to incrementing index instead.",
+                    stacklevel=2,
+                )
+            return pd.Series(np.dot(values, self.params_), index=index)
         return super().predict_log_partial_hazard(X)
 
     def score(self, df: pd.DataFrame, scoring_method: str = "log_likelihood") -> float:
