@@ -21,13 +21,11 @@ Wall seconds (median of ``--repeats``) and CPU seconds of this process.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import pickle
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +33,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from _steps import module_at, parquet_source  # noqa: E402
 
 MODULES = {
     "payback": "src/helpers/payback.py",
@@ -45,20 +45,7 @@ MODULES = {
 
 def baseline_module(name: str, rev: str):
     """The module at ``MODULES[name]`` as it stood at git revision ``rev``."""
-    text = subprocess.run(
-        ["git", "show", f"{rev}:{MODULES[name]}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / f"baseline_{name}.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"baseline_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return module_at(rev, MODULES[name])
 
 
 def prepare(folder: Path) -> dict:
@@ -72,13 +59,7 @@ def prepare(folder: Path) -> dict:
     from helpers.survival.definition import age_days
     from helpers.survival.prechurn import with_rates
 
-    source = folder / "source.yaml"
-    tables = "".join(
-        f"  {t}: {{file: {folder / t}.parquet}}\n"
-        for t in ("accounts", "orders", "leads", "touchpoints", "channel_spend")
-    )
-    source.write_text(f"analysis_date: '2025-12-31'\ncurrency: EUR\ntables:\n{tables}")
-    ds = load_dataset(source, cache=False)
+    ds = load_dataset(parquet_source(folder, folder / "source.yaml"), cache=False)
     as_of = ds.analysis_date
     costs = channels.volume_and_cost(
         leads=ds.tables["leads"], spend=ds.tables["channel_spend"], as_of=as_of

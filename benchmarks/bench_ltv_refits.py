@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,23 +32,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _steps import module_at, parquet_source  # noqa: E402
+
 
 def baseline_module(rev: str):
     """``helpers/lifetime_value.py`` as it stood at git revision ``rev``."""
-    text = subprocess.run(
-        ["git", "show", f"{rev}:src/helpers/lifetime_value.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "baseline_lifetime_value.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("baseline_lifetime_value", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return module_at(rev, "src/helpers/lifetime_value.py")
 
 
 def prepare(folder: Path) -> tuple:
@@ -62,13 +49,7 @@ def prepare(folder: Path) -> tuple:
     from helpers import survival
     from helpers.loading import load_dataset
 
-    source = folder / "source.yaml"
-    tables = "".join(
-        f"  {t}: {{file: {folder / t}.parquet}}\n"
-        for t in ("accounts", "orders", "leads", "touchpoints", "channel_spend")
-    )
-    source.write_text(f"analysis_date: '2025-12-31'\ncurrency: EUR\ntables:\n{tables}")
-    ds = load_dataset(source, cache=False)
+    ds = load_dataset(parquet_source(folder, folder / "source.yaml"), cache=False)
     settings = survival.LtvSettings()
     definition = survival.define_churn(ds, ds.analysis_date, settings.threshold_days)
     model = survival.churn_model(definition, settings.covariates, settings.references, 42)

@@ -44,8 +44,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from helpers.demo import ALL_TABLES, AS_OF, DEFAULT_SEED  # noqa: E402
-from helpers.formats import DEMO_CURRENCY  # noqa: E402
+from _steps import parquet_source  # noqa: E402
+
+from helpers.demo import ALL_TABLES, DEFAULT_SEED  # noqa: E402
 
 BENCH_DIR = ROOT / "data" / "bench"
 
@@ -63,14 +64,6 @@ def company(n_accounts: int, seed: int) -> tuple[Path, float | None]:
         check=True,
     )
     return folder, time.perf_counter() - start
-
-
-def source_yaml(folder: Path, out: Path) -> Path:
-    """A source YAML naming the Parquet tables of a generated folder (the demo's settings)."""
-    tables = {t: {"file": str(folder / f"{t}.parquet")} for t in ALL_TABLES}
-    spec = {"analysis_date": str(AS_OF), "currency": DEMO_CURRENCY, "tables": tables}
-    out.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return out
 
 
 def batch_yaml(source: Path, name: str, out: Path) -> Path:
@@ -196,7 +189,7 @@ def main() -> None:
         tmp = Path(tmp)
         results = {}
         for label, data in (("demo", ROOT / "data" / "demo"), ("company", folder)):
-            source = source_yaml(data, tmp / f"{label}-source.yaml")
+            source = parquet_source(data, tmp / f"{label}-source.yaml")
             batch = batch_yaml(source, f"scale-{label}", tmp / f"{label}-batch.yaml")
             caps = (args.cap_gb, cap_seconds) if label == "company" else (None, None)
             results[label] = run(batch, args.jobs, tmp / "reports", tmp / f"cache-{label}", *caps)

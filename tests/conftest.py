@@ -78,3 +78,27 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.slow)
     rank = {path: i for i, path in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+#: The CDNOW sample of Fader, Hardie & Lee (2005): one row per customer of the 39-week
+#: calibration period (repeat purchases ``x``, recency ``t_x``, age ``T`` in weeks, mean spend).
+CDNOW = (
+    Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+)
+
+
+@pytest.fixture(scope="session")
+def cdnow():
+    """The CDNOW summary with pymc-marketing's column names (BG/NBD and Gamma-Gamma tests)."""
+    import pandas as pd
+
+    d = pd.read_csv(CDNOW)
+    return pd.DataFrame(
+        {
+            "customer_id": d["ID"],
+            "frequency": d["x"],
+            "recency": d["t_x"],
+            "T": d["T"],
+            "monetary_value": d["zbar"],
+        }
+    )

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,29 +15,11 @@ from helpers.schemas import ChurnMetrics, from_json
 from helpers.steps import Skipped
 from helpers.survival import bgnbd, bgnbd_checks
 
-CDNOW = (
-    Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
-)
-
 # Fader, Hardie & Lee (2005), maximum likelihood on the CDNOW sample (39-week calibration)
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 
 # ---- the CDNOW reference ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    d = pd.read_csv(CDNOW)
-    return pd.DataFrame(
-        {
-            "customer_id": d["ID"],
-            "frequency": d["x"],
-            "recency": d["t_x"],
-            "T": d["T"],
-            "monetary_value": d["zbar"],
-        }
-    )
 
 
 @pytest.fixture(scope="module")

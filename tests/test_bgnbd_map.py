@@ -4,31 +4,10 @@ set."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from helpers.survival import bgnbd, bgnbd_map
-
-CDNOW = (
-    Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
-)
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    d = pd.read_csv(CDNOW)
-    return pd.DataFrame(
-        {
-            "customer_id": d["ID"],
-            "frequency": d["x"],
-            "recency": d["t_x"],
-            "T": d["T"],
-            "monetary_value": d["zbar"],
-        }
-    )
 
 
 def _library_fit(cls, names, data: pd.DataFrame):
