@@ -85,6 +85,8 @@ lab: $(STAMP) $(DEMO) ## Start JupyterLab on the project's kernel (as root too, 
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 bench: $(STAMP) $(DEMO) ## Run every benchmark (minutes each); figures go to docs/benchmarks.md
+	# the peers and probes the benchmarks use (lifetimes, psutil): the `bench` extra
+	($(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[bench]') || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_features.py
 	$(PY) benchmarks/bench_features_sql.py
 	$(PY) benchmarks/bench_batch.py
