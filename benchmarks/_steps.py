@@ -193,3 +193,20 @@ def module_at(rev: str, path: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def generated_company(folder: Path, n_accounts: int, seed: int | None = None) -> float | None:
+    """Make sure ``folder`` holds a company of ``n_accounts`` written by ``python -m
+    helpers.demo`` (in its own process; ``seed`` None: the generator's default): the seconds
+    the generation took, or None when the folder was already complete (``.complete``, which the
+    generator writes last)."""
+    if (folder / ".complete").exists():
+        return None
+    start = time.perf_counter()
+    size = ["--accounts", str(n_accounts), *([] if seed is None else ["--seed", str(seed)])]
+    subprocess.run(
+        [sys.executable, "-m", "helpers.demo", "--out", str(folder), *size],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        check=True,
+    )
+    return time.perf_counter() - start

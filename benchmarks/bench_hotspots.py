@@ -21,10 +21,8 @@ Wall seconds (median of ``--repeats``) and CPU seconds of this process.
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from _steps import module_at, parquet_source  # noqa: E402
+from _steps import generated_company, module_at, parquet_source  # noqa: E402
 
 MODULES = {
     "payback": "src/helpers/payback.py",
@@ -104,12 +102,7 @@ def main() -> None:
     from helpers import payback
     from helpers.survival import accuracy, predict
 
-    if not (args.data / "accounts.parquet").exists():
-        subprocess.run(
-            [sys.executable, "-m", "helpers.demo", "--out", str(args.data), "--accounts", "100000"],
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        )
+    generated_company(args.data, 100_000)
     d = prepare(args.data)
     old = {name: baseline_module(name, args.baseline) for name in MODULES}
     grid = np.linspace(0, 3 * 365, 61)

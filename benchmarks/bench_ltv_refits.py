@@ -21,7 +21,6 @@ import argparse
 import copy
 import os
 import pickle
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from _steps import module_at, parquet_source  # noqa: E402
+from _steps import generated_company, module_at, parquet_source  # noqa: E402
 
 
 def baseline_module(rev: str):
@@ -76,12 +75,7 @@ def main() -> None:
     from helpers import lifetime_value as lv
     from helpers.survival.cox import cox_fitter, entry_column
 
-    if not (args.data / "accounts.parquet").exists():
-        subprocess.run(
-            [sys.executable, "-m", "helpers.demo", "--out", str(args.data), "--accounts", "100000"],
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        )
+    generated_company(args.data, 100_000)
     definition, model, settings = prepare(args.data)
     old = baseline_module(args.baseline)
     frame = definition.features

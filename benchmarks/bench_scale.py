@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from _steps import parquet_source  # noqa: E402
+from _steps import generated_company, parquet_source  # noqa: E402
 
 from helpers.demo import ALL_TABLES, DEFAULT_SEED  # noqa: E402
 
@@ -54,16 +53,7 @@ BENCH_DIR = ROOT / "data" / "bench"
 def company(n_accounts: int, seed: int) -> tuple[Path, float | None]:
     """The generated company's folder and the seconds its generation took (None: reused)."""
     folder = BENCH_DIR / f"company-{n_accounts}-seed{seed}"
-    if (folder / ".complete").exists():
-        return folder, None
-    start = time.perf_counter()
-    size = ["--accounts", str(n_accounts), "--seed", str(seed)]
-    subprocess.run(
-        [sys.executable, "-m", "helpers.demo", "--out", str(folder), *size],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        check=True,
-    )
-    return folder, time.perf_counter() - start
+    return folder, generated_company(folder, n_accounts, seed)
 
 
 def batch_yaml(source: Path, name: str, out: Path) -> Path:
