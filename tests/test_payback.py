@@ -14,6 +14,7 @@ import pytest
 from helpers import channels as ch
 from helpers import lifetime_value as lv
 from helpers import payback as pb
+from helpers import payback_period as pp
 from helpers import spend as sp
 from helpers import survival as sv
 from helpers.loading import Dataset
@@ -709,9 +710,9 @@ def test_block_draws_are_the_successive_draws():
         assert one.bit_generator.state == many.bit_generator.state
 
 
-@pytest.mark.parametrize(("block_bytes", "seed"), [(pb.BLOCK_BYTES, 1), (8 * 61 * 7, 2)])
+@pytest.mark.parametrize(("block_bytes", "seed"), [(pp.BLOCK_BYTES, 1), (8 * 61 * 7, 2)])
 def test_payback_interval_equals_the_per_draw_reference(monkeypatch, block_bytes, seed):
-    monkeypatch.setattr(pb, "BLOCK_BYTES", block_bytes)  # small: several blocks per channel
+    monkeypatch.setattr(pp, "BLOCK_BYTES", block_bytes)  # small: several blocks per channel
     orders, accounts, costs = _paying_company(seed)
     for c in (costs, costs[["paid", "cac"]]):  # with and without the won-count draws
         ours = pb.payback_interval(orders, accounts, c, AS_OF, n_draws=150, seed=seed)
@@ -728,8 +729,8 @@ def test_payback_draws_on_exact_ties_with_the_cac():
     margin = rng.integers(0, 3, (25, 12)) * 10.0
     age = rng.integers(0, 14, 25)
     cac = rng.integers(1, 8, 300) * 10.0
-    ours = pb._payback_draws(np.random.default_rng(4), margin, age, cac)
+    ours = pp._payback_draws(np.random.default_rng(4), margin, age, cac)
     ref_rng = np.random.default_rng(4)
-    theirs = [pb._payback_months_of(margin, age, ref_rng.integers(0, 25, 25), c) for c in cac]
+    theirs = [pp._payback_months_of(margin, age, ref_rng.integers(0, 25, 25), c) for c in cac]
     assert np.array_equal(ours, np.array(theirs, dtype=float))
     assert np.isfinite(ours).any() and len(np.unique(ours)) > 3
