@@ -1,0 +1,258 @@
+"""Look-alike prospects: open leads that resemble the leads that became valuable accounts.
+
+A logistic model on what is known early about a lead (its base data, :data:`LOOKALIKE_FEATURES`,
+and its early touches from :func:`helpers.leads.early_behaviour`) learns which leads became
+accounts of the top value tiers; it is checked on the leads of the last ``test_days`` before
+being applied to the open leads. Notebook 01 calls :func:`lookalikes` (through
+:mod:`helpers.leads`, which re-exports this module's names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from helpers import formats
+from helpers.steps import Skipped, step
+
+if TYPE_CHECKING:  # helpers.leads imports this module (its re-exports): no import back
+    from helpers.leads import LeadGrading
+    from helpers.loading import Dataset
+
+
+LOOKALIKE_FEATURES = ("size_band", "industry", "region", "source_channel")
+
+
+def lookalike_model(
+    leads: pd.DataFrame,
+    behaviour: pd.DataFrame,
+    valuable_accounts: set[str],
+    as_of: pd.Timestamp,
+    seed: int = 42,
+    test_days: int = 365,
+    mature_days: int = 180,
+    *,
+    train_valuable: set[str] | None = None,
+) -> Lookalikes | Skipped:
+    """Propensity of a lead to become a *valuable* customer (an account in ``valuable_accounts``).
+
+    Time split: trained on leads created before ``split = as_of - test_days - mature_days``,
+    evaluated on the leads of the following ``test_days`` (AUC, lift of the top decile), then
+    refitted on all decided leads to score open prospects (neither won nor lost). The training
+    labels are ``train_valuable`` (the accounts valuable *at the split date*, what a model
+    fitted then could have known; None: ``valuable_accounts``, which leaks later value into the
+    back-test); the test and refit labels are ``valuable_accounts`` (valuable at ``as_of``).
+    Returns the evaluation and the open prospects ranked by propensity; Skipped when the
+    training or the test leads do not include both valuable and other customers.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cats = [c for c in LOOKALIKE_FEATURES if c in leads and leads[c].notna().any()]
+    data = leads.set_index("lead_id")[
+        [*cats, "created_date", "account_id", "won_date", "lost_date"]
+    ].join(behaviour)
+    data[cats] = data[cats].fillna("unknown")
+    data["y"] = data["account_id"].isin(valuable_accounts).astype(int)
+    then = valuable_accounts if train_valuable is None else train_valuable
+    data["y_then"] = data["account_id"].isin(then).astype(int)
+    nums = list(behaviour.columns)
+    # the encoder sees each category as its rank among the column's texts: it sorts integer
+    # categories as it sorts text ones, so the one-hot columns are the same, without Python
+    # set and dict look-ups of every text value (seconds at 10^5 leads); rows are numbered
+    # (a RangeIndex) and masks and labels are arrays, because pandas looks names up in a text
+    # index each time a slice of it becomes an array
+    x = data[nums].assign(**{c: pd.factorize(data[c], sort=True)[0] for c in cats})[cats + nums]
+    x = x.reset_index(drop=True)
+    model = make_pipeline(
+        ColumnTransformer(
+            [("cat", OneHotEncoder(handle_unknown="ignore"), cats), ("num", StandardScaler(), nums)]
+        ),
+        LogisticRegression(max_iter=1000, random_state=seed),
+    )
+    split = as_of - pd.Timedelta(days=test_days + mature_days)
+    end = as_of - pd.Timedelta(days=mature_days)
+    created = data["created_date"].to_numpy()
+    in_train = created < split.to_datetime64()
+    in_test = (created >= split.to_datetime64()) & (created < end.to_datetime64())
+    train, test = data[in_train], data[in_test]
+    if train["y_then"].nunique() < 2 or test["y"].nunique() < 2:
+        return Skipped(
+            f"the leads before {end:%Y-%m-%d} do not include both valuable and other customers "
+            f"on each side of {split:%Y-%m-%d} (training leads labelled by the tiers of "
+            f"{split:%Y-%m-%d})",
+            "a longer history of leads would enable it",
+        )
+    model.fit(x[in_train], train["y_then"].to_numpy())
+    p = model.predict_proba(x[in_test])[:, 1]
+    top = p >= np.quantile(p, 0.9)
+    auc = float(roc_auc_score(test["y"], p))
+    lift = float(test["y"][top].mean() / test["y"].mean())
+    is_decided = (data["won_date"].notna() | data["lost_date"].notna()).to_numpy()
+    is_open = (data["won_date"].isna() & data["lost_date"].isna()).to_numpy()
+    model.fit(x[is_decided], data["y"].to_numpy()[is_decided])
+    open_ = data[is_open].copy()
+    open_["propensity"] = model.predict_proba(x[is_open])[:, 1] if len(open_) else []
+    ranked = open_.sort_values(["propensity"], ascending=False)
+    return Lookalikes(
+        auc=auc,
+        lift_top_decile=lift,
+        train_leads=len(train),
+        test_leads=len(test),
+        base_rate=float(test["y"].mean()),
+        train_base_rate=float(train["y_then"].mean()),
+        split=split,
+        prospects=ranked.reset_index()[["lead_id", *cats, "created_date", "propensity"]],
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Lookalikes:
+    """Look-alike prospects and how the model did on a later year of leads.
+
+    ``auc`` (0.5 = chance) and ``lift_top_decile`` (share of valuable customers among the top
+    tenth of scored leads over the ``base_rate``, 0-1) are measured on ``test_leads`` leads the
+    model did not see (trained on ``train_leads``). ``prospects`` are the open leads ranked by
+    ``propensity`` (0-1); ``target`` names the valuable customers in sentences.
+    ``train_base_rate`` is the valuable share among the training leads, labelled by the tiers
+    at the ``split`` date (0-1).
+    """
+
+    auc: float
+    lift_top_decile: float
+    train_leads: int
+    test_leads: int
+    base_rate: float
+    prospects: pd.DataFrame
+    target: str = "valuable"
+    train_base_rate: float | None = None
+    split: pd.Timestamp | None = None
+
+    def evaluation(self) -> dict[str, float]:
+        """The hold-out evaluation as a mapping (as the metrics record it)."""
+        return {
+            "auc": self.auc,
+            "lift_top_decile": self.lift_top_decile,
+            "train_leads": self.train_leads,
+            "test_leads": self.test_leads,
+            "base_rate": self.base_rate,
+        }
+
+
+#: Tier-score ingredients that describe what an account *is* (size band, ownership and
+#: business type) rather than what it bought: weighted 0 in the look-alike label, so that no
+#: model feature (size band is one) is also an ingredient of what it predicts.
+LABEL_LEFT_OUT: tuple[str, ...] = ("size", "attributes")
+
+
+def valuable_accounts(
+    ds: Dataset,
+    when: pd.Timestamp,
+    *,
+    weights: Mapping[str, float] | None,
+    valuable: tuple[str, ...] = ("strategic", "key"),
+) -> set[str]:
+    """Accounts in the ``valuable`` tiers as of ``when``, the tiers scored on what the
+    accounts bought up to ``when`` only: the study's tier ``weights`` (None: the default)
+    with :data:`LABEL_LEFT_OUT` set to 0 (:func:`helpers.segmentation.value_tiers`)."""
+    from helpers.features import features_for
+    from helpers.segmentation import TIER_WEIGHTS, value_tiers
+
+    w = {k: 0.0 if k in LABEL_LEFT_OUT else v for k, v in (weights or TIER_WEIGHTS).items()}
+    features = features_for(ds, when)
+    if features.empty or (features["n_orders"] == 0).all():
+        return set()
+    tiers = value_tiers(features, ds["orders"], when, weights=w)
+    return set(tiers[tiers.isin(valuable)].index)
+
+
+@step("Look-alikes")
+def lookalikes(
+    ds: Dataset,
+    grading: LeadGrading,
+    as_of: pd.Timestamp,
+    *,
+    weights: Mapping[str, float] | None,
+    seed: int = 42,
+    valuable: tuple[str, ...] = ("strategic", "key"),
+    test_days: int = 365,
+    mature_days: int = 180,
+) -> Lookalikes | Skipped:
+    """Open prospects that look like the leads which became accounts of the ``valuable``
+    tiers, by :func:`lookalike_model` on the leads' attributes and the early behaviour of
+    ``grading``. The label is :func:`valuable_accounts` (tiers from purchases only, scored with
+    ``weights``): as of the split date for the training leads, as of ``as_of`` for the hold-out
+    leads and the final refit. Skipped without a leads or an orders table, or when the history
+    has too few valuable customers to learn from."""
+    if "orders" not in ds.tables:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "the label (which leads became valuable customers) needs the orders of the accounts",
+        )
+    split = as_of - pd.Timedelta(days=test_days + mature_days)
+    first = ds["leads"]["created_date"].min()
+    if pd.isna(first) or first >= split - pd.Timedelta(days=test_days):
+        have = 0 if pd.isna(first) else int((as_of - first).days / 30.44)
+        need = int(np.ceil((2 * test_days + mature_days) / 30.44))
+        return Skipped(
+            f"look-alikes need {need} months of lead history, the data has {have}",
+            f"a year of leads to learn from, a year to check on and {mature_days} days for "
+            "the later leads to be decided",
+        )
+    now = valuable_accounts(ds, as_of, weights=weights, valuable=valuable)
+    then = valuable_accounts(ds, split, weights=weights, valuable=valuable)
+    result = lookalike_model(
+        ds["leads"],
+        grading.behaviour,
+        now,
+        as_of,
+        seed,
+        test_days,
+        mature_days,
+        train_valuable=then,
+    )
+    if isinstance(result, Skipped):
+        return result
+    return dataclasses.replace(result, target=" and ".join(valuable))
+
+
+@step("Look-alikes")
+def evaluation_table(result: Lookalikes) -> pd.DataFrame:
+    """The hold-out evaluation as a one-column table (``value``)."""
+    return pd.Series(result.evaluation(), dtype=object).to_frame("value")
+
+
+@step("The prospects list")
+def top_prospects(result: Lookalikes, n: int = 15) -> pd.DataFrame:
+    """The ``n`` open prospects with the highest propensity, indexed by lead id."""
+    return result.prospects.head(n).set_index("lead_id")
+
+
+@step("The prospects list")
+def save_prospects(result: Lookalikes, path: str | Path) -> Path:
+    """Write every ranked open prospect to the CSV file ``path`` (atomically); its path."""
+    from helpers.reporting import atomic_write_csv
+
+    return atomic_write_csv(result.prospects, path)
+
+
+@step("Look-alikes")
+def lookalike_sentence(result: Lookalikes) -> str:
+    """The model's hold-out AUC and the lift of its top decile, in words."""
+    return (
+        f"On the hold-out year ({result.test_leads:,} leads, {formats.share(result.base_rate, 1)} of them "
+        f"future {result.target} accounts) the model's AUC is {result.auc:.2f}; its top decile "
+        f"holds {result.lift_top_decile:.1f}× that share."
+    )
+
+
+# the reader tables live in helpers.lead_tables; re-exported so notebooks write leads.grade_view
