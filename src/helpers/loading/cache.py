@@ -59,7 +59,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,13 +66,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from helpers.contract import TABLES
 from helpers.loading import read
+from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
+from helpers.loading.entry import Uncacheable as Uncacheable
+from helpers.loading.entry import read_entry as read_entry
+from helpers.loading.entry import remove_entry as remove_entry
+from helpers.loading.entry import write_entry as write_entry
 from helpers.reporting import atomic_write_text
-from helpers.validation import Problem
 
 if TYPE_CHECKING:
     from helpers.loading.config import SourceConfig
@@ -82,12 +83,6 @@ if TYPE_CHECKING:
 #: Bump when validation or cleaning rules change in a way the code hash would not show (e.g. a
 #: rule driven by a data file); any change of the loading code misses the cache by itself.
 CONTRACT_VERSION = 1
-#: Layout of an entry (manifest fields, file names); bump when it changes.
-ENTRY_FORMAT = 2
-#: A text column whose distinct values number more than this share of its rows is read back
-#: without sharing equal strings (see :func:`_to_pandas`): ids, where sharing saves no memory.
-#: Repeated values (lead ids of touchpoints, 5 per lead) keep sharing: one string per value.
-DISTINCT_SHARE = 0.9
 #: Environment variable naming the cache folder.
 DIR_VARIABLE = "B2B_CACHE_DIR"
 #: Environment variable that turns the cache off with ``off`` (also ``0``, ``false``, ``no``).
@@ -209,210 +204,6 @@ def entry_key(
     }
     text = json.dumps(payload, default=repr, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-# --- writing and reading an entry -----------------------------------------------------------
-
-
-class Uncacheable(ValueError):
-    """A table Parquet would not give back exactly (the data set is used without caching)."""
-
-
-def _encode(value: Any) -> Any:
-    """``attrs`` values as JSON, tuples and dicts tagged so they come back as they were."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: _encode(v) for k, v in value.items()}}
-    raise Uncacheable(f"attrs value of type {type(value).__name__}")
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        if "tuple" in value:
-            return tuple(_decode(v) for v in value["tuple"])
-        return {k: _decode(v) for k, v in value["dict"].items()}
-    return value
-
-
-def _check_exact(name: str, frame: pd.DataFrame) -> None:
-    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly."""
-    index = frame.index
-    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
-        raise Uncacheable(f"{name}: index is not a range from 0")
-    if not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
-        raise Uncacheable(f"{name}: column names are not unique text")
-    for column in frame.columns:
-        values = frame[column]
-        dtype = values.dtype
-        stored = isinstance(dtype, np.dtype) and (dtype.kind in "biufO" or dtype == "M8[ns]")
-        if not stored:
-            raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
-        if dtype.kind != "O":
-            continue
-        kind = pd.api.types.infer_dtype(values, skipna=True)
-        if kind not in ("string", "empty"):
-            raise Uncacheable(f"{name}.{column}: text column holds {kind} values")
-        nulls = values.to_numpy()[values.isna().to_numpy()]
-        if np.not_equal(nulls, None).any():  # NaN or pd.NA: Parquet would give None back
-            raise Uncacheable(f"{name}.{column}: missing values other than None")
-
-
-def write_entry(root: Path, key: str, ds: Dataset) -> Path:
-    """Store ``ds`` (unfiltered) as entry ``key`` of ``root``; return the entry folder.
-
-    Written into a temporary folder first, then renamed into place. When another process has
-    put the same key in place meanwhile, its entry is kept and this one discarded (both calls
-    succeed). Raises :class:`Uncacheable` when a table would not come back exactly.
-    """
-    for name, frame in ds.tables.items():
-        _check_exact(name, frame)
-    arrow = {
-        name: pa.Table.from_pandas(frame, preserve_index=None) for name, frame in ds.tables.items()
-    }
-    tables = [
-        {
-            "name": name,
-            "file": f"{name}.parquet",
-            "rows": len(frame),
-            "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
-            "attrs": _encode(dict(frame.attrs)),
-            "distinct_text": _distinct_text(arrow[name]),
-        }
-        for name, frame in ds.tables.items()
-    ]
-    manifest = {
-        "format": ENTRY_FORMAT,
-        "key": key,
-        "created": pd.Timestamp.now(tz="UTC").isoformat(),
-        "source": ds.source,
-        "analysis_date": pd.Timestamp(ds.analysis_date).isoformat(),
-        "fingerprint": ds.fingerprint,
-        "warnings": [dataclasses.asdict(w) for w in ds.warnings],
-        "currency": ds.currency,
-        "display_names": dict(ds.display_names),
-        "attributes": dict(ds.attributes),
-        "tables": tables,
-    }
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / key
-    tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        for entry in tables:
-            path = tmp / entry["file"]
-            pq.write_table(arrow[entry["name"]], path)
-            entry["bytes"] = path.stat().st_size
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        if final.exists() and not (final / "manifest.json").is_file():
-            remove_entry(root, key)  # debris without a manifest: never a whole entry
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "manifest.json").is_file():
-                raise
-            # another process put the same key in place first: keep its entry
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename, or the loser's copy
-    return final
-
-
-def _distinct_text(table: pa.Table, head: int = 10_000) -> list[str]:
-    """Text columns of ``table`` whose values are mostly distinct (ids): among the filled cells
-    of the first ``head`` rows, more distinct values than :data:`DISTINCT_SHARE` of them (a
-    sample, so storing costs no hash of every value; it only decides speed, not values)."""
-    found = []
-    for field in table.schema:
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            sample = table.column(field.name).slice(0, head)
-            distinct = pc.count_distinct(sample, mode="only_valid").as_py()
-            if distinct > DISTINCT_SHARE * (len(sample) - sample.null_count):
-                found.append(field.name)
-    return found
-
-
-def _to_pandas(table: pa.Table, distinct_text: list[str]) -> pd.DataFrame:
-    """``table`` as pandas, the same frame as ``table.to_pandas()`` (values, dtypes, order).
-
-    Arrow's default shares one Python string among equal values (``deduplicate_objects``), which
-    costs a hash of every value: for repeated values (categories, account ids) it saves memory
-    and time, for id columns with one value per row it is pure cost (measured at 100k accounts:
-    3.6M touchpoint ids 3.5 s with sharing, 0.7 s without). So ``distinct_text`` columns (ids,
-    see :func:`_distinct_text`) are converted without it and put back in place.
-    """
-    plain = [c for c in distinct_text if c in table.column_names]
-    if not plain:
-        return table.to_pandas()
-    frame = table.drop_columns(plain).to_pandas()
-    for name in plain:
-        values = table.column(name).to_numpy(zero_copy_only=False)
-        frame.insert(table.column_names.index(name), name, values)
-    return frame
-
-
-def read_entry(root: Path, key: str) -> Dataset | None:
-    """The data set stored as ``key``, or None when there is none or it is damaged.
-
-    A damaged entry (unreadable manifest or table, a size, row count or dtype other than
-    recorded) is removed so the next build replaces it.
-    """
-    from helpers.loading.dataset import Dataset
-
-    folder = root / key
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        return None
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest["format"] != ENTRY_FORMAT or manifest["key"] != key:
-            raise ValueError("entry of another format or key")
-        tables = {}
-        for entry in manifest["tables"]:
-            path = folder / entry["file"]
-            if path.stat().st_size != entry["bytes"]:
-                raise ValueError(f"{entry['file']} has another size than recorded")
-            frame = _to_pandas(pq.read_table(path), entry["distinct_text"])
-            dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
-            if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
-                raise ValueError(f"{entry['file']} differs from its record")
-            frame.attrs = _decode(entry["attrs"])
-            tables[entry["name"]] = frame
-        ds = Dataset(
-            tables=tables,
-            source=manifest["source"],
-            analysis_date=pd.Timestamp(manifest["analysis_date"]),
-            fingerprint=manifest["fingerprint"],
-            warnings=[
-                Problem(w["file"], w["column"], w["rule"], tuple(w["rows"]), w["count"])
-                for w in manifest["warnings"]
-            ],
-            currency=manifest["currency"],
-            display_names=manifest["display_names"],
-            attributes=manifest["attributes"],
-        )
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        _log.warning("ignoring damaged cache entry %s (%s); it is rebuilt", folder, exc)
-        remove_entry(root, key)
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(manifest_path)  # last use, for pruning
-    return ds
-
-
-def remove_entry(root: Path, key: str) -> None:
-    """Delete entry ``key``: renamed aside first, so nobody sees it half deleted."""
-    aside = root / f".trash-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        os.rename(root / key, aside)
-    except OSError:
-        return  # already gone (another process removed or is replacing it)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _acquire(root: Path, key: str) -> Any:
