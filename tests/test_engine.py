@@ -182,3 +182,18 @@ def test_memtable_is_made_once_per_frame_and_columns_and_again_after_a_change():
     assert engine.memtable(frame, ["n", "s", "d"]) is not again
     engine.forget_memtables()
     assert engine.memtable(frame, ["n"]) is not engine.memtable(frame.copy(), ["n"])
+
+
+def test_a_collected_frame_releases_its_memtable_at_once():
+    """The memtable (a copy of the columns) goes with its frame, not at some later call."""
+    import gc
+
+    engine.forget_memtables()
+    frame = pd.DataFrame({"n": np.arange(5.0)})
+    kept = pd.DataFrame({"n": np.arange(3.0)})
+    engine.memtable(frame, ["n"])
+    engine.memtable(kept, ["n"])
+    assert len(engine._uploads) == 2
+    del frame
+    gc.collect()
+    assert [u.frame() is kept for u in engine._uploads.values()] == [True]

@@ -253,8 +253,9 @@ def memtable(frame: pd.DataFrame, columns: Sequence[str]):
     ``frame[col] = ...`` or a dtype change gets a new memtable). The limit is the one
     :func:`helpers.features.shared_features` documents: values changed in place
     (``.loc[...] = ...``) are not noticed; code that does that must pass a copy or call
-    :func:`forget_memtables`. A frame that is garbage-collected releases its memtables; at
-    most :data:`MEMTABLES` are kept. The memtable holds a copy of the columns (as before).
+    :func:`forget_memtables`. A frame that is garbage-collected releases its memtables at
+    once (a weak reference's callback); at most :data:`MEMTABLES` are kept. The memtable holds
+    a copy of the columns (as before).
     """
     import ibis
 
@@ -267,12 +268,23 @@ def memtable(frame: pd.DataFrame, columns: Sequence[str]):
         return kept.table
     table = ibis.memtable(frame[columns])
     _uploads.pop(key, None)  # a stale one (changed columns, or a collected frame's id reused)
-    _uploads[key] = _Upload(weakref.ref(frame), marks, table)
-    for old in [k for k, u in _uploads.items() if u.frame() is None]:
-        del _uploads[old]
+    _uploads[key] = _Upload(weakref.ref(frame, _forgetter(key)), marks, table)
     while len(_uploads) > MEMTABLES:
         _uploads.popitem(last=False)
     return table
+
+
+def _forgetter(key: tuple):
+    """The callback that drops ``key``'s memtable (its copy of the columns and the arrays it
+    compares) as soon as its frame is garbage-collected, unless the key holds a newer upload by
+    then (a new frame at the same address)."""
+
+    def forget(ref: weakref.ref) -> None:
+        kept = _uploads.get(key)
+        if kept is not None and kept.frame is ref:
+            del _uploads[key]
+
+    return forget
 
 
 def _marks(frame: pd.DataFrame, columns: list[str]) -> tuple:
