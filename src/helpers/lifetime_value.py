@@ -27,6 +27,7 @@ from helpers import formats, survival
 from helpers.reporting import json_safe
 from helpers.steps import Skipped, step
 from helpers.survival.cox import align, cox_fitter, entry_column
+from helpers.survival.efron import log_partial_hazards
 from helpers.survival.predict import survival_by_profile
 
 if TYPE_CHECKING:
@@ -203,7 +204,9 @@ def cox_refit(
             entry_col=entry_column(design),
             initial_point=start.copy(),
         )
-        ph = _partial_hazard(cph, np.take(covariates, pos, axis=1).T)
+        # lifelines' partial hazards without its pandas layer (a Series with a 100k-entry list
+        # index per call, the larger part of its time); the oracle test of cox_refit checks them
+        ph = np.exp(log_partial_hazards(cph, np.take(covariates, pos, axis=1).T))
         surv, where = survival_by_profile(
             cph, _groups(strata, pos), ph, np.zeros(len(pos)), grid, unconditional=True
         )
@@ -214,15 +217,6 @@ def cox_refit(
         return pd.Series(means, index=pd.Index(channels, dtype=object, name="group"), name="mean")
 
     return estimate
-
-
-def _partial_hazard(cph, x: np.ndarray) -> np.ndarray:
-    """lifelines' ``predict_partial_hazard`` of the rows of ``x`` (its covariate columns in the
-    fit's order) without its pandas layer (a Series with a 100k-entry list index per call, the
-    larger part of its time): the same arithmetic, ``exp((x - training mean) . coefficients)``
-    (lifelines divides by a standard deviation of 1 there, an exact no-op), on the same matrix
-    layout, so the same floats (the oracle test of ``cox_refit`` checks it)."""
-    return np.exp(np.dot(x - cph._norm_mean.to_numpy(), cph.params_.to_numpy()))
 
 
 def _strata(x: pd.DataFrame, strata: list[str]) -> tuple[np.ndarray, np.ndarray] | None:

@@ -214,7 +214,6 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
             values = np.empty((len(X), len(names)), order="F")
             for j, name in enumerate(names):  # one column at a time: no frame copy, no merge
                 values[:, j] = X[name].to_numpy(dtype=float)
-            values -= self._norm_mean.to_numpy()  # lifelines' normalize(X, mean, 1), in place
             if X.index.is_unique:  # lifelines' labels (it lists them; the same Index)
                 index = X.index
             else:
@@ -223,7 +222,7 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
                     "DataFrame Index is not unique, defaulting to incrementing index instead.",
                     stacklevel=2,
                 )
-            return pd.Series(np.dot(values, self.params_), index=index)
+            return pd.Series(log_partial_hazards(self, values), index=index)
         return super().predict_log_partial_hazard(X)
 
     def score(self, df: pd.DataFrame, scoring_method: str = "log_likelihood") -> float:
@@ -342,6 +341,16 @@ class CoxPHFitter(_LifelinesCoxPHFitter):
         with _blas_controller().limit(limits=1, user_api="blas"):
             model.fit(*args, **kwargs)
         return model
+
+
+def log_partial_hazards(model: Any, values: np.ndarray) -> np.ndarray:
+    """lifelines' log partial hazards, (x - training mean)·β, of the rows of ``values``: the
+    fitted ``model``'s covariate columns in the fit's order, column-major as lifelines builds
+    them (so BLAS sums each row's terms in lifelines' order). The same floats as lifelines'
+    ``predict_log_partial_hazard`` (which divides by a standard deviation of 1 there, an exact
+    no-op), without its pandas layer. ``values`` is overwritten (the means subtracted)."""
+    values -= model._norm_mean.to_numpy()
+    return np.dot(values, model.params_.to_numpy())
 
 
 @functools.cache
