@@ -13,6 +13,16 @@ rebuilds the model and calls ``find_MAP``; ``build_from_idata`` rebuilds it too)
 ``bgnbd._models``), so a new data set is a ``pm.set_data`` on the kept model, and the compiled
 code stays the same.
 
+A new process would still spend some 4 s of CPU per model building those functions (PyTensor's
+graph rewrites and linking; its C modules are on disk already). So the compiled functions and
+their model are also kept on disk, pickled (cloudpickle: pymc's model holds local functions),
+beside PyTensor's own compiled code (``<compiledir>/b2b-insights-map``), under a key over the
+model structure, the library versions and this code's source; a new process loads them in
+about 0.1 s (:func:`_kept`). Loading gives the same graph and the same C code, so the same
+floats (``tests/test_bgnbd_map.py``); a file that cannot be read is rebuilt and replaced, and
+``B2B_CACHE=off`` turns the disk copy off with the load-once cache. The folder is PyTensor's:
+``PYTENSOR_FLAGS=base_compiledir=...`` moves both.
+
 What it does is ``find_MAP``'s, step for step (pymc 5.28): the same initial point (no
 jitter), the same log-probability and gradient functions (``compile_logp``/``compile_dlogp``
 with ``jacobian=False``, over the same graph), scipy's L-BFGS-B from the same start with the
@@ -28,8 +38,16 @@ its predictions are the library's. Recheck on an upgrade of pymc or pymc-marketi
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +61,7 @@ MAXEVAL = 5000
 class _Compiled:
     """One model structure's kept PyTensor model and compiled functions."""
 
-    template: Any  # the pymc-marketing model whose pm.Model the functions read
+    model: Any  # the pm.Model (of a pymc-marketing model) whose data the functions read
     start: dict[str, np.ndarray]  # initial point of the value variables (transformed)
     x0: Any  # RaveledVars of the start
     logp: Any  # RaveledVars -> logp (jacobian=False)
@@ -57,7 +75,7 @@ _LOCK = threading.Lock()
 
 
 def _compile(template) -> _Compiled:
-    """``find_MAP``'s functions of ``template.model`` (built), compiled once."""
+    """``find_MAP``'s functions of ``template.model`` (built), compiled."""
     from pymc.blocking import DictToArrayBijection
     from pymc.initial_point import make_initial_point_fn
     from pymc.util import get_default_varnames
@@ -74,7 +92,65 @@ def _compile(template) -> _Compiled:
     dlogp = DictToArrayBijection.mapf(model.compile_dlogp(rvs, jacobian=False), start)
     outs = get_default_varnames(model.unobserved_value_vars, include_transformed=False)
     values = model.compile_fn(inputs=model.value_vars, outs=outs)
-    return _Compiled(template, start, x0, logp, dlogp, values, [o.name for o in outs])
+    return _Compiled(model, start, x0, logp, dlogp, values, [o.name for o in outs])
+
+
+#: Modules whose versions are part of the disk key (what builds, compiles or runs the graph).
+_KEY_MODULES = ("numpy", "scipy", "pytensor", "pymc", "pymc_marketing", "pymc_extras")
+
+
+def store_path(key: str) -> Path:
+    """Where the compiled functions of model structure ``key`` are kept on disk: a file in
+    ``<PyTensor compiledir>/b2b-insights-map`` named by a digest of ``key``, Python's and the
+    libraries' versions and the source of the model (``bgnbd.py``) and of this module."""
+    import pytensor
+
+    digest = hashlib.sha256(f"{key}|{sys.version}".encode())
+    for name in _KEY_MODULES:
+        module = sys.modules.get(name) or __import__(name)
+        digest.update(f"|{name}={getattr(module, '__version__', '?')}".encode())
+    for source in (Path(__file__), Path(__file__).with_name("bgnbd.py")):
+        with contextlib.suppress(OSError):  # an install without sources: versions only
+            digest.update(source.read_bytes())
+    folder = Path(pytensor.config.compiledir) / "b2b-insights-map"
+    return folder / f"{key.replace(':', '-')}-{digest.hexdigest()[:16]}.pkl"
+
+
+def _disk_enabled() -> bool:
+    from helpers.loading.cache import enabled
+
+    return enabled()
+
+
+def _kept(key: str, template: Callable[[], Any]) -> _Compiled:
+    """The compiled functions of ``key``: loaded from disk when kept there, else compiled from
+    ``template()`` (a built model of that structure) and written (atomically: a temporary file renamed; two processes
+    compiling at once both write the same thing). Any failure to read or write the disk copy
+    falls back to compiling: the disk copy saves time, never decides a result."""
+    path = store_path(key) if _disk_enabled() else None
+    if path is not None and path.exists():
+        try:
+            with path.open("rb") as handle:
+                kept = pickle.load(handle)
+            if isinstance(kept, _Compiled):
+                return kept
+        except Exception:  # noqa: BLE001 - a damaged or foreign file is rebuilt below
+            pass
+    compiled = _compile(template())
+    if path is not None:
+        with contextlib.suppress(Exception):  # unwritable folder, unpicklable graph: no copy
+            import cloudpickle
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    cloudpickle.dump(compiled, handle)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+    return compiled
 
 
 def _minimize(c: _Compiled) -> dict[str, float]:
@@ -109,7 +185,7 @@ def _minimize(c: _Compiled) -> dict[str, float]:
     except StopIteration:  # the evaluation cap: find_MAP keeps the last finite point
         x = previous_x
     optimum = DictToArrayBijection.rmap(RaveledVars(x, info), c.start)
-    point = {v.name: optimum[v.name] for v in c.template.model.value_vars}
+    point = {v.name: optimum[v.name] for v in c.model.value_vars}
     return dict(zip(c.names, c.values(point), strict=True))
 
 
@@ -120,11 +196,11 @@ def _posterior(values: dict[str, Any]):
     return az.from_dict(posterior={k: np.asarray(v)[None, None] for k, v in values.items()})
 
 
-def _set_data(template, data: pd.DataFrame, columns: dict[str, np.ndarray]) -> None:
+def _set_data(model, data: pd.DataFrame, columns: dict[str, np.ndarray]) -> None:
     """Put a new data set into the kept model (its ``pm.Data`` and the customer dimension)."""
     import pymc as pm
 
-    pm.set_data(columns, model=template.model, coords={"customer_id": data["customer_id"]})
+    pm.set_data(columns, model=model, coords={"customer_id": data["customer_id"]})
 
 
 def fit_map(model, data: pd.DataFrame, key: str):
@@ -136,10 +212,14 @@ def fit_map(model, data: pd.DataFrame, key: str):
     with _LOCK:  # the kept model holds one data set at a time
         c = _CACHE.get(key)
         if c is None:
-            template = type(model)(model_config=model.model_config)
-            template.build_model(data)
-            c = _CACHE[key] = _compile(template)
-        _set_data(c.template, data, model.data_columns(data))
+
+            def template():
+                built = type(model)(model_config=model.model_config)
+                built.build_model(data)
+                return built
+
+            c = _CACHE[key] = _kept(key, template)
+        _set_data(c.model, data, model.data_columns(data))
         values = _minimize(c)
     model.build_model(data)  # the returned model is built on its data, as fit builds it
     model.idata = _posterior(values)
