@@ -23,6 +23,7 @@ from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import k_fold_cross_validation
 from statsmodels.stats.multitest import multipletests
 
+from helpers import step_cache
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition
 from helpers.survival.efron import CoxPHFitter as _EfronCoxPHFitter
@@ -449,7 +450,31 @@ def churn_model(
     seed: int = 42,
 ) -> ChurnModel | Skipped:
     """:func:`fit_churn_model` on the study's survival rows, or Skipped with the reason:
-    fewer than :data:`MIN_EVENTS_FOR_COX` churn events, or no covariate that varies."""
+    fewer than :data:`MIN_EVENTS_FOR_COX` churn events, or no covariate that varies. Kept on
+    disk with its definition (:mod:`helpers.step_cache`; ``definition.key``): notebook 03's
+    lifetime values reuse notebook 02's model."""
+    name = None
+    if definition.key is not None:
+        name = step_cache.key_of(
+            "churn-model",
+            {
+                "definition": definition.key,
+                "covariates": list(covariates),
+                "references": dict(references or {}),
+                "seed": int(seed),
+            },
+        )
+    return step_cache.remembered(
+        name, lambda: _churn_model(definition, covariates, references, seed)
+    )
+
+
+def _churn_model(
+    definition: ChurnDefinition,
+    covariates: Sequence[str],
+    references: dict[str, str] | None,
+    seed: int,
+) -> ChurnModel | Skipped:
     events = definition.events
     if events < MIN_EVENTS_FOR_COX:
         return Skipped(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
+from helpers import step_cache
 from helpers.features import features_for, order_gaps, shared_features
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
@@ -123,7 +124,9 @@ class ChurnDefinition:
 
     ``threshold`` in days (``derived`` when it came from the order gaps); ``gaps`` the days
     between consecutive purchase days; ``features`` one row per buying account (with ``tier``);
-    ``survival`` the rows at risk with ``duration_days`` and ``event``.
+    ``survival`` the rows at risk with ``duration_days`` and ``event``. ``key``: the
+    :mod:`helpers.step_cache` key it is kept under (None: not kept), so that steps on it
+    (:func:`helpers.survival.churn_model`) can be kept too.
     """
 
     as_of: pd.Timestamp
@@ -132,6 +135,7 @@ class ChurnDefinition:
     gaps: pd.Series
     features: pd.DataFrame
     survival: pd.DataFrame
+    key: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def events(self) -> int:
@@ -163,7 +167,31 @@ def define_churn(
     tier_weights: Mapping[str, float] | None = None,
 ) -> ChurnDefinition | Skipped:
     """The churn threshold (days; derived from the order gaps when ``threshold_days`` is
-    None) and the buying accounts' features and survival rows under it."""
+    None) and the buying accounts' features and survival rows under it.
+
+    On a data set loaded by :func:`helpers.session.start` the result is kept on disk
+    (:mod:`helpers.step_cache`): notebook 03's lifetime values reuse notebook 02's."""
+    name = step_cache.key(
+        "churn-definition",
+        ds,
+        {
+            "as_of": str(pd.Timestamp(as_of)),
+            "threshold_days": None if threshold_days is None else int(threshold_days),
+            "tier_weights": {k: float(v) for k, v in (tier_weights or {}).items()},
+        },
+    )
+    return step_cache.remembered(
+        name, lambda: _define_churn(ds, as_of, threshold_days, tier_weights, name)
+    )
+
+
+def _define_churn(
+    ds,
+    as_of: pd.Timestamp,
+    threshold_days: int | None,
+    tier_weights: Mapping[str, float] | None,
+    key: str | None,
+) -> ChurnDefinition | Skipped:
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
     gaps = gaps_for(ds["orders"], as_of)
@@ -179,7 +207,8 @@ def define_churn(
         features = buying_features(ds, as_of, threshold, tier_weights)
     except ValueError as exc:
         return Skipped(str(exc).rstrip("."), "check the analysis date and the filters")
-    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival_frame(features))
+    survival = survival_frame(features)
+    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, key)
 
 
 def rethreshold(features: pd.DataFrame, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:

@@ -1,0 +1,183 @@
+"""Results of expensive steps kept on disk, so the other notebooks of a batch reuse them.
+
+Notebook 02 defines churn and fits the Cox model; notebook 03's lifetime values need the same
+definition and the same model (:func:`helpers.lifetime_value.lifetime_values`), and at 100k
+accounts computing them again costs some 10 s of a batch (issue #15). The load-once cache
+(:mod:`helpers.loading.cache`) keeps the validated data; this module keeps what a step computed
+from it, in the same folder (``results/`` under :func:`helpers.loading.cache.cache_dir`, off
+with ``B2B_CACHE=off``), as a pickle under a key over:
+
+* the data: the data set's fingerprint (raw bytes and mapping), its filters and analysis date.
+  Only data sets that :func:`helpers.session.start` loaded from a source are *trusted*
+  (:func:`trust`); a data set built in code (tests, a notebook that edits its frames) has no
+  fingerprint that stands for its content, and its steps are always computed;
+* the step and its arguments (``parts``: JSON-ready values);
+* the code: every source file of ``helpers`` and the versions of the libraries that compute
+  (any change to the package misses; simple, and never stale).
+
+A result read back is the pickled object, so it is the computed result to the last bit. Two
+processes that need the same result at once: the second waits for the first (a file lock, as
+the load-once cache does) and reads what it wrote. A file that cannot be read is computed and
+rewritten; a folder that cannot be written only costs the reuse. At most :data:`MAX_RESULTS`
+files are kept (the least recently used go). Assumption: a trusted data set's frames are not
+changed in place after the load (the notebooks only read them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from helpers.loading import cache
+
+T = TypeVar("T")
+
+#: Result files kept in ``results/`` (the least recently used beyond this are deleted).
+MAX_RESULTS = 32
+
+#: Libraries whose versions are part of every key (what the kept steps compute with).
+_KEY_MODULES = ("numpy", "pandas", "scipy", "lifelines", "sklearn", "statsmodels", "duckdb")
+
+_TRUSTED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_log = logging.getLogger(__name__)
+
+
+def trust(ds: Any) -> Any:
+    """Mark ``ds`` (a data set loaded from a source, possibly filtered) as one whose
+    fingerprint, filters and analysis date stand for its content; returns ``ds``."""
+    _TRUSTED[id(ds)] = ds
+    return ds
+
+
+def trusted(ds: Any) -> bool:
+    """Whether :func:`trust` marked this very object (not an equal or derived one)."""
+    return _TRUSTED.get(id(ds)) is ds
+
+
+@functools.cache
+def code_version() -> str:
+    """16 hex digits over every ``helpers`` source file, Python's and the libraries' versions."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+    for name in _KEY_MODULES:
+        module = sys.modules.get(name) or __import__(name)
+        digest.update(f"{name}={getattr(module, '__version__', '?')}".encode())
+    return digest.hexdigest()[:16]
+
+
+def key(kind: str, ds: Any, parts: Mapping[str, Any]) -> str | None:
+    """The key of step ``kind`` with arguments ``parts`` on ``ds``; None when ``ds`` is not
+    trusted or the cache is off (then the step is computed)."""
+    if not cache.enabled() or not trusted(ds):
+        return None
+    return key_of(kind, {"data": data_identity(ds), **parts})
+
+
+def data_identity(ds: Any) -> dict[str, Any]:
+    """What stands for a trusted data set's content in a key."""
+    return {
+        "fingerprint": ds.fingerprint,
+        "filters": ds.filters,
+        "analysis_date": str(ds.analysis_date),
+        "attributes": ds.attributes,
+    }
+
+
+def key_of(kind: str, parts: Mapping[str, Any]) -> str:
+    """``kind`` and a digest of ``parts`` (JSON, sorted keys; ``repr`` for other values) and
+    of :func:`code_version`."""
+    text = json.dumps(parts, sort_keys=True, default=repr)
+    digest = hashlib.sha256(f"{code_version()}|{text}".encode()).hexdigest()[:24]
+    return f"{kind}-{digest}"
+
+
+def remembered(name: str | None, compute: Callable[[], T]) -> T:
+    """The result kept under key ``name``, else ``compute()`` (stored). ``name`` None:
+    computed, nothing kept (as when the cache is off)."""
+    if name is None or not cache.enabled():
+        return compute()
+    root = cache.cache_dir()
+    path = root / "results" / f"{name}.pkl"
+    found = _read(path)
+    if found is not None:
+        return found[0]
+    try:
+        handle = cache._acquire(root, f"result-{name}")
+    except OSError as exc:  # read-only or missing home
+        _log.info("cache folder %s not usable (%s)", root, exc)
+        return compute()
+    try:
+        found = _read(path)  # computed by another process while this one waited
+        if found is not None:
+            return found[0]
+        result = compute()
+        _write(path, result)
+        return result
+    finally:
+        cache._release(handle)
+
+
+def _read(path: Path) -> tuple[Any] | None:
+    """``(result,)`` from ``path`` (touched: recently used), None when absent or unreadable."""
+    try:
+        with path.open("rb") as handle:
+            result = pickle.load(handle)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is computed again
+        _log.info("kept result %s not readable (%s)", path.name, exc)
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return (result,)
+
+
+def _write(path: Path, result: Any) -> None:
+    """Pickle ``result`` to ``path`` atomically (a temporary file renamed), then prune."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        _log.info("result %s not kept (%s)", path.name, exc)
+        return
+    prune(path.parent)
+
+
+def prune(folder: Path, keep: int = MAX_RESULTS) -> int:
+    """Delete the least recently used result files beyond ``keep``; returns how many."""
+    files = sorted(folder.glob("*.pkl"), key=_mtime, reverse=True)
+    removed = 0
+    for path in files[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

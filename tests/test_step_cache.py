@@ -1,0 +1,135 @@
+"""Step results kept on disk (helpers.step_cache): reused only for trusted data sets with the
+same key, recomputed when anything in the key changes or the file is damaged, and the churn
+study's definition and model shared with notebook 03's lifetime values."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from helpers import session, step_cache, survival
+from helpers.lifetime_value import lifetime_values
+from helpers.survival import cox, definition
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("B2B_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("B2B_CACHE", raising=False)
+    return tmp_path
+
+
+class _Data:
+    """A stand-in data set: what a key reads of one."""
+
+    fingerprint = "f" * 16
+    filters: dict = {}
+    analysis_date = "2025-12-31"
+    attributes: dict = {}
+
+
+def _counting(calls: list, value):
+    return lambda: calls.append(1) or value
+
+
+def test_a_trusted_data_set_reuses_the_kept_result(cache_dir):
+    ds = step_cache.trust(_Data())
+    calls: list = []
+    name = step_cache.key("step", ds, {"x": 1})
+    assert step_cache.remembered(name, _counting(calls, {"a": 1.5})) == {"a": 1.5}
+    assert step_cache.remembered(name, _counting(calls, {"a": 2.0})) == {"a": 1.5}
+    assert calls == [1]
+    assert (cache_dir / "results" / f"{name}.pkl").is_file()
+
+
+def test_untrusted_data_and_a_switched_off_cache_always_compute(cache_dir, monkeypatch):
+    calls: list = []
+    untrusted = _Data()  # equal content, never passed to trust()
+    assert step_cache.key("step", untrusted, {"x": 1}) is None
+    step_cache.remembered(None, _counting(calls, 1))
+    step_cache.remembered(None, _counting(calls, 1))
+    assert calls == [1, 1]
+    ds = step_cache.trust(_Data())
+    name = step_cache.key("step", ds, {"x": 1})
+    step_cache.remembered(name, _counting(calls, 1))
+    monkeypatch.setenv("B2B_CACHE", "off")
+    assert step_cache.key("step", ds, {"x": 1}) is None
+    step_cache.remembered(name, _counting(calls, 1))
+    assert calls == [1, 1, 1, 1]
+
+
+def test_the_key_changes_with_data_arguments_and_code(cache_dir, monkeypatch):
+    ds = step_cache.trust(_Data())
+    base = step_cache.key("step", ds, {"x": 1})
+    assert step_cache.key("step", ds, {"x": 2}) != base
+    assert step_cache.key("other", ds, {"x": 1}) != base
+    filtered = step_cache.trust(_Data())
+    filtered.filters = {"region": "north"}
+    assert step_cache.key("step", filtered, {"x": 1}) != base
+    changed = step_cache.trust(_Data())
+    changed.fingerprint = "e" * 16
+    assert step_cache.key("step", changed, {"x": 1}) != base
+    monkeypatch.setattr(step_cache, "code_version", lambda: "another-version")
+    assert step_cache.key("step", ds, {"x": 1}) != base
+
+
+def test_a_damaged_file_is_computed_and_replaced(cache_dir):
+    ds = step_cache.trust(_Data())
+    name = step_cache.key("step", ds, {"x": 1})
+    (cache_dir / "results").mkdir()
+    (cache_dir / "results" / f"{name}.pkl").write_bytes(b"not a pickle")
+    calls: list = []
+    assert step_cache.remembered(name, _counting(calls, 7)) == 7
+    assert step_cache.remembered(name, _counting(calls, 8)) == 7
+    assert calls == [1]
+
+
+def test_a_second_caller_waits_for_the_first_and_reads_its_result(cache_dir):
+    ds = step_cache.trust(_Data())
+    name = step_cache.key("step", ds, {"x": 1})
+    calls: list = []
+
+    def slow():
+        calls.append("first")
+        time.sleep(0.5)
+        return "computed once"
+
+    first = threading.Thread(target=step_cache.remembered, args=(name, slow))
+    first.start()
+    time.sleep(0.1)  # the first holds the lock now
+    assert step_cache.remembered(name, _counting(calls, "again")) == "computed once"
+    first.join()
+    assert calls == ["first"]
+
+
+def test_only_the_newest_results_are_kept(cache_dir):
+    ds = step_cache.trust(_Data())
+    for i in range(step_cache.MAX_RESULTS + 3):
+        step_cache.remembered(step_cache.key("step", ds, {"x": i}), lambda i=i: i)
+    assert len(list((cache_dir / "results").glob("*.pkl"))) == step_cache.MAX_RESULTS
+
+
+def test_notebook_03_lifetime_values_reuse_notebook_02_churn_model(cache_dir, monkeypatch):
+    """02's steps on a session's data set keep the definition and the model; 03's lifetime
+    values on a new session of the same data read them (nothing is fitted again) and give the
+    same table as when they fit them themselves."""
+    ds, as_of, _ = session.start("02-churn-survival", "demo", output=str(cache_dir / "out"))
+    made = survival.define_churn(ds, as_of, None, {})  # 02's call, TIER_WEIGHTS={}
+    fitted = survival.churn_model(made, list(cox.DEFAULT_COVARIATES), {}, seed=42)
+    assert made.key is not None
+    fresh = lifetime_values(ds, as_of, n_boot=50, n_refits=0)
+
+    ds2, as_of2, _ = session.start("03-channel-economics", "demo", output=str(cache_dir / "o"))
+    monkeypatch.setattr(definition, "_define_churn", lambda *a: pytest.fail("defined again"))
+    monkeypatch.setattr(cox, "_churn_model", lambda *a: pytest.fail("fitted again"))
+    reused = lifetime_values(ds2, as_of2, n_boot=50, n_refits=0)
+    assert reused.table.equals(fresh.table)
+    again = survival.churn_model(survival.define_churn(ds2, as_of2), seed=42)
+    assert again.cox.params_.equals(fitted.cox.params_)
+    assert again.ph.equals(fitted.ph)
+    # a data set not from a session (a filter of it is a new object) is computed
+    other = ds2.filter({"region": sorted(ds2.tables["accounts"]["region"].unique())[0]})
+    with pytest.raises(pytest.fail.Exception, match="defined again"):
+        survival.define_churn(other, as_of2)
