@@ -51,15 +51,18 @@ from __future__ import annotations
 
 import functools
 import warnings
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter as _LifelinesCoxPHFitter
+from lifelines import utils
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParametricPHFitter
 from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
 
+from helpers.survival import efron_fit
 from helpers.survival.concordance import cox_score_concordance, cox_training_concordance
 from helpers.survival.schoenfeld import schoenfeld_residuals
 
@@ -184,6 +187,104 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
 
     def _choose_gradient_calculator(self, T: pd.Series, X: pd.DataFrame, entries: Any) -> Any:
         return efron_values
+
+    @CensoringType.right_censoring
+    def fit(
+        self,
+        df: pd.DataFrame,
+        duration_col: str | None = None,
+        event_col: str | None = None,
+        show_progress: bool = False,
+        initial_point: np.ndarray | None = None,
+        strata: Any = None,
+        weights_col: str | None = None,
+        cluster_col: str | None = None,
+        robust: bool = False,
+        batch_mode: bool | None = None,
+        timeline: Any = None,
+        formula: str | None = None,
+        entry_col: str | None = None,
+        fit_options: dict | None = None,
+    ) -> SemiParametricPHFitter:
+        """lifelines 0.30.3's ``SemiParametricPHFitter.fit``, line for line, with its
+        preprocessing, means, standard deviations and normalised copy replaced by
+        :func:`helpers.survival.efron_fit.prepare` (same values); lifelines' own ``fit`` for
+        whatever :func:`~helpers.survival.efron_fit.supported` does not cover."""
+        self._time_fit_was_called = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+        self.duration_col = duration_col
+        self.event_col = event_col
+        self.robust = robust
+        self.cluster_col = cluster_col
+        self.weights_col = weights_col
+        self._n_examples = df.shape[0]
+        self._batch_mode = batch_mode
+        self.strata = utils._to_list_or_singleton(utils.coalesce(strata, self.strata))
+        self.formula = formula
+        self.entry_col = entry_col
+        if not efron_fit.supported(self, df):
+            return super().fit(
+                df, duration_col, event_col, show_progress, initial_point, strata, weights_col,
+                cluster_col, robust, batch_mode, timeline, formula, entry_col, fit_options,
+            )  # fmt: skip
+
+        X, T, E, weights, entries, original_index, mean, std = efron_fit.prepare(self, df)
+        self._clusters = None
+
+        self.durations = T.copy()
+        self.event_observed = E.copy()
+        self.weights = weights.copy()
+        self.entries = entries
+
+        if self.strata is not None:
+            self.durations.index = original_index
+            self.event_observed.index = original_index
+            self.weights.index = original_index
+
+        self._central_values = self._compute_central_values_of_raw_training_data(df, self.strata)
+
+        self._norm_mean = mean
+        self._norm_std = std
+        X_norm = X  # noqa: N806 (lifelines' names) normalised in place by prepare()
+
+        params_, ll_, variance_matrix_, baseline_hazard_, baseline_cumulative_hazard_, model = (
+            self._fit_model(
+                X_norm,
+                T,
+                E,
+                weights=weights,
+                entries=entries,
+                fit_options=utils.coalesce(fit_options, dict()),
+                initial_point=initial_point,
+                show_progress=show_progress,
+            )
+        )
+
+        self.log_likelihood_ = ll_
+        self.model = model
+        self.variance_matrix_ = variance_matrix_
+        self.params_ = pd.Series(params_, index=pd.Index(X.columns, name="covariate"), name="coef")
+        self.baseline_hazard_ = baseline_hazard_
+        self.baseline_cumulative_hazard_ = baseline_cumulative_hazard_
+        self.timeline = utils.coalesce(timeline, self.baseline_cumulative_hazard_.index)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._predicted_partial_hazards_ = (
+                self.predict_partial_hazard(df)
+                .to_frame(name="P")
+                .reindex(original_index)
+                .assign(T=self.durations, E=self.event_observed, W=self.weights)
+                .set_index(X.index)
+            )
+
+        self.standard_errors_ = self._compute_standard_errors(X_norm, T, E, weights)
+        self.confidence_intervals_ = self._compute_confidence_intervals()
+        self.baseline_survival_ = self._compute_baseline_survival()
+
+        if hasattr(self, "_concordance_index_"):
+            del self._concordance_index_
+
+        return self
 
     def _compute_schoenfeld_within_strata(
         self, X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd.Series, entries: None
