@@ -89,96 +89,164 @@ def efron_values(
     times (None: every row at risk from time 0). One stratum; no penalty (lifelines adds both
     around this call).
     """
-    x = _values(X).astype(float, copy=False)
-    t = _values(T).astype(float, copy=False)
-    e = _values(E).astype(bool, copy=False)
-    w = _values(weights).astype(float, copy=False)
-    start = None if entries is None else _values(entries).astype(float, copy=False)
-    n, d = x.shape
-    if n > 1 and np.any(t[1:] < t[:-1]):  # lifelines passes rows sorted by time
-        order = np.argsort(t, kind="stable")
-        x, t, e, w = x[order], t[order], e[order], w[order]
-        start = None if start is None else start[order]
-    death = np.flatnonzero(e)
-    if death.size == 0:
-        return np.zeros((d, d)), np.zeros(d), 0.0
+    raw = [_values(a) for a in (X, T, E, weights)]
+    start = None if entries is None else _values(entries)
+    return _EfronPlan(*raw[1:], start).values(raw[0], beta)
 
-    phi = w * np.exp(x @ beta)
 
-    # tie groups: the distinct death times; deaths are contiguous per group (sorted by time)
-    t_death = t[death]
-    first = np.flatnonzero(np.r_[True, t_death[1:] != t_death[:-1]])
-    times = t_death[first]
-    size = np.diff(np.r_[first, death.size])  # D_g
-    group = np.repeat(np.arange(times.size), size)  # of each death
-    frac = (np.arange(death.size) - np.repeat(first, size)) / size[group]  # f = l / D_g
-    w_bar = np.add.reduceat(w[death], first) / size
+class _EfronTerms:
+    """:func:`efron_values` for one Newton-Raphson run (lifelines asks
+    ``_choose_gradient_calculator`` once per fit): the β-free part (:class:`_EfronPlan`) of
+    each stratum is worked out at the first step and kept, keyed by the memory of the arrays
+    lifelines passes (the same Series, or the same slices of them, at every step; the arrays
+    are kept alive with the plan, so an address cannot be reused by other data)."""
 
-    # risk sets: rows with T >= t_g (reverse cumulative sums from the first row at t_g), less
-    # the rows that enter at or after t_g under delayed entry. Column by column: no n×d
-    # temporary (a large one costs more in page faults than its arithmetic)
-    tails = _Tails(np.searchsorted(t, times, side="left"))
-    if start is not None:
-        by_entry = np.argsort(start, kind="stable")
-        late = _Tails(np.searchsorted(start[by_entry], times, side="left"))
-    risk0, tie0 = tails(phi), np.add.reduceat(phi[death], first)
-    risk1, tie1 = np.empty((times.size, d)), np.empty((times.size, d))
-    for j in range(d):
-        phi_x = phi * x[:, j]
-        risk1[:, j] = tails(phi_x)
-        tie1[:, j] = np.add.reduceat(phi_x[death], first)
+    def __init__(self) -> None:
+        self.plans: dict[tuple, tuple[list[np.ndarray], _EfronPlan]] = {}
+
+    def __call__(
+        self, X: Any, T: Any, E: Any, weights: Any, entries: Any, beta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        arrays = [_values(a) for a in (X, T, E, weights)]
+        if entries is not None:
+            arrays.append(_values(entries))
+        key = tuple((a.__array_interface__["data"][0], a.shape, a.strides) for a in arrays)
+        if key not in self.plans:
+            start = None if entries is None else arrays[4]
+            self.plans[key] = (arrays, _EfronPlan(*arrays[1:4], start, x=arrays[0]))
+        return self.plans[key][1].values(arrays[0], beta)
+
+
+def _reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    """``out[k] = values[k:].sum(axis=0)``, with one more row (zeros) at the end."""
+    out = np.zeros((len(values) + 1, *values.shape[1:]))
+    out[:-1] = np.cumsum(values[::-1], axis=0)[::-1]
+    return out
+
+
+class _EfronPlan:
+    """What the Efron terms of one stratum need besides β: the rows sorted by time, the tie
+    groups, the runs of rows of equal (time, death) (the sums over rows are sums over runs)
+    and, per row, how many death times its risk set spans."""
+
+    def __init__(
+        self,
+        T: np.ndarray,
+        E: np.ndarray,
+        weights: np.ndarray,
+        entries: np.ndarray | None,
+        x: np.ndarray | None = None,
+    ) -> None:
+        t, e = T.astype(float, copy=False), E.astype(bool, copy=False)
+        w = weights.astype(float, copy=False)
+        start = None if entries is None else entries.astype(float, copy=False)
+        self.order = None
+        if t.size > 1 and np.any(t[1:] < t[:-1]):  # lifelines passes rows sorted by time
+            self.order = np.argsort(t, kind="stable")
+            t, e, w = t[self.order], e[self.order], w[self.order]
+            start = None if start is None else start[self.order]
+        self.t, self.e, self.w = t, e, w
+        death = self.death = np.flatnonzero(e)
+        if death.size == 0:
+            return
+        # tie groups: the distinct death times (deaths of a group contiguous: sorted by time)
+        t_death = t[death]
+        first = np.flatnonzero(np.r_[True, t_death[1:] != t_death[:-1]])
+        self.times = times = t_death[first]
+        size = np.diff(np.r_[first, death.size])  # D_g
+        self.group = np.repeat(np.arange(times.size), size)  # of each death
+        self.frac = (np.arange(death.size) - np.repeat(first, size)) / size[self.group]
+        self.w_bar = np.add.reduceat(w[death], first) / size
+        self.w_death = np.where(e, w, 0.0)
+        # runs of equal (time, death): a group's risk set is the runs from the first one at
+        # its time on; its tied deaths are its death runs
+        runs = self.runs = np.flatnonzero(np.r_[True, (t[1:] != t[:-1]) | (e[1:] != e[:-1])])
+        self.risk_from = np.searchsorted(t[runs], times, side="left")
+        dead_runs = np.flatnonzero(e[runs])
+        self.dead_runs = dead_runs
+        self.dead_run_group = np.searchsorted(times, t[runs[dead_runs]])
+        # per row: death times up to its own (risk sets holding it), and with delayed entry up
+        # to its entry (those it is not in: entry_i < t_g is lifelines' rule)
+        self.in_sets = np.searchsorted(times, t, side="right")
+        self.late = None
         if start is not None:
-            risk1[:, j] -= late(phi_x[by_entry])
-    if start is not None:
-        risk0 = risk0 - late(phi[by_entry])
+            before = np.searchsorted(times, start, side="right")
+            self.late = np.flatnonzero(before)  # rows that miss some risk sets
+            self.late_until = before[self.late]
+        self.x_death_sum = None if x is None else self._x(x).T @ self.w_death
 
-    denom = 1.0 / (risk0[group] - frac * tie0[group])
-    x_death_sum = x.T @ np.where(e, w, 0.0)
-    log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
+    def _x(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(float, copy=False)
+        return x if self.order is None else x[self.order]
 
-    # per group, with summand_l = (S1 - f T1) denom_l expanded: Σ_l summand_l and
-    # Σ_l summand_l summand_lᵀ from the per-group sums of denom, f denom, denom², f denom²,
-    # f² denom² (no deaths×d array)
-    def per_group(values: np.ndarray) -> np.ndarray:
-        return w_bar * np.bincount(group, values, minlength=times.size)
+    def _risk_and_tie(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: the sum of ``values`` (one per row) over its risk set and its deaths."""
+        per_run = np.add.reduceat(values, self.runs)
+        risk = _reverse_cumsum(per_run)[self.risk_from]
+        tie = np.bincount(self.dead_run_group, per_run[self.dead_runs], minlength=self.times.size)
+        if self.late is not None:  # less the rows entering at or after the group's time
+            late = np.bincount(self.late_until, values[self.late], minlength=self.times.size + 1)
+            risk -= _reverse_cumsum(late[1:])[: self.times.size]
+        return risk, tie
 
-    a_g, b_g = per_group(denom), per_group(frac * denom)
-    p_g, q_g, r_g = per_group(denom**2), per_group(frac * denom**2), per_group(frac**2 * denom**2)
-    gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
-    cross = (risk1 * q_g[:, None]).T @ tie1
-    a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
+    def values(self, x: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """:func:`efron_values` at ``beta`` for covariates ``x`` (rows as given to the plan)."""
+        x = self._x(x)
+        n, d = x.shape
+        if self.death.size == 0:
+            return np.zeros((d, d)), np.zeros(d), 0.0
+        group, frac, w_bar, n_groups = self.group, self.frac, self.w_bar, self.times.size
+        phi = np.exp(x @ beta)
+        phi *= self.w
+        risk0, tie0 = self._risk_and_tie(phi)
+        denom = 1.0 / (risk0[group] - frac * tie0[group])
+        x_death_sum = x.T @ self.w_death if self.x_death_sum is None else self.x_death_sum
+        log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
 
-    # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
-    # whose risk set holds row i, less w̄_g B_g of its own group for a death
-    cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
-    coef = cum[np.searchsorted(times, t, side="right")]
-    if start is not None:
-        coef -= cum[np.searchsorted(times, start, side="right")]
-    coef[death] -= b_g[group]
-    scale = phi * coef
-    a1 = np.zeros((d, d))
-    step = max(4096, (1 << 20) // max(d, 1))  # rows per product: an 8 MB temporary at most
-    for lo in range(0, n, step):
-        rows = x[lo : lo + step]
-        a1 += (rows * scale[lo : lo + step, None]).T @ rows
-    hessian = a2 - a1
-    return (hessian + hessian.T) / 2, gradient, log_lik
+        # per group, with summand_l = (S1 - f T1) denom_l expanded: Σ_l summand_l and
+        # Σ_l summand_l summand_lᵀ from the per-group sums of denom, f denom, denom², f denom²,
+        # f² denom² (no deaths×d array)
+        def per_group(values: np.ndarray) -> np.ndarray:
+            return w_bar * np.bincount(group, values, minlength=n_groups)
 
+        f_denom, denom2 = frac * denom, denom * denom
+        a_g, b_g = per_group(denom), per_group(f_denom)
+        p_g, q_g, r_g = (
+            per_group(denom2),
+            per_group(frac * denom2),
+            per_group(frac * f_denom * denom),
+        )
 
-class _Tails:
-    """Sums of ``values[at[g]:]`` for every ``g`` (positions may repeat or equal n), for many
-    ``values`` of the same length: the positions are sorted out once."""
+        # S1 and T1 column by column: no n×d temporary (a large one costs more in page faults
+        # than its arithmetic)
+        risk1, tie1 = np.empty((n_groups, d)), np.empty((n_groups, d))
+        phi_x = np.empty(n)
+        for j in range(d):
+            np.multiply(phi, x[:, j], out=phi_x)
+            risk1[:, j], tie1[:, j] = self._risk_and_tie(phi_x)
+        gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
+        cross = (risk1 * q_g[:, None]).T @ tie1
+        a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
 
-    def __init__(self, at: np.ndarray) -> None:
-        self.positions, self.back = np.unique(at, return_inverse=True)
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        inside = self.positions < len(values)
-        out = np.zeros(len(self.positions))
-        if inside.any():
-            blocks = np.add.reduceat(values, self.positions[inside])  # to the next position
-            out[inside] = np.cumsum(blocks[::-1])[::-1]
-        return out[self.back]
+        # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
+        # whose risk set holds row i, less w̄_g B_g of its own group for a death; c_i > 0
+        # (a row's own group is in its risk set, B_g < A_g), so it is Yᵀ Y with
+        # Y = sqrt(φ c) X: a symmetric product (BLAS syrk), in blocks of rows
+        cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
+        coef = cum[self.in_sets]
+        if self.late is not None:
+            coef[self.late] -= cum[self.late_until]
+        coef[self.death] -= b_g[group]
+        root = np.sqrt(phi * coef)
+        a1 = np.zeros((d, d))
+        step = max(1024, (1 << 17) // max(d, 1))  # rows per product: a 1 MB block (in cache)
+        block = np.empty((min(step, n), d), order="F")
+        for lo in range(0, n, step):
+            rows = block[: min(step, n - lo)]
+            np.multiply(x[lo : lo + step], root[lo : lo + step, None], out=rows)
+            a1 += rows.T @ rows
+        hessian = a2 - a1
+        return (hessian + hessian.T) / 2, gradient, log_lik
 
 
 class SemiParametricPHFitter(_SemiParametricPHFitter):
@@ -186,7 +254,7 @@ class SemiParametricPHFitter(_SemiParametricPHFitter):
     (every path: with and without strata, weights and delayed entry)."""
 
     def _choose_gradient_calculator(self, T: pd.Series, X: pd.DataFrame, entries: Any) -> Any:
-        return efron_values
+        return _EfronTerms()  # efron_values, with its β-free part kept between steps
 
     @CensoringType.right_censoring
     def fit(
