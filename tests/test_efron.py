@@ -212,3 +212,13 @@ def test_partial_hazards_of_rows_with_repeated_labels_number_them_as_lifelines_d
         mine = fitted.predict_log_partial_hazard(rows)
     assert list(mine.index) == list(range(len(rows)))
     np.testing.assert_allclose(mine, theirs.predict_log_partial_hazard(rows), rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 1001])
+def test_the_median_of_a_dummy_column_is_numpys(n):
+    rng = np.random.default_rng(n)
+    for share in (0.0, 0.3, 0.5, 0.7, 1.0):
+        values = (rng.random(n) < share).astype(float)
+        balanced = rng.permutation(np.r_[np.zeros(n // 2), np.ones(n - n // 2)])
+        for v in (values, balanced, np.r_[values[:-1], 2.0]):  # the last: not 0/1
+            assert efron._median(v) == np.quantile(v, 0.5)

@@ -27,37 +27,40 @@ rows at risk at t_g and tie sums T0, T1, T2 over the D_g deaths::
     loglik   += Σ w x (deaths)·β + w̄_g Σ_l log denom_l
     hessian  += w̄_g (Σ_l summand_l summand_lᵀ - S2 Σ_l denom_l + T2 Σ_l f denom_l)
 
-S0 and S1 are reverse cumulative sums over the rows sorted by time. Σ_l summand_l and
+S0 and S1 are reverse cumulative sums over the rows sorted by time, taken over the runs of
+rows of equal (time, death) (a group's deaths are its death runs). Σ_l summand_l and
 Σ_l summand_l summand_lᵀ expand into S1, T1 and five per-group sums of scalars (denom, f denom,
 denom², f denom², f² denom²): nothing per death and covariate. The S2 term never forms a d×d
 matrix per group: Σ_g w̄_g A_g S2_g = Xᵀ diag(φ_i C_i) X, where C_i adds w̄_g A_g
 (A_g = Σ_l denom_l) over the groups whose risk set holds row i; the T2 term only involves the
 tied deaths (row i's own group). O(n d²) per evaluation, no n×d×d array, and no n×d
-temporary either (column by column, and 8 MB row blocks for the product: above glibc's 32 MB
-mmap threshold every temporary is fresh pages, whose faults cost more than the arithmetic).
+temporary either: one pass over the rows in 1 MB blocks (φx, its sums per run, then φCx and
+the product; above glibc's 32 MB mmap threshold every temporary is fresh pages, whose faults
+cost more than the arithmetic). What does not depend on β (the groups, runs, and each row's
+span of risk sets: :class:`_EfronPlan`) is worked out once per stratum and fit.
 
 Rows at risk at t: ``T_i >= t`` (lifelines' risk set), and with delayed entry
 ``entry_i < t <= T_i`` (lifelines' ``CoxTimeVaryingFitter`` rule, the path it takes when
 ``entry_col`` is given).
 
-Besides the Efron terms, the fitter replaces three pandas-heavy steps of lifelines' fit with
-numpy computing the same values (tested against lifelines): the per-stratum parts, the Breslow
-baseline hazards and the training medians (``_central_values``, lifelines' ``describe()``);
-and it fits with one BLAS thread (see :func:`_blas_controller`). Its Schoenfeld residuals (the
-proportional-hazards test) come from :mod:`helpers.survival.schoenfeld`, also lifelines' values.
+Besides the Efron terms, the fitter replaces pandas-heavy steps of lifelines' fit with numpy
+computing the same values (tested against lifelines): the preprocessing, means, standard
+deviations and normalised copy (:mod:`helpers.survival.efron_fit`, lifelines 0.30.3's ``fit``
+without its copies of the frame), the per-stratum parts, the Breslow baseline hazards and the
+training medians (``_central_values``, lifelines' ``describe()``); and it fits with one BLAS
+thread (see :func:`_blas_controller`). Its Schoenfeld residuals (the proportional-hazards test)
+come from :mod:`helpers.survival.schoenfeld`, also lifelines' values.
 """
 
 from __future__ import annotations
 
 import functools
 import warnings
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter as _LifelinesCoxPHFitter
-from lifelines import utils
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParametricPHFitter
 from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
@@ -91,7 +94,7 @@ def efron_values(
     """
     raw = [_values(a) for a in (X, T, E, weights)]
     start = None if entries is None else _values(entries)
-    return _EfronPlan(*raw[1:], start).values(raw[0], beta)
+    return _EfronPlan(*raw[1:], start, x=raw[0]).values(raw[0], beta)
 
 
 class _EfronTerms:
@@ -169,23 +172,39 @@ class _EfronPlan:
         # to its entry (those it is not in: entry_i < t_g is lifelines' rule)
         self.in_sets = np.searchsorted(times, t, side="right")
         self.late = None
-        if start is not None:
+        if start is not None:  # rows that miss some risk sets, by how many (sorted by that)
             before = np.searchsorted(times, start, side="right")
-            self.late = np.flatnonzero(before)  # rows that miss some risk sets
-            self.late_until = before[self.late]
+            late = np.flatnonzero(before)
+            self.late = late[np.argsort(before[late], kind="stable")]
+            until = before[self.late]
+            self.late_starts = np.flatnonzero(np.r_[True, until[1:] != until[:-1]])
+            self.late_until = until[self.late_starts]  # each bin's count of missed sets
+        # blocks of rows (a 1 MB block of covariates: in cache for its three uses) and, per
+        # block, where the runs it holds start in it
+        n = t.size
+        self.step = max(1024, (1 << 17) // max(1 if x is None else x.shape[1], 1))
+        self.blocks = []
+        for lo in range(0, n, self.step):
+            hi = min(lo + self.step, n)
+            ids = np.arange(np.searchsorted(runs, lo, "right") - 1, np.searchsorted(runs, hi))
+            self.blocks.append((lo, hi, np.maximum(runs[ids], lo) - lo, ids))
         self.x_death_sum = None if x is None else self._x(x).T @ self.w_death
 
     def _x(self, x: np.ndarray) -> np.ndarray:
         x = x.astype(float, copy=False)
         return x if self.order is None else x[self.order]
 
-    def _risk_and_tie(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per group: the sum of ``values`` (one per row) over its risk set and its deaths."""
-        per_run = np.add.reduceat(values, self.runs)
+    def _risk_and_tie(
+        self, per_run: np.ndarray, late_rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: the sums over its risk set and over its deaths, from the sums over each
+        run (``per_run``) and the values of the rows in ``self.late`` (delayed entry)."""
         risk = _reverse_cumsum(per_run)[self.risk_from]
-        tie = np.bincount(self.dead_run_group, per_run[self.dead_runs], minlength=self.times.size)
+        tie = np.zeros((self.times.size, *per_run.shape[1:]))
+        np.add.at(tie, self.dead_run_group, per_run[self.dead_runs])
         if self.late is not None:  # less the rows entering at or after the group's time
-            late = np.bincount(self.late_until, values[self.late], minlength=self.times.size + 1)
+            late = np.zeros((self.times.size + 1, *per_run.shape[1:]))
+            late[self.late_until] = np.add.reduceat(late_rows, self.late_starts, axis=0)
             risk -= _reverse_cumsum(late[1:])[: self.times.size]
         return risk, tie
 
@@ -198,7 +217,10 @@ class _EfronPlan:
         group, frac, w_bar, n_groups = self.group, self.frac, self.w_bar, self.times.size
         phi = np.exp(x @ beta)
         phi *= self.w
-        risk0, tie0 = self._risk_and_tie(phi)
+        late = self.late
+        risk0, tie0 = self._risk_and_tie(
+            np.add.reduceat(phi, self.runs), None if late is None else phi[late]
+        )
         denom = 1.0 / (risk0[group] - frac * tie0[group])
         x_death_sum = x.T @ self.w_death if self.x_death_sum is None else self.x_death_sum
         log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
@@ -217,142 +239,45 @@ class _EfronPlan:
             per_group(frac * f_denom * denom),
         )
 
-        # S1 and T1 column by column: no n×d temporary (a large one costs more in page faults
-        # than its arithmetic)
-        risk1, tie1 = np.empty((n_groups, d)), np.empty((n_groups, d))
-        phi_x = np.empty(n)
-        for j in range(d):
-            np.multiply(phi, x[:, j], out=phi_x)
-            risk1[:, j], tie1[:, j] = self._risk_and_tie(phi_x)
+        # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
+        # whose risk set holds row i, less w̄_g B_g of its own group for a death
+        cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
+        coef = cum[self.in_sets]
+        if late is not None:
+            coef[late] -= np.repeat(
+                cum[self.late_until], np.diff(np.r_[self.late_starts, late.size])
+            )
+        coef[self.death] -= b_g[group]
+
+        # one pass over the rows, a block at a time: φx (its sums per run give S1 and T1), then
+        # φcx for the S2 part; no n×d temporary (a large one costs more in page faults than
+        # its arithmetic)
+        per_run = np.zeros((self.runs.size, d))
+        a1 = np.zeros((d, d))
+        buffer = np.empty((min(self.step, n), d), order="F")
+        for lo, hi, starts, ids in self.blocks:
+            rows, y = x[lo:hi], buffer[: hi - lo]
+            np.multiply(rows, phi[lo:hi, None], out=y)
+            per_run[ids] += np.add.reduceat(y, starts, axis=0)
+            y *= coef[lo:hi, None]
+            a1 += y.T @ rows
+        risk1, tie1 = self._risk_and_tie(
+            per_run, None if late is None else x[late] * phi[late, None]
+        )
         gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
         cross = (risk1 * q_g[:, None]).T @ tie1
         a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
-
-        # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
-        # whose risk set holds row i, less w̄_g B_g of its own group for a death; c_i > 0
-        # (a row's own group is in its risk set, B_g < A_g), so it is Yᵀ Y with
-        # Y = sqrt(φ c) X: a symmetric product (BLAS syrk), in blocks of rows
-        cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
-        coef = cum[self.in_sets]
-        if self.late is not None:
-            coef[self.late] -= cum[self.late_until]
-        coef[self.death] -= b_g[group]
-        root = np.sqrt(phi * coef)
-        a1 = np.zeros((d, d))
-        step = max(1024, (1 << 17) // max(d, 1))  # rows per product: a 1 MB block (in cache)
-        block = np.empty((min(step, n), d), order="F")
-        for lo in range(0, n, step):
-            rows = block[: min(step, n - lo)]
-            np.multiply(x[lo : lo + step], root[lo : lo + step, None], out=rows)
-            a1 += rows.T @ rows
         hessian = a2 - a1
         return (hessian + hessian.T) / 2, gradient, log_lik
 
 
-class SemiParametricPHFitter(_SemiParametricPHFitter):
+class SemiParametricPHFitter(efron_fit.FitWithoutCopies, _SemiParametricPHFitter):
     """lifelines' Breslow-baseline Cox fitter with :func:`efron_values` as its Efron terms
-    (every path: with and without strata, weights and delayed entry)."""
+    (every path: with and without strata, weights and delayed entry), fitted without
+    lifelines' copies of the frame (:class:`~helpers.survival.efron_fit.FitWithoutCopies`)."""
 
     def _choose_gradient_calculator(self, T: pd.Series, X: pd.DataFrame, entries: Any) -> Any:
         return _EfronTerms()  # efron_values, with its β-free part kept between steps
-
-    @CensoringType.right_censoring
-    def fit(
-        self,
-        df: pd.DataFrame,
-        duration_col: str | None = None,
-        event_col: str | None = None,
-        show_progress: bool = False,
-        initial_point: np.ndarray | None = None,
-        strata: Any = None,
-        weights_col: str | None = None,
-        cluster_col: str | None = None,
-        robust: bool = False,
-        batch_mode: bool | None = None,
-        timeline: Any = None,
-        formula: str | None = None,
-        entry_col: str | None = None,
-        fit_options: dict | None = None,
-    ) -> SemiParametricPHFitter:
-        """lifelines 0.30.3's ``SemiParametricPHFitter.fit``, line for line, with its
-        preprocessing, means, standard deviations and normalised copy replaced by
-        :func:`helpers.survival.efron_fit.prepare` (same values); lifelines' own ``fit`` for
-        whatever :func:`~helpers.survival.efron_fit.supported` does not cover."""
-        self._time_fit_was_called = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
-        self.duration_col = duration_col
-        self.event_col = event_col
-        self.robust = robust
-        self.cluster_col = cluster_col
-        self.weights_col = weights_col
-        self._n_examples = df.shape[0]
-        self._batch_mode = batch_mode
-        self.strata = utils._to_list_or_singleton(utils.coalesce(strata, self.strata))
-        self.formula = formula
-        self.entry_col = entry_col
-        if not efron_fit.supported(self, df):
-            return super().fit(
-                df, duration_col, event_col, show_progress, initial_point, strata, weights_col,
-                cluster_col, robust, batch_mode, timeline, formula, entry_col, fit_options,
-            )  # fmt: skip
-
-        X, T, E, weights, entries, original_index, mean, std = efron_fit.prepare(self, df)
-        self._clusters = None
-
-        self.durations = T.copy()
-        self.event_observed = E.copy()
-        self.weights = weights.copy()
-        self.entries = entries
-
-        if self.strata is not None:
-            self.durations.index = original_index
-            self.event_observed.index = original_index
-            self.weights.index = original_index
-
-        self._central_values = self._compute_central_values_of_raw_training_data(df, self.strata)
-
-        self._norm_mean = mean
-        self._norm_std = std
-        X_norm = X  # noqa: N806 (lifelines' names) normalised in place by prepare()
-
-        params_, ll_, variance_matrix_, baseline_hazard_, baseline_cumulative_hazard_, model = (
-            self._fit_model(
-                X_norm,
-                T,
-                E,
-                weights=weights,
-                entries=entries,
-                fit_options=utils.coalesce(fit_options, dict()),
-                initial_point=initial_point,
-                show_progress=show_progress,
-            )
-        )
-
-        self.log_likelihood_ = ll_
-        self.model = model
-        self.variance_matrix_ = variance_matrix_
-        self.params_ = pd.Series(params_, index=pd.Index(X.columns, name="covariate"), name="coef")
-        self.baseline_hazard_ = baseline_hazard_
-        self.baseline_cumulative_hazard_ = baseline_cumulative_hazard_
-        self.timeline = utils.coalesce(timeline, self.baseline_cumulative_hazard_.index)
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._predicted_partial_hazards_ = (
-                self.predict_partial_hazard(df)
-                .to_frame(name="P")
-                .reindex(original_index)
-                .assign(T=self.durations, E=self.event_observed, W=self.weights)
-                .set_index(X.index)
-            )
-
-        self.standard_errors_ = self._compute_standard_errors(X_norm, T, E, weights)
-        self.confidence_intervals_ = self._compute_confidence_intervals()
-        self.baseline_survival_ = self._compute_baseline_survival()
-
-        if hasattr(self, "_concordance_index_"):
-            del self._concordance_index_
-
-        return self
 
     def _compute_schoenfeld_within_strata(
         self, X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd.Series, entries: None
@@ -474,13 +399,28 @@ def _medians(df: pd.DataFrame, index: Any, groups: list[np.ndarray] | None = Non
     the positions of each of ``groups``."""
     columns = [df[c].to_numpy(dtype=float) for c in df.columns]  # one column at a time
     medians = [
-        [np.quantile(v if g is None else v[g], 0.5) for v in columns]
+        [_median(v if g is None else v[g]) for v in columns]
         for g in ([None] if groups is None else groups)
     ]
     out = pd.DataFrame(np.array(medians).reshape(-1, len(columns)), index=index, columns=df.columns)
     if (df.dtypes != np.float64).any():
         out = out.astype(df.dtypes.to_dict())
     return out
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.quantile(values, 0.5)``; for a column of 0s and 1s (a dummy covariate, an event
+    flag) from the count of 0s instead of a partition of the column (8 ms per 1M rows): the
+    two middle order statistics are then known, and numpy interpolates between them with the
+    same fraction and arithmetic when given just those two."""
+    n = values.size
+    ones = np.count_nonzero(values)
+    if n < 2 or ones != np.count_nonzero(values == 1.0):  # another value (or NaN) present
+        return float(np.quantile(values, 0.5))
+    zeros = n - ones  # sorted: zeros, then ones; the median sits at (n - 1) / 2
+    below, above = (n - 1) // 2, n // 2
+    pair = np.array([float(below >= zeros), float(above >= zeros)])
+    return float(np.quantile(pair, ((n - 1) / 2 - below)))
 
 
 class CoxPHFitter(_LifelinesCoxPHFitter):

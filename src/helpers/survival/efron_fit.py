@@ -10,7 +10,11 @@ by the permutation lifelines' own ``sort_values`` call gives on the key columns;
 standard deviations are pandas' arithmetic on each contiguous column (the same floats), and the
 covariates are normalised in place, exactly as lifelines' ``(X - mean) / std``.
 
-It mirrors **lifelines 0.30.3** (``SemiParametricPHFitter.fit`` and ``_preprocess_dataframe``;
+:class:`FitWithoutCopies` (a mixin of the project's fitter) is lifelines' ``fit`` and
+``_fit_model`` around it, the latter scoring the training rows on the array (``numpy.dot`` on
+the frame would copy a column-major frame into row order first).
+
+It mirrors **lifelines 0.30.3** (``SemiParametricPHFitter.fit``, ``_fit_model`` and ``_preprocess_dataframe``;
 the project pins ``lifelines>=0.30.3``). :func:`supported` sends everything else to lifelines'
 own ``fit``: another lifelines version, a formula, robust or clustered standard errors, a
 frame with repeated column names, a covariate or outcome column that is not a plain numpy
@@ -19,14 +23,18 @@ bool/int/float column, or any NaN or infinite value (lifelines raises its own er
 
 from __future__ import annotations
 
+import warnings
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import lifelines
 import numpy as np
 import pandas as pd
+import scipy.linalg
 from lifelines import utils
+from lifelines.utils import CensoringType
 
-__all__ = ["MIRRORED_LIFELINES", "Prepared", "prepare", "supported"]
+__all__ = ["MIRRORED_LIFELINES", "FitWithoutCopies", "Prepared", "prepare", "supported"]
 
 #: the lifelines version whose ``fit`` and ``_preprocess_dataframe`` this module mirrors
 MIRRORED_LIFELINES = "0.30.3"
@@ -150,3 +158,148 @@ def prepare(model: Any, df: pd.DataFrame) -> Prepared:
     values -= stats[0]  # lifelines' utils.normalize, (X - mean) / std, in place
     values /= stats[2]
     return Prepared(X, T, E, W, entries, original_index, mean, std)
+
+
+class FitWithoutCopies:
+    """lifelines' ``SemiParametricPHFitter.fit`` and ``_fit_model`` on the data of
+    :func:`prepare`: a mixin placed before lifelines' class (its own ``fit`` is the fallback)."""
+
+    @CensoringType.right_censoring
+    def fit(
+        self,
+        df: pd.DataFrame,
+        duration_col: str | None = None,
+        event_col: str | None = None,
+        show_progress: bool = False,
+        initial_point: np.ndarray | None = None,
+        strata: Any = None,
+        weights_col: str | None = None,
+        cluster_col: str | None = None,
+        robust: bool = False,
+        batch_mode: bool | None = None,
+        timeline: Any = None,
+        formula: str | None = None,
+        entry_col: str | None = None,
+        fit_options: dict | None = None,
+    ) -> Any:
+        """lifelines 0.30.3's ``SemiParametricPHFitter.fit``, line for line, with its
+        preprocessing, means, standard deviations and normalised copy replaced by
+        :func:`prepare` (same values); lifelines' own ``fit`` for
+        whatever :func:`supported` does not cover."""
+        self._time_fit_was_called = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+        self.duration_col = duration_col
+        self.event_col = event_col
+        self.robust = robust
+        self.cluster_col = cluster_col
+        self.weights_col = weights_col
+        self._n_examples = df.shape[0]
+        self._batch_mode = batch_mode
+        self.strata = utils._to_list_or_singleton(utils.coalesce(strata, self.strata))
+        self.formula = formula
+        self.entry_col = entry_col
+        if not supported(self, df):
+            return super().fit(
+                df, duration_col, event_col, show_progress, initial_point, strata, weights_col,
+                cluster_col, robust, batch_mode, timeline, formula, entry_col, fit_options,
+            )  # fmt: skip
+
+        X, T, E, weights, entries, original_index, mean, std = prepare(self, df)
+        self._clusters = None
+
+        self.durations = T.copy()
+        self.event_observed = E.copy()
+        self.weights = weights.copy()
+        self.entries = entries
+
+        if self.strata is not None:
+            self.durations.index = original_index
+            self.event_observed.index = original_index
+            self.weights.index = original_index
+
+        self._central_values = self._compute_central_values_of_raw_training_data(df, self.strata)
+
+        self._norm_mean = mean
+        self._norm_std = std
+        X_norm = X  # noqa: N806 (lifelines' names) normalised in place by prepare()
+
+        params_, ll_, variance_matrix_, baseline_hazard_, baseline_cumulative_hazard_, model = (
+            self._fit_model(
+                X_norm,
+                T,
+                E,
+                weights=weights,
+                entries=entries,
+                fit_options=utils.coalesce(fit_options, dict()),
+                initial_point=initial_point,
+                show_progress=show_progress,
+            )
+        )
+
+        self.log_likelihood_ = ll_
+        self.model = model
+        self.variance_matrix_ = variance_matrix_
+        self.params_ = pd.Series(params_, index=pd.Index(X.columns, name="covariate"), name="coef")
+        self.baseline_hazard_ = baseline_hazard_
+        self.baseline_cumulative_hazard_ = baseline_cumulative_hazard_
+        self.timeline = utils.coalesce(timeline, self.baseline_cumulative_hazard_.index)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._predicted_partial_hazards_ = (
+                self.predict_partial_hazard(df)
+                .to_frame(name="P")
+                .reindex(original_index)
+                .assign(T=self.durations, E=self.event_observed, W=self.weights)
+                .set_index(X.index)
+            )
+
+        self.standard_errors_ = self._compute_standard_errors(X_norm, T, E, weights)
+        self.confidence_intervals_ = self._compute_confidence_intervals()
+        self.baseline_survival_ = self._compute_baseline_survival()
+
+        if hasattr(self, "_concordance_index_"):
+            del self._concordance_index_
+
+        return self
+
+    def _fit_model(
+        self,
+        X: pd.DataFrame,
+        T: pd.Series,
+        E: pd.Series,
+        weights: pd.Series,
+        entries: pd.Series | None,
+        fit_options: dict,
+        initial_point: np.ndarray | None = None,
+        show_progress: bool = True,
+    ) -> tuple:
+        """lifelines 0.30.3's ``_fit_model`` (Newton-Raphson, Breslow baseline, rescaling),
+        with the training partial hazards computed on ``X``'s array: ``numpy.dot`` on the
+        frame first copies a column-major frame (as :func:`prepare` builds it) into row order, 136 MB at 1M rows × 17 covariates."""
+        beta_, ll_, hessian_ = self._newton_raphson_for_efron_model(
+            X,
+            T,
+            E,
+            weights,
+            entries,
+            initial_point=initial_point,
+            show_progress=show_progress,
+            **fit_options,
+        )
+        predicted_partial_hazards_ = (
+            pd.DataFrame(np.exp(np.dot(X.to_numpy(), beta_)), columns=["P"])
+            .assign(T=T.values, E=E.values, W=weights.values)
+            .set_index(X.index)
+        )
+        baseline_hazard_ = self._compute_baseline_hazards(predicted_partial_hazards_)
+        baseline_cumulative_hazard_ = self._compute_baseline_cumulative_hazard(baseline_hazard_)
+        params_ = beta_ / self._norm_std.values  # rescaled back to the original scale
+        if hessian_.size > 0:
+            variance_matrix_ = pd.DataFrame(
+                -scipy.linalg.inv(hessian_) / np.outer(self._norm_std, self._norm_std),
+                index=X.columns,
+                columns=X.columns,
+            )
+        else:  # possible if the df is trivial (no covariate columns)
+            variance_matrix_ = pd.DataFrame(index=X.columns, columns=X.columns)
+        return params_, ll_, variance_matrix_, baseline_hazard_, baseline_cumulative_hazard_, None
