@@ -34,7 +34,7 @@ CASES = {
     "weights": ({"weights_col": "w"}, 0.0),
     "entry": ({"entry_col": "entry"}, 0.0),
     "all, penalized": ({"strata": ["tier"], "weights_col": "w", "entry_col": "entry"}, 0.1),
-    "two strata, entry": ({"strata": ["tier", "d"], "entry_col": "entry"}, 0.0),
+    "two strata, weights": ({"strata": ["tier", "d"], "weights_col": "w"}, 0.0),
 }
 
 
