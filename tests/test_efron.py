@@ -34,6 +34,7 @@ CASES = {
     "weights": ({"weights_col": "w"}, 0.0),
     "entry": ({"entry_col": "entry"}, 0.0),
     "all, penalized": ({"strata": ["tier"], "weights_col": "w", "entry_col": "entry"}, 0.1),
+    "two strata, weights": ({"strata": ["tier", "d"], "weights_col": "w"}, 0.0),
 }
 
 
@@ -53,6 +54,8 @@ def _fit(fitter: lifelines.CoxPHFitter, frame: pd.DataFrame, kwargs: dict) -> li
 def test_the_fit_is_lifelines_fit(case):
     kwargs, penalizer = CASES[case]
     frame = _frame(seed=len(case))
+    # an unsorted index with repeated labels (a resample), an int event column
+    frame = frame.set_axis(np.arange(len(frame))[::-1] // 2).astype({"E": int})
     mine = _fit(cox_fitter(penalizer), frame, kwargs)
     theirs = _fit(lifelines.CoxPHFitter(penalizer=penalizer), frame, kwargs)
     assert isinstance(mine, lifelines.CoxPHFitter)
@@ -66,6 +69,23 @@ def test_the_fit_is_lifelines_fit(case):
             getattr(mine, attr), getattr(theirs, attr), check_exact=False, rtol=1e-9
         )
     pd.testing.assert_frame_equal(mine.summary, theirs.summary, check_exact=False, rtol=1e-7)
+    pd.testing.assert_frame_equal(
+        mine.variance_matrix_, theirs.variance_matrix_, check_exact=False, rtol=1e-9
+    )
+    assert mine.concordance_index_ == pytest.approx(theirs.concordance_index_, rel=1e-12)
+    # the preprocessing (efron_fit.prepare): same sorted rows, labels, dtypes and scaling
+    for attr in ("durations", "event_observed", "weights", "entries", "_norm_mean", "_norm_std"):
+        expected = getattr(theirs._model, attr)
+        if expected is None:
+            assert getattr(mine._model, attr) is None
+        else:
+            pd.testing.assert_series_equal(getattr(mine._model, attr), expected, check_exact=True)
+    pd.testing.assert_frame_equal(
+        mine._model._predicted_partial_hazards_,
+        theirs._model._predicted_partial_hazards_,
+        check_exact=False,
+        rtol=1e-9,
+    )
     data = _data(frame, kwargs)
     pd.testing.assert_frame_equal(
         mine.predict_survival_function(data.head(5)),
@@ -192,3 +212,13 @@ def test_partial_hazards_of_rows_with_repeated_labels_number_them_as_lifelines_d
         mine = fitted.predict_log_partial_hazard(rows)
     assert list(mine.index) == list(range(len(rows)))
     np.testing.assert_allclose(mine, theirs.predict_log_partial_hazard(rows), rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 1001])
+def test_the_median_of_a_dummy_column_is_numpys(n):
+    rng = np.random.default_rng(n)
+    for share in (0.0, 0.3, 0.5, 0.7, 1.0):
+        values = (rng.random(n) < share).astype(float)
+        balanced = rng.permutation(np.r_[np.zeros(n // 2), np.ones(n - n // 2)])
+        for v in (values, balanced, np.r_[values[:-1], 2.0]):  # the last: not 0/1
+            assert efron._median(v) == np.quantile(v, 0.5)

@@ -27,24 +27,29 @@ rows at risk at t_g and tie sums T0, T1, T2 over the D_g deaths::
     loglik   += Σ w x (deaths)·β + w̄_g Σ_l log denom_l
     hessian  += w̄_g (Σ_l summand_l summand_lᵀ - S2 Σ_l denom_l + T2 Σ_l f denom_l)
 
-S0 and S1 are reverse cumulative sums over the rows sorted by time. Σ_l summand_l and
+S0 and S1 are reverse cumulative sums over the rows sorted by time, taken over the runs of
+rows of equal (time, death) (a group's deaths are its death runs). Σ_l summand_l and
 Σ_l summand_l summand_lᵀ expand into S1, T1 and five per-group sums of scalars (denom, f denom,
 denom², f denom², f² denom²): nothing per death and covariate. The S2 term never forms a d×d
 matrix per group: Σ_g w̄_g A_g S2_g = Xᵀ diag(φ_i C_i) X, where C_i adds w̄_g A_g
 (A_g = Σ_l denom_l) over the groups whose risk set holds row i; the T2 term only involves the
 tied deaths (row i's own group). O(n d²) per evaluation, no n×d×d array, and no n×d
-temporary either (column by column, and 8 MB row blocks for the product: above glibc's 32 MB
-mmap threshold every temporary is fresh pages, whose faults cost more than the arithmetic).
+temporary either: one pass over the rows in 1 MB blocks (φx, its sums per run, then φCx and
+the product; above glibc's 32 MB mmap threshold every temporary is fresh pages, whose faults
+cost more than the arithmetic). What does not depend on β (the groups, runs, and each row's
+span of risk sets: :class:`_EfronPlan`) is worked out once per stratum and fit.
 
 Rows at risk at t: ``T_i >= t`` (lifelines' risk set), and with delayed entry
 ``entry_i < t <= T_i`` (lifelines' ``CoxTimeVaryingFitter`` rule, the path it takes when
 ``entry_col`` is given).
 
-Besides the Efron terms, the fitter replaces three pandas-heavy steps of lifelines' fit with
-numpy computing the same values (tested against lifelines): the per-stratum parts, the Breslow
-baseline hazards and the training medians (``_central_values``, lifelines' ``describe()``);
-and it fits with one BLAS thread (see :func:`_blas_controller`). Its Schoenfeld residuals (the
-proportional-hazards test) come from :mod:`helpers.survival.schoenfeld`, also lifelines' values.
+Besides the Efron terms, the fitter replaces pandas-heavy steps of lifelines' fit with numpy
+computing the same values (tested against lifelines): the preprocessing, means, standard
+deviations and normalised copy (:mod:`helpers.survival.efron_fit`, lifelines 0.30.3's ``fit``
+without its copies of the frame), the per-stratum parts, the Breslow baseline hazards and the
+training medians (``_central_values``, lifelines' ``describe()``); and it fits with one BLAS
+thread (see :func:`_blas_controller`). Its Schoenfeld residuals (the proportional-hazards test)
+come from :mod:`helpers.survival.schoenfeld`, also lifelines' values.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from lifelines.fitters.coxph_fitter import SemiParametricPHFitter as _SemiParame
 from lifelines.utils import CensoringType, make_simpliest_hashable
 from threadpoolctl import ThreadpoolController
 
+from helpers.survival import efron_fit
 from helpers.survival.concordance import cox_score_concordance, cox_training_concordance
 from helpers.survival.schoenfeld import schoenfeld_residuals
 
@@ -86,104 +92,192 @@ def efron_values(
     times (None: every row at risk from time 0). One stratum; no penalty (lifelines adds both
     around this call).
     """
-    x = _values(X).astype(float, copy=False)
-    t = _values(T).astype(float, copy=False)
-    e = _values(E).astype(bool, copy=False)
-    w = _values(weights).astype(float, copy=False)
-    start = None if entries is None else _values(entries).astype(float, copy=False)
-    n, d = x.shape
-    if n > 1 and np.any(t[1:] < t[:-1]):  # lifelines passes rows sorted by time
-        order = np.argsort(t, kind="stable")
-        x, t, e, w = x[order], t[order], e[order], w[order]
-        start = None if start is None else start[order]
-    death = np.flatnonzero(e)
-    if death.size == 0:
-        return np.zeros((d, d)), np.zeros(d), 0.0
-
-    phi = w * np.exp(x @ beta)
-
-    # tie groups: the distinct death times; deaths are contiguous per group (sorted by time)
-    t_death = t[death]
-    first = np.flatnonzero(np.r_[True, t_death[1:] != t_death[:-1]])
-    times = t_death[first]
-    size = np.diff(np.r_[first, death.size])  # D_g
-    group = np.repeat(np.arange(times.size), size)  # of each death
-    frac = (np.arange(death.size) - np.repeat(first, size)) / size[group]  # f = l / D_g
-    w_bar = np.add.reduceat(w[death], first) / size
-
-    # risk sets: rows with T >= t_g (reverse cumulative sums from the first row at t_g), less
-    # the rows that enter at or after t_g under delayed entry. Column by column: no n×d
-    # temporary (a large one costs more in page faults than its arithmetic)
-    tails = _Tails(np.searchsorted(t, times, side="left"))
-    if start is not None:
-        by_entry = np.argsort(start, kind="stable")
-        late = _Tails(np.searchsorted(start[by_entry], times, side="left"))
-    risk0, tie0 = tails(phi), np.add.reduceat(phi[death], first)
-    risk1, tie1 = np.empty((times.size, d)), np.empty((times.size, d))
-    for j in range(d):
-        phi_x = phi * x[:, j]
-        risk1[:, j] = tails(phi_x)
-        tie1[:, j] = np.add.reduceat(phi_x[death], first)
-        if start is not None:
-            risk1[:, j] -= late(phi_x[by_entry])
-    if start is not None:
-        risk0 = risk0 - late(phi[by_entry])
-
-    denom = 1.0 / (risk0[group] - frac * tie0[group])
-    x_death_sum = x.T @ np.where(e, w, 0.0)
-    log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
-
-    # per group, with summand_l = (S1 - f T1) denom_l expanded: Σ_l summand_l and
-    # Σ_l summand_l summand_lᵀ from the per-group sums of denom, f denom, denom², f denom²,
-    # f² denom² (no deaths×d array)
-    def per_group(values: np.ndarray) -> np.ndarray:
-        return w_bar * np.bincount(group, values, minlength=times.size)
-
-    a_g, b_g = per_group(denom), per_group(frac * denom)
-    p_g, q_g, r_g = per_group(denom**2), per_group(frac * denom**2), per_group(frac**2 * denom**2)
-    gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
-    cross = (risk1 * q_g[:, None]).T @ tie1
-    a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
-
-    # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
-    # whose risk set holds row i, less w̄_g B_g of its own group for a death
-    cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
-    coef = cum[np.searchsorted(times, t, side="right")]
-    if start is not None:
-        coef -= cum[np.searchsorted(times, start, side="right")]
-    coef[death] -= b_g[group]
-    scale = phi * coef
-    a1 = np.zeros((d, d))
-    step = max(4096, (1 << 20) // max(d, 1))  # rows per product: an 8 MB temporary at most
-    for lo in range(0, n, step):
-        rows = x[lo : lo + step]
-        a1 += (rows * scale[lo : lo + step, None]).T @ rows
-    hessian = a2 - a1
-    return (hessian + hessian.T) / 2, gradient, log_lik
+    raw = [_values(a) for a in (X, T, E, weights)]
+    start = None if entries is None else _values(entries)
+    return _EfronPlan(*raw[1:], start, x=raw[0]).values(raw[0], beta)
 
 
-class _Tails:
-    """Sums of ``values[at[g]:]`` for every ``g`` (positions may repeat or equal n), for many
-    ``values`` of the same length: the positions are sorted out once."""
+class _EfronTerms:
+    """:func:`efron_values` for one Newton-Raphson run (lifelines asks
+    ``_choose_gradient_calculator`` once per fit): the β-free part (:class:`_EfronPlan`) of
+    each stratum is worked out at the first step and kept, keyed by the memory of the arrays
+    lifelines passes (the same Series, or the same slices of them, at every step; the arrays
+    are kept alive with the plan, so an address cannot be reused by other data)."""
 
-    def __init__(self, at: np.ndarray) -> None:
-        self.positions, self.back = np.unique(at, return_inverse=True)
+    def __init__(self) -> None:
+        self.plans: dict[tuple, tuple[list[np.ndarray], _EfronPlan]] = {}
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        inside = self.positions < len(values)
-        out = np.zeros(len(self.positions))
-        if inside.any():
-            blocks = np.add.reduceat(values, self.positions[inside])  # to the next position
-            out[inside] = np.cumsum(blocks[::-1])[::-1]
-        return out[self.back]
+    def __call__(
+        self, X: Any, T: Any, E: Any, weights: Any, entries: Any, beta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        arrays = [_values(a) for a in (X, T, E, weights)]
+        if entries is not None:
+            arrays.append(_values(entries))
+        key = tuple((a.__array_interface__["data"][0], a.shape, a.strides) for a in arrays)
+        if key not in self.plans:
+            start = None if entries is None else arrays[4]
+            self.plans[key] = (arrays, _EfronPlan(*arrays[1:4], start, x=arrays[0]))
+        return self.plans[key][1].values(arrays[0], beta)
 
 
-class SemiParametricPHFitter(_SemiParametricPHFitter):
+def _reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    """``out[k] = values[k:].sum(axis=0)``, with one more row (zeros) at the end."""
+    out = np.zeros((len(values) + 1, *values.shape[1:]))
+    out[:-1] = np.cumsum(values[::-1], axis=0)[::-1]
+    return out
+
+
+class _EfronPlan:
+    """What the Efron terms of one stratum need besides β: the rows sorted by time, the tie
+    groups, the runs of rows of equal (time, death) (the sums over rows are sums over runs)
+    and, per row, how many death times its risk set spans."""
+
+    def __init__(
+        self,
+        T: np.ndarray,
+        E: np.ndarray,
+        weights: np.ndarray,
+        entries: np.ndarray | None,
+        x: np.ndarray | None = None,
+    ) -> None:
+        t, e = T.astype(float, copy=False), E.astype(bool, copy=False)
+        w = weights.astype(float, copy=False)
+        start = None if entries is None else entries.astype(float, copy=False)
+        self.order = None
+        if t.size > 1 and np.any(t[1:] < t[:-1]):  # lifelines passes rows sorted by time
+            self.order = np.argsort(t, kind="stable")
+            t, e, w = t[self.order], e[self.order], w[self.order]
+            start = None if start is None else start[self.order]
+        self.t, self.e, self.w = t, e, w
+        death = self.death = np.flatnonzero(e)
+        if death.size == 0:
+            return
+        # tie groups: the distinct death times (deaths of a group contiguous: sorted by time)
+        t_death = t[death]
+        first = np.flatnonzero(np.r_[True, t_death[1:] != t_death[:-1]])
+        self.times = times = t_death[first]
+        size = np.diff(np.r_[first, death.size])  # D_g
+        self.group = np.repeat(np.arange(times.size), size)  # of each death
+        self.frac = (np.arange(death.size) - np.repeat(first, size)) / size[self.group]
+        self.w_bar = np.add.reduceat(w[death], first) / size
+        self.w_death = np.where(e, w, 0.0)
+        # runs of equal (time, death): a group's risk set is the runs from the first one at
+        # its time on; its tied deaths are its death runs
+        runs = self.runs = np.flatnonzero(np.r_[True, (t[1:] != t[:-1]) | (e[1:] != e[:-1])])
+        self.risk_from = np.searchsorted(t[runs], times, side="left")
+        dead_runs = np.flatnonzero(e[runs])
+        self.dead_runs = dead_runs
+        self.dead_run_group = np.searchsorted(times, t[runs[dead_runs]])
+        # per row: death times up to its own (risk sets holding it), and with delayed entry up
+        # to its entry (those it is not in: entry_i < t_g is lifelines' rule)
+        self.in_sets = np.searchsorted(times, t, side="right")
+        self.late = None
+        if start is not None:  # rows that miss some risk sets, by how many (sorted by that)
+            before = np.searchsorted(times, start, side="right")
+            late = np.flatnonzero(before)
+            self.late = late[np.argsort(before[late], kind="stable")]
+            until = before[self.late]
+            self.late_starts = np.flatnonzero(np.r_[True, until[1:] != until[:-1]])
+            self.late_until = until[self.late_starts]  # each bin's count of missed sets
+        # blocks of rows (a 1 MB block of covariates: in cache for its three uses) and, per
+        # block, where the runs it holds start in it
+        n = t.size
+        self.step = max(1024, (1 << 17) // max(1 if x is None else x.shape[1], 1))
+        self.blocks = []
+        for lo in range(0, n, self.step):
+            hi = min(lo + self.step, n)
+            ids = np.arange(np.searchsorted(runs, lo, "right") - 1, np.searchsorted(runs, hi))
+            self.blocks.append((lo, hi, np.maximum(runs[ids], lo) - lo, ids))
+        self.x_death_sum = None if x is None else self._x(x).T @ self.w_death
+
+    def _x(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(float, copy=False)
+        return x if self.order is None else x[self.order]
+
+    def _risk_and_tie(
+        self, per_run: np.ndarray, late_rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group: the sums over its risk set and over its deaths, from the sums over each
+        run (``per_run``) and the values of the rows in ``self.late`` (delayed entry)."""
+        risk = _reverse_cumsum(per_run)[self.risk_from]
+        tie = np.zeros((self.times.size, *per_run.shape[1:]))
+        np.add.at(tie, self.dead_run_group, per_run[self.dead_runs])
+        if self.late is not None:  # less the rows entering at or after the group's time
+            late = np.zeros((self.times.size + 1, *per_run.shape[1:]))
+            late[self.late_until] = np.add.reduceat(late_rows, self.late_starts, axis=0)
+            risk -= _reverse_cumsum(late[1:])[: self.times.size]
+        return risk, tie
+
+    def values(self, x: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """:func:`efron_values` at ``beta`` for covariates ``x`` (rows as given to the plan)."""
+        x = self._x(x)
+        n, d = x.shape
+        if self.death.size == 0:
+            return np.zeros((d, d)), np.zeros(d), 0.0
+        group, frac, w_bar, n_groups = self.group, self.frac, self.w_bar, self.times.size
+        phi = np.exp(x @ beta)
+        phi *= self.w
+        late = self.late
+        risk0, tie0 = self._risk_and_tie(
+            np.add.reduceat(phi, self.runs), None if late is None else phi[late]
+        )
+        denom = 1.0 / (risk0[group] - frac * tie0[group])
+        x_death_sum = x.T @ self.w_death if self.x_death_sum is None else self.x_death_sum
+        log_lik = float(x_death_sum @ beta + w_bar[group] @ np.log(denom))
+
+        # per group, with summand_l = (S1 - f T1) denom_l expanded: Σ_l summand_l and
+        # Σ_l summand_l summand_lᵀ from the per-group sums of denom, f denom, denom², f denom²,
+        # f² denom² (no deaths×d array)
+        def per_group(values: np.ndarray) -> np.ndarray:
+            return w_bar * np.bincount(group, values, minlength=n_groups)
+
+        f_denom, denom2 = frac * denom, denom * denom
+        a_g, b_g = per_group(denom), per_group(f_denom)
+        p_g, q_g, r_g = (
+            per_group(denom2),
+            per_group(frac * denom2),
+            per_group(frac * f_denom * denom),
+        )
+
+        # Σ_g w̄_g (A_g S2_g - B_g T2_g) = Xᵀ diag(φ_i c_i) X, c_i = Σ w̄_g A_g over the groups
+        # whose risk set holds row i, less w̄_g B_g of its own group for a death
+        cum = np.r_[0.0, np.cumsum(a_g)]  # groups at or before a time
+        coef = cum[self.in_sets]
+        if late is not None:
+            coef[late] -= np.repeat(
+                cum[self.late_until], np.diff(np.r_[self.late_starts, late.size])
+            )
+        coef[self.death] -= b_g[group]
+
+        # one pass over the rows, a block at a time: φx (its sums per run give S1 and T1), then
+        # φcx for the S2 part; no n×d temporary (a large one costs more in page faults than
+        # its arithmetic)
+        per_run = np.zeros((self.runs.size, d))
+        a1 = np.zeros((d, d))
+        buffer = np.empty((min(self.step, n), d), order="F")
+        for lo, hi, starts, ids in self.blocks:
+            rows, y = x[lo:hi], buffer[: hi - lo]
+            np.multiply(rows, phi[lo:hi, None], out=y)
+            per_run[ids] += np.add.reduceat(y, starts, axis=0)
+            y *= coef[lo:hi, None]
+            a1 += y.T @ rows
+        risk1, tie1 = self._risk_and_tie(
+            per_run, None if late is None else x[late] * phi[late, None]
+        )
+        gradient = x_death_sum - (risk1.T @ a_g - tie1.T @ b_g)
+        cross = (risk1 * q_g[:, None]).T @ tie1
+        a2 = (risk1 * p_g[:, None]).T @ risk1 - cross - cross.T + (tie1 * r_g[:, None]).T @ tie1
+        hessian = a2 - a1
+        return (hessian + hessian.T) / 2, gradient, log_lik
+
+
+class SemiParametricPHFitter(efron_fit.FitWithoutCopies, _SemiParametricPHFitter):
     """lifelines' Breslow-baseline Cox fitter with :func:`efron_values` as its Efron terms
-    (every path: with and without strata, weights and delayed entry)."""
+    (every path: with and without strata, weights and delayed entry), fitted without
+    lifelines' copies of the frame (:class:`~helpers.survival.efron_fit.FitWithoutCopies`)."""
 
     def _choose_gradient_calculator(self, T: pd.Series, X: pd.DataFrame, entries: Any) -> Any:
-        return efron_values
+        return _EfronTerms()  # efron_values, with its β-free part kept between steps
 
     def _compute_schoenfeld_within_strata(
         self, X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd.Series, entries: None
@@ -305,13 +399,28 @@ def _medians(df: pd.DataFrame, index: Any, groups: list[np.ndarray] | None = Non
     the positions of each of ``groups``."""
     columns = [df[c].to_numpy(dtype=float) for c in df.columns]  # one column at a time
     medians = [
-        [np.quantile(v if g is None else v[g], 0.5) for v in columns]
+        [_median(v if g is None else v[g]) for v in columns]
         for g in ([None] if groups is None else groups)
     ]
     out = pd.DataFrame(np.array(medians).reshape(-1, len(columns)), index=index, columns=df.columns)
     if (df.dtypes != np.float64).any():
         out = out.astype(df.dtypes.to_dict())
     return out
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.quantile(values, 0.5)``; for a column of 0s and 1s (a dummy covariate, an event
+    flag) from the count of 0s instead of a partition of the column (8 ms per 1M rows): the
+    two middle order statistics are then known, and numpy interpolates between them with the
+    same fraction and arithmetic when given just those two."""
+    n = values.size
+    ones = np.count_nonzero(values)
+    if n < 2 or ones != np.count_nonzero(values == 1.0):  # another value (or NaN) present
+        return float(np.quantile(values, 0.5))
+    zeros = n - ones  # sorted: zeros, then ones; the median sits at (n - 1) / 2
+    below, above = (n - 1) // 2, n // 2
+    pair = np.array([float(below >= zeros), float(above >= zeros)])
+    return float(np.quantile(pair, ((n - 1) / 2 - below)))
 
 
 class CoxPHFitter(_LifelinesCoxPHFitter):
