@@ -622,3 +622,21 @@ def test_rethreshold_gives_what_the_engine_gives_for_that_threshold(demo, as_of)
         cols = ["churned", "in_survival", "duration_days", "event"]
         pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=True)
         assert list(got.columns) == list(want.columns)
+
+
+def test_sensitivity_reuses_the_definitions_features_with_the_same_table(demo):
+    """The sensitivity step derives every threshold from the definition's own feature table
+    (no new engine pass); the table is the one built from the first threshold's features, as
+    before (the old computation as the oracle), to the last bit."""
+    from helpers.features import shared_features_info
+
+    definition = sv.define_churn(demo, demo.analysis_date, 120)
+    before = shared_features_info().misses
+    got = sv.sensitivity(demo, definition)
+    assert shared_features_info().misses == before  # the definition's table, not a new one
+    thresholds = sorted({*sv.definition.SENSITIVITY_THRESHOLDS, 120})
+    want = sv.threshold_sensitivity(
+        demo["orders"], demo.tables.get("accounts"), definition.as_of, thresholds
+    )
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert 120 in got.index and got["churned"].nunique() > 1

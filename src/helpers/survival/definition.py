@@ -207,16 +207,23 @@ def threshold_sensitivity(
     accounts: pd.DataFrame | None,
     as_of: pd.Timestamp,
     thresholds: Sequence[int],
+    base_threshold: int | None = None,
 ) -> pd.DataFrame:
     """Churn rate and Kaplan-Meier median lifetime for each threshold (days).
 
     ``churn_rate`` is the share of accounts with orders that are silent for at least the
     threshold; ``median_days`` is the KM median of the lifetime (``inf`` when survival never
     drops below one half). Thresholds under which no account is at risk yet (longer than the
-    history) are left out.
+    history) are left out. Every threshold's churn columns are derived (:func:`rethreshold`)
+    from one feature table, the one computed under ``base_threshold`` days (default: the first
+    threshold): the other columns do not depend on the threshold, so any base gives the same
+    table; pass the threshold whose features are already computed (the study's own) to skip
+    a pass over the order lines.
     """
     rows = []
-    base = shared_features(orders, accounts, as_of, thresholds[0]) if len(thresholds) else None
+    if base_threshold is None and len(thresholds):
+        base_threshold = thresholds[0]
+    base = shared_features(orders, accounts, as_of, base_threshold) if len(thresholds) else None
     for n in thresholds:
         f = rethreshold(base, as_of, n)
         f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
@@ -239,10 +246,12 @@ def threshold_sensitivity(
 def sensitivity(
     ds, definition: ChurnDefinition, thresholds: Sequence[int] = SENSITIVITY_THRESHOLDS
 ) -> pd.DataFrame:
-    """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold."""
+    """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold
+    (derived from the definition's feature table: no new pass over the order lines)."""
     return threshold_sensitivity(
         ds["orders"],
         ds.tables.get("accounts"),
         definition.as_of,
         sorted({*thresholds, definition.threshold}),
+        base_threshold=definition.threshold,
     )
