@@ -21,12 +21,11 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import k_fold_cross_validation
-from statsmodels.stats.multitest import multipletests
 
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition
 from helpers.survival.efron import CoxPHFitter as _EfronCoxPHFitter
-from helpers.survival.kaplan_meier import merge_small_groups
+from helpers.survival.kaplan_meier import holm, merge_small_groups
 
 DEFAULT_COVARIATES: tuple[str, ...] = (
     "ownership_type",
@@ -255,7 +254,7 @@ def ph_check(cph: CoxPHFitter, design: Design, alpha: float = 0.01) -> pd.DataFr
     else:
         test = proportional_hazard_test(cph, design.data, time_transform="rank").summary
     out = test[["test_statistic", "p"]].copy()
-    out["p_holm"] = multipletests(out["p"], method="holm")[1]
+    out["p_holm"] = holm(out["p"])
     out["violated"] = out["p_holm"] < alpha
     out["covariate"] = [c.split("=")[0] for c in out.index]
     return out

@@ -14,7 +14,6 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
 from lifelines.utils import median_survival_times
-from statsmodels.stats.multitest import multipletests
 
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition, fit_km
@@ -67,6 +66,25 @@ def median_table(fits: dict[str, KaplanMeierFitter]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("group")
 
 
+def holm(pvalues) -> np.ndarray:
+    """Holm-corrected p-values (step-down Bonferroni), in the order given: statsmodels'
+    ``multipletests(pvalues, method="holm")[1]``, the same operations on the same numbers,
+    so the same floats.
+
+    Why hand-written: statsmodels' Holm branch calls ``gc.collect()`` on every call, a full
+    collection of the process heap (0.3-1 s in the churn notebook at 100k accounts, where
+    the heap holds the loaded tables; eight calls per run) for a five-line computation.
+    """
+    pvals = np.asarray(pvalues)
+    order = np.argsort(pvals)
+    pvals = np.take(pvals, order)
+    corrected = np.maximum.accumulate(pvals * np.arange(len(pvals), 0, -1))
+    corrected[corrected > 1] = 1
+    out = np.empty_like(corrected)
+    out[order] = corrected
+    return out
+
+
 def logrank(frame: pd.DataFrame, column: str, min_events: int = 10) -> tuple[float, pd.DataFrame]:
     """Multivariate log-rank p-value and pairwise tests with Holm-corrected p-values."""
     groups, _ = merge_small_groups(frame[column], frame["event"], min_events)
@@ -75,7 +93,7 @@ def logrank(frame: pd.DataFrame, column: str, min_events: int = 10) -> tuple[flo
     overall = multivariate_logrank_test(frame["duration_days"], groups, frame["event"])
     pairs = pairwise_logrank_test(frame["duration_days"], groups, frame["event"]).summary
     pairs = pairs.reset_index().rename(columns={"level_0": "group_a", "level_1": "group_b"})
-    pairs["p_holm"] = multipletests(pairs["p"], method="holm")[1]
+    pairs["p_holm"] = holm(pairs["p"])
     return float(overall.p_value), pairs[["group_a", "group_b", "test_statistic", "p", "p_holm"]]
 
 
