@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 
 import numpy as np
+import pandas as pd
 import pytest
+from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
 from statsmodels.stats.multitest import multipletests
 
-from helpers.survival.kaplan_meier import holm
+from helpers import survival as sv
+from helpers.survival.kaplan_meier import holm, logrank_tests
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -34,3 +37,57 @@ def test_holm_of_nothing_and_of_one():
     assert holm(np.array([])).shape == (0,)
     np.testing.assert_array_equal(holm([0.3]), [0.3])
     np.testing.assert_array_equal(holm([0.01, 0.04]), [0.02, 0.04])
+
+
+def _rows(seed: int, n: int, n_groups: int) -> pd.DataFrame:
+    """Whole-day durations with many ties, censoring, string groups in a shuffled order, a
+    group without any churn and one whose durations miss the overall shortest."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"g{k}" for k in rng.permutation(n_groups)], dtype=object)
+    g = names[rng.integers(0, n_groups, n)]
+    t = np.floor(rng.exponential(200.0, n)) + (g == names[0]) * 3.0
+    e = (rng.uniform(size=n) < 0.6).astype("int64")
+    e[g == names[-1]] = 0
+    return pd.DataFrame({"duration_days": t, "group": g, "event": e})
+
+
+@pytest.mark.parametrize(("seed", "n", "n_groups"), [(0, 300, 2), (1, 1500, 4), (2, 2500, 6)])
+def test_logrank_tests_give_lifelines_results_to_the_bit(seed, n, n_groups):
+    """The collapsed rows with counts as weights against lifelines on every row (the oracle):
+    the same statistics and p-values, exactly, for the overall test and every pair."""
+    f = _rows(seed, n, n_groups)
+    overall, pairs = logrank_tests(f["duration_days"], f["group"], f["event"])
+    want = multivariate_logrank_test(f["duration_days"], f["group"], f["event"])
+    assert overall.test_statistic == want.test_statistic and overall.p_value == want.p_value
+    want_pairs = pairwise_logrank_test(f["duration_days"], f["group"], f["event"]).summary
+    pd.testing.assert_frame_equal(pairs.summary, want_pairs, check_exact=True)
+    assert len(want_pairs) == n_groups * (n_groups - 1) // 2
+
+
+def test_logrank_tests_see_censoring_and_the_grouping():
+    """Dropping the censoring or mixing up the groups changes the answer (the tests above would
+    catch a fast path that did either)."""
+    f = _rows(3, 3000, 3)
+    base, _ = logrank_tests(f["duration_days"], f["group"], f["event"])
+    all_events, _ = logrank_tests(f["duration_days"], f["group"], np.ones(len(f), "int64"))
+    shuffled, _ = logrank_tests(
+        f["duration_days"], f["group"].sample(frac=1, random_state=1).to_numpy(), f["event"]
+    )
+    assert base.test_statistic != all_events.test_statistic
+    assert base.test_statistic != shuffled.test_statistic
+
+
+@pytest.mark.slow  # lifelines' own tests on the demo (about 10 s): `make test-slow`
+def test_logrank_on_the_demo_segments_matches_lifelines(demo):
+    """The study's own log-rank tables (merged small groups, Holm) against lifelines'."""
+    from statsmodels.stats.multitest import multipletests
+
+    surv = sv.define_churn(demo, demo.analysis_date).survival
+    for column in sv.KM_SEGMENTS:
+        p, pairs = sv.logrank(surv, column)
+        groups, _ = sv.merge_small_groups(surv[column], surv["event"])
+        want = multivariate_logrank_test(surv["duration_days"], groups, surv["event"])
+        assert p == float(want.p_value)
+        s = pairwise_logrank_test(surv["duration_days"], groups, surv["event"]).summary
+        np.testing.assert_array_equal(pairs["p"], s["p"])
+        np.testing.assert_array_equal(pairs["p_holm"], multipletests(s["p"], method="holm")[1])
