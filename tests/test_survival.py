@@ -640,3 +640,61 @@ def test_sensitivity_reuses_the_definitions_features_with_the_same_table(demo):
     )
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert 120 in got.index and got["churned"].nunique() > 1
+
+
+def test_definition_gaps_until_an_earlier_day_are_that_days_gaps_without_later_orders(demo):
+    """The back-test's start-date threshold comes from the definition's dated gaps: they must be
+    exactly what the engine gives at the start (the oracle), with orders after the start, which
+    change the gaps to the analysis date, leaving them unchanged."""
+    from helpers.features import order_gaps
+
+    orders, as_of = demo["orders"], demo.analysis_date
+    start = as_of - pd.Timedelta(days=365)
+    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
+        "account_id", keep="last"
+    )
+    late = last.head(1000).assign(
+        order_id=lambda f: f["order_id"].astype(str) + "-late",
+        order_date=start + pd.Timedelta(days=300),
+        status="completed",
+    )
+    changed = pd.concat([orders, late], ignore_index=True)
+    table = order_gaps(changed, as_of)
+    definition = sv.ChurnDefinition(as_of, 180, True, table["gap_days"], None, None, table)
+    for day in (start, start + pd.Timedelta(hours=13), as_of - pd.Timedelta(days=1), as_of):
+        pd.testing.assert_series_equal(
+            definition.gaps_until(day), sv.gaps_for(changed, day), check_exact=True
+        )
+    assert sv.default_threshold(definition.gaps_until(start)) != sv.default_threshold(
+        table["gap_days"]
+    )  # the later orders would move the threshold: a leak would show
+    assert definition.gaps_until(as_of + pd.Timedelta(days=1)) is None
+
+
+def test_backtest_step_derives_its_threshold_from_the_definitions_gaps(demo, monkeypatch):
+    """The back-test step takes the start's gaps from the definition (no engine pass) and gets
+    the threshold the engine's gaps at the start give."""
+    import sys
+
+    bt = sys.modules["helpers.survival.backtest"]  # the module (the package exports the step)
+    definition = sv.define_churn(demo, demo.analysis_date)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        seen["threshold"] = args[5]
+        raise Stop
+
+    def no_gaps(*args, **kwargs):
+        raise AssertionError("gaps computed again")
+
+    monkeypatch.setattr(bt, "fit_and_score", stop)
+    monkeypatch.setattr(bt, "gaps_for", no_gaps)
+    with pytest.raises(Stop):
+        sv.backtest(demo, definition, None, 365, 90)
+    history = (definition.as_of - sv.export_start(demo["orders"])).days
+    start = definition.as_of - pd.Timedelta(days=min(365, history // 3))
+    want = sv.default_threshold(sv.gaps_for(demo["orders"], start))
+    assert seen["threshold"] == want

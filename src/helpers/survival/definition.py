@@ -132,6 +132,20 @@ class ChurnDefinition:
     gaps: pd.Series
     features: pd.DataFrame
     survival: pd.DataFrame
+    #: the gaps with their dates (:func:`helpers.features.order_gaps`: account_id, order_date,
+    #: gap_days); None when not kept
+    gap_table: pd.DataFrame | None = None
+
+    def gaps_until(self, day: pd.Timestamp) -> pd.Series | None:
+        """What :func:`gaps_for` gives at an earlier ``day`` (days), without another pass over
+        the orders: the gaps of purchase days on or before it. A gap looks back only (to the
+        account's previous purchase day), so orders after ``day`` change none of them. None
+        without a :attr:`gap_table` or for a day after the definition's own."""
+        if self.gap_table is None or pd.Timestamp(day) > self.as_of:
+            return None
+        t = self.gap_table
+        keep = t["order_date"] <= pd.Timestamp(day).normalize()
+        return t.loc[keep, "gap_days"].reset_index(drop=True)
 
     @property
     def events(self) -> int:
@@ -166,7 +180,8 @@ def define_churn(
     None) and the buying accounts' features and survival rows under it."""
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
-    gaps = gaps_for(ds["orders"], as_of)
+    table = order_gaps(ds["orders"], as_of)
+    gaps = table["gap_days"]  # gaps_for's value
     derived = threshold_days is None
     if derived and gaps.empty:
         return Skipped(
@@ -179,7 +194,8 @@ def define_churn(
         features = buying_features(ds, as_of, threshold, tier_weights)
     except ValueError as exc:
         return Skipped(str(exc).rstrip("."), "check the analysis date and the filters")
-    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival_frame(features))
+    survival = survival_frame(features)
+    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, table)
 
 
 def rethreshold(features: pd.DataFrame, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:
