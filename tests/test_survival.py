@@ -698,3 +698,24 @@ def test_backtest_step_derives_its_threshold_from_the_definitions_gaps(demo, mon
     start = definition.as_of - pd.Timedelta(days=min(365, history // 3))
     want = sv.default_threshold(sv.gaps_for(demo["orders"], start))
     assert seen["threshold"] == want
+
+
+@pytest.mark.slow  # a Cox model with its cross-validation on the demo: `make test-slow`
+def test_new_customer_ltv_per_profile_equals_the_per_row_computation(demo):
+    """lifetime_value at acquisition integrates once per profile: the same floats as the
+    per-row survival matrix it replaced (the old computation kept here as the oracle)."""
+    from helpers.survival.ltv import discounted_lifetime
+    from helpers.survival.predict import conditional_survival
+
+    definition = sv.define_churn(demo, demo.analysis_date)
+    model = sv.churn_model(definition)
+    every = sv.with_rates(definition.features, definition.cadence_days)
+    got = sv.lifetime_value(
+        every, model.cox, model.cox_design, definition.as_of, at_acquisition=True
+    )
+    x = sv.align(every, model.cox_design)
+    grid = np.linspace(0, 3 * 365, 61)
+    surv = conditional_survival(model.cox, x, np.zeros(len(every)), grid, unconditional=True)
+    want = discounted_lifetime(surv, grid, 0.10) * every["margin_per_day"].to_numpy()
+    np.testing.assert_array_equal(got.to_numpy(), want)
+    assert got.nunique() > 10
