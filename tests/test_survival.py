@@ -719,3 +719,68 @@ def test_new_customer_ltv_per_profile_equals_the_per_row_computation(demo):
     want = discounted_lifetime(surv, grid, 0.10) * every["margin_per_day"].to_numpy()
     np.testing.assert_array_equal(got.to_numpy(), want)
     assert got.nunique() > 10
+
+
+def _align_before(frame: pd.DataFrame, design: sv.Design) -> pd.DataFrame:
+    """``align`` before issue #15 (levels computed once per dummy): the oracle."""
+    cols = [c for c in design.data.columns if c not in sv.cox.OUTCOME_COLUMNS]
+    out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
+    for c in out.columns:
+        if c in design.numeric:
+            mean, sd = design.numeric[c]
+            out[c] = ((frame[c].astype(float).fillna(mean) - mean) / sd).to_numpy()
+            continue
+        col, level = c.split("=", 1)
+        if level == "other":
+            known = (
+                set(design.levels[col]) - {"other"}
+                if col in design.levels
+                else {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
+            )
+            out[c] = (
+                ~sv.covariate_levels(frame, col).isin(known | {design.references.get(col)})
+            ).astype(float)
+        else:
+            out[c] = (sv.covariate_levels(frame, col) == level).astype(float)
+    for col in design.strata:
+        known = set(design.data[col])
+        fallback = "other" if "other" in known else design.references[col]
+        values = sv.covariate_levels(frame, col)
+        out[col] = values.where(values.isin(known), fallback).to_numpy()
+    return out
+
+
+def test_align_equals_the_per_dummy_computation():
+    """New rows (unseen levels, missing values, a numeric covariate, a stratum) get the same
+    design rows as before levels were computed once per covariate."""
+    rng = np.random.default_rng(8)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "size_band": rng.choice(["small", "medium", "large"], n),
+            "industry": rng.choice(["a", "b", "c", "d", "rare"], n, p=[0.3, 0.3, 0.2, 0.19, 0.01]),
+            "charge": rng.normal(50, 10, n),
+            "duration_days": rng.integers(1, 900, n).astype(float),
+            "event": rng.integers(0, 2, n),
+        }
+    )
+    design = sv.design_matrix(frame, ["size_band", "industry", "charge"])
+    assert "industry=other" in design.data.columns
+    new = frame.head(50).copy()
+    new.loc[new.index[:5], "industry"] = "unseen"
+    new.loc[new.index[5:8], "size_band"] = None
+    new.loc[new.index[8:10], "charge"] = np.nan
+    pd.testing.assert_frame_equal(sv.align(new, design), _align_before(new, design))
+    stratified = sv.Design(
+        design.data.drop(columns=[c for c in design.data if c.startswith("size_band=")]).assign(
+            size_band=design.levels["size_band"].to_numpy()
+        ),
+        design.covariates,
+        design.references,
+        strata=["size_band"],
+        levels=design.levels,
+        numeric=design.numeric,
+    )
+    got = sv.align(new, stratified)
+    pd.testing.assert_frame_equal(got, _align_before(new, stratified))
+    assert set(got["size_band"]) == {"small", "medium", "large"}
