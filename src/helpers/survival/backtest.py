@@ -11,7 +11,7 @@ import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
 from helpers.steps import Skipped, step
-from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
+from helpers.survival.accuracy import auc_at, brier_at, censoring_of, integrated_brier, uno_c
 from helpers.survival.concordance import concordance_index
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
 from helpers.survival.definition import (
@@ -112,17 +112,18 @@ def run_backtest(
     ahead = (silent[:, None] + grid).ravel()
     km_surv = _columns(km_conditional(km, np.repeat(age, k), ahead).reshape(n, k), grid)
 
+    c = censoring_of(t, e)  # once for the eight metrics below (the same values)
     metrics = {
         "harrell_c": float(concordance_index(t, -risk, e)),
-        "uno_c": uno_c(t, e, risk, tau=horizon_days),
-        "auc_at_horizon": auc_at(t, e, risk, horizon_days),
+        "uno_c": uno_c(t, e, risk, tau=horizon_days, censoring=c),
+        "auc_at_horizon": auc_at(t, e, risk, horizon_days, censoring=c),
         "harrell_c_probability": float(concordance_index(t, -p_churn, e)),
-        "auc_at_horizon_probability": auc_at(t, e, p_churn, horizon_days),
-        "brier_model": brier_at(t, e, surv, horizon_days),
-        "brier_cox_uncalibrated": brier_at(t, e, 1 - p_cox, horizon_days),
-        "brier_km": brier_at(t, e, base_surv, horizon_days),
-        "ibs_model": integrated_brier(t, e, model_surv, grid),
-        "ibs_km": integrated_brier(t, e, km_surv, grid),
+        "auc_at_horizon_probability": auc_at(t, e, p_churn, horizon_days, censoring=c),
+        "brier_model": brier_at(t, e, surv, horizon_days, censoring=c),
+        "brier_cox_uncalibrated": brier_at(t, e, 1 - p_cox, horizon_days, censoring=c),
+        "brier_km": brier_at(t, e, base_surv, horizon_days, censoring=c),
+        "ibs_model": integrated_brier(t, e, model_surv, grid, censoring=c),
+        "ibs_km": integrated_brier(t, e, km_surv, grid, censoring=c),
         "penalizer": model.penalizer,
         "accounts": int(len(frame)),
         "churned_in_horizon": int(((t <= horizon_days) & (e == 1)).sum()),
