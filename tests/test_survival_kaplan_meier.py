@@ -101,3 +101,17 @@ def test_two_group_logrank_is_lifelines_to_the_bit_on_many_samples():
         overall, _ = logrank_tests(f["duration_days"], f["group"], f["event"])
         want = multivariate_logrank_test(f["duration_days"], f["group"], f["event"])
         assert (overall.test_statistic, overall.p_value) == (want.test_statistic, want.p_value)
+
+
+def test_missing_groups_and_a_single_group_go_to_lifelines_unchanged():
+    """What the fast path does not handle, lifelines does (or refuses) as before."""
+    f = _rows(7, 400, 3)
+    one = f.assign(group="g")
+    overall, _ = logrank_tests(one["duration_days"], one["group"], one["event"])
+    want = multivariate_logrank_test(one["duration_days"], one["group"], one["event"])
+    assert np.array_equal(overall.test_statistic, want.test_statistic, equal_nan=True)
+    f.loc[f.index[:4], "group"] = None
+    with pytest.raises(TypeError):  # lifelines' pairwise test cannot sort None with text
+        pairwise_logrank_test(f["duration_days"], f["group"], f["event"])
+    with pytest.raises(TypeError):
+        logrank_tests(f["duration_days"], f["group"], f["event"])

@@ -103,16 +103,17 @@ def logrank_tests(
     counts as float) come from one ``np.add.at`` each, laid out as lifelines lays them out
     (its first groups in one pandas block, the last in its own: the layout decides how pandas
     sums, hence the last bits), and lifelines' own arithmetic runs on them
-    (:func:`_logrank_from_tables`). Rows with a missing duration go to lifelines unchanged.
+    (:func:`_logrank_from_tables`). Rows with a missing duration or group, or a single group,
+    go to lifelines unchanged.
     """
     t = np.asarray(durations, dtype=float)
-    if np.isnan(t).any():
+    codes, names = pd.factorize(np.asarray(groups), sort=False)  # lifelines' group order
+    if np.isnan(t).any() or (codes < 0).any() or len(names) < 2:
         return (
             multivariate_logrank_test(durations, groups, events),
             pairwise_logrank_test(durations, groups, events),
         )
     e = np.asarray(events) != 0
-    codes, names = pd.factorize(np.asarray(groups), sort=False)  # lifelines' group order
     u, p = _logrank(t, codes, e, len(names))
     overall = StatisticalResult(
         p,
