@@ -96,7 +96,7 @@ def test_logrank_on_the_demo_segments_matches_lifelines(demo):
 def test_two_group_logrank_is_lifelines_to_the_bit_on_many_samples():
     """Two groups (every pairwise test) are where pandas' block layout decides the last bits:
     many samples of different sizes, all exactly lifelines' value."""
-    for seed in range(25):
+    for seed in range(12):
         f = _rows(100 + seed, 200 + 37 * seed, 2 + seed % 2)
         overall, _ = logrank_tests(f["duration_days"], f["group"], f["event"])
         want = multivariate_logrank_test(f["duration_days"], f["group"], f["event"])
