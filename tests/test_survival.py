@@ -622,3 +622,165 @@ def test_rethreshold_gives_what_the_engine_gives_for_that_threshold(demo, as_of)
         cols = ["churned", "in_survival", "duration_days", "event"]
         pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=True)
         assert list(got.columns) == list(want.columns)
+
+
+def test_sensitivity_reuses_the_definitions_features_with_the_same_table(demo):
+    """The sensitivity step derives every threshold from the definition's own feature table
+    (no new engine pass); the table is the one built from the first threshold's features, as
+    before (the old computation as the oracle), to the last bit."""
+    from helpers.features import shared_features_info
+
+    definition = sv.define_churn(demo, demo.analysis_date, 120)
+    before = shared_features_info().misses
+    got = sv.sensitivity(demo, definition)
+    assert shared_features_info().misses == before  # the definition's table, not a new one
+    thresholds = sorted({*sv.definition.SENSITIVITY_THRESHOLDS, 120})
+    want = sv.threshold_sensitivity(
+        demo["orders"], demo.tables.get("accounts"), definition.as_of, thresholds
+    )
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert 120 in got.index and got["churned"].nunique() > 1
+
+
+def test_definition_gaps_until_an_earlier_day_are_that_days_gaps_without_later_orders(demo):
+    """The back-test's start-date threshold comes from the definition's dated gaps: they must be
+    exactly what the engine gives at the start (the oracle), with orders after the start, which
+    change the gaps to the analysis date, leaving them unchanged."""
+    from helpers.features import order_gaps
+
+    orders, as_of = demo["orders"], demo.analysis_date
+    start = as_of - pd.Timedelta(days=365)
+    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
+        "account_id", keep="last"
+    )
+    late = last.head(1000).assign(
+        order_id=lambda f: f["order_id"].astype(str) + "-late",
+        order_date=start + pd.Timedelta(days=300),
+        status="completed",
+    )
+    changed = pd.concat([orders, late], ignore_index=True)
+    table = order_gaps(changed, as_of)
+    definition = sv.ChurnDefinition(as_of, 180, True, table["gap_days"], None, None, table)
+    for day in (start, start + pd.Timedelta(hours=13), as_of - pd.Timedelta(days=1), as_of):
+        pd.testing.assert_series_equal(
+            definition.gaps_until(day), sv.gaps_for(changed, day), check_exact=True
+        )
+    assert sv.default_threshold(definition.gaps_until(start)) != sv.default_threshold(
+        table["gap_days"]
+    )  # the later orders would move the threshold: a leak would show
+    assert definition.gaps_until(as_of + pd.Timedelta(days=1)) is None
+
+
+def test_backtest_step_derives_its_threshold_from_the_definitions_gaps(demo, monkeypatch):
+    """The back-test step takes the start's gaps from the definition (no engine pass) and gets
+    the threshold the engine's gaps at the start give."""
+    import sys
+
+    bt = sys.modules["helpers.survival.backtest"]  # the module (the package exports the step)
+    definition = sv.define_churn(demo, demo.analysis_date)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        seen["threshold"] = args[5]
+        raise Stop
+
+    def no_gaps(*args, **kwargs):
+        raise AssertionError("gaps computed again")
+
+    monkeypatch.setattr(bt, "fit_and_score", stop)
+    monkeypatch.setattr(bt, "gaps_for", no_gaps)
+    with pytest.raises(Stop):
+        sv.backtest(demo, definition, None, 365, 90)
+    history = (definition.as_of - sv.export_start(demo["orders"])).days
+    start = definition.as_of - pd.Timedelta(days=min(365, history // 3))
+    want = sv.default_threshold(sv.gaps_for(demo["orders"], start))
+    assert seen["threshold"] == want
+
+
+@pytest.mark.slow  # a Cox model with its cross-validation on the demo: `make test-slow`
+def test_new_customer_ltv_per_profile_equals_the_per_row_computation(demo):
+    """lifetime_value at acquisition integrates once per profile: the same floats as the
+    per-row survival matrix it replaced (the old computation kept here as the oracle)."""
+    from helpers.survival.ltv import discounted_lifetime
+    from helpers.survival.predict import conditional_survival
+
+    definition = sv.define_churn(demo, demo.analysis_date)
+    model = sv.churn_model(definition)
+    every = sv.with_rates(definition.features, definition.cadence_days)
+    got = sv.lifetime_value(
+        every, model.cox, model.cox_design, definition.as_of, at_acquisition=True
+    )
+    x = sv.align(every, model.cox_design)
+    grid = np.linspace(0, 3 * 365, 61)
+    surv = conditional_survival(model.cox, x, np.zeros(len(every)), grid, unconditional=True)
+    want = discounted_lifetime(surv, grid, 0.10) * every["margin_per_day"].to_numpy()
+    np.testing.assert_array_equal(got.to_numpy(), want)
+    assert got.nunique() > 10
+
+
+def _align_before(frame: pd.DataFrame, design: sv.Design) -> pd.DataFrame:
+    """``align`` before issue #15 (levels computed once per dummy): the oracle."""
+    cols = [c for c in design.data.columns if c not in sv.cox.OUTCOME_COLUMNS]
+    out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
+    for c in out.columns:
+        if c in design.numeric:
+            mean, sd = design.numeric[c]
+            out[c] = ((frame[c].astype(float).fillna(mean) - mean) / sd).to_numpy()
+            continue
+        col, level = c.split("=", 1)
+        if level == "other":
+            known = (
+                set(design.levels[col]) - {"other"}
+                if col in design.levels
+                else {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
+            )
+            out[c] = (
+                ~sv.covariate_levels(frame, col).isin(known | {design.references.get(col)})
+            ).astype(float)
+        else:
+            out[c] = (sv.covariate_levels(frame, col) == level).astype(float)
+    for col in design.strata:
+        known = set(design.data[col])
+        fallback = "other" if "other" in known else design.references[col]
+        values = sv.covariate_levels(frame, col)
+        out[col] = values.where(values.isin(known), fallback).to_numpy()
+    return out
+
+
+def test_align_equals_the_per_dummy_computation():
+    """New rows (unseen levels, missing values, a numeric covariate, a stratum) get the same
+    design rows as before levels were computed once per covariate."""
+    rng = np.random.default_rng(8)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "size_band": rng.choice(["small", "medium", "large"], n),
+            "industry": rng.choice(["a", "b", "c", "d", "rare"], n, p=[0.3, 0.3, 0.2, 0.19, 0.01]),
+            "charge": rng.normal(50, 10, n),
+            "duration_days": rng.integers(1, 900, n).astype(float),
+            "event": rng.integers(0, 2, n),
+        }
+    )
+    design = sv.design_matrix(frame, ["size_band", "industry", "charge"])
+    assert "industry=other" in design.data.columns
+    new = frame.head(50).copy()
+    new.loc[new.index[:5], "industry"] = "unseen"
+    new.loc[new.index[5:8], "size_band"] = None
+    new.loc[new.index[8:10], "charge"] = np.nan
+    pd.testing.assert_frame_equal(sv.align(new, design), _align_before(new, design))
+    stratified = sv.Design(
+        design.data.drop(columns=[c for c in design.data if c.startswith("size_band=")]).assign(
+            size_band=design.levels["size_band"].to_numpy()
+        ),
+        design.covariates,
+        design.references,
+        strata=["size_band"],
+        levels=design.levels,
+        numeric=design.numeric,
+    )
+    got = sv.align(new, stratified)
+    pd.testing.assert_frame_equal(got, _align_before(new, stratified))
+    assert set(got["size_band"]) == {"small", "medium", "large"}

@@ -83,3 +83,25 @@ def test_counts_of_later_lower_and_equal_rows():
     values = np.random.default_rng(0).integers(0, 7, 300)
     brute = [(values[:p] < values[p]).sum() for p in range(len(values))]
     assert accuracy._smaller_before(values).tolist() == brute
+
+
+def test_a_shared_censoring_gives_each_metrics_own_value():
+    """The back-test computes the censoring once for its eight metrics: every metric must give
+    exactly what it gives computing its own (the oracle), and must use the one it is given."""
+    rng = np.random.default_rng(11)
+    n = 400
+    time = rng.integers(1, 200, n).astype(float)
+    event = (rng.random(n) < 0.4).astype(int)
+    risk = rng.normal(size=n)
+    surv = rng.uniform(size=n)
+    grid = np.linspace(10, 90, 5)
+    shared = accuracy.censoring_of(time, event)
+    other = accuracy.censoring_of(time, 1 - event)  # a different censoring: different values
+    for metric in (
+        lambda c: accuracy.uno_c(time, event, risk, 90, censoring=c),
+        lambda c: accuracy.auc_at(time, event, risk, 90, censoring=c),
+        lambda c: accuracy.brier_at(time, event, surv, 90, censoring=c),
+        lambda c: accuracy.integrated_brier(time, event, lambda t: surv, grid, censoring=c),
+    ):
+        assert metric(shared) == metric(None)
+        assert metric(other) != metric(None)

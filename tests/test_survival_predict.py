@@ -138,3 +138,21 @@ def test_survival_by_profile_is_one_row_per_distinct_stratum_age_and_partial_haz
     assert np.array_equal(values[where], theirs), "not the same floats"
     profiles = pd.DataFrame({"k": keys.to_numpy(), "age": age, "ph": ph}).drop_duplicates()
     assert len(values) == len(profiles) < len(x)
+
+
+@pytest.mark.parametrize("strata", [(), ("g",), ("g", "h")])
+def test_discounted_lifetime_once_per_profile_equals_the_row_by_row_one(strata):
+    """The new-customer LTV integrates each profile's survival once and copies it to its rows:
+    the same floats as integrating every row's survival from the reference (the oracle)."""
+    from helpers.survival.ltv import discounted_lifetime
+
+    cph, x = _model(strata)
+    grid = np.linspace(0, 3 * 365, 61)
+    zero = np.zeros(len(x))
+    values, where = predict.survival_profiles(cph, x, zero, grid, unconditional=True)
+    theirs = _reference_conditional_survival(cph, x, zero, grid, True)
+    assert np.array_equal(values[where], theirs), "not the same floats"
+    for rate in (0.0, 0.10):
+        got = discounted_lifetime(values, grid, rate)[where]
+        assert np.array_equal(got, discounted_lifetime(theirs, grid, rate))
+    assert len(values) < len(x)

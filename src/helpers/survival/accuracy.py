@@ -7,6 +7,8 @@ would bring a compiled dependency for four formulas. Times in days; ``event`` 1 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from lifelines import KaplanMeierFitter
 
@@ -21,7 +23,31 @@ def _g(km: KaplanMeierFitter, t: np.ndarray) -> np.ndarray:
     return np.maximum(values, 1e-6)
 
 
-def uno_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, tau: float) -> float:
+@dataclass(frozen=True)
+class Censoring:
+    """The Kaplan-Meier of censoring of one set of outcomes and its G(time-) at each row's own
+    time (:func:`censoring_of`): every metric here needs them, and a back-test computes eight
+    metrics on the same rows; pass it as ``censoring`` to fit and evaluate them once (the same
+    values as each metric computing its own)."""
+
+    km: KaplanMeierFitter
+    g_time: np.ndarray
+
+
+def censoring_of(time: np.ndarray, event: np.ndarray) -> Censoring:
+    """:class:`Censoring` of ``time`` (days) and ``event`` (1 = churned, 0 = censored)."""
+    time, event = np.asarray(time), np.asarray(event)
+    km = _censoring_km(time, event)
+    return Censoring(km, _g(km, time))
+
+
+def uno_c(
+    time: np.ndarray,
+    event: np.ndarray,
+    risk: np.ndarray,
+    tau: float,
+    censoring: Censoring | None = None,
+) -> float:
     """Uno's concordance truncated at ``tau``: IPCW-weighted pairs (i churns first, before tau).
 
     Pairs (i, j) with ``event_i`` = 1, ``time_i < tau`` and ``time_j > time_i`` (strictly),
@@ -31,7 +57,7 @@ def uno_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, tau: float) -> 
     a fraction of a second instead of the ~10 s of comparing every pair.
     """
     time, event, risk = (np.asarray(a) for a in (time, event, risk))
-    g = _g(_censoring_km(time, event), time)
+    g = (censoring or censoring_of(time, event)).g_time
     cases = np.flatnonzero((event == 1) & (time < tau))
     if not len(cases):
         return float("nan")
@@ -99,11 +125,17 @@ def _smaller_before(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def auc_at(time: np.ndarray, event: np.ndarray, risk: np.ndarray, t: float) -> float:
+def auc_at(
+    time: np.ndarray,
+    event: np.ndarray,
+    risk: np.ndarray,
+    t: float,
+    censoring: Censoring | None = None,
+) -> float:
     """Cumulative/dynamic AUC at ``t`` (Uno et al. 2007): cases churned by t (IPCW-weighted)
     against controls still alive after t."""
     time, event, risk = map(np.asarray, (time, event, risk))
-    g = _g(_censoring_km(time, event), time)
+    g = (censoring or censoring_of(time, event)).g_time
     cases = (time <= t) & (event == 1)
     controls = time > t
     if not cases.any() or not controls.any():
@@ -120,23 +152,27 @@ def brier_at(
     event: np.ndarray,
     surv_t: np.ndarray,
     t: float,
-    censoring: KaplanMeierFitter | None = None,
+    censoring: Censoring | KaplanMeierFitter | None = None,
 ) -> float:
     """IPCW Brier score at ``t`` (Graf et al. 1999) for predicted survival probabilities.
-    ``censoring``: the Kaplan-Meier of censoring on (``time``, ``event``) when the caller has
-    it (fitted here otherwise)."""
+    ``censoring``: :func:`censoring_of` (``time``, ``event``), or the Kaplan-Meier of censoring
+    alone, when the caller has it (computed here otherwise)."""
     time, event, surv_t = map(np.asarray, (time, event, surv_t))
-    km = censoring if censoring is not None else _censoring_km(time, event)
-    g_t = float(_g(km, np.array([t]))[0])
+    if isinstance(censoring, KaplanMeierFitter):
+        censoring = Censoring(censoring, _g(censoring, time))
+    c = censoring if censoring is not None else censoring_of(time, event)
+    g_t = float(_g(c.km, np.array([t]))[0])
     died = (time <= t) & (event == 1)
     alive = time > t
-    score = (died * surv_t**2 / _g(km, time)) + (alive * (1 - surv_t) ** 2 / g_t)
+    score = (died * surv_t**2 / c.g_time) + (alive * (1 - surv_t) ** 2 / g_t)
     return float(score.mean())
 
 
-def integrated_brier(time, event, surv_fn, times: np.ndarray) -> float:
+def integrated_brier(
+    time, event, surv_fn, times: np.ndarray, censoring: Censoring | None = None
+) -> float:
     """Integrated Brier score over ``times`` (trapezoid, divided by the time span); the
-    censoring Kaplan-Meier is fitted once for every grid time."""
-    km = _censoring_km(np.asarray(time), np.asarray(event))
-    scores = np.array([brier_at(time, event, surv_fn(t), t, censoring=km) for t in times])
+    censoring (:func:`censoring_of`) is computed once for every grid time."""
+    c = censoring if censoring is not None else censoring_of(time, event)
+    scores = np.array([brier_at(time, event, surv_fn(t), t, censoring=c) for t in times])
     return float(np.trapezoid(scores, times) / (times[-1] - times[0]))

@@ -3,7 +3,7 @@ happened afterwards (ranking: Harrell's and Uno's C, AUC; probabilities: Brier, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +11,7 @@ import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
 from helpers.steps import Skipped, step
-from helpers.survival.accuracy import auc_at, brier_at, integrated_brier, uno_c
+from helpers.survival.accuracy import auc_at, brier_at, censoring_of, integrated_brier, uno_c
 from helpers.survival.concordance import concordance_index
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel
 from helpers.survival.definition import (
@@ -51,6 +51,7 @@ def run_backtest(
     references: dict[str, str] | None = None,
     penalizer: float | None = None,
     seed: int = 42,
+    gaps_until: Callable[[pd.Timestamp], pd.Series | None] | None = None,
 ) -> Backtest:
     """Fit as of ``as_of - back_days``, score accounts alive then, compare with what happened.
 
@@ -65,10 +66,17 @@ def run_backtest(
     data to the start, its penalizer chosen there by cross-validation unless ``penalizer`` is
     given. ``threshold=None`` derives the churn threshold from the order gaps up to the start
     (:func:`default_threshold`): nothing dated after the start shapes a start-date score.
+    ``gaps_until(start)``, when given, returns those gaps without a pass over the orders
+    (:meth:`ChurnDefinition.gaps_until`; None: computed here).
     """
     start = as_of - pd.Timedelta(days=back_days)
     if threshold is None:
-        threshold = default_threshold(gaps_for(orders, start))
+        known = None if gaps_until is None else gaps_until(start)
+        threshold = (
+            default_threshold(gaps_for(orders, start))
+            if known is None
+            else default_threshold(known)
+        )
     if back_days < horizon_days + threshold:
         raise ValueError(
             f"The back-test needs back_days ≥ horizon + threshold "
@@ -104,17 +112,18 @@ def run_backtest(
     ahead = (silent[:, None] + grid).ravel()
     km_surv = _columns(km_conditional(km, np.repeat(age, k), ahead).reshape(n, k), grid)
 
+    c = censoring_of(t, e)  # once for the eight metrics below (the same values)
     metrics = {
         "harrell_c": float(concordance_index(t, -risk, e)),
-        "uno_c": uno_c(t, e, risk, tau=horizon_days),
-        "auc_at_horizon": auc_at(t, e, risk, horizon_days),
+        "uno_c": uno_c(t, e, risk, tau=horizon_days, censoring=c),
+        "auc_at_horizon": auc_at(t, e, risk, horizon_days, censoring=c),
         "harrell_c_probability": float(concordance_index(t, -p_churn, e)),
-        "auc_at_horizon_probability": auc_at(t, e, p_churn, horizon_days),
-        "brier_model": brier_at(t, e, surv, horizon_days),
-        "brier_cox_uncalibrated": brier_at(t, e, 1 - p_cox, horizon_days),
-        "brier_km": brier_at(t, e, base_surv, horizon_days),
-        "ibs_model": integrated_brier(t, e, model_surv, grid),
-        "ibs_km": integrated_brier(t, e, km_surv, grid),
+        "auc_at_horizon_probability": auc_at(t, e, p_churn, horizon_days, censoring=c),
+        "brier_model": brier_at(t, e, surv, horizon_days, censoring=c),
+        "brier_cox_uncalibrated": brier_at(t, e, 1 - p_cox, horizon_days, censoring=c),
+        "brier_km": brier_at(t, e, base_surv, horizon_days, censoring=c),
+        "ibs_model": integrated_brier(t, e, model_surv, grid, censoring=c),
+        "ibs_km": integrated_brier(t, e, km_surv, grid, censoring=c),
         "penalizer": model.penalizer,
         "accounts": int(len(frame)),
         "churned_in_horizon": int(((t <= horizon_days) & (e == 1)).sum()),
@@ -171,6 +180,7 @@ def backtest(
             covariates,
             references,
             seed=seed,
+            gaps_until=definition.gaps_until,
         )
     except (ValueError, ConvergenceError, ZeroDivisionError, KeyError) as exc:
         return Skipped(str(exc).rstrip("."), "a longer history would allow one")

@@ -21,13 +21,12 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import k_fold_cross_validation
-from statsmodels.stats.multitest import multipletests
 
 from helpers import step_cache
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition
 from helpers.survival.efron import CoxPHFitter as _EfronCoxPHFitter
-from helpers.survival.kaplan_meier import merge_small_groups
+from helpers.survival.kaplan_meier import holm, merge_small_groups
 
 DEFAULT_COVARIATES: tuple[str, ...] = (
     "ownership_type",
@@ -256,7 +255,7 @@ def ph_check(cph: CoxPHFitter, design: Design, alpha: float = 0.01) -> pd.DataFr
     else:
         test = proportional_hazard_test(cph, design.data, time_transform="rank").summary
     out = test[["test_statistic", "p"]].copy()
-    out["p_holm"] = multipletests(out["p"], method="holm")[1]
+    out["p_holm"] = holm(out["p"])
     out["violated"] = out["p_holm"] < alpha
     out["covariate"] = [c.split("=")[0] for c in out.index]
     return out
@@ -407,6 +406,9 @@ def align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     design has it, else the reference): dummies as 0/1, strata as their label."""
     cols = [c for c in design.data.columns if c not in OUTCOME_COLUMNS]
     out = pd.DataFrame(0.0, index=frame.index, columns=[c for c in cols if c not in design.strata])
+    # each covariate's levels once (not once per dummy of it)
+    named = {c.split("=", 1)[0] for c in out.columns if c not in design.numeric}
+    levels = {col: covariate_levels(frame, col) for col in sorted(named | set(design.strata))}
     for c in out.columns:
         if c in design.numeric:
             mean, sd = design.numeric[c]
@@ -420,15 +422,13 @@ def align(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
                 if col in design.levels
                 else {k.split("=", 1)[1] for k in cols if k.startswith(f"{col}=")}
             )
-            out[c] = (
-                ~covariate_levels(frame, col).isin(known | {design.references.get(col)})
-            ).astype(float)
+            out[c] = (~levels[col].isin(known | {design.references.get(col)})).astype(float)
         else:
-            out[c] = (covariate_levels(frame, col) == level).astype(float)
+            out[c] = (levels[col] == level).astype(float)
     for col in design.strata:
         known = set(design.data[col])
         fallback = "other" if "other" in known else design.references[col]
-        values = covariate_levels(frame, col)
+        values = levels[col]
         out[col] = values.where(values.isin(known), fallback).to_numpy()
     return out
 

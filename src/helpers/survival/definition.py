@@ -135,7 +135,21 @@ class ChurnDefinition:
     gaps: pd.Series
     features: pd.DataFrame
     survival: pd.DataFrame
+    #: the gaps with their dates (:func:`helpers.features.order_gaps`: account_id, order_date,
+    #: gap_days); None when not kept
+    gap_table: pd.DataFrame | None = None
     key: str | None = field(default=None, compare=False, repr=False)
+
+    def gaps_until(self, day: pd.Timestamp) -> pd.Series | None:
+        """What :func:`gaps_for` gives at an earlier ``day`` (days), without another pass over
+        the orders: the gaps of purchase days on or before it. A gap looks back only (to the
+        account's previous purchase day), so orders after ``day`` change none of them. None
+        without a :attr:`gap_table` or for a day after the definition's own."""
+        if self.gap_table is None or pd.Timestamp(day) > self.as_of:
+            return None
+        t = self.gap_table
+        keep = t["order_date"] <= pd.Timestamp(day).normalize()
+        return t.loc[keep, "gap_days"].reset_index(drop=True)
 
     @property
     def events(self) -> int:
@@ -194,7 +208,8 @@ def _define_churn(
 ) -> ChurnDefinition | Skipped:
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
-    gaps = gaps_for(ds["orders"], as_of)
+    table = order_gaps(ds["orders"], as_of)
+    gaps = table["gap_days"]  # gaps_for's value
     derived = threshold_days is None
     if derived and gaps.empty:
         return Skipped(
@@ -208,7 +223,7 @@ def _define_churn(
     except ValueError as exc:
         return Skipped(str(exc).rstrip("."), "check the analysis date and the filters")
     survival = survival_frame(features)
-    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, key)
+    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, table, key)
 
 
 def rethreshold(features: pd.DataFrame, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:
@@ -236,16 +251,23 @@ def threshold_sensitivity(
     accounts: pd.DataFrame | None,
     as_of: pd.Timestamp,
     thresholds: Sequence[int],
+    base_threshold: int | None = None,
 ) -> pd.DataFrame:
     """Churn rate and Kaplan-Meier median lifetime for each threshold (days).
 
     ``churn_rate`` is the share of accounts with orders that are silent for at least the
     threshold; ``median_days`` is the KM median of the lifetime (``inf`` when survival never
     drops below one half). Thresholds under which no account is at risk yet (longer than the
-    history) are left out.
+    history) are left out. Every threshold's churn columns are derived (:func:`rethreshold`)
+    from one feature table, the one computed under ``base_threshold`` days (default: the first
+    threshold): the other columns do not depend on the threshold, so any base gives the same
+    table; pass the threshold whose features are already computed (the study's own) to skip
+    a pass over the order lines.
     """
     rows = []
-    base = shared_features(orders, accounts, as_of, thresholds[0]) if len(thresholds) else None
+    if base_threshold is None and len(thresholds):
+        base_threshold = thresholds[0]
+    base = shared_features(orders, accounts, as_of, base_threshold) if len(thresholds) else None
     for n in thresholds:
         f = rethreshold(base, as_of, n)
         f = with_delayed_entry(f[f["n_orders"] > 0], export_start(orders))
@@ -268,10 +290,12 @@ def threshold_sensitivity(
 def sensitivity(
     ds, definition: ChurnDefinition, thresholds: Sequence[int] = SENSITIVITY_THRESHOLDS
 ) -> pd.DataFrame:
-    """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold."""
+    """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold
+    (derived from the definition's feature table: no new pass over the order lines)."""
     return threshold_sensitivity(
         ds["orders"],
         ds.tables.get("accounts"),
         definition.as_of,
         sorted({*thresholds, definition.threshold}),
+        base_threshold=definition.threshold,
     )

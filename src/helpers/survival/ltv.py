@@ -20,7 +20,7 @@ from helpers.steps import Skipped, step
 from helpers.survival.cox import DEFAULT_COVARIATES, ChurnModel, Design, align, churn_model
 from helpers.survival.definition import ChurnDefinition, age_days, define_churn
 from helpers.survival.prechurn import with_rates
-from helpers.survival.predict import conditional_survival
+from helpers.survival.predict import conditional_survival, survival_profiles
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,17 @@ def lifetime_value(
     x = align(scores, design)
     grid = np.linspace(0, horizon_days, 61)
     if at_acquisition:
-        surv = conditional_survival(cph, x, np.zeros(len(scores)), grid, unconditional=True)
+        # every account at age 0 on one grid: the lifetime once per (stratum, partial hazard)
+        # profile and copied to its rows; row by row it is the same arithmetic on the same
+        # numbers (each row's integral uses that row alone), so the same floats
+        values, where = survival_profiles(cph, x, np.zeros(len(scores)), grid, unconditional=True)
+        rmst = discounted_lifetime(values, grid, discount_per_year)[where]
     else:
         age = age_days(scores)
         silent = (as_of - scores["last_order"]).dt.days.to_numpy(float)
         surv = conditional_survival(cph, x, age, silent[:, None] + grid[None, :])
         surv = surv ** recalibration_scale(scores)[:, None]
-    rmst = discounted_lifetime(surv, grid, discount_per_year)
+        rmst = discounted_lifetime(surv, grid, discount_per_year)
     return pd.Series(rmst * scores["margin_per_day"].to_numpy(), index=scores.index, name="ltv")
 
 

@@ -81,12 +81,7 @@ def conditional_survival(
     grid = ahead if ahead.ndim == 1 else None
     ahead = np.broadcast_to(ahead[None, :] if ahead.ndim == 1 else ahead, (len(x), ahead.shape[-1]))
     age = np.asarray(age, float)
-    if cph.strata:
-        strata = [cph.strata] if isinstance(cph.strata, str) else list(cph.strata)
-        keys = x[strata].apply(tuple, axis=1) if len(strata) > 1 else x[strata[0]]
-        groups = pd.Series(np.arange(len(x))).groupby(keys.to_numpy()).indices
-    else:
-        groups = {None: np.arange(len(x))}
+    groups = _strata_rows(cph, x)
     if grid is not None:
         return _on_a_shared_grid(cph, groups, ph[:, 0], age, grid, unconditional)
     cum = np.empty(ahead.shape)
@@ -95,6 +90,37 @@ def conditional_survival(
         base = 0.0 if unconditional else cumhaz(age[rows])[:, None]
         cum[rows] = cumhaz(age[rows, None] + ahead[rows]) - base
     return _survival(cum, ph)
+
+
+def _strata_rows(cph: CoxPHFitter, x: pd.DataFrame) -> dict:
+    """Each stratum key's row positions in ``x`` (``{None: all rows}`` without strata)."""
+    if not cph.strata:
+        return {None: np.arange(len(x))}
+    strata = [cph.strata] if isinstance(cph.strata, str) else list(cph.strata)
+    keys = x[strata].apply(tuple, axis=1) if len(strata) > 1 else x[strata[0]]
+    return pd.Series(np.arange(len(x))).groupby(keys.to_numpy()).indices
+
+
+def survival_profiles(
+    cph: CoxPHFitter,
+    x: pd.DataFrame,
+    age: np.ndarray,
+    grid: np.ndarray,
+    unconditional: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`conditional_survival` over a shared ``grid`` (days) as ``values`` (profiles x
+    grid) and ``where`` (each row's profile): ``conditional_survival(...)`` is
+    ``values[where]``, the same floats (:func:`survival_by_profile`). A per-row quantity of a
+    row's own survival alone (a discounted lifetime) can then be computed once per profile."""
+    ph = cph.predict_partial_hazard(x).to_numpy()
+    return survival_by_profile(
+        cph,
+        _strata_rows(cph, x),
+        ph,
+        np.asarray(age, float),
+        np.asarray(grid, float),
+        unconditional,
+    )
 
 
 def _survival(cum: np.ndarray, ph: np.ndarray) -> np.ndarray:
