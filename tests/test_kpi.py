@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import papermill
 import pytest
@@ -385,6 +386,57 @@ def test_quarterly_churn_counts_an_account_in_the_quarter_its_silence_reached_th
     # on 28 Jun (Q2); c first bought in Q3, after the start of Q3
     series = quarterly.churn_by_quarter(orders, 100, pd.Timestamp("2025-09-30"), n=2)
     assert series == {"2025Q2": 1.0}  # a and b active on 1 Apr, both churned; none on 1 Jul
+
+
+def _churn_by_quarter_by_text(orders, threshold_days, as_of, n=quarterly.QUARTERS):
+    """The pandas group-bys on the id texts quarterly.churn_by_quarter replaced (the oracle)."""
+    done = orders.loc[orders["status"] == "completed", ["account_id", "order_date"]]
+    days = done.assign(day=done["order_date"].dt.normalize())[["account_id", "day"]]
+    days = days[days["day"] <= pd.Timestamp(as_of)].drop_duplicates()
+    days = days.sort_values(["account_id", "day"])
+    threshold = pd.Timedelta(days=int(threshold_days))
+    nxt = days.groupby("account_id")["day"].shift(-1)
+    reached = (days["day"] + threshold).where(nxt.isna() | (nxt - days["day"] > threshold))
+    days = days.assign(reached=reached)
+    out = {}
+    for quarter in quarterly.complete_quarters(as_of, n):
+        start, end = quarter.start_time.normalize(), quarter.end_time.normalize()
+        last = days[days["day"] <= start].groupby("account_id")["day"].max()
+        active = last.index[start - last < threshold]
+        if len(active):
+            mine = days[days["account_id"].isin(active)]
+            moments = mine["reached"]
+            churned = mine.loc[(moments > start) & (moments <= end), "account_id"].nunique()
+            out[str(quarter)] = churned / len(active)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quarterly_churn_on_codes_equals_the_group_bys_on_texts(seed):
+    """Random order logs with repeat days, cancelled lines, missing dates and account ids, and
+    orders after the analysis date: the same shares, to the bit, for several thresholds."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    days = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), unit="D")
+    orders = pd.DataFrame(
+        {
+            "account_id": rng.choice([f"A{i:03d}" for i in range(120)] + [None], n),
+            "order_date": days + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+            "status": rng.choice(["completed", "completed", "cancelled"], n),
+        }
+    )
+    orders.loc[rng.choice(n, 20, replace=False), "order_date"] = pd.NaT
+    as_of = pd.Timestamp("2025-09-30")
+    for threshold in (30, 90, 180, 365):
+        expected = _churn_by_quarter_by_text(orders, threshold, as_of)
+        assert expected, "the oracle must have quarters to compare"
+        assert quarterly.churn_by_quarter(orders, threshold, as_of) == expected
+
+
+def test_quarterly_churn_on_the_demo_equals_the_group_bys_on_texts(demo):
+    for threshold in (90, 180):
+        got = quarterly.churn_by_quarter(demo["orders"], threshold, demo.analysis_date)
+        assert got == _churn_by_quarter_by_text(demo["orders"], threshold, demo.analysis_date)
 
 
 # --- notebook 90 on the demo: in test_browser.py, on the study runs of its default batch ----------

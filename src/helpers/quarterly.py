@@ -50,31 +50,42 @@ def churn_by_quarter(
     """Churn per quarter (share 0-1, see module docstring) for the last ``n`` complete
     quarters; a quarter without active accounts is left out. Skipped when no quarter has
     active accounts (too short a history)."""
+    # on integer account codes and day numbers (ns): 8 quarters of group-bys on the id texts
+    # took ~2 s at 100k accounts; the same counts, so the same shares (test: the pandas version)
     done = orders.loc[orders["status"] == "completed", ["account_id", "order_date"]]
-    days = done.assign(day=done["order_date"].dt.normalize())[["account_id", "day"]]
-    days = (
-        days[days["day"] <= pd.Timestamp(as_of)]
-        .drop_duplicates()
-        .sort_values(["account_id", "day"])
-    )
-    threshold = pd.Timedelta(days=int(threshold_days))
-    nxt = days.groupby("account_id")["day"].shift(-1)
-    # the day an account's silence reached the threshold after this purchase day (None when it
+    day = done["order_date"].dt.normalize()
+    keep = (day <= pd.Timestamp(as_of)).to_numpy()  # NaT dates are left out
+    code, _ = pd.factorize(done["account_id"].to_numpy()[keep])
+    days = day.to_numpy("datetime64[ns]")[keep].view("i8")
+    known = code >= 0  # a missing account id belongs to no account
+    code, days = code[known], days[known]
+    order = np.lexsort((days, code))
+    code, days = code[order], days[order]
+    distinct = np.ones(len(code), dtype=bool)  # one row per account and purchase day
+    distinct[1:] = (code[1:] != code[:-1]) | (days[1:] != days[:-1])
+    code, days = code[distinct], days[distinct]
+    threshold = pd.Timedelta(days=int(threshold_days)).value
+    # the day an account's silence reached the threshold after this purchase day (none when it
     # bought again in time); whether a later purchase came in time is known on that very day
-    reached = (days["day"] + threshold).where(nxt.isna() | (nxt - days["day"] > threshold))
-    days = days.assign(reached=reached)
+    again = np.zeros(len(code), dtype=bool)
+    again[:-1] = (code[1:] == code[:-1]) & (days[1:] - days[:-1] <= threshold)
+    never = np.iinfo(np.int64).min
+    reached = np.where(again, never, days + threshold)
+    n_accounts = int(code.max()) + 1 if len(code) else 0
     out = {}
     for quarter in complete_quarters(as_of, n):
-        start, end = quarter.start_time.normalize(), quarter.end_time.normalize()
-        before = days[days["day"] <= start]
-        last = before.groupby("account_id")["day"].max()
-        active = last.index[start - last < threshold]
-        if not len(active):
+        start = quarter.start_time.normalize().value
+        end = quarter.end_time.normalize().value
+        before = days <= start
+        last = np.full(n_accounts, never, dtype=np.int64)
+        np.maximum.at(last, code[before], days[before])
+        active = last > start - threshold  # bought less than threshold before the start
+        n_active = int(active.sum())
+        if not n_active:
             continue
-        mine = days[days["account_id"].isin(active)]
-        moments = mine["reached"]
-        churned = mine.loc[(moments > start) & (moments <= end), "account_id"].nunique()
-        out[str(quarter)] = churned / len(active)
+        hit = active[code] & (reached > start) & (reached <= end)
+        churned = int(np.count_nonzero(np.bincount(code[hit], minlength=n_accounts)))
+        out[str(quarter)] = churned / n_active
     if not out:
         return Skipped(
             "no account was active at the start of any of the last complete quarters",
