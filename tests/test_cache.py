@@ -64,7 +64,7 @@ def _no_reading(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("the raw file was parsed although the data set is cached")
 
-    monkeypatch.setattr(dataset_module, "read_raw", refuse)
+    monkeypatch.setattr(dataset_module, "read_raw_arrow", refuse)
 
 
 def _age(folder: Path) -> None:

@@ -73,6 +73,7 @@ from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
 from helpers.loading.entry import Uncacheable as Uncacheable
 from helpers.loading.entry import read_entry as read_entry
 from helpers.loading.entry import remove_entry as remove_entry
+from helpers.loading.entry import take_arrow
 from helpers.loading.entry import write_entry as write_entry
 from helpers.reporting import atomic_write_text
 
@@ -289,7 +290,9 @@ def cached_load(
     except OSError as exc:  # read-only or missing home: load without the cache
         _log.info("cache folder %s not usable (%s)", root, exc)
         last_outcome = "uncacheable"
-        return build(digest)
+        ds = build(digest)
+        take_arrow(ds)
+        return ds
     try:
         ds = read_entry(root, key)  # built by another process while this one waited
         if ds is not None:
@@ -303,6 +306,7 @@ def cached_load(
         except (Uncacheable, OSError, pa.ArrowException) as exc:
             _log.info("data set not cached: %s", exc)
             last_outcome = "uncacheable"
+        take_arrow(ds)  # taken by write_entry; here also when it failed early
         return ds
     finally:
         _release(handle)

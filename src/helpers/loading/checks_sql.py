@@ -35,7 +35,7 @@ Assumptions
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +43,7 @@ from functools import cache
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.contract import TABLES, Table
 from helpers.validation import (
@@ -121,12 +122,33 @@ def _literal(value: object) -> str:
 
 
 def _register(
-    con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, columns: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    arrow: Mapping[str, pa.ChunkedArray] | None = None,
 ) -> None:
     """Expose ``columns`` of ``frame`` and each row's position as the view ``view``.
 
     The narrow frame shares the column arrays (no copy); DuckDB converts only what a query reads.
+    ``arrow`` holds Arrow columns equal to text columns of ``frame`` (their ``to_pandas()`` is
+    the frame's column, see :func:`helpers.loading.clean.coerce_types`): when every text column
+    asked for is among them, the view is an Arrow table instead, which DuckDB scans in parallel
+    without reading Python strings (numbers and dates are shared; NaN and NaT are nulls in
+    both, so every condition gives the same rows).
     """
+    wanted = list(dict.fromkeys(columns))
+    known = arrow or {}
+    if any(c in known for c in wanted) and all(
+        c in known or frame[c].dtype != object for c in wanted
+    ):
+        arrays = [pa.chunked_array([np.arange(len(frame), dtype=np.int64)])]
+        for c in wanted:
+            arrays.append(
+                known[c] if c in known else pa.chunked_array([pa.Array.from_pandas(frame[c])])
+            )
+        con.register(view, pa.Table.from_arrays(arrays, names=[POS, *wanted]))
+        return
     data = {POS: np.arange(len(frame), dtype=np.int64)}
     data.update({c: frame[c] for c in dict.fromkeys(columns)})
     con.register(view, pd.DataFrame(data, index=frame.index, copy=False))
@@ -191,12 +213,15 @@ def _duplicates(
     return {k: _offending(con, "dup_rows", f"{q(k)} IS NOT NULL") for k in keys}
 
 
-def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
+def check_schema(
+    frame: pd.DataFrame, table: Table, arrow: Mapping[str, pa.ChunkedArray] | None = None
+) -> list[Problem]:
     """Column-level rules of the contract (as :func:`helpers.validation.check_schema`).
 
     Not-null, allowed values and bounds of every column are conditions counted in one scan;
     unique columns and the compound key are a GROUP BY each (joined back to the rows only when
-    a value repeats).
+    a value repeats). ``arrow``: Arrow columns equal to text columns of ``frame`` (read by
+    DuckDB instead, see :func:`_register`).
     """
     present = [c for c in table.columns if c.name in frame.columns]
     key = [k for k in table.key if k in frame.columns]
@@ -225,7 +250,7 @@ def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
             own.append(Rule(f"{name} > {_literal(col.max_value)}", col.name, words))
     problems: list[Problem | None] = []
     with _connection() as con:
-        _register(con, "t", frame, [c.name for c in present])
+        _register(con, "t", frame, [c.name for c in present], arrow)
         rules = list(nulls.values()) + [r for own in checks.values() for r in own]
         found = dict(zip(rules, _run_rules(con, "t", frame, rules), strict=True))
         if len(key) > 1:
@@ -243,9 +268,15 @@ def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
     return [p for p in problems if p is not None]
 
 
-def check_rows(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
+def check_rows(
+    tables: dict[str, pd.DataFrame],
+    findings: Findings,
+    arrow: Mapping[str, Mapping[str, pa.ChunkedArray]] | None = None,
+) -> None:
     """Rules inside one table (as :func:`helpers.validation.check_rows`): returns, touch
-    targets, closed deals (errors) and stages dated before the lead (warnings)."""
+    targets, closed deals (errors) and stages dated before the lead (warnings). ``arrow``: per
+    table, Arrow columns equal to its text columns (see :func:`_register`)."""
+    arrow = arrow or {}
     rules: dict[str, list[tuple[list[Problem], Rule]]] = {}
     if "orders" in tables:
         rules["orders"] = [
@@ -298,16 +329,21 @@ def check_rows(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
     with _connection() as con:
         for name, pairs in rules.items():
             frame = tables[name]
-            _register(con, name, frame, ROW_RULE_COLUMNS[name])
+            _register(con, name, frame, ROW_RULE_COLUMNS[name], arrow.get(name))
             found = _run_rules(con, name, frame, [r for _, r in pairs])
             for (bucket, _), problem in zip(pairs, found, strict=True):
                 _add(bucket, problem)
 
 
-def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
+def check_references(
+    tables: dict[str, pd.DataFrame],
+    findings: Findings,
+    arrow: Mapping[str, Mapping[str, pa.ChunkedArray]] | None = None,
+) -> None:
     """Rules across tables (as :func:`helpers.validation.check_references`): orders of known
     accounts (errors), leads of known accounts and touchpoints of known leads (warnings), spend
-    for channels that leads or accounts name (errors)."""
+    for channels that leads or accounts name (errors). ``arrow`` as for :func:`check_rows`."""
+    arrow = arrow or {}
     accounts = tables.get("accounts")
     orders = tables.get("orders")
     leads = tables.get("leads")
@@ -320,7 +356,7 @@ def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> Non
             ("touchpoints", touch, ["lead_id"]),
         ):
             if frame is not None:
-                _register(con, name, frame, columns)
+                _register(con, name, frame, columns, arrow.get(name))
 
         def unknown(column: str, other: str, other_column: str) -> str:
             return (
@@ -354,7 +390,9 @@ def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> Non
 
 
 def check_not_after(
-    tables: dict[str, pd.DataFrame], analysis_date: pd.Timestamp, findings: Findings
+    tables: dict[str, pd.DataFrame],
+    analysis_date: pd.Timestamp,
+    findings: Findings,
 ) -> None:
     """No record dated after the analysis (export) date (as
     :func:`helpers.validation.check_not_after`): one scan per table for all its date columns."""

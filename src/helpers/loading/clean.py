@@ -20,10 +20,18 @@ from __future__ import annotations
 import difflib
 
 import pandas as pd
+import pyarrow as pa
 
 from helpers.contract import TABLES, Table
 from helpers.loading.config import TableSource
-from helpers.loading.parse import as_date, as_number, clean_text, recode_values, snake_case
+from helpers.loading.parse import (
+    as_date,
+    as_number,
+    clean_is_noop,
+    clean_text,
+    recode_values,
+    snake_case,
+)
 from helpers.validation import ROW_COLUMN, Findings, Problem, rows_problem
 
 
@@ -70,14 +78,24 @@ def map_columns(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> p
         and (c not in sources or c in table.names or c in spec.attributes or c == ROW_COLUMN)
     ]
     keep_set = set(keep)
-    data: dict[str, pd.Series] = {}
+    layout: list[tuple[str, str, bool]] = []  # (name in the result, file column, mapped)
     for c in frame.columns:  # the file's order; each mapped copy where its source column was
         if c in keep_set:
-            data[c] = frame[c]
+            layout.append((c, c, False))
         for contract_name, file_name in spec.columns.items():
             if file_name == c:
-                data[contract_name] = frame[c].copy()
-    out = pd.DataFrame(data, index=frame.index)
+                layout.append((contract_name, c, True))
+    if [source for _, source, _ in layout] == list(frame.columns):
+        # Every file column once, in place (no mapping, or renames only): the same frame under
+        # the new names, sharing the columns instead of copying them into new blocks (1-3 s of
+        # a 100k-account load). Later steps replace whole columns, never write into them.
+        out = frame.copy(deep=False)
+        out.columns = pd.Index([name for name, _, _ in layout], dtype=object)
+    else:
+        data: dict[str, pd.Series] = {}
+        for name, source, mapped in layout:
+            data[name] = frame[source].copy() if mapped else frame[source]
+        out = pd.DataFrame(data, index=frame.index)
     for contract_name, value in spec.constants.items():
         if contract_name in out.columns:
             findings.errors.append(
@@ -152,7 +170,14 @@ def _close_column(name: str, candidates: list[str]) -> str | None:
     return by_norm[close[0]] if close else None
 
 
-def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> pd.DataFrame:
+def coerce_types(
+    frame: pd.DataFrame,
+    spec: TableSource,
+    findings: Findings,
+    *,
+    arrow: pa.Table | None = None,
+    kept: dict[str, pa.ChunkedArray] | None = None,
+) -> pd.DataFrame:
     """Give every contract column (and declared attribute) its type; bad cells are errors.
 
     Text and category columns are cleaned by :func:`clean_text` and then recoded by the YAML's
@@ -160,6 +185,14 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
     Categorical attributes are trimmed text, numeric ones float64. Columns absent from
     ``frame`` are skipped (see :func:`complete_columns`). A problem in a file column that feeds
     several contract columns is reported once.
+
+    ``arrow`` is the Arrow table the raw ``frame`` was converted from (Parquet input, see
+    :func:`helpers.loading.read.read_raw_arrow`). A text column whose Arrow cells cleaning
+    cannot change (:func:`~helpers.loading.parse.clean_is_noop`, one vectorised pass) is kept
+    as it is instead of being cleaned value by value, and, when no ``values:`` or
+    ``fill_empty`` touches it, its Arrow column is put in ``kept`` under its contract name:
+    the frame's column is exactly that column's ``to_pandas()``, so checks and the cache can
+    use the Arrow column instead of converting the Python strings back.
     """
     table = TABLES[spec.name]
     # A shallow copy: every change below replaces whole columns (``out[name] = ...``), which
@@ -183,7 +216,13 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
             continue
         local = Findings()
         if col.dtype in ("string", "category"):
-            out[col.name] = clean_text(out[col.name], lower=col.dtype == "category")
+            source = _arrow_source(arrow, spec, col.name, lower=col.dtype == "category")
+            if source is None:
+                out[col.name] = clean_text(out[col.name], lower=col.dtype == "category")
+            elif (
+                kept is not None and col.name not in spec.values and col.name not in spec.fill_empty
+            ):
+                kept[col.name] = source
             recode = spec.values.get(col.name)
             if recode:
                 out[col.name] = recode_values(out, col.name, recode, col.dtype == "category", local)
@@ -226,10 +265,28 @@ def coerce_types(frame: pd.DataFrame, spec: TableSource, findings: Findings) -> 
         if kind == "numeric":
             out[name] = as_number(out, name, spec, findings, whole=False)
         else:
-            out[name] = clean_text(out[name], lower=False)
+            source = _arrow_source(arrow, spec, name, lower=False)
+            if source is None:
+                out[name] = clean_text(out[name], lower=False)
+            elif kept is not None:
+                kept[name] = source
     if spec.attributes:
         out.attrs["attributes"] = dict(spec.attributes)
     return out
+
+
+def _arrow_source(
+    arrow: pa.Table | None, spec: TableSource, name: str, *, lower: bool
+) -> pa.ChunkedArray | None:
+    """The Arrow column that result column ``name`` was read from, when cleaning it (``lower``:
+    to lower snake case) changes nothing; else None."""
+    if arrow is None:
+        return None
+    source = spec.columns.get(name, name)
+    if source not in arrow.column_names:
+        return None
+    values = arrow.column(source)
+    return values if clean_is_noop(values, lower=lower) else None
 
 
 def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -258,7 +315,9 @@ def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             else:
                 out[col.name] = None
     extra = [c for c in out.columns if c not in table.names]
-    result = out[table.names + extra]
+    order = table.names + extra
+    # already in order (the common case): no copy of every column into new blocks
+    result = out.copy(deep=False) if list(out.columns) == order else out[order]
     result.attrs = dict(frame.attrs)
     if absent:
         result.attrs["absent"] = absent

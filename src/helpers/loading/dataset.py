@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.engine import DUCKDB, Engine, mark
 from helpers.loading import cache as _cache
+from helpers.loading import entry as _entry
 from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
     check_not_after,
     check_references,
@@ -39,7 +41,7 @@ from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.parse import snake_case
-from helpers.loading.read import file_digest, read_raw
+from helpers.loading.read import file_digest, read_raw_arrow
 from helpers.validation import (
     ROW_COLUMN,
     DataValidationError,
@@ -255,7 +257,9 @@ def load_dataset(
         )
     if _cache.enabled(cache):
         return _cache.cached_load(config, when, lambda digest: _build(config, when, digest))
-    return _build(config, when)
+    ds = _build(config, when)
+    _entry.take_arrow(ds)  # nothing to store: let the Arrow input go
+    return ds
 
 
 def _build(
@@ -265,28 +269,33 @@ def _build(
     fingerprint)."""
     findings = Findings()
     tables: dict[str, pd.DataFrame] = {}
+    # per table, the text columns that are exactly their Parquet input's Arrow column
+    kept: dict[str, dict[str, pa.ChunkedArray]] = {}
     for name in TABLES:  # contract order
         spec = config.tables.get(name)
         if spec is None:
             continue
         try:
-            raw = read_raw(spec, findings)
+            raw, arrow = read_raw_arrow(spec, findings)
         except DataValidationError as exc:
             findings.errors.extend(exc.problems)
             continue
         before = len(findings.errors)
-        frame = coerce_types(map_columns(raw, spec, findings), spec, findings)
+        kept[name] = {}
+        frame = map_columns(raw, spec, findings)
+        frame = coerce_types(frame, spec, findings, arrow=arrow, kept=kept[name])
+        del raw, arrow
         if len(findings.errors) > before:  # missing columns or bad cells: later rules would lie
             continue
         frame = complete_columns(frame, TABLES[name])
-        findings.errors.extend(check_schema(frame, TABLES[name]))
+        findings.errors.extend(check_schema(frame, TABLES[name], kept[name]))
         tables[name] = frame
     findings.raise_if_errors()
-    check_rows(tables, findings)
-    check_references(tables, findings)
+    check_rows(tables, findings, kept)
+    check_references(tables, findings, kept)
     check_not_after(tables, when, findings)
     findings.raise_if_errors()
-    return Dataset(
+    ds = Dataset(
         tables=tables,
         source=config.label,
         analysis_date=when,
@@ -297,6 +306,8 @@ def _build(
         attributes=config.attributes,
         engine=config.engine,
     )
+    _entry.remember_arrow(ds, {n: kept[n] for n in tables if kept.get(n)})
+    return ds
 
 
 def fingerprint(config: SourceConfig, digest: Callable[[Path], bytes] = file_digest) -> str:

@@ -18,26 +18,27 @@ import logging
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from helpers.loading import read
 from helpers.validation import Problem
 
 if TYPE_CHECKING:
     from helpers.loading.dataset import Dataset
 
-#: Layout of an entry (manifest fields, file names); bump when it changes.
-ENTRY_FORMAT = 2
-#: A text column whose distinct values number more than this share of its rows is read back
-#: without sharing equal strings (see :func:`_to_pandas`): ids, where sharing saves no memory.
-#: Repeated values (lead ids of touchpoints, 5 per lead) keep sharing: one string per value.
-DISTINCT_SHARE = 0.9
+#: Layout of an entry (manifest fields, file names, what the Parquet files hold); bump when it
+#: changes. 3: tables written from Arrow without pandas metadata (same frames read back).
+ENTRY_FORMAT = 3
+#: Name of the private attribute under which a freshly built :class:`Dataset` carries, per
+#: table, the Arrow columns that are exactly its text columns (see :func:`remember_arrow`).
+_ARROW = "_arrow_columns"
 
 _log = logging.getLogger("helpers.loading.cache")  # one logger for the whole cache
 
@@ -69,8 +70,39 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _check_exact(name: str, frame: pd.DataFrame) -> None:
-    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly."""
+def remember_arrow(ds: Dataset, columns: dict[str, dict[str, pa.ChunkedArray]]) -> None:
+    """Attach to ``ds`` the Arrow columns known to be exactly some of its text columns
+    (``{table: {column: Arrow column whose to_pandas() is that column}}``, from the Parquet
+    input, see :func:`helpers.loading.clean.coerce_types`); :func:`write_entry` stores those
+    instead of converting the Python strings back. Not a field: no effect on equality, and
+    gone with :func:`take_arrow` (the cache takes them; a load without the cache drops them)."""
+    setattr(ds, _ARROW, columns)
+
+
+def take_arrow(ds: Dataset) -> dict[str, dict[str, pa.ChunkedArray]]:
+    """The Arrow columns :func:`remember_arrow` attached to ``ds``, detached from it."""
+    return ds.__dict__.pop(_ARROW, None) or {}
+
+
+def _to_arrow(frame: pd.DataFrame, known: dict[str, pa.ChunkedArray]) -> pa.Table:
+    """``frame`` (range index, checked by :func:`_check_exact`) as an Arrow table without pandas
+    metadata, whose ``to_pandas()`` is ``frame``: the ``known`` text columns as they are, the
+    others converted by :meth:`pyarrow.Table.from_pandas` (numbers and dates without copying,
+    text by reading each Python string)."""
+    known = {
+        c: v
+        for c, v in known.items()
+        if c in frame.columns and len(v) == len(frame) and frame[c].dtype == object
+    }
+    rest = [c for c in frame.columns if c not in known]
+    converted = pa.Table.from_pandas(frame, columns=rest, preserve_index=False)
+    arrays = [known[c] if c in known else converted.column(c) for c in frame.columns]
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+
+
+def _check_exact(name: str, frame: pd.DataFrame, known: frozenset[str] = frozenset()) -> None:
+    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly (the ``known``
+    columns are Arrow text columns' own ``to_pandas()``: ``str`` or None by construction)."""
     index = frame.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         raise Uncacheable(f"{name}: index is not a range from 0")
@@ -82,7 +114,7 @@ def _check_exact(name: str, frame: pd.DataFrame) -> None:
         stored = isinstance(dtype, np.dtype) and (dtype.kind in "biufO" or dtype == "M8[ns]")
         if not stored:
             raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
-        if dtype.kind != "O":
+        if dtype.kind != "O" or column in known:
             continue
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind not in ("string", "empty"):
@@ -99,11 +131,10 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     put the same key in place meanwhile, its entry is kept and this one discarded (both calls
     succeed). Raises :class:`Uncacheable` when a table would not come back exactly.
     """
+    known = take_arrow(ds)
     for name, frame in ds.tables.items():
-        _check_exact(name, frame)
-    arrow = {
-        name: pa.Table.from_pandas(frame, preserve_index=None) for name, frame in ds.tables.items()
-    }
+        _check_exact(name, frame, frozenset(known.get(name, ())))
+    arrow = {name: _to_arrow(frame, known.get(name, {})) for name, frame in ds.tables.items()}
     tables = [
         {
             "name": name,
@@ -111,7 +142,7 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
             "rows": len(frame),
             "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
             "attrs": _encode(dict(frame.attrs)),
-            "distinct_text": _distinct_text(arrow[name]),
+            "distinct_text": read.distinct_text(arrow[name]),
         }
         for name, frame in ds.tables.items()
     ]
@@ -133,10 +164,19 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        # One table per thread: Arrow writes without the GIL (the files do not depend on it).
+        # No dictionary for id columns (one value per row: Arrow would build one and give it
+        # up) and no statistics (entries are read whole): same values, less work.
+        def write(e: dict[str, Any]) -> None:
+            table = arrow[e["name"]]
+            repeated = [c for c in table.column_names if c not in e["distinct_text"]]
+            options = {"use_dictionary": repeated, "write_statistics": False}
+            pq.write_table(table, tmp / e["file"], **options)
+
+        with ThreadPoolExecutor(max_workers=min(len(tables), os.cpu_count() or 1) or 1) as pool:
+            list(pool.map(write, tables))
         for entry in tables:
-            path = tmp / entry["file"]
-            pq.write_table(arrow[entry["name"]], path)
-            entry["bytes"] = path.stat().st_size
+            entry["bytes"] = (tmp / entry["file"]).stat().st_size
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         if final.exists() and not (final / "manifest.json").is_file():
             remove_entry(root, key)  # debris without a manifest: never a whole entry
@@ -151,37 +191,10 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     return final
 
 
-def _distinct_text(table: pa.Table, head: int = 10_000) -> list[str]:
-    """Text columns of ``table`` whose values are mostly distinct (ids): among the filled cells
-    of the first ``head`` rows, more distinct values than :data:`DISTINCT_SHARE` of them (a
-    sample, so storing costs no hash of every value; it only decides speed, not values)."""
-    found = []
-    for field in table.schema:
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            sample = table.column(field.name).slice(0, head)
-            distinct = pc.count_distinct(sample, mode="only_valid").as_py()
-            if distinct > DISTINCT_SHARE * (len(sample) - sample.null_count):
-                found.append(field.name)
-    return found
-
-
 def _to_pandas(table: pa.Table, distinct_text: list[str]) -> pd.DataFrame:
-    """``table`` as pandas, the same frame as ``table.to_pandas()`` (values, dtypes, order).
-
-    Arrow's default shares one Python string among equal values (``deduplicate_objects``), which
-    costs a hash of every value: for repeated values (categories, account ids) it saves memory
-    and time, for id columns with one value per row it is pure cost (measured at 100k accounts:
-    3.6M touchpoint ids 3.5 s with sharing, 0.7 s without). So ``distinct_text`` columns (ids,
-    see :func:`_distinct_text`) are converted without it and put back in place.
-    """
-    plain = [c for c in distinct_text if c in table.column_names]
-    if not plain:
-        return table.to_pandas()
-    frame = table.drop_columns(plain).to_pandas()
-    for name in plain:
-        values = table.column(name).to_numpy(zero_copy_only=False)
-        frame.insert(table.column_names.index(name), name, values)
-    return frame
+    """``table`` as pandas, the same frame as ``table.to_pandas()``, the ``distinct_text``
+    columns (ids) converted without sharing equal strings (:func:`read.arrow_to_pandas`)."""
+    return read.arrow_to_pandas(table, distinct_text)
 
 
 def read_entry(root: Path, key: str) -> Dataset | None:
