@@ -286,16 +286,17 @@ def spend_response(trend: pd.DataFrame, outcome: str = "leads") -> pd.DataFrame 
     cost of one more unit at the mean monthly spend: spend / (b x outcome) (currency).
     Channels with fewer than :data:`MIN_RESPONSE_MONTHS` months of spend are left out;
     Skipped when none has that many."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS  # statsmodels.api imports much more
+    from statsmodels.tools.tools import add_constant
 
     rows = []
     for ch, part in trend.groupby("channel"):
         part = part[part["spend"] > 0]
         if len(part) < MIN_RESPONSE_MONTHS or part["spend"].nunique() < 2:
             continue  # no slope without months of varying spend
-        x = sm.add_constant(np.log(part["spend"].to_numpy()))
+        x = add_constant(np.log(part["spend"].to_numpy()))
         y = np.log(part[outcome].to_numpy() + 0.5)
-        fit = sm.OLS(y, x).fit()
+        fit = OLS(y, x).fit()
         b = float(fit.params[1])
         lo, hi = fit.conf_int()[1]
         mean_spend = float(part["spend"].mean())

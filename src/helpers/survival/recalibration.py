@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from lifelines.exceptions import ConvergenceError
+from statsmodels.discrete.discrete_model import Logit  # statsmodels.api imports much more
 
 from helpers.steps import Skipped, step
 from helpers.survival.cox import DEFAULT_COVARIATES, MIN_EVENTS_FOR_COX, ChurnModel
@@ -92,7 +92,7 @@ def fit_recalibration(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit = sm.Logit(y, _recalibration_features(p_cox, silent, threshold)).fit(disp=0)
+            fit = Logit(y, _recalibration_features(p_cox, silent, threshold)).fit(disp=0)
         except Exception:  # noqa: BLE001 - singular or separated: no recalibration, noted
             return None
     if not fit.mle_retvals.get("converged", False):
