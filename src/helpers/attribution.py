@@ -208,17 +208,19 @@ def conversion_times(ds: Dataset, action: str, as_of: pd.Timestamp | None = None
     order, a per-account aggregate run in the data's engine); NaT when the lead did not
     convert, or converted after ``as_of`` (an analysis date earlier than the data's end must
     not see later conversions)."""
-    leads = ds["leads"].set_index("lead_id")
+    column = {"inquiry": "intent_date", "won": "won_date", "first_order": "account_id"}.get(action)
+    if column is None:
+        raise ValueError(
+            f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
+        )
+    # only the column needed is indexed: set_index on the whole leads table copied every column
+    leads = ds["leads"][["lead_id", column]].set_index("lead_id")
     if action == "inquiry":
         times = leads["intent_date"]
     elif action == "won":
         times = leads["won_date"]
-    elif action == "first_order":
-        times = leads["account_id"].map(first_order_dates(ds["orders"], ds.engine))
     else:
-        raise ValueError(
-            f"CONVERSION_ACTION must be 'inquiry', 'won' or 'first_order', got {action!r}"
-        )
+        times = leads["account_id"].map(first_order_dates(ds["orders"], ds.engine))
     return times.where(times <= as_of) if as_of is not None else times
 
 
@@ -242,7 +244,7 @@ def revenue_after_conversion(
     each lead.
     """
     conv = conversion.reindex(leads["lead_id"].to_numpy())
-    acc = leads.set_index("lead_id")["account_id"].reindex(conv.index)
+    acc = leads[["lead_id", "account_id"]].set_index("lead_id")["account_id"].reindex(conv.index)
     complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
     done = complete & acc.notna()
     value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)

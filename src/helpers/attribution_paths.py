@@ -120,14 +120,13 @@ def build_paths(
     t = t.filter(t.lead_id.notnull()).select(
         "lead_id", "channel", touched_at=t.touched_at.cast("timestamp")
     )
-    n_open = 0
-    if not no_lost:  # the leads of some touch that are still open on the analysis date
-        waiting = outcome.filter(outcome.stop.isnull()).select("lead_id")
-        found = t.semi_join(waiting, "lead_id")
-        n_open = int(
-            engines.to_pandas(found.aggregate(n=found.lead_id.nunique()), engine)["n"].iloc[0]
-        )
     rows = engines.to_arrow(_window_expr(t, outcome, window_days), engine)
+    # the leads of some touch that are still open on the analysis date (none without lost
+    # dates): counted here, from the same join, rather than by a second pass over the touches
+    waiting = rows.column("open")
+    n_open = pc.count_distinct(rows.column("lead_id").filter(waiting)).as_py()
+    if n_open:
+        rows = rows.filter(pc.invert(waiting))
     touches, cut = _number(rows, max_touches)
     first = touches["position"].to_numpy() == 0
     return Paths(
@@ -141,12 +140,13 @@ def build_paths(
 
 
 def _window_expr(touches: ibis.Table, outcome: ibis.Table, window_days: int) -> ibis.Table:
-    """Every touch of a decided lead inside its window, unordered: lead_id, channel,
-    touched_at, days_before and converted (the engine's part: a join and a filter)."""
-    ended = outcome.filter(outcome.stop.notnull())
-    t = touches.inner_join(ended, "lead_id")
+    """Every touch of a decided lead inside its window, and every touch of a lead still open
+    (``open``: its path is left out, it is only counted), unordered: lead_id, channel,
+    touched_at, days_before, converted and open (the engine's part: a join and a filter)."""
+    t = touches.inner_join(outcome, "lead_id")
     t = t.mutate(end=t.stop + ibis.interval(days=1))
-    t = t.filter(t.touched_at < t.end, t.touched_at >= t.end - ibis.interval(days=window_days + 1))
+    inside = (t.touched_at < t.end) & (t.touched_at >= t.end - ibis.interval(days=window_days + 1))
+    t = t.filter(t.stop.isnull() | inside)
     return t.select(
         "lead_id",
         "channel",
@@ -154,6 +154,7 @@ def _window_expr(touches: ibis.Table, outcome: ibis.Table, window_days: int) -> 
         # a float numerator: Spark reads the literal 86400.0 as a DECIMAL and rounds the quotient
         days_before=(t.end.epoch_seconds() - t.touched_at.epoch_seconds()).cast("float64") / 86400,
         converted=t.converted,
+        open=t.stop.isnull(),
     )
 
 
