@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -492,3 +493,106 @@ def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
         empty.touches.dtypes.to_dict()
         == at.build_paths(t, leads, conv, as_of).touches.dtypes.to_dict()
     )
+
+
+def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
+    """The numbering outside the engine (:func:`attribution_paths._number`, an integer lexsort
+    on ranks) against the pandas oracle on shuffled touches with many ties in time and channel,
+    lead ids whose text order is not their numeric order (L10 < L9) and channels beyond ASCII
+    (ordered by code point), under caps that cut many paths."""
+    rng = np.random.default_rng(7)
+    leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(60)]})
+    leads["lost_date"] = pd.Timestamp("2025-03-01") - pd.to_timedelta(
+        rng.integers(0, 40, 60), unit="D"
+    )
+    leads.loc[rng.random(60) < 0.2, "lost_date"] = pd.NaT  # some open leads
+    n = 3000
+    t = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].to_numpy()[rng.integers(0, 60, n)],
+            "channel": np.array(["b", "a", "é", "Z", "ab"])[rng.integers(0, 5, n)],
+            "touched_at": pd.Timestamp("2024-12-01")
+            + pd.to_timedelta(rng.integers(0, 90 * 4, n) * 6, unit="h"),
+        }
+    )
+    won = pd.Timestamp("2025-02-01") + pd.to_timedelta(rng.integers(0, 40, 60), unit="D")
+    conv = pd.Series(won.where(rng.random(60) < 0.5), index=leads["lead_id"])
+    as_of = pd.Timestamp("2025-03-05")
+    for cap in (1, 3, 100):
+        got = at.build_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
+        want = _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
+        assert_same_paths(got, want)
+        assert got.n_paths > 30 and (got.truncated > 0) == (cap < 100)
+
+
+def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
+    """:func:`attribution.attribute` as it was, grouping by the lead id and channel strings
+    and counting Markov transitions with ``np.add.at`` (kept here as the oracle)."""
+
+    def markov(touches: pd.DataFrame) -> pd.Series:
+        touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
+        channels = sorted(touches["channel"].unique())
+        k = len(channels)
+        ch = touches["channel"].map({c: i for i, c in enumerate(channels)}).to_numpy()
+        first = touches["position"].to_numpy() == 0
+        last = touches["position"].to_numpy() == touches["n"].to_numpy() - 1
+        start, trans, to_conv, to_null = np.zeros(k), np.zeros((k, k)), np.zeros(k), np.zeros(k)
+        np.add.at(start, ch[first], 1)
+        np.add.at(trans, (ch[~last], np.roll(ch, -1)[~last]), 1)
+        conv = touches["converted"].to_numpy().astype(bool)
+        np.add.at(to_conv, ch[last & conv], 1)
+        np.add.at(to_null, ch[last & ~conv], 1)
+        total = np.maximum(trans.sum(axis=1) + to_conv + to_null, 1)
+        q, r, s = trans / total[:, None], to_conv / total, start / start.sum()
+
+        def p(removed: int | None) -> float:
+            qq, rr, ss = q.copy(), r.copy(), s.copy()
+            if removed is not None:
+                qq[removed, :] = qq[:, removed] = rr[removed] = ss[removed] = 0.0
+            return float(ss @ np.linalg.solve(np.eye(k) - qq, rr))
+
+        base = p(None)
+        effects = np.clip([1 - p(i) / base for i in range(k)], 0, None)
+        return pd.Series(effects / effects.sum(), index=channels, name="markov")
+
+    def weights(touches: pd.DataFrame, model: str) -> pd.Series:
+        if model != "time decay":
+            return at.rule_weights(touches, model)
+        raw = 0.5 ** (touches["days_before"].to_numpy() / 7.0)
+        by_lead = pd.Series(raw).groupby(touches["lead_id"].to_numpy()).transform("sum")
+        return pd.Series(raw / by_lead.to_numpy(), index=touches.index)
+
+    conv = paths.touches[paths.touches["converted"]]
+    out = {m: weights(conv, m).groupby(conv["channel"]).sum() for m in at.MODELS[:-1]}
+    out["markov"] = markov(paths.touches) * paths.n_converted
+    table = pd.DataFrame(out).fillna(0.0)
+    v = values.reindex(conv["lead_id"]).fillna(0.0).to_numpy()
+    for m in at.MODELS[:-1]:
+        w = pd.Series(weights(conv, m).to_numpy() * v, index=conv.index)
+        table[f"{m} revenue"] = w.groupby(conv["channel"]).sum()
+    t = paths.touches
+    known = ~t["converted"] | values.reindex(t["lead_id"]).notna().to_numpy()
+    share = markov(t[known.to_numpy()].reset_index(drop=True))
+    total = float(values.reindex(conv["lead_id"].unique()).sum())
+    table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
+    return table.fillna(0.0).sort_index()
+
+
+def test_attribute_by_codes_equals_attribute_by_strings(demo):
+    """The same floats as grouping by the strings, for touches in build_paths' order (the
+    fast path) and shuffled (the general one), with values some of which are unknown."""
+    conv = at.conversion_times(demo, action="won")
+    paths = at.build_paths(demo["touchpoints"], demo["leads"], conv, as_of=demo.analysis_date)
+    leads = paths.touches["lead_id"].unique()
+    rng = np.random.default_rng(3)
+    values = pd.Series(rng.gamma(2.0, 500.0, len(leads)), index=leads)
+    values[rng.random(len(leads)) < 0.3] = np.nan
+    want = _attribute_by_strings(paths, values)
+    pd.testing.assert_frame_equal(at.attribute(paths, values), want, check_exact=True)
+    shuffled = dataclasses.replace(paths, touches=paths.touches.sample(frac=1.0, random_state=1))
+    pd.testing.assert_frame_equal(
+        at.attribute(shuffled, values), _attribute_by_strings(shuffled, values), check_exact=True
+    )
+    codes, ids = at.path_codes(paths.touches["lead_id"])
+    got_codes, got_ids = pd.factorize(paths.touches["lead_id"])
+    assert (codes == got_codes).all() and list(ids) == list(got_ids)

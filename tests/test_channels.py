@@ -540,3 +540,31 @@ def test_cac_on_matured_cohorts_ignores_open_leads():
     )
     assert pd.isna(young.loc["search_ads", "cac"])
     assert "no lead month is 800 days old" in young.loc["search_ads", "note"]
+
+
+def _missing_by_sets(spend: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """:func:`spend.missing_spend_months` as it was (a set of every lead's month, months by
+    ``to_period``), kept as the oracle."""
+    rows = []
+    months = leads["created_date"].dt.to_period("M").dt.to_timestamp()
+    lead_months = leads.assign(month=months)
+    for channel, part in spend.groupby("channel"):
+        have = set(part["month"])
+        span = pd.date_range(part["month"].min(), part["month"].max(), freq="MS")
+        with_leads = set(lead_months.loc[lead_months["source_channel"] == channel, "month"])
+        rows += [
+            {"channel": channel, "month": m} for m in span if m not in have and m in with_leads
+        ]
+    return pd.DataFrame(rows, columns=["channel", "month"])
+
+
+def test_month_start_and_missing_spend_months_equal_the_pandas_way(demo):
+    """Month starts by numpy equal ``to_period`` (NaT kept, name and index kept); the missing
+    spend months equal the set-based oracle on the demo with spend rows taken out."""
+    dates = demo["leads"]["intent_date"]  # has NaT
+    pd.testing.assert_series_equal(sp.month_start(dates), dates.dt.to_period("M").dt.to_timestamp())
+    spend = demo["channel_spend"]
+    gaps = spend.drop(spend.index[[3, 10, 11, 40]])
+    got = sp.missing_spend_months(gaps, demo["leads"])
+    assert len(got) >= 2
+    pd.testing.assert_frame_equal(got, _missing_by_sets(gaps, demo["leads"]))

@@ -734,3 +734,52 @@ def test_payback_draws_on_exact_ties_with_the_cac():
     theirs = [pp._payback_months_of(margin, age, ref_rng.integers(0, 25, 25), c) for c in cac]
     assert np.array_equal(ours, np.array(theirs, dtype=float))
     assert np.isfinite(ours).any() and len(np.unique(ours)) > 3
+
+
+def _reference_payback_months(orders, accounts, costs, as_of, max_months=36):
+    """``payback.payback_months`` before issue #15's shared lookup: a join of the whole orders
+    frame with the accounts (kept as the oracle)."""
+    acc = accounts.set_index("account_id")
+    o = orders[(orders["status"] != "cancelled") & (orders["order_date"] <= as_of)]
+    o = o.join(acc[["acquired_date", "acquisition_channel"]], on="account_id")
+    o["k"] = ((o["order_date"] - o["acquired_date"]).dt.days // 30.44).astype(int)
+    out = {}
+    for channel, row in costs[costs["paid"]].iterrows():
+        mine = acc[acc["acquisition_channel"] == channel]
+        if mine.empty or not np.isfinite(row["cac"]):
+            continue
+        age = ((as_of - mine["acquired_date"]).dt.days // 30.44).astype(int)
+        margin = o[o["acquisition_channel"] == channel].groupby("k")["gross_margin"].sum()
+        at_risk = np.array([(age >= k).sum() for k in range(max_months)])
+        per_month = margin.reindex(range(max_months), fill_value=0).to_numpy() / np.maximum(
+            at_risk, 1
+        )
+        hit = np.flatnonzero(np.cumsum(per_month) >= row["cac"])
+        out[channel] = float(hit[0] + 1) if len(hit) else float("nan")
+    return pd.Series(out, name="payback_months", dtype=float)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_payback_months_equal_the_joined_reference(seed):
+    """The months from the shared positional lookup (:func:`order_months`) equal the join's,
+    on companies whose cumulative margins meet the CAC exactly (channel C), and with the
+    lookup passed in (as ``ltv_cac`` does) or made inside; the step's two payback columns
+    equal the two references."""
+    orders, accounts, costs = _paying_company(seed)
+    want = _reference_payback_months(orders, accounts, costs, AS_OF)
+    assert want.notna().sum() >= 2 and want.isna().sum() >= 1
+    pd.testing.assert_series_equal(pb.payback_months(orders, accounts, costs, AS_OF), want)
+    months = pp.order_months(orders, accounts, AS_OF)
+    got = pb.payback_months(orders, accounts, costs, AS_OF, months=months)
+    pd.testing.assert_series_equal(got, want)
+    for cheap in (1.0, 30.0, 75.0):  # CACs that each month's margin can meet
+        c = costs.assign(cac=cheap)
+        pd.testing.assert_series_equal(
+            pb.payback_months(orders, accounts, c, AS_OF, months=months),
+            _reference_payback_months(orders, accounts, c, AS_OF),
+        )
+    pd.testing.assert_frame_equal(
+        pb.payback_interval(orders, accounts, costs, AS_OF, n_draws=50, seed=seed, months=months),
+        _reference_payback_interval(orders, accounts, costs, AS_OF, n_draws=50, seed=seed),
+        check_exact=True,
+    )

@@ -210,8 +210,15 @@ def to_pandas(expr, engine: Engine | str | None = None) -> pd.DataFrame:
     An expression bound to a backend (built from that backend's tables) runs there; an
     unbound one (pandas frames as memtables) runs on ``engine`` (None: DuckDB).
     """
+    return to_arrow(expr, engine).to_pandas()
+
+
+def to_arrow(expr, engine: Engine | str | None = None):
+    """Run ``expr`` and return the result as a ``pyarrow.Table`` (no pandas conversion: for
+    callers that take columns as numpy arrays or encode strings themselves). Where it runs:
+    as :func:`to_pandas`."""
     backend = _bound_backend(expr) or connect(engine)
-    return backend.to_pyarrow(expr).to_pandas()
+    return backend.to_pyarrow(expr)
 
 
 def _bound_backend(expr):

@@ -26,6 +26,7 @@ from helpers import formats
 from helpers.lifetime_value import ChannelLtv
 from helpers.lifetime_value import lifetime_values as lifetime_values
 from helpers.lifetime_value import ltv_source as ltv_source
+from helpers.payback_period import order_months
 from helpers.payback_period import payback_interval as payback_interval
 from helpers.payback_period import payback_months as payback_months
 from helpers.steps import Skipped, step
@@ -307,8 +308,13 @@ def ltv_cac(
             "no paid channel has both a lifetime value and a CAC",
             "LTV:CAC needs paid channels that won customers",
         )
-    out["payback_months"] = payback_months(orders, accounts, costs, as_of, max_months)
-    out = out.join(payback_interval(orders, accounts, costs, as_of, max_months, seed=seed))
+    months = order_months(orders, accounts, as_of)  # one lookup for both
+    out["payback_months"] = payback_months(
+        orders, accounts, costs, as_of, max_months, months=months
+    )
+    out = out.join(
+        payback_interval(orders, accounts, costs, as_of, max_months, seed=seed, months=months)
+    )
     return out
 
 
