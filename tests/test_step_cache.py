@@ -1,9 +1,10 @@
-"""Step results kept on disk (helpers.step_cache): reused only for trusted data sets with the
-same key, recomputed when anything in the key changes or the file is damaged, and the churn
+"""Step results kept on disk (helpers.step_cache): reused only for data sets loaded from a
+source with the same key, recomputed when anything in the key changes or the file is damaged, and the churn
 study's definition and model shared with notebook 03's lifetime values."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -22,8 +23,9 @@ def cache_dir(tmp_path, monkeypatch):
 
 
 class _Data:
-    """A stand-in data set: what a key reads of one."""
+    """A stand-in data set: what a key reads of one (loaded from a source unless told)."""
 
+    from_source = True
     fingerprint = "f" * 16
     filters: dict = {}
     analysis_date = "2025-12-31"
@@ -35,7 +37,7 @@ def _counting(calls: list, value):
 
 
 def test_a_trusted_data_set_reuses_the_kept_result(cache_dir):
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     calls: list = []
     name = step_cache.key("step", ds, {"x": 1})
     assert step_cache.remembered(name, _counting(calls, {"a": 1.5})) == {"a": 1.5}
@@ -46,12 +48,13 @@ def test_a_trusted_data_set_reuses_the_kept_result(cache_dir):
 
 def test_untrusted_data_and_a_switched_off_cache_always_compute(cache_dir, monkeypatch):
     calls: list = []
-    untrusted = _Data()  # equal content, never passed to trust()
+    untrusted = _Data()
+    untrusted.from_source = False  # built in code: its fingerprint says nothing
     assert step_cache.key("step", untrusted, {"x": 1}) is None
     step_cache.remembered(None, _counting(calls, 1))
     step_cache.remembered(None, _counting(calls, 1))
     assert calls == [1, 1]
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     name = step_cache.key("step", ds, {"x": 1})
     step_cache.remembered(name, _counting(calls, 1))
     monkeypatch.setenv("B2B_CACHE", "off")
@@ -61,14 +64,14 @@ def test_untrusted_data_and_a_switched_off_cache_always_compute(cache_dir, monke
 
 
 def test_the_key_changes_with_data_arguments_and_code(cache_dir, monkeypatch):
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     base = step_cache.key("step", ds, {"x": 1})
     assert step_cache.key("step", ds, {"x": 2}) != base
     assert step_cache.key("other", ds, {"x": 1}) != base
-    filtered = step_cache.trust(_Data())
+    filtered = _Data()
     filtered.filters = {"region": "north"}
     assert step_cache.key("step", filtered, {"x": 1}) != base
-    changed = step_cache.trust(_Data())
+    changed = _Data()
     changed.fingerprint = "e" * 16
     assert step_cache.key("step", changed, {"x": 1}) != base
     monkeypatch.setattr(step_cache, "code_version", lambda: "another-version")
@@ -76,7 +79,7 @@ def test_the_key_changes_with_data_arguments_and_code(cache_dir, monkeypatch):
 
 
 def test_a_damaged_file_is_computed_and_replaced(cache_dir):
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     name = step_cache.key("step", ds, {"x": 1})
     (cache_dir / "results").mkdir()
     (cache_dir / "results" / f"{name}.pkl").write_bytes(b"not a pickle")
@@ -87,7 +90,7 @@ def test_a_damaged_file_is_computed_and_replaced(cache_dir):
 
 
 def test_a_second_caller_waits_for_the_first_and_reads_its_result(cache_dir):
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     name = step_cache.key("step", ds, {"x": 1})
     calls: list = []
 
@@ -105,7 +108,7 @@ def test_a_second_caller_waits_for_the_first_and_reads_its_result(cache_dir):
 
 
 def test_only_the_newest_results_are_kept(cache_dir):
-    ds = step_cache.trust(_Data())
+    ds = _Data()
     for i in range(step_cache.MAX_RESULTS + 3):
         step_cache.remembered(step_cache.key("step", ds, {"x": i}), lambda i=i: i)
     assert len(list((cache_dir / "results").glob("*.pkl"))) == step_cache.MAX_RESULTS
@@ -129,7 +132,23 @@ def test_notebook_03_lifetime_values_reuse_notebook_02_churn_model(cache_dir, mo
     again = survival.churn_model(survival.define_churn(ds2, as_of2), seed=42)
     assert again.cox.params_.equals(fitted.cox.params_)
     assert again.ph.equals(fitted.ph)
-    # a data set not from a session (a filter of it is a new object) is computed
-    other = ds2.filter({"region": sorted(ds2.tables["accounts"]["region"].unique())[0]})
+    # a data set built in code with the same fingerprint is computed, not served another's
+    # result (the shapes tests give every shape the fingerprint "x"); a filter is a new key
+    copied = dataclasses.replace(ds2, tables={**ds2.tables, "orders": ds2["orders"].head(5000)})
+    assert not copied.from_source
     with pytest.raises(pytest.fail.Exception, match="defined again"):
-        survival.define_churn(other, as_of2)
+        survival.define_churn(copied, as_of2)
+    region = sorted(ds2.tables["accounts"]["region"].unique())[0]
+    sliced = ds2.filter({"region": region})
+    assert sliced.from_source
+    with pytest.raises(pytest.fail.Exception, match="defined again"):
+        survival.define_churn(sliced, as_of2)
+
+
+def test_load_dataset_marks_what_it_made_from_a_source(cache_dir):
+    from helpers.loading import load_dataset
+
+    for cache in (True, False):
+        ds = load_dataset("demo", cache=cache)
+        assert ds.from_source and step_cache.trusted(ds)
+        assert not dataclasses.replace(ds).from_source  # a copy made in code is not

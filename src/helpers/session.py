@@ -6,9 +6,7 @@ validated, unfiltered data set is read from the load-once cache, :mod:`helpers.l
 when an earlier notebook, rerun or slice of the same files, mapping and code stored it), keeps
 the slice ``FILTERS`` names, takes the as-of date from ``ANALYSIS_DATE`` (empty: the
 data's own analysis date), creates the output folder (:func:`helpers.reporting.output_dir`)
-and applies the house chart theme. The data set it returns is *trusted*
-(:func:`helpers.step_cache.trust`): steps may reuse results another notebook computed from the
-same data (notebook 03 reuses notebook 02's churn model).
+and applies the house chart theme.
 
 With ``parameters=globals()`` it first checks the notebook's parameter values against its
 ``parameters`` cell (:func:`helpers.runner.parameters.check_namespace`, the batch's rules), so a
@@ -24,7 +22,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from helpers import step_cache, theme
+from helpers import theme
 from helpers.loading import Dataset, load_dataset
 from helpers.reporting import output_dir
 from helpers.runner.parameters import check_namespace
@@ -51,7 +49,7 @@ def unfiltered(data_source: str) -> Dataset:
     """The whole data set behind a slice (the one :func:`start` loaded, else loaded now): a
     slice's study may need company-wide figures, e.g. every lead to allocate spend."""
     if str(data_source) not in _LOADED:
-        _LOADED[str(data_source)] = step_cache.trust(load_dataset(data_source))
+        _LOADED[str(data_source)] = load_dataset(data_source)
     return _LOADED[str(data_source)]
 
 
@@ -74,8 +72,6 @@ def start(
     if parameters is not None:
         check_namespace(notebook, parameters)
     theme.apply()
-    _LOADED[str(data_source)] = step_cache.trust(load_dataset(data_source))
-    # loaded from a source: its fingerprint and filters stand for its content, so steps may
-    # reuse what another notebook computed from it (helpers.step_cache)
-    ds = step_cache.trust(_LOADED[str(data_source)].filter(dict(filters or {})))
+    _LOADED[str(data_source)] = load_dataset(data_source)
+    ds = _LOADED[str(data_source)].filter(dict(filters or {}))
     return Session(ds, as_of_date(ds, analysis_date), output_dir(output, notebook))

@@ -8,9 +8,10 @@ from it, in the same folder (``results/`` under :func:`helpers.loading.cache.cac
 with ``B2B_CACHE=off``), as a pickle under a key over:
 
 * the data: the data set's fingerprint (raw bytes and mapping), its filters and analysis date.
-  Only data sets that :func:`helpers.session.start` loaded from a source are *trusted*
-  (:func:`trust`); a data set built in code (tests, a notebook that edits its frames) has no
-  fingerprint that stands for its content, and its steps are always computed;
+  Only data sets that :func:`helpers.loading.load_dataset` made from a source (or filtered
+  from one) qualify (:attr:`helpers.loading.Dataset.from_source`); a data set built or copied
+  in code (tests, a notebook that swaps a frame) has no fingerprint that stands for its
+  content, and its steps are always computed;
 * the step and its arguments (``parts``: JSON-ready values);
 * the code: every source file of ``helpers`` and the versions of the libraries that compute
   (any change to the package misses; simple, and never stale).
@@ -34,7 +35,6 @@ import os
 import pickle
 import sys
 import tempfile
-import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,20 +49,12 @@ MAX_RESULTS = 32
 #: Libraries whose versions are part of every key (what the kept steps compute with).
 _KEY_MODULES = ("numpy", "pandas", "scipy", "lifelines", "sklearn", "statsmodels", "duckdb")
 
-_TRUSTED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _log = logging.getLogger(__name__)
 
 
-def trust(ds: Any) -> Any:
-    """Mark ``ds`` (a data set loaded from a source, possibly filtered) as one whose
-    fingerprint, filters and analysis date stand for its content; returns ``ds``."""
-    _TRUSTED[id(ds)] = ds
-    return ds
-
-
 def trusted(ds: Any) -> bool:
-    """Whether :func:`trust` marked this very object (not an equal or derived one)."""
-    return _TRUSTED.get(id(ds)) is ds
+    """Whether ``ds`` is a data set whose key may stand for its content (see the module)."""
+    return getattr(ds, "from_source", False) is True
 
 
 @functools.cache

@@ -91,6 +91,16 @@ class Dataset:
     def __post_init__(self) -> None:
         mark(self.tables.values(), self.engine)
 
+    @property
+    def from_source(self) -> bool:
+        """Whether :func:`load_dataset` made this very object from its source (or
+        :meth:`filter` from such a one): then its ``fingerprint`` (of the raw bytes and the
+        mapping), ``filters`` and ``analysis_date`` stand for its content, and results computed
+        from it may be shared with other notebooks (:mod:`helpers.step_cache`). A data set
+        built in code, or copied with ``dataclasses.replace``, is not. Assumes its frames are
+        not changed in place after the load (the notebooks only read them)."""
+        return getattr(self, "_from_source", False) is True
+
     def absent_columns(self, name: str) -> tuple[str, ...]:
         """Contract columns of table ``name`` that the export did not have (added empty).
 
@@ -197,12 +207,14 @@ class Dataset:
                     "company-wide spend",
                 )
             )
-        return dataclasses.replace(
+        out = dataclasses.replace(
             self,
             tables=tables,
             warnings=warnings,
             filters={**self.filters, **dict(criteria)},
         )
+        out._from_source = self.from_source  # the filters are part of what identifies it
+        return out
 
     def missing_sentence(self, *names: str, purpose: str) -> str | None:
         """The sentence :meth:`require` would raise, or None when every table is there."""
@@ -256,9 +268,11 @@ def load_dataset(
             ]
         )
     if _cache.enabled(cache):
-        return _cache.cached_load(config, when, lambda digest: _build(config, when, digest))
-    ds = _build(config, when)
-    _entry.take_arrow(ds)  # nothing to store: let the Arrow input go
+        ds = _cache.cached_load(config, when, lambda digest: _build(config, when, digest))
+    else:
+        ds = _build(config, when)
+        _entry.take_arrow(ds)  # nothing to store: let the Arrow input go
+    ds._from_source = True  # see Dataset.from_source
     return ds
 
 

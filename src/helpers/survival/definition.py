@@ -183,8 +183,9 @@ def define_churn(
     """The churn threshold (days; derived from the order gaps when ``threshold_days`` is
     None) and the buying accounts' features and survival rows under it.
 
-    On a data set loaded by :func:`helpers.session.start` the result is kept on disk
-    (:mod:`helpers.step_cache`): notebook 03's lifetime values reuse notebook 02's."""
+    On a data set loaded from a source (:attr:`helpers.loading.Dataset.from_source`) the
+    result is kept on disk (:mod:`helpers.step_cache`): notebook 03's lifetime values reuse
+    notebook 02's."""
     name = step_cache.key(
         "churn-definition",
         ds,
