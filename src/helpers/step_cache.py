@@ -7,7 +7,7 @@ accounts computing them again costs some 10 s of a batch (issue #15). The load-o
 from it, in the same folder (``results/`` under :func:`helpers.loading.cache.cache_dir`, off
 with ``B2B_CACHE=off``), as a pickle under a key over:
 
-* the data: the data set's fingerprint (raw bytes and mapping), its filters and analysis date.
+* the data: the data set's fingerprint (raw bytes and mapping), filters, analysis date, engine.
   Only data sets that :func:`helpers.loading.load_dataset` made from a source (or filtered
   from one) qualify (:attr:`helpers.loading.Dataset.from_source`); a data set built or copied
   in code (tests, a notebook that swaps a frame) has no fingerprint that stands for its
@@ -87,6 +87,7 @@ def data_identity(ds: Any) -> dict[str, Any]:
         "filters": ds.filters,
         "analysis_date": str(ds.analysis_date),
         "attributes": ds.attributes,
+        "engine": str(ds.engine),  # engines agree to 1e-9, not to the bit
     }
 
 
