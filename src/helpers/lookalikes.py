@@ -22,11 +22,47 @@ from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:  # helpers.leads imports this module (its re-exports): no import back
+    from sklearn.pipeline import Pipeline
+
     from helpers.leads import LeadGrading
     from helpers.loading import Dataset
 
 
 LOOKALIKE_FEATURES = ("size_band", "industry", "region", "source_channel")
+
+
+#: The column transformer's default: parts stacked sparse below this share of non-zeros.
+_SPARSE_THRESHOLD = 0.3
+
+
+def _pipeline(x: pd.DataFrame, cats: list[str], seed: int) -> Pipeline:
+    """The look-alike model to be fitted on ``x``: one-hot ``cats`` (integer codes), the other
+    columns standardised, a logistic regression (``random_state=seed``).
+
+    The one-hot columns are made dense when the transformer would stack the parts into a
+    dense matrix anyway (its share of non-zeros, one per row and category column plus the
+    dense numeric columns, is at least its sparse threshold; sklearn's own rule), so the
+    sparse matrix and its conversion (seconds at 10^6 leads) are skipped; below that, as
+    before, sparse. Either way the model sees the same matrix, hence the same coefficients.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    nums = [c for c in x.columns if c not in cats]
+    onehot = sum(int(x[c].nunique()) for c in cats)
+    nnz, total = len(cats) + len(nums), onehot + len(nums)
+    dense = bool(cats) and total > 0 and nnz / total >= _SPARSE_THRESHOLD
+    return make_pipeline(
+        ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=not dense), cats),
+                ("num", StandardScaler(), nums),
+            ]
+        ),
+        LogisticRegression(max_iter=1000, random_state=seed),
+    )
 
 
 def lookalike_model(
@@ -51,11 +87,7 @@ def lookalike_model(
     Returns the evaluation and the open prospects ranked by propensity; Skipped when the
     training or the test leads do not include both valuable and other customers.
     """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     cats = [c for c in LOOKALIKE_FEATURES if c in leads and leads[c].notna().any()]
     data = leads.set_index("lead_id")[
@@ -73,12 +105,6 @@ def lookalike_model(
     # index each time a slice of it becomes an array
     x = data[nums].assign(**{c: pd.factorize(data[c], sort=True)[0] for c in cats})[cats + nums]
     x = x.reset_index(drop=True)
-    model = make_pipeline(
-        ColumnTransformer(
-            [("cat", OneHotEncoder(handle_unknown="ignore"), cats), ("num", StandardScaler(), nums)]
-        ),
-        LogisticRegression(max_iter=1000, random_state=seed),
-    )
     split = as_of - pd.Timedelta(days=test_days + mature_days)
     end = as_of - pd.Timedelta(days=mature_days)
     created = data["created_date"].to_numpy()
@@ -92,14 +118,16 @@ def lookalike_model(
             f"{split:%Y-%m-%d})",
             "a longer history of leads would enable it",
         )
-    model.fit(x[in_train], train["y_then"].to_numpy())
+    model = _pipeline(x[in_train], cats, seed).fit(x[in_train], train["y_then"].to_numpy())
     p = model.predict_proba(x[in_test])[:, 1]
     top = p >= np.quantile(p, 0.9)
     auc = float(roc_auc_score(test["y"], p))
     lift = float(test["y"][top].mean() / test["y"].mean())
     is_decided = (data["won_date"].notna() | data["lost_date"].notna()).to_numpy()
     is_open = (data["won_date"].isna() & data["lost_date"].isna()).to_numpy()
-    model.fit(x[is_decided], data["y"].to_numpy()[is_decided])
+    model = _pipeline(x[is_decided], cats, seed).fit(
+        x[is_decided], data["y"].to_numpy()[is_decided]
+    )
     open_ = data[is_open].copy()
     open_["propensity"] = model.predict_proba(x[is_open])[:, 1] if len(open_) else []
     ranked = open_.sort_values(["propensity"], ascending=False)
