@@ -371,14 +371,14 @@ def test_early_behaviour_counts_touches_in_the_window_hand_checked():
 
 @pytest.mark.parametrize("levels", [3, 40])  # dense stacking (few categories), sparse (many)
 def test_lookalike_pipeline_fits_the_earlier_model(levels):
-    """The look-alike pipeline (dense one-hot columns where the transformer stacks densely)
-    gives the coefficients and probabilities of the earlier always-sparse encoder, exactly."""
+    """The look-alike model (its design matrix built in one array where the transformer
+    stacks densely) gives the coefficients and probabilities of the earlier pipeline, exactly."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from helpers.lookalikes import _pipeline
+    from helpers.lookalikes import _DenseModel, _model
 
     rng = np.random.default_rng(levels)
     n = 3_000
@@ -401,10 +401,11 @@ def test_lookalike_pipeline_fits_the_earlier_model(levels):
         ),
         LogisticRegression(max_iter=1000, random_state=7),
     ).fit(x, y.astype(int))
-    new = _pipeline(x, cats, 7).fit(x, y.astype(int))
-    assert new[0].sparse_output_ == old[0].sparse_output_ == (levels == 40)
-    assert (new[0].named_transformers_["cat"].sparse_output) == (levels == 40)
-    np.testing.assert_array_equal(new[-1].coef_, old[-1].coef_)
-    np.testing.assert_array_equal(new[-1].intercept_, old[-1].intercept_)
+    new = _model(x, cats, 7).fit(x, y.astype(int))
+    assert old[0].sparse_output_ == (levels == 40)
+    assert isinstance(new, _DenseModel) == (levels == 3)
+    fitted = new.regression if levels == 3 else new[-1]
+    np.testing.assert_array_equal(fitted.coef_, old[-1].coef_)
+    np.testing.assert_array_equal(fitted.intercept_, old[-1].intercept_)
     other = x.assign(industry=rng.integers(0, levels + 2, n))  # unseen categories too
     np.testing.assert_array_equal(new.predict_proba(other), old.predict_proba(other))
