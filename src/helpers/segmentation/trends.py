@@ -122,7 +122,7 @@ def customer_types(
 def _order_values(lines: pd.DataFrame) -> pd.DataFrame:
     """Per (account, order) of the order ``lines``: ``value`` (sum of ``net_amount``,
     currency) and ``date`` (the first ``order_date``), sorted by account id then order id;
-    ``account`` is the account's rank among the accounts of ``lines`` (0, 1, ...).
+    ``account`` is the position of its id among the sorted account ids of ``lines``.
 
     The same table as ``lines.groupby(["account_id", "order_id"], as_index=False).agg(...)``:
     the ids are replaced by their ranks among the ids (:func:`sorted_codes`), so pandas
