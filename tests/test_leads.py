@@ -367,3 +367,45 @@ def test_early_behaviour_counts_touches_in_the_window_hand_checked():
     assert out.loc["C"].tolist() == [0.2, 0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="unique lead ids"):
         ld.early_behaviour(pd.concat([leads, leads.iloc[:1]]), touches)
+
+
+@pytest.mark.parametrize("levels", [3, 40])  # dense stacking (few categories), sparse (many)
+def test_lookalike_pipeline_fits_the_earlier_model(levels):
+    """The look-alike model (its design matrix built in one array where the transformer
+    stacks densely) gives the coefficients and probabilities of the earlier pipeline, exactly."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from helpers.lookalikes import _DenseModel, _model
+
+    rng = np.random.default_rng(levels)
+    n = 3_000
+    cats = ["size_band", "industry"]
+    x = pd.DataFrame(
+        {
+            "size_band": rng.integers(0, 5, n),
+            "industry": rng.integers(0, levels, n),
+            "inquiry": rng.poisson(0.5, n).astype(float),
+            "data_completeness": rng.random(n),
+        }
+    )
+    y = rng.random(n) < 0.2 + 0.1 * (x["industry"] % 3 == 0) + 0.2 * x["inquiry"].clip(0, 1)
+    old = make_pipeline(
+        ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(handle_unknown="ignore"), cats),
+                ("num", StandardScaler(), ["inquiry", "data_completeness"]),
+            ]
+        ),
+        LogisticRegression(max_iter=1000, random_state=7),
+    ).fit(x, y.astype(int))
+    new = _model(x, cats, 7).fit(x, y.astype(int))
+    assert old[0].sparse_output_ == (levels == 40)
+    assert isinstance(new, _DenseModel) == (levels == 3)
+    fitted = new.regression if levels == 3 else new[-1]
+    np.testing.assert_array_equal(fitted.coef_, old[-1].coef_)
+    np.testing.assert_array_equal(fitted.intercept_, old[-1].intercept_)
+    other = x.assign(industry=rng.integers(0, levels + 2, n))  # unseen categories too
+    np.testing.assert_array_equal(new.predict_proba(other), old.predict_proba(other))

@@ -502,3 +502,87 @@ def test_cluster_tables_read_on_their_own_scales(features):
     sil = sg.silhouette_view(result=result)
     assert sil.loc[sil["chosen"] == "yes", "clusters"].tolist() == ["4"]
     assert sil["silhouette"].str.fullmatch(r"-?\d\.\d\d").all()
+
+
+def _random_lines(seed: int, n: int = 4_000) -> pd.DataFrame:
+    """Order lines with text ids in no particular order, several lines per order, some
+    cancelled lines, missing ids and amounts, over three years."""
+    rng = np.random.default_rng(seed)
+    account = rng.choice([f"acc-{i}" for i in rng.permutation(300)], n).astype(object)
+    account[rng.random(n) < 0.01] = None
+    order = np.array(
+        [f"o{a}-{k}" for a, k in zip(account, rng.integers(0, 9, n), strict=True)], dtype=object
+    )
+    order[rng.random(n) < 0.01] = None
+    amount = rng.lognormal(5, 2, n) * rng.choice([1.0, 1.0, 1.0, -0.2], n)
+    amount[rng.random(n) < 0.01] = np.nan
+    return pd.DataFrame(
+        {
+            "order_id": order,
+            "account_id": account,
+            "order_date": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 3 * 365, n), unit="D"),
+            "net_amount": amount,
+            "status": rng.choice(["completed", "completed", "cancelled", "returned"], n),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_order_values_equal_the_text_group_by(seed):
+    """The integer-code grouping of the customer types gives the table (and the exact
+    sums) of grouping the id texts, as the step did before."""
+    from helpers.segmentation.trends import _order_values
+
+    lines = _random_lines(seed)
+    want = lines.groupby(["account_id", "order_id"], as_index=False).agg(
+        value=("net_amount", "sum"), date=("order_date", "min")
+    )
+    got = _order_values(lines)
+    pd.testing.assert_frame_equal(got.drop(columns="account"), want, check_exact=True)
+    assert (np.diff(got["account"]) >= 0).all() and got["account"].iloc[-1] == got[
+        "account_id"
+    ].nunique() - 1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_revenue_growth_equals_the_text_group_by(seed):
+    """The oracle is the earlier code: window sums grouped by the id texts."""
+    orders = _random_lines(seed)
+    as_of = pd.Timestamp("2025-12-31")
+
+    def oracle(months: int) -> pd.Series:
+        kept, date = orders["status"] != "cancelled", orders["order_date"]
+        recent_start = as_of - pd.DateOffset(months=months)
+        early_start = as_of - pd.DateOffset(months=2 * months)
+        recent = orders.loc[kept & (date > recent_start) & (date <= as_of)]
+        early = orders.loc[kept & (date > early_start) & (date <= recent_start)]
+        r = recent.groupby("account_id")["net_amount"].sum()
+        e = early.groupby("account_id")["net_amount"].sum()
+        return (r.reindex(e.index, fill_value=0.0) / e.where(e > 0) - 1).rename("growth")
+
+    for months in (6, 12):
+        got = sg.revenue_growth(orders, as_of, months)
+        pd.testing.assert_series_equal(got, oracle(months), check_exact=True)
+        assert got.notna().sum() > 100
+
+
+def test_customer_types_unchanged_on_the_demo(demo, features):
+    """customer_types on the demo against the earlier text group-by of its order values."""
+    from helpers.segmentation import trends
+
+    as_of = demo.analysis_date
+    got = sg.customer_types(demo["orders"], features, as_of)
+
+    def text_group_by(lines: pd.DataFrame) -> pd.DataFrame:
+        out = lines.groupby(["account_id", "order_id"], as_index=False).agg(
+            value=("net_amount", "sum"), date=("order_date", "min")
+        )
+        out["account"] = pd.factorize(out["account_id"], sort=True)[0]
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trends, "_order_values", text_group_by)
+        want = sg.customer_types(demo["orders"], features, as_of)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(got) > 100

@@ -145,8 +145,10 @@ def learnt_weights(
     days, or no touchpoints table at all) cannot be estimated: it is left out of the fit and
     its row is empty (NaN).
     """
-    import statsmodels.api as sm
+    # the model's own modules: statsmodels.api imports all of statsmodels (about 1.5 s more)
     from sklearn.metrics import roc_auc_score
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
 
     decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
     y = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"]
@@ -160,8 +162,8 @@ def learnt_weights(
         }
     ).reindex(y.index)
     varying = x.loc[:, x.nunique() > 1]
-    design = sm.add_constant(varying, has_constant="add")
-    fit = sm.Logit(y, design).fit(disp=False)
+    design = add_constant(varying, has_constant="add")
+    fit = Logit(y, design).fit(disp=False)
     ci = fit.conf_int()
     table = pd.DataFrame({"coef": fit.params, "low": ci[0], "high": ci[1], "p": fit.pvalues})
     table = table.reindex(["const", *x.columns])

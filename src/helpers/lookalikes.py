@@ -22,11 +22,92 @@ from helpers import formats
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:  # helpers.leads imports this module (its re-exports): no import back
+    from sklearn.pipeline import Pipeline
+
     from helpers.leads import LeadGrading
     from helpers.loading import Dataset
 
 
 LOOKALIKE_FEATURES = ("size_band", "industry", "region", "source_channel")
+
+
+#: The column transformer's default: parts stacked sparse below this share of non-zeros.
+_SPARSE_THRESHOLD = 0.3
+
+
+class _DenseModel:
+    """The look-alike pipeline's model on its dense design matrix, built in one array.
+
+    Where sklearn's column transformer stacks the one-hot and the standardised columns into a
+    dense matrix (see :func:`_model`), it builds each part, converts the one-hot part from
+    sparse and copies both into the stack (seconds at 10^6 leads). This writes the same
+    matrix directly: per category column, a 0/1 column per level seen in fitting (sorted,
+    as the encoder orders them; an unseen level is all zeros, its ``handle_unknown="ignore"``),
+    then sklearn's own ``StandardScaler`` output; the same logistic regression then sees the
+    same floats, so it finds the same coefficients (tested against the pipeline).
+    """
+
+    def __init__(self, cats: list[str], seed: int) -> None:
+        self.cats, self.seed = cats, seed
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray) -> _DenseModel:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        self.nums = [c for c in x.columns if c not in self.cats]
+        self.levels = [np.unique(x[c].to_numpy()) for c in self.cats]
+        self.scaler = StandardScaler().fit(x[self.nums]) if self.nums else None
+        design = self._design(x)
+        self.regression = LogisticRegression(max_iter=1000, random_state=self.seed)
+        self.regression.fit(design, y)
+        return self
+
+    def _design(self, x: pd.DataFrame) -> np.ndarray:
+        width = sum(len(levels) for levels in self.levels)
+        out = np.zeros((len(x), width + len(self.nums)))
+        at = 0
+        for c, levels in zip(self.cats, self.levels, strict=True):
+            values = x[c].to_numpy()
+            where = np.searchsorted(levels, values).clip(max=len(levels) - 1)
+            rows = np.flatnonzero(levels[where] == values)
+            out[rows, at + where[rows]] = 1.0
+            at += len(levels)
+        if self.scaler is not None:
+            out[:, at:] = self.scaler.transform(x[self.nums])
+        return out
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        """Per row of ``x``: the probabilities of 0 and 1 (as the pipeline's)."""
+        return self.regression.predict_proba(self._design(x))
+
+
+def _model(x: pd.DataFrame, cats: list[str], seed: int) -> Pipeline | _DenseModel:
+    """The look-alike model to be fitted on ``x``: one-hot ``cats`` (integer codes), the other
+    columns standardised, a logistic regression (``random_state=seed``): sklearn's pipeline of
+    a column transformer and the regression.
+
+    Where that transformer stacks its parts into a dense matrix (its share of non-zeros, one
+    per row and category column plus the dense numeric columns, is at least its sparse
+    threshold; sklearn's own rule), :class:`_DenseModel` builds the same matrix in one
+    array; below it, the pipeline (the regression then sees a sparse matrix, whose
+    arithmetic differs in the last digits). Either way, the coefficients of the pipeline.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    nums = [c for c in x.columns if c not in cats]
+    onehot = sum(int(x[c].nunique()) for c in cats)
+    nnz, total = len(cats) + len(nums), onehot + len(nums)
+    if not cats or nnz / total >= _SPARSE_THRESHOLD:
+        return _DenseModel(cats, seed)
+    return make_pipeline(
+        ColumnTransformer(
+            [("cat", OneHotEncoder(handle_unknown="ignore"), cats), ("num", StandardScaler(), nums)]
+        ),
+        LogisticRegression(max_iter=1000, random_state=seed),
+    )
 
 
 def lookalike_model(
@@ -51,11 +132,7 @@ def lookalike_model(
     Returns the evaluation and the open prospects ranked by propensity; Skipped when the
     training or the test leads do not include both valuable and other customers.
     """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     cats = [c for c in LOOKALIKE_FEATURES if c in leads and leads[c].notna().any()]
     data = leads.set_index("lead_id")[
@@ -73,12 +150,6 @@ def lookalike_model(
     # index each time a slice of it becomes an array
     x = data[nums].assign(**{c: pd.factorize(data[c], sort=True)[0] for c in cats})[cats + nums]
     x = x.reset_index(drop=True)
-    model = make_pipeline(
-        ColumnTransformer(
-            [("cat", OneHotEncoder(handle_unknown="ignore"), cats), ("num", StandardScaler(), nums)]
-        ),
-        LogisticRegression(max_iter=1000, random_state=seed),
-    )
     split = as_of - pd.Timedelta(days=test_days + mature_days)
     end = as_of - pd.Timedelta(days=mature_days)
     created = data["created_date"].to_numpy()
@@ -92,14 +163,14 @@ def lookalike_model(
             f"{split:%Y-%m-%d})",
             "a longer history of leads would enable it",
         )
-    model.fit(x[in_train], train["y_then"].to_numpy())
+    model = _model(x[in_train], cats, seed).fit(x[in_train], train["y_then"].to_numpy())
     p = model.predict_proba(x[in_test])[:, 1]
     top = p >= np.quantile(p, 0.9)
     auc = float(roc_auc_score(test["y"], p))
     lift = float(test["y"][top].mean() / test["y"].mean())
     is_decided = (data["won_date"].notna() | data["lost_date"].notna()).to_numpy()
     is_open = (data["won_date"].isna() & data["lost_date"].isna()).to_numpy()
-    model.fit(x[is_decided], data["y"].to_numpy()[is_decided])
+    model = _model(x[is_decided], cats, seed).fit(x[is_decided], data["y"].to_numpy()[is_decided])
     open_ = data[is_open].copy()
     open_["propensity"] = model.predict_proba(x[is_open])[:, 1] if len(open_) else []
     ranked = open_.sort_values(["propensity"], ascending=False)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from helpers import formats
 from helpers.features import features_for
+from helpers.segmentation.codes import sorted_codes
 from helpers.segmentation.windows import adapted_window, history_months
 from helpers.steps import Skipped, step
 
@@ -55,19 +56,31 @@ MIN_MIGRATION_MONTHS = 3
 
 def revenue_growth(orders: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> pd.Series:
     """Per account: revenue in the last ``months`` over the ``months`` before, minus 1 (share);
-    NaN when the account bought nothing in the earlier window."""
-    kept = orders["status"] != "cancelled"
-    date = orders["order_date"]
-    recent_start = as_of - pd.DateOffset(months=months)
-    early_start = as_of - pd.DateOffset(months=2 * months)
-    recent = orders.loc[
-        kept & (date > recent_start) & (date <= as_of), ["account_id", "net_amount"]
-    ]
-    early = orders.loc[
-        kept & (date > early_start) & (date <= recent_start), ["account_id", "net_amount"]
-    ]
-    r = recent.groupby("account_id")["net_amount"].sum()
-    e = early.groupby("account_id")["net_amount"].sum()
+    NaN when the account bought nothing in the earlier window.
+
+    The window sums are grouped on the accounts' ranks among the ids of the lines in the two
+    windows (:func:`sorted_codes`, one pass) rather than on the id texts: pandas then hashes
+    and sorts integers, several times faster at 10^6 lines, with the same groups in the same
+    order and the same sums (each account's lines in the same order).
+    """
+    date = orders["order_date"].to_numpy()
+    recent_start = (as_of - pd.DateOffset(months=months)).to_datetime64()
+    early_start = (as_of - pd.DateOffset(months=2 * months)).to_datetime64()
+    end = pd.Timestamp(as_of).to_datetime64()
+    lines = np.flatnonzero(
+        (date > early_start) & (date <= end) & (orders["status"] != "cancelled").to_numpy()
+    )
+    account, ids = sorted_codes(orders["account_id"].to_numpy()[lines])
+    amount, date = orders["net_amount"].to_numpy()[lines], date[lines]
+
+    def window_sum(chosen: np.ndarray) -> pd.Series:
+        chosen &= account >= 0  # a missing id: pandas leaves the line out of every group
+        sums = pd.Series(amount[chosen]).groupby(account[chosen]).sum()
+        index = pd.Index(ids.take(sums.index.to_numpy()), name="account_id")
+        return pd.Series(sums.to_numpy(), index=index, name="net_amount")
+
+    r = window_sum(date > recent_start)
+    e = window_sum(date <= recent_start)
     return (r.reindex(e.index, fill_value=0.0) / e.where(e > 0) - 1).rename("growth")
 
 

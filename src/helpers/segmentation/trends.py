@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
+from helpers.segmentation.codes import sorted_codes
 from helpers.segmentation.windows import adapted_window, history_months, varies
 from helpers.steps import Skipped, step
 
@@ -64,14 +65,14 @@ def customer_types(
         & (orders["order_date"] > start)
         & (orders["order_date"] <= as_of)
     )
-    o = orders.loc[chosen, ["account_id", "order_id", "net_amount", "order_date"]]
-    per_order = o.groupby(["account_id", "order_id"], as_index=False).agg(
-        value=("net_amount", "sum"), date=("order_date", "min")
-    )
+    columns = ["account_id", "order_id", "net_amount", "order_date"]
+    per_order = _order_values(orders.loc[chosen, columns])
     per_order = per_order[per_order["value"] > 0]
-    # accounts as integer codes in the order of their ids (grouping by them gives the groups,
-    # and the sums in each, of grouping by the ids; without hashing text every time)
-    account, ids = pd.factorize(per_order["account_id"], sort=True)
+    # the accounts left, renumbered 0.. in the order of their ids (as factorizing them would)
+    _, first, account = np.unique(
+        per_order["account"].to_numpy(), return_index=True, return_inverse=True
+    )
+    ids = pd.Index(per_order["account_id"].to_numpy()[first])
     t = ((per_order["date"] - start).dt.days / 365.25).to_numpy()
     y = np.log(per_order["value"]).to_numpy()
     per_order = pd.DataFrame({"account": account, "t": t, "y": y})
@@ -116,6 +117,41 @@ def customer_types(
         "steady",
     )
     return out
+
+
+def _order_values(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per (account, order) of the order ``lines``: ``value`` (sum of ``net_amount``,
+    currency) and ``date`` (the first ``order_date``), sorted by account id then order id;
+    ``account`` is the position of its id among the sorted account ids of ``lines``.
+
+    The same table as ``lines.groupby(["account_id", "order_id"], as_index=False).agg(...)``:
+    the ids are replaced by their ranks among the ids (:func:`sorted_codes`), so pandas
+    groups integers instead of hashing and sorting 10^6 texts (several times faster), and the
+    groups, their order and the sums (each group's lines in the same order) are unchanged.
+    """
+    account, account_ids = sorted_codes(lines["account_id"])
+    order, order_ids = sorted_codes(lines["order_id"])
+    keyed = pd.DataFrame(
+        {
+            "account": account,
+            "order": order,
+            "value": lines["net_amount"].to_numpy(),
+            "date": lines["order_date"].to_numpy(),
+        }
+    )
+    keyed = keyed[(account >= 0) & (order >= 0)]  # a missing id is code -1: pandas drops it
+    out = keyed.groupby(["account", "order"], as_index=False, sort=True).agg(
+        value=("value", "sum"), date=("date", "min")
+    )
+    return pd.DataFrame(
+        {
+            "account": out["account"].to_numpy(),
+            "account_id": account_ids.take(out["account"].to_numpy()),
+            "order_id": order_ids.take(out["order"].to_numpy()),
+            "value": out["value"].to_numpy(),
+            "date": out["date"].to_numpy(),
+        }
+    )
 
 
 @step("The customer types")
