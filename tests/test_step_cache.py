@@ -30,6 +30,7 @@ class _Data:
     filters: dict = {}
     analysis_date = "2025-12-31"
     attributes: dict = {}
+    engine = "duckdb"
 
 
 def _counting(calls: list, value):
@@ -74,6 +75,9 @@ def test_the_key_changes_with_data_arguments_and_code(cache_dir, monkeypatch):
     changed = _Data()
     changed.fingerprint = "e" * 16
     assert step_cache.key("step", changed, {"x": 1}) != base
+    spark = _Data()
+    spark.engine = "pyspark"
+    assert step_cache.key("step", spark, {"x": 1}) != base
     monkeypatch.setattr(step_cache, "code_version", lambda: "another-version")
     assert step_cache.key("step", ds, {"x": 1}) != base
 
