@@ -20,13 +20,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from helpers.contract import TABLES, Table
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 #: How many example rows an error message shows.
 MAX_EXAMPLES = 5
@@ -144,6 +146,10 @@ def _fmt(value: object) -> str:
 
 def schema_for(table: Table, present: Iterable[str]) -> pa.DataFrameSchema:
     """pandera schema for the columns of ``table`` that are present (types already coerced)."""
+    # imported here: the loads validate in DuckDB (helpers.loading.checks_sql), so pandera (the
+    # pandas reference) is not needed by a notebook's kernel; importing it costs ~0.6 s
+    import pandera.pandas as pa
+
     present = set(present)
     columns = {}
     for col in table.columns:
@@ -174,6 +180,8 @@ CHECK_WORDS = {
 
 def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
     """Column-level rules of the contract (pandera, lazy: all failures at once)."""
+    from pandera.errors import SchemaErrors
+
     schema = schema_for(table, frame.columns)
     try:
         schema.validate(frame, lazy=True)
