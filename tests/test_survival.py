@@ -344,6 +344,19 @@ def test_bootstrap_interval_contains_the_mean_and_is_seeded():
     assert one.loc["a", "mean"] == 24.5 and one.loc["a", "low"] < 24.5 < one.loc["a", "high"]
 
 
+def _late_orders(orders: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    """1,000 orders 300 days after ``start`` by accounts silent for 200 days before it: long
+    gaps that a back-test leaking dates past its start would see."""
+    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
+        "account_id", keep="last"
+    )
+    return last.head(1000).assign(
+        order_id=lambda f: f["order_id"].astype(str) + "-late",
+        order_date=start + pd.Timedelta(days=300),
+        status="completed",
+    )
+
+
 def test_backtest_scores_use_nothing_after_its_start(demo):
     """Deleting and adding orders after the back-test's start leaves every start-date score
     unchanged: the threshold is derived from the gaps up to the start (a threshold derived to
@@ -354,14 +367,7 @@ def test_backtest_scores_use_nothing_after_its_start(demo):
     start = before.start
     rng = np.random.default_rng(5)
     kept = orders[(orders["order_date"] <= start) | (rng.random(len(orders)) < 0.5)]
-    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
-        "account_id", keep="last"
-    )
-    late = last.head(1000).assign(
-        order_id=lambda f: f["order_id"].astype(str) + "-late",
-        order_date=start + pd.Timedelta(days=300),
-        status="completed",
-    )
+    late = _late_orders(orders, start)
     changed = pd.concat([kept, late], ignore_index=True)
     leaked = sv.default_threshold(sv.gaps_for(changed, as_of))
     assert leaked > before.threshold  # the change is one a leak would see
@@ -650,14 +656,7 @@ def test_definition_gaps_until_an_earlier_day_are_that_days_gaps_without_later_o
 
     orders, as_of = demo["orders"], demo.analysis_date
     start = as_of - pd.Timedelta(days=365)
-    last = orders[orders["order_date"] <= start - pd.Timedelta(days=200)].drop_duplicates(
-        "account_id", keep="last"
-    )
-    late = last.head(1000).assign(
-        order_id=lambda f: f["order_id"].astype(str) + "-late",
-        order_date=start + pd.Timedelta(days=300),
-        status="completed",
-    )
+    late = _late_orders(orders, start)
     changed = pd.concat([orders, late], ignore_index=True)
     table = order_gaps(changed, as_of)
     definition = sv.ChurnDefinition(as_of, 180, True, table["gap_days"], None, None, table)
