@@ -8,6 +8,7 @@ import dataclasses
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from helpers import session, step_cache, survival
@@ -156,3 +157,29 @@ def test_load_dataset_marks_what_it_made_from_a_source(cache_dir):
         ds = load_dataset("demo", cache=cache)
         assert ds.from_source and step_cache.trusted(ds)
         assert not dataclasses.replace(ds).from_source  # a copy made in code is not
+
+
+def test_notebook_03_second_ltv_reuses_notebook_02_bgnbd_fit(cache_dir, monkeypatch):
+    """02's BG/NBD step on a session's data set is kept (models included: they pickle by
+    reference to helpers.survival.bgnbd_models); 03's call reads it, fits nothing, and its
+    models predict what the fitted ones predict."""
+    from helpers.survival import bgnbd
+
+    ds, as_of, _ = session.start("02-churn-survival", "demo", output=str(cache_dir / "out"))
+    fitted = survival.buy_till_you_die(ds, as_of, 7, 90)  # 02's call
+    ds2, as_of2, _ = session.start("03-channel-economics", "demo", output=str(cache_dir / "o"))
+    monkeypatch.setattr(bgnbd, "_buy_till_you_die", lambda *a: pytest.fail("fitted again"))
+    reused = survival.buy_till_you_die(ds2, as_of2, 7)  # 03's call (horizon by default)
+    assert reused.params == fitted.params and reused.spend_params == fitted.spend_params
+    assert reused.accounts.equals(fitted.accounts)
+    summary = bgnbd.rfm_summary(ds2["orders"], as_of2, 7).head(50)
+    for periods in (4.0, 13.0):
+        assert np.array_equal(
+            bgnbd.expected_purchases(reused.model, summary, periods),
+            bgnbd.expected_purchases(fitted.model, summary, periods),
+        )
+    assert np.array_equal(
+        bgnbd.p_alive(reused.model, summary), bgnbd.p_alive(fitted.model, summary)
+    )
+    with pytest.raises(pytest.fail.Exception, match="fitted again"):
+        survival.buy_till_you_die(ds2, as_of2, 7, horizon_days=30)  # another key

@@ -39,6 +39,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cloudpickle
+
 from helpers.loading import cache
 
 T = TypeVar("T")
@@ -147,7 +149,9 @@ def _write(path: Path, result: Any) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
         try:
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                # cloudpickle: fitted pymc models hold local functions plain pickle refuses;
+                # what it writes, pickle reads
+                cloudpickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -102,14 +102,16 @@ _KEY_MODULES = ("numpy", "scipy", "pytensor", "pymc", "pymc_marketing", "pymc_ex
 def store_path(key: str) -> Path:
     """Where the compiled functions of model structure ``key`` are kept on disk: a file in
     ``<PyTensor compiledir>/b2b-insights-map`` named by a digest of ``key``, Python's and the
-    libraries' versions and the source of the model (``bgnbd.py``) and of this module."""
+    libraries' versions and the source of the model (``bgnbd.py``, ``bgnbd_models.py``) and of
+    this module."""
     import pytensor
 
     digest = hashlib.sha256(f"{key}|{sys.version}".encode())
     for name in _KEY_MODULES:
         module = sys.modules.get(name) or __import__(name)
         digest.update(f"|{name}={getattr(module, '__version__', '?')}".encode())
-    for source in (Path(__file__), Path(__file__).with_name("bgnbd.py")):
+    here = Path(__file__)
+    for source in (here, here.with_name("bgnbd.py"), here.with_name("bgnbd_models.py")):
         with contextlib.suppress(OSError):  # an install without sources: versions only
             digest.update(source.read_bytes())
     folder = Path(pytensor.config.compiledir) / "b2b-insights-map"
