@@ -108,7 +108,7 @@ def remembered(name: str | None, compute: Callable[[], T]) -> T:
         return compute()
     root = cache.cache_dir()
     path = root / "results" / f"{name}.pkl"
-    found = _read(path)
+    found = read_pickle(path)
     if found is not None:
         return found[0]
     try:
@@ -117,24 +117,26 @@ def remembered(name: str | None, compute: Callable[[], T]) -> T:
         _log.info("cache folder %s not usable (%s)", root, exc)
         return compute()
     try:
-        found = _read(path)  # computed by another process while this one waited
+        found = read_pickle(path)  # computed by another process while this one waited
         if found is not None:
             return found[0]
         result = compute()
-        _write(path, result)
+        if write_pickle(path, result):
+            prune(path.parent)
         return result
     finally:
         cache._release(handle)
 
 
-def _read(path: Path) -> tuple[Any] | None:
-    """``(result,)`` from ``path`` (touched: recently used), None when absent or unreadable."""
+def read_pickle(path: Path) -> tuple[Any] | None:
+    """``(object,)`` unpickled from ``path`` (touched: recently used), None when absent or
+    unreadable (a damaged or foreign file is then computed again by the caller)."""
     try:
         with path.open("rb") as handle:
             result = pickle.load(handle)
     except FileNotFoundError:
         return None
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is computed again
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises
         _log.info("kept result %s not readable (%s)", path.name, exc)
         return None
     with contextlib.suppress(OSError):
@@ -142,24 +144,26 @@ def _read(path: Path) -> tuple[Any] | None:
     return (result,)
 
 
-def _write(path: Path, result: Any) -> None:
-    """Pickle ``result`` to ``path`` atomically (a temporary file renamed), then prune."""
+def write_pickle(path: Path, result: Any) -> bool:
+    """Pickle ``result`` to ``path`` atomically (a temporary file beside it, renamed; two
+    processes writing the same thing at once leave one whole copy); False when it could not be
+    written (unwritable folder, unpicklable object: logged, the caller just keeps no copy).
+    cloudpickle: fitted pymc models hold local functions plain pickle refuses; what it writes,
+    pickle reads."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
         try:
             with os.fdopen(fd, "wb") as handle:
-                # cloudpickle: fitted pymc models hold local functions plain pickle refuses;
-                # what it writes, pickle reads
                 cloudpickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
-        _log.info("result %s not kept (%s)", path.name, exc)
-        return
-    prune(path.parent)
+    except Exception as exc:  # noqa: BLE001 - a copy saves time, it never decides a result
+        _log.info("%s not kept (%s)", path.name, exc)
+        return False
+    return True
 
 
 def prune(folder: Path, keep: int = MAX_RESULTS) -> int:

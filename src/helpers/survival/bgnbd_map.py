@@ -40,10 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import pickle
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +49,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from helpers import step_cache
 
 #: Evaluations of the log-probability before the optimiser is stopped (``find_MAP``'s default).
 MAXEVAL = 5000
@@ -126,32 +125,16 @@ def _disk_enabled() -> bool:
 
 def _kept(key: str, template: Callable[[], Any]) -> _Compiled:
     """The compiled functions of ``key``: loaded from disk when kept there, else compiled from
-    ``template()`` (a built model of that structure) and written (atomically: a temporary file renamed; two processes
-    compiling at once both write the same thing). Any failure to read or write the disk copy
-    falls back to compiling: the disk copy saves time, never decides a result."""
+    ``template()`` (a built model of that structure) and written (atomically, by
+    :func:`helpers.step_cache.write_pickle`). Any failure to read or write the disk copy falls
+    back to compiling: the disk copy saves time, never decides a result."""
     path = store_path(key) if _disk_enabled() else None
-    if path is not None and path.exists():
-        try:
-            with path.open("rb") as handle:
-                kept = pickle.load(handle)
-            if isinstance(kept, _Compiled):
-                return kept
-        except Exception:  # noqa: BLE001 - a damaged or foreign file is rebuilt below
-            pass
+    found = step_cache.read_pickle(path) if path is not None else None
+    if found is not None and isinstance(found[0], _Compiled):
+        return found[0]
     compiled = _compile(template())
     if path is not None:
-        with contextlib.suppress(Exception):  # unwritable folder, unpicklable graph: no copy
-            import cloudpickle
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    cloudpickle.dump(compiled, handle)
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+        step_cache.write_pickle(path, compiled)
     return compiled
 
 
