@@ -238,3 +238,16 @@ def test_kernels_get_the_same_thread_counts_whatever_the_parent_has():
     assert set(kernel_environment(wide)[v] for v in THREAD_VARIABLES) == {"1"}
     chosen = kernel_environment({**wide, "B2B_KERNEL_THREADS": "2"})
     assert set(chosen[v] for v in THREAD_VARIABLES) == {"2"}
+
+
+def test_the_kernel_is_killed_after_the_last_cell_not_waited_for(tmp_path):
+    """The fixture's exit handlers would write a mark and then hold an orderly exit for a
+    minute (nbclient's graceful shutdown waits seconds, then signals): the run must end without
+    running them, and still be complete (the kernel's heap is not worth the wait)."""
+    record = execute(
+        run=Run("r", "slow-exit", {}), batch_dir=tmp_path, version="v", notebooks_dir=FIXTURES
+    )
+    assert record.status == "ok", record.error
+    assert (tmp_path / "r" / "report.html").is_file()
+    assert not (tmp_path / "r" / "exited.txt").exists()
+    assert record.duration_s < 30

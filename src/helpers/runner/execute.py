@@ -10,6 +10,11 @@
   staging one), so reruns give the same files but for papermill's times and the report's
   "executed" date. A failing run keeps its partially executed notebook and an HTML view whose
   link points at the failing cell.
+* Once the last cell has ended, the kernel is killed rather than asked to exit
+  (:data:`KERNEL_SHUTDOWN`): every file a notebook writes is written, atomically, by its cells
+  before that, and an orderly exit only frees the kernel's heap (2.4 s of a 100k-account run
+  of notebook 01, the data set held as Python objects). What the kernel started is stopped
+  with it (:mod:`helpers.runner.worker`).
 * The batch (:func:`helpers.runner.pool.run_batch`) runs :func:`execute_staged` in worker
   processes (:mod:`helpers.runner.worker`); :func:`execute` runs one notebook in this process.
 """
@@ -54,6 +59,9 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "B2B_DUCKDB_THREADS",
 )
+#: How nbclient ends the kernel after the last cell: ``"immediate"`` kills it (see the module
+#: docstring; nbclient's default, ``"graceful"``, waits for the kernel to exit by itself).
+KERNEL_SHUTDOWN = "immediate"
 #: The thread count every kernel gets for each of THREAD_VARIABLES (default 1).
 THREADS_VARIABLE = "B2B_KERNEL_THREADS"
 
@@ -151,6 +159,7 @@ def execute_staged(
                     progress_bar=False,
                     start_timeout=start_timeout,
                     kernel_manager_class=_kernel_manager(sockets),
+                    shutdown_kernel=KERNEL_SHUTDOWN,
                 )
                 error = None
                 break
