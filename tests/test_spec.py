@@ -122,7 +122,7 @@ def test_parameters_are_checked_before_any_kernel_starts():
     assert "r1: ok.ipynb: unknown parameter SCALEE (did you mean SCALE?)" in text
     assert "r2: ok.ipynb: parameter LIMIT expects int | None, got str 'ten'" in text
     assert (
-        "r3: notebook missing.ipynb does not exist (known: check-parameters, fail, ok, wait)"
+        "r3: notebook missing.ipynb does not exist (known: check-parameters, fail, ok, slow-exit, wait)"
         in text
     )
     assert "r4: OUTPUT_DIR is set by the batch" in text
