@@ -281,7 +281,11 @@ def cached_load(
         return file_digest(path, root)
 
     key = entry_key(config, when, digest)
-    ds = read_entry(root, key)
+
+    def again() -> Dataset:  # an entry's table unreadable after all: load afresh (stored)
+        return cached_load(config, when, build, root)
+
+    ds = read_entry(root, key, again)
     if ds is not None:
         last_outcome = "hit"
         return dataclasses.replace(ds, engine=config.engine)  # the engine is the source's
@@ -294,7 +298,7 @@ def cached_load(
         take_arrow(ds)
         return ds
     try:
-        ds = read_entry(root, key)  # built by another process while this one waited
+        ds = read_entry(root, key, again)  # built by another process while this one waited
         if ds is not None:
             last_outcome = "hit"
             return dataclasses.replace(ds, engine=config.engine)

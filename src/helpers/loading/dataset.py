@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
 )
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
+from helpers.loading.lazy_tables import LazyTables
 from helpers.loading.parse import snake_case
 from helpers.loading.read import file_digest, read_raw_arrow
 from helpers.validation import (
@@ -74,10 +75,12 @@ class Dataset:
     (``categorical`` or ``numeric``); they are columns of the accounts table and of the account
     features under their own names, usable as segments and covariates. ``engine`` is where the
     engine-side steps run (the source YAML's ``engine:``, :mod:`helpers.engine`); each table
-    carries it in ``attrs["engine"]``, so steps given the frames run there too.
+    carries it in ``attrs["engine"]``, so steps given the frames run there too. A data set
+    read from the load-once cache builds each table's frame when it is first used
+    (:class:`~helpers.loading.lazy_tables.LazyTables`): a study pays only for its tables.
     """
 
-    tables: dict[str, pd.DataFrame]
+    tables: MutableMapping[str, pd.DataFrame]
     source: str
     analysis_date: pd.Timestamp
     fingerprint: str
@@ -89,7 +92,10 @@ class Dataset:
     engine: Engine = DUCKDB
 
     def __post_init__(self) -> None:
-        mark(self.tables.values(), self.engine)
+        if isinstance(self.tables, LazyTables):  # read from the cache: frames built on first use
+            self.tables.mark(self.engine)
+        else:
+            mark(self.tables.values(), self.engine)
 
     @property
     def from_source(self) -> bool:

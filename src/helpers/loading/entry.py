@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.loading import read
+from helpers.loading.lazy_tables import READ_ERRORS, LazyTables
 from helpers.validation import Problem
 
 if TYPE_CHECKING:
@@ -197,11 +199,34 @@ def _to_pandas(table: pa.Table, distinct_text: list[str]) -> pd.DataFrame:
     return read.arrow_to_pandas(table, distinct_text)
 
 
-def read_entry(root: Path, key: str) -> Dataset | None:
+def _reader(
+    name: str, parquet: pq.ParquetFile, entry: dict[str, Any]
+) -> Callable[[], pd.DataFrame]:
+    """The frame of table ``entry`` from its opened file, checked against the manifest's
+    dtypes (anything else raises ``ValueError``)."""
+
+    def read() -> pd.DataFrame:
+        frame = _to_pandas(parquet.read(), entry["distinct_text"])
+        dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
+        if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
+            raise ValueError(f"{name} differs from its record")
+        frame.attrs = _decode(entry["attrs"])
+        return frame
+
+    return read
+
+
+def read_entry(
+    root: Path, key: str, rebuild: Callable[[], Dataset] | None = None
+) -> Dataset | None:
     """The data set stored as ``key``, or None when there is none or it is damaged.
 
-    A damaged entry (unreadable manifest or table, a size, row count or dtype other than
-    recorded) is removed so the next build replaces it.
+    Its tables are a :class:`~helpers.loading.lazy_tables.LazyTables`: each file is opened and
+    checked here (size and row count as recorded), and read into pandas when the table is
+    first used; ``rebuild`` loads the same data set another way if a file fails then (its
+    fingerprint must be the entry's: else the source changed meanwhile, a ``ValueError``). A damaged
+    entry (unreadable manifest or file, a size or row count other than recorded) is removed
+    so the next build replaces it.
     """
     from helpers.loading.dataset import Dataset
 
@@ -213,19 +238,30 @@ def read_entry(root: Path, key: str) -> Dataset | None:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest["format"] != ENTRY_FORMAT or manifest["key"] != key:
             raise ValueError("entry of another format or key")
-        tables = {}
+        readers = {}
         for entry in manifest["tables"]:
             path = folder / entry["file"]
             if path.stat().st_size != entry["bytes"]:
                 raise ValueError(f"{entry['file']} has another size than recorded")
-            frame = _to_pandas(pq.read_table(path), entry["distinct_text"])
-            dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
-            if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
-                raise ValueError(f"{entry['file']} differs from its record")
-            frame.attrs = _decode(entry["attrs"])
-            tables[entry["name"]] = frame
+            parquet = pq.ParquetFile(pa.OSFile(str(path)))  # open: outlives a prune
+            if parquet.metadata.num_rows != entry["rows"]:
+                raise ValueError(f"{entry['file']} has another row count than recorded")
+            readers[entry["name"]] = _reader(entry["file"], parquet, entry)
+
+        def fallback() -> Mapping[str, pd.DataFrame]:
+            remove_entry(root, key)
+            if rebuild is None:
+                raise ValueError(f"cache entry {key} became unreadable; load the data set again")
+            fresh = rebuild()
+            if fresh.fingerprint != manifest["fingerprint"]:
+                raise ValueError(
+                    f"cache entry {key} became unreadable while in use and its source files "
+                    "have changed since; run the notebook again"
+                )
+            return fresh.tables
+
         ds = Dataset(
-            tables=tables,
+            tables=LazyTables(readers, fallback),  # type: ignore[arg-type]
             source=manifest["source"],
             analysis_date=pd.Timestamp(manifest["analysis_date"]),
             fingerprint=manifest["fingerprint"],
@@ -237,7 +273,7 @@ def read_entry(root: Path, key: str) -> Dataset | None:
             display_names=manifest["display_names"],
             attributes=manifest["attributes"],
         )
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+    except READ_ERRORS as exc:
         _log.warning("ignoring damaged cache entry %s (%s); it is rebuilt", folder, exc)
         remove_entry(root, key)
         return None

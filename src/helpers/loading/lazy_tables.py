@@ -1,0 +1,106 @@
+"""The tables of a data set read from the load-once cache, each read when first asked for.
+
+A notebook uses some of the tables (notebook 02 only accounts and orders); reading and
+converting the others into pandas is pure cost: at 100k accounts the touchpoints alone take
+~2 s and ~1.1 GB of Python strings in every kernel that reads them, ten times that at 1M.
+:class:`LazyTables` is the ``tables`` mapping of a :class:`~helpers.loading.Dataset` read from
+an entry (:func:`helpers.loading.entry.read_entry`): which tables exist is known at once (so
+``"leads" in ds.tables`` and ``Dataset.require`` cost nothing), a table's frame is built on its
+first ``[]``/``get`` and then kept, so every later access gives the same object (the engine's
+uploads and shared features are keyed by frame identity).
+
+Assumptions
+-----------
+- The entry's files are opened when the data set is read (:func:`read_entry` checks each one's
+  size and row count there), so a later read still finds them when another process prunes the
+  entry meanwhile (an open file outlives its deletion).
+- A file that still fails when its table is read (damaged after the check) is not fatal: the
+  data set is loaded again from its source through ``rebuild`` and the table taken from that
+  (the same validated data; an entry is only kept for unchanged files), the entry being dropped.
+- Iterating values or items reads every table (as a plain dict holds them all); assigning a
+  table replaces it (tests and interactive work do).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+
+import pandas as pd
+import pyarrow as pa
+
+from helpers.engine import Engine, mark
+
+_log = logging.getLogger("helpers.loading.cache")
+
+#: What reading a table may raise when its file was damaged after the entry was checked.
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, pa.ArrowException)
+
+
+class LazyTables(MutableMapping[str, pd.DataFrame]):
+    """``{table name: frame}`` whose frames are built by ``readers[name]()`` on first access.
+
+    ``rebuild`` (optional) gives every table of the same data set another way (a fresh load)
+    when a reader fails; without it the reader's error is raised. :meth:`mark` records the
+    data set's engine on the frames read so far and on those read later.
+    """
+
+    def __init__(
+        self,
+        readers: Mapping[str, Callable[[], pd.DataFrame]],
+        rebuild: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
+    ) -> None:
+        self._readers = dict(readers)
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._rebuild = rebuild
+        self._engine: Engine | None = None
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name in self._frames:
+            return self._frames[name]
+        reader = self._readers[name]  # KeyError for a table the data set does not have
+        try:
+            frame = reader()
+        except READ_ERRORS as exc:
+            if self._rebuild is None:
+                raise
+            _log.warning("cached table %s could not be read (%s); loading it again", name, exc)
+            fresh = self._rebuild()
+            self._rebuild = None  # one fresh load serves every table not read yet
+            self._readers = {n: (lambda f=f: f) for n, f in fresh.items()} | {
+                n: (lambda f=f: f) for n, f in self._frames.items()
+            }
+            frame = self._readers[name]()
+        if self._engine is not None:
+            mark([frame], self._engine)
+        self._frames[name] = frame
+        return frame
+
+    def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
+        self._readers[name] = lambda: frame
+        self._frames[name] = frame
+
+    def __delitem__(self, name: str) -> None:
+        del self._readers[name]
+        self._frames.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._readers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+    def __repr__(self) -> str:
+        return f"LazyTables({list(self._readers)}, read: {self.read()})"
+
+    def read(self) -> list[str]:
+        """The tables whose frames have been built so far (in table order)."""
+        return [n for n in self._readers if n in self._frames]
+
+    def mark(self, engine: Engine) -> None:
+        """Record ``engine`` on the frames read so far and on every frame read later."""
+        self._engine = engine
+        mark(self._frames.values(), engine)

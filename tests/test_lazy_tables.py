@@ -1,0 +1,114 @@
+"""A data set read from the load-once cache builds each table when first used
+(helpers.loading.lazy_tables), and gives the same frames as a fresh load whatever happens to the
+entry meanwhile."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from fixtures.exports import shapes
+
+from helpers.engine import Engine
+from helpers.loading import cache, entry, load_dataset
+from helpers.loading.lazy_tables import LazyTables
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """A cache folder of this test only (the cache on, whatever the caller's environment)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.DIR_VARIABLE, str(folder))
+    monkeypatch.delenv(cache.SWITCH_VARIABLE, raising=False)
+    return folder
+
+
+@pytest.fixture
+def cached(tmp_path, root):
+    """(source, fresh data set without the cache, data set read back from the cache)."""
+    source = shapes.write_shape2(tmp_path)  # accounts and orders
+    fresh = load_dataset(source, cache=False)
+    load_dataset(source)
+    got = load_dataset(source)
+    assert cache.last_outcome == "hit"
+    return source, fresh, got
+
+
+def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.attrs == want.attrs
+
+
+def test_tables_are_known_at_once_and_read_one_by_one(cached, monkeypatch):
+    _, fresh, got = cached
+    assert isinstance(got.tables, LazyTables) and got.tables.read() == []
+    assert list(got.tables) == list(fresh.tables) and len(got.tables) == 2
+    assert got.has("orders") and not got.has("leads") and "leads" not in got.tables
+    assert got.tables.get("leads") is None
+    conversions = []
+    real = entry._to_pandas
+    monkeypatch.setattr(entry, "_to_pandas", lambda *a: conversions.append(1) or real(*a))
+    orders = got["orders"]
+    assert got.tables.read() == ["orders"] and len(conversions) == 1
+    assert got.tables.get("orders") is orders and len(conversions) == 1  # kept, same object
+    _same(orders, fresh["orders"])
+    _same(got["accounts"], fresh["accounts"])
+    assert len(conversions) == 2
+
+
+def test_frames_read_later_carry_the_data_sets_engine(cached):
+    _, _, got = cached
+    spark = Engine("pyspark", spark_master="local[1]")
+    early = got["accounts"]
+    other = dataclasses.replace(got, engine=spark)
+    assert early.attrs["engine"]["name"] == "pyspark"  # marked when the engine was set
+    assert other["orders"].attrs["engine"]["name"] == "pyspark"  # and when read afterwards
+
+
+def test_an_entry_removed_after_the_load_is_still_read(cached, root):
+    _, fresh, got = cached
+    assert cache.clear(root) >= 1 and not cache.entries(root)  # e.g. pruned by another batch
+    _same(got["orders"], fresh["orders"])
+    _same(got["accounts"], fresh["accounts"])
+    assert not cache.entries(root)  # read from the files opened before, not loaded again
+
+
+def test_a_table_that_fails_when_read_is_loaded_again_from_the_source(cached, root, monkeypatch):
+    _, fresh, got = cached
+    real = entry._to_pandas
+    calls = []
+
+    def damaged(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise pa.ArrowInvalid("corrupt page")  # e.g. the disk damaged the file
+        return real(*args)
+
+    monkeypatch.setattr(entry, "_to_pandas", damaged)
+    _same(got["orders"], fresh["orders"])
+    assert cache.last_outcome == "miss"  # loaded again and stored again
+    _same(got["accounts"], fresh["accounts"])
+    assert len(cache.entries(root)) == 1
+
+
+def test_a_failing_table_of_a_changed_source_is_an_error_not_other_data(cached, monkeypatch):
+    source, _, got = cached
+    monkeypatch.setattr(cache, "SETTLED_SECONDS", 0.0)
+    orders = Path(source).parent / "invoices.csv"
+    orders.write_text(orders.read_text().replace("29.85", "30.85"))
+    monkeypatch.setattr(entry, "_to_pandas", lambda *a: (_ for _ in ()).throw(OSError("gone")))
+    with pytest.raises(ValueError, match="source files have changed since"):
+        got["orders"]
+
+
+def test_assigning_and_deleting_tables_work_as_on_a_dict(cached):
+    _, fresh, got = cached
+    small = fresh["orders"].head(2)
+    got.tables["orders"] = small
+    assert got["orders"] is small and got.tables.read() == ["orders"]
+    del got.tables["accounts"]
+    assert list(got.tables) == ["orders"] and not got.has("accounts")
+    assert dict(got.tables) == {"orders": small}
