@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -565,3 +568,19 @@ def test_a_channel_table_without_rows_is_one_sentence():
         "the channel metrics record no paid channel", step="The channel table"
     )
     assert isinstance(section.ratios, Skipped) and section.sentence == ""
+
+
+def test_the_summary_and_its_charts_import_no_survival_model():
+    """Notebook 90 imports these: lifelines, the survival models and the channel study behind
+    them cost ~1.5 s of every summary run, which reads recorded metrics only."""
+    code = (
+        "import sys; from helpers import payback, plots, reporting, summary, theme; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lifelines', 'pymc') "
+        "or m in ('helpers.survival', 'helpers.channels', 'helpers.lifetime_value')))"
+    )
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "[]"
+    assert callable(payback.lifetime_values) and callable(payback.ltv_source)  # still offered

@@ -26,6 +26,10 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats, funnel, lifetime_value, payback, quarterly
+from helpers.positions import LEGACY_POSITIONS as LEGACY_POSITIONS
+from helpers.positions import POSITION_COLUMN as POSITION_COLUMN
+from helpers.positions import POSITIONS as POSITIONS
+from helpers.positions import position_of as position_of
 from helpers.reporting import atomic_write_csv
 from helpers.schemas import ChannelMetrics, Fields
 from helpers.spend import RESPONSE_KINDS as RESPONSE_KINDS
@@ -45,24 +49,6 @@ if TYPE_CHECKING:
     from helpers.attribution import Attribution
     from helpers.loading import Dataset
 
-#: Where a paid channel stands on cost, by (dear leads, dear customers): a diagnostic of the
-#: quadrant, never a verdict (the verdict weighs what the customers are worth:
-#: :func:`helpers.payback.verdict`).
-POSITIONS = {
-    (False, False): "cheap leads, cheap customers",
-    (False, True): "cheap leads, dear customers",
-    (True, True): "dear leads, dear customers",
-    (True, False): "dear leads, cheap customers",
-}
-#: The words earlier runs recorded for the quadrant (read from old metrics as positions).
-LEGACY_POSITIONS = {
-    "invest more": POSITIONS[(False, False)],
-    "improve conversion": POSITIONS[(False, True)],
-    "wind down": POSITIONS[(True, True)],
-    "precise but dear: try referral / fission marketing": POSITIONS[(True, False)],
-}
-#: Column heading of the cost position wherever it is shown.
-POSITION_COLUMN = "cost position (diagnostic)"
 #: Reader columns of :func:`cost_table` and their kinds (:func:`helpers.formats.column_formats`).
 COST_KINDS = {
     "spend": "money",
@@ -78,15 +64,6 @@ COST_KINDS = {
 }
 #: Reader columns of :func:`quadrant_table` and their kinds.
 QUADRANT_KINDS = {"cost per lead": "money", "cost per new customer": "money"}
-
-
-def position_of(recorded: object) -> str | None:
-    """The cost position (:data:`POSITIONS`) of a quadrant value recorded in channel metrics,
-    including the action words earlier runs recorded (:data:`LEGACY_POSITIONS`); None when
-    nothing is recorded."""
-    if not isinstance(recorded, str) or not recorded:
-        return None
-    return LEGACY_POSITIONS.get(recorded, recorded)
 
 
 # --- volume and cost ---------------------------------------------------------------------------

@@ -4,12 +4,10 @@ the funnel by channel."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.plotting import add_at_risk_counts
 
 from helpers import formats, theme
 from helpers.plots._base import (
@@ -24,6 +22,9 @@ from helpers.plots._base import (
 )
 from helpers.plots.alt import describe
 from helpers.steps import Skipped
+
+if TYPE_CHECKING:  # lifelines is imported by the survival charts only (not by every report)
+    from lifelines import KaplanMeierFitter
 
 
 @skippable
@@ -51,6 +52,8 @@ def survival_curves(
         label = formats.display_name(name, names)
         km.plot_survival_function(ax=ax, color=color, ci_show=ci, ci_alpha=0.1, label=label)
     if at_risk:
+        from lifelines.plotting import add_at_risk_counts
+
         add_at_risk_counts(*fits.values(), ax=ax)
     if xlim is not None:
         ax.set_xlim(0, xlim)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import formats
-from helpers.channels import position_of
+from helpers.positions import position_of
 from helpers.schemas import ChannelMetrics
 from helpers.summary.runs import StudyRun
 
@@ -85,7 +85,7 @@ def channel_table(channels: ChannelMetrics | None) -> pd.DataFrame:
     with CAC (currency), LTV:CAC with its interval (``ltv_cac``, ``low``, ``high``), the
     marginal LTV:CAC with its interval, the ``verdict`` the channel study recorded
     (:func:`helpers.payback.verdict`; None when not recorded), the ``flag`` on the ratio and
-    the cost ``position`` (a diagnostic, :data:`helpers.channels.POSITIONS`); best LTV:CAC
+    the cost ``position`` (a diagnostic, :data:`helpers.positions.POSITIONS`); best LTV:CAC
     first (without any LTV:CAC, cheapest CAC first). Columns of numbers a study could not
     compute are NaN."""
     costs = pd.DataFrame(channels.costs if channels and channels.costs else {}).T

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers import formats, payback
-from helpers.channels import POSITION_COLUMN
+from helpers.positions import POSITION_COLUMN
 from helpers.schemas import SegmentationMetrics
 from helpers.steps import Skipped
 from helpers.summary.figures import Figure, channel_table, count, figure
