@@ -38,8 +38,11 @@ Safety
   entry or none. Two processes building the same key both succeed; the first rename wins, the
   other one's folder is discarded. A lock file (``fcntl.flock``, released by the system if a
   process dies) makes a second process wait for a build in progress instead of repeating it.
-- An entry that cannot be read (missing or truncated file, unreadable manifest, dtypes other
-  than recorded) is moved aside, deleted and rebuilt.
+- An entry that cannot be read (missing or truncated file, unreadable manifest, a row count
+  other than recorded) is moved aside, deleted and rebuilt. Its tables are read into pandas
+  when first used (:mod:`helpers.loading.lazy_tables`): the files are opened at the load, so
+  an entry pruned meanwhile is still read, and a table that fails then (or has other dtypes
+  than recorded) is loaded again from the source.
 - Only what Parquet gives back exactly is stored: numbers, booleans, naive ``datetime64[ns]``
   and text columns (``str`` or None) under a range index. A table with anything else (text
   columns holding other objects or NaN, extension dtypes) is not cached: the load works as
