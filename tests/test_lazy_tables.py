@@ -5,6 +5,7 @@ entry meanwhile."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,13 @@ def cached(tmp_path, root):
     return source, fresh, got
 
 
+def _open_files(folder: Path) -> list[str]:
+    """The files under ``folder`` this process holds open (Linux)."""
+    fds = Path("/proc/self/fd")
+    links = [os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()]
+    return sorted(Path(link).name for link in links if link.startswith(str(folder)))
+
+
 def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.attrs == want.attrs
@@ -57,6 +65,16 @@ def test_tables_are_known_at_once_and_read_one_by_one(cached, monkeypatch):
     _same(orders, fresh["orders"])
     _same(got["accounts"], fresh["accounts"])
     assert len(conversions) == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_each_file_stays_open_until_its_table_is_read(cached, root):
+    _, _, got = cached
+    assert _open_files(root) == ["accounts.parquet", "orders.parquet"]
+    got["orders"]
+    assert _open_files(root) == ["accounts.parquet"]
+    got["accounts"]
+    assert _open_files(root) == []
 
 
 def test_frames_read_later_carry_the_data_sets_engine(cached):

@@ -224,9 +224,9 @@ def read_entry(
     Its tables are a :class:`~helpers.loading.lazy_tables.LazyTables`: each file is opened and
     checked here (size and row count as recorded), and read into pandas when the table is
     first used; ``rebuild`` loads the same data set another way if a file fails then (its
-    fingerprint must be the entry's: else the source changed meanwhile, a ``ValueError``). A damaged
-    entry (unreadable manifest or file, a size or row count other than recorded) is removed
-    so the next build replaces it.
+    fingerprint must be the entry's, else the source has changed meanwhile: ``ValueError``).
+    A damaged entry (unreadable manifest or file, a size or row count other than recorded) is
+    removed so the next build replaces it.
     """
     from helpers.loading.dataset import Dataset
 
@@ -261,7 +261,7 @@ def read_entry(
             return fresh.tables
 
         ds = Dataset(
-            tables=LazyTables(readers, fallback),  # type: ignore[arg-type]
+            tables=LazyTables(readers, fallback),
             source=manifest["source"],
             analysis_date=pd.Timestamp(manifest["analysis_date"]),
             fingerprint=manifest["fingerprint"],

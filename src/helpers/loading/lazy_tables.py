@@ -74,6 +74,7 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         if self._engine is not None:
             mark([frame], self._engine)
         self._frames[name] = frame
+        self._readers[name] = lambda: frame  # lets the reader (and its open file) go
         return frame
 
     def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
