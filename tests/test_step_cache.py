@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import session, step_cache, survival
@@ -183,3 +184,26 @@ def test_notebook_03_second_ltv_reuses_notebook_02_bgnbd_fit(cache_dir, monkeypa
     )
     with pytest.raises(pytest.fail.Exception, match="fitted again"):
         survival.buy_till_you_die(ds2, as_of2, 7, horizon_days=30)  # another key
+
+
+def test_notebook_02_reads_the_features_notebook_01_computed(cache_dir, monkeypatch):
+    """Features on a session's data set are kept on disk: a new kernel (an empty in-process
+    memo) on the same data reads them, identical; another date, threshold or a data set made
+    in code is computed."""
+    from helpers import features
+
+    ds, as_of, _ = session.start("01-customer-segmentation", "demo", output=str(cache_dir / "a"))
+    made = features.features_for(ds, as_of)  # 01's call (threshold 180)
+    features.clear_shared_features()  # what a new kernel starts with
+    ds2, as_of2, _ = session.start("02-churn-survival", "demo", output=str(cache_dir / "b"))
+    monkeypatch.setattr(features, "customer_features", lambda *a, **k: pytest.fail("again"))
+    got = features.features_for(ds2, as_of2, 180)
+    pd.testing.assert_frame_equal(got, made, check_exact=True)
+    assert got.attrs == made.attrs
+    for other in ({"as_of": as_of2 - pd.Timedelta(days=1)}, {"churn_threshold_days": 90}):
+        with pytest.raises(pytest.fail.Exception, match="again"):
+            features.features_for(ds2, **{"as_of": as_of2, **other})
+    copied = dataclasses.replace(ds2, tables={**ds2.tables})
+    features.clear_shared_features()  # (the same frames would be this kernel's memo's hit)
+    with pytest.raises(pytest.fail.Exception, match="again"):
+        features.features_for(copied, as_of2, 180)
