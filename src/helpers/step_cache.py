@@ -2,7 +2,8 @@
 
 Notebook 02 defines churn and fits the Cox model; notebook 03's lifetime values need the same
 definition and the same model (:func:`helpers.lifetime_value.lifetime_values`), and at 100k
-accounts computing them again costs some 10 s of a batch (issue #15). The load-once cache
+accounts computing them again costs some 10 s of a batch (issue #15); notebooks 01 and 02 ask
+for the same account features (:func:`helpers.features.features_for`). The load-once cache
 (:mod:`helpers.loading.cache`) keeps the validated data; this module keeps what a step computed
 from it, in the same folder (``results/`` under :func:`helpers.loading.cache.cache_dir`, off
 with ``B2B_CACHE=off``), as a pickle under a key over:
