@@ -17,8 +17,8 @@ import pandas as pd
 
 from helpers import formats
 from helpers.features import features_for
-from helpers.segmentation.codes import sorted_codes
-from helpers.segmentation.windows import adapted_window, history_months
+from helpers.segmentation.codes import column_codes, column_is
+from helpers.segmentation.windows import adapted_window, completed_dates, history_months
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -58,19 +58,20 @@ def revenue_growth(orders: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) 
     """Per account: revenue in the last ``months`` over the ``months`` before, minus 1 (share);
     NaN when the account bought nothing in the earlier window.
 
-    The window sums are grouped on the accounts' ranks among the ids of the lines in the two
-    windows (:func:`sorted_codes`, one pass) rather than on the id texts: pandas then hashes
-    and sorts integers, several times faster at 10^6 lines, with the same groups in the same
-    order and the same sums (each account's lines in the same order).
+    The window sums are grouped on the accounts' ranks among the ids of the orders table
+    (:func:`column_codes`, computed once per table) rather than on the id texts: pandas then
+    hashes and sorts integers, several times faster at 10^6 lines, with the same groups in the
+    same order and the same sums (each account's lines in the same order).
     """
     date = orders["order_date"].to_numpy()
     recent_start = (as_of - pd.DateOffset(months=months)).to_datetime64()
     early_start = (as_of - pd.DateOffset(months=2 * months)).to_datetime64()
     end = pd.Timestamp(as_of).to_datetime64()
     lines = np.flatnonzero(
-        (date > early_start) & (date <= end) & (orders["status"] != "cancelled").to_numpy()
+        (date > early_start) & (date <= end) & ~column_is(orders, "status", "cancelled")
     )
-    account, ids = sorted_codes(orders["account_id"].to_numpy()[lines])
+    codes, ids = column_codes(orders, "account_id")
+    account = codes[lines]
     amount, date = orders["net_amount"].to_numpy()[lines], date[lines]
 
     def window_sum(chosen: np.ndarray) -> pd.Series:
@@ -165,7 +166,7 @@ def value_tiers(
     ``weights`` must be given (None: :data:`TIER_WEIGHTS`), so that a study passes its own
     weights to every tier computation, the earlier tiers of a migration included.
     """
-    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
+    history = history_months(completed_dates(orders), as_of)
     months = adapted_window(
         12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score"
     )
@@ -268,7 +269,7 @@ def tier_migration_since(
     ``revenue`` is current revenue per account (currency).
     """
     orders = ds["orders"]
-    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
+    history = history_months(completed_dates(orders), as_of)
     months = adapted_window(
         months, history, minimum=MIN_MIGRATION_MONTHS, what="the tier migration"
     )
