@@ -609,3 +609,31 @@ def test_customer_types_unchanged_on_the_demo(demo, features):
         want = sg.customer_types(demo["orders"], features, as_of)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert len(got) > 100
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_value_tier_equals_the_text_sort(seed):
+    """Tiers ranked on the ids' codes are the tiers of sorting (score, id text) in pandas,
+    the earlier code, with many tied scores (ties go by id) and accounts without orders."""
+    from helpers.segmentation.tiers import _value_tier_by_text_sort
+
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    ids = np.array([f"acc-{i}" for i in rng.permutation(n)] + ["Ä-1", "a", "B"], dtype=object)
+    features = pd.DataFrame(
+        {
+            "account_id": ids,
+            "monetary_total": rng.choice([0.0, 10.0, 20.0, 35.5], len(ids)),
+            "margin_total": rng.choice([1.0, 2.0, np.nan], len(ids)),
+            "n_orders": rng.choice([0, 1, 2, 5], len(ids)),
+            "size_band": rng.choice(["small", "large", None], len(ids)),
+        }
+    )
+    growth = pd.Series(rng.choice([0.1, -0.2, np.nan], len(ids)), index=ids)
+    weights = {"revenue": 0.5, "orders": 0.3, "growth": 0.1, "size": 0.1}
+    got = sg.value_tier(features, growth, weights)
+    score = sg.tier_score(features, growth, weights)
+    want = _value_tier_by_text_sort(features, score, got.dtype)
+    pd.testing.assert_series_equal(got, want)
+    assert score.duplicated().sum() > n // 2  # ties decided by the ids
+    assert got.value_counts()["strategic"] > 0
