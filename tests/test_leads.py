@@ -409,3 +409,49 @@ def test_lookalike_pipeline_fits_the_earlier_model(levels):
     np.testing.assert_array_equal(fitted.intercept_, old[-1].intercept_)
     other = x.assign(industry=rng.integers(0, levels + 2, n))  # unseen categories too
     np.testing.assert_array_equal(new.predict_proba(other), old.predict_proba(other))
+
+
+def _early_behaviour_before(leads, touchpoints, early_days):
+    """early_behaviour as it was before the touches were filtered by kind first (oracle)."""
+    out = pd.DataFrame(index=leads["lead_id"])
+    out["data_completeness"] = leads.set_index("lead_id")["data_completeness"].fillna(0.5)
+    lead = ld._positions(touchpoints["lead_id"], out.index)
+    created = leads["created_date"].to_numpy()[lead]
+    touched = touchpoints["touched_at"].to_numpy()
+    window = np.timedelta64(early_days + 1, "D")
+    rows = np.flatnonzero((lead >= 0) & (touched >= created) & (touched < created + window))
+    kinds, names = pd.factorize(touchpoints["kind"].to_numpy()[rows])
+    lead = lead[rows]
+    for kind in ("inquiry", "demo", "site_visit"):
+        chosen = lead[np.isin(kinds, np.flatnonzero(names == kind))]
+        out[kind] = np.bincount(chosen, minlength=len(out)).astype(float)
+    out["repeat_visits"] = out.pop("site_visit")
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_early_behaviour_equals_matching_every_touch(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 500, 8_000
+    day = pd.Timestamp("2024-01-01")
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in rng.permutation(n)],
+            "created_date": day + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+            "data_completeness": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        }
+    )
+    kinds = np.array(["inquiry", "demo", "site_visit", "email", "meeting", None], dtype=object)
+    touches = pd.DataFrame(
+        {
+            "lead_id": np.array([f"L{i}" for i in rng.integers(-20, n + 20, m)], dtype=object),
+            "kind": kinds[rng.integers(0, len(kinds), m)],
+            "touched_at": day + pd.to_timedelta(rng.integers(0, 90 * 24, m), unit="h"),
+        }
+    )
+    touches.loc[rng.random(m) < 0.02, "lead_id"] = None
+    for early_days in (0, 14):
+        got = ld.early_behaviour(leads, touches, early_days)
+        want = _early_behaviour_before(leads, touches, early_days)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got[["inquiry", "demo", "repeat_visits"]].sum().min() > 5  # touches counted
