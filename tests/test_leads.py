@@ -455,3 +455,49 @@ def test_early_behaviour_equals_matching_every_touch(seed):
         want = _early_behaviour_before(leads, touches, early_days)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert got[["inquiry", "demo", "repeat_visits"]].sum().min() > 5  # touches counted
+
+
+def _validate_and_learn_before(leads, behaviour, grade, score, as_of, mature_days):
+    """validate_grades and learnt_weights as they were (reindexing on the lead ids): oracle."""
+    from sklearn.metrics import roc_auc_score
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
+
+    decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
+    won = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"].notna()
+    table = won.groupby(grade.reindex(won.index), observed=False).agg(["size", "mean"])
+    table.columns = ["leads", "conversion"]
+    auc = float(roc_auc_score(won, score.reindex(won.index)))
+    y = won.astype(float)
+    x = pd.DataFrame(
+        {
+            "data_completeness": behaviour["data_completeness"],
+            "inquiry": (behaviour["inquiry"] > 0).astype(float),
+            "demo": (behaviour["demo"] > 0).astype(float),
+            "repeat_visits": behaviour["repeat_visits"].clip(upper=3) / 3,
+        }
+    ).reindex(y.index)
+    design = add_constant(x.loc[:, x.nunique() > 1], has_constant="add")
+    fit = Logit(y, design).fit(disp=False)
+    ci = fit.conf_int()
+    learnt = pd.DataFrame({"coef": fit.params, "low": ci[0], "high": ci[1], "p": fit.pvalues})
+    learnt = learnt.reindex(["const", *x.columns])
+    return table, auc, learnt, float(roc_auc_score(y, fit.predict(design)))
+
+
+@pytest.mark.parametrize("shuffled", [False, True])  # tables in the leads' order, or not
+def test_grade_checks_equal_reindexing_on_the_lead_ids(demo, shuffled):
+    leads, as_of = demo["leads"], demo.analysis_date
+    behaviour = ld.early_behaviour(leads, demo["touchpoints"], 14)
+    if shuffled:
+        behaviour = behaviour.sample(frac=1.0, random_state=1)
+    score = ld.grade_score(behaviour)
+    grade = ld.grades(score)
+    table, auc = ld.validate_grades(leads, grade, score, as_of, 365)
+    learnt, learnt_auc = ld.learnt_weights(behaviour, leads, as_of, 365)
+    want = _validate_and_learn_before(leads, behaviour, grade, score, as_of, 365)
+    pd.testing.assert_frame_equal(table, want[0], check_exact=True)
+    pd.testing.assert_frame_equal(learnt, want[2], check_exact=True)
+    assert (auc, learnt_auc) == (want[1], want[3])
+    fast = ld._rows_of(behaviour.index, leads, np.ones(len(leads), bool)) is not None
+    assert fast != shuffled  # the leads' own order takes positions, another order reindexes
