@@ -501,3 +501,45 @@ def test_grade_checks_equal_reindexing_on_the_lead_ids(demo, shuffled):
     assert (auc, learnt_auc) == (want[1], want[3])
     fast = ld._rows_of(behaviour.index, leads, np.ones(len(leads), bool)) is not None
     assert fast != shuffled  # the leads' own order takes positions, another order reindexes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lookalike_inputs_equal_the_text_join(seed):
+    """The model's inputs from factorized columns are the table and labels of the earlier
+    fill, join and factorize on the texts: missing categories filled with "unknown" (also
+    where "unknown" is a value already), a column without any value left out, leads
+    without an account labelled 0."""
+    from helpers.lookalikes import _inputs, _inputs_by_join
+
+    rng = np.random.default_rng(seed)
+    n = 2_000
+
+    def texts(pool, missing):
+        values = np.array(pool, dtype=object)[rng.integers(0, len(pool), n)]
+        values[rng.random(n) < missing] = None
+        return values
+
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in rng.permutation(n)],
+            "size_band": texts(["small", "large", "Ä-big", "micro"], 0.1),
+            "industry": texts(["retail", "unknown", "b", "a"], 0.2),
+            "region": texts(["north"], 1.0),  # no value at all
+            "source_channel": texts(["web", "fair", "ads"], 0.0),
+            "account_id": texts([f"acc-{i}" for i in range(300)], 0.5),
+        }
+    )
+    behaviour = pd.DataFrame(
+        {"inquiry": rng.poisson(0.5, n).astype(float), "demo": rng.random(n)},
+        index=pd.Index(leads["lead_id"]),
+    )
+    valuable, then = {f"acc-{i}" for i in range(40)}, {f"acc-{i}" for i in range(20, 30)}
+    got = _inputs(leads, behaviour, valuable, then)
+    want = _inputs_by_join(leads, behaviour, valuable, then)
+    assert got[0] == want[0] == ["size_band", "industry", "source_channel"]
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_array_equal(got[3], want[3])
+    assert 0 < got[3].sum() < got[2].sum()
+    # the behaviour in another order: the join's turn
+    assert _inputs(leads, behaviour.iloc[::-1], valuable, then) is None
