@@ -637,3 +637,32 @@ def test_value_tier_equals_the_text_sort(seed):
     pd.testing.assert_series_equal(got, want)
     assert score.duplicated().sum() > n // 2  # ties decided by the ids
     assert got.value_counts()["strategic"] > 0
+
+
+@pytest.mark.parametrize("n", [500, 4_000])  # every row, or sklearn's sample of 3000
+def test_sampled_silhouette_equals_sklearn(n):
+    """The silhouettes from one distance matrix are sklearn's ``silhouette_score`` on its
+    own sample, exactly, for several clusterings."""
+    from sklearn.metrics import silhouette_score
+
+    from helpers.segmentation.behaviour import _SampledSilhouette
+
+    rng = np.random.default_rng(n)
+    z = rng.normal(size=(n, 4)) + rng.integers(0, 3, (n, 1)) * 2.0
+    size = min(3000, n)
+    silhouette = _SampledSilhouette(z, size, seed=42)
+    for k in (2, 3, 5):
+        labels = rng.integers(0, k, n) if k == 5 else (z[:, 0] > np.quantile(z[:, 0], 0.5)) * k
+        want = silhouette_score(z, labels, sample_size=size, random_state=42)
+        assert silhouette(labels) == float(want)
+
+
+def test_distinct_rows_counts_or_finds_enough():
+    from helpers.segmentation.behaviour import _distinct_rows
+
+    z = np.repeat(np.arange(6.0).reshape(3, 2), 2_000, axis=0)  # 3 distinct rows, 6000 rows
+    assert _distinct_rows(z, enough=7) == 3  # fewer than enough: the exact count
+    rng = np.random.default_rng(0)
+    many = rng.normal(size=(5_000, 2))
+    assert _distinct_rows(many, enough=7) >= 7
+    assert _distinct_rows(many[:100], enough=7) == 100
