@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
-from helpers.segmentation.codes import column_codes, column_is
+from helpers.segmentation.codes import column_codes, column_is, sorted_codes
 from helpers.segmentation.windows import adapted_window, completed_dates, history_months, varies
 from helpers.steps import Skipped, step
 
@@ -66,12 +66,15 @@ def customer_types(
         & (date > start.to_datetime64())
         & (date <= pd.Timestamp(as_of).to_datetime64())
     )
+    # the account codes are kept per table (the tiers use them too); the order ids are
+    # ranked among the window's own (fewer to sort, and no other step groups by order)
+    accounts, account_ids = column_codes(orders, "account_id")
     per_order = _order_values(
-        column_codes(orders, "account_id"),
-        column_codes(orders, "order_id"),
+        (accounts[chosen], account_ids),
+        sorted_codes(orders["order_id"].to_numpy()[chosen]),
         orders["net_amount"].to_numpy()[chosen],
         date[chosen],
-        chosen,
+        np.arange(len(chosen)),
     )
     per_order = per_order[per_order["value"] > 0]
     # the accounts left, renumbered 0.. in the order of their ids (as factorizing them would)
@@ -132,14 +135,15 @@ def _order_values(
     date: np.ndarray,
     rows: np.ndarray,
 ) -> pd.DataFrame:
-    """Per (account, order) of the order lines ``rows`` (positions in a table whose account
-    and order ids have the sorted codes ``account`` and ``order``, :func:`column_codes`;
+    """Per (account, order) of the order lines ``rows`` (positions in arrays of the lines'
+    account and order id codes, ``account`` and ``order``: sorted codes with their ids, as
+    :func:`sorted_codes` or :func:`column_codes` give them, a subset's codes or the table's;
     ``value`` and ``date`` are those lines' ``net_amount`` and ``order_date``): ``value``
     (sum of ``net_amount``, currency) and ``date`` (the first ``order_date``), sorted by
     account id then order id; ``account`` is the account's code (its rank among the ids).
 
     The same table as ``lines.groupby(["account_id", "order_id"], as_index=False).agg(...)``:
-    the ids are replaced by their ranks among the ids, kept per table, and the two ranks by
+    the ids are replaced by their ranks among the ids, and the two ranks by
     one integer (account rank x number of order ids + order rank, whose order is the order of
     the pairs), so pandas groups one integer key instead of hashing and sorting 10^6 texts
     (several times faster); the groups, their order and the sums (each group's lines in the
