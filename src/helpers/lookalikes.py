@@ -199,10 +199,9 @@ def _inputs(
     presence and membership follow from its few distinct values) instead of pandas testing,
     filling, joining and factorizing 10^5 texts several times. The same table and labels
     (tested against :func:`_inputs_by_join`); None outside that case."""
-    ids = pd.Index(leads["lead_id"])
     usual = (
-        behaviour.index.equals(ids)
-        and ids.is_unique
+        behaviour.index.equals(pd.Index(leads["lead_id"]))
+        and behaviour.index.is_unique  # the grading's index: checked (and kept) already
         and all(leads[c].dtype == object for c in LOOKALIKE_FEATURES if c in leads)
         and leads["account_id"].dtype == object
         and not any(pd.isna(v) for v in (*valuable, *then))
