@@ -62,8 +62,8 @@ def column_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.Index
     """:func:`sorted_codes` of ``frame[column]``, computed once per frame and column.
 
     The tier, migration, customer-type and look-alike steps each select lines of the same
-    orders table by status and group them by account (and order) id: about 0.1-0.5 s of
-    factorizing and sorting texts per call at 10^6 lines, several calls per notebook. A
+    orders table by status and group them by account id: about 0.1-0.5 s of factorizing
+    and sorting texts per call at 10^6 lines, several calls per notebook. A
     subset's lines keep their codes (``codes[rows]``): their ranks keep the order of the ids,
     so grouping them gives the same groups in the same order as grouping the subset's own
     codes (the codes are not consecutive; ``ids.take(code)`` names a group).
