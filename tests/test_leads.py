@@ -409,3 +409,137 @@ def test_lookalike_pipeline_fits_the_earlier_model(levels):
     np.testing.assert_array_equal(fitted.intercept_, old[-1].intercept_)
     other = x.assign(industry=rng.integers(0, levels + 2, n))  # unseen categories too
     np.testing.assert_array_equal(new.predict_proba(other), old.predict_proba(other))
+
+
+def _early_behaviour_before(leads, touchpoints, early_days):
+    """early_behaviour as it was before the touches were filtered by kind first (oracle)."""
+    out = pd.DataFrame(index=leads["lead_id"])
+    out["data_completeness"] = leads.set_index("lead_id")["data_completeness"].fillna(0.5)
+    lead = ld._positions(touchpoints["lead_id"], out.index)
+    created = leads["created_date"].to_numpy()[lead]
+    touched = touchpoints["touched_at"].to_numpy()
+    window = np.timedelta64(early_days + 1, "D")
+    rows = np.flatnonzero((lead >= 0) & (touched >= created) & (touched < created + window))
+    kinds, names = pd.factorize(touchpoints["kind"].to_numpy()[rows])
+    lead = lead[rows]
+    for kind in ("inquiry", "demo", "site_visit"):
+        chosen = lead[np.isin(kinds, np.flatnonzero(names == kind))]
+        out[kind] = np.bincount(chosen, minlength=len(out)).astype(float)
+    out["repeat_visits"] = out.pop("site_visit")
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_early_behaviour_equals_matching_every_touch(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 500, 8_000
+    day = pd.Timestamp("2024-01-01")
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in rng.permutation(n)],
+            "created_date": day + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+            "data_completeness": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        }
+    )
+    kinds = np.array(["inquiry", "demo", "site_visit", "email", "meeting", None], dtype=object)
+    touches = pd.DataFrame(
+        {
+            "lead_id": np.array([f"L{i}" for i in rng.integers(-20, n + 20, m)], dtype=object),
+            "kind": kinds[rng.integers(0, len(kinds), m)],
+            "touched_at": day + pd.to_timedelta(rng.integers(0, 90 * 24, m), unit="h"),
+        }
+    )
+    touches.loc[rng.random(m) < 0.02, "lead_id"] = None
+    for early_days in (0, 14):
+        got = ld.early_behaviour(leads, touches, early_days)
+        want = _early_behaviour_before(leads, touches, early_days)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got[["inquiry", "demo", "repeat_visits"]].sum().min() > 5  # touches counted
+
+
+def _validate_and_learn_before(leads, behaviour, grade, score, as_of, mature_days):
+    """validate_grades and learnt_weights as they were (reindexing on the lead ids): oracle."""
+    from sklearn.metrics import roc_auc_score
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
+
+    decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
+    won = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"].notna()
+    table = won.groupby(grade.reindex(won.index), observed=False).agg(["size", "mean"])
+    table.columns = ["leads", "conversion"]
+    auc = float(roc_auc_score(won, score.reindex(won.index)))
+    y = won.astype(float)
+    x = pd.DataFrame(
+        {
+            "data_completeness": behaviour["data_completeness"],
+            "inquiry": (behaviour["inquiry"] > 0).astype(float),
+            "demo": (behaviour["demo"] > 0).astype(float),
+            "repeat_visits": behaviour["repeat_visits"].clip(upper=3) / 3,
+        }
+    ).reindex(y.index)
+    design = add_constant(x.loc[:, x.nunique() > 1], has_constant="add")
+    fit = Logit(y, design).fit(disp=False)
+    ci = fit.conf_int()
+    learnt = pd.DataFrame({"coef": fit.params, "low": ci[0], "high": ci[1], "p": fit.pvalues})
+    learnt = learnt.reindex(["const", *x.columns])
+    return table, auc, learnt, float(roc_auc_score(y, fit.predict(design)))
+
+
+@pytest.mark.parametrize("shuffled", [False, True])  # tables in the leads' order, or not
+def test_grade_checks_equal_reindexing_on_the_lead_ids(demo, shuffled):
+    leads, as_of = demo["leads"], demo.analysis_date
+    behaviour = ld.early_behaviour(leads, demo["touchpoints"], 14)
+    if shuffled:
+        behaviour = behaviour.sample(frac=1.0, random_state=1)
+    score = ld.grade_score(behaviour)
+    grade = ld.grades(score)
+    table, auc = ld.validate_grades(leads, grade, score, as_of, 365)
+    learnt, learnt_auc = ld.learnt_weights(behaviour, leads, as_of, 365)
+    want = _validate_and_learn_before(leads, behaviour, grade, score, as_of, 365)
+    pd.testing.assert_frame_equal(table, want[0], check_exact=True)
+    pd.testing.assert_frame_equal(learnt, want[2], check_exact=True)
+    assert (auc, learnt_auc) == (want[1], want[3])
+    fast = ld._rows_of(behaviour.index, leads, np.ones(len(leads), bool)) is not None
+    assert fast != shuffled  # the leads' own order takes positions, another order reindexes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lookalike_inputs_equal_the_text_join(seed):
+    """The model's inputs from factorized columns are the table and labels of the earlier
+    fill, join and factorize on the texts: missing categories filled with "unknown" (also
+    where "unknown" is a value already), a column without any value left out, leads
+    without an account labelled 0."""
+    from helpers.lookalikes import _inputs, _inputs_by_join
+
+    rng = np.random.default_rng(seed)
+    n = 2_000
+
+    def texts(pool, missing):
+        values = np.array(pool, dtype=object)[rng.integers(0, len(pool), n)]
+        values[rng.random(n) < missing] = None
+        return values
+
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in rng.permutation(n)],
+            "size_band": texts(["small", "large", "Ä-big", "micro"], 0.1),
+            "industry": texts(["retail", "unknown", "b", "a"], 0.2),
+            "region": texts(["north"], 1.0),  # no value at all
+            "source_channel": texts(["web", "fair", "ads"], 0.0),
+            "account_id": texts([f"acc-{i}" for i in range(300)], 0.5),
+        }
+    )
+    behaviour = pd.DataFrame(
+        {"inquiry": rng.poisson(0.5, n).astype(float), "demo": rng.random(n)},
+        index=pd.Index(leads["lead_id"]),
+    )
+    valuable, then = {f"acc-{i}" for i in range(40)}, {f"acc-{i}" for i in range(20, 30)}
+    got = _inputs(leads, behaviour, valuable, then)
+    want = _inputs_by_join(leads, behaviour, valuable, then)
+    assert got[0] == want[0] == ["size_band", "industry", "source_channel"]
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_array_equal(got[3], want[3])
+    assert 0 < got[3].sum() < got[2].sum()
+    # the behaviour in another order: the join's turn
+    assert _inputs(leads, behaviour.iloc[::-1], valuable, then) is None

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.segmentation.codes import MAX_FIXED_WIDTH, sorted_codes
+from helpers.segmentation.codes import MAX_FIXED_WIDTH, column_codes, column_is, sorted_codes
 
 
 def _same_as_pandas(values) -> None:
@@ -46,3 +46,25 @@ def test_texts_match_pandas_sorted_factorize():
 )
 def test_other_values_fall_back_to_pandas(values):
     _same_as_pandas(values)
+
+
+def test_column_codes_are_kept_per_frame_and_match_sorted_codes():
+    frame = pd.DataFrame({"id": ["b", "a", None, "c", "a"], "status": ["x", "y", "x", None, "y"]})
+    codes, ids = column_codes(frame, "id")
+    want_codes, want_ids = sorted_codes(frame["id"])
+    np.testing.assert_array_equal(codes, want_codes)
+    np.testing.assert_array_equal(np.asarray(ids), np.asarray(want_ids))
+    assert column_codes(frame, "id")[0] is codes  # computed once
+    assert not codes.flags.writeable
+    other = frame.copy()  # another frame: its own codes
+    assert column_codes(other, "id")[0] is not codes
+    grown = pd.concat([frame, pd.DataFrame({"id": ["0"], "status": ["x"]})], ignore_index=True)
+    assert len(column_codes(grown, "id")[0]) == 6
+
+
+@pytest.mark.parametrize("value", ["x", "y", "absent"])
+def test_column_is_equals_the_text_comparison(value):
+    frame = pd.DataFrame({"status": ["x", "y", "x", None, "y", "z"]})
+    want = (frame["status"] == value).to_numpy()
+    np.testing.assert_array_equal(column_is(frame, "status", value), want)
+    np.testing.assert_array_equal(~column_is(frame, "status", value), (frame["status"] != value))

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
-from helpers.segmentation.codes import sorted_codes
-from helpers.segmentation.windows import adapted_window, history_months, varies
+from helpers.segmentation.codes import column_codes, column_is, sorted_codes
+from helpers.segmentation.windows import adapted_window, completed_dates, history_months, varies
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -60,13 +60,22 @@ def customer_types(
     from statsmodels.stats.multitest import multipletests
 
     start = as_of - pd.DateOffset(months=months)
-    chosen = (
-        (orders["status"] == "completed")
-        & (orders["order_date"] > start)
-        & (orders["order_date"] <= as_of)
+    date = orders["order_date"].to_numpy()
+    chosen = np.flatnonzero(
+        column_is(orders, "status", "completed")
+        & (date > start.to_datetime64())
+        & (date <= pd.Timestamp(as_of).to_datetime64())
     )
-    columns = ["account_id", "order_id", "net_amount", "order_date"]
-    per_order = _order_values(orders.loc[chosen, columns])
+    # the account codes are kept per table (the tiers use them too); the order ids are
+    # ranked among the window's own (fewer to sort, and no other step groups by order)
+    accounts, account_ids = column_codes(orders, "account_id")
+    per_order = _order_values(
+        (accounts[chosen], account_ids),
+        sorted_codes(orders["order_id"].to_numpy()[chosen]),
+        orders["net_amount"].to_numpy()[chosen],
+        date[chosen],
+        np.arange(len(chosen)),
+    )
     per_order = per_order[per_order["value"] > 0]
     # the accounts left, renumbered 0.. in the order of their ids (as factorizing them would)
     _, first, account = np.unique(
@@ -119,35 +128,43 @@ def customer_types(
     return out
 
 
-def _order_values(lines: pd.DataFrame) -> pd.DataFrame:
-    """Per (account, order) of the order ``lines``: ``value`` (sum of ``net_amount``,
-    currency) and ``date`` (the first ``order_date``), sorted by account id then order id;
-    ``account`` is the position of its id among the sorted account ids of ``lines``.
+def _order_values(
+    account: tuple[np.ndarray, pd.Index | np.ndarray],
+    order: tuple[np.ndarray, pd.Index | np.ndarray],
+    value: np.ndarray,
+    date: np.ndarray,
+    rows: np.ndarray,
+) -> pd.DataFrame:
+    """Per (account, order) of the order lines ``rows`` (positions in arrays of the lines'
+    account and order id codes, ``account`` and ``order``: sorted codes with their ids, as
+    :func:`sorted_codes` or :func:`column_codes` give them, a subset's codes or the table's;
+    ``value`` and ``date`` are those lines' ``net_amount`` and ``order_date``): ``value``
+    (sum of ``net_amount``, currency) and ``date`` (the first ``order_date``), sorted by
+    account id then order id; ``account`` is the account's code (its rank among the ids).
 
     The same table as ``lines.groupby(["account_id", "order_id"], as_index=False).agg(...)``:
-    the ids are replaced by their ranks among the ids (:func:`sorted_codes`), so pandas
-    groups integers instead of hashing and sorting 10^6 texts (several times faster), and the
-    groups, their order and the sums (each group's lines in the same order) are unchanged.
+    the ids are replaced by their ranks among the ids, and the two ranks by
+    one integer (account rank x number of order ids + order rank, whose order is the order of
+    the pairs), so pandas groups one integer key instead of hashing and sorting 10^6 texts
+    (several times faster); the groups, their order and the sums (each group's lines in the
+    same order) are unchanged.
     """
-    account, account_ids = sorted_codes(lines["account_id"])
-    order, order_ids = sorted_codes(lines["order_id"])
-    keyed = pd.DataFrame(
-        {
-            "account": account,
-            "order": order,
-            "value": lines["net_amount"].to_numpy(),
-            "date": lines["order_date"].to_numpy(),
-        }
+    (account_codes, account_ids), (order_codes, order_ids) = account, order
+    a, o = account_codes[rows], order_codes[rows]
+    keep = (a >= 0) & (o >= 0)  # a missing id is code -1: pandas drops the line
+    key = a[keep].astype(np.int64) * max(len(order_ids), 1) + o[keep]
+    out = (
+        pd.DataFrame({"key": key, "value": value[keep], "date": date[keep]})
+        .groupby("key", sort=True)
+        .agg(value=("value", "sum"), date=("date", "min"))
     )
-    keyed = keyed[(account >= 0) & (order >= 0)]  # a missing id is code -1: pandas drops it
-    out = keyed.groupby(["account", "order"], as_index=False, sort=True).agg(
-        value=("value", "sum"), date=("date", "min")
-    )
+    pairs = out.index.to_numpy()
+    codes = pairs // max(len(order_ids), 1)
     return pd.DataFrame(
         {
-            "account": out["account"].to_numpy(),
-            "account_id": account_ids.take(out["account"].to_numpy()),
-            "order_id": order_ids.take(out["order"].to_numpy()),
+            "account": codes,
+            "account_id": account_ids.take(codes),
+            "order_id": order_ids.take(pairs % max(len(order_ids), 1)),
             "value": out["value"].to_numpy(),
             "date": out["date"].to_numpy(),
         }
@@ -168,7 +185,7 @@ def account_types(
     in the window). The trend window needs no comparison period before it, so it may span
     the whole history (other windows take at most a third)."""
     orders = ds["orders"]
-    history = history_months(orders.loc[orders["status"] == "completed", "order_date"], as_of)
+    history = history_months(completed_dates(orders), as_of)
     window = adapted_window(
         months, history, minimum=MIN_TYPE_MONTHS, what="the customer-type trend", share=1.0
     )

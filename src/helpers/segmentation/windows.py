@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.segmentation.codes import column_is
 from helpers.steps import Skipped
 
 
@@ -18,6 +19,12 @@ def varies(values: pd.Series) -> bool:
     point noise (a margin of 30% on every line gives rates that differ in the 16th digit)."""
     v = values.dropna()
     return bool(len(v)) and float(v.max() - v.min()) > 1e-9 * max(1.0, float(v.abs().max()))
+
+
+def completed_dates(orders: pd.DataFrame) -> pd.Series:
+    """``order_date`` of the completed lines of ``orders`` (status compared as integer codes
+    kept per table, :func:`helpers.segmentation.codes.column_is`)."""
+    return orders["order_date"][column_is(orders, "status", "completed")]
 
 
 def history_months(dates: pd.Series, as_of: pd.Timestamp) -> int:
