@@ -348,3 +348,24 @@ def test_id_columns_are_read_back_unshared_and_the_frame_is_the_same(tmp_path, r
     _assert_same(got, ds)
     assert list(got["orders"].columns) == list(frame.columns)
     assert got["orders"]["order_id"].iloc[2] is None
+
+
+def test_a_build_uses_every_core_and_gives_the_kernels_count_back(tmp_path, root, monkeypatch):
+    """A batch kernel runs Arrow on one thread (OMP_NUM_THREADS=1); the kernel that builds a
+    new data set, which the others wait for, reads and converts with every core."""
+    import pyarrow as pa
+
+    source = shapes.write_shape1(tmp_path)
+    seen = []
+    real = dataset_module._build
+    monkeypatch.setattr(
+        dataset_module, "_build", lambda *a: seen.append(pa.cpu_count()) or real(*a)
+    )
+    before = pa.cpu_count()
+    pa.set_cpu_count(1)
+    try:
+        load_dataset(source)
+        assert cache.last_outcome == "miss"
+        assert seen == [os.cpu_count()] and pa.cpu_count() == 1
+    finally:
+        pa.set_cpu_count(before)

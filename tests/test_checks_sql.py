@@ -144,3 +144,20 @@ def test_empty_cells_are_not_duplicate_ids_but_empty_key_parts_are_duplicate_key
     assert _texts(problems) == _texts(reference.check_schema(orders, TABLES["orders"]))
     # one duplicate-key problem per key column, each leaving out the rows empty there
     assert [p.count for p in problems[:2]] == [4, 4] and problems[0] != problems[1]
+
+
+def test_the_checks_use_every_core_whatever_the_kernel_gets(monkeypatch):
+    """The checks' results do not depend on threads (counts, first positions in row order),
+    so the batch kernels' B2B_DUCKDB_THREADS=1 does not hold them back."""
+    import os
+
+    from helpers.loading import checks_sql
+
+    monkeypatch.setenv("B2B_DUCKDB_THREADS", "1")
+    checks_sql._database.cache_clear()
+    try:
+        con = checks_sql._database(os.getpid())
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        assert threads == os.cpu_count()
+    finally:
+        checks_sql._database.cache_clear()

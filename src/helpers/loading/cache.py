@@ -62,7 +62,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,6 +265,20 @@ def clear(root: Path | None = None) -> int:
     return count
 
 
+@contextlib.contextmanager
+def every_core() -> Iterator[None]:
+    """Arrow's thread pool at the machine's core count while a data set is built (a batch
+    kernel's ``OMP_NUM_THREADS=1`` makes it one thread): reading Parquet and converting to
+    pandas give the same frames with any number of threads, and the process that builds is
+    the one the others wait for (the lock of :func:`cached_load`)."""
+    before = pa.cpu_count()
+    pa.set_cpu_count(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        pa.set_cpu_count(before)
+
+
 def cached_load(
     config: SourceConfig,
     when: pd.Timestamp,
@@ -305,7 +319,8 @@ def cached_load(
         if ds is not None:
             last_outcome = "hit"
             return dataclasses.replace(ds, engine=config.engine)
-        ds = build(digest)
+        with every_core():
+            ds = build(digest)
         try:
             write_entry(root, key, ds)
             prune(root)
