@@ -38,8 +38,8 @@ from helpers.features import as_table
 
 @dataclass
 class Paths:
-    """Touches in attribution order: ``touches`` has lead_id, channel, position, n, days_before
-    and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
+    """Touches in attribution order: ``touches`` has lead_id, channel (both categorical: text
+    categories in code-point order), position, n, days_before and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
     out because they were still open (neither converted nor lost) on the analysis date;
     ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
     not converted is a non-converter whose path ends on the analysis date)."""
@@ -54,8 +54,8 @@ class Paths:
 
 #: Columns of :attr:`Paths.touches`, in order, with their pandas dtypes.
 TOUCH_COLUMNS: dict[str, str] = {
-    "lead_id": "object",
-    "channel": "object",
+    "lead_id": "category",
+    "channel": "category",
     "position": "int64",
     "n": "int64",
     "days_before": "float64",
@@ -200,8 +200,8 @@ def _number(rows: pa.Table, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]
     pick = order[keep]
     touches = pd.DataFrame(
         {
-            "lead_id": leads.to_numpy(zero_copy_only=False)[lead[keep]].astype(object),
-            "channel": channels.to_numpy(zero_copy_only=False)[channel[pick]].astype(object),
+            "lead_id": _categorical(lead[keep], leads),
+            "channel": _categorical(channel[pick], channels),
             "position": (n - 1 - from_end)[keep].astype("int64"),
             "n": n[keep].astype("int64"),
             "days_before": rows.column("days_before").to_numpy()[pick].astype("float64"),
@@ -209,6 +209,17 @@ def _number(rows: pa.Table, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]
         }
     )
     return touches, (size > max_touches)[keep]
+
+
+def _categorical(ranks: np.ndarray, values: pa.Array) -> pd.Categorical:
+    """The text of each rank (:func:`_ranks`) as a pandas categorical: the integer ranks are its
+    codes, the values used (in their order, by code point) its categories. The callers
+    (:mod:`helpers.attribution`) group by these codes instead of hashing or comparing millions
+    of strings again; read as text the column is the same (``==``, ``astype(str)``)."""
+    used = np.bincount(ranks, minlength=len(values)) > 0
+    codes = (np.cumsum(used) - 1)[ranks]
+    names = values.filter(pa.array(used)).to_numpy(zero_copy_only=False).astype(object)
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(names))
 
 
 def first_order_dates(orders: object, engine: engines.Engine | str | None = None) -> pd.Series:
