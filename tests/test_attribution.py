@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -530,6 +531,9 @@ def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
         want = _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
         assert_same_paths(got, want)
         assert got.n_paths > 30 and (got.truncated > 0) == (cap < 100)
+    # leads as an Ibis table: numbered from the touches' lead id text (no ranks made here)
+    table = at.build_paths(t, ibis.memtable(leads), conv.where(conv <= as_of), as_of, 30, 3)
+    assert_same_paths(table, _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, 3))
 
 
 def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
