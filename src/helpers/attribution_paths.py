@@ -117,7 +117,8 @@ def build_paths(
             "converted_at": pd.to_datetime(conversion.to_numpy()),
         }
     )
-    conv_t = ibis.memtable(conv.astype({"converted_at": "datetime64[ns]"}))
+    conv = conv.astype({"converted_at": "datetime64[ns]"})
+    conv_t = engines.memtable(conv, ["lead_id", "converted_at"])  # one conversion to Arrow
     counts = engines.to_pandas(people.aggregate(lost=people.lost_date.count()), engine)
     no_lost = int(counts["lost"].iloc[0]) == 0
     outcome = _outcomes(people, conv_t, as_of, no_lost)
