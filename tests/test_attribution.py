@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -435,7 +436,14 @@ def _pandas_paths(touchpoints, leads, conversion, as_of, window_days=90, max_tou
 
 
 def assert_same_paths(got: at.Paths, want: tuple) -> None:
-    pd.testing.assert_frame_equal(got.touches, want[0], check_exact=True)
+    """The same touches (lead_id and channel read as text; as categoricals their categories
+    are the values present, in code-point order) and the same counts."""
+    for name in ("lead_id", "channel"):
+        column = got.touches[name]
+        assert isinstance(column.dtype, pd.CategoricalDtype)
+        assert list(column.cat.categories) == sorted(set(want[0][name]))
+    text = got.touches.astype({"lead_id": object, "channel": object})
+    pd.testing.assert_frame_equal(text, want[0], check_exact=True)
     assert (got.n_paths, got.n_converted, got.truncated, got.open, got.no_lost) == want[1:]
 
 
@@ -489,10 +497,10 @@ def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
         )
     empty = at.build_paths(t, leads, conv, pd.Timestamp("2026-01-01"), 0)
     assert empty.touches.empty and empty.n_paths == 0
-    assert (
-        empty.touches.dtypes.to_dict()
-        == at.build_paths(t, leads, conv, as_of).touches.dtypes.to_dict()
-    )
+    kinds = {c: str(d) for c, d in empty.touches.dtypes.items()}  # "category" whatever its values
+    assert kinds == {
+        c: str(d) for c, d in at.build_paths(t, leads, conv, as_of).touches.dtypes.items()
+    }
 
 
 def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
@@ -523,11 +531,16 @@ def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
         want = _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
         assert_same_paths(got, want)
         assert got.n_paths > 30 and (got.truncated > 0) == (cap < 100)
+    # leads as an Ibis table: numbered from the touches' lead id text (no ranks made here)
+    table = at.build_paths(t, ibis.memtable(leads), conv.where(conv <= as_of), as_of, 30, 3)
+    assert_same_paths(table, _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, 3))
 
 
 def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
     """:func:`attribution.attribute` as it was, grouping by the lead id and channel strings
-    and counting Markov transitions with ``np.add.at`` (kept here as the oracle)."""
+    and counting Markov transitions with ``np.add.at`` (kept here as the oracle); the lead ids
+    and channels as plain text whatever the touches carry."""
+    paths = dataclasses.replace(paths, touches=_as_text(paths.touches))
 
     def markov(touches: pd.DataFrame) -> pd.Series:
         touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
@@ -578,9 +591,14 @@ def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
     return table.fillna(0.0).sort_index()
 
 
+def _as_text(touches: pd.DataFrame) -> pd.DataFrame:
+    return touches.astype({"lead_id": object, "channel": object})
+
+
 def test_attribute_by_codes_equals_attribute_by_strings(demo):
     """The same floats as grouping by the strings, for touches in build_paths' order (the
-    fast path) and shuffled (the general one), with values some of which are unknown."""
+    fast path: categorical codes, sorted), shuffled (the general one), and as plain text,
+    with values some of which are unknown."""
     conv = at.conversion_times(demo, action="won")
     paths = at.build_paths(demo["touchpoints"], demo["leads"], conv, as_of=demo.analysis_date)
     leads = paths.touches["lead_id"].unique()
@@ -589,6 +607,8 @@ def test_attribute_by_codes_equals_attribute_by_strings(demo):
     values[rng.random(len(leads)) < 0.3] = np.nan
     want = _attribute_by_strings(paths, values)
     pd.testing.assert_frame_equal(at.attribute(paths, values), want, check_exact=True)
+    text = dataclasses.replace(paths, touches=_as_text(paths.touches))
+    pd.testing.assert_frame_equal(at.attribute(text, values), want, check_exact=True)
     shuffled = dataclasses.replace(paths, touches=paths.touches.sample(frac=1.0, random_state=1))
     pd.testing.assert_frame_equal(
         at.attribute(shuffled, values), _attribute_by_strings(shuffled, values), check_exact=True

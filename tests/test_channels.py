@@ -568,3 +568,19 @@ def test_month_start_and_missing_spend_months_equal_the_pandas_way(demo):
     got = sp.missing_spend_months(gaps, demo["leads"])
     assert len(got) >= 2
     pd.testing.assert_frame_equal(got, _missing_by_sets(gaps, demo["leads"]))
+
+
+def test_rows_by_channel_are_the_rows_a_comparison_selects():
+    """The one-pass split against the per-channel comparison it replaced (the oracle): same
+    rows, order and columns for every channel, interleaved rows, an empty channel name, a
+    missing one, and a channel without leads."""
+    leads = pd.DataFrame(
+        {
+            "source_channel": ["b", "a", "b", None, "", "a", "b"],
+            "n": range(7),
+        },
+        index=[10, 3, 5, 7, 1, 2, 0],
+    )
+    rows_of = ch._rows_by_channel(leads)
+    for name in ("a", "b", "", "paid_search"):
+        pd.testing.assert_frame_equal(rows_of(name), leads[leads["source_channel"] == name])

@@ -197,3 +197,47 @@ def test_a_collected_frame_releases_its_memtable_at_once():
     del frame
     gc.collect()
     assert [u.frame() is kept for u in engine._uploads.values()] == [True]
+
+
+def _upload_as_ibis_makes_it(data: pd.DataFrame):
+    """The old path (the oracle): ``ibis.memtable(data)``'s schema and the Arrow table its
+    DuckDB upload registers (``Table.from_pandas`` with that schema)."""
+    import pyarrow as pa
+    from ibis.formats.pyarrow import PyArrowSchema
+
+    schema = ibis.memtable(data).schema()
+    return schema, pa.Table.from_pandas(data, schema=PyArrowSchema.from_ibis(schema))
+
+
+@pytest.mark.parametrize("index", [None, [7, 3, 5, 1]])
+def test_memtable_uploads_what_ibis_memtable_of_the_frame_uploads(index):
+    """The one Arrow conversion gives Ibis' schema and the table Ibis' own upload made, for
+    text (with None and NaN), numbers, booleans, datetimes (with NaT), mixed objects and a
+    filtered frame's index; and the engine reads the same rows back."""
+    frame = pd.DataFrame(
+        {
+            "s": ["a", None, "é", float("nan")],
+            "i": [1, 2, 3, 4],
+            "f": [1.5, float("nan"), 0.1, -2.0],
+            "b": [True, False, True, True],
+            "d": pd.to_datetime(
+                ["2024-01-01", None, "2024-02-29T13:00", "2023-12-31"], format="ISO8601"
+            ),
+            "o": [b"x", b"y", None, b"z"],
+            "e": [None, None, None, None],
+            "m": [1, 2.5, 3, None],
+        },
+        index=index,
+    )
+    for columns in (["s", "i", "f", "b", "d"], ["o", "e", "m"]):
+        data = frame[columns]
+        schema, table = _upload_as_ibis_makes_it(data)
+        got, got_schema = engine._to_arrow(data)
+        assert got_schema == schema
+        assert got.schema.types == table.schema.types and got.column_names == columns
+        assert got.equals(table.select(columns))
+        mem = engine.memtable(frame, columns)
+        assert mem.schema() == schema
+        pd.testing.assert_frame_equal(
+            engine.to_pandas(mem), engine.to_pandas(ibis.memtable(data)), check_exact=True
+        )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
+from helpers.attribution_codes import channel_codes, factorize_paths, in_path_order, path_codes
 from helpers.attribution_paths import Paths, build_paths, first_order_dates
 from helpers.steps import Skipped, step
 
@@ -41,33 +42,6 @@ MODELS: tuple[str, ...] = (
     "position based",
     "markov",
 )
-
-
-def path_codes(lead_id: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize(lead_id)``: an integer code per touch (its path, numbered in order of
-    first appearance) and the lead ids in that order, without hashing the strings when the
-    touches come grouped in sorted order (as :func:`build_paths` returns them): then the
-    codes are a running count of where the lead id changes. Same output either way."""
-    codes, uniques, _ = _factorize(np.asarray(lead_id, dtype=object))
-    return codes, uniques
-
-
-def _factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """:func:`path_codes` and whether ``ids`` are sorted (checked once, used twice)."""
-    if len(ids) and pd.Index(ids).is_monotonic_increasing:
-        change = np.empty(len(ids), dtype=bool)
-        change[0] = True
-        np.not_equal(ids[1:], ids[:-1], out=change[1:])
-        return np.cumsum(change) - 1, ids[change], True
-    codes, uniques = pd.factorize(ids)
-    return codes, np.asarray(uniques, dtype=object), len(ids) == 0
-
-
-def _in_path_order(codes: np.ndarray, position: np.ndarray) -> bool:
-    """Whether touches with sorted lead ids (``codes``) also have rising positions in each
-    path: then a stable sort by (lead_id, position) keeps every row where it is."""
-    same = codes[1:] == codes[:-1]
-    return bool((position[1:][same] >= position[:-1][same]).all())
 
 
 def rule_weights(
@@ -117,10 +91,10 @@ def markov_removal(touches: pd.DataFrame) -> pd.Series:
     """
     if touches.empty:
         return pd.Series(dtype=float)
-    codes, _, ordered = _factorize(touches["lead_id"].to_numpy(dtype=object))
-    if not (ordered and _in_path_order(codes, touches["position"].to_numpy())):
+    codes, _, ordered = factorize_paths(touches["lead_id"])
+    if not (ordered and in_path_order(codes, touches["position"].to_numpy())):
         touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
-    ch, names = pd.factorize(touches["channel"].to_numpy(dtype=object), sort=True)
+    ch, names = channel_codes(touches["channel"])
     channels = list(names)
     k = len(channels)
     position = touches["position"].to_numpy()
@@ -164,13 +138,11 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
     and model: a table with one column per model (and one ``<model> revenue`` column each).
     A NaN value means "not known yet": that lead adds no revenue under any model.
 
-    The touches are grouped by integer codes (paths by :func:`path_codes`, channels by
-    ``pd.factorize``) rather than by their strings: the same groups, summed in the same row
+    The touches are grouped by integer codes (:mod:`helpers.attribution_codes`) rather than by their strings: the same groups, summed in the same row
     order, so the same floats as grouping by the strings, in a fraction of the time."""
     conv = paths.touches[paths.touches["converted"]]
     codes, lead_ids = path_codes(conv["lead_id"])
-    ch, names = pd.factorize(conv["channel"].to_numpy(dtype=object), sort=True)
-    names = np.asarray(names, dtype=object)
+    ch, names = channel_codes(conv["channel"])
 
     def per_channel(w: np.ndarray) -> pd.Series:
         sums = pd.Series(w).groupby(ch).sum()

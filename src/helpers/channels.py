@@ -18,7 +18,7 @@ The study's steps in notebook order: :func:`helpers.spend.reporting_period`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,9 +102,10 @@ def volume_and_cost(
     )
     cutoff = None if as_of is None else as_of - pd.Timedelta(days=mature_days)
     channels = sorted(set(leads["source_channel"]) | set(spend["channel"]))
+    rows_of = _rows_by_channel(leads)
     rows = []
     for ch in channels:
-        mine = leads[leads["source_channel"] == ch]
+        mine = rows_of(ch)
         s = spend[spend["channel"] == ch]
         paid = len(s) > 0
         note = []
@@ -152,6 +153,15 @@ def volume_and_cost(
             }
         )
     return pd.DataFrame(rows).set_index("channel")
+
+
+def _rows_by_channel(leads: pd.DataFrame) -> Callable[[str], pd.DataFrame]:
+    """``leads[leads["source_channel"] == ch]`` for any ``ch``, from one pass over the leads
+    (at 100k accounts one text comparison of 0.6M leads per channel cost some 0.3 s): the same
+    rows in the same order, an empty frame for a channel without leads."""
+    positions = leads.groupby("source_channel", sort=False).indices
+    none = np.zeros(0, dtype=np.intp)
+    return lambda ch: leads.iloc[positions.get(ch, none)]
 
 
 def _cost(total: float, count: int, paid: bool) -> float:
