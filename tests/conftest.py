@@ -1,4 +1,5 @@
-"""Shared fixtures: the demo data set (built by `make data`) and the validated demo Dataset."""
+"""Shared fixtures: the demo data set (built by `make data`), the validated demo Dataset and a
+load-once cache folder per test."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.config import DEMO_DIR
-from helpers.loading import Dataset, load_dataset
+from helpers.loading import Dataset, cache, load_dataset
 
 # The load-once cache (helpers.loading.cache) of a test run lives in a folder of its own, removed
 # at exit: tests never read or fill the user's ~/.cache/b2b-insights (notebook kernels started by
@@ -36,6 +37,16 @@ def demo_dir() -> Path:
 def truth(demo_dir: Path) -> dict:
     """What the demo generator planted (``truth.json``)."""
     return json.loads((demo_dir / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """A load-once cache folder of this test only (the cache on, whatever the caller's
+    environment)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.DIR_VARIABLE, str(folder))
+    monkeypatch.delenv(cache.SWITCH_VARIABLE, raising=False)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -21,15 +21,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 OLD = 1_600_000_000_000_000_000  # 2020-09-13 in ns: files "left alone" long ago
 
 
-@pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    """A cache folder of this test only (the cache on, whatever the caller's environment)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(cache.DIR_VARIABLE, str(folder))
-    monkeypatch.delenv(cache.SWITCH_VARIABLE, raising=False)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def fresh_demo(demo_dir) -> Dataset:
     """The demo loaded without the cache (do not modify: module-scoped)."""

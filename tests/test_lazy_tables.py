@@ -19,15 +19,6 @@ from helpers.loading.lazy_tables import LazyTables
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch) -> Path:
-    """A cache folder of this test only (the cache on, whatever the caller's environment)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(cache.DIR_VARIABLE, str(folder))
-    monkeypatch.delenv(cache.SWITCH_VARIABLE, raising=False)
-    return folder
-
-
-@pytest.fixture
 def cached(tmp_path, root):
     """(source, fresh data set without the cache, data set read back from the cache)."""
     source = shapes.write_shape2(tmp_path)  # accounts and orders
