@@ -16,6 +16,7 @@ from helpers import session
 from helpers.engine import DUCKDB
 from helpers.loading import Dataset, cache, load_dataset
 from helpers.loading import dataset as dataset_module
+from helpers.loading.parse import TEXT
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 OLD = 1_600_000_000_000_000_000  # 2020-09-13 in ns: files "left alone" long ago
@@ -272,10 +273,9 @@ def test_a_table_parquet_would_change_is_not_cached(tmp_path, root):
     )
     with pytest.raises(cache.Uncacheable, match="product_category"):
         cache.write_entry(root, "u" * 32, odd)
-    with_nan = ds["orders"].copy()
-    with_nan.loc[0, "status"] = float("nan")  # Parquet would give None back
-    odd.tables["orders"] = with_nan
-    with pytest.raises(cache.Uncacheable, match="status: missing values other than None"):
+    as_objects = ds["orders"].astype({"status": object})  # text, but not the loaded str dtype
+    odd.tables["orders"] = as_objects
+    with pytest.raises(cache.Uncacheable, match="status: dtype object"):
         cache.write_entry(root, "u" * 32, odd)
     odd.tables["orders"] = ds["orders"].astype({"status": "category"})  # an extension dtype
     with pytest.raises(cache.Uncacheable, match="status"):
@@ -316,15 +316,15 @@ def test_a_dataset_from_the_cache_runs_on_its_sources_engine(tmp_path, root):
     )
 
 
-def test_id_columns_are_read_back_unshared_and_the_frame_is_the_same(tmp_path, root):
+def test_id_columns_are_stored_without_a_dictionary_and_read_back_the_same(tmp_path, root):
     frame = pd.DataFrame(
         {
-            "order_id": ["O1", "O2", None, "O4"],  # distinct: read without sharing strings
+            "order_id": ["O1", "O2", None, "O4"],  # distinct: stored without a dictionary
             "amount": [1.0, 2.0, 3.0, 4.0],
-            "status": ["done", "done", None, "done"],  # repeated: shared as before
+            "status": ["done", "done", None, "done"],  # repeated: with one
             "_source_row": [2, 3, 4, 5],
         }
-    )
+    ).astype({"order_id": TEXT, "status": TEXT})
     frame.attrs = {"file": "orders.csv"}
     ds = Dataset(
         tables={"orders": frame},
@@ -338,7 +338,7 @@ def test_id_columns_are_read_back_unshared_and_the_frame_is_the_same(tmp_path, r
     got = cache.read_entry(root, "d" * 32)
     _assert_same(got, ds)
     assert list(got["orders"].columns) == list(frame.columns)
-    assert got["orders"]["order_id"].iloc[2] is None
+    assert got["orders"]["order_id"].dtype == TEXT and pd.isna(got["orders"]["order_id"].iloc[2])
 
 
 def test_a_build_uses_every_core_and_gives_the_kernels_count_back(tmp_path, root, monkeypatch):

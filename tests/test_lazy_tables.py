@@ -48,8 +48,8 @@ def test_tables_are_known_at_once_and_read_one_by_one(cached, monkeypatch):
     assert got.has("orders") and not got.has("leads") and "leads" not in got.tables
     assert got.tables.get("leads") is None
     conversions = []
-    real = entry._to_pandas
-    monkeypatch.setattr(entry, "_to_pandas", lambda *a: conversions.append(1) or real(*a))
+    real = entry.arrow_to_pandas
+    monkeypatch.setattr(entry, "arrow_to_pandas", lambda *a: conversions.append(1) or real(*a))
     orders = got["orders"]
     assert got.tables.read() == ["orders"] and len(conversions) == 1
     assert got.tables.get("orders") is orders and len(conversions) == 1  # kept, same object
@@ -87,7 +87,7 @@ def test_an_entry_removed_after_the_load_is_still_read(cached, root):
 
 def test_a_table_that_fails_when_read_is_loaded_again_from_the_source(cached, root, monkeypatch):
     _, fresh, got = cached
-    real = entry._to_pandas
+    real = entry.arrow_to_pandas
     calls = []
 
     def damaged(*args):
@@ -96,7 +96,7 @@ def test_a_table_that_fails_when_read_is_loaded_again_from_the_source(cached, ro
             raise pa.ArrowInvalid("corrupt page")  # e.g. the disk damaged the file
         return real(*args)
 
-    monkeypatch.setattr(entry, "_to_pandas", damaged)
+    monkeypatch.setattr(entry, "arrow_to_pandas", damaged)
     _same(got["orders"], fresh["orders"])
     assert cache.last_outcome == "miss"  # loaded again and stored again
     _same(got["accounts"], fresh["accounts"])
@@ -108,7 +108,7 @@ def test_a_failing_table_of_a_changed_source_is_an_error_not_other_data(cached, 
     monkeypatch.setattr(cache, "SETTLED_SECONDS", 0.0)
     orders = Path(source).parent / "invoices.csv"
     orders.write_text(orders.read_text().replace("29.85", "30.85"))
-    monkeypatch.setattr(entry, "_to_pandas", lambda *a: (_ for _ in ()).throw(OSError("gone")))
+    monkeypatch.setattr(entry, "arrow_to_pandas", lambda *a: (_ for _ in ()).throw(OSError("gone")))
     with pytest.raises(ValueError, match="source files have changed since"):
         got["orders"]
 

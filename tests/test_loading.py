@@ -18,6 +18,7 @@ from helpers.contract import TABLES
 from helpers.engine import Engine, engine_of
 from helpers.features import customer_features, features_for
 from helpers.loading import (
+    TEXT,
     Dataset,
     SourceConfig,
     TableSource,
@@ -430,7 +431,7 @@ def test_complete_columns_adds_defaults_and_empty_optional_columns_in_contract_o
     )
     touch = complete_columns(frame=typed, table=TABLES["touchpoints"])
     assert touch["touchpoint_id"].tolist() == ["T7", "T9"]  # named by file line
-    assert touch["lead_id"].tolist() == [None, None]
+    assert touch["lead_id"].isna().all() and touch["lead_id"].dtype == TEXT  # empty text
 
     spend = raw_frame(file="s.csv", channel=["email"], month=["2024-02-17"], spend=["5"])
     typed = coerce_types(

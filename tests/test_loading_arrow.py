@@ -1,10 +1,10 @@
 """The Arrow fast path of a Parquet load (issue #15): the same Dataset as the pandas path.
 
-For Parquet inputs the load keeps the Arrow columns that cleaning leaves unchanged
-(``clean.coerce_types(arrow=...)``, ``parse.clean_is_noop``), lets DuckDB check them
-(``checks_sql._register``) and stores them in the cache without converting the Python strings
-back (``entry.write_entry``). Each test here runs both paths and asks for the exact same
-frames (values, dtypes, attrs), warnings and errors (file, column, line numbers).
+For Parquet inputs the load keeps the Arrow text columns that cleaning leaves unchanged as they
+are (``clean.coerce_types(arrow=...)``, ``parse.clean_is_noop``): Arrow-backed ``str`` sharing
+the file's buffers, which DuckDB checks (``checks_sql._register``) and the cache stores
+(``entry.write_entry``) without copying. Each test here runs both paths and asks for the exact
+same frames (values, dtypes, attrs), warnings and errors (file, column, line numbers).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from helpers.loading import Dataset, clean_text, entry, load_dataset, read
+from helpers.loading import Dataset, clean_text, load_dataset, read
+from helpers.loading import clean as clean_module
 from helpers.loading import dataset as dataset_module
-from helpers.loading.parse import clean_is_noop
+from helpers.loading.parse import TEXT, clean_is_noop
 from helpers.validation import DataValidationError
 
 #: Cells that cleaning changes in one way or another, and cells it leaves alone.
@@ -42,10 +43,7 @@ def _assert_same(got: Dataset, want: Dataset) -> None:
     for name, frame in want.tables.items():
         pd.testing.assert_frame_equal(got.tables[name], frame, check_exact=True)
         assert got.tables[name].attrs == frame.attrs, name
-        for column in frame.columns[
-            frame.dtypes.map(lambda t: t.kind == "O")
-        ]:  # None stays None, not NaN
-            assert list(got.tables[name][column].isna()) == [v is None for v in frame[column]]
+        assert object not in set(frame.dtypes), name  # all text is TEXT on either path
     assert got.warnings == want.warnings
     assert got.fingerprint == want.fingerprint
 
@@ -79,17 +77,25 @@ def test_demo_fast_path_loads_the_same_dataset_and_cache_entry(demo_dir, monkeyp
         slow = load_dataset("demo", cache=False)
     for got in (fast, stored, warm):
         _assert_same(got, slow)
-        assert not hasattr(got, "_arrow_columns")  # the Arrow input is let go
 
 
 def test_demo_fast_path_is_taken(demo_dir, monkeypatch):
-    """The demo's text columns are clean: the build keeps their Arrow columns (else the
-    equality test above would compare the pandas path with itself)."""
+    """The demo's text columns are clean: the build keeps their Arrow columns as they are,
+    never cleaning them value by value (else the equality test above would compare the pandas
+    path with itself), and the frames share the Parquet files' text bytes."""
+    cleaned: list[str] = []
+    real = clean_module.clean_text
+
+    def spy(values: pd.Series, *, lower: bool) -> pd.Series:
+        cleaned.append(str(values.name))
+        return real(values, lower=lower)
+
+    monkeypatch.setattr(clean_module, "clean_text", spy)
     config = dataset_module.resolve_source("demo")
     ds = dataset_module._build(config, config.analysis_date)
-    kept = entry.take_arrow(ds)
-    assert {"accounts", "orders", "leads", "touchpoints"} <= set(kept)
-    assert "touchpoint_id" in kept["touchpoints"] and "status" in kept["orders"]
+    assert not {"touchpoint_id", "lead_id", "status", "channel", "account_id"} & set(cleaned)
+    ids = ds.tables["touchpoints"]["touchpoint_id"]
+    assert ids.dtype == TEXT and ids.array._pa_array.num_chunks >= 1  # Arrow, not objects
 
 
 def _parquet_source(folder: Path, demo_dir: Path, orders: pd.DataFrame, yaml_orders: str) -> Path:

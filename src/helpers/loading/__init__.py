@@ -57,11 +57,12 @@ from helpers.loading.config import (
     resolve_source,
 )
 from helpers.loading.dataset import TABLE_WORDS, Dataset, fingerprint, load_dataset
-from helpers.loading.parse import clean_text
+from helpers.loading.parse import TEXT, clean_text
 from helpers.loading.read import file_digest, read_raw
 
 __all__ = [
     "TABLE_WORDS",
+    "TEXT",
     "Dataset",
     "SourceConfig",
     "TableSource",

@@ -76,7 +76,6 @@ from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
 from helpers.loading.entry import Uncacheable as Uncacheable
 from helpers.loading.entry import read_entry as read_entry
 from helpers.loading.entry import remove_entry as remove_entry
-from helpers.loading.entry import take_arrow
 from helpers.loading.entry import write_entry as write_entry
 from helpers.reporting import atomic_write_text
 
@@ -311,9 +310,7 @@ def cached_load(
     except OSError as exc:  # read-only or missing home: load without the cache
         _log.info("cache folder %s not usable (%s)", root, exc)
         last_outcome = "uncacheable"
-        ds = build(digest)
-        take_arrow(ds)
-        return ds
+        return build(digest)
     try:
         ds = read_entry(root, key, again)  # built by another process while this one waited
         if ds is not None:
@@ -328,7 +325,6 @@ def cached_load(
         except (Uncacheable, OSError, pa.ArrowException) as exc:
             _log.info("data set not cached: %s", exc)
             last_outcome = "uncacheable"
-        take_arrow(ds)  # taken by write_entry; here also when it failed early
         return ds
     finally:
         _release(handle)

@@ -35,7 +35,7 @@ Assumptions
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -129,35 +129,27 @@ def _literal(value: object) -> str:
 
 
 def _register(
-    con: duckdb.DuckDBPyConnection,
-    view: str,
-    frame: pd.DataFrame,
-    columns: Sequence[str],
-    arrow: Mapping[str, pa.ChunkedArray] | None = None,
+    con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, columns: Sequence[str]
 ) -> None:
     """Expose ``columns`` of ``frame`` and each row's position as the view ``view``.
 
-    The narrow frame shares the column arrays (no copy); DuckDB converts only what a query reads.
-    ``arrow`` holds Arrow columns equal to text columns of ``frame`` (their ``to_pandas()`` is
-    the frame's column, see :func:`helpers.loading.clean.coerce_types`): when every text column
-    asked for is among them, the view is an Arrow table instead, which DuckDB scans in parallel
-    without reading Python strings (numbers and dates are shared; NaN and NaT are nulls in
-    both, so every condition gives the same rows).
+    When no column asked for holds Python objects (a loaded data set: text is Arrow-backed
+    ``str``), the view is an Arrow table sharing the frame's buffers, which DuckDB scans in
+    parallel (NaN and NaT are nulls in both, so every condition gives the same rows);
+    otherwise a narrow frame sharing the column arrays (DuckDB converts what a query reads).
     """
     wanted = list(dict.fromkeys(columns))
-    known = arrow or {}
-    if any(c in known for c in wanted) and all(
-        c in known or frame[c].dtype != object for c in wanted
-    ):
+    if all(frame[c].dtype != object for c in wanted):
         arrays = [pa.chunked_array([np.arange(len(frame), dtype=np.int64)])]
         for c in wanted:
+            values = pa.Array.from_pandas(frame[c])
             arrays.append(
-                known[c] if c in known else pa.chunked_array([pa.Array.from_pandas(frame[c])])
+                values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
             )
         con.register(view, pa.Table.from_arrays(arrays, names=[POS, *wanted]))
         return
     data = {POS: np.arange(len(frame), dtype=np.int64)}
-    data.update({c: frame[c] for c in dict.fromkeys(columns)})
+    data.update({c: frame[c] for c in wanted})
     con.register(view, pd.DataFrame(data, index=frame.index, copy=False))
 
 
@@ -220,15 +212,12 @@ def _duplicates(
     return {k: _offending(con, "dup_rows", f"{q(k)} IS NOT NULL") for k in keys}
 
 
-def check_schema(
-    frame: pd.DataFrame, table: Table, arrow: Mapping[str, pa.ChunkedArray] | None = None
-) -> list[Problem]:
+def check_schema(frame: pd.DataFrame, table: Table) -> list[Problem]:
     """Column-level rules of the contract (as :func:`helpers.validation.check_schema`).
 
     Not-null, allowed values and bounds of every column are conditions counted in one scan;
     unique columns and the compound key are a GROUP BY each (joined back to the rows only when
-    a value repeats). ``arrow``: Arrow columns equal to text columns of ``frame`` (read by
-    DuckDB instead, see :func:`_register`).
+    a value repeats).
     """
     present = [c for c in table.columns if c.name in frame.columns]
     key = [k for k in table.key if k in frame.columns]
@@ -257,7 +246,7 @@ def check_schema(
             own.append(Rule(f"{name} > {_literal(col.max_value)}", col.name, words))
     problems: list[Problem | None] = []
     with _connection() as con:
-        _register(con, "t", frame, [c.name for c in present], arrow)
+        _register(con, "t", frame, [c.name for c in present])
         rules = list(nulls.values()) + [r for own in checks.values() for r in own]
         found = dict(zip(rules, _run_rules(con, "t", frame, rules), strict=True))
         if len(key) > 1:
@@ -275,15 +264,9 @@ def check_schema(
     return [p for p in problems if p is not None]
 
 
-def check_rows(
-    tables: dict[str, pd.DataFrame],
-    findings: Findings,
-    arrow: Mapping[str, Mapping[str, pa.ChunkedArray]] | None = None,
-) -> None:
+def check_rows(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
     """Rules inside one table (as :func:`helpers.validation.check_rows`): returns, touch
-    targets, closed deals (errors) and stages dated before the lead (warnings). ``arrow``: per
-    table, Arrow columns equal to its text columns (see :func:`_register`)."""
-    arrow = arrow or {}
+    targets, closed deals (errors) and stages dated before the lead (warnings)."""
     rules: dict[str, list[tuple[list[Problem], Rule]]] = {}
     if "orders" in tables:
         rules["orders"] = [
@@ -336,21 +319,16 @@ def check_rows(
     with _connection() as con:
         for name, pairs in rules.items():
             frame = tables[name]
-            _register(con, name, frame, ROW_RULE_COLUMNS[name], arrow.get(name))
+            _register(con, name, frame, ROW_RULE_COLUMNS[name])
             found = _run_rules(con, name, frame, [r for _, r in pairs])
             for (bucket, _), problem in zip(pairs, found, strict=True):
                 _add(bucket, problem)
 
 
-def check_references(
-    tables: dict[str, pd.DataFrame],
-    findings: Findings,
-    arrow: Mapping[str, Mapping[str, pa.ChunkedArray]] | None = None,
-) -> None:
+def check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
     """Rules across tables (as :func:`helpers.validation.check_references`): orders of known
     accounts (errors), leads of known accounts and touchpoints of known leads (warnings), spend
-    for channels that leads or accounts name (errors). ``arrow`` as for :func:`check_rows`."""
-    arrow = arrow or {}
+    for channels that leads or accounts name (errors)."""
     accounts = tables.get("accounts")
     orders = tables.get("orders")
     leads = tables.get("leads")
@@ -363,7 +341,7 @@ def check_references(
             ("touchpoints", touch, ["lead_id"]),
         ):
             if frame is not None:
-                _register(con, name, frame, columns, arrow.get(name))
+                _register(con, name, frame, columns)
 
         def unknown(column: str, other: str, other_column: str) -> str:
             return (

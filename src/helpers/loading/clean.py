@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from helpers.contract import TABLES, Table
 from helpers.loading.config import TableSource
 from helpers.loading.parse import (
+    TEXT,
     as_date,
     as_number,
+    as_text,
     clean_is_noop,
     clean_text,
     recode_values,
@@ -176,12 +179,12 @@ def coerce_types(
     findings: Findings,
     *,
     arrow: pa.Table | None = None,
-    kept: dict[str, pa.ChunkedArray] | None = None,
 ) -> pd.DataFrame:
     """Give every contract column (and declared attribute) its type; bad cells are errors.
 
     Text and category columns are cleaned by :func:`clean_text` and then recoded by the YAML's
-    ``values:``; numeric columns become float64; date and datetime columns datetime64[ns].
+    ``values:``, and held as :data:`~helpers.loading.parse.TEXT` (Arrow-backed ``str``, missing
+    cells NaN); numeric columns become float64; date and datetime columns datetime64[ns].
     Categorical attributes are trimmed text, numeric ones float64. Columns absent from
     ``frame`` are skipped (see :func:`complete_columns`). A problem in a file column that feeds
     several contract columns is reported once.
@@ -189,10 +192,8 @@ def coerce_types(
     ``arrow`` is the Arrow table the raw ``frame`` was converted from (Parquet input, see
     :func:`helpers.loading.read.read_raw_arrow`). A text column whose Arrow cells cleaning
     cannot change (:func:`~helpers.loading.parse.clean_is_noop`, one vectorised pass) is kept
-    as it is instead of being cleaned value by value, and, when no ``values:`` or
-    ``fill_empty`` touches it, its Arrow column is put in ``kept`` under its contract name:
-    the frame's column is exactly that column's ``to_pandas()``, so checks and the cache can
-    use the Arrow column instead of converting the Python strings back.
+    as it is (already :data:`~helpers.loading.parse.TEXT`, sharing the file's text bytes)
+    instead of being cleaned value by value.
     """
     table = TABLES[spec.name]
     # A shallow copy: every change below replaces whole columns (``out[name] = ...``), which
@@ -216,13 +217,8 @@ def coerce_types(
             continue
         local = Findings()
         if col.dtype in ("string", "category"):
-            source = _arrow_source(arrow, spec, col.name, lower=col.dtype == "category")
-            if source is None:
+            if not _arrow_is_clean(arrow, spec, col.name, lower=col.dtype == "category"):
                 out[col.name] = clean_text(out[col.name], lower=col.dtype == "category")
-            elif (
-                kept is not None and col.name not in spec.values and col.name not in spec.fill_empty
-            ):
-                kept[col.name] = source
             recode = spec.values.get(col.name)
             if recode:
                 out[col.name] = recode_values(out, col.name, recode, col.dtype == "category", local)
@@ -240,6 +236,7 @@ def coerce_types(
                         )
                     )
                 out[col.name] = out[col.name].where(~empty, filler)
+            out[col.name] = as_text(out[col.name])
         elif col.dtype in ("float", "int"):
             out[col.name] = as_number(out, col.name, spec, local, whole=col.dtype == "int")
         else:
@@ -265,28 +262,21 @@ def coerce_types(
         if kind == "numeric":
             out[name] = as_number(out, name, spec, findings, whole=False)
         else:
-            source = _arrow_source(arrow, spec, name, lower=False)
-            if source is None:
+            if not _arrow_is_clean(arrow, spec, name, lower=False):
                 out[name] = clean_text(out[name], lower=False)
-            elif kept is not None:
-                kept[name] = source
+            out[name] = as_text(out[name])
     if spec.attributes:
         out.attrs["attributes"] = dict(spec.attributes)
     return out
 
 
-def _arrow_source(
-    arrow: pa.Table | None, spec: TableSource, name: str, *, lower: bool
-) -> pa.ChunkedArray | None:
-    """The Arrow column that result column ``name`` was read from, when cleaning it (``lower``:
-    to lower snake case) changes nothing; else None."""
+def _arrow_is_clean(arrow: pa.Table | None, spec: TableSource, name: str, *, lower: bool) -> bool:
+    """Whether result column ``name`` was read from an Arrow text column that cleaning
+    (``lower``: to lower snake case) would not change."""
     if arrow is None:
-        return None
+        return False
     source = spec.columns.get(name, name)
-    if source not in arrow.column_names:
-        return None
-    values = arrow.column(source)
-    return values if clean_is_noop(values, lower=lower) else None
+    return source in arrow.column_names and clean_is_noop(arrow.column(source), lower=lower)
 
 
 def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -294,7 +284,9 @@ def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
 
     Defaults: ``orders.line_number`` 1, ``touchpoints.touchpoint_id`` ``"T"`` + the file row;
     ``channel_spend.month`` is moved to the first day of its month. Columns that are not in the
-    contract (e.g. the row position) follow the contract's columns. The contract columns that
+    contract (e.g. the row position) follow the contract's columns; those holding only text
+    become :data:`~helpers.loading.parse.TEXT` like the contract's (mixed Excel cells stay
+    Python objects). The contract columns that
     the export did not have are listed in ``attrs["absent"]``. Note: ``frame`` itself gains
     the added columns (it is the caller's own copy from :func:`coerce_types`).
     """
@@ -303,7 +295,7 @@ def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     if table.name == "orders" and "line_number" not in out.columns:
         out["line_number"] = 1.0
     if table.name == "touchpoints" and "touchpoint_id" not in out.columns:
-        out["touchpoint_id"] = "T" + out[ROW_COLUMN].astype(str)
+        out["touchpoint_id"] = as_text("T" + out[ROW_COLUMN].astype(str))
     if table.name == "channel_spend" and "month" in out.columns:
         out["month"] = out["month"].dt.to_period("M").dt.to_timestamp()
     for col in table.columns:
@@ -313,8 +305,11 @@ def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             elif col.dtype in ("float", "int"):
                 out[col.name] = float("nan")
             else:
-                out[col.name] = None
+                out[col.name] = pd.Series(np.nan, index=out.index, dtype=TEXT)
     extra = [c for c in out.columns if c not in table.names]
+    for name in extra:  # the file's other text columns: text like the contract's
+        if out[name].dtype == object and pd.api.types.infer_dtype(out[name]) in ("string", "empty"):
+            out[name] = as_text(out[name])
     order = table.names + extra
     # already in order (the common case): no copy of every column into new blocks
     result = out.copy(deep=False) if list(out.columns) == order else out[order]

@@ -25,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
 from helpers.engine import DUCKDB, Engine, mark
 from helpers.loading import cache as _cache
-from helpers.loading import entry as _entry
 from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
     check_not_after,
     check_references,
@@ -41,7 +39,7 @@ from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.lazy_tables import LazyTables
-from helpers.loading.parse import snake_case
+from helpers.loading.parse import TEXT, snake_case
 from helpers.loading.read import file_digest, read_raw_arrow
 from helpers.validation import (
     ROW_COLUMN,
@@ -65,7 +63,8 @@ TABLE_WORDS = {
 class Dataset:
     """Validated tables of one data source.
 
-    ``tables`` maps table names to frames with contract column names and coerced types.
+    ``tables`` maps table names to frames with contract column names and coerced types; text
+    columns are :data:`~helpers.loading.parse.TEXT` (Arrow-backed ``str``, a missing cell NaN).
     ``analysis_date`` is the export date (no record is later). ``fingerprint`` is a SHA-256
     over the raw input bytes and the mapping, so two reports can say whether they saw the
     same data. ``warnings`` lists what is odd but not fatal (shown in the data-health section).
@@ -165,7 +164,7 @@ class Dataset:
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             values = [_normalise_value(accounts[column], v) for v in values]
             hit = accounts[column].isin(values)
-            if not hit.any() and accounts[column].dtype == object:  # text: case-insensitive
+            if not hit.any() and _is_text(accounts[column]):  # text: case-insensitive
                 wanted_forms = {snake_case(v) for v in values if isinstance(v, str)}
                 present = pd.Series(accounts[column].dropna().unique())
                 forms = present.map(lambda v: snake_case(v) if isinstance(v, str) else None)
@@ -277,7 +276,6 @@ def load_dataset(
         ds = _cache.cached_load(config, when, lambda digest: _build(config, when, digest))
     else:
         ds = _build(config, when)
-        _entry.take_arrow(ds)  # nothing to store: let the Arrow input go
     ds._from_source = True  # see Dataset.from_source
     return ds
 
@@ -289,8 +287,6 @@ def _build(
     fingerprint)."""
     findings = Findings()
     tables: dict[str, pd.DataFrame] = {}
-    # per table, the text columns that are exactly their Parquet input's Arrow column
-    kept: dict[str, dict[str, pa.ChunkedArray]] = {}
     for name in TABLES:  # contract order
         spec = config.tables.get(name)
         if spec is None:
@@ -301,18 +297,17 @@ def _build(
             findings.errors.extend(exc.problems)
             continue
         before = len(findings.errors)
-        kept[name] = {}
         frame = map_columns(raw, spec, findings)
-        frame = coerce_types(frame, spec, findings, arrow=arrow, kept=kept[name])
+        frame = coerce_types(frame, spec, findings, arrow=arrow)
         del raw, arrow
         if len(findings.errors) > before:  # missing columns or bad cells: later rules would lie
             continue
         frame = complete_columns(frame, TABLES[name])
-        findings.errors.extend(check_schema(frame, TABLES[name], kept[name]))
+        findings.errors.extend(check_schema(frame, TABLES[name]))
         tables[name] = frame
     findings.raise_if_errors()
-    check_rows(tables, findings, kept)
-    check_references(tables, findings, kept)
+    check_rows(tables, findings)
+    check_references(tables, findings)
     check_not_after(tables, when, findings)
     findings.raise_if_errors()
     ds = Dataset(
@@ -326,7 +321,6 @@ def _build(
         attributes=config.attributes,
         engine=config.engine,
     )
-    _entry.remember_arrow(ds, {n: kept[n] for n in tables if kept.get(n)})
     return ds
 
 
@@ -366,9 +360,14 @@ def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
 
 def _normalise_value(column: pd.Series, value: Any) -> Any:
     """Spell a filter value the way the loaded column spells it (categories: lower snake)."""
-    if isinstance(value, str) and column.dtype == object:
+    if isinstance(value, str) and _is_text(column):
         text = value.strip()
         if not column.isin([text]).any():
             return text.lower().replace(" ", "_").replace("-", "_")
         return text
     return value
+
+
+def _is_text(column: pd.Series) -> bool:
+    """Whether ``column`` holds text (a loaded data set's ``str``, or Python objects)."""
+    return column.dtype == TEXT or column.dtype == object

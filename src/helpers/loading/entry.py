@@ -3,9 +3,9 @@ as one Parquet file per table and a ``manifest.json``, written into a temporary 
 renamed into place, read back into the same frames.
 
 Only what Parquet gives back exactly is stored: numbers, booleans, naive ``datetime64[ns]`` and
-text columns (``str`` or None) under a range index; anything else raises :class:`Uncacheable`
-(the load then works without the cache). Id-like text columns (``distinct_text`` in the
-manifest) are read back without Arrow's sharing of equal strings (same values, faster). An
+text columns (Arrow-backed ``str``, :data:`~helpers.loading.parse.TEXT`) under a range index;
+anything else raises :class:`Uncacheable` (the load then works without the cache). Id-like text
+columns (``distinct_text`` in the manifest) are stored without a Parquet dictionary. An
 entry that cannot be read, or differs from its manifest, is removed and reported as missing.
 """
 
@@ -30,6 +30,8 @@ import pyarrow.parquet as pq
 
 from helpers.loading import read
 from helpers.loading.lazy_tables import READ_ERRORS, LazyTables
+from helpers.loading.parse import TEXT
+from helpers.loading.read import arrow_to_pandas
 from helpers.validation import Problem
 
 if TYPE_CHECKING:
@@ -37,10 +39,8 @@ if TYPE_CHECKING:
 
 #: Layout of an entry (manifest fields, file names, what the Parquet files hold); bump when it
 #: changes. 3: tables written from Arrow without pandas metadata (same frames read back).
-ENTRY_FORMAT = 3
-#: Name of the private attribute under which a freshly built :class:`Dataset` carries, per
-#: table, the Arrow columns that are exactly its text columns (see :func:`remember_arrow`).
-_ARROW = "_arrow_columns"
+#: 4: text columns are Arrow-backed ``str`` (:data:`~helpers.loading.parse.TEXT`), missing text NaN.
+ENTRY_FORMAT = 4
 
 _log = logging.getLogger("helpers.loading.cache")  # one logger for the whole cache
 
@@ -72,58 +72,32 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def remember_arrow(ds: Dataset, columns: dict[str, dict[str, pa.ChunkedArray]]) -> None:
-    """Attach to ``ds`` the Arrow columns known to be exactly some of its text columns
-    (``{table: {column: Arrow column whose to_pandas() is that column}}``, from the Parquet
-    input, see :func:`helpers.loading.clean.coerce_types`); :func:`write_entry` stores those
-    instead of converting the Python strings back. Not a field: no effect on equality, and
-    gone with :func:`take_arrow` (the cache takes them; a load without the cache drops them)."""
-    setattr(ds, _ARROW, columns)
+def _is_text(dtype: object) -> bool:
+    """Whether ``dtype`` is the loaded data sets' text dtype (:data:`~helpers.loading.parse.TEXT`)."""
+    return dtype == TEXT
 
 
-def take_arrow(ds: Dataset) -> dict[str, dict[str, pa.ChunkedArray]]:
-    """The Arrow columns :func:`remember_arrow` attached to ``ds``, detached from it."""
-    return ds.__dict__.pop(_ARROW, None) or {}
-
-
-def _to_arrow(frame: pd.DataFrame, known: dict[str, pa.ChunkedArray]) -> pa.Table:
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
     """``frame`` (range index, checked by :func:`_check_exact`) as an Arrow table without pandas
-    metadata, whose ``to_pandas()`` is ``frame``: the ``known`` text columns as they are, the
-    others converted by :meth:`pyarrow.Table.from_pandas` (numbers and dates without copying,
-    text by reading each Python string)."""
-    known = {
-        c: v
-        for c, v in known.items()
-        if c in frame.columns and len(v) == len(frame) and frame[c].dtype == object
-    }
-    rest = [c for c in frame.columns if c not in known]
-    converted = pa.Table.from_pandas(frame, columns=rest, preserve_index=False)
-    arrays = [known[c] if c in known else converted.column(c) for c in frame.columns]
-    return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+    metadata, whose :func:`read.arrow_to_pandas` is ``frame``: numbers, dates and the text
+    columns' Arrow buffers are shared, not copied."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.replace_schema_metadata(None)
 
 
-def _check_exact(name: str, frame: pd.DataFrame, known: frozenset[str] = frozenset()) -> None:
-    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly (the ``known``
-    columns are Arrow text columns' own ``to_pandas()``: ``str`` or None by construction)."""
+def _check_exact(name: str, frame: pd.DataFrame) -> None:
+    """Raise :class:`Uncacheable` unless Parquet gives ``frame`` back exactly: numbers,
+    booleans, naive ``datetime64[ns]`` and :data:`~helpers.loading.parse.TEXT` columns under a range index."""
     index = frame.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         raise Uncacheable(f"{name}: index is not a range from 0")
     if not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
         raise Uncacheable(f"{name}: column names are not unique text")
     for column in frame.columns:
-        values = frame[column]
-        dtype = values.dtype
-        stored = isinstance(dtype, np.dtype) and (dtype.kind in "biufO" or dtype == "M8[ns]")
-        if not stored:
+        dtype = frame[column].dtype
+        numeric = isinstance(dtype, np.dtype) and (dtype.kind in "biuf" or dtype == "M8[ns]")
+        if not (numeric or _is_text(dtype)):
             raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
-        if dtype.kind != "O" or column in known:
-            continue
-        kind = pd.api.types.infer_dtype(values, skipna=True)
-        if kind not in ("string", "empty"):
-            raise Uncacheable(f"{name}.{column}: text column holds {kind} values")
-        nulls = values.to_numpy()[values.isna().to_numpy()]
-        if np.not_equal(nulls, None).any():  # NaN or pd.NA: Parquet would give None back
-            raise Uncacheable(f"{name}.{column}: missing values other than None")
 
 
 def write_entry(root: Path, key: str, ds: Dataset) -> Path:
@@ -133,10 +107,9 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     put the same key in place meanwhile, its entry is kept and this one discarded (both calls
     succeed). Raises :class:`Uncacheable` when a table would not come back exactly.
     """
-    known = take_arrow(ds)
     for name, frame in ds.tables.items():
-        _check_exact(name, frame, frozenset(known.get(name, ())))
-    arrow = {name: _to_arrow(frame, known.get(name, {})) for name, frame in ds.tables.items()}
+        _check_exact(name, frame)
+    arrow = {name: _to_arrow(frame) for name, frame in ds.tables.items()}
     tables = [
         {
             "name": name,
@@ -193,12 +166,6 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
     return final
 
 
-def _to_pandas(table: pa.Table, distinct_text: list[str]) -> pd.DataFrame:
-    """``table`` as pandas, the same frame as ``table.to_pandas()``, the ``distinct_text``
-    columns (ids) converted without sharing equal strings (:func:`read.arrow_to_pandas`)."""
-    return read.arrow_to_pandas(table, distinct_text)
-
-
 def _reader(
     name: str, parquet: pq.ParquetFile, entry: dict[str, Any]
 ) -> Callable[[], pd.DataFrame]:
@@ -206,7 +173,7 @@ def _reader(
     dtypes (anything else raises ``ValueError``)."""
 
     def read() -> pd.DataFrame:
-        frame = _to_pandas(parquet.read(), entry["distinct_text"])
+        frame = arrow_to_pandas(parquet.read())
         dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
         if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
             raise ValueError(f"{name} differs from its record")

@@ -2,7 +2,7 @@
 
 A notebook uses some of the tables (notebook 02 only accounts and orders); reading and
 converting the others into pandas is pure cost: at 100k accounts the touchpoints alone take
-~2 s and ~1.1 GB of Python strings in every kernel that reads them, ten times that at 1M.
+~0.5 GB in every kernel that reads them, ten times that at 1M.
 :class:`LazyTables` is the ``tables`` mapping of a :class:`~helpers.loading.Dataset` read from
 an entry (:func:`helpers.loading.entry.read_entry`): which tables exist is known at once (so
 ``"leads" in ds.tables`` and ``Dataset.require`` cost nothing), a table's frame is built on its

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers.loading.config import TableSource
+from helpers.loading.parse import TEXT
 from helpers.validation import ROW_COLUMN, DataValidationError, Findings, Problem
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -62,8 +63,8 @@ def read_raw_arrow(
 ) -> tuple[pd.DataFrame, pa.Table | None]:
     """:func:`read_raw`, and for a Parquet file also the Arrow table the frame was made from
     (row ``i`` of the frame is row ``i`` of the table; None for CSV and Excel). The load keeps
-    the Arrow columns that cleaning leaves unchanged, to check and store them without
-    converting the frame's Python strings back (see :func:`helpers.loading.clean.coerce_types`).
+    the text columns that cleaning would leave unchanged as they are, without cleaning them
+    value by value (see :func:`helpers.loading.clean.coerce_types`).
     """
     path = spec.path
     name = path.name
@@ -127,8 +128,7 @@ def read_raw_arrow(
 
 
 #: A text column whose distinct values number more than this share of its filled cells (in the
-#: first :data:`_HEAD` rows) is converted without sharing equal strings (see
-#: :func:`arrow_to_pandas`): ids, where sharing saves no memory.
+#: first :data:`_HEAD` rows) is stored without a Parquet dictionary (see :func:`distinct_text`).
 DISTINCT_SHARE = 0.9
 _HEAD = 10_000
 
@@ -147,27 +147,18 @@ def distinct_text(table: pa.Table, head: int = _HEAD) -> list[str]:
     return found
 
 
-def arrow_to_pandas(table: pa.Table, plain: list[str] | None = None) -> pd.DataFrame:
-    """``table`` as pandas, the same frame as ``table.to_pandas(date_as_object=False)`` (values,
-    dtypes, column order; date32 columns as datetime64, not Python date objects).
+def _text_types(arrow_type: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return TEXT
+    return None
 
-    Arrow's default shares one Python string among equal values (``deduplicate_objects``), which
-    costs a hash of every value: for repeated values (categories, account ids) it saves memory
-    and time, for id columns with one value per row it is pure cost (measured at 100k accounts:
-    3.6M touchpoint ids 3.5 s with sharing, 0.7 s without). So the ``plain`` columns (default:
-    :func:`distinct_text`) are converted without it and put back in place.
-    """
-    wanted = distinct_text(table) if plain is None else plain
-    plain = [c for c in wanted if c in table.column_names]
-    if not plain:
-        return table.to_pandas(date_as_object=False)
-    frame = table.drop_columns(plain).to_pandas(date_as_object=False)
-    # positions among the frame's columns (a stored pandas index is not a column of the frame)
-    order = [c for c in table.column_names if c in plain or c in frame.columns]
-    for name in plain:
-        values = table.column(name).to_numpy(zero_copy_only=False)
-        frame.insert(order.index(name), name, values)
-    return frame
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas: ``table.to_pandas(date_as_object=False)`` (values, column order;
+    date32 columns as datetime64, not Python date objects) with every text column as
+    :data:`TEXT`, which shares the Arrow column's text bytes (only its offsets are widened to
+    64 bit): no Python string is made."""
+    return table.to_pandas(date_as_object=False, types_mapper=_text_types)
 
 
 def _header_names(cells: list[object]) -> list[str]:
