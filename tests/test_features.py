@@ -60,7 +60,9 @@ def test_matches_pandas_reference(demo, as_of, threshold):
     assert list(got.index) == list(ref.index)
     for col in ("first_order", "last_order"):
         # the index holds the same ids (compared above): the engine's text, the data set's str
-        pd.testing.assert_series_equal(got[col], ref[col], check_names=False, check_index_type=False)
+        pd.testing.assert_series_equal(
+            got[col], ref[col], check_names=False, check_index_type=False
+        )
     for col in (
         "n_orders",
         "monetary_total",

@@ -175,3 +175,11 @@ def test_parquet_errors_are_the_same_on_both_paths(tmp_path, monkeypatch, demo_d
             load_dataset(source, cache=False)
     assert len(slow.value.problems) >= 2
     assert fast.value.problems == slow.value.problems
+
+
+def test_the_written_out_space_characters_are_those_python_strips():
+    """The vectorised cleaning test treats these as white space; a character Python strips
+    but the list lacks would let a dirty cell pass as clean."""
+    from helpers.loading.parse import SPACE_CHARACTERS
+
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == SPACE_CHARACTERS

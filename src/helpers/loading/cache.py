@@ -62,7 +62,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,7 @@ from helpers.contract import TABLES
 from helpers.loading import read
 from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
 from helpers.loading.entry import Uncacheable as Uncacheable
+from helpers.loading.entry import every_core as every_core
 from helpers.loading.entry import read_entry as read_entry
 from helpers.loading.entry import remove_entry as remove_entry
 from helpers.loading.entry import write_entry as write_entry
@@ -262,20 +263,6 @@ def clear(root: Path | None = None) -> int:
     count = len(entries(root))
     shutil.rmtree(root, ignore_errors=True)
     return count
-
-
-@contextlib.contextmanager
-def every_core() -> Iterator[None]:
-    """Arrow's thread pool at the machine's core count while a data set is built (a batch
-    kernel's ``OMP_NUM_THREADS=1`` makes it one thread): reading Parquet and converting to
-    pandas give the same frames with any number of threads, and the process that builds is
-    the one the others wait for (the lock of :func:`cached_load`)."""
-    before = pa.cpu_count()
-    pa.set_cpu_count(max(before, os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        pa.set_cpu_count(before)
 
 
 def cached_load(

@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +70,23 @@ def _decode(value: Any) -> Any:
             return tuple(_decode(v) for v in value["tuple"])
         return {k: _decode(v) for k, v in value["dict"].items()}
     return value
+
+
+@contextlib.contextmanager
+def every_core() -> Iterator[None]:
+    """Arrow's thread pool at the machine's core count while a data set is built or a table
+    read from an entry (a batch kernel's ``OMP_NUM_THREADS=1`` makes it one thread): reading
+    Parquet and converting to pandas give the same frames with any number of threads. The
+    process that builds is the one the others wait for (the lock of
+    :func:`~helpers.loading.cache.cached_load`); a kernel reading a table uses the other core
+    when the other job's kernel is waiting or starting (at 1M accounts the touchpoints take
+    20-40 s on one thread)."""
+    before = pa.cpu_count()
+    pa.set_cpu_count(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        pa.set_cpu_count(before)
 
 
 def _is_text(dtype: object) -> bool:
@@ -173,7 +190,8 @@ def _reader(
     dtypes (anything else raises ``ValueError``)."""
 
     def read() -> pd.DataFrame:
-        frame = arrow_to_pandas(parquet.read())
+        with every_core():
+            frame = arrow_to_pandas(parquet.read())
         dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
         if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
             raise ValueError(f"{name} differs from its record")
