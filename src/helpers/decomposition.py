@@ -105,6 +105,12 @@ def revenue_components(
     # periods as their integer ordinals while grouping: pandas boxes every Period of a period
     # column to find duplicates (1.3M Python objects, 12 s at 100k accounts)
     o = o.assign(period=_period(o["order_date"], freq).array.asi8)
+    # accounts as integer codes in their ids' sorted order, when none is missing: grouping by
+    # them gives the groups, in the same order, that grouping by the texts gives (the result
+    # is per period, ids never show), without hashing 10^7 id texts once per groupby
+    codes, _ = pd.factorize(o["account_id"], sort=True)
+    if (codes >= 0).all():
+        o = o.assign(account_id=codes)
     revenue = o.groupby(["account_id", "period"], observed=True)["net_amount"].sum()
     bought = o.loc[o["status"] == "completed", ["account_id", "period"]].drop_duplicates()
     first = bought.groupby("account_id")["period"].min().rename("first_period")
