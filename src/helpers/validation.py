@@ -327,11 +327,13 @@ def check_spend_channels(tables: dict[str, pd.DataFrame], findings: Findings) ->
     spend = tables.get("channel_spend")
     leads, accounts = tables.get("leads"), tables.get("accounts")
     if spend is not None and (leads is not None or accounts is not None):
+        # distinct values first: a set of the column itself makes a Python string per cell
+        # (10^6-10^7 leads, ~12 s of a 1M-account load)
         known_channels: set[str] = set()
         if leads is not None:
-            known_channels |= set(leads["source_channel"].dropna())
+            known_channels |= set(leads["source_channel"].dropna().unique())
         if accounts is not None:
-            known_channels |= set(accounts["acquisition_channel"].dropna())
+            known_channels |= set(accounts["acquisition_channel"].dropna().unique())
         for channel in sorted(set(spend["channel"].dropna()) - known_channels):
             close = difflib.get_close_matches(channel, sorted(known_channels), n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""

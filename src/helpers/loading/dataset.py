@@ -186,7 +186,7 @@ class Dataset:
                 "matches some, but no account matches all of them)."
             )
         kept = accounts.loc[mask]
-        ids = set(kept["account_id"])
+        ids = kept["account_id"]  # as a column, not a set: no Python string per id
         tables = dict(self.tables)
         tables["accounts"] = kept
         if "orders" in self.tables:
@@ -198,7 +198,7 @@ class Dataset:
             tables["leads"] = _keep(leads, by_account if lead_mask is None else lead_mask)
         touch = self.tables.get("touchpoints")
         if touch is not None:
-            lead_ids = set(tables["leads"]["lead_id"]) if leads is not None else set()
+            lead_ids = tables["leads"]["lead_id"] if leads is not None else []
             keep = touch["account_id"].isin(ids) | touch["lead_id"].isin(lead_ids)
             tables["touchpoints"] = _keep(touch, keep)
         warnings = list(self.warnings)
