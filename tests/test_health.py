@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from fixtures.exports import shapes
 
 from helpers import health
 from helpers.health import order_warts, table_summary, warnings_table
-from helpers.loading import Dataset
+from helpers.loading import Dataset, cache, load_dataset
 from helpers.validation import ROW_COLUMN, Problem
 
 NAN = float("nan")
@@ -207,3 +208,15 @@ def test_warnings_display_is_a_sentence_when_there_are_no_warnings():
     warnings = [Problem("channel_spend", None, "spend is company-wide", (), 1200)]
     html = health.warnings_display(ds=dataset({}, warnings)).to_html()
     assert "spend is company-wide" in html and "1,200" in html
+
+
+def test_the_summary_of_a_cached_data_set_reads_no_whole_table(tmp_path, root):
+    """Row counts, date ranges and empty optional columns come from the summarised columns
+    alone: the same table as from the frames, without reading a table of a cached data set."""
+    source = shapes.write_shape1(tmp_path)
+    fresh = load_dataset(source, cache=False)
+    load_dataset(source)
+    cached = load_dataset(source)
+    assert cache.last_outcome == "hit"
+    pd.testing.assert_frame_equal(health.table_summary(cached), health.table_summary(fresh))
+    assert cached.tables.read() == []

@@ -28,8 +28,7 @@ def table_summary(ds: Dataset) -> pd.DataFrame:
     """
     rows = []
     for name, table in TABLES.items():
-        frame = ds.tables.get(name)
-        if frame is None:
+        if not ds.has(name):
             rows.append(
                 {
                     "table": name,
@@ -41,8 +40,11 @@ def table_summary(ds: Dataset) -> pd.DataFrame:
                 }
             )
             continue
+        optional = [c.name for c in table.columns if not c.required]
+        # only the columns summarised: a table not read yet is not read whole
+        frame = ds.columns(name, list(dict.fromkeys([EVENT_DATE[name], *optional])))
         dates = frame[EVENT_DATE[name]]
-        empty = [c.name for c in table.columns if not c.required and frame[c.name].isna().all()]
+        empty = [c for c in optional if frame[c].isna().all()]
         rows.append(
             {
                 "table": name,

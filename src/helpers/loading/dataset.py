@@ -122,6 +122,15 @@ class Dataset:
         self.require(name, purpose="this step")
         return self.tables[name]
 
+    def columns(self, name: str, names: list[str]) -> pd.DataFrame:
+        """Columns ``names`` of table ``name`` (``KeyError`` when the data set lacks it). A
+        data set read from the cache reads only those columns when the table has not been
+        read yet (:meth:`LazyTables.columns`): summaries of a few columns do not load a
+        whole table."""
+        if isinstance(self.tables, LazyTables):
+            return self.tables.columns(name, names)
+        return self.tables[name][list(names)]
+
     def require(self, *names: str, purpose: str) -> None:
         """Raise :class:`MissingTableError` with one clear sentence if a table is missing."""
         missing = [n for n in names if n not in self.tables]

@@ -185,15 +185,17 @@ def write_entry(root: Path, key: str, ds: Dataset) -> Path:
 
 def _reader(
     name: str, parquet: pq.ParquetFile, entry: dict[str, Any]
-) -> Callable[[], pd.DataFrame]:
-    """The frame of table ``entry`` from its opened file, checked against the manifest's
-    dtypes (anything else raises ``ValueError``)."""
+) -> Callable[..., pd.DataFrame]:
+    """The frame of table ``entry`` from its opened file (``columns``: only those, in that
+    order), checked against the manifest's row count and dtypes (anything else raises
+    ``ValueError``)."""
 
-    def read() -> pd.DataFrame:
+    def read(columns: list[str] | None = None) -> pd.DataFrame:
         with every_core():
-            frame = arrow_to_pandas(parquet.read())
+            frame = arrow_to_pandas(parquet.read(columns=columns))
         dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
-        if len(frame) != entry["rows"] or dtypes != entry["dtypes"]:
+        recorded = entry["dtypes"] if columns is None else {c: entry["dtypes"][c] for c in columns}
+        if len(frame) != entry["rows"] or dtypes != recorded:
             raise ValueError(f"{name} differs from its record")
         frame.attrs = _decode(entry["attrs"])
         return frame
