@@ -148,3 +148,11 @@ def test_columns_of_a_table_not_read_yet_are_read_alone(cached):
     again = got.columns("orders", ["status"])
     _same(again, orders[["status"]])
     _same(fresh.columns("orders", ["status"]), fresh["orders"][["status"]])  # a plain data set
+
+
+def test_row_counts_read_no_table(cached):
+    _, fresh, got = cached
+    assert {n: got.rows(n) for n in got.tables} == {n: len(f) for n, f in fresh.tables.items()}
+    assert got.tables.read() == []
+    got.tables["orders"] = got["orders"].head(3)  # a replaced table counts as it is now
+    assert got.rows("orders") == 3 and fresh.rows("orders") == len(fresh["orders"])

@@ -131,7 +131,7 @@ def metrics(
         analysis_date=f"{as_of:%Y-%m-%d}",
         filters=dict(ds.filters),
         source=ds.source,
-        rows={name: len(frame) for name, frame in ds.tables.items()},
+        rows={name: ds.rows(name) for name in ds.tables},  # counts read no table
         skipped=fields.skipped,
         **taken,
     )

@@ -122,6 +122,13 @@ class Dataset:
         self.require(name, purpose="this step")
         return self.tables[name]
 
+    def rows(self, name: str) -> int:
+        """Rows of table ``name`` (``KeyError`` when the data set lacks it), without reading a
+        cached table that has not been read yet."""
+        if isinstance(self.tables, LazyTables):
+            return self.tables.rows(name)
+        return len(self.tables[name])
+
     def columns(self, name: str, names: list[str]) -> pd.DataFrame:
         """Columns ``names`` of table ``name`` (``KeyError`` when the data set lacks it). A
         data set read from the cache reads only those columns when the table has not been

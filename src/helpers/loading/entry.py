@@ -248,7 +248,9 @@ def read_entry(
             return fresh.tables
 
         ds = Dataset(
-            tables=LazyTables(readers, fallback),
+            tables=LazyTables(
+                readers, fallback, {e["name"]: e["rows"] for e in manifest["tables"]}
+            ),
             source=manifest["source"],
             analysis_date=pd.Timestamp(manifest["analysis_date"]),
             fingerprint=manifest["fingerprint"],

@@ -41,7 +41,8 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
     """``{table name: frame}`` whose frames are built by ``readers[name]()`` on first access.
 
     ``rebuild`` (optional) gives every table of the same data set another way (a fresh load)
-    when a reader fails; without it the reader's error is raised. :meth:`mark` records the
+    when a reader fails; without it the reader's error is raised. ``rows`` (optional): each
+    table's row count, known without reading it. :meth:`mark` records the
     data set's engine on the frames read so far and on those read later.
     """
 
@@ -49,8 +50,10 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         self,
         readers: Mapping[str, Callable[..., pd.DataFrame]],
         rebuild: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
+        rows: Mapping[str, int] | None = None,
     ) -> None:
         self._readers = dict(readers)
+        self._rows = dict(rows or {})
         self._frames: dict[str, pd.DataFrame] = {}
         self._rebuild = rebuild
         self._engine: Engine | None = None
@@ -96,6 +99,13 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
 
     def __repr__(self) -> str:
         return f"LazyTables({list(self._readers)}, read: {self.read()})"
+
+    def rows(self, name: str) -> int:
+        """Rows of table ``name``: recorded with the entry (checked against its file when it was
+        opened) for a table not read yet, so a count does not read the table."""
+        if name not in self._frames and name in self._rows and name in self._readers:
+            return self._rows[name]
+        return len(self[name])
 
     def columns(self, name: str, names: list[str]) -> pd.DataFrame:
         """Columns ``names`` of table ``name``: from its frame when it has been read, else
