@@ -360,3 +360,17 @@ def test_a_build_uses_every_core_and_gives_the_kernels_count_back(tmp_path, root
         assert seen == [os.cpu_count()] and pa.cpu_count() == 1
     finally:
         pa.set_cpu_count(before)
+
+
+def test_the_build_and_each_table_read_give_arrows_kept_memory_back(tmp_path, root, monkeypatch):
+    """mimalloc keeps freed memory (0.55 GB after a 100k build): the kernel that builds gives
+    it back once the built frames are gone, and each table read gives back its temporaries."""
+    from helpers.loading import entry
+
+    calls = []
+    monkeypatch.setattr(entry, "give_back_memory", lambda: calls.append("read"))
+    monkeypatch.setattr(cache, "give_back_memory", lambda: calls.append("build"))
+    ds = load_dataset(shapes.write_shape2(tmp_path))
+    assert cache.last_outcome == "miss" and calls == ["build"]
+    ds["orders"]
+    assert calls == ["build", "read"]

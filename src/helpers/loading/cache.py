@@ -75,6 +75,7 @@ from helpers.loading import read
 from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
 from helpers.loading.entry import Uncacheable as Uncacheable
 from helpers.loading.entry import every_core as every_core
+from helpers.loading.entry import give_back_memory
 from helpers.loading.entry import read_entry as read_entry
 from helpers.loading.entry import remove_entry as remove_entry
 from helpers.loading.entry import write_entry as write_entry
@@ -320,6 +321,7 @@ def cached_load(
         if stored is None:
             return ds
         del ds
+        give_back_memory()
         return dataclasses.replace(stored, engine=config.engine)
     finally:
         _release(handle)
