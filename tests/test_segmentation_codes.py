@@ -12,7 +12,9 @@ from helpers.segmentation.codes import (
     arrow_text,
     column_codes,
     column_is,
+    is_text,
     is_unique,
+    set_index,
     sorted_codes,
 )
 
@@ -106,3 +108,13 @@ def test_arrow_text_is_none_for_other_columns():
     assert arrow_text(pd.Series([1, 2])) is None
     assert arrow_text(pd.Series(["a"], dtype="category")) is None
     assert arrow_text(np.array(["a"], dtype=object)) is None
+
+
+@pytest.mark.parametrize("dtype", [object, TEXT, "category"])
+def test_set_index_equals_pandas(dtype):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "id": ["x", None, "Ä"], "b": ["u", "v", None]})
+    frame = frame.astype({"id": dtype, "b": TEXT})
+    got, want = set_index(frame, "id"), frame.set_index("id")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.index.dtype == want.index.dtype and got.index.name == "id"
+    assert is_text(frame["b"]) and is_text(frame["id"]) == (dtype != "category")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from helpers.segmentation.codes import arrow_text, is_unique, sorted_codes
+from helpers.segmentation.codes import arrow_text, is_unique, set_index, sorted_codes
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def validate_grades(
     from sklearn.metrics import roc_auc_score
 
     decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
-    won = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"].notna()
+    won = set_index(leads.loc[decided, ["lead_id", "won_date"]], "lead_id")["won_date"].notna()
     rows = _rows_of(grade.index, leads, decided.to_numpy())
     if rows is not None and score.index.equals(grade.index):
         grade, score = grade.iloc[rows].set_axis(won.index), score.iloc[rows].set_axis(won.index)
@@ -205,7 +205,8 @@ def validate_grades(
         grade, score = grade.reindex(won.index), score.reindex(won.index)
     table = won.groupby(grade, observed=False).agg(["size", "mean"])
     table.columns = ["leads", "conversion"]
-    auc = float(roc_auc_score(won, score)) if won.nunique() == 2 else np.nan
+    # arrays: sklearn asks a Series for attributes, which pandas looks up in its index of ids
+    auc = float(roc_auc_score(won.to_numpy(), score.to_numpy())) if won.nunique() == 2 else np.nan
     return table, auc
 
 
@@ -225,7 +226,7 @@ def learnt_weights(
     from statsmodels.tools.tools import add_constant
 
     decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
-    y = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"]
+    y = set_index(leads.loc[decided, ["lead_id", "won_date"]], "lead_id")["won_date"]
     y = y.notna().astype(float)
     x = pd.DataFrame(
         {
