@@ -123,10 +123,15 @@ def sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index |
 
 def _sorted_arrow_codes(values: pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
     """:func:`sorted_codes` of Arrow text: Arrow's dictionary encoding (pandas' own
-    factorize of it), then the few distinct texts sorted by Arrow (UTF-8 byte order, which is
-    code-point order: the order pandas' sort gives them) and the codes renumbered by rank."""
+    factorize of it), then the distinct texts sorted by Arrow (UTF-8 byte order, which is
+    code-point order: the order pandas' sort gives them) and the codes renumbered by rank.
+    Distinct texts that come already in order (ids of a table exported sorted by them) are
+    recognised by one comparison of neighbours and need no sort."""
     codes, uniques = pd.factorize(values)
-    order = pc.array_sort_indices(arrow_text(uniques)).to_numpy().astype(np.intp)
+    texts = arrow_text(uniques)
+    if len(texts) < 2 or pc.all(pc.less(texts[:-1], texts[1:])).as_py():
+        return codes, uniques
+    order = pc.array_sort_indices(texts).to_numpy().astype(np.intp)
     rank = np.empty(len(order) + 1, dtype=codes.dtype)
     rank[order] = np.arange(len(order), dtype=codes.dtype)
     rank[-1] = -1  # code -1 (missing) indexes the last slot
