@@ -584,5 +584,10 @@ def test_lookalike_inputs_equal_the_text_join(seed, dtype):
     np.testing.assert_array_equal(got[2], want[2])
     np.testing.assert_array_equal(got[3], want[3])
     assert 0 < got[3].sum() < got[2].sum()
+    mixed = {7, "acc-3", "acc-5"}  # an id that is not text: pandas' membership test
+    np.testing.assert_array_equal(
+        _inputs(leads, behaviour, mixed, set())[2],
+        _inputs_by_join(leads, behaviour, mixed, set())[2],
+    )
     # the behaviour in another order: the join's turn
     assert _inputs(leads, behaviour.iloc[::-1], valuable, then) is None
