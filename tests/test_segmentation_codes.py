@@ -96,7 +96,16 @@ def test_column_is_equals_the_text_comparison(value):
 @pytest.mark.parametrize("dtype", [object, TEXT])
 @pytest.mark.parametrize(
     "values",
-    [["a", "b", "Ä"], ["a", "b", "a"], ["a", None, "b"], ["a", None, None], [], ["", "a"]],
+    [
+        ["a", "b", "Ä"],  # increasing: unique without hashing
+        ["a", "b", "b"],  # not increasing: hashed
+        ["b", "a", "b"],
+        ["a", None, "b"],  # a missing value: hashed
+        ["a", None, None],
+        [],
+        ["", "a"],
+        ["a"],
+    ],
 )
 def test_is_unique_equals_pandas(values, dtype):
     index = pd.Index(values, dtype=dtype)
