@@ -374,6 +374,39 @@ def test_a_quarter_uses_no_data_after_its_end(demo):
         assert full["2024Q3"] == pytest.approx(known["2024Q3"], rel=1e-12)
 
 
+def _top_share_by_quarter_before(orders, as_of, top=0.20, n=quarterly.QUARTERS):
+    """top_share_by_quarter as it was (grouping by quarter and account id text): oracle."""
+    lines = orders[orders["status"].isin(["completed", "returned"])]
+    lines = lines[lines["order_date"] <= pd.Timestamp(as_of)]
+    quarter = lines["order_date"].dt.to_period("Q")
+    revenue = lines.groupby([quarter, lines["account_id"]])["net_amount"].sum()
+    out = {}
+    for q in quarterly.complete_quarters(as_of, n):
+        if q not in revenue.index.get_level_values(0):
+            continue
+        r = np.sort(revenue.loc[q].clip(lower=0).to_numpy())[::-1]
+        if len(r) < 2 or r.sum() <= 0:
+            continue
+        out[str(q)] = float(r[: int(np.ceil(top * len(r)))].sum() / r.sum())
+    return out
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])  # Python strings, or Arrow text as loaded
+def test_top_share_by_quarter_equals_grouping_by_account_text(demo, dtype):
+    rng = np.random.default_rng(5)
+    orders = demo["orders"].copy()
+    orders.loc[rng.random(len(orders)) < 0.02, "account_id"] = None
+    orders.loc[rng.random(len(orders)) < 0.01, "status"] = None
+    orders.loc[rng.random(len(orders)) < 0.01, "net_amount"] = np.nan
+    orders = orders.astype({"account_id": dtype, "status": dtype})
+    as_of = demo.analysis_date
+    got = quarterly.top_share_by_quarter(orders, as_of)
+    assert got == _top_share_by_quarter_before(orders, as_of) and len(got) == 8
+    assert quarterly.top_share_by_quarter(orders, as_of, top=0.5, n=3) == (
+        _top_share_by_quarter_before(orders, as_of, top=0.5, n=3)
+    )
+
+
 def test_quarterly_churn_counts_an_account_in_the_quarter_its_silence_reached_the_threshold():
     orders = pd.DataFrame(
         {

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import leads as ld
 from helpers.contract import TABLES
-from helpers.loading import Dataset, demo_config, load_dataset
+from helpers.loading import TEXT, Dataset, demo_config, load_dataset
 from helpers.loading.clean import complete_columns
 from helpers.steps import Skipped
 
@@ -311,11 +311,14 @@ def test_report_views_of_grading_and_prospects():
     ]
 
 
-def test_positions_match_pandas_indexer_for_text_and_other_keys():
-    keys = pd.Index(["L2", "L10", "L1"])
-    values = pd.Series(["L1", None, "L9", "L10", np.nan, "L2", "L1"], dtype=object)
-    expected = np.array([2, -1, -1, 1, -1, 0, 2])
+@pytest.mark.parametrize("dtype", [object, TEXT])  # Python strings, or loaded (Arrow) text
+def test_positions_match_pandas_indexer_for_text_and_other_keys(dtype):
+    keys = pd.Index(["L2", "L10", "L1"], dtype=dtype)
+    values = pd.Series(["L1", None, "L9", "L10", np.nan, "L2", "L1", "Ä"], dtype=dtype)
+    expected = np.array([2, -1, -1, 1, -1, 0, 2, -1])
     assert np.array_equal(ld._positions(values, keys), expected)
+    assert np.array_equal(ld._positions(values.array[::-1], keys), expected[::-1])
+    assert np.array_equal(ld._positions(values.astype(object), keys), expected)  # mixed
     # keys that are not text take pandas' path, with the same answer
     numbers = pd.Index([5, 7, 9])
     assert np.array_equal(ld._positions(pd.Series([9, 1, 5]), numbers), [2, -1, 0])
@@ -415,7 +418,7 @@ def _early_behaviour_before(leads, touchpoints, early_days):
     """early_behaviour as it was before the touches were filtered by kind first (oracle)."""
     out = pd.DataFrame(index=leads["lead_id"])
     out["data_completeness"] = leads.set_index("lead_id")["data_completeness"].fillna(0.5)
-    lead = ld._positions(touchpoints["lead_id"], out.index)
+    lead = out.index.get_indexer(touchpoints["lead_id"])  # pandas itself
     created = leads["created_date"].to_numpy()[lead]
     touched = touchpoints["touched_at"].to_numpy()
     window = np.timedelta64(early_days + 1, "D")
@@ -429,8 +432,8 @@ def _early_behaviour_before(leads, touchpoints, early_days):
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_early_behaviour_equals_matching_every_touch(seed):
+@pytest.mark.parametrize(("seed", "dtype"), [(0, object), (1, object), (0, TEXT), (1, TEXT)])
+def test_early_behaviour_equals_matching_every_touch(seed, dtype):
     rng = np.random.default_rng(seed)
     n, m = 500, 8_000
     day = pd.Timestamp("2024-01-01")
@@ -450,11 +453,51 @@ def test_early_behaviour_equals_matching_every_touch(seed):
         }
     )
     touches.loc[rng.random(m) < 0.02, "lead_id"] = None
+    leads["lead_id"], touches = leads["lead_id"].astype(dtype), touches.astype({"lead_id": dtype})
+    touches["kind"] = touches["kind"].astype(dtype)  # missing kinds stay missing (NaN)
     for early_days in (0, 14):
         got = ld.early_behaviour(leads, touches, early_days)
         want = _early_behaviour_before(leads, touches, early_days)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert got[["inquiry", "demo", "repeat_visits"]].sum().min() > 5  # touches counted
+
+
+def _grades_before(score):
+    """grades as it was (ranking the scores sorted by lead id, reindexed back): oracle."""
+    order = score.sort_index().rank(method="first", ascending=False) / len(score)
+    bounds = np.cumsum([share for _, share in ld.GRADES])
+    names = np.array([g for g, _ in ld.GRADES])[
+        np.minimum(np.searchsorted(bounds, order.to_numpy(), side="left"), len(ld.GRADES) - 1)
+    ]
+    dtype = pd.CategoricalDtype([g for g, _ in ld.GRADES], ordered=True)
+    return pd.Series(names, index=order.index).astype(dtype).reindex(score.index)
+
+
+@pytest.mark.parametrize("dtype", [object, TEXT])
+@pytest.mark.parametrize("n", [1, 7, 10, 1_000])
+def test_grades_equal_ranking_the_scores_sorted_by_id(n, dtype):
+    """Few distinct scores (ties across every cut between grades), ids in random order whose
+    text order differs from their number order: the grades of ranking after sorting by id."""
+    rng = np.random.default_rng(n)
+    ids = pd.Index([f"L{i}" for i in rng.permutation(n)], dtype=dtype, name="lead_id")
+    for values in (rng.integers(0, 3, n) / 4, rng.random(n), np.zeros(n)):
+        score = pd.Series(values, index=ids)
+        got = ld.grades(score)
+        assert ld._grade_codes(score) is not None  # the fast path answered
+        pd.testing.assert_series_equal(got, _grades_before(score), check_exact=True)
+        assert got.index is score.index
+
+
+def test_grades_with_missing_scores_or_ids_take_pandas_way():
+    score = pd.Series([0.5, np.nan, 0.5, 0.1], index=pd.Index(["b", "a", "c", "d"], dtype=TEXT))
+    assert ld._grade_codes(score) is None
+    pd.testing.assert_series_equal(ld.grades(score), _grades_before(score))
+    score = pd.Series([0.5, 0.5, 0.5, 0.1], index=pd.Index(["b", None, "c", "d"], dtype=TEXT))
+    assert ld._grade_codes(score) is None  # a missing id in a tie across a cut
+    pd.testing.assert_series_equal(ld.grades(score), _grades_before(score))
+    twice = pd.Series([0.5, 0.2], index=pd.Index(["b", "b"], dtype=TEXT))
+    assert ld._grade_codes(twice) is None
+    pd.testing.assert_series_equal(ld.grades(twice), _grades_before(twice))
 
 
 def _validate_and_learn_before(leads, behaviour, grade, score, as_of, mature_days):
@@ -503,8 +546,8 @@ def test_grade_checks_equal_reindexing_on_the_lead_ids(demo, shuffled):
     assert fast != shuffled  # the leads' own order takes positions, another order reindexes
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_lookalike_inputs_equal_the_text_join(seed):
+@pytest.mark.parametrize(("seed", "dtype"), [(0, object), (1, object), (0, TEXT), (1, TEXT)])
+def test_lookalike_inputs_equal_the_text_join(seed, dtype):
     """The model's inputs from factorized columns are the table and labels of the earlier
     fill, join and factorize on the texts: missing categories filled with "unknown" (also
     where "unknown" is a value already), a column without any value left out, leads
@@ -528,7 +571,7 @@ def test_lookalike_inputs_equal_the_text_join(seed):
             "source_channel": texts(["web", "fair", "ads"], 0.0),
             "account_id": texts([f"acc-{i}" for i in range(300)], 0.5),
         }
-    )
+    ).astype(dtype)  # Python strings, or Arrow text with missing values as loaded
     behaviour = pd.DataFrame(
         {"inquiry": rng.poisson(0.5, n).astype(float), "demo": rng.random(n)},
         index=pd.Index(leads["lead_id"]),
@@ -541,5 +584,10 @@ def test_lookalike_inputs_equal_the_text_join(seed):
     np.testing.assert_array_equal(got[2], want[2])
     np.testing.assert_array_equal(got[3], want[3])
     assert 0 < got[3].sum() < got[2].sum()
+    mixed = {7, "acc-3", "acc-5"}  # an id that is not text: pandas' membership test
+    np.testing.assert_array_equal(
+        _inputs(leads, behaviour, mixed, set())[2],
+        _inputs_by_join(leads, behaviour, mixed, set())[2],
+    )
     # the behaviour in another order: the join's turn
     assert _inputs(leads, behaviour.iloc[::-1], valuable, then) is None

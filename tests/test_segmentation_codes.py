@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.segmentation.codes import MAX_FIXED_WIDTH, column_codes, column_is, sorted_codes
+from helpers.loading import TEXT
+from helpers.segmentation.codes import (
+    MAX_FIXED_WIDTH,
+    arrow_text,
+    column_codes,
+    column_is,
+    is_text,
+    is_unique,
+    set_index,
+    sorted_codes,
+)
 
 
 def _same_as_pandas(values) -> None:
@@ -31,6 +41,19 @@ def test_texts_match_pandas_sorted_factorize():
     with_missing = pd.Series(values).where(rng.random(len(values)) > 0.1)
     _same_as_pandas(with_missing)  # missing values are -1, as pandas gives them
     assert (sorted_codes(with_missing)[0] == -1).sum() == with_missing.isna().sum() > 0
+    # loaded text (Arrow-backed str, missing as NaN): Series, Index and array, with a NUL
+    text = pd.Series(np.append(values, "a\x00"), dtype=TEXT).where(rng.random(5_001) > 0.1)
+    ordered = text.sort_values(ignore_index=True)  # ids already in order: no sort needed
+    for each in (text, pd.Index(text), text.array, text.iloc[:0], ordered, ordered[::-1]):
+        assert arrow_text(each) is not None
+        _same_as_pandas(each)
+        assert sorted_codes(each)[1].dtype == TEXT  # the ids stay Arrow text
+    assert (sorted_codes(text)[0] == -1).sum() == text.isna().sum() > 0
+    # the same codes and ids (as Python strings) as the object column gives
+    codes, ids = sorted_codes(text)
+    want_codes, want_ids = sorted_codes(text.astype(object))
+    np.testing.assert_array_equal(codes, want_codes)
+    assert list(ids) == list(want_ids)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +91,40 @@ def test_column_is_equals_the_text_comparison(value):
     want = (frame["status"] == value).to_numpy()
     np.testing.assert_array_equal(column_is(frame, "status", value), want)
     np.testing.assert_array_equal(~column_is(frame, "status", value), (frame["status"] != value))
+
+
+@pytest.mark.parametrize("dtype", [object, TEXT])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", "b", "Ä"],  # increasing: unique without hashing
+        ["a", "b", "b"],  # not increasing: hashed
+        ["b", "a", "b"],
+        ["a", None, "b"],  # a missing value: hashed
+        ["a", None, None],
+        [],
+        ["", "a"],
+        ["a"],
+    ],
+)
+def test_is_unique_equals_pandas(values, dtype):
+    index = pd.Index(values, dtype=dtype)
+    assert is_unique(index) == pd.Index(values, dtype=object).is_unique
+    assert is_unique(index) == is_unique(pd.Series(values, dtype=dtype))  # the kept answer
+
+
+def test_arrow_text_is_none_for_other_columns():
+    assert arrow_text(pd.Series(["a"], dtype=object)) is None
+    assert arrow_text(pd.Series([1, 2])) is None
+    assert arrow_text(pd.Series(["a"], dtype="category")) is None
+    assert arrow_text(np.array(["a"], dtype=object)) is None
+
+
+@pytest.mark.parametrize("dtype", [object, TEXT, "category"])
+def test_set_index_equals_pandas(dtype):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "id": ["x", None, "Ä"], "b": ["u", "v", None]})
+    frame = frame.astype({"id": dtype, "b": TEXT})
+    got, want = set_index(frame, "id"), frame.set_index("id")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.index.dtype == want.index.dtype and got.index.name == "id"
+    assert is_text(frame["b"]) and is_text(frame["id"]) == (dtype != "category")

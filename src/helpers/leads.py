@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from helpers.segmentation.codes import arrow_text, is_unique, set_index, sorted_codes
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -38,19 +39,29 @@ GRADE_WEIGHTS: dict[str, float] = {
 }
 
 
-def _positions(values: pd.Series, keys: pd.Index) -> np.ndarray:
+def _positions(values: pd.Series | pd.api.extensions.ExtensionArray, keys: pd.Index) -> np.ndarray:
     """Position of each of ``values`` among the unique ``keys`` (-1 when absent), as
     ``keys.get_indexer(values)``. Text keys are matched by Arrow's hash join on the string
-    buffers, about three times faster than pandas' hash table of Python strings at 10^6
-    values; other keys (or text Arrow cannot take) by pandas."""
+    buffers (taken as they are from Arrow-backed text, without a Python string per cell),
+    about three times faster than pandas' hash table of Python strings at 10^6 values;
+    other keys (or text Arrow cannot take) by pandas."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    def text(column: object) -> pa.ChunkedArray | pa.Array:
+        data = arrow_text(column)
+        if data is not None:
+            return data.cast(pa.large_string())
+        objects = np.asarray(column, dtype=object)
+        return pa.array(objects, type=pa.large_string(), from_pandas=True)
+
     try:
-        found = pc.index_in(
-            pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True),
-            value_set=pa.array(keys.to_numpy(dtype=object), type=pa.string()),
-        )
+        data, value_set = text(values), text(keys)
+        if isinstance(value_set, pa.ChunkedArray):
+            value_set = value_set.combine_chunks()
+        if value_set.null_count:  # a missing key: pandas' answer (NaN matches NaN there)
+            raise TypeError
+        found = pc.index_in(data, value_set=value_set)
     except (pa.ArrowException, TypeError):
         return keys.get_indexer(values)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
@@ -65,27 +76,32 @@ def early_behaviour(
     Lead ids are unique (the contract's key; ``ValueError`` otherwise). Touches are matched to
     their lead by position (:func:`_positions`) and counted with ``np.bincount``: counts are
     whole numbers, so this gives the same table as a merge and a pivot, without either on
-    10^6 text keys.
+    10^6 text keys. Text columns stay in their own storage (Arrow-backed text is factorized
+    and matched by Arrow, never turned into Python strings).
     """
     out = pd.DataFrame(index=leads["lead_id"])
-    out["data_completeness"] = leads.set_index("lead_id")["data_completeness"].fillna(0.5)
+    # the completeness by position: the same values as aligning it on the lead ids (the two
+    # indexes are the same ids in the same order), without comparing 10^6 id texts
+    out["data_completeness"] = leads["data_completeness"].fillna(0.5).to_numpy()
     for kind in ("inquiry", "demo", "site_visit"):
         out[kind] = 0.0
     if touchpoints is not None and len(out):
-        if not out.index.is_unique:
+        if not is_unique(out.index):
             raise ValueError("early_behaviour needs unique lead ids (the leads table's key)")
         # only the counted kinds are matched to their lead (about 60% of the touches): the
-        # kinds are few texts, each one object in the column, so factorizing them costs
-        # less than matching the other lead ids would
-        kinds, names = pd.factorize(touchpoints["kind"].to_numpy())
+        # kinds are few distinct texts, factorized once (by Arrow for Arrow-backed text)
+        kinds, names = pd.factorize(touchpoints["kind"])
+        names = np.asarray(names, dtype=object)  # a few distinct texts
         wanted = np.flatnonzero(np.isin(names, ["inquiry", "demo", "site_visit"]))
         touch = np.flatnonzero(np.isin(kinds, wanted))
-        lead_ids = touchpoints["lead_id"].to_numpy()[touch]
-        lead = _positions(pd.Series(lead_ids, dtype=object), out.index)  # -1: not in leads
+        lead_ids = touchpoints["lead_id"].array.take(touch)
+        lead = _positions(lead_ids, out.index)  # -1: not in leads
+        del lead_ids
         created = leads["created_date"].to_numpy()[lead]  # lead -1 picks a row masked below
         touched = touchpoints["touched_at"].to_numpy()[touch]
         window = np.timedelta64(early_days + 1, "D")
         rows = np.flatnonzero((lead >= 0) & (touched >= created) & (touched < created + window))
+        del created, touched
         kinds, lead = kinds[touch][rows], lead[rows]
         for kind in ("inquiry", "demo", "site_visit"):
             chosen = lead[np.isin(kinds, np.flatnonzero(names == kind))]
@@ -112,13 +128,52 @@ def grade_score(behaviour: pd.DataFrame, weights: Mapping[str, float] | None = N
 def grades(score: pd.Series) -> pd.Series:
     """Grades by score rank: the top 20% excellent, next 30% good, 30% to nurture, 20% to
     improve (ties broken by lead id)."""
+    dtype = pd.CategoricalDtype([g for g, _ in GRADES], ordered=True)
+    codes = _grade_codes(score)
+    if codes is not None:
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=score.index)
     order = score.sort_index().rank(method="first", ascending=False) / len(score)
     bounds = np.cumsum([share for _, share in GRADES])
     names = np.array([g for g, _ in GRADES])[
         np.minimum(np.searchsorted(bounds, order.to_numpy(), side="left"), len(GRADES) - 1)
     ]
-    dtype = pd.CategoricalDtype([g for g, _ in GRADES], ordered=True)
     return pd.Series(names, index=order.index).astype(dtype).reindex(score.index)
+
+
+def _grade_codes(score: pd.Series) -> np.ndarray | None:
+    """Per lead of ``score``: the code of its grade in :data:`GRADES` (0 = excellent), as
+    :func:`grades` cuts the ranks of the scores sorted by lead id; None when a score is
+    missing or the lead ids repeat (pandas' way then).
+
+    Only ties decide where the order of the ids matters, and only for a group of equal scores
+    that spans a cut between two grades (at most one per cut): the scores are sorted
+    (descending, stable), and the members of each such group ordered by their ids; every other
+    lead's grade follows from its position alone. The same grades as ranking every score after
+    sorting 10^6 id texts (and reindexing them back), with a few thousand ids sorted instead.
+    """
+    values = score.to_numpy(dtype=float)
+    if np.isnan(values).any() or not is_unique(score.index):
+        return None
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.int8)
+    order = np.argsort(-values, kind="stable")
+    bounds = np.cumsum([share for _, share in GRADES])
+    at = np.arange(1, n + 1, dtype=float) / n  # rank / n, as pandas' ranks divide
+    grade_at = np.minimum(np.searchsorted(bounds, at, side="left"), len(GRADES) - 1)
+    ranked = values[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    ends = np.r_[starts[1:], n]
+    spans = grade_at[starts] != grade_at[ends - 1]
+    for start, end in zip(starts[spans], ends[spans], strict=True):
+        members = order[start:end]
+        ids, _ = sorted_codes(score.index.take(members))
+        if (ids < 0).any():  # a missing id sorts last in pandas: its way
+            return None
+        order[start:end] = members[np.argsort(ids, kind="stable")]
+    codes = np.empty(n, dtype=np.int8)
+    codes[order] = grade_at
+    return codes
 
 
 def _rows_of(index: pd.Index, leads: pd.DataFrame, mask: np.ndarray) -> np.ndarray | None:
@@ -127,7 +182,7 @@ def _rows_of(index: pd.Index, leads: pd.DataFrame, mask: np.ndarray) -> np.ndarr
     ids finds, without hashing 10^5 id texts. None otherwise."""
     if len(index) != len(leads) or not index.equals(pd.Index(leads["lead_id"])):
         return None
-    return np.flatnonzero(mask) if index.is_unique else None
+    return np.flatnonzero(mask) if is_unique(index) else None
 
 
 def validate_grades(
@@ -142,7 +197,7 @@ def validate_grades(
     from sklearn.metrics import roc_auc_score
 
     decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
-    won = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"].notna()
+    won = set_index(leads.loc[decided, ["lead_id", "won_date"]], "lead_id")["won_date"].notna()
     rows = _rows_of(grade.index, leads, decided.to_numpy())
     if rows is not None and score.index.equals(grade.index):
         grade, score = grade.iloc[rows].set_axis(won.index), score.iloc[rows].set_axis(won.index)
@@ -150,7 +205,8 @@ def validate_grades(
         grade, score = grade.reindex(won.index), score.reindex(won.index)
     table = won.groupby(grade, observed=False).agg(["size", "mean"])
     table.columns = ["leads", "conversion"]
-    auc = float(roc_auc_score(won, score)) if won.nunique() == 2 else np.nan
+    # arrays: sklearn asks a Series for attributes, which pandas looks up in its index of ids
+    auc = float(roc_auc_score(won.to_numpy(), score.to_numpy())) if won.nunique() == 2 else np.nan
     return table, auc
 
 
@@ -170,7 +226,7 @@ def learnt_weights(
     from statsmodels.tools.tools import add_constant
 
     decided = leads["created_date"] <= as_of - pd.Timedelta(days=mature_days)
-    y = leads.loc[decided, ["lead_id", "won_date"]].set_index("lead_id")["won_date"]
+    y = set_index(leads.loc[decided, ["lead_id", "won_date"]], "lead_id")["won_date"]
     y = y.notna().astype(float)
     x = pd.DataFrame(
         {

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers import formats
-from helpers.segmentation.codes import sorted_codes
+from helpers.segmentation.codes import arrow_text, is_text, is_unique, set_index, sorted_codes
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:  # helpers.leads imports this module (its re-exports): no import back
@@ -164,9 +166,10 @@ def lookalike_model(
     won, lost = leads["won_date"].isna().to_numpy(), leads["lost_date"].isna().to_numpy()
     is_decided, is_open = ~won | ~lost, won & lost
     model = _model(x[is_decided], cats, seed).fit(x[is_decided], y[is_decided])
+    # the open leads' texts only become Python strings (as the prospects list has them)
     open_ = pd.DataFrame(
-        {c: leads[c].to_numpy()[is_open] for c in cats},
-        index=pd.Index(leads["lead_id"].to_numpy()[is_open], name="lead_id"),
+        {c: leads[c].array[is_open].to_numpy() for c in cats},
+        index=pd.Index(leads["lead_id"].array[is_open].to_numpy(), name="lead_id"),
     )
     open_[cats] = open_[cats].fillna("unknown")
     open_["created_date"] = created[is_open]
@@ -194,23 +197,24 @@ def _inputs(
     leads: pd.DataFrame, behaviour: pd.DataFrame, valuable: set[str], then: set[str]
 ) -> _Inputs | None:
     """:func:`_inputs_by_join` from arrays, for the usual case (unique lead ids, ``behaviour``
-    in the leads' order, text category columns, no missing id among the valuable accounts):
-    each category and account id column is factorized once (the ranks of the filled texts,
+    in the leads' order, text category columns (Arrow-backed ``str`` or Python strings), no
+    missing id among the valuable accounts): each category and account id column is
+    factorized once (by Arrow for Arrow text) (the ranks of the filled texts,
     presence and membership follow from its few distinct values) instead of pandas testing,
     filling, joining and factorizing 10^5 texts several times. The same table and labels
     (tested against :func:`_inputs_by_join`); None outside that case."""
     usual = (
         behaviour.index.equals(pd.Index(leads["lead_id"]))
-        and behaviour.index.is_unique  # the grading's index: checked (and kept) already
-        and all(leads[c].dtype == object for c in LOOKALIKE_FEATURES if c in leads)
-        and leads["account_id"].dtype == object
+        and is_unique(behaviour.index)  # the grading's index: checked (and kept) already
+        and all(is_text(leads[c]) for c in LOOKALIKE_FEATURES if c in leads)
+        and is_text(leads["account_id"])
         and not any(pd.isna(v) for v in (*valuable, *then))
     )
     if not usual:
         return None
     codes = {}
     for c in [c for c in LOOKALIKE_FEATURES if c in leads]:
-        code, texts = pd.factorize(leads[c].to_numpy())
+        code, texts = pd.factorize(leads[c])
         missing = code < 0
         if missing.all():  # no value at all: not a model feature
             continue
@@ -225,10 +229,17 @@ def _inputs(
         codes[c] = rank[code]
     cats = list(codes)
     x = behaviour.reset_index(drop=True).assign(**codes)[cats + list(behaviour.columns)]
-    account, accounts = pd.factorize(leads["account_id"].to_numpy())
+    account, accounts = pd.factorize(leads["account_id"])
+    texts = arrow_text(accounts)
 
     def member(chosen: set[str]) -> np.ndarray:
-        hit = pd.Index(accounts, dtype=object).isin(list(chosen))
+        if texts is not None and all(isinstance(v, str) for v in chosen):
+            # Arrow's hash set of the chosen ids (pandas' isin of Arrow text first makes an
+            # Arrow scalar of each one in Python: seconds at 10^5 ids)
+            found = pc.is_in(texts, value_set=pa.array(list(chosen), type=texts.type))
+            hit = found.to_numpy(zero_copy_only=False)
+        else:
+            hit = pd.Index(accounts, dtype=object).isin(list(chosen))
         return np.append(hit, False)[account].astype(int)  # code -1 (no account): False
 
     return cats, x, member(valuable), member(then)
@@ -241,7 +252,7 @@ def _inputs_by_join(
     ones filled with "unknown"), joined to ``behaviour`` on the lead id, labelled by
     membership of the account in ``valuable`` and ``then``."""
     cats = [c for c in LOOKALIKE_FEATURES if c in leads and leads[c].notna().any()]
-    data = leads.set_index("lead_id")[[*cats, "account_id"]].join(behaviour)
+    data = set_index(leads, "lead_id")[[*cats, "account_id"]].join(behaviour)
     data[cats] = data[cats].fillna("unknown")
     nums = list(behaviour.columns)
     # the encoder sees each category as its rank among the column's texts: it sorts integer

@@ -127,16 +127,35 @@ def top_share_by_quarter(
 ) -> dict[str, float] | Skipped:
     """Revenue share (0-1) of the top ``top`` share of accounts per quarter (see module
     docstring) for the last ``n`` complete quarters; a quarter with fewer than two accounts or
-    no positive revenue is left out. Skipped when every quarter is."""
-    lines = orders[orders["status"].isin(["completed", "returned"])]
-    lines = lines[lines["order_date"] <= pd.Timestamp(as_of)]
-    quarter = lines["order_date"].dt.to_period("Q")
-    revenue = lines.groupby([quarter, lines["account_id"]])["net_amount"].sum()
+    no positive revenue is left out. Skipped when every quarter is.
+
+    Only the lines of those quarters are grouped, by one integer per (quarter, account): the
+    accounts' codes from a factorization of their ids (Arrow's, for Arrow text) rather than
+    pandas grouping 10^7 id texts with the quarters. pandas sums each group's lines in their
+    order either way, and a quarter's sums are then sorted by value, so the shares are the
+    same as grouping by quarter and account id.
+    """
+    quarters = complete_quarters(as_of, n)
+    date = orders["order_date"].to_numpy()
+    first = quarters[0].start_time.to_datetime64()
+    rows = np.flatnonzero(
+        orders["status"].isin(["completed", "returned"]).to_numpy()
+        & (date <= pd.Timestamp(as_of).to_datetime64())
+        & (date >= first)
+    )
+    account, ids = pd.factorize(orders["account_id"].array.take(rows))
+    quarter = pd.Series(date[rows]).dt.to_period("Q").array.asi8
+    keep = account >= 0  # a line without an account: pandas leaves it out of every group
+    width = max(len(ids), 1)
+    key = quarter[keep].astype(np.int64) * width + account[keep]
+    sums = pd.Series(orders["net_amount"].to_numpy()[rows][keep]).groupby(key).sum()
+    of_quarter = sums.index.to_numpy() // width
     out = {}
-    for q in complete_quarters(as_of, n):
-        if q not in revenue.index.get_level_values(0):
+    for q in quarters:
+        chosen = of_quarter == q.ordinal
+        if not chosen.any():
             continue
-        r = np.sort(revenue.loc[q].clip(lower=0).to_numpy())[::-1]
+        r = np.sort(pd.Series(sums.to_numpy()[chosen]).clip(lower=0).to_numpy())[::-1]
         if len(r) < 2 or r.sum() <= 0:
             continue
         out[str(q)] = float(r[: int(np.ceil(top * len(r)))].sum() / r.sum())

@@ -71,7 +71,7 @@ def customer_types(
     accounts, account_ids = column_codes(orders, "account_id")
     per_order = _order_values(
         (accounts[chosen], account_ids),
-        sorted_codes(orders["order_id"].to_numpy()[chosen]),
+        sorted_codes(orders["order_id"].array.take(chosen)),  # Arrow text stays Arrow
         orders["net_amount"].to_numpy()[chosen],
         date[chosen],
         np.arange(len(chosen)),
@@ -81,7 +81,7 @@ def customer_types(
     _, first, account = np.unique(
         per_order["account"].to_numpy(), return_index=True, return_inverse=True
     )
-    ids = pd.Index(per_order["account_id"].to_numpy()[first])
+    ids = pd.Index(per_order["account_id"].take(first).to_numpy())  # Python strings: few
     t = ((per_order["date"] - start).dt.days / 365.25).to_numpy()
     y = np.log(per_order["value"]).to_numpy()
     per_order = pd.DataFrame({"account": account, "t": t, "y": y})
