@@ -25,9 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers import formats
-from helpers.attribution_codes import channel_codes, factorize_paths, in_path_order, path_codes
+from helpers.attribution_codes import (
+    arrow_text,
+    channel_codes,
+    factorize_paths,
+    in_path_order,
+    path_codes,
+    reindex,
+)
 from helpers.attribution_paths import Paths, build_paths, first_order_dates
 from helpers.steps import Skipped, step
 
@@ -153,7 +162,7 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
     out["markov"] = markov_removal(paths.touches) * paths.n_converted
     table = pd.DataFrame(out).fillna(0.0)
     if values is not None:
-        per_lead = values.reindex(lead_ids)  # one value per path, then per touch
+        per_lead = reindex(values, lead_ids)  # one value per path, then per touch
         v = per_lead.fillna(0.0).to_numpy()[codes]
         for model in MODELS[:-1]:
             table[f"{model} revenue"] = per_channel(weights[model] * v)
@@ -162,7 +171,7 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
         # share of revenue that other leads earned
         t = paths.touches
         all_codes, all_ids = path_codes(t["lead_id"])
-        known = ~t["converted"].to_numpy() | values.reindex(all_ids).notna().to_numpy()[all_codes]
+        known = ~t["converted"].to_numpy() | reindex(values, all_ids).notna().to_numpy()[all_codes]
         share = markov_removal(t[known].reset_index(drop=True))
         total = float(per_lead.sum())  # NaN skipped; the leads in order of first appearance
         table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
@@ -215,30 +224,84 @@ def revenue_after_conversion(
     letting old accounts outweigh recent ones; an account won twice counts its orders for
     each lead.
     """
-    conv = conversion.reindex(leads["lead_id"].to_numpy())
-    acc = leads[["lead_id", "account_id"]].set_index("lead_id")["account_id"].reindex(conv.index)
+    # the leads' own ids as the index (Arrow text stays Arrow), named as the conversions'
+    conv = reindex(conversion, leads["lead_id"]).rename_axis(conversion.index.name)
+    # the account of each lead: conv.index *is* the leads' ids in order (so the former
+    # reindex of the leads by it was positional)
+    acc = pd.Series(leads["account_id"].array, index=conv.index)
     complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
     done = complete & acc.notna()
     value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)
     if done.any():
-        pairs = pd.DataFrame(
-            {
-                "lead_id": conv.index[done],
-                "account_id": acc[done].to_numpy(),
-                "start": conv[done].dt.normalize().to_numpy(),
-            }
-        )
-        o = orders.loc[
-            (orders["status"] != "cancelled") & (orders["order_date"] <= as_of),
-            ["account_id", "order_date", "net_amount"],
-        ]
-        m = pairs.merge(o, on="account_id")
-        inside = (m["order_date"] >= m["start"]) & (
-            m["order_date"] < m["start"] + pd.Timedelta(days=days)
-        )
-        booked = m[inside].groupby("lead_id")["net_amount"].sum()
-        value[done] = booked.reindex(conv.index[done], fill_value=0.0).to_numpy()
+        d = done.to_numpy()
+        start = conv[d].dt.normalize().to_numpy()
+        value[d] = _booked(acc[d], start, orders, as_of, days)
     return value.rename("revenue")
+
+
+def _booked(
+    accounts: pd.Series, start: np.ndarray, orders: pd.DataFrame, as_of: pd.Timestamp, days: int
+) -> np.ndarray:
+    """Net amount of each (account, start day)'s non-cancelled orders up to ``as_of`` in the
+    ``days`` from its start (one value per row of ``accounts``; currency).
+
+    The accounts are matched by integer codes (Arrow ``index_in`` of the order lines' account
+    ids in the accounts'), then joined by pandas on those codes: the join pairs the same rows in
+    the same order as the former join on the text (12.9M order lines at 1M accounts), so each
+    sum adds the same floats in the same order. Non-text account ids take
+    :func:`_booked_by_text`, the former join itself."""
+    ids, lines = arrow_text(accounts), arrow_text(orders["account_id"])
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) or not (
+        pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)
+    ):
+        return _booked_by_text(accounts, start, orders, as_of, days)
+    known = pc.unique(ids.combine_chunks())
+    found = pc.index_in(lines, value_set=known.cast(lines.type))  # null: no account asked for
+    key = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    keep = ((orders["status"] != "cancelled") & (orders["order_date"] <= as_of)).to_numpy()
+    keep &= key >= 0
+    pairs = pd.DataFrame(
+        {
+            "pair": np.arange(len(accounts)),
+            "key": pc.index_in(ids, value_set=known)
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64),
+            "start": start,
+        }
+    )
+    o = pd.DataFrame(
+        {
+            "key": key[keep],
+            "order_date": orders["order_date"].to_numpy()[keep],
+            "net_amount": orders["net_amount"].to_numpy()[keep],
+        }
+    )
+    m = pairs.merge(o, on="key")
+    inside = (m["order_date"] >= m["start"]) & (
+        m["order_date"] < m["start"] + pd.Timedelta(days=days)
+    )
+    booked = m[inside].groupby("pair")["net_amount"].sum()
+    return booked.reindex(pairs["pair"], fill_value=0.0).to_numpy()
+
+
+def _booked_by_text(
+    accounts: pd.Series, start: np.ndarray, orders: pd.DataFrame, as_of: pd.Timestamp, days: int
+) -> np.ndarray:
+    """:func:`_booked` by a pandas join on the account ids themselves (the general path, and
+    the tests' oracle)."""
+    pairs = pd.DataFrame(
+        {"pair": np.arange(len(accounts)), "account_id": accounts.to_numpy(), "start": start}
+    )
+    o = orders.loc[
+        (orders["status"] != "cancelled") & (orders["order_date"] <= as_of),
+        ["account_id", "order_date", "net_amount"],
+    ]
+    m = pairs.merge(o, on="account_id")
+    inside = (m["order_date"] >= m["start"]) & (
+        m["order_date"] < m["start"] + pd.Timedelta(days=days)
+    )
+    booked = m[inside].groupby("pair")["net_amount"].sum()
+    return booked.reindex(pairs["pair"], fill_value=0.0).to_numpy()
 
 
 # --- the study step ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import engine as engines
+from helpers.attribution_codes import arrow_text
 from helpers.features import as_table
 
 
@@ -113,7 +114,8 @@ def build_paths(
     people = people.mutate(lost_date=people.lost_date.cast("timestamp"))
     conv = pd.DataFrame(
         {
-            "lead_id": conversion.index.to_numpy(dtype=object),
+            # Arrow text stays Arrow (no Python string per lead); object ids stay objects
+            "lead_id": conversion.index.array,
             "converted_at": pd.to_datetime(conversion.to_numpy()),
         }
     )
@@ -188,7 +190,7 @@ def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
     2.9M strings; the leads are 0.6M)."""
     known = lead_id.notna().to_numpy()
     rank = np.full(len(lead_id), -1, dtype=np.int64)
-    found, names = _ranks(pa.chunked_array([pa.array(lead_id[known].to_numpy(dtype=object))]))
+    found, names = _ranks(arrow_text(lead_id).filter(pa.array(known)))
     rank[known] = found
     return rank, names
 
