@@ -9,6 +9,8 @@ import pytest
 
 from helpers import attribution_codes as codes
 
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
 
 def _cases() -> dict[str, pd.Series]:
     rng = np.random.default_rng(5)
@@ -20,6 +22,15 @@ def _cases() -> dict[str, pd.Series]:
         "sorted rows": grouped.astype(pd.CategoricalDtype(names)),
         "shuffled rows": shuffled.astype(pd.CategoricalDtype(names)),
         "unsorted categories": shuffled.astype(pd.CategoricalDtype(list(reversed(names)))),
+        "sorted rows, str categories": grouped.astype(
+            pd.CategoricalDtype(pd.Index(names, dtype=TEXT))
+        ),
+        "shuffled rows, str categories": shuffled.astype(
+            pd.CategoricalDtype(pd.Index(names, dtype=TEXT))
+        ),
+        "unsorted str categories": shuffled.astype(
+            pd.CategoricalDtype(pd.Index(list(reversed(names)), dtype=TEXT))
+        ),
         "an empty value": pd.Series(["b", None, "a"], dtype="category"),
         "no rows": pd.Series([], dtype="category"),
         "text": shuffled,
@@ -33,7 +44,7 @@ def test_codes_equal_factorize_on_the_strings(case):
     got, uniques, ordered = codes.factorize_paths(values)
     want, want_uniques = pd.factorize(text)
     assert got.dtype == want.dtype and (got == want).all()
-    assert uniques.dtype == object and list(uniques) == list(want_uniques)
+    assert uniques.dtype in (object, TEXT) and list(uniques) == list(want_uniques)
     assert ordered == (len(text) == 0 or bool(pd.Index(text).is_monotonic_increasing))
     ch, names = codes.channel_codes(values)
     want_ch, want_names = pd.factorize(text, sort=True)
@@ -44,9 +55,6 @@ def test_codes_equal_factorize_on_the_strings(case):
 def test_in_path_order():
     assert codes.in_path_order(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))
     assert not codes.in_path_order(np.array([0, 0, 1, 1]), np.array([1, 0, 0, 1]))
-
-
-TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 @pytest.mark.parametrize("values", ["float", "datetime", "int"])
