@@ -226,16 +226,20 @@ def revenue_after_conversion(
     """
     # the leads' own ids as the index (Arrow text stays Arrow), named as the conversions'
     conv = reindex(conversion, leads["lead_id"]).rename_axis(conversion.index.name)
-    # the account of each lead: conv.index *is* the leads' ids in order (so the former
-    # reindex of the leads by it was positional)
-    acc = pd.Series(leads["account_id"].array, index=conv.index)
-    complete = conv.notna() & (conv.dt.normalize() + pd.Timedelta(days=days) <= as_of)
-    done = complete & acc.notna()
-    value = pd.Series(np.where(conv.notna() & ~complete, np.nan, 0.0), index=conv.index)
+    # below on numpy arrays: the account of each lead is positional (conv.index *is* the
+    # leads' ids in order, so the former reindex of the leads by it was), and a pandas
+    # operation on a Series with a text index may build that index's hash table of Python
+    # strings (numpy asking the Series for __array_interface__ looks the name up in the index)
+    stamps = pd.DatetimeIndex(conv.to_numpy())
+    day = stamps.normalize()
+    known = stamps.notna()
+    complete = known & np.asarray(day + pd.Timedelta(days=days) <= as_of)
+    done = complete & leads["account_id"].notna().to_numpy()
+    value = np.where(known & ~complete, np.nan, 0.0)
     if done.any():
-        d = done.to_numpy()
-        start = conv[d].dt.normalize().to_numpy()
-        value[d] = _booked(acc[d], start, orders, as_of, days)
+        accounts = pd.Series(leads["account_id"].array[done])
+        value[done] = _booked(accounts, day[done].to_numpy(), orders, as_of, days)
+    value = pd.Series(value, index=conv.index)
     return value.rename("revenue")
 
 
@@ -391,7 +395,8 @@ def attribute_conversions(
         credit=credit,
         revenue=revenue,
         spend_per_conversion=spend_per_conversion(credit=credit, costs=costs),
-        valued=int((conv.notna() & value.notna()).sum()),
+        # (on arrays: both are the leads' in order; aligning their text indexes hashed them)
+        valued=int((conv.notna().to_numpy() & value.notna().to_numpy()).sum()),
         pending=int(value.isna().sum()),
         action=action,
         max_touches=max_touches,
