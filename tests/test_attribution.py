@@ -671,3 +671,19 @@ def test_paths_from_str_columns_equal_those_from_objects(demo):
         c = conv.set_axis(conv.index.astype(kind))
         frames[kind] = at.build_paths(t, leads, c, demo.analysis_date, 60, 5).touches
     pd.testing.assert_frame_equal(frames[object], frames[text])
+
+
+def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():
+    import pyarrow as pa
+
+    from helpers import attribution_paths as ap
+
+    chunks = [["b", "é", "a"], ["c", "a"], [], ["Z", "b"]]
+    column = pa.chunked_array([pa.array(c, type=pa.large_string()) for c in chunks])
+    ranks, values = ap._ranks(column)
+    flat = [v for c in chunks for v in c]
+    names = sorted(set(flat))  # code-point order, as Python sorts
+    assert values.to_pylist() == names
+    assert ranks.tolist() == [names.index(v) for v in flat]
+    empty, none = ap._ranks(pa.chunked_array([], type=pa.string()))
+    assert len(empty) == 0 and len(none) == 0

@@ -173,17 +173,23 @@ def _window_expr(touches: ibis.Table, outcome: ibis.Table, window_days: int) -> 
 
 
 def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Each value's rank among the column's distinct values (int64) and those values in
+    """Each value's rank among the column's distinct values (int32) and those values in
     order: the order of strings is by UTF-8 bytes, i.e. by code point, as in the engines and
-    in Python."""
+    in Python.
+
+    Encoded chunk by chunk (the chunks share one dictionary): combining the chunks first
+    copied the whole text column (at 1M accounts 30M channel names), and int32 ranks take half
+    the memory of int64 ones."""
     if column.null_count:
         raise ValueError(f"{column.null_count} empty values where the paths need a value")
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    values = encoded.dictionary
+    if len(column) == 0:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=column.type)
+    encoded = pc.dictionary_encode(column).unify_dictionaries()
+    values = encoded.chunk(0).dictionary
     order = pc.sort_indices(values).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
     return rank[codes], values.take(pa.array(order))
 
 
@@ -218,7 +224,7 @@ def _number(
     if names is None:
         lead, leads = _ranks(rows.column("lead_id"))
     else:
-        lead, leads = rows.column("lead_rank").to_numpy().astype(np.int64, copy=False), names
+        lead, leads = rows.column("lead_rank").to_numpy(), names
     channel, channels = _ranks(rows.column("channel"))
     at = rows.column("touched_at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
     order = np.lexsort((channel, at, lead))  # by lead, then time, then channel
