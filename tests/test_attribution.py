@@ -687,3 +687,29 @@ def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():
     assert ranks.tolist() == [names.index(v) for v in flat]
     empty, none = ap._ranks(pa.chunked_array([], type=pa.string()))
     assert len(empty) == 0 and len(none) == 0
+
+
+def test_attribute_on_coded_paths_equals_attribute_on_the_text(demo):
+    """The coded way (categoricals read as codes, one lookup of the values, the Markov models
+    on arrays) gives the floats the plain way on text columns gives, bit for bit; and the
+    Markov split of the paths of known value equals markov_removal of those rows."""
+    as_of = demo.analysis_date
+    leads = demo["leads"]
+    conv = at.conversion_times(demo, "won", as_of).reindex(leads["lead_id"])
+    paths = at.build_paths(demo["touchpoints"], leads, conv, as_of, 90, 5)
+    value = at.revenue_after_conversion(leads, demo["orders"], conv, as_of, 180)
+    assert value.notna().sum() > 10 and value.isna().sum() > 10  # both kinds of path
+    text = dataclasses.replace(
+        paths, touches=paths.touches.astype({"lead_id": object, "channel": object})
+    )
+    plain_values = value.set_axis(value.index.astype(object))
+    pd.testing.assert_frame_equal(
+        at.attribute(paths, values=value), at.attribute(text, values=plain_values), check_exact=True
+    )
+    t = paths.touches
+    arrays = at._PathArrays.of(t)
+    assert arrays.ordered
+    known = ~arrays.conv | value.reindex(arrays.ids).notna().to_numpy()[arrays.codes]
+    want = at.markov_removal(t[known].reset_index(drop=True))
+    pd.testing.assert_series_equal(arrays.markov(known), want, check_exact=True)
+    pd.testing.assert_series_equal(arrays.markov(), at.markov_removal(t), check_exact=True)

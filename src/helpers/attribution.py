@@ -104,17 +104,30 @@ def markov_removal(touches: pd.DataFrame) -> pd.Series:
     if not (ordered and in_path_order(codes, touches["position"].to_numpy())):
         touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
     ch, names = channel_codes(touches["channel"])
+    return _markov(
+        ch,
+        names,
+        touches["position"].to_numpy(),
+        touches["n"].to_numpy(),
+        touches["converted"].to_numpy().astype(bool),
+    )
+
+
+def _markov(
+    ch: np.ndarray, names: np.ndarray, position: np.ndarray, n: np.ndarray, conv: np.ndarray
+) -> pd.Series:
+    """:func:`markov_removal` of touches in path order given as arrays: channel codes ``ch``
+    (ranks among the channel ``names`` present), ``position``, path length ``n`` and whether
+    the path ``conv``-erted."""
     channels = list(names)
     k = len(channels)
-    position = touches["position"].to_numpy()
     first = position == 0
-    last = position == touches["n"].to_numpy() - 1
+    last = position == n - 1
     # counts of whole touches: bincount gives the floats np.add.at gave, faster
     start_row = np.bincount(ch[first], minlength=k).astype(float)
     nxt = np.roll(ch, -1)
     inner = ~last
     trans = np.bincount(ch[inner] * k + nxt[inner], minlength=k * k).reshape(k, k).astype(float)
-    conv = touches["converted"].to_numpy().astype(bool)
     to_conv = np.bincount(ch[last & conv], minlength=k).astype(float)
     to_null = np.bincount(ch[last & ~conv], minlength=k).astype(float)
     out_total = trans.sum(axis=1) + to_conv + to_null
@@ -159,23 +172,73 @@ def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
 
     weights = {m: rule_weights(conv, m, codes=codes).to_numpy() for m in MODELS[:-1]}
     out = {m: per_channel(w) for m, w in weights.items()}
-    out["markov"] = markov_removal(paths.touches) * paths.n_converted
+    touches = _PathArrays.of(paths.touches)
+    out["markov"] = touches.markov() * paths.n_converted
     table = pd.DataFrame(out).fillna(0.0)
     if values is not None:
-        per_lead = reindex(values, lead_ids)  # one value per path, then per touch
+        if touches.ordered:  # one lookup of every path's value; the converted ones are a part
+            every = reindex(values, touches.ids)
+            per_lead = every.iloc[np.flatnonzero(touches.converted_path)]
+        else:
+            per_lead = reindex(values, lead_ids)  # one value per path, then per touch
         v = per_lead.fillna(0.0).to_numpy()[codes]
         for model in MODELS[:-1]:
             table[f"{model} revenue"] = per_channel(weights[model] * v)
         # the Markov split of revenue comes from the paths whose value is known: a converted
         # lead with NaN value (its window is not complete) would otherwise give its channel a
         # share of revenue that other leads earned
-        t = paths.touches
-        all_codes, all_ids = path_codes(t["lead_id"])
-        known = ~t["converted"].to_numpy() | reindex(values, all_ids).notna().to_numpy()[all_codes]
-        share = markov_removal(t[known].reset_index(drop=True))
+        if not touches.ordered:
+            every = reindex(values, touches.ids)
+        known = ~touches.conv | every.notna().to_numpy()[touches.codes]
+        share = touches.markov(known)
         total = float(per_lead.sum())  # NaN skipped; the leads in order of first appearance
         table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
     return table.fillna(0.0).sort_index()
+
+
+@dataclass
+class _PathArrays:
+    """Every touch of the paths as arrays, coded once for the Markov models of
+    :func:`attribute` (on all paths, then on those of known value): ``codes``/``ids`` as
+    :func:`path_codes`; ``ordered`` when the touches come in path order (as
+    :func:`build_paths` returns them), else the models take :func:`markov_removal`'s way on
+    the frame; ``converted_path`` says per path (``ids``) whether it converted."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    ids: Any
+    ordered: bool
+    conv: np.ndarray
+
+    @classmethod
+    def of(cls, touches: pd.DataFrame) -> _PathArrays:
+        codes, ids, ordered = factorize_paths(touches["lead_id"])
+        ordered = ordered and in_path_order(codes, touches["position"].to_numpy())
+        conv = touches["converted"].to_numpy().astype(bool)
+        return cls(touches, codes, ids, ordered, conv)
+
+    @property
+    def converted_path(self) -> np.ndarray:
+        """Per path (in ``ids`` order): whether it converted (its first touch says)."""
+        first = np.flatnonzero(np.r_[True, self.codes[1:] != self.codes[:-1]])
+        return self.conv[first]
+
+    def markov(self, keep: np.ndarray | None = None) -> pd.Series:
+        """:func:`markov_removal` of the touches, or of those where ``keep`` (whole paths):
+        on the arrays when ordered (the same channel codes a frame of those rows gets: the
+        ranks among the channels present), else on the frame."""
+        if not self.ordered or self.frame.empty:
+            t = self.frame if keep is None else self.frame[keep].reset_index(drop=True)
+            return markov_removal(t)
+        ch, names = channel_codes(self.frame["channel"])
+        position, n, conv = self.frame["position"].to_numpy(), self.frame["n"].to_numpy(), self.conv
+        if keep is not None:
+            if not keep.any():
+                return pd.Series(dtype=float)
+            present = np.bincount(ch[keep], minlength=len(names)) > 0
+            ch, names = (np.cumsum(present) - 1)[ch[keep]], names[present]
+            position, n, conv = position[keep], n[keep], conv[keep]
+        return _markov(ch, names, position, n, conv)
 
 
 # --- conversions and their value ---------------------------------------------------------------
