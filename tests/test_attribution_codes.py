@@ -60,7 +60,14 @@ def test_in_path_order():
 @pytest.mark.parametrize("values", ["float", "datetime", "int"])
 @pytest.mark.parametrize(
     "labels",
-    ["str with a missing", "object", "object with None", "str Index", "no labels"],
+    [
+        "str with a missing",
+        "object",
+        "object with None",
+        "str Index",
+        "no labels",
+        "the index itself",
+    ],
 )
 @pytest.mark.parametrize("index", ["str", "str with a missing", "object", "str repeated"])
 def test_reindex_equals_pandas(values, labels, index):
@@ -82,6 +89,7 @@ def test_reindex_equals_pandas(values, labels, index):
         "object with None": pd.Series(["c", None, "a"], dtype=object),
         "str Index": pd.Index(["a", "c"], dtype=TEXT),
         "no labels": pd.Index([], dtype=TEXT),
+        "the index itself": pd.Series(keys.array, name="lead_id"),
     }[labels]
     try:
         want = series.reindex(wanted)

@@ -134,6 +134,8 @@ def reindex(series: pd.Series, labels: pd.Series | pd.Index | np.ndarray) -> pd.
     own = _own_arrow(labels) is not None
     if not (_is_text(keys) and _is_text(wanted)) or (wanted.null_count and not own):
         return series.reindex(labels)  # (pandas matches no None label to a missing str)
+    if len(keys) == len(wanted) and index.equals(pd.Index(labels)):
+        return series.reindex(labels)  # the same labels: pandas takes the values as they are
     keys = keys.combine_chunks()
     if len(pc.unique(keys)) != len(keys):  # (count_distinct takes twice as long)
         return series.reindex(labels)  # pandas decides (it refuses repeated labels)
