@@ -617,3 +617,99 @@ def test_attribute_by_codes_equals_attribute_by_strings(demo):
     codes, ids = at.path_codes(paths.touches["lead_id"])
     got_codes, got_ids = pd.factorize(paths.touches["lead_id"])
     assert (codes == got_codes).all() and list(ids) == list(got_ids)
+
+
+def _revenue_case(text: object) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(3)
+    n, k = 60, 400
+    accounts = np.array([f"A{i}" for i in range(12)] + [None] * 3, dtype=object)
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "account_id": accounts[rng.integers(0, len(accounts), n)],  # shared, some missing
+        }
+    ).astype({"lead_id": text, "account_id": text})
+    day = pd.Timestamp("2024-01-01")
+    orders = pd.DataFrame(
+        {
+            "account_id": np.array([*accounts, "B9"], dtype=object)[rng.integers(0, 16, k)],
+            "order_date": day + pd.to_timedelta(rng.integers(0, 500, k), unit="D"),
+            "net_amount": rng.normal(100, 40, k),
+            "status": rng.choice(["completed", "cancelled", "returned"], k),
+        }
+    ).astype({"account_id": text, "status": text})
+    stamps = day + pd.to_timedelta(rng.integers(0, 400 * 24, n), unit="h")
+    conv = pd.Series(np.where(rng.random(n) < 0.7, stamps, pd.NaT), index=leads["lead_id"])
+    return leads, orders, conv.astype("datetime64[ns]")
+
+
+@pytest.mark.parametrize("text", [object, pd.StringDtype("pyarrow", na_value=np.nan)])
+def test_revenue_by_codes_equals_the_join_on_the_text(text):
+    leads, orders, conv = _revenue_case(text)
+    as_of = pd.Timestamp("2025-06-01")
+    value = at.revenue_after_conversion(leads, orders, conversion=conv, as_of=as_of, days=90)
+    c = conv.reindex(leads["lead_id"].to_numpy())
+    done = (c.notna() & (c.dt.normalize() + pd.Timedelta(days=90) <= as_of)).to_numpy()
+    done &= leads["account_id"].notna().to_numpy()
+    accounts = leads["account_id"][done]
+    start = c[done].dt.normalize().to_numpy()
+    want = at._booked_by_text(accounts, start, orders, as_of, 90)
+    got = at._booked(accounts, start, orders, as_of, 90)
+    assert done.sum() > 10 and (want > 0).sum() > 5
+    assert np.array_equal(got, want)  # the same floats, bit for bit
+    assert np.array_equal(value.to_numpy()[done], want)
+    assert list(value.index) == list(leads["lead_id"]) and value.index.name == "lead_id"
+
+
+def test_paths_from_str_columns_equal_those_from_objects(demo):
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    conv = at.conversion_times(demo, action="won")
+    frames = {}
+    for kind in (object, text):
+        t = demo["touchpoints"].astype({"lead_id": kind, "channel": kind})
+        leads = demo["leads"].astype({"lead_id": kind})
+        c = conv.set_axis(conv.index.astype(kind))
+        frames[kind] = at.build_paths(t, leads, c, demo.analysis_date, 60, 5).touches
+    pd.testing.assert_frame_equal(frames[object], frames[text])
+
+
+def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():
+    import pyarrow as pa
+
+    from helpers import attribution_paths as ap
+
+    chunks = [["b", "é", "a"], ["c", "a"], [], ["Z", "b"]]
+    column = pa.chunked_array([pa.array(c, type=pa.large_string()) for c in chunks])
+    ranks, values = ap._ranks(column)
+    flat = [v for c in chunks for v in c]
+    names = sorted(set(flat))  # code-point order, as Python sorts
+    assert values.to_pylist() == names
+    assert ranks.tolist() == [names.index(v) for v in flat]
+    empty, none = ap._ranks(pa.chunked_array([], type=pa.string()))
+    assert len(empty) == 0 and len(none) == 0
+
+
+def test_attribute_on_coded_paths_equals_attribute_on_the_text(demo):
+    """The coded way (categoricals read as codes, one lookup of the values, the Markov models
+    on arrays) gives the floats the plain way on text columns gives, bit for bit; and the
+    Markov split of the paths of known value equals markov_removal of those rows."""
+    as_of = demo.analysis_date
+    leads = demo["leads"]
+    conv = at.conversion_times(demo, "won", as_of).reindex(leads["lead_id"])
+    paths = at.build_paths(demo["touchpoints"], leads, conv, as_of, 90, 5)
+    value = at.revenue_after_conversion(leads, demo["orders"], conv, as_of, 180)
+    assert value.notna().sum() > 10 and value.isna().sum() > 10  # both kinds of path
+    text = dataclasses.replace(
+        paths, touches=paths.touches.astype({"lead_id": object, "channel": object})
+    )
+    plain_values = value.set_axis(value.index.astype(object))
+    pd.testing.assert_frame_equal(
+        at.attribute(paths, values=value), at.attribute(text, values=plain_values), check_exact=True
+    )
+    t = paths.touches
+    arrays = at._PathArrays.of(t)
+    assert arrays.ordered
+    known = ~arrays.conv | value.reindex(arrays.ids).notna().to_numpy()[arrays.codes]
+    want = at.markov_removal(t[known].reset_index(drop=True))
+    pd.testing.assert_series_equal(arrays.markov(known), want, check_exact=True)
+    pd.testing.assert_series_equal(arrays.markov(), at.markov_removal(t), check_exact=True)

@@ -584,3 +584,19 @@ def test_rows_by_channel_are_the_rows_a_comparison_selects():
     rows_of = ch._rows_by_channel(leads)
     for name in ("a", "b", "", "paid_search"):
         pd.testing.assert_frame_equal(rows_of(name), leads[leads["source_channel"] == name])
+
+
+def test_costs_and_decision_times_from_str_equal_those_from_objects(demo):
+    text = pd.StringDtype("pyarrow", na_value=float("nan"))
+    period = ch.reporting_period(demo, months=48)
+    results = {}
+    for kind in (object, text):
+        leads = period.leads.astype({"source_channel": kind})
+        leads.loc[leads.index[:40], "source_channel"] = None  # some leads without a channel
+        leads = leads.astype({"source_channel": kind})
+        costs = ch.volume_and_cost(leads, period.spend, as_of=period.as_of)
+        times = ch.funnel.time_to_decision(leads, as_of=period.as_of)
+        results[kind] = (costs, times.medians)
+    pd.testing.assert_frame_equal(results[object][0], results[text][0])
+    pd.testing.assert_series_equal(results[object][1], results[text][1])
+    assert "unknown" in results[text][0].index

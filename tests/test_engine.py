@@ -241,3 +241,24 @@ def test_memtable_uploads_what_ibis_memtable_of_the_frame_uploads(index):
         pd.testing.assert_frame_equal(
             engine.to_pandas(mem), engine.to_pandas(ibis.memtable(data)), check_exact=True
         )
+
+
+def test_memtable_uploads_str_columns_without_copying_their_text():
+    """An Arrow-backed ``str`` column travels as its own large_string chunks (no cast to
+    string, which copied every value): the same Ibis schema as the object column's, and the
+    engine reads the same rows back, missing values included."""
+    text = pd.StringDtype("pyarrow", na_value=float("nan"))
+    objects = pd.DataFrame({"s": ["a", None, "é", "b"], "i": [1, 2, 3, 4]})
+    frame = objects.astype({"s": text})
+    got, schema = engine._to_arrow(frame)
+    uploaded, own = got.column("s").chunks[0], frame["s"].array._pa_array.chunks[0]
+    assert uploaded.buffers()[2].address == own.buffers()[2].address  # the same text bytes
+    assert schema == engine._to_arrow(objects)[1]
+    assert got.column("s").to_pylist() == ["a", None, "é", "b"]
+    mem = engine.memtable(frame, ["s", "i"])
+    back = engine.to_pandas(mem.filter(mem.s == "é"))
+    assert list(back["i"]) == [3]
+    pd.testing.assert_frame_equal(
+        engine.to_pandas(mem.order_by("i")),
+        engine.to_pandas(ibis.memtable(objects)).sort_values("i"),
+    )

@@ -300,3 +300,12 @@ def test_engine_funnel_equals_the_pandas_funnel_on_the_channel_shapes(shape):
     ds = channel_dataset(shape)
     assert_same_funnel(ds["leads"], ds.analysis_date, 365)
     assert_same_funnel(ds["leads"], ds.analysis_date, 60)
+
+
+def test_channel_of_str_equals_channel_of_objects():
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    raw = pd.DataFrame({"source_channel": ["paid_search", None, "unknown", "é", np.nan]})
+    want = funnel.channel_of(raw.astype({"source_channel": object}))
+    got = funnel.channel_of(raw.astype({"source_channel": text}))
+    assert got.dtype == text  # stays Arrow text
+    assert list(got) == list(want) == ["paid_search", "unknown", "unknown", "é", "unknown"]

@@ -33,13 +33,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import engine as engines
+from helpers.attribution_codes import arrow_text
 from helpers.features import as_table
 
 
 @dataclass
 class Paths:
     """Touches in attribution order: ``touches`` has lead_id, channel (both categorical: text
-    categories in code-point order), position, n, days_before and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
+    categories in code-point order; the lead ids' are ``str``, the channels' object), position, n, days_before and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
     out because they were still open (neither converted nor lost) on the analysis date;
     ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
     not converted is a non-converter whose path ends on the analysis date)."""
@@ -51,6 +52,10 @@ class Paths:
     open: int = 0
     no_lost: bool = False
 
+
+#: The pandas dtype of the lead ids' categories (the loaded data's text dtype,
+#: :data:`helpers.loading.TEXT`; not imported from there, which imports much more).
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 #: Columns of :attr:`Paths.touches`, in order, with their pandas dtypes.
 TOUCH_COLUMNS: dict[str, str] = {
@@ -113,7 +118,8 @@ def build_paths(
     people = people.mutate(lost_date=people.lost_date.cast("timestamp"))
     conv = pd.DataFrame(
         {
-            "lead_id": conversion.index.to_numpy(dtype=object),
+            # Arrow text stays Arrow (no Python string per lead); object ids stay objects
+            "lead_id": conversion.index.array,
             "converted_at": pd.to_datetime(conversion.to_numpy()),
         }
     )
@@ -167,17 +173,23 @@ def _window_expr(touches: ibis.Table, outcome: ibis.Table, window_days: int) -> 
 
 
 def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Each value's rank among the column's distinct values (int64) and those values in
+    """Each value's rank among the column's distinct values (int32) and those values in
     order: the order of strings is by UTF-8 bytes, i.e. by code point, as in the engines and
-    in Python."""
+    in Python.
+
+    Encoded chunk by chunk (the chunks share one dictionary): combining the chunks first
+    copied the whole text column (at 1M accounts 30M channel names), and int32 ranks take half
+    the memory of int64 ones."""
     if column.null_count:
         raise ValueError(f"{column.null_count} empty values where the paths need a value")
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    values = encoded.dictionary
+    if len(column) == 0:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=column.type)
+    encoded = pc.dictionary_encode(column).unify_dictionaries()
+    values = encoded.chunk(0).dictionary
     order = pc.sort_indices(values).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
     return rank[codes], values.take(pa.array(order))
 
 
@@ -188,7 +200,7 @@ def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
     2.9M strings; the leads are 0.6M)."""
     known = lead_id.notna().to_numpy()
     rank = np.full(len(lead_id), -1, dtype=np.int64)
-    found, names = _ranks(pa.chunked_array([pa.array(lead_id[known].to_numpy(dtype=object))]))
+    found, names = _ranks(arrow_text(lead_id).filter(pa.array(known)))
     rank[known] = found
     return rank, names
 
@@ -212,40 +224,66 @@ def _number(
     if names is None:
         lead, leads = _ranks(rows.column("lead_id"))
     else:
-        lead, leads = rows.column("lead_rank").to_numpy().astype(np.int64), names
+        lead, leads = rows.column("lead_rank").to_numpy(), names
     channel, channels = _ranks(rows.column("channel"))
     at = rows.column("touched_at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
     order = np.lexsort((channel, at, lead))  # by lead, then time, then channel
+    del at  # (at 1M accounts ~30M rows: every int64 column is 0.24 GB; drop each when done)
     lead = lead[order]
     starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
     full = np.diff(np.r_[starts, len(lead)])
     size = np.repeat(full, full)
-    from_end = size - 1 - (np.arange(len(lead)) - np.repeat(starts, full))
+    # from_end = size - 1 - (row - start of its path), computed in place
+    from_end = np.arange(len(lead))
+    from_end -= np.repeat(starts, full)
+    np.subtract(size - 1, from_end, out=from_end)
+    del starts, full
     keep = from_end < max_touches
-    n = np.minimum(size, max_touches)
+    cut = (size > max_touches)[keep]
+    n = np.minimum(size, max_touches)[keep]
+    del size
+    position = n - 1 - from_end[keep]
+    del from_end
     pick = order[keep]
+    del order
+    lead = lead[keep]
+    channel = channel[pick]
     touches = pd.DataFrame(
         {
-            "lead_id": _categorical(lead[keep], leads),
-            "channel": _categorical(channel[pick], channels),
-            "position": (n - 1 - from_end)[keep].astype("int64"),
-            "n": n[keep].astype("int64"),
+            "lead_id": _categorical(lead, leads, text=True),
+            "channel": _categorical(channel, channels),
+            "position": position.astype("int64", copy=False),
+            "n": n.astype("int64", copy=False),
             "days_before": rows.column("days_before").to_numpy()[pick].astype("float64"),
             "converted": rows.column("converted").to_numpy(zero_copy_only=False)[pick].astype(bool),
         }
     )
-    return touches, (size > max_touches)[keep]
+    return touches, cut
 
 
-def _categorical(ranks: np.ndarray, values: pa.Array) -> pd.Categorical:
+def _categorical(ranks: np.ndarray, values: pa.Array, text: bool = False) -> pd.Categorical:
     """The text of each rank (:func:`_ranks`) as a pandas categorical: the integer ranks are its
     codes, the values used (in their order, by code point) its categories. The callers
     (:mod:`helpers.attribution`) group by these codes instead of hashing or comparing millions
-    of strings again; read as text the column is the same (``==``, ``astype(str)``)."""
+    of strings again; read as text the column is the same (``==``, ``astype(str)``).
+
+    ``text``: the categories are Arrow-backed ``str`` (the lead ids: at 1M accounts some 6M of
+    them, which as Python strings took ~1 GB and their uniqueness check a hash table of them;
+    they are distinct by construction, so pandas' check is skipped), else object (the channels:
+    a handful, shown as table indexes)."""
     used = np.bincount(ranks, minlength=len(values)) > 0
-    codes = (np.cumsum(used) - 1)[ranks]
-    names = values.filter(pa.array(used)).to_numpy(zero_copy_only=False).astype(object)
-    return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(names))
+    codes = (np.cumsum(used, dtype=np.int32) - 1)[ranks]
+    kept = values.filter(pa.array(used))
+    if not text:
+        names = pd.Index(kept.to_numpy(zero_copy_only=False).astype(object))
+        return pd.Categorical.from_codes(codes, categories=names)
+    names = pd.Index(TEXT.__from_arrow__(kept))
+    # distinct by construction: pandas checks that again on every new categorical (also inside
+    # from_codes) through a hash table of the ids as Python strings, kept on the Index (at 1M
+    # accounts 15 s and ~1 GB); the check's cached answer is given instead
+    names._cache["is_unique"] = True
+    dtype = pd.CategoricalDtype._from_fastpath(names, False)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def first_order_dates(orders: object, engine: engines.Engine | str | None = None) -> pd.Series:

@@ -92,7 +92,9 @@ def volume_and_cost(
     channel has spend but no leads, no matured month, or when months were left out for missing
     spend. Skipped when ``spend`` is (no spend data: costs are not available, not 0).
     """
-    leads = leads.assign(
+    # only the columns used below: each channel's rows are taken from this frame
+    used = ["created_date", *(f"{s}_date" for s in funnel.STAGES if f"{s}_date" in leads)]
+    leads = leads[used].assign(
         month=month_start(leads["created_date"]), source_channel=funnel.channel_of(leads)
     )
     missing = (
@@ -101,7 +103,8 @@ def volume_and_cost(
         else pd.DataFrame(columns=["channel", "month"])
     )
     cutoff = None if as_of is None else as_of - pd.Timedelta(days=mature_days)
-    channels = sorted(set(leads["source_channel"]) | set(spend["channel"]))
+    # the distinct names first (iterating the column made a Python string per lead)
+    channels = sorted(set(leads["source_channel"].unique()) | set(spend["channel"].unique()))
     rows_of = _rows_by_channel(leads)
     rows = []
     for ch in channels:

@@ -303,7 +303,7 @@ def _to_arrow(data: pd.DataFrame):
     for name in data.columns:
         column = data[name]
         if column.dtype == object:
-            first[name] = pa.array(column, from_pandas=True)
+            first[name] = _chunked(pa.array(column, from_pandas=True))
             types[name] = PyArrowType.to_ibis(first[name].type)
         else:
             types[name] = PandasType.to_ibis(column.dtype)
@@ -312,10 +312,32 @@ def _to_arrow(data: pd.DataFrame):
     arrays = [
         first[f.name]
         if f.name in first and first[f.name].type == f.type
-        else pa.array(data[f.name], type=f.type, from_pandas=True)
+        else _own_text(data[f.name], f.type)
+        or _chunked(pa.array(data[f.name], type=f.type, from_pandas=True))
         for f in target
     ]
-    return pa.Table.from_arrays(arrays, schema=target), schema
+    fields = [pa.field(f.name, a.type) for f, a in zip(target, arrays, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), schema
+
+
+def _chunked(array: Any) -> Any:
+    import pyarrow as pa
+
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _own_text(column: pd.Series, wanted: Any) -> Any:
+    """An Arrow-backed text column's own chunks (large_string), uploaded as they are where
+    Ibis' type is string: casting them to string copied every value and offset (at 1M accounts
+    the touchpoints' lead ids and channels, about 1 GB kept as long as the memtable); the
+    engines read both as the same text. None for any other column."""
+    import pyarrow as pa
+
+    own = getattr(column.array, "_pa_array", None)
+    text = isinstance(own, pa.ChunkedArray) and (
+        pa.types.is_large_string(own.type) or pa.types.is_string(own.type)
+    )
+    return own if text and pa.types.is_string(wanted) else None
 
 
 def _forgetter(key: tuple):
