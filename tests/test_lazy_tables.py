@@ -74,6 +74,7 @@ def test_frames_read_later_carry_the_data_sets_engine(cached):
     early = got["accounts"]
     other = dataclasses.replace(got, engine=spark)
     assert early.attrs["engine"]["name"] == "pyspark"  # marked when the engine was set
+    assert other.columns("orders", ["status"]).attrs["engine"]["name"] == "pyspark"  # columns
     assert other["orders"].attrs["engine"]["name"] == "pyspark"  # and when read afterwards
 
 

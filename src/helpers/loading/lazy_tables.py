@@ -114,9 +114,13 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         if name not in self._frames:
             reader = self._readers[name]  # KeyError for a table the data set does not have
             try:
-                return reader(list(names))
+                part = reader(list(names))
             except (*READ_ERRORS, KeyError) as exc:  # KeyError: a column not recorded
                 _log.info("columns of cached table %s not read alone (%s)", name, exc)
+            else:
+                if self._engine is not None:
+                    mark([part], self._engine)
+                return part
         return self[name][list(names)]
 
     def read(self) -> list[str]:
