@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import attribution as at
+from helpers import attribution_value
 from helpers.loading import Dataset
 from helpers.steps import Skipped
 
@@ -653,8 +654,8 @@ def test_revenue_by_codes_equals_the_join_on_the_text(text):
     done &= leads["account_id"].notna().to_numpy()
     accounts = leads["account_id"][done]
     start = c[done].dt.normalize().to_numpy()
-    want = at._booked_by_text(accounts, start, orders, as_of, 90)
-    got = at._booked(accounts, start, orders, as_of, 90)
+    want = attribution_value._booked_by_text(accounts, start, orders, as_of, 90)
+    got = attribution_value._booked(accounts, start, orders, as_of, 90)
     assert done.sum() > 10 and (want > 0).sum() > 5
     assert np.array_equal(got, want)  # the same floats, bit for bit
     assert np.array_equal(value.to_numpy()[done], want)
