@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from helpers.text_arrays import arrow_text as own_text
+
 
 def _sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, object] | None:
     """The codes and categories of a non-empty categorical whose categories are in increasing
@@ -28,8 +30,8 @@ def _sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, object] |
     codes = values.cat.codes.to_numpy()
     if not len(codes) or (codes < 0).any():
         return None
-    own = _own_arrow(categories)
-    if own is not None and _is_text(own):
+    own = own_text(categories)
+    if own is not None:
         names = own.combine_chunks()
         rising = len(names) < 2 or pc.all(pc.less_equal(names[:-1], names[1:])).as_py()
         return (codes, categories.array) if rising else None
@@ -101,20 +103,14 @@ def in_path_order(codes: np.ndarray, position: np.ndarray) -> bool:
 
 
 def arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.ChunkedArray:
-    """The values as an Arrow array, without copying an Arrow-backed column (``str``,
-    ``string[pyarrow]``: its own large_string chunks); anything else is converted (NaN and None
+    """The values as an Arrow array, without copying an Arrow-backed text column (``str``,
+    ``string[pyarrow]``: its own large_string chunks, :func:`helpers.text_arrays.arrow_text`);
+    anything else is converted (NaN and None
     become null, the type is Arrow's inference, e.g. string for Python strings)."""
-    found = _own_arrow(values)
+    found = own_text(values)
     if found is not None:
         return found
     return pa.chunked_array([pa.array(np.asarray(values, dtype=object), from_pandas=True)])
-
-
-def _own_arrow(values: object) -> pa.ChunkedArray | None:
-    """The Arrow data of an Arrow-backed pandas array, Series or Index (None for others)."""
-    array = getattr(values, "array", values)
-    found = getattr(array, "_pa_array", None)  # pandas' Arrow-backed arrays keep their data here
-    return found if isinstance(found, pa.ChunkedArray) else None
 
 
 def _is_text(array: pa.ChunkedArray) -> bool:
@@ -128,11 +124,12 @@ def reindex(series: pd.Series, labels: pd.Series | pd.Index | np.ndarray) -> pd.
     index and name; any other case (object index, labels that are not text, an index with
     repeated labels) is pandas' own ``reindex``."""
     index = series.index
-    if _own_arrow(index) is None:
+    keys = own_text(index)
+    if keys is None:
         return series.reindex(labels)
-    keys, wanted = arrow_text(index), arrow_text(labels)
-    own = _own_arrow(labels) is not None
-    if not (_is_text(keys) and _is_text(wanted)) or (wanted.null_count and not own):
+    wanted = arrow_text(labels)
+    own = own_text(labels) is not None
+    if not _is_text(wanted) or (wanted.null_count and not own):
         return series.reindex(labels)  # (pandas matches no None label to a missing str)
     if len(keys) == len(wanted) and index.equals(pd.Index(labels)):
         return series.reindex(labels)  # the same labels: pandas takes the values as they are

@@ -25,24 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from helpers.text_arrays import arrow_text
+
 #: Longest id (characters) sorted as fixed-width text; longer ids are sorted by pandas (a
 #: fixed-width copy takes 4 bytes per character of the longest id for every distinct id).
 MAX_FIXED_WIDTH = 64
-
-
-def arrow_text(values: object) -> pa.ChunkedArray | None:
-    """The Arrow (large) string array behind an Arrow-backed text Series, Index or array
-    (zero copy; a missing value is null), or None for anything else (Python objects,
-    numbers, categoricals)."""
-    array = values.array if isinstance(values, (pd.Series, pd.Index)) else values
-    # pandas keeps the ChunkedArray of its Arrow-backed arrays in ``_pa_array`` (pandas 2.x;
-    # ``pa.array(values)`` would combine the chunks, a copy of every text)
-    data = getattr(array, "_pa_array", None)
-    if isinstance(data, pa.ChunkedArray) and (
-        pa.types.is_string(data.type) or pa.types.is_large_string(data.type)
-    ):
-        return data
-    return None
 
 
 _unique_kept: dict[int, tuple[weakref.ref, bool]] = {}

@@ -1,0 +1,27 @@
+"""The Arrow text behind a pandas column, shared by the steps' fast paths.
+
+A loaded data set's text columns are Arrow-backed ``str`` (:data:`helpers.loading.TEXT`); the
+fast paths of segmentation, lead grading, look-alikes and attribution work on their Arrow
+buffers instead of one Python string per cell. A module of its own, importing only pandas and
+pyarrow, so that each of those modules can use it without importing the others.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+
+def arrow_text(values: object) -> pa.ChunkedArray | None:
+    """The Arrow (large) string array behind an Arrow-backed text Series, Index or array
+    (zero copy; a missing value is null), or None for anything else (Python objects,
+    numbers, categoricals)."""
+    array = values.array if isinstance(values, (pd.Series, pd.Index)) else values
+    # pandas keeps the ChunkedArray of its Arrow-backed arrays in ``_pa_array`` (pandas 2.x;
+    # ``pa.array(values)`` would combine the chunks, a copy of every text)
+    data = getattr(array, "_pa_array", None)
+    if isinstance(data, pa.ChunkedArray) and (
+        pa.types.is_string(data.type) or pa.types.is_large_string(data.type)
+    ):
+        return data
+    return None
