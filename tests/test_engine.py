@@ -199,6 +199,71 @@ def test_a_collected_frame_releases_its_memtable_at_once():
     assert [u.frame() is kept for u in engine._uploads.values()] == [True]
 
 
+def _views(con) -> set[str]:
+    return {r[0] for r in con.con.execute("select view_name from duckdb_views()").fetchall()}
+
+
+def test_the_backend_lets_go_of_a_memtable_no_expression_uses():
+    """Ibis keeps a memtable registered in DuckDB (and its Arrow data alive) until the process
+    exits; a memtable whose frame and expressions are gone is dropped at the next upload or
+    query, one still in use stays and still runs."""
+    import gc
+
+    engine.forget_memtables()
+    con = engine.connect()
+    gone = pd.DataFrame({"n": np.arange(5.0)})
+    kept = pd.DataFrame({"n": np.arange(3.0)})
+    gone_table = engine.memtable(gone, ["n"])
+    kept_table = engine.memtable(kept, ["n"])
+    assert engine.to_pandas(gone_table.aggregate(s=gone_table.n.sum()))["s"].item() == 10
+    assert engine.to_pandas(kept_table.aggregate(s=kept_table.n.sum()))["s"].item() == 3
+    gone_name, kept_name = gone_table.op().name, kept_table.op().name
+    assert {gone_name, kept_name} <= _views(con)
+    del gone, gone_table
+    gc.collect()
+    assert engine.to_pandas(kept_table.aggregate(s=kept_table.n.max()))["s"].item() == 2
+    assert gone_name not in _views(con)
+    assert kept_name in _views(con)
+
+
+def test_an_outermost_step_gives_memory_back_once(monkeypatch):
+    """A step that calls steps gives memory back when it ends, not after each inner step."""
+    from helpers import steps
+
+    calls = []
+    monkeypatch.setattr(steps, "give_back", lambda: calls.append(1))
+
+    @steps.step("inner")
+    def inner() -> int:
+        return 1
+
+    @steps.step("outer")
+    def outer() -> int:
+        return inner() + inner()
+
+    assert outer() == 2
+    assert calls == [1]
+    assert inner() == 1
+    assert calls == [1, 1]
+
+
+def test_giving_memory_back_drops_the_dead_memtables():
+    import gc
+
+    from helpers import memory
+
+    con = engine.connect()
+    frame = pd.DataFrame({"n": np.arange(4.0)})
+    table = engine.memtable(frame, ["n"])
+    engine.to_pandas(table.aggregate(s=table.n.sum()))
+    name = table.op().name
+    del frame, table
+    gc.collect()
+    assert name in _views(con)
+    memory.give_back()
+    assert name not in _views(con)
+
+
 def _upload_as_ibis_makes_it(data: pd.DataFrame):
     """The old path (the oracle): ``ibis.memtable(data)``'s schema and the Arrow table its
     DuckDB upload registers (``Table.from_pandas`` with that schema)."""

@@ -28,6 +28,7 @@ are made on first use and kept for the process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -146,6 +147,12 @@ def connect(engine: Engine | str | None = None):
 
 @cache
 def _connect(engine: Engine):
+    backend = _new_backend(engine)
+    _backends.append(backend)
+    return backend
+
+
+def _new_backend(engine: Engine):
     import ibis
 
     if engine.kind == "duckdb":
@@ -217,6 +224,7 @@ def to_arrow(expr, engine: Engine | str | None = None):
     """Run ``expr`` and return the result as a ``pyarrow.Table`` (no pandas conversion: for
     callers that take columns as numpy arrays or encode strings themselves). Where it runs:
     as :func:`to_pandas`."""
+    drop_dead_memtables()
     backend = _bound_backend(expr) or connect(engine)
     return backend.to_pyarrow(expr)
 
@@ -247,6 +255,11 @@ class _Upload:
 
 
 _uploads: OrderedDict[tuple, _Upload] = OrderedDict()
+#: Every backend :func:`connect` has made in this process.
+_backends: list[Any] = []
+#: Names of memtables whose Ibis node has been garbage-collected (no expression refers to them
+#: any more); :func:`drop_dead_memtables` drops them from the backends.
+_dead: list[str] = []
 
 
 def memtable(frame: pd.DataFrame, columns: Sequence[str]):
@@ -266,6 +279,7 @@ def memtable(frame: pd.DataFrame, columns: Sequence[str]):
     """
     import ibis
 
+    drop_dead_memtables()
     columns = list(columns)
     key = (id(frame), tuple(columns))
     marks = _marks(frame, columns)
@@ -275,6 +289,7 @@ def memtable(frame: pd.DataFrame, columns: Sequence[str]):
         return kept.table
     arrow, schema = _to_arrow(frame[columns])
     table = ibis.memtable(arrow, schema=schema)
+    weakref.finalize(table.op(), _dead.append, table.op().name)
     _uploads.pop(key, None)  # a stale one (changed columns, or a collected frame's id reused)
     _uploads[key] = _Upload(weakref.ref(frame, _forgetter(key)), marks, table)
     while len(_uploads) > MEMTABLES:
@@ -379,3 +394,28 @@ def _same(old: tuple, new: tuple) -> bool:
 def forget_memtables() -> None:
     """Forget every memtable :func:`memtable` keeps (after changing a frame's values in place)."""
     _uploads.clear()
+
+
+def drop_dead_memtables() -> None:
+    """Drop the memtables no expression refers to any more from every backend that holds them.
+
+    Why by hand: Ibis registers a memtable in a backend when an expression using it first runs
+    and drops it only at interpreter exit (its finalizers are ``atexit`` hooks), so a DuckDB
+    connection kept every frame ever uploaded, as Arrow, for the rest of the kernel (at 1M
+    accounts, among others, the 36M touchpoints' columns of the attribution paths). A weak
+    reference's finalizer on each memtable's node records its name when the node is collected;
+    the names are dropped here, called before every upload and query (:func:`memtable`,
+    :func:`to_arrow`), not in the finalizer itself: that can run during a DuckDB call (a
+    garbage collection while DuckDB scans Python data), where using the connection again is
+    not safe. Dropping a name a backend never registered does nothing.
+    """
+    while _dead:
+        name = _dead.pop()
+        for backend in _backends:
+            with contextlib.suppress(Exception):  # a closed connection: nothing left to free
+                if backend.name == "duckdb":
+                    backend.con.unregister(name)
+                else:
+                    drop = backend._make_memtable_finalizer(name)
+                    if drop is not None:
+                        drop()

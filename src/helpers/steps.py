@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from helpers.memory import give_back
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -104,12 +106,19 @@ def first_skipped(values: Iterable[object]) -> Skipped | None:
     return next((v for v in values if isinstance(v, Skipped)), None)
 
 
+#: How many steps are running (a step may call others); memory is given back when the
+#: outermost one ends.
+_running = [0]
+
+
 def step(label: str, *, optional: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a study step: it is named ``label`` for the reader, and when any of its
     arguments (except those listed in ``optional``, which the step handles itself) is a
     :class:`Skipped`, it is not called and returns that cause under its own name.
 
-    A ``Skipped`` returned by the step itself gets ``label`` when it has no name yet.
+    A ``Skipped`` returned by the step itself gets ``label`` when it has no name yet. When the
+    outermost running step ends, the memory its work freed is given back to the system
+    (:func:`helpers.memory.give_back`).
     """
     optional = frozenset(optional)
 
@@ -126,7 +135,13 @@ def step(label: str, *, optional: Iterable[str] = ()) -> Callable[[Callable[P, R
                 cause = first_skipped(values)
                 if cause is not None:
                     return cause.downstream(label)
-            result = func(*args, **kwargs)
+            _running[0] += 1
+            try:
+                result = func(*args, **kwargs)
+            finally:
+                _running[0] -= 1
+                if _running[0] == 0:
+                    give_back()
             if isinstance(result, Skipped) and not result.step:
                 return Skipped(result.reason, result.hint, label)
             return result

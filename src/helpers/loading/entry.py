@@ -32,6 +32,7 @@ from helpers.loading import read
 from helpers.loading.lazy_tables import READ_ERRORS, LazyTables
 from helpers.loading.parse import TEXT
 from helpers.loading.read import arrow_to_pandas
+from helpers.memory import give_back
 from helpers.validation import Problem
 
 if TYPE_CHECKING:
@@ -90,12 +91,12 @@ def every_core() -> Iterator[None]:
 
 
 def give_back_memory() -> None:
-    """Return the memory Arrow's allocator (mimalloc) keeps after buffers are freed to the
-    system. Reading a table frees its Parquet pages and the narrower text offsets, and a
-    build frees every table it made; mimalloc keeps such memory for reuse (0.55 GB after a
-    100k-account build, several GB at 1M), which counts in the process's resident memory
-    while other kernels of the batch need it."""
-    pa.default_memory_pool().release_unused()
+    """Return the memory freed while reading or building to the system
+    (:func:`helpers.memory.give_back`). Reading a table frees its Parquet pages and the
+    narrower text offsets, and a build frees every table it made; Arrow's allocator (mimalloc)
+    keeps such memory for reuse (0.55 GB after a 100k-account build, several GB at 1M), which
+    counts in the process's resident memory while other kernels of the batch need it."""
+    give_back()
 
 
 def _is_text(dtype: object) -> bool:
