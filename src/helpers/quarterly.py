@@ -55,7 +55,10 @@ def churn_by_quarter(
     done = orders.loc[orders["status"] == "completed", ["account_id", "order_date"]]
     day = done["order_date"].dt.normalize()
     keep = (day <= pd.Timestamp(as_of)).to_numpy()  # NaT dates are left out
-    code, _ = pd.factorize(done["account_id"].to_numpy()[keep])
+    # factorized as the column is (Arrow text: in Arrow, without a Python string per line, ~1 GB
+    # at 1M accounts), then cut to the kept lines: accounts with no kept line are never active,
+    # so the numbering changes no count
+    code = pd.factorize(done["account_id"])[0][keep]
     days = day.to_numpy("datetime64[ns]")[keep].view("i8")
     known = code >= 0  # a missing account id belongs to no account
     code, days = code[known], days[known]
