@@ -12,11 +12,11 @@ from helpers.segmentation.codes import (
     arrow_text,
     column_codes,
     column_is,
-    is_text,
     is_unique,
     set_index,
     sorted_codes,
 )
+from helpers.text_arrays import is_text
 
 
 def _same_as_pandas(values) -> None:

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.text_arrays import arrow_text
+
 #: Engines named by a word; anything else must be an Ibis connection URL.
 NAMED = ("duckdb", "pyspark")
 #: The Spark master when the source names none: a local session on two cores.
@@ -342,17 +344,13 @@ def _chunked(array: Any) -> Any:
 
 
 def _own_text(column: pd.Series, wanted: Any) -> Any:
-    """An Arrow-backed text column's own chunks (large_string), uploaded as they are where
-    Ibis' type is string: casting them to string copied every value and offset (at 1M accounts
-    the touchpoints' lead ids and channels, about 1 GB kept as long as the memtable); the
-    engines read both as the same text. None for any other column."""
+    """An Arrow-backed text column's own chunks (:func:`helpers.text_arrays.arrow_text`),
+    uploaded as they are where Ibis' type is string: casting them to string copied every value
+    and offset (at 1M accounts the touchpoints' lead ids and channels, about 1 GB kept as long
+    as the memtable); the engines read both as the same text. None for any other column."""
     import pyarrow as pa
 
-    own = getattr(column.array, "_pa_array", None)
-    text = isinstance(own, pa.ChunkedArray) and (
-        pa.types.is_large_string(own.type) or pa.types.is_string(own.type)
-    )
-    return own if text and pa.types.is_string(wanted) else None
+    return arrow_text(column) if pa.types.is_string(wanted) else None
 
 
 def _forgetter(key: tuple):

@@ -25,3 +25,9 @@ def arrow_text(values: object) -> pa.ChunkedArray | None:
     ):
         return data
     return None
+
+
+def is_text(values: pd.Series | pd.Index) -> bool:
+    """Whether ``values`` hold texts as the loaders give them: Arrow-backed ``str`` or
+    Python objects (the fast paths of the steps take either)."""
+    return values.dtype == object or arrow_text(values) is not None

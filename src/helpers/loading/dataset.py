@@ -39,8 +39,9 @@ from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
 from helpers.loading.lazy_tables import LazyTables
-from helpers.loading.parse import TEXT, snake_case
+from helpers.loading.parse import snake_case
 from helpers.loading.read import file_digest, read_raw_arrow
+from helpers.text_arrays import is_text
 from helpers.validation import (
     ROW_COLUMN,
     DataValidationError,
@@ -180,7 +181,7 @@ class Dataset:
             values = [wanted] if isinstance(wanted, (str, int, float)) else list(wanted)
             values = [_normalise_value(accounts[column], v) for v in values]
             hit = accounts[column].isin(values)
-            if not hit.any() and _is_text(accounts[column]):  # text: case-insensitive
+            if not hit.any() and is_text(accounts[column]):  # text: case-insensitive
                 wanted_forms = {snake_case(v) for v in values if isinstance(v, str)}
                 present = pd.Series(accounts[column].dropna().unique())
                 forms = present.map(lambda v: snake_case(v) if isinstance(v, str) else None)
@@ -376,14 +377,9 @@ def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
 
 def _normalise_value(column: pd.Series, value: Any) -> Any:
     """Spell a filter value the way the loaded column spells it (categories: lower snake)."""
-    if isinstance(value, str) and _is_text(column):
+    if isinstance(value, str) and is_text(column):
         text = value.strip()
         if not column.isin([text]).any():
             return text.lower().replace(" ", "_").replace("-", "_")
         return text
     return value
-
-
-def _is_text(column: pd.Series) -> bool:
-    """Whether ``column`` holds text (a loaded data set's ``str``, or Python objects)."""
-    return column.dtype == TEXT or column.dtype == object

@@ -99,11 +99,6 @@ def give_back_memory() -> None:
     give_back()
 
 
-def _is_text(dtype: object) -> bool:
-    """Whether ``dtype`` is the loaded data sets' text dtype (:data:`~helpers.loading.parse.TEXT`)."""
-    return dtype == TEXT
-
-
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
     """``frame`` (range index, checked by :func:`_check_exact`) as an Arrow table without pandas
     metadata, whose :func:`read.arrow_to_pandas` is ``frame``: numbers, dates and the text
@@ -123,7 +118,7 @@ def _check_exact(name: str, frame: pd.DataFrame) -> None:
     for column in frame.columns:
         dtype = frame[column].dtype
         numeric = isinstance(dtype, np.dtype) and (dtype.kind in "biuf" or dtype == "M8[ns]")
-        if not (numeric or _is_text(dtype)):
+        if not (numeric or dtype == TEXT):
             raise Uncacheable(f"{name}.{column}: dtype {dtype} is not among those stored")
 
 

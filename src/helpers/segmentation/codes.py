@@ -63,12 +63,6 @@ def is_unique(values: pd.Series | pd.Index) -> bool:
     return unique
 
 
-def is_text(values: pd.Series | pd.Index) -> bool:
-    """Whether ``values`` hold texts as the loaders give them: Arrow-backed ``str`` or
-    Python objects (the fast paths of the steps take either)."""
-    return values.dtype == object or arrow_text(values) is not None
-
-
 def set_index(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """``frame.set_index(column)``: the same frame and index.
 
