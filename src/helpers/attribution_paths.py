@@ -333,11 +333,13 @@ def _number(rows: _Window, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]:
     rows.at = None  # (at 1M accounts ~30M rows: every int64 column is 0.24 GB; drop each when done)
     lead = rows.lead[order]
     rows.lead = None
-    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
-    full = np.diff(np.r_[starts, len(lead)])
+    # row numbers and path sizes as int32 (fewer than 2^31 rows, as the ranks assume): half the
+    # memory of int64, the same numbers; position and n become int64 at the end
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]).astype(np.int32)
+    full = np.diff(np.r_[starts, np.int32(len(lead))])
     size = np.repeat(full, full)
     # from_end = size - 1 - (row - start of its path), computed in place
-    from_end = np.arange(len(lead))
+    from_end = np.arange(len(lead), dtype=np.int32)
     from_end -= np.repeat(starts, full)
     np.subtract(size - 1, from_end, out=from_end)
     del starts, full
