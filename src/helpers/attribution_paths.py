@@ -351,20 +351,20 @@ def _number(rows: _Window, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]:
     del from_end
     pick = order[keep]
     del order
-    lead = lead[keep]
-    channel = rows.channel[pick]
+    columns = {"lead_id": _categorical(lead[keep], rows.leads, text=True)}
+    del lead, keep
+    columns["channel"] = _categorical(rows.channel[pick], rows.channels)
     rows.channel = None
-    touches = pd.DataFrame(
-        {
-            "lead_id": _categorical(lead, rows.leads, text=True),
-            "channel": _categorical(channel, rows.channels),
-            "position": position.astype("int64", copy=False),
-            "n": n.astype("int64", copy=False),
-            "days_before": rows.days_before[pick].astype("float64", copy=False),
-            "converted": rows.converted[pick].astype(bool, copy=False),
-        }
-    )
-    return touches, cut
+    columns["position"] = position.astype("int64")
+    columns["n"] = n.astype("int64")
+    del position, n
+    columns["days_before"] = rows.days_before[pick].astype("float64", copy=False)
+    rows.days_before = None
+    columns["converted"] = rows.converted[pick].astype(bool, copy=False)
+    rows.converted = None
+    del pick
+    # copy=False: else pandas copies every column and joins position and n into one new block
+    return pd.DataFrame(columns, copy=False), cut
 
 
 def _categorical(ranks: np.ndarray, values: pa.Array, text: bool = False) -> pd.Categorical:
