@@ -1,7 +1,9 @@
 """Attribution paths built in the engine: touches joined to their lead's outcome and windowed
 there; the touches inside the windows come back as Arrow and are ordered, numbered and capped
 with numpy on integer ranks (:func:`_number`). The rows are read from the engine batch by batch
-and each batch is reduced to compact numpy columns as it arrives (:func:`_read`).
+and each batch is reduced to compact numpy columns as it arrives (:func:`_read`): read whole, the
+~30M rows of a 1M-account company took :func:`build_paths` from 3.9 GB to a 9.9 GB peak (64 s);
+read in batches, from 4.2 GB to 6.7 GB (36 s; docs/benchmarks.md, "Scale").
 
 The rule models and the Markov removal effect (:mod:`helpers.attribution`) need, for every
 path, its touches in order (channel, position, length, days before the path's end) and whether
@@ -43,9 +45,10 @@ class Paths:
     """Touches in attribution order: ``touches`` has lead_id, channel (both categorical: text
     categories in code-point order; the lead ids' are ``str``, the channels' object),
     position, n, days_before and converted; ``truncated`` counts paths cut to
-    ``max_touches``; ``open`` the leads left out because they were still open (neither converted nor lost) on the analysis date;
-    ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
-    not converted is a non-converter whose path ends on the analysis date)."""
+    ``max_touches``; ``open`` the leads left out because they were still open (neither
+    converted nor lost) on the analysis date; ``no_lost`` is True when the leads have no lost
+    date at all (then none is open: a lead not converted is a non-converter whose path ends on
+    the analysis date)."""
 
     touches: pd.DataFrame
     n_paths: int
@@ -266,9 +269,11 @@ def _read(expr: ibis.Table, engine: engines.Engine, names: pa.Array | None) -> t
     columns at once and dropped (the open leads' rows are counted and left out as they come).
     Why: at 1M accounts the engine returns ~30M rows; read as one Arrow table (lead rank,
     channel *text*, touched_at, days_before, converted, open), then copied without the open
-    leads' rows, the step raised the process from 3.9 GB to a 9.9 GB peak. The lead is the
-    engine's lead_rank (``names``: the ids in rank order), or its lead_id text (``names`` None:
-    ranked at the end by :func:`_ranks`, from each batch's dictionary encoding).
+    leads' rows, the step raised the process from 3.9 GB to a 9.9 GB peak; read in batches of
+    1M rows, from 4.2 GB to 6.7 GB (what is held is ~25 bytes a row kept: int32 lead and
+    channel, int64 time, float64 days, a bool). The lead is the engine's lead_rank (``names``:
+    the ids in rank order), or its lead_id text (``names`` None: ranked at the end by
+    :func:`_ranks`, from each batch's dictionary encoding).
     """
     key = expr.columns[0]
     channels = _Codes()
@@ -307,8 +312,8 @@ def _read(expr: ibis.Table, engine: engines.Engine, names: pa.Array | None) -> t
 
 
 def _joined(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
-    """The parts concatenated, emptying the list (each part is freed once copied); an empty
-    list gives an empty ``dtype`` array."""
+    """The parts concatenated, the list emptied (so one column at a time is held twice, as
+    parts and whole); an empty list gives an empty ``dtype`` array."""
     if not parts:
         return np.zeros(0, dtype=dtype)
     out = np.concatenate(parts)
