@@ -505,18 +505,15 @@ def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
     }
 
 
-def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
-    """The numbering outside the engine (:func:`attribution_paths._number`, an integer lexsort
-    on ranks) against the pandas oracle on shuffled touches with many ties in time and channel,
-    lead ids whose text order is not their numeric order (L10 < L9) and channels beyond ASCII
-    (ordered by code point), under caps that cut many paths."""
+def _random_touches(n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Timestamp]:
+    """Touches (shuffled, many ties in time and channel, channels beyond ASCII), 60 leads (some
+    open on the analysis date), their conversions and the analysis date."""
     rng = np.random.default_rng(7)
     leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(60)]})
     leads["lost_date"] = pd.Timestamp("2025-03-01") - pd.to_timedelta(
         rng.integers(0, 40, 60), unit="D"
     )
     leads.loc[rng.random(60) < 0.2, "lost_date"] = pd.NaT  # some open leads
-    n = 3000
     t = pd.DataFrame(
         {
             "lead_id": leads["lead_id"].to_numpy()[rng.integers(0, 60, n)],
@@ -527,7 +524,15 @@ def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
     )
     won = pd.Timestamp("2025-02-01") + pd.to_timedelta(rng.integers(0, 40, 60), unit="D")
     conv = pd.Series(won.where(rng.random(60) < 0.5), index=leads["lead_id"])
-    as_of = pd.Timestamp("2025-03-05")
+    return t, leads, conv, pd.Timestamp("2025-03-05")
+
+
+def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
+    """The numbering outside the engine (:func:`attribution_paths._number`, an integer lexsort
+    on ranks) against the pandas oracle on shuffled touches with many ties in time and channel,
+    lead ids whose text order is not their numeric order (L10 < L9) and channels beyond ASCII
+    (ordered by code point), under caps that cut many paths."""
+    t, leads, conv, as_of = _random_touches()
     for cap in (1, 3, 100):
         got = at.build_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
         want = _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
@@ -672,6 +677,59 @@ def test_paths_from_str_columns_equal_those_from_objects(demo):
         c = conv.set_axis(conv.index.astype(kind))
         frames[kind] = at.build_paths(t, leads, c, demo.analysis_date, 60, 5).touches
     pd.testing.assert_frame_equal(frames[object], frames[text])
+
+
+def assert_identical_paths(got: at.Paths, want: at.Paths) -> None:
+    """The same touches (values, dtypes, categories, row order) and the same counts."""
+    pd.testing.assert_frame_equal(got.touches, want.touches, check_exact=True)
+    for name in ("lead_id", "channel"):
+        assert got.touches[name].cat.categories.equals(want.touches[name].cat.categories)
+    assert dataclasses.replace(got, touches=None) == dataclasses.replace(want, touches=None)
+
+
+@pytest.mark.parametrize("by_rank", [True, False])
+def test_paths_read_in_small_batches_equal_the_paths_read_at_once(monkeypatch, by_rank):
+    """The engine's rows read 3 at a time give the paths read in one batch, with the lead's
+    rank (leads as pandas) or its lead id text (leads as an Ibis table) from the engine; also
+    when the rows come in an order where two channels first appear in late batches (their
+    codes must join the dictionary of the earlier ones) and open leads' rows span batches
+    (each open lead counts once)."""
+    from helpers import attribution_paths as ap
+    from helpers import engine as engines
+
+    t, leads, conv, as_of = _random_touches(600)
+    conv = conv.where(conv <= as_of)
+    people = leads if by_rank else ibis.memtable(leads)
+    monkeypatch.setattr(ap, "BATCH_ROWS", 10**9)
+    want = at.build_paths(t, people, conv, as_of, 30, 3)
+    assert want.open > 1 and want.truncated > 0
+    assert_same_paths(want, _pandas_paths(t, leads, conv, as_of, 30, 3))
+    monkeypatch.setattr(ap, "BATCH_ROWS", 3)
+    assert_identical_paths(at.build_paths(t, people, conv, as_of, 30, 3), want)
+
+    seen = []
+
+    def late_channels(expr, engine=None, rows=1_000_000):
+        """The whole result, rows with channel é or Z last, in batches of ``rows``."""
+        table = engines.to_arrow(expr, engine)
+        late = table.column("channel").to_numpy(zero_copy_only=False)
+        table = table.take(np.argsort(np.isin(late, ["é", "Z"]), kind="stable"))
+        seen[:] = table.to_batches(max_chunksize=rows)
+        return iter(seen)
+
+    monkeypatch.setattr(engines, "to_batches", late_channels)
+    assert_identical_paths(at.build_paths(t, people, conv, as_of, 30, 3), want)
+    firsts = {}
+    for i, batch in enumerate(seen):
+        for channel in batch.column("channel").to_pylist():
+            firsts.setdefault(channel, i)
+    assert min(firsts["é"], firsts["Z"]) > max(firsts[c] for c in ("a", "ab", "b")) + 10
+    batches_of_open = {}
+    for i, batch in enumerate(seen):
+        waiting = batch.filter(batch.column("open")).column(0).to_pylist()
+        for lead in set(waiting):
+            batches_of_open.setdefault(lead, set()).add(i)
+    assert max(len(b) for b in batches_of_open.values()) > 1
 
 
 def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():

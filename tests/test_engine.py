@@ -13,6 +13,7 @@ import sys
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from helpers import engine
@@ -327,3 +328,20 @@ def test_memtable_uploads_str_columns_without_copying_their_text():
         engine.to_pandas(mem.order_by("i")),
         engine.to_pandas(ibis.memtable(objects)).sort_values("i"),
     )
+
+
+@pytest.mark.parametrize("where", [None, "sqlite://"])
+def test_batches_hold_the_rows_of_the_whole_result_in_its_types(where):
+    """DuckDB (streamed) and a SQL database by URL (Ibis' batches): at most ``rows`` rows per
+    batch, typed as the whole result, together the whole result; an empty result, no rows."""
+    frame = pd.DataFrame({"i": np.arange(10), "s": list("abcdefghié"), "b": np.arange(10) % 3 == 0})
+    mem = engine.memtable(frame, list(frame.columns))
+    expr = mem.filter(mem.i != 4).mutate(d=mem.i.cast("float64") / 2)
+    whole = engine.to_arrow(expr, where)
+    batches = list(engine.to_batches(expr, where, rows=3))
+    assert [b.num_rows <= 3 for b in batches] == [True] * len(batches) and len(batches) >= 3
+    assert all(b.schema.equals(whole.schema) for b in batches)
+    assert pa.Table.from_batches(batches).sort_by("i").equals(whole.sort_by("i"))
+    assert whole.num_rows == 9
+    none = engine.to_batches(mem.filter(mem.i > 100), where, rows=3)
+    assert sum(b.num_rows for b in none) == 0

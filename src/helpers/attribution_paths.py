@@ -1,6 +1,9 @@
 """Attribution paths built in the engine: touches joined to their lead's outcome and windowed
 there; the touches inside the windows come back as Arrow and are ordered, numbered and capped
-with numpy on integer ranks (:func:`_number`).
+with numpy on integer ranks (:func:`_number`). The rows are read from the engine batch by batch
+and each batch is reduced to compact numpy columns as it arrives (:func:`_read`): read whole, the
+~30M rows of a 1M-account company took :func:`build_paths` from 3.9 GB to a 9.9 GB peak (64 s);
+read in batches, from 4.2 GB to 6.7 GB (36 s; docs/benchmarks.md, "Scale").
 
 The rule models and the Markov removal effect (:mod:`helpers.attribution`) need, for every
 path, its touches in order (channel, position, length, days before the path's end) and whether
@@ -40,10 +43,12 @@ from helpers.features import as_table
 @dataclass
 class Paths:
     """Touches in attribution order: ``touches`` has lead_id, channel (both categorical: text
-    categories in code-point order; the lead ids' are ``str``, the channels' object), position, n, days_before and converted; ``truncated`` counts paths cut to ``max_touches``; ``open`` the leads left
-    out because they were still open (neither converted nor lost) on the analysis date;
-    ``no_lost`` is True when the leads have no lost date at all (then none is open: a lead
-    not converted is a non-converter whose path ends on the analysis date)."""
+    categories in code-point order; the lead ids' are ``str``, the channels' object),
+    position, n, days_before and converted; ``truncated`` counts paths cut to
+    ``max_touches``; ``open`` the leads left out because they were still open (neither
+    converted nor lost) on the analysis date; ``no_lost`` is True when the leads have no lost
+    date at all (then none is open: a lead not converted is a non-converter whose path ends on
+    the analysis date)."""
 
     touches: pd.DataFrame
     n_paths: int
@@ -133,14 +138,8 @@ def build_paths(
     t = t.filter(t.lead_id.notnull()).select(
         "lead_id", "channel", touched_at=t.touched_at.cast("timestamp")
     )
-    rows = engines.to_arrow(_window_expr(t, outcome, window_days), engine)
-    # the leads of some touch that are still open on the analysis date (none without lost
-    # dates): counted here, from the same join, rather than by a second pass over the touches
-    waiting = rows.column("open")
-    n_open = pc.count_distinct(rows.column(rows.column_names[0]).filter(waiting)).as_py()
-    if n_open:
-        rows = rows.filter(pc.invert(waiting))
-    touches, cut = _number(rows, max_touches, names)
+    window, n_open = _read(_window_expr(t, outcome, window_days), engine, names)
+    touches, cut = _number(window, max_touches)
     first = touches["position"].to_numpy() == 0
     return Paths(
         touches,
@@ -185,12 +184,50 @@ def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     if len(column) == 0:
         return np.zeros(0, dtype=np.int32), pa.array([], type=column.type)
     encoded = pc.dictionary_encode(column).unify_dictionaries()
-    values = encoded.chunk(0).dictionary
+    rank, values = _order(encoded.chunk(0).dictionary)
+    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
+    return rank[codes], values
+
+
+def _order(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Each of the distinct ``values``' rank by code point (int32) and the values in that
+    order (:func:`_ranks`)."""
     order = pc.sort_indices(values).to_numpy()
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
-    return rank[codes], values.take(pa.array(order))
+    return rank, values.take(pa.array(order))
+
+
+class _Codes:
+    """Text arriving batch by batch (the channels: a handful of names over ~30M rows at 1M
+    accounts) as int32 codes into one dictionary, grown as new values appear; :meth:`ranks`
+    turns the codes into :func:`_ranks`' ranks at the end (the same ranks and values as
+    :func:`_ranks` over the whole column: the values are distinct, so their order by code
+    point does not depend on the order they arrived in)."""
+
+    def __init__(self) -> None:
+        self.values: pa.Array | None = None
+        self.nulls = 0
+
+    def add(self, column: pa.Array) -> np.ndarray:
+        """The codes of ``column``'s values (an empty value counts, and raises in :meth:`ranks`)."""
+        self.nulls += column.null_count
+        local = pc.dictionary_encode(column)
+        if self.values is None:
+            self.values = local.dictionary.slice(0, 0)
+        new = pc.is_null(pc.index_in(local.dictionary, value_set=self.values))
+        if pc.any(new).as_py():
+            self.values = pa.concat_arrays([self.values, local.dictionary.filter(new)])
+        where = pc.index_in(local.dictionary, value_set=self.values).to_numpy()
+        return where.astype(np.int32)[local.indices.fill_null(0).to_numpy()]
+
+    def ranks(self, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+        """``codes`` (of every batch, concatenated) as ranks, in place, and the values in rank
+        order."""
+        if self.nulls:
+            raise ValueError(f"{self.nulls} empty values where the paths need a value")
+        rank, values = _order(self.values)
+        return np.take(rank, codes, out=codes), values
 
 
 def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
@@ -205,9 +242,86 @@ def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
     return rank, names
 
 
-def _number(
-    rows: pa.Table, max_touches: int, names: pa.Array | None = None
-) -> tuple[pd.DataFrame, np.ndarray]:
+#: Rows per batch read from the engine (:func:`_read`).
+BATCH_ROWS = 1_000_000
+
+
+@dataclass
+class _Window:
+    """The engine's window rows of decided leads (unordered), as compact numpy columns: lead
+    and channel as int32 ranks (:func:`_ranks`) with their values in rank order (``leads``,
+    ``channels``), touched_at as int64 microseconds since the epoch, days_before and
+    converted. :func:`_number` drops each column (sets it to None) once it is done with it."""
+
+    lead: np.ndarray | None
+    leads: pa.Array
+    channel: np.ndarray | None
+    channels: pa.Array
+    at: np.ndarray | None
+    days_before: np.ndarray | None
+    converted: np.ndarray | None
+
+
+def _read(expr: ibis.Table, engine: engines.Engine, names: pa.Array | None) -> tuple[_Window, int]:
+    """The rows of :func:`_window_expr` of decided leads, and how many distinct leads were open.
+
+    Read from the engine in batches of :data:`BATCH_ROWS` rows, each reduced to compact numpy
+    columns at once and dropped (the open leads' rows are counted and left out as they come).
+    Why: at 1M accounts the engine returns ~30M rows; read as one Arrow table (lead rank,
+    channel *text*, touched_at, days_before, converted, open), then copied without the open
+    leads' rows, the step raised the process from 3.9 GB to a 9.9 GB peak; read in batches of
+    1M rows, from 4.2 GB to 6.7 GB (what is held is ~25 bytes a row kept: int32 lead and
+    channel, int64 time, float64 days, a bool). The lead is the engine's lead_rank (``names``:
+    the ids in rank order), or its lead_id text (``names`` None: ranked at the end by
+    :func:`_ranks`, from each batch's dictionary encoding).
+    """
+    key = expr.columns[0]
+    channels = _Codes()
+    parts: dict[str, list] = {c: [] for c in ("lead", "channel", "at", "days_before", "converted")}
+    opened = []  # the distinct open leads of each batch
+    for batch in engines.to_batches(expr, engine, BATCH_ROWS):
+        # the leads of some touch that are still open on the analysis date (none without lost
+        # dates): counted here, from the same join, rather than by a second pass over the touches
+        waiting = batch.column("open")
+        if pc.any(waiting).as_py():
+            opened.append(pc.unique(batch.column(key).filter(waiting)))
+            batch = batch.filter(pc.invert(waiting))
+        lead = batch.column(key)
+        if names is None:
+            parts["lead"].append(pc.dictionary_encode(lead))
+        else:  # ranks < 2^31: int32 halves the int64 the engine returns
+            parts["lead"].append(lead.to_numpy().astype(np.int32))
+        parts["channel"].append(channels.add(batch.column("channel")))
+        at = batch.column("touched_at").cast(pa.timestamp("us")).cast(pa.int64())
+        parts["at"].append(at.to_numpy())
+        parts["days_before"].append(batch.column("days_before").to_numpy().astype(np.float64))
+        parts["converted"].append(batch.column("converted").to_numpy(zero_copy_only=False))
+        del batch, waiting, lead, at
+    n_open = pc.count_distinct(pa.chunked_array(opened)).as_py() if opened else 0
+    if names is None:
+        text = parts.pop("lead")
+        lead, names = _ranks(pa.chunked_array(text)) if text else (_joined([], np.int32), None)
+        del text
+    else:
+        lead = _joined(parts.pop("lead"), np.int32)
+    channel = _joined(parts.pop("channel"), np.int32)
+    channel, values = channels.ranks(channel) if len(channel) else (channel, None)
+    at, days = _joined(parts.pop("at")), _joined(parts.pop("days_before"), np.float64)
+    window = _Window(lead, names, channel, values, at, days, _joined(parts.pop("converted"), bool))
+    return window, n_open
+
+
+def _joined(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
+    """The parts concatenated, the list emptied (so one column at a time is held twice, as
+    parts and whole); an empty list gives an empty ``dtype`` array."""
+    if not parts:
+        return np.zeros(0, dtype=dtype)
+    out = np.concatenate(parts)
+    parts.clear()
+    return out
+
+
+def _number(rows: _Window, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The touches of :data:`TOUCH_COLUMNS` from the unordered window rows, and per row
     whether its path was cut.
 
@@ -216,25 +330,21 @@ def _number(
     and the final sort on the lead_id strings took about 10 s on one thread, one integer
     ``lexsort`` here a fraction of that. The rules are the same: a path's touches are ordered
     by time, then channel (ties in both are the same touch for the result); its last
-    ``max_touches`` are kept; rows come out sorted by lead_id and position. ``rows`` has either
-    lead_id, or lead_rank and ``names`` (:func:`_lead_ranks`)."""
-    if rows.num_rows == 0:
+    ``max_touches`` are kept; rows come out sorted by lead_id and position."""
+    if len(rows.lead) == 0:
         empty = pd.DataFrame({c: pd.Series(dtype=d) for c, d in TOUCH_COLUMNS.items()})
         return empty, np.zeros(0, dtype=bool)
-    if names is None:
-        lead, leads = _ranks(rows.column("lead_id"))
-    else:
-        lead, leads = rows.column("lead_rank").to_numpy(), names
-    channel, channels = _ranks(rows.column("channel"))
-    at = rows.column("touched_at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
-    order = np.lexsort((channel, at, lead))  # by lead, then time, then channel
-    del at  # (at 1M accounts ~30M rows: every int64 column is 0.24 GB; drop each when done)
-    lead = lead[order]
-    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
-    full = np.diff(np.r_[starts, len(lead)])
+    order = np.lexsort((rows.channel, rows.at, rows.lead))  # by lead, then time, then channel
+    rows.at = None  # (at 1M accounts ~30M rows: every int64 column is 0.24 GB; drop each when done)
+    lead = rows.lead[order]
+    rows.lead = None
+    # row numbers and path sizes as int32 (fewer than 2^31 rows, as the ranks assume): half the
+    # memory of int64, the same numbers; position and n become int64 at the end
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]).astype(np.int32)
+    full = np.diff(np.r_[starts, np.int32(len(lead))])
     size = np.repeat(full, full)
     # from_end = size - 1 - (row - start of its path), computed in place
-    from_end = np.arange(len(lead))
+    from_end = np.arange(len(lead), dtype=np.int32)
     from_end -= np.repeat(starts, full)
     np.subtract(size - 1, from_end, out=from_end)
     del starts, full
@@ -246,19 +356,20 @@ def _number(
     del from_end
     pick = order[keep]
     del order
-    lead = lead[keep]
-    channel = channel[pick]
-    touches = pd.DataFrame(
-        {
-            "lead_id": _categorical(lead, leads, text=True),
-            "channel": _categorical(channel, channels),
-            "position": position.astype("int64", copy=False),
-            "n": n.astype("int64", copy=False),
-            "days_before": rows.column("days_before").to_numpy()[pick].astype("float64"),
-            "converted": rows.column("converted").to_numpy(zero_copy_only=False)[pick].astype(bool),
-        }
-    )
-    return touches, cut
+    columns = {"lead_id": _categorical(lead[keep], rows.leads, text=True)}
+    del lead, keep
+    columns["channel"] = _categorical(rows.channel[pick], rows.channels)
+    rows.channel = None
+    columns["position"] = position.astype("int64")
+    columns["n"] = n.astype("int64")
+    del position, n
+    columns["days_before"] = rows.days_before[pick].astype("float64", copy=False)
+    rows.days_before = None
+    columns["converted"] = rows.converted[pick].astype(bool, copy=False)
+    rows.converted = None
+    del pick
+    # copy=False: else pandas copies every column and joins position and n into one new block
+    return pd.DataFrame(columns, copy=False), cut
 
 
 def _categorical(ranks: np.ndarray, values: pa.Array, text: bool = False) -> pd.Categorical:

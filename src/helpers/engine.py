@@ -34,7 +34,7 @@ import os
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -231,6 +231,31 @@ def to_arrow(expr, engine: Engine | str | None = None):
     return backend.to_pyarrow(expr)
 
 
+def to_batches(expr, engine: Engine | str | None = None, rows: int = 1_000_000) -> Iterator[Any]:
+    """Run ``expr`` and yield its result as ``pyarrow.RecordBatch``es of at most about ``rows``
+    rows each, typed as the expression's schema says (as :func:`to_arrow`'s table), for
+    callers that reduce each batch to something smaller as it arrives instead of holding the
+    whole result (the attribution paths: :func:`helpers.attribution_paths.build_paths`).
+    Where it runs: as :func:`to_pandas`. Read every batch before running anything else on
+    the same engine (DuckDB ends a streamed result when its connection runs another query).
+
+    DuckDB streams the result (at most a few batches in memory). Ibis 12's DuckDB
+    ``to_pyarrow_batches`` calls the cursor's ``fetch_record_batch``, which DuckDB 2.0 no
+    longer has, so the relation's ``to_arrow_reader`` is read directly. Other backends use
+    Ibis' ``to_pyarrow_batches``; PySpark's collects the whole table first and then slices
+    it, so there the batches save nothing.
+    """
+    drop_dead_memtables()
+    backend = _bound_backend(expr) or connect(engine)
+    if backend.name == "duckdb":
+        reader = backend._to_duckdb_relation(expr).to_arrow_reader(rows)
+    else:
+        reader = backend.to_pyarrow_batches(expr, chunk_size=rows)
+    schema = expr.as_table().schema().to_pyarrow()
+    for batch in reader:
+        yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+
 def _bound_backend(expr):
     try:
         return expr._find_backend(use_default=False)
@@ -403,9 +428,9 @@ def drop_dead_memtables() -> None:
     accounts, among others, the 36M touchpoints' columns of the attribution paths). A weak
     reference's finalizer on each memtable's node records its name when the node is collected;
     the names are dropped here, called before every upload and query (:func:`memtable`,
-    :func:`to_arrow`), not in the finalizer itself: that can run during a DuckDB call (a
-    garbage collection while DuckDB scans Python data), where using the connection again is
-    not safe. Dropping a name a backend never registered does nothing.
+    :func:`to_arrow`, :func:`to_batches`), not in the finalizer itself: that can run during a
+    DuckDB call (a garbage collection while DuckDB scans Python data), where using the
+    connection again is not safe. Dropping a name a backend never registered does nothing.
     """
     while _dead:
         name = _dead.pop()
