@@ -9,7 +9,9 @@ not run on this data) and shows the result through :mod:`helpers.plots` and
   metrics, the first cell of a notebook)
 - ``config``, ``contract``, ``loading`` (package), ``validation``: paths; the data contract;
   reading, mapping and checking own exports into a ``Dataset``
-- ``features``: account-level features "as of" a date (Ibis on DuckDB)
+- ``features``: account-level features "as of" a date (Ibis on DuckDB); ``engine``: where the
+  engine-side steps run; ``step_cache``, ``memory``, ``text_arrays``: results shared between
+  notebooks, memory given back between steps, the Arrow text behind a column
 - ``decomposition``, ``health``: notebook 00; ``segmentation``, ``leads``: notebook 01;
   ``survival`` (package): notebook 02; ``channels``, ``attribution``: notebook 03;
   ``summary``: notebook 90
