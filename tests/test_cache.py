@@ -368,8 +368,8 @@ def test_the_build_and_each_table_read_give_arrows_kept_memory_back(tmp_path, ro
     from helpers.loading import entry
 
     calls = []
-    monkeypatch.setattr(entry, "give_back_memory", lambda: calls.append("read"))
-    monkeypatch.setattr(cache, "give_back_memory", lambda: calls.append("build"))
+    monkeypatch.setattr(entry, "give_back", lambda: calls.append("read"))
+    monkeypatch.setattr(cache, "give_back", lambda: calls.append("build"))
     ds = load_dataset(shapes.write_shape2(tmp_path))
     assert cache.last_outcome == "miss" and calls == ["build"]
     ds["orders"]

@@ -75,10 +75,10 @@ from helpers.loading import read
 from helpers.loading.entry import ENTRY_FORMAT as ENTRY_FORMAT
 from helpers.loading.entry import Uncacheable as Uncacheable
 from helpers.loading.entry import every_core as every_core
-from helpers.loading.entry import give_back_memory
 from helpers.loading.entry import read_entry as read_entry
 from helpers.loading.entry import remove_entry as remove_entry
 from helpers.loading.entry import write_entry as write_entry
+from helpers.memory import give_back
 from helpers.reporting import atomic_write_text
 
 if TYPE_CHECKING:
@@ -321,7 +321,7 @@ def cached_load(
         if stored is None:
             return ds
         del ds
-        give_back_memory()
+        give_back()
         return dataclasses.replace(stored, engine=config.engine)
     finally:
         _release(handle)

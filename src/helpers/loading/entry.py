@@ -90,15 +90,6 @@ def every_core() -> Iterator[None]:
         pa.set_cpu_count(before)
 
 
-def give_back_memory() -> None:
-    """Return the memory freed while reading or building to the system
-    (:func:`helpers.memory.give_back`). Reading a table frees its Parquet pages and the
-    narrower text offsets, and a build frees every table it made; Arrow's allocator (mimalloc)
-    keeps such memory for reuse (0.55 GB after a 100k-account build, several GB at 1M), which
-    counts in the process's resident memory while other kernels of the batch need it."""
-    give_back()
-
-
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
     """``frame`` (range index, checked by :func:`_check_exact`) as an Arrow table without pandas
     metadata, whose :func:`read.arrow_to_pandas` is ``frame``: numbers, dates and the text
@@ -198,7 +189,7 @@ def _reader(
     def read(columns: list[str] | None = None) -> pd.DataFrame:
         with every_core():
             frame = arrow_to_pandas(parquet.read(columns=columns))
-        give_back_memory()
+        give_back()  # the Parquet pages and the narrower text offsets the read freed
         dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
         recorded = entry["dtypes"] if columns is None else {c: entry["dtypes"][c] for c in columns}
         if len(frame) != entry["rows"] or dtypes != recorded:
