@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from fixtures.exports import shapes
 
+from helpers import engine
 from helpers.engine import Engine
 from helpers.loading import cache, entry, load_dataset
 from helpers.loading.lazy_tables import LazyTables
@@ -157,3 +158,48 @@ def test_row_counts_read_no_table(cached):
     assert got.tables.read() == []
     got.tables["orders"] = got["orders"].head(3)  # a replaced table counts as it is now
     assert got.rows("orders") == 3 and fresh.rows("orders") == len(fresh["orders"])
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a fixed order (an engine gives no row order), values as plain Python objects."""
+    return frame.astype(object).sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_engine_scans_a_table_not_read_yet_in_place(cached, root):
+    """``Dataset.engine_table`` of a table not read into pandas is DuckDB scanning the entry
+    file (no frame built, no upload), with the rows and values of the table; it still reads
+    when the entry is pruned meanwhile. Once the frame is built, the frame is uploaded."""
+    _, fresh, got = cached
+    names = ["account_id", "order_date", "net_amount", "status"]
+    scan = got.engine_table("orders", names)
+    assert got.tables.read() == [] and engine._bound_backend(scan) is not None  # a file scan
+    assert scan.columns == tuple(names)
+    want = _sorted(fresh["orders"][names])
+    pd.testing.assert_frame_equal(_sorted(engine.to_pandas(scan)), want, check_exact=True)
+    assert cache.clear(root) >= 1 and not cache.entries(root)  # pruned by another batch
+    pd.testing.assert_frame_equal(_sorted(engine.to_pandas(scan)), want, check_exact=True)
+    again = got.engine_table("orders", ["net_amount"])  # a later step: the same open file
+    assert engine.to_pandas(again)["net_amount"].sum() == fresh["orders"]["net_amount"].sum()
+    got["orders"]  # now a frame: its upload, not the file
+    upload = got.engine_table("orders", names)
+    assert engine._bound_backend(upload) is None
+    pd.testing.assert_frame_equal(_sorted(engine.to_pandas(upload)), want, check_exact=True)
+    with pytest.raises(KeyError):
+        got.engine_table("leads", ["lead_id"])
+    pd.testing.assert_frame_equal(  # a plain data set: its frame uploaded
+        _sorted(engine.to_pandas(fresh.engine_table("orders", names))), want, check_exact=True
+    )
+
+
+def test_engines_that_cannot_scan_the_file_get_the_frames_columns(cached, monkeypatch):
+    _, fresh, got = cached
+    assert engine.parquet_scan(pa.BufferReader(b""), Engine("pyspark")) is None  # not DuckDB
+    monkeypatch.setattr(engine, "_PROC_FD", "/no/such/folder")  # e.g. macOS, Windows
+    table = got.engine_table("orders", ["order_id", "net_amount"])
+    assert engine._bound_backend(table) is None and got.tables.read() == []
+    pd.testing.assert_frame_equal(
+        _sorted(engine.to_pandas(table)),
+        _sorted(fresh["orders"][["order_id", "net_amount"]]),
+        check_exact=True,
+    )

@@ -442,3 +442,37 @@ def drop_dead_memtables() -> None:
                     drop = backend._make_memtable_finalizer(name)
                     if drop is not None:
                         drop()
+
+
+#: Files scanned in place by :func:`parquet_scan`, by (engine, device, inode): the open file
+#: and the backend's view of it. Kept for the process (see there).
+_scans: dict[tuple[Engine, int, int], tuple[Any, Any]] = {}
+_PROC_FD = "/proc/self/fd"
+
+
+def parquet_scan(file: Any, engine: Engine | str | None = None):
+    """An Ibis table that reads the Parquet file open as ``file`` (a ``pyarrow.NativeFile``)
+    in place, or None where that is not possible (an engine other than DuckDB, a system
+    without ``/proc/self/fd``).
+
+    Why: a step that only aggregates a large table in the engine (the touchpoints at 1M
+    accounts: 36M rows, ~2 GB as pandas columns) then never holds it in pandas nor uploads it;
+    DuckDB reads the row groups it needs under its memory cap. The file is named through its
+    descriptor (``/proc/self/fd/N``), not its path, so a load-once cache entry pruned by
+    another process meanwhile is still read (an open file outlives its deletion), as the
+    loader's own readers do. Assumption: the file is not changed in place while open (cache
+    entries are written once and renamed into place). The file and the view are kept for the
+    life of the process: the view names the descriptor, so closing it (and the number being
+    reused by another file) must not happen while an expression may still read it; one file
+    per table of each entry read this way (the same file opened again reuses the first).
+    """
+    engine = resolve(engine)
+    if engine.kind != "duckdb" or not os.path.isdir(_PROC_FD):
+        return None
+    stat = os.fstat(file.fileno())
+    key = (engine, stat.st_dev, stat.st_ino)
+    kept = _scans.get(key)
+    if kept is None:
+        view = connect(engine).read_parquet(f"{_PROC_FD}/{file.fileno()}")
+        kept = _scans[key] = (file, view)
+    return kept[1]

@@ -28,7 +28,7 @@ import pandas as pd
 
 from helpers.config import DEMO_SOURCE
 from helpers.contract import TABLES
-from helpers.engine import DUCKDB, Engine, mark
+from helpers.engine import DUCKDB, Engine, mark, memtable
 from helpers.loading import cache as _cache
 from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
     check_not_after,
@@ -138,6 +138,16 @@ class Dataset:
         if isinstance(self.tables, LazyTables):
             return self.tables.columns(name, names)
         return self.tables[name][list(names)]
+
+    def engine_table(self, name: str, names: list[str]):
+        """Columns ``names`` of table ``name`` as an Ibis table for an engine-side step
+        (``KeyError`` when the data set lacks it). A data set read from the cache lets DuckDB
+        scan the entry file in place when the table has not been read into pandas
+        (:meth:`LazyTables.engine_table`): a step that aggregates the 36M touchpoints at 1M
+        accounts then never holds them in pandas. Otherwise a memtable of the frame's columns."""
+        if isinstance(self.tables, LazyTables):
+            return self.tables.engine_table(name, names)
+        return memtable(self.tables[name], list(names))
 
     def require(self, *names: str, purpose: str) -> None:
         """Raise :class:`MissingTableError` with one clear sentence if a table is missing."""

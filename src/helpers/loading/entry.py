@@ -222,12 +222,13 @@ def read_entry(
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest["format"] != ENTRY_FORMAT or manifest["key"] != key:
             raise ValueError("entry of another format or key")
-        readers = {}
+        readers, files = {}, {}
         for entry in manifest["tables"]:
             path = folder / entry["file"]
             if path.stat().st_size != entry["bytes"]:
                 raise ValueError(f"{entry['file']} has another size than recorded")
-            parquet = pq.ParquetFile(pa.OSFile(str(path)))  # open: outlives a prune
+            files[entry["name"]] = pa.OSFile(str(path))  # open: outlives a prune
+            parquet = pq.ParquetFile(files[entry["name"]])
             if parquet.metadata.num_rows != entry["rows"]:
                 raise ValueError(f"{entry['file']} has another row count than recorded")
             readers[entry["name"]] = _reader(entry["file"], parquet, entry)
@@ -246,7 +247,7 @@ def read_entry(
 
         ds = Dataset(
             tables=LazyTables(
-                readers, fallback, {e["name"]: e["rows"] for e in manifest["tables"]}
+                readers, fallback, {e["name"]: e["rows"] for e in manifest["tables"]}, files
             ),
             source=manifest["source"],
             analysis_date=pd.Timestamp(manifest["analysis_date"]),

@@ -19,6 +19,11 @@ Assumptions
   (the same validated data; an entry is only kept for unchanged files), the entry being dropped.
 - Iterating values or items reads every table (as a plain dict holds them all); assigning a
   table replaces it (tests and interactive work do).
+- An engine-side step that only aggregates a table asks for it as an Ibis table
+  (:meth:`LazyTables.engine_table`): when its frame has not been built, DuckDB scans the open
+  entry file in place (:func:`helpers.engine.parquet_scan`), so the table never passes through
+  pandas in that kernel; the file holds the validated frame as written (its dtypes were checked
+  when the entry was read).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 import pandas as pd
 import pyarrow as pa
 
-from helpers.engine import Engine, mark
+from helpers.engine import DUCKDB, Engine, mark, memtable, parquet_scan
 
 _log = logging.getLogger("helpers.loading.cache")
 
@@ -42,8 +47,10 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
 
     ``rebuild`` (optional) gives every table of the same data set another way (a fresh load)
     when a reader fails; without it the reader's error is raised. ``rows`` (optional): each
-    table's row count, known without reading it. :meth:`mark` records the
-    data set's engine on the frames read so far and on those read later.
+    table's row count, known without reading it. ``files`` (optional): each table's open
+    Parquet file (a ``pyarrow.NativeFile``), which the engine may scan in place
+    (:meth:`engine_table`). :meth:`mark` records the data set's engine on the frames read so
+    far and on those read later.
     """
 
     def __init__(
@@ -51,9 +58,11 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         readers: Mapping[str, Callable[..., pd.DataFrame]],
         rebuild: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
         rows: Mapping[str, int] | None = None,
+        files: Mapping[str, pa.NativeFile] | None = None,
     ) -> None:
         self._readers = dict(readers)
         self._rows = dict(rows or {})
+        self._files = dict(files or {})
         self._frames: dict[str, pd.DataFrame] = {}
         self._rebuild = rebuild
         self._engine: Engine | None = None
@@ -78,14 +87,17 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
             mark([frame], self._engine)
         self._frames[name] = frame
         self._readers[name] = _kept(frame)  # lets the reader (and its open file) go
+        self._files.pop(name, None)  # (kept open only by a scan of it, for that scan)
         return frame
 
     def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
+        self._files.pop(name, None)  # the entry's file no longer holds this table
         self._readers[name] = _kept(frame)
         self._frames[name] = frame
 
     def __delitem__(self, name: str) -> None:
         del self._readers[name]
+        self._files.pop(name, None)
         self._frames.pop(name, None)
 
     def __contains__(self, name: object) -> bool:
@@ -122,6 +134,25 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
                     mark([part], self._engine)
                 return part
         return self[name][list(names)]
+
+    def engine_table(self, name: str, names: list[str]):
+        """Columns ``names`` of table ``name`` as an Ibis table for an engine-side step: the
+        entry file scanned in place when the table's frame has not been built and the engine
+        can (DuckDB on Linux, :func:`helpers.engine.parquet_scan`), else a memtable of the
+        frame's columns (:meth:`columns`). The same rows and values either way."""
+        if name not in self._readers:
+            raise KeyError(name)  # a table the data set does not have
+        names = list(names)
+        file = self._files.get(name)
+        if name not in self._frames and file is not None:
+            try:
+                scan = parquet_scan(file, self._engine or DUCKDB)
+            except Exception as exc:  # noqa: BLE001 - any failure: the pandas way below works
+                _log.info("cached table %s not scanned in place (%s)", name, exc)
+                scan = None
+            if scan is not None and set(names) <= set(scan.columns):
+                return scan.select(names)
+        return memtable(self.columns(name, names), names)
 
     def read(self) -> list[str]:
         """The tables whose frames have been built so far (in table order)."""
