@@ -11,7 +11,7 @@ import pytest
 
 from helpers import attribution as at
 from helpers import attribution_value
-from helpers.loading import Dataset
+from helpers.loading import Dataset, entry, load_dataset
 from helpers.steps import Skipped
 
 
@@ -201,6 +201,33 @@ def test_attribution_over_demo_is_consistent(demo):
     table = at.attribute(paths)
     for model in at.MODELS:
         assert table[model].sum() == pytest.approx(paths.n_converted)
+
+
+def test_attributing_a_cached_data_set_builds_no_touchpoints_frame(demo_dir, root, monkeypatch):
+    """Read from the load-once cache, the paths are built from the touchpoints' entry file
+    scanned by the engine (no touchpoints column in pandas in this process): the same paths
+    and credit as from frames."""
+    load_dataset("demo")
+    ds = load_dataset("demo")
+    frames = dataclasses.replace(ds, tables=dict(ds.tables))  # every table a pandas frame
+    ds = load_dataset("demo")
+    converted = []
+    real = entry.arrow_to_pandas
+    monkeypatch.setattr(
+        entry, "arrow_to_pandas", lambda t: converted.append(t.schema.names) or real(t)
+    )
+    scanned = _attribute_demo(ds)
+    assert not any("touched_at" in names for names in converted) and converted
+    want = _attribute_demo(frames)
+    pd.testing.assert_frame_equal(scanned.paths.touches, want.paths.touches, check_exact=True)
+    pd.testing.assert_frame_equal(scanned.credit, want.credit, check_exact=True)
+    assert scanned.paths.n_converted == want.paths.n_converted > 0
+
+
+def _attribute_demo(ds: Dataset) -> at.Attribution:
+    return at.attribute_conversions(
+        ds, leads=ds["leads"], as_of=ds.analysis_date, costs=COSTS, action="won"
+    )
 
 
 def test_revenue_after_conversion_by_hand():

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import leads as ld
 from helpers.contract import TABLES
-from helpers.loading import TEXT, Dataset, demo_config, load_dataset
+from helpers.loading import TEXT, Dataset, demo_config, entry, load_dataset
 from helpers.loading.clean import complete_columns
 from helpers.steps import Skipped
 
@@ -56,6 +56,32 @@ def test_grade_leads_is_the_grading_pipeline(demo, grading):
     assert list(ld.weights_table(grading=grading).columns) == ["coef", "low", "high", "p"]
     assert grading.learnt_auc >= grading.auc  # learnt weights fit at least as well in sample
     assert grading.grade.value_counts(normalize=True)["excellent"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_grading_a_cached_data_set_builds_no_touchpoints_frame(
+    demo_dir, root, grading, monkeypatch
+):
+    """Read from the load-once cache, the grading counts the touches in the engine from the
+    entry file (no touchpoints column in pandas in this process), with the same result as
+    from frames."""
+    load_dataset("demo")
+    ds = load_dataset("demo")
+    converted = []
+    real = entry.arrow_to_pandas
+    monkeypatch.setattr(
+        entry, "arrow_to_pandas", lambda t: converted.append(t.schema.names) or real(t)
+    )
+    fresh = ld.grade_leads(ds, ds.analysis_date, early_days=14)
+    assert converted == [list(ds["leads"].columns)]  # the leads alone
+    pd.testing.assert_frame_equal(fresh.behaviour, grading.behaviour, check_exact=True)
+    pd.testing.assert_series_equal(fresh.grade, grading.grade)
+    assert fresh.auc == grading.auc
+    frames = dataclasses.replace(ds, tables=dict(ds.tables))  # every table a pandas frame
+    pd.testing.assert_frame_equal(
+        ld.early_behaviour(frames["leads"], frames["touchpoints"], 14),
+        fresh.behaviour,
+        check_exact=True,
+    )
 
 
 def test_grade_leads_passes_early_days_on(demo, grading):
@@ -309,19 +335,6 @@ def test_report_views_of_grading_and_prospects():
         "23 Nov 2025",
         "56%",
     ]
-
-
-@pytest.mark.parametrize("dtype", [object, TEXT])  # Python strings, or loaded (Arrow) text
-def test_positions_match_pandas_indexer_for_text_and_other_keys(dtype):
-    keys = pd.Index(["L2", "L10", "L1"], dtype=dtype)
-    values = pd.Series(["L1", None, "L9", "L10", np.nan, "L2", "L1", "Ä"], dtype=dtype)
-    expected = np.array([2, -1, -1, 1, -1, 0, 2, -1])
-    assert np.array_equal(ld._positions(values, keys), expected)
-    assert np.array_equal(ld._positions(values.array[::-1], keys), expected[::-1])
-    assert np.array_equal(ld._positions(values.astype(object), keys), expected)  # mixed
-    # keys that are not text take pandas' path, with the same answer
-    numbers = pd.Index([5, 7, 9])
-    assert np.array_equal(ld._positions(pd.Series([9, 1, 5]), numbers), [2, -1, 0])
 
 
 def test_early_behaviour_counts_touches_in_the_window_hand_checked():

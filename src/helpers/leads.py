@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from helpers.segmentation.codes import arrow_text, is_unique, set_index, sorted_codes
+from helpers.segmentation.codes import is_unique, set_index, sorted_codes
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
+    from helpers.engine import Engine
     from helpers.loading import Dataset
 
 GRADES: tuple[tuple[str, float], ...] = (
@@ -39,75 +40,76 @@ GRADE_WEIGHTS: dict[str, float] = {
 }
 
 
-def _positions(values: pd.Series | pd.api.extensions.ExtensionArray, keys: pd.Index) -> np.ndarray:
-    """Position of each of ``values`` among the unique ``keys`` (-1 when absent), as
-    ``keys.get_indexer(values)``. Text keys are matched by Arrow's hash join on the string
-    buffers (taken as they are from Arrow-backed text, without a Python string per cell),
-    about three times faster than pandas' hash table of Python strings at 10^6 values;
-    other keys (or text Arrow cannot take) by pandas."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def text(column: object) -> pa.ChunkedArray | pa.Array:
-        data = arrow_text(column)
-        if data is not None:
-            return data.cast(pa.large_string())
-        objects = np.asarray(column, dtype=object)
-        return pa.array(objects, type=pa.large_string(), from_pandas=True)
-
-    try:
-        data, value_set = text(values), text(keys)
-        if isinstance(value_set, pa.ChunkedArray):
-            value_set = value_set.combine_chunks()
-        if value_set.null_count:  # a missing key: pandas' answer (NaN matches NaN there)
-            raise TypeError
-        found = pc.index_in(data, value_set=value_set)
-    except (pa.ArrowException, TypeError):
-        return keys.get_indexer(values)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+#: Touch kinds counted in a lead's early days (as they are named in the touchpoints table).
+EARLY_KINDS: tuple[str, ...] = ("inquiry", "demo", "site_visit")
 
 
 def early_behaviour(
-    leads: pd.DataFrame, touchpoints: pd.DataFrame | None, early_days: int = 14
+    leads: pd.DataFrame,
+    touchpoints: object | None,
+    early_days: int = 14,
+    engine: Engine | str | None = None,
 ) -> pd.DataFrame:
     """Per lead: completeness and counts of inquiries, demos and site visits up to
     ``early_days`` after creation (0 when there is no touchpoints table).
 
-    Lead ids are unique (the contract's key; ``ValueError`` otherwise). Touches are matched to
-    their lead by position (:func:`_positions`) and counted with ``np.bincount``: counts are
-    whole numbers, so this gives the same table as a merge and a pivot, without either on
-    10^6 text keys. Text columns stay in their own storage (Arrow-backed text is factorized
-    and matched by Arrow, never turned into Python strings).
+    ``touchpoints`` (lead_id, kind, touched_at) is a pandas frame or an Ibis table (e.g.
+    :meth:`helpers.loading.Dataset.engine_table`, which lets DuckDB scan a cached table in
+    place). The touches are matched to their lead and counted in the engine (``engine``; None:
+    the one the frames carry, else DuckDB), which returns one row per lead and kind with a
+    count: at 1M accounts 21M counted touches become ~10M small rows, without matching 10^7
+    text ids in this process. A touch counts when ``created <= touched_at < created +
+    early_days + 1 days`` (the creation day is day 0); a touch without lead, time or kind, or
+    of a lead not in ``leads``, does not. Lead ids are unique (the contract's key;
+    ``ValueError`` otherwise).
     """
     out = pd.DataFrame(index=leads["lead_id"])
-    # the completeness by position: the same values as aligning it on the lead ids (the two
-    # indexes are the same ids in the same order), without comparing 10^6 id texts
     out["data_completeness"] = leads["data_completeness"].fillna(0.5).to_numpy()
-    for kind in ("inquiry", "demo", "site_visit"):
+    for kind in EARLY_KINDS:
         out[kind] = 0.0
     if touchpoints is not None and len(out):
         if not is_unique(out.index):
             raise ValueError("early_behaviour needs unique lead ids (the leads table's key)")
-        # only the counted kinds are matched to their lead (about 60% of the touches): the
-        # kinds are few distinct texts, factorized once (by Arrow for Arrow-backed text)
-        kinds, names = pd.factorize(touchpoints["kind"])
-        names = np.asarray(names, dtype=object)  # a few distinct texts
-        wanted = np.flatnonzero(np.isin(names, ["inquiry", "demo", "site_visit"]))
-        touch = np.flatnonzero(np.isin(kinds, wanted))
-        lead_ids = touchpoints["lead_id"].array.take(touch)
-        lead = _positions(lead_ids, out.index)  # -1: not in leads
-        del lead_ids
-        created = leads["created_date"].to_numpy()[lead]  # lead -1 picks a row masked below
-        touched = touchpoints["touched_at"].to_numpy()[touch]
-        window = np.timedelta64(early_days + 1, "D")
-        rows = np.flatnonzero((lead >= 0) & (touched >= created) & (touched < created + window))
-        del created, touched
-        kinds, lead = kinds[touch][rows], lead[rows]
-        for kind in ("inquiry", "demo", "site_visit"):
-            chosen = lead[np.isin(kinds, np.flatnonzero(names == kind))]
-            out[kind] = np.bincount(chosen, minlength=len(out)).astype(float)
+        counts = _early_counts(leads, touchpoints, early_days, engine)
+        row, n = counts["row"].to_numpy(), counts["n"].to_numpy()
+        kinds = counts["kind"].to_numpy(zero_copy_only=False)
+        for kind in EARLY_KINDS:
+            chosen = kinds == kind
+            out[kind] = np.bincount(row[chosen], weights=n[chosen], minlength=len(out))
     out["repeat_visits"] = out.pop("site_visit")
     return out
+
+
+def _early_counts(
+    leads: pd.DataFrame, touchpoints: object, early_days: int, engine: Engine | str | None
+):
+    """Arrow table (row, kind, n): touches of each kind in :data:`EARLY_KINDS` within each
+    lead's early window, ``row`` the lead's position in ``leads`` (see :func:`early_behaviour`).
+    The window's end is computed here, so the engine only compares timestamps."""
+    import ibis
+
+    from helpers import engine as engines
+    from helpers.features import as_table
+
+    engine = engines.resolve(engine, touchpoints, leads)
+    created = pd.to_datetime(leads["created_date"].to_numpy()).astype("datetime64[ns]")
+    people = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].array,  # Arrow text stays Arrow
+            "row": np.arange(len(leads), dtype=np.int64),
+            "since": created,
+            "until": created + pd.Timedelta(days=early_days + 1),
+        }
+    )
+    p = engines.memtable(people, list(people.columns))
+    t = as_table(touchpoints, ("lead_id", "kind", "touched_at"), engine)
+    t = t.filter(t.kind.isin(list(EARLY_KINDS)) & t.lead_id.notnull()).select(
+        "lead_id", "kind", at=t.touched_at.cast("timestamp")
+    )
+    j = t.join(p, "lead_id")
+    j = j.filter((j.at >= j.since.cast("timestamp")) & (j.at < j.until.cast("timestamp")))
+    counts = j.group_by(["row", "kind"]).aggregate(n=ibis._.count())
+    return engines.to_arrow(counts, engine)
 
 
 def grade_score(behaviour: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.Series:
@@ -327,14 +329,15 @@ def grade_leads(
             f"{as_of:%Y-%m-%d} are not both won and not won",
             "checking the grades needs decided leads of both outcomes",
         )
-    # the three columns counted, not the table: at 1M accounts the 36M touchpoints' other
-    # columns are ~2 GB that this kernel would otherwise read and keep
+    # the three columns counted, as an engine table: read from the cache, DuckDB scans them in
+    # place (at 1M accounts the 36M touchpoints took ~2 GB as pandas columns in this kernel)
     touches = (
-        ds.columns("touchpoints", ["lead_id", "kind", "touched_at"])
+        ds.engine_table("touchpoints", ["lead_id", "kind", "touched_at"])
         if ds.has("touchpoints")
         else None
     )
-    behaviour = early_behaviour(leads, touches, early_days)
+    behaviour = early_behaviour(leads, touches, early_days, ds.engine)
+    del touches  # frees its upload (a data set not from the cache) before the fits below
     score = grade_score(behaviour, weights)
     if score.nunique() < 2:
         return Skipped(
