@@ -55,13 +55,14 @@ def early_behaviour(
 
     ``touchpoints`` (lead_id, kind, touched_at) is a pandas frame or an Ibis table (e.g.
     :meth:`helpers.loading.Dataset.engine_table`, which lets DuckDB scan a cached table in
-    place). The touches are matched to their lead and counted in the engine (``engine``; None:
-    the one the frames carry, else DuckDB), which returns one row per lead and kind with a
-    count: at 1M accounts 21M counted touches become ~10M small rows, without matching 10^7
-    text ids in this process. A touch counts when ``created <= touched_at < created +
-    early_days + 1 days`` (the creation day is day 0); a touch without lead, time or kind, or
-    of a lead not in ``leads``, does not. Lead ids are unique (the contract's key;
-    ``ValueError`` otherwise).
+    place). The touches are matched to their lead in the engine (``engine``; None: the one the
+    frames carry, else DuckDB), which streams back each counted touch as two small numbers
+    (the lead's row, the kind's code) for ``np.bincount``: at 1M accounts 11M counted touches
+    of 36M, without matching 10^7 text ids in this process. (Counting per lead and kind in
+    DuckDB instead ran out of its 512 MB cap there: 10M groups.) A touch counts when
+    ``created <= touched_at < created + early_days + 1 days`` (the creation day is day 0); a
+    touch without lead, time or kind, or of a lead not in ``leads``, does not. Lead ids are
+    unique (the contract's key; ``ValueError`` otherwise).
     """
     out = pd.DataFrame(index=leads["lead_id"])
     out["data_completeness"] = leads["data_completeness"].fillna(0.5).to_numpy()
@@ -71,21 +72,18 @@ def early_behaviour(
         if not is_unique(out.index):
             raise ValueError("early_behaviour needs unique lead ids (the leads table's key)")
         counts = _early_counts(leads, touchpoints, early_days, engine)
-        row, n = counts["row"].to_numpy(), counts["n"].to_numpy()
-        kinds = counts["kind"].to_numpy(zero_copy_only=False)
-        for kind in EARLY_KINDS:
-            chosen = kinds == kind
-            out[kind] = np.bincount(row[chosen], weights=n[chosen], minlength=len(out))
+        for code, kind in enumerate(EARLY_KINDS):
+            out[kind] = counts[code]
     out["repeat_visits"] = out.pop("site_visit")
     return out
 
 
 def _early_counts(
     leads: pd.DataFrame, touchpoints: object, early_days: int, engine: Engine | str | None
-):
-    """Arrow table (row, kind, n): touches of each kind in :data:`EARLY_KINDS` within each
-    lead's early window, ``row`` the lead's position in ``leads`` (see :func:`early_behaviour`).
-    The window's end is computed here, so the engine only compares timestamps."""
+) -> np.ndarray:
+    """Counts (float) of shape (kinds of :data:`EARLY_KINDS`, leads): touches of each kind in
+    each lead's early window (see :func:`early_behaviour`). The window's end is computed
+    here, so the engine only compares timestamps."""
     import ibis
 
     from helpers import engine as engines
@@ -103,13 +101,18 @@ def _early_counts(
     )
     p = engines.memtable(people, list(people.columns))
     t = as_table(touchpoints, ("lead_id", "kind", "touched_at"), engine)
-    t = t.filter(t.kind.isin(list(EARLY_KINDS)) & t.lead_id.notnull()).select(
-        "lead_id", "kind", at=t.touched_at.cast("timestamp")
-    )
+    t = t.filter(t.kind.isin(list(EARLY_KINDS)) & t.lead_id.notnull())
+    code = ibis.cases(*[(t.kind == kind, i) for i, kind in enumerate(EARLY_KINDS)])
+    t = t.select("lead_id", code=code.cast("int8"), at=t.touched_at.cast("timestamp"))
     j = t.join(p, "lead_id")
     j = j.filter((j.at >= j.since.cast("timestamp")) & (j.at < j.until.cast("timestamp")))
-    counts = j.group_by(["row", "kind"]).aggregate(n=ibis._.count())
-    return engines.to_arrow(counts, engine)
+    n = len(leads)
+    cells = [  # kind code * leads + lead row, one int64 per counted touch
+        batch.column(1).to_numpy().astype(np.int64) * n + batch.column(0).to_numpy()
+        for batch in engines.to_batches(j.select("row", "code"), engine)
+    ]
+    flat = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+    return np.bincount(flat, minlength=len(EARLY_KINDS) * n).reshape(-1, n).astype(float)
 
 
 def grade_score(behaviour: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.Series:
