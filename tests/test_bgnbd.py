@@ -134,23 +134,60 @@ def test_rfm_summary_with_a_holdout_counts_later_purchase_days():
     assert s.loc["A", "holdout_frequency"] == 2 and s.loc["B", "holdout_frequency"] == 0
 
 
-def test_purchase_days_are_computed_once_for_the_same_frame(monkeypatch):
-    orders = _orders(
-        [("A", "2025-01-01", 100.0, "completed"), ("A", "2025-01-15", 50.0, "completed")]
+def _rfm_summary_before(orders, as_of, period_days, calibration_end=None):
+    """rfm_summary as it was, grouping the purchase days in pandas (the oracle)."""
+    as_of = pd.Timestamp(as_of)
+    end = pd.Timestamp(calibration_end) if calibration_end is not None else as_of
+    days = bgnbd.purchase_days(orders, as_of)
+    cal = days[days["order_date"] <= end]
+    g = cal.groupby("account_id")
+    first, last, n = g["order_date"].min(), g["order_date"].max(), g.size()
+    first_spend = cal.loc[g["order_date"].idxmin(), ["account_id", "spend"]]
+    repeat = (g["spend"].sum() - first_spend.set_index("account_id")["spend"]).clip(lower=0)
+    out = pd.DataFrame(
+        {
+            "customer_id": n.index,
+            "frequency": (n - 1).to_numpy(),
+            "recency": ((last - first).dt.days / period_days).to_numpy(),
+            "T": ((end - first).dt.days / period_days).to_numpy(),
+            "monetary_value": np.where(n > 1, repeat / (n - 1).clip(lower=1), 0.0),
+        }
     )
-    calls = []
-    compute = bgnbd._purchase_days
-    monkeypatch.setattr(bgnbd, "_purchase_days", lambda *a: calls.append(1) or compute(*a))
-    first = bgnbd.purchase_days(orders, "2025-02-01")
-    first.loc[0, "spend"] = -1.0  # a copy is handed out: the kept table is untouched
-    again = bgnbd.purchase_days(orders, "2025-02-01")
-    assert len(calls) == 1 and again["spend"].tolist() == [100.0, 50.0]
-    bgnbd.purchase_days(orders, "2025-01-10")  # another day
-    grown = pd.concat([orders, _orders([("B", "2025-01-02", 5.0, "completed")])])
-    assert len(bgnbd.purchase_days(grown, "2025-02-01")) == 3  # another frame
-    assert len(calls) == 3
-    del orders, grown
-    assert bgnbd._last_days == {}  # released with its frame
+    if calibration_end is not None:
+        later = days[days["order_date"] > end].groupby("account_id").size()
+        out["holdout_frequency"] = out["customer_id"].map(later).fillna(0).astype(int).to_numpy()
+    return out.reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("calibration_end", [None, "2025-03-31"])
+def test_rfm_summary_equals_grouping_the_purchase_days_in_pandas(seed, calibration_end):
+    """The engine's per-account summary is the pandas one (sums to rounding: another
+    summation order), on random lines with several lines a day, cancellations and returns,
+    lines after ``as_of`` and accounts that first bought in the holdout."""
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    orders = pd.DataFrame(
+        {
+            "account_id": [f"acc{i:03d}" for i in rng.integers(0, 250, n)],
+            "order_date": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 600, n), unit="D"),
+            "net_amount": rng.gamma(2.0, 50.0, n).round(2),
+            "status": rng.choice(["completed", "returned", "cancelled"], n, p=[0.8, 0.1, 0.1]),
+        }
+    )
+    got = bgnbd.rfm_summary(orders, "2025-06-30", 7, calibration_end=calibration_end)
+    want = _rfm_summary_before(orders, "2025-06-30", 7, calibration_end)
+    assert list(got.columns) == list(want.columns) and len(got) == len(want) > 200
+    pd.testing.assert_series_equal(
+        got["customer_id"], want["customer_id"], check_dtype=False, check_names=False
+    )
+    exact = [c for c in got.columns if c not in ("customer_id", "monetary_value")]
+    pd.testing.assert_frame_equal(got[exact], want[exact], check_exact=True)
+    np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12)
+    assert (got["frequency"] > 0).sum() > 100
+    if calibration_end is not None:
+        assert got["holdout_frequency"].sum() > 100
 
 
 # ---- the steps on the demo data --------------------------------------------------------------

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,48 +54,29 @@ PARAMS = ("r", "alpha", "a", "b")
 SPEND_PARAMS = ("p", "q", "v")
 
 
-#: The last purchase-day table :func:`purchase_days` computed from a pandas frame: key, a weak
-#: reference to the frame, the table (one entry: notebook 02 asks twice for the same one).
-_last_days: dict[tuple, tuple[weakref.ref, pd.DataFrame]] = {}
-
-
 def purchase_days(
     orders: object, as_of: str | pd.Timestamp, engine: engines.Engine | str | None = None
 ) -> pd.DataFrame:
     """One row per account and purchase day up to ``as_of`` (in the engine through Ibis:
     ``engine``, else the one ``orders`` carries, else DuckDB; see :mod:`helpers.engine`):
     ``account_id``, ``order_date``, ``spend`` (summed ``net_amount`` of the completed lines of
-    that day, currency).
-
-    The last table computed from a pandas frame is kept and a copy handed out when the same
-    frame (its identity and shape), day and engine come again: the BG/NBD step and its
-    holdout check read the same purchase days (at 100k accounts about 1.3 s of CPU, mostly
-    handing the order log to the engine). The assumption is :func:`helpers.features.
-    shared_features`': frames are not changed in place once passed (a change of shape is
-    noticed, values changed in place are not); the table is released with its frame."""
+    that day, currency), ordered by account and day. :func:`rfm_summary` aggregates the same
+    days in the engine without bringing them back."""
     engine = engines.resolve(engine, orders)
-    if not isinstance(orders, pd.DataFrame):
-        return _purchase_days(orders, as_of, engine)
-    key = (id(orders), orders.shape, as_day(pd.Timestamp(as_of)), engine)
-    kept = _last_days.get(key)
-    if kept is not None and kept[0]() is orders:
-        return kept[1].copy()
-    frame = _purchase_days(orders, as_of, engine)
-    _last_days.clear()
-    _last_days[key] = (weakref.ref(orders, lambda _: _last_days.pop(key, None)), frame)
-    return frame.copy()
-
-
-def _purchase_days(orders: object, as_of: str | pd.Timestamp, engine) -> pd.DataFrame:
-    day = as_day(pd.Timestamp(as_of))
-    o = as_table(orders, ("account_id", "order_date", "net_amount", "status"), engine)
-    o = o.mutate(order_date=o.order_date.cast("date"))
-    o = o.filter(o.status == "completed", o.order_date <= day)
-    days = o.group_by(["account_id", "order_date"]).aggregate(spend=o.net_amount.sum())
+    days = _days(orders, as_of, engine)
     frame = engines.to_pandas(days.order_by(["account_id", "order_date"]), engine)
     frame["order_date"] = pd.to_datetime(frame["order_date"]).astype("datetime64[ns]")
     frame["spend"] = frame["spend"].astype(float)
     return frame
+
+
+def _days(orders: object, as_of: str | pd.Timestamp, engine):
+    """The purchase days of :func:`purchase_days` as an Ibis expression (``order_date`` a date)."""
+    day = as_day(pd.Timestamp(as_of))
+    o = as_table(orders, ("account_id", "order_date", "net_amount", "status"), engine)
+    o = o.mutate(order_date=o.order_date.cast("date"))
+    o = o.filter(o.status == "completed", o.order_date <= day)
+    return o.group_by(["account_id", "order_date"]).aggregate(spend=o.net_amount.sum())
 
 
 def rfm_summary(
@@ -104,28 +84,42 @@ def rfm_summary(
     as_of: str | pd.Timestamp,
     period_days: int = 7,
     calibration_end: str | pd.Timestamp | None = None,
+    engine: engines.Engine | str | None = None,
 ) -> pd.DataFrame:
     """Per account the BG/NBD inputs in periods of ``period_days`` days (see the module).
 
     Columns ``customer_id`` (the account id, as pymc-marketing names it), ``frequency``,
-    ``recency``, ``T``, ``monetary_value``. With ``calibration_end``, the summary is of the
-    purchases up to it (accounts that bought by then) and ``holdout_frequency`` counts each
-    account's purchase days in (calibration_end, as_of].
+    ``recency``, ``T``, ``monetary_value``, ordered by account id. With ``calibration_end``,
+    the summary is of the purchases up to it (accounts that bought by then) and
+    ``holdout_frequency`` counts each account's purchase days in (calibration_end, as_of].
+
+    The purchase days are counted and summed per account in the engine (``engine``; None: the
+    one ``orders`` carries, else DuckDB), so only the per-account table comes back (at 1M
+    accounts the per-day table was ~0.7 GB of pandas, kept for the kernel's life).
     """
     as_of = pd.Timestamp(as_of)
     end = pd.Timestamp(calibration_end) if calibration_end is not None else as_of
-    days = purchase_days(orders, as_of)
-    cal = days[days["order_date"] <= end]
-    g = cal.groupby("account_id")
-    first, last = g["order_date"].min(), g["order_date"].max()
-    n = g.size()
-    first_spend = cal.loc[g["order_date"].idxmin(), ["account_id", "spend"]].set_index(
-        "account_id"
-    )["spend"]
-    repeat_spend = (g["spend"].sum() - first_spend).clip(lower=0)
+    engine = engines.resolve(engine, orders)
+    days = _days(orders, as_of, engine)
+    cal = days.filter(days.order_date <= as_day(end))
+    per = cal.group_by("account_id").aggregate(
+        first=cal.order_date.min(),
+        last=cal.order_date.max(),
+        n=cal.count(),
+        total=cal.spend.sum(),
+        first_spend=cal.spend.argmin(cal.order_date),  # one purchase per day: no ties
+    )
+    if calibration_end is not None:
+        later = days.filter(days.order_date > as_day(end))
+        held = later.group_by("account_id").aggregate(holdout=later.count())
+        per = per.left_join(held, "account_id").drop("account_id_right")
+    frame = engines.to_pandas(per.order_by("account_id"), engine)
+    first, last = (pd.to_datetime(frame[c]).astype("datetime64[ns]") for c in ("first", "last"))
+    n = frame["n"].astype(np.int64)
+    repeat_spend = (frame["total"].astype(float) - frame["first_spend"].astype(float)).clip(lower=0)
     out = pd.DataFrame(
         {
-            "customer_id": n.index,
+            "customer_id": frame["account_id"],
             "frequency": (n - 1).to_numpy(),
             "recency": ((last - first).dt.days / period_days).to_numpy(),
             "T": ((end - first).dt.days / period_days).to_numpy(),
@@ -133,9 +127,8 @@ def rfm_summary(
         }
     )
     if calibration_end is not None:
-        later = days[days["order_date"] > end].groupby("account_id").size()
-        out["holdout_frequency"] = out["customer_id"].map(later).fillna(0).astype(int).to_numpy()
-    return out.reset_index(drop=True)
+        out["holdout_frequency"] = frame["holdout"].fillna(0).astype(int).to_numpy()
+    return out
 
 
 def _clv():
