@@ -1,9 +1,12 @@
 """Where the engine-side steps run: DuckDB (default), a Spark session, or a warehouse via Ibis.
 
-The heavy steps (per-account features, order gaps, purchase days; see :mod:`helpers.features`;
-attribution paths, :mod:`helpers.attribution_paths`; funnel counts per channel,
-:func:`helpers.funnel.conversion`) are Ibis expressions. This module turns the data source's ``engine:`` setting into the Ibis
-backend that executes them and brings the (small, per-account) result back as pandas.
+The heavy steps (per-account features, order gaps, see :mod:`helpers.features`; purchase days
+and the BG/NBD summary, :mod:`helpers.survival.bgnbd`; attribution paths,
+:mod:`helpers.attribution_paths`; the leads' early touches, :func:`helpers.leads.early_behaviour`;
+the BG/NBD value's margin per account, :func:`helpers.btyd_value.margin_seen`; funnel counts per
+channel, :func:`helpers.funnel.conversion`) are Ibis expressions. This module turns the data
+source's ``engine:`` setting into the Ibis backend that executes them and brings the (small,
+per-account) result back as pandas.
 
 Settings (the source YAML's ``engine:`` key, parsed by :func:`parse`):
 
@@ -19,11 +22,12 @@ Settings (the source YAML's ``engine:`` key, parsed by :func:`parse`):
 
 Assumptions: validated pandas tables reach the engine as Ibis memtables (uploaded when the
 expression runs; fine for Spark in local mode and for a warehouse's temporary tables, the
-uploaded data is what the loader validated). :func:`memtable` makes one memtable per frame and
-column list and hands it out again, so each backend receives a frame once (converted to Arrow,
-or to a Spark frame, once) however many steps use it; Ibis tables already bound to a backend (e.g.
-``con.table("orders")`` of a warehouse) run on that backend whatever the setting. Connections
-are made on first use and kept for the process.
+uploaded data is what the loader validated; a table of the load-once cache that no step has read
+into pandas is scanned in place instead, :func:`parquet_scan`). :func:`memtable` makes one
+memtable per frame and column list and hands it out again, so each backend receives a frame
+once (converted to Arrow, or to a Spark frame, once) however many steps use it; Ibis tables
+already bound to a backend (e.g. ``con.table("orders")`` of a warehouse) run on that backend
+whatever the setting. Connections are made on first use and kept for the process.
 """
 
 from __future__ import annotations
