@@ -101,6 +101,8 @@ def test_a_table_that_fails_when_read_is_loaded_again_from_the_source(cached, ro
     monkeypatch.setattr(entry, "arrow_to_pandas", damaged)
     _same(got["orders"], fresh["orders"])
     assert cache.last_outcome == "miss"  # loaded again and stored again
+    accounts = got.engine_table("accounts", ["account_id"])  # not a scan of the dropped entry
+    assert engine._bound_backend(accounts) is None
     _same(got["accounts"], fresh["accounts"])
     assert len(cache.entries(root)) == 1
 

@@ -79,6 +79,7 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
             _log.warning("cached table %s could not be read (%s); loading it again", name, exc)
             fresh = self._rebuild()
             self._rebuild = None  # one fresh load serves every table not read yet
+            self._files.clear()  # the entry is dropped: the engine gets the fresh frames
             self._readers = {n: _kept(f) for n, f in fresh.items()} | {
                 n: _kept(f) for n, f in self._frames.items()
             }
