@@ -377,6 +377,9 @@ def test_early_behaviour_counts_touches_in_the_window_hand_checked():
         }
     )
     out = ld.early_behaviour(leads, touches, early_days=2)
+    nothing = pd.DataFrame({"lead_id": [], "kind": [], "touched_at": []})  # float64 columns
+    none = ld.early_behaviour(leads, nothing, early_days=2)
+    assert none[["inquiry", "demo", "repeat_visits"]].eq(0).all().all()  # no touches: zeros
     assert list(out.columns) == ["data_completeness", "inquiry", "demo", "repeat_visits"]
     assert out.loc["A"].tolist() == [1.0, 1.0, 1.0, 0.0]
     assert out.loc["B"].tolist() == [0.5, 0.0, 1.0, 0.0]

@@ -68,7 +68,10 @@ def early_behaviour(
     out["data_completeness"] = leads["data_completeness"].fillna(0.5).to_numpy()
     for kind in EARLY_KINDS:
         out[kind] = 0.0
-    if touchpoints is not None and len(out):
+    # a frame without rows counts nothing (built in code, its columns may have no type the
+    # engine could compare: object columns of no values)
+    empty = isinstance(touchpoints, pd.DataFrame) and touchpoints.empty
+    if touchpoints is not None and not empty and len(out):
         if not is_unique(out.index):
             raise ValueError("early_behaviour needs unique lead ids (the leads table's key)")
         counts = _early_counts(leads, touchpoints, early_days, engine)
