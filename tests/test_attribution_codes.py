@@ -100,11 +100,11 @@ def test_reindex_equals_pandas(values, labels, index):
     pd.testing.assert_series_equal(codes.reindex(series, wanted), want)
 
 
-def test_arrow_text_is_zero_copy_for_str_and_converts_objects():
+def test_as_arrow_text_is_zero_copy_for_str_and_converts_objects():
     column = pd.Series(["a", np.nan, "b"], dtype=TEXT)
-    assert codes.arrow_text(column) is column.array._pa_array
-    assert codes.arrow_text(pd.Index(column)).to_pylist() == ["a", None, "b"]
-    assert codes.arrow_text(pd.Series(["a", None, np.nan], dtype=object)).to_pylist() == [
+    assert codes.as_arrow_text(column) is column.array._pa_array
+    assert codes.as_arrow_text(pd.Index(column)).to_pylist() == ["a", None, "b"]
+    assert codes.as_arrow_text(pd.Series(["a", None, np.nan], dtype=object)).to_pylist() == [
         "a",
         None,
         None,

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers.text_arrays import arrow_text as own_text
+from helpers.text_arrays import arrow_text, is_text_type
 
 
 def _sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, object] | None:
@@ -30,7 +30,7 @@ def _sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, object] |
     codes = values.cat.codes.to_numpy()
     if not len(codes) or (codes < 0).any():
         return None
-    own = own_text(categories)
+    own = arrow_text(categories)
     if own is not None:
         names = own.combine_chunks()
         rising = len(names) < 2 or pc.all(pc.less_equal(names[:-1], names[1:])).as_py()
@@ -102,19 +102,15 @@ def in_path_order(codes: np.ndarray, position: np.ndarray) -> bool:
 # (frames built in code) are converted once.
 
 
-def arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.ChunkedArray:
+def as_arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.ChunkedArray:
     """The values as an Arrow array, without copying an Arrow-backed text column (``str``,
     ``string[pyarrow]``: its own large_string chunks, :func:`helpers.text_arrays.arrow_text`);
     anything else is converted (NaN and None
     become null, the type is Arrow's inference, e.g. string for Python strings)."""
-    found = own_text(values)
+    found = arrow_text(values)
     if found is not None:
         return found
     return pa.chunked_array([pa.array(np.asarray(values, dtype=object), from_pandas=True)])
-
-
-def _is_text(array: pa.ChunkedArray) -> bool:
-    return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
 
 
 def reindex(series: pd.Series, labels: pd.Series | pd.Index | np.ndarray) -> pd.Series:
@@ -124,12 +120,12 @@ def reindex(series: pd.Series, labels: pd.Series | pd.Index | np.ndarray) -> pd.
     index and name; any other case (object index, labels that are not text, an index with
     repeated labels) is pandas' own ``reindex``."""
     index = series.index
-    keys = own_text(index)
+    keys = arrow_text(index)
     if keys is None:
         return series.reindex(labels)
-    wanted = arrow_text(labels)
-    own = own_text(labels) is not None
-    if not _is_text(wanted) or (wanted.null_count and not own):
+    wanted = as_arrow_text(labels)
+    own = arrow_text(labels) is not None
+    if not is_text_type(wanted.type) or (wanted.null_count and not own):
         return series.reindex(labels)  # (pandas matches no None label to a missing str)
     if len(keys) == len(wanted) and index.equals(pd.Index(labels)):
         return series.reindex(labels)  # the same labels: pandas takes the values as they are

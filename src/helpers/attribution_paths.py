@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import engine as engines
-from helpers.attribution_codes import arrow_text
+from helpers.attribution_codes import as_arrow_text
 from helpers.features import as_table
 
 
@@ -241,7 +241,7 @@ def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
     2.9M strings; the leads are 0.6M)."""
     known = lead_id.notna().to_numpy()
     rank = np.full(len(lead_id), -1, dtype=np.int64)
-    found, names = _ranks(arrow_text(lead_id).filter(pa.array(known)))
+    found, names = _ranks(as_arrow_text(lead_id).filter(pa.array(known)))
     rank[known] = found
     return rank, names
 

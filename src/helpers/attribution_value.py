@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers.attribution_codes import arrow_text, reindex
+from helpers.attribution_codes import as_arrow_text, reindex
 from helpers.attribution_paths import first_order_dates
+from helpers.text_arrays import is_text_type
 
 if TYPE_CHECKING:
     from helpers.loading import Dataset
@@ -99,10 +99,8 @@ def _booked(
     the same order as the former join on the text (12.9M order lines at 1M accounts), so each
     sum adds the same floats in the same order. Non-text account ids take
     :func:`_booked_by_text`, the former join itself."""
-    ids, lines = arrow_text(accounts), arrow_text(orders["account_id"])
-    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) or not (
-        pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)
-    ):
+    ids, lines = as_arrow_text(accounts), as_arrow_text(orders["account_id"])
+    if not (is_text_type(ids.type) and is_text_type(lines.type)):
         return _booked_by_text(accounts, start, orders, as_of, days)
     known = pc.unique(ids.combine_chunks())
     found = pc.index_in(lines, value_set=known.cast(lines.type))  # null: no account asked for

@@ -20,11 +20,14 @@ def arrow_text(values: object) -> pa.ChunkedArray | None:
     # pandas keeps the ChunkedArray of its Arrow-backed arrays in ``_pa_array`` (pandas 2.x;
     # ``pa.array(values)`` would combine the chunks, a copy of every text)
     data = getattr(array, "_pa_array", None)
-    if isinstance(data, pa.ChunkedArray) and (
-        pa.types.is_string(data.type) or pa.types.is_large_string(data.type)
-    ):
+    if isinstance(data, pa.ChunkedArray) and is_text_type(data.type):
         return data
     return None
+
+
+def is_text_type(arrow_type: pa.DataType) -> bool:
+    """Whether an Arrow type is text (``string`` or ``large_string``)."""
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
 def is_text(values: pd.Series | pd.Index) -> bool:
