@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import formats
-from helpers.segmentation.codes import arrow_text, is_unique, set_index, sorted_codes
+from helpers.segmentation.codes import is_unique, set_index, sorted_codes
 from helpers.steps import Skipped, step
-from helpers.text_arrays import is_text
+from helpers.text_arrays import arrow_text, is_text
 
 if TYPE_CHECKING:  # helpers.leads imports this module (its re-exports): no import back
     from sklearn.pipeline import Pipeline

@@ -10,7 +10,8 @@ order, with the same sums (each group's rows in the same order) as grouping the 
 Loaded text columns are Arrow-backed ``str`` (:data:`helpers.loading.TEXT`): their values
 live in one UTF-8 buffer, and turning them into Python strings (``to_numpy()``,
 ``astype(object)``, a pandas hash table of a text Index) costs about a second and 60 bytes per
-10^6 cells. :func:`arrow_text`, :func:`is_unique` and :func:`sorted_codes` work on that buffer
+10^6 cells. :func:`is_unique` and :func:`sorted_codes` work on that buffer (taken by
+:func:`helpers.text_arrays.arrow_text`)
 with ``pyarrow.compute`` (hashing and sorting in C++; UTF-8 byte order is code-point order,
 the order of Python's ``<``); columns of Python strings keep their NumPy paths.
 """
