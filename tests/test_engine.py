@@ -17,9 +17,16 @@ import pyarrow as pa
 import pytest
 
 from helpers import engine
-from helpers.features import connection, customer_features, features_for, order_gaps
+from helpers.features import (
+    connection,
+    customer_features,
+    features_for,
+    order_gaps,
+    orders_table,
+)
 from helpers.loading import Dataset
 from helpers.survival.bgnbd import purchase_days
+from helpers.survival.definition import export_start
 
 
 def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -135,6 +142,13 @@ def test_steps_given_loaded_frames_run_on_the_engine_the_frames_carry(monkeypatc
     customer_features(_orders(), as_of="2025-06-30")  # an unmarked frame: DuckDB
     customer_features(ds["orders"], as_of="2025-06-30", engine="duckdb")  # the argument wins
     assert asked[4:] == [engine.DUCKDB] * 2
+    # the data set's engine table of the orders (a memtable here) carries the engine too
+    table = orders_table(ds)
+    assert engine.engine_of(table) == spark and engine.is_stable(table)
+    order_gaps(table, as_of="2025-06-30")
+    purchase_days(table, as_of="2025-06-30")
+    assert export_start(table) == ds["orders"]["order_date"].min()
+    assert asked[6:] == [spark] * 3
 
 
 def test_the_marked_frames_still_write_to_parquet(tmp_path):
@@ -183,6 +197,25 @@ def test_memtable_is_made_once_per_frame_and_columns_and_again_after_a_change():
     assert engine.memtable(frame, ["n", "s", "d"]) is not again
     engine.forget_memtables()
     assert engine.memtable(frame, ["n"]) is not engine.memtable(frame.copy(), ["n"])
+
+
+def test_only_the_tables_recorded_as_stable_are_and_they_leave_when_collected():
+    """Memtables are stable (their frame is not changed in place once passed); an Ibis table
+    of a connection is not (its rows can change behind it), nor an equal but other object."""
+    frame = _orders()
+    table = engine.memtable(frame, ["account_id", "net_amount"])
+    assert engine.is_stable(table)
+    assert not engine.is_stable(table.select("account_id", "net_amount"))  # equal, not it
+    assert not engine.is_stable(ibis.memtable(frame[["account_id"]]))
+    assert not engine.is_stable(frame) and not engine.is_stable(None)
+    other = engine.stable(ibis.memtable(frame[["account_id"]]), engine.Engine("pyspark"))
+    assert engine.is_stable(other) and engine.engine_of(other) == engine.Engine("pyspark")
+    ident = id(other)
+    del other
+    import gc
+
+    gc.collect()
+    assert ident not in engine._stable  # a collected table leaves the record
 
 
 def test_a_collected_frame_releases_its_memtable_at_once():

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from helpers import features
-from helpers.features import customer_features, features_for, order_gaps, shared_features
+from helpers.features import (
+    customer_features,
+    features_for,
+    order_gaps,
+    orders_table,
+    shared_features,
+)
 
 AS_OFS = ["2025-12-31", "2024-06-30"]
 
@@ -230,6 +236,36 @@ def test_shared_features_is_bounded_and_forgets_collected_frames(computed, monke
     assert len(computed) == 7 and features.shared_features_info().entries == 0
 
 
+def test_shared_features_keep_the_tables_of_stable_engine_tables_only(monkeypatch):
+    """A memtable (or a cache scan) is kept under the table object; any other Ibis table (a
+    warehouse's, whose rows may change) is computed on every call."""
+    import ibis
+
+    from helpers import engine as engines
+
+    features.clear_shared_features()
+    computed = []
+    real = features.customer_features
+
+    def counting(*args, **kwargs):
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(features, "customer_features", counting)
+    orders = _tiny_orders()
+    table = engines.memtable(orders, list(orders.columns))
+    one = shared_features(table, None, "2025-07-01", 100)
+    two = shared_features(table, None, "2025-07-01", 100)
+    assert len(computed) == 1
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(one, real(orders, as_of="2025-07-01", churn_threshold_days=100))
+    loose = ibis.memtable(orders)  # not recorded as stable
+    shared_features(loose, None, "2025-07-01", 100)
+    shared_features(loose, None, "2025-07-01", 100)
+    assert len(computed) == 3
+    features.clear_shared_features()
+
+
 def test_shared_features_equal_customer_features_and_features_for_shares_them(demo):
     features.clear_shared_features()
     orders = _tiny_orders()
@@ -237,8 +273,11 @@ def test_shared_features_equal_customer_features_and_features_for_shares_them(de
     pd.testing.assert_frame_equal(shared_features(orders, None, "2025-07-01", 100), fresh)
     pd.testing.assert_frame_equal(shared_features(orders, None, "2025-07-01", 100), fresh)
     assert features.shared_features_info()[:2] == (1, 1)
-    a = features_for(demo)
-    b = shared_features(demo["orders"], demo["accounts"], demo.analysis_date, 180)
+    a = features_for(demo)  # the data set's engine table of the orders: kept under it
+    b = shared_features(orders_table(demo), demo["accounts"], demo.analysis_date, 180)
     assert features.shared_features_info()[:2] == (2, 2)
     pd.testing.assert_frame_equal(a, b)
+    c = shared_features(demo["orders"], demo["accounts"], demo.analysis_date, 180)
+    assert features.shared_features_info()[:2] == (2, 3)  # the frame is another input
+    pd.testing.assert_frame_equal(a, c)
     features.clear_shared_features()

@@ -183,10 +183,16 @@ def test_the_engine_scans_a_table_not_read_yet_in_place(cached, root):
     pd.testing.assert_frame_equal(_sorted(engine.to_pandas(scan)), want, check_exact=True)
     again = got.engine_table("orders", ["net_amount"])  # a later step: the same open file
     assert engine.to_pandas(again)["net_amount"].sum() == fresh["orders"]["net_amount"].sum()
-    got["orders"]  # now a frame: its upload, not the file
-    upload = got.engine_table("orders", names)
+    got["orders"]  # now a frame: a scan handed out stays the same object (steps key by it) ...
+    assert got.engine_table("orders", names) is scan and engine.is_stable(scan)
+    upload = got.engine_table("orders", names[:2])  # ... other columns: the frame's upload
     assert engine._bound_backend(upload) is None
-    pd.testing.assert_frame_equal(_sorted(engine.to_pandas(upload)), want, check_exact=True)
+    assert got.engine_table("orders", names[:2]) is upload  # the frame's memtable, kept
+    pd.testing.assert_frame_equal(
+        _sorted(engine.to_pandas(upload)), want[names[:2]], check_exact=True
+    )
+    got.tables["orders"] = got["orders"].head(3)  # a replaced table: no scan of the old file
+    assert len(engine.to_pandas(got.engine_table("orders", names))) == 3
     with pytest.raises(KeyError):
         got.engine_table("leads", ["lead_id"])
     pd.testing.assert_frame_equal(  # a plain data set: its frame uploaded

@@ -127,8 +127,12 @@ def parse(value: object = None, spark_master: object = None) -> Engine:
 
 def engine_of(*frames: object) -> Engine:
     """The engine recorded on loaded tables (``frame.attrs["engine"]``, set by the
-    :class:`~helpers.loading.Dataset`), else DuckDB. Frames without the mark are ignored."""
+    :class:`~helpers.loading.Dataset`; for an Ibis table, the engine :func:`stable` recorded
+    with it), else DuckDB. Frames without the mark are ignored."""
     for frame in frames:
+        kept = _stable.get(id(frame))
+        if kept is not None and kept[0]() is frame and kept[1] is not None:
+            return kept[1]
         found = getattr(frame, "attrs", {}).get("engine") if frame is not None else None
         if isinstance(found, dict):
             return Engine(**found)
@@ -325,7 +329,38 @@ def memtable(frame: pd.DataFrame, columns: Sequence[str]):
     _uploads[key] = _Upload(weakref.ref(frame, _forgetter(key)), marks, table)
     while len(_uploads) > MEMTABLES:
         _uploads.popitem(last=False)
+    return stable(table, engine_of(frame))
+
+
+#: Ibis tables recorded by :func:`stable`, by identity: a weak reference to the table (a
+#: collected table leaves) and the engine its data belongs to (None: not known).
+_stable: dict[int, tuple[weakref.ref, Engine | None]] = {}
+
+
+def stable(table: Any, engine: Engine | None = None) -> Any:
+    """Record that ``table`` (an Ibis table) reads data that does not change while the table
+    lives, and return it: a memtable of a frame (:func:`memtable`; frames are not changed in
+    place once passed) or a scan of a load-once cache entry (written once, kept open). A step
+    that keeps results per input may then key them by the table's identity
+    (:func:`helpers.features.shared_features`); an Ibis table of a warehouse connection is
+    never recorded (its rows can change behind it), so such steps compute on every call.
+    ``engine``: the engine of the data set the table comes from, which :func:`engine_of`
+    then finds for it as it does for a loaded frame (a memtable of a Spark data set's frame
+    runs on Spark)."""
+    ident = id(table)
+
+    def gone(ref: weakref.ref) -> None:
+        if _stable.get(ident, (None,))[0] is ref:
+            del _stable[ident]
+
+    _stable[ident] = (weakref.ref(table, gone), engine)
     return table
+
+
+def is_stable(table: object) -> bool:
+    """Whether ``table`` is one :func:`stable` recorded (the object itself, not an equal one)."""
+    kept = _stable.get(id(table))
+    return kept is not None and kept[0]() is table
 
 
 def _to_arrow(data: pd.DataFrame):

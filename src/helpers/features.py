@@ -63,6 +63,31 @@ ATTRIBUTES: tuple[str, ...] = (
 OrdersLike = "pd.DataFrame | ibis.Table | str | os.PathLike[str] | Sequence[str]"
 
 
+#: The order columns the engine-side steps on order lines read (features, order gaps, purchase
+#: days): one list, so that a data set hands every such step the same engine table
+#: (:func:`orders_table`) and a frame is uploaded once.
+ORDER_COLUMNS = (
+    "order_id",
+    "account_id",
+    "order_date",
+    "net_amount",
+    "gross_margin",
+    "quantity",
+    "product_category",
+    "status",
+)
+
+
+def orders_table(dataset: Dataset) -> ibis.Table:
+    """The data set's orders (:data:`ORDER_COLUMNS`) as an engine table
+    (:meth:`helpers.loading.Dataset.engine_table`): read from the load-once cache, DuckDB scans
+    the entry's file in place, so a kernel whose steps only aggregate the order lines in the
+    engine never holds them in pandas (12.9M lines, ~1.4 GiB at 1M accounts); otherwise a
+    memtable of the frame. The same data set gives the same table object on every call, so
+    :func:`shared_features` finds its tables again."""
+    return dataset.engine_table("orders", list(ORDER_COLUMNS))
+
+
 def connection() -> ibis.BaseBackend:
     """The process-wide in-memory DuckDB connection (:func:`helpers.engine.connect`)."""
     return engines.connect(engines.DUCKDB)
@@ -234,18 +259,8 @@ def customer_features(
         raise ValueError("customer_features needs an as_of date (the analysis date).")
     if churn_threshold_days < 1:
         raise ValueError(f"churn_threshold_days must be at least 1 day, got {churn_threshold_days}")
-    order_cols = (
-        "order_id",
-        "account_id",
-        "order_date",
-        "net_amount",
-        "gross_margin",
-        "quantity",
-        "product_category",
-        "status",
-    )
     engine = engines.resolve(engine, orders, accounts)
-    o = as_table(orders, order_cols, engine)
+    o = as_table(orders, ORDER_COLUMNS, engine)
     if attributes is None:
         attributes = list(getattr(accounts, "attrs", {}).get("attributes", {}))
     a = (
@@ -325,22 +340,23 @@ def shared_features(
     a copy or call :func:`clear_shared_features` (which also forgets the frames' memtables,
     :func:`as_table`). A frame that is garbage-collected releases
     its tables. At most :data:`MEMO_ENTRIES` tables and about :data:`MEMO_BYTES` are kept,
-    least recently used out first. Parquet paths and Ibis tables are not kept (they can
-    change behind a path or a connection): they are computed on every call. ``compute``
+    least recently used out first. The same holds for Ibis tables the engine records as
+    stable (:func:`helpers.engine.is_stable`: the memtable of a frame, the scan of a cache
+    entry, as :func:`orders_table` hands out), keyed by the table object. Parquet paths and
+    other Ibis tables are not kept (they can change behind a path or a connection): they are
+    computed on every call. ``compute``
     (optional) gives the table on a miss instead of :func:`customer_features` (the same
     table, e.g. kept by another process: :func:`features_for`).
     """
-    frames = isinstance(orders, pd.DataFrame) and (
-        accounts is None or isinstance(accounts, pd.DataFrame)
-    )
-    if not frames or as_of is None or MEMO_ENTRIES < 1:
+    keyed = _keyable(orders) and (accounts is None or _keyable(accounts))
+    if not keyed or as_of is None or MEMO_ENTRIES < 1:
         return customer_features(orders, accounts, as_of, churn_threshold_days, attributes, engine)
     if attributes is None:
         attributes = list(getattr(accounts, "attrs", {}).get("attributes", {}))
     key = (
         id(orders),
-        orders.shape,
-        None if accounts is None else (id(accounts), accounts.shape),
+        _shape(orders),
+        None if accounts is None else (id(accounts), _shape(accounts)),
         as_day(as_of),
         int(churn_threshold_days),
         tuple(attributes),
@@ -370,6 +386,16 @@ def shared_features(
     )
     _evict()
     return frame.copy() if key in _memo else frame  # a table over the budget is not kept
+
+
+def _keyable(source: object) -> bool:
+    """A frame, or an Ibis table whose data cannot change while it lives
+    (:func:`helpers.engine.is_stable`: a memtable, a scan of a cache entry)."""
+    return isinstance(source, pd.DataFrame) or engines.is_stable(source)
+
+
+def _shape(source: object) -> tuple[int, int] | None:
+    return source.shape if isinstance(source, pd.DataFrame) else None
 
 
 def _evict() -> None:
@@ -412,7 +438,7 @@ def features_for(
     """
     when = pd.Timestamp(as_of) if as_of else dataset.analysis_date
     accounts = dataset.tables.get("accounts")
-    orders = dataset["orders"]
+    orders = orders_table(dataset)
     threshold = int(churn_threshold_days)
 
     def compute() -> pd.DataFrame:

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from helpers.engine import DUCKDB, Engine, mark, memtable, parquet_scan
+from helpers.engine import DUCKDB, Engine, mark, memtable, parquet_scan, stable
 
 _log = logging.getLogger("helpers.loading.cache")
 
@@ -64,6 +65,7 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         self._rows = dict(rows or {})
         self._files = dict(files or {})
         self._frames: dict[str, pd.DataFrame] = {}
+        self._scanned: dict[tuple[str, tuple[str, ...]], Any] = {}  # engine_table's scans
         self._rebuild = rebuild
         self._engine: Engine | None = None
 
@@ -80,6 +82,7 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
             fresh = self._rebuild()
             self._rebuild = None  # one fresh load serves every table not read yet
             self._files.clear()  # the entry is dropped: the engine gets the fresh frames
+            self._scanned.clear()
             self._readers = {n: _kept(f) for n, f in fresh.items()} | {
                 n: _kept(f) for n, f in self._frames.items()
             }
@@ -93,12 +96,14 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
 
     def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
         self._files.pop(name, None)  # the entry's file no longer holds this table
+        self._forget_scans(name)
         self._readers[name] = _kept(frame)
         self._frames[name] = frame
 
     def __delitem__(self, name: str) -> None:
         del self._readers[name]
         self._files.pop(name, None)
+        self._forget_scans(name)
         self._frames.pop(name, None)
 
     def __contains__(self, name: object) -> bool:
@@ -112,6 +117,10 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
 
     def __repr__(self) -> str:
         return f"LazyTables({list(self._readers)}, read: {self.read()})"
+
+    def _forget_scans(self, name: str) -> None:
+        for key in [k for k in self._scanned if k[0] == name]:
+            del self._scanned[key]
 
     def rows(self, name: str) -> int:
         """Rows of table ``name``: recorded with the entry (checked against its file when it was
@@ -140,10 +149,23 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         """Columns ``names`` of table ``name`` as an Ibis table for an engine-side step: the
         entry file scanned in place when the table's frame has not been built and the engine
         can (DuckDB on Linux, :func:`helpers.engine.parquet_scan`), else a memtable of the
-        frame's columns (:meth:`columns`). The same rows and values either way."""
+        frame (when built), else of the columns read alone (:meth:`columns`). The same rows
+        and values either way.
+
+        The same name and columns give the same table object, recorded as
+        :func:`helpers.engine.stable`, so steps that keep results per input (the churn study's
+        shared features, asked for four times per date) find them again: a scan handed out
+        once is handed out again after the frame is read too (the same rows; a memtable would
+        be a second object), until the table is replaced or the entry dropped; a memtable of
+        the frame is the same one while the frame lives (:func:`helpers.engine.memtable`).
+        Only columns read alone (no frame, no scan: Spark, a system without ``/proc``) give a
+        new memtable per call, which is not kept (it holds a copy of the columns)."""
         if name not in self._readers:
             raise KeyError(name)  # a table the data set does not have
         names = list(names)
+        kept = self._scanned.get((name, tuple(names)))
+        if kept is not None:  # also once the frame is read: the same object, the same rows
+            return kept
         file = self._files.get(name)
         if name not in self._frames and file is not None:
             try:
@@ -152,7 +174,10 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
                 _log.info("cached table %s not scanned in place (%s)", name, exc)
                 scan = None
             if scan is not None and set(names) <= set(scan.columns):
-                return scan.select(names)
+                table = self._scanned[(name, tuple(names))] = stable(scan.select(names), DUCKDB)
+                return table
+        if name in self._frames:
+            return memtable(self._frames[name], names)
         return memtable(self.columns(name, names), names)
 
     def read(self) -> list[str]:

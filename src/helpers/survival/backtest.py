@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
+from helpers.features import orders_table
 from helpers.steps import Skipped, step
 from helpers.survival.accuracy import auc_at, brier_at, censoring_of, integrated_brier, uno_c
 from helpers.survival.concordance import concordance_index
@@ -160,7 +161,7 @@ def backtest(
     derived again at the start); Skipped with the reason when the history is too short or the
     model cannot be fitted at the start. ``model`` is the study's model: no back-test of a
     model the study could not fit (the back-test refits its own on the data to its start)."""
-    history = (definition.as_of - export_start(ds["orders"])).days
+    history = (definition.as_of - export_start(orders_table(ds))).days
     back_days = min(back_days, history // 3)
     needed = horizon_days + definition.threshold
     if back_days < needed:
@@ -171,7 +172,7 @@ def backtest(
         )
     try:
         return run_backtest(
-            ds["orders"],
+            orders_table(ds),
             ds.tables.get("accounts"),
             definition.as_of,
             back_days,

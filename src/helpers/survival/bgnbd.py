@@ -40,7 +40,7 @@ from scipy import stats
 
 from helpers import engine as engines
 from helpers import step_cache
-from helpers.features import as_day, as_table
+from helpers.features import as_day, as_table, orders_table
 from helpers.steps import Skipped, step
 from helpers.survival.bgnbd_map import fit_map
 
@@ -313,7 +313,7 @@ def _buy_till_you_die(
 ) -> BuyTillYouDie | Skipped:
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
-    summary = rfm_summary(ds["orders"], as_of, period_days)
+    summary = rfm_summary(orders_table(ds), as_of, period_days)
     cause = too_few(summary)
     if cause is not None:
         return cause

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
+from helpers.features import orders_table
 from helpers.steps import Skipped, step
 from helpers.survival.accuracy import auc_at
 from helpers.survival.backtest import Backtest
@@ -68,7 +69,7 @@ def holdout_check(
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
     end = pd.Timestamp(as_of) - pd.Timedelta(days=holdout_days)
-    summary = rfm_summary(ds["orders"], as_of, period_days, calibration_end=end)
+    summary = rfm_summary(orders_table(ds), as_of, period_days, calibration_end=end)
     if summary.empty:
         return Skipped(
             f"no account bought before {end:%Y-%m-%d}", "a longer history or a shorter holdout"

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
+from helpers import engine as engines
 from helpers import step_cache
-from helpers.features import features_for, order_gaps, shared_features
+from helpers.features import features_for, order_gaps, orders_table, shared_features
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
 
@@ -77,9 +78,14 @@ def with_delayed_entry(features: pd.DataFrame, export_start: pd.Timestamp) -> pd
     return out
 
 
-def export_start(orders: pd.DataFrame) -> pd.Timestamp:
-    """The first day of the orders export (the earliest order date of any status)."""
-    return pd.Timestamp(orders["order_date"].min())
+def export_start(orders: object) -> pd.Timestamp:
+    """The first day of the orders export (the earliest order date of any status): of a frame
+    in pandas, of an Ibis table (:func:`helpers.features.orders_table`) in its engine."""
+    if isinstance(orders, pd.DataFrame):
+        return pd.Timestamp(orders["order_date"].min())
+    first = orders.aggregate(first=orders.order_date.min())
+    first = engines.to_pandas(first, engines.resolve(None, orders))["first"].iloc[0]
+    return pd.Timestamp(first).as_unit("ns")
 
 
 def age_days(frame: pd.DataFrame) -> np.ndarray:
@@ -110,7 +116,7 @@ def buying_features(
     segmentation study's tiers, weighted by ``tier_weights``; its defaults when None)."""
     features = features_for(ds, as_of, threshold)
     features = features[features["n_orders"] > 0].copy()
-    features = with_delayed_entry(features, export_start(ds["orders"]))
+    features = with_delayed_entry(features, export_start(orders_table(ds)))
     if features.empty:
         raise ValueError("No account in this selection has an order by the analysis date.")
     growth = revenue_growth(ds["orders"], as_of)
@@ -209,7 +215,7 @@ def _define_churn(
 ) -> ChurnDefinition | Skipped:
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
-    table = order_gaps(ds["orders"], as_of)
+    table = order_gaps(orders_table(ds), as_of)
     gaps = table["gap_days"]  # gaps_for's value
     derived = threshold_days is None
     if derived and gaps.empty:
@@ -294,7 +300,7 @@ def sensitivity(
     """:func:`threshold_sensitivity` at ``thresholds`` and the definition's own threshold
     (derived from the definition's feature table: no new pass over the order lines)."""
     return threshold_sensitivity(
-        ds["orders"],
+        orders_table(ds),
         ds.tables.get("accounts"),
         definition.as_of,
         sorted({*thresholds, definition.threshold}),

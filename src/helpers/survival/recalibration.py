@@ -14,6 +14,7 @@ import pandas as pd
 from lifelines.exceptions import ConvergenceError
 from statsmodels.discrete.discrete_model import Logit  # statsmodels.api imports much more
 
+from helpers.features import orders_table
 from helpers.steps import Skipped, step
 from helpers.survival.cox import DEFAULT_COVARIATES, MIN_EVENTS_FOR_COX, ChurnModel
 from helpers.survival.definition import ChurnDefinition
@@ -113,7 +114,7 @@ def recalibration(
     and penalizer; Skipped when the landmark has too little history."""
     as_of, threshold = definition.as_of, definition.threshold
     recal = fit_recalibration(
-        ds["orders"],
+        orders_table(ds),
         ds.tables.get("accounts"),
         as_of,
         horizon_days,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
-from helpers.features import features_for
+from helpers.features import features_for, orders_table
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
 from helpers.survival.definition import ChurnDefinition, export_start
@@ -63,7 +63,7 @@ def tier_survival(
     history), accounts active then followed to the analysis date (churn at their last order,
     censored where a churn could not yet be seen)."""
     as_of, threshold = definition.as_of, definition.threshold
-    history = (as_of - export_start(ds["orders"])).days
+    history = (as_of - export_start(orders_table(ds))).days
     days = min(landmark_days, history // 2)
     if history - days < MIN_HISTORY_DAYS or days - threshold < MIN_FOLLOW_UP_DAYS:
         return Skipped(
@@ -73,7 +73,7 @@ def tier_survival(
         )
     landmark = as_of - pd.Timedelta(days=days)
     tiers = landmark_tiers(ds, landmark, threshold, tier_weights)
-    out = outcomes_after(ds["orders"], ds.tables.get("accounts"), landmark, as_of, threshold)
+    out = outcomes_after(orders_table(ds), ds.tables.get("accounts"), landmark, as_of, threshold)
     frame = out.rename(columns={"time": "duration_days"}).assign(
         tier=tiers.reindex(out["account_id"]).to_numpy()
     )
