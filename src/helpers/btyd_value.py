@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats, survival
+from helpers.features import orders_table
 from helpers.lifetime_value import ChannelLtv
 from helpers.steps import Skipped, step
 
@@ -53,7 +54,8 @@ def btyd_lifetime_values(
     period = btyd.period_days
     a = btyd.accounts.set_index("account_id")
     rate = (1 + discount_per_year) ** (1 / 365)
-    lines = margin_seen(ds.engine_table("orders", list(ORDER_COLUMNS)), as_of, horizon_days, rate)
+    # the data set's one engine table of the orders (the churn study's too: one upload)
+    lines = margin_seen(orders_table(ds), as_of, horizon_days, rate)
     lines = lines.reindex(a.index)
     first, seen = lines["first"], lines["seen"]
     totals = lines[["gross_margin", "net_amount"]]
