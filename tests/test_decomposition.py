@@ -509,6 +509,18 @@ def test_revenue_components_equal_the_former_pandas_ones(seed, freq):
         )
 
 
+def test_sums_do_not_depend_on_the_order_of_the_lines():
+    """Amounts are added exactly (dec.exact_sum): the lines in another order (as an engine's
+    threads may add them) give the same table to the last bit."""
+    orders = _random_orders(5, n=3000)
+    orders["net_amount"] = orders["net_amount"] / 7  # amounts with many decimals
+    got = dec.revenue_components(orders, None, "M", end=AS_OF)
+    shuffled = orders.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        dec.revenue_components(shuffled, None, "M", end=AS_OF), got, check_exact=True
+    )
+
+
 def test_object_text_and_a_line_without_an_account_give_the_former_table():
     """Python-string columns (frames built in code) and a line without an account (it counts
     for no account, but its period may widen the span, as the former grouping had it)."""

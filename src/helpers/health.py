@@ -16,6 +16,7 @@ import pandas as pd
 from helpers import engine as engines
 from helpers import formats, reporting
 from helpers.contract import TABLES
+from helpers.decomposition import exact_sum
 from helpers.features import as_table
 from helpers.loading import Dataset
 from helpers.steps import Skipped, step
@@ -128,9 +129,9 @@ def order_warts(orders: object, engine: engines.Engine | str | None = None) -> d
     query = o.aggregate(
         lines=o.count(),
         returned=o.count(where=returned),
-        returned_value=o.net_amount.sum(where=returned),
+        returned_value=exact_sum(o.net_amount, where=returned),
         positive=o.count(where=positive),
-        positive_value=o.net_amount.sum(where=positive),
+        positive_value=exact_sum(o.net_amount, where=positive),
         cancelled=o.count(where=o.status == "cancelled"),
         late=o.count(where=o.late),
     )
