@@ -345,5 +345,6 @@ def test_table_summary_equals_the_former_one(demo):
     )
     built.tables["leads"]["created_date"] = pd.to_datetime(built.tables["leads"]["created_date"])
     want = _former_table_summary(built)
+    assert want.loc["leads", "rows"] == 0 and pd.isna(want.loc["leads", "first date"])
     assert want.loc["orders", "empty optional columns"] == "gross_margin"
     pd.testing.assert_frame_equal(table_summary(built), want)

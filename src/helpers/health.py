@@ -76,7 +76,10 @@ def table_summary(ds: Dataset) -> pd.DataFrame:
 
 def _column_counts(ds: Dataset, name: str, date: str, optional: list[str]) -> dict:
     """Rows of table ``name``, the first and last value of its ``date`` column (Timestamps,
-    NaT when it has none) and, per column of ``optional``, its filled cells: one query."""
+    NaT when it has none) and, per column of ``optional``, its filled cells: one query (none
+    for a table without rows: a frame built in code may then have untyped columns)."""
+    if not ds.rows(name):
+        return {"rows": 0, "first": pd.NaT, "last": pd.NaT} | dict.fromkeys(optional, 0)
     columns = list(dict.fromkeys([date, *optional]))
     t = ds.engine_table(name, columns)
     filled = {c: t.count(where=_filled(t[c])) for c in optional}
