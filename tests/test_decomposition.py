@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import decomposition as dec
-from helpers import engine, plots, reporting, schemas
+from helpers import engine, plots, reporting, revenue_periods, schemas
 from helpers.loading import TEXT, Dataset, load_dataset
 from helpers.loading.lazy_tables import LazyTables
 from helpers.steps import Skipped, step
@@ -333,7 +333,7 @@ def test_a_compared_period_without_earlier_buyers_has_no_retention_and_says_why(
 
 
 # --- the engine against the former pandas implementation ----------------------------------------
-# The former code, verbatim but for its name and the module prefix of ``_ratio``: the oracle.
+# The former code, verbatim but for its name and where ``_ratio`` lives now: the oracle.
 
 
 def _former_period(dates: pd.Series, freq: str) -> pd.Series:
@@ -403,16 +403,16 @@ def _former_revenue_components(
     frame["existing"] = (values * (retained | (returns_only & prev))).sum(axis=0)
     frame["reactivated"] = (values * (reactivated | (returns_only & ~prev))).sum(axis=0)
     frame["new_accounts"] = is_new.sum(axis=0)
-    frame["new_volume"] = dec._ratio(frame["new"], frame["new_accounts"])
+    frame["new_volume"] = revenue_periods.ratio(frame["new"], frame["new_accounts"])
     frame["base"] = prev.sum(axis=0)
     frame["retained"] = retained.sum(axis=0)
-    frame["retention"] = dec._ratio(frame["retained"], frame["base"])
-    frame["repurchase_volume"] = dec._ratio(frame["existing"], frame["retained"])
+    frame["retention"] = revenue_periods.ratio(frame["retained"], frame["base"])
+    frame["repurchase_volume"] = revenue_periods.ratio(frame["existing"], frame["retained"])
     frame["reactivated_accounts"] = reactivated.sum(axis=0)
     if leads is not None:
         created = _former_period(leads["created_date"], freq).value_counts()
         frame["leads"] = created.reindex(periods, fill_value=0).to_numpy()
-        frame["conversion"] = dec._ratio(frame["new_accounts"], frame["leads"])
+        frame["conversion"] = revenue_periods.ratio(frame["new_accounts"], frame["leads"])
     else:
         frame["leads"] = np.nan
         frame["conversion"] = np.nan
@@ -510,8 +510,8 @@ def test_revenue_components_equal_the_former_pandas_ones(seed, freq):
 
 
 def test_sums_do_not_depend_on_the_order_of_the_lines():
-    """Amounts are added exactly (dec.exact_sum): the lines in another order (as an engine's
-    threads may add them) give the same table to the last bit."""
+    """Amounts are added exactly (revenue_periods.exact_sum): the lines in another order (as
+    an engine's threads may add them) give the same table to the last bit."""
     orders = _random_orders(5, n=3000)
     orders["net_amount"] = orders["net_amount"] / 7  # amounts with many decimals
     got = dec.revenue_components(orders, None, "M", end=AS_OF)

@@ -18,8 +18,8 @@ The identity the business uses, per period ``p`` (month, quarter or year)::
 Revenue is the net amount of completed and returned lines (returns negative, by their own
 date), cancelled lines excluded; an account "buys" in a period when it has a completed order.
 The identity is exact by construction (tests check it). The order lines are summed per
-account and period, and then per period, in the engine (:mod:`helpers.engine`; a cached data
-set's files are scanned in place): only one row per period comes back to pandas.
+account and period, and then per period, in the engine (:mod:`helpers.revenue_periods`; a
+cached data set's files are scanned in place): only one row per period comes back to pandas.
 
 The change between two periods is split into one contribution per factor by the additive
 log-mean Divisia index (LMDI-I, Ang 2004): for a term ``X = f1 * f2 * f3``,
@@ -35,13 +35,11 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import ibis
-import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
 from helpers import formats
-from helpers.features import as_table
+from helpers import revenue_periods as periods
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -64,162 +62,6 @@ FACTOR_WORDS: dict[str, str] = {
     "repurchase_volume": "spend per retained account",
     "reactivated": "reactivated accounts",
 }
-
-
-#: Period frequencies :func:`revenue_components` takes (pandas' month, quarter and year).
-FREQS: tuple[str, ...] = ("M", "Q", "Y")
-
-#: The order columns :func:`revenue_components` reads.
-ORDER_COLUMNS: tuple[str, ...] = ("account_id", "order_date", "net_amount", "status")
-
-#: Per-period sums (currency) and counts (accounts) of :func:`_period_sums`.
-_SUMS: tuple[str, ...] = ("revenue", "new", "existing", "reactivated")
-_COUNTS: tuple[str, ...] = ("new_accounts", "buyers", "retained", "reactivated_accounts")
-
-
-#: The exact type amounts are summed in (:func:`exact_sum`): 29 digits before the point, 9 after.
-EXACT_AMOUNT = "decimal(38, 9)"
-
-
-def exact_sum(values: ibis.Value, where: ibis.Value | None = None) -> ibis.Value:
-    """The sum of amounts ``values`` (currency; ``where``: only those rows) as a float, added
-    exactly: each amount rounded to 9 decimals (a cent amount is then the decimal it was
-    typed as), summed in :data:`EXACT_AMOUNT`, the total rounded to the nearest float once.
-
-    Why: an engine adds floats in whatever order its threads finish, so a float sum may
-    differ in its last bits from one run to the next (the per-period revenue at 100k
-    accounts did); an exact sum is the same in every run, on every engine and with every
-    thread count, and within 1e-15 of pandas' (compensated) float sum. Assumes amounts below
-    1e29 in absolute value; a missing amount counts as nothing (as in pandas)."""
-    return values.cast(EXACT_AMOUNT).sum(where=where).cast("float64")
-
-
-def _check_freq(freq: str) -> None:
-    if freq not in FREQS:
-        raise ValueError(f"freq must be 'M', 'Q' or 'Y', got {freq!r}")
-
-
-def _ordinal(dates: ibis.Value, freq: str) -> ibis.Value:
-    """Each date's period as pandas numbers it (``Period.ordinal``: months, quarters or years
-    since 1970; calendar quarters and years, pandas' ``"Q"`` and ``"Y"``), in integer
-    arithmetic every engine has."""
-    years = dates.year() - 1970
-    if freq == "M":
-        return years * 12 + dates.month() - 1
-    if freq == "Q":
-        return years * 4 + dates.quarter() - 1
-    return years
-
-
-def _period_sums(
-    orders: object, freq: str, end: pd.Timestamp | None, engine: engines.Engine
-) -> pd.DataFrame:
-    """Per period (``period``: pandas ordinal) the terms of the identity, summed in the engine.
-
-    The lines not cancelled up to ``end`` are summed per (account, period): ``value``
-    (currency) and whether it bought (a completed line). Per account: its first period with a
-    purchase; per (account, period): whether it bought in the period before. Per period:
-    ``revenue``, ``new``, ``existing``, ``reactivated`` (currency), ``new_accounts``,
-    ``buyers`` (accounts that bought), ``retained``, ``reactivated_accounts`` (accounts),
-    ``bought`` (cells with a purchase, a line without an account included, as the former
-    pandas grouping counted it for the span of periods) and ``last`` (its last line's date).
-    Only accounts with a purchase count in the sums (as the account x period matrix did);
-    an account's cell without a purchase (returns only) goes to the group it belonged to the
-    period before, so the identity stays exact.
-    """
-    o = as_table(orders, ORDER_COLUMNS, engine)
-    keep = (o.status != "cancelled").fill_null(True)  # a missing status is not "cancelled"
-    if end is not None:
-        keep &= o.order_date <= end
-    o = o.filter(keep)
-    o = o.mutate(period=_ordinal(o.order_date, freq))
-    done = (o.status == "completed").fill_null(False)
-    cells = o.group_by(["account_id", "period"]).aggregate(  # value exact, summed again below
-        value=o.net_amount.cast(EXACT_AMOUNT).sum(),
-        done=o.count(where=done),
-        last=o.order_date.max(),
-    )
-    bought = cells.filter(cells.done > 0)
-    first = bought.group_by("account_id").aggregate(first=bought.period.min())
-    before = bought.select(prev_id=bought.account_id, prev_period=bought.period + 1)
-    j = cells.left_join(first, cells.account_id == first.account_id)
-    j = j.select(*cells.columns, first=first.first)
-    j = j.left_join(before, (j.account_id == before.prev_id) & (j.period == before.prev_period))
-    j = j.select(*cells.columns, first=j.first, prev=before.prev_id.notnull())
-    counted = j.first.notnull()  # an account with a purchase (never a missing account)
-    now = j.done > 0
-    new = counted & (j.first == j.period)
-    prev = j.prev.fill_null(False)
-    again = counted & ~prev & ~new
-    query = j.group_by("period").aggregate(
-        revenue=j.value.sum(where=counted).cast("float64"),  # exact sums (see exact_sum)
-        new=j.value.sum(where=new).cast("float64"),
-        existing=j.value.sum(where=counted & prev).cast("float64"),
-        reactivated=j.value.sum(where=again).cast("float64"),
-        new_accounts=j.count(where=new),
-        buyers=j.count(where=counted & now),
-        retained=j.count(where=now & prev),
-        reactivated_accounts=j.count(where=again & now),
-        bought=j.count(where=now),
-        last=j.last.max(),
-    )
-    out = engines.to_pandas(query, engine)
-    out[list(_SUMS)] = out[list(_SUMS)].astype(float).fillna(0.0)
-    out[[*_COUNTS, "bought"]] = out[[*_COUNTS, "bought"]].astype("int64")
-    out["last"] = pd.to_datetime(out["last"]).astype("datetime64[ns]")
-    return out.sort_values("period", ignore_index=True)
-
-
-def _lead_counts(leads: object, freq: str, engine: engines.Engine) -> pd.Series:
-    """Leads created per period (index: pandas ordinal), counted in the engine."""
-    if isinstance(leads, pd.DataFrame) and leads.empty:  # untyped columns built in code
-        return pd.Series(dtype="int64")
-    t = as_table(leads, ["created_date"], engine)
-    t = t.filter(t.created_date.notnull())
-    t = t.mutate(period=_ordinal(t.created_date, freq))
-    counts = engines.to_pandas(t.group_by("period").aggregate(n=t.count()), engine)
-    return pd.Series(counts["n"].to_numpy(dtype="int64"), index=counts["period"].to_numpy())
-
-
-def _components(
-    sums: pd.DataFrame,
-    leads: object,
-    freq: str,
-    start: str | pd.Timestamp | None,
-    end: str | pd.Timestamp | None,
-    engine: engines.Engine,
-) -> pd.DataFrame:
-    """The table of :func:`revenue_components` from :func:`_period_sums` (a purchase in it)."""
-    span = sums.loc[sums["bought"] > 0, "period"]
-    periods = pd.period_range(
-        pd.Period(ordinal=int(span.min()), freq=freq),
-        pd.Period(ordinal=int(span.max()), freq=freq),
-        freq=freq,
-    )
-    rows = sums.set_index("period").reindex(periods.asi8)
-    frame = pd.DataFrame(index=pd.Index(periods, name="period"))
-    for name in _SUMS:
-        frame[name] = rows[name].fillna(0.0).to_numpy()
-    frame["new_accounts"] = rows["new_accounts"].fillna(0).to_numpy(dtype="int64")
-    frame["new_volume"] = _ratio(frame["new"], frame["new_accounts"])
-    buyers = rows["buyers"].fillna(0).to_numpy(dtype="int64")
-    frame["base"] = np.concatenate([[0], buyers[:-1]])  # bought in the period before
-    frame["retained"] = rows["retained"].fillna(0).to_numpy(dtype="int64")
-    frame["retention"] = _ratio(frame["retained"], frame["base"])
-    frame["repurchase_volume"] = _ratio(frame["existing"], frame["retained"])
-    frame["reactivated_accounts"] = rows["reactivated_accounts"].fillna(0).to_numpy(dtype="int64")
-    if leads is not None:
-        created = _lead_counts(leads, freq, engine)
-        frame["leads"] = created.reindex(periods.asi8, fill_value=0).to_numpy(dtype="int64")
-        frame["conversion"] = _ratio(frame["new_accounts"], frame["leads"])
-    else:
-        frame["leads"] = np.nan
-        frame["conversion"] = np.nan
-    last_day = pd.Timestamp(end) if end is not None else sums["last"].max()
-    frame["complete"] = [p.end_time.normalize() <= last_day for p in periods]
-    if start is not None:
-        frame = frame[[p.end_time >= pd.Timestamp(start) for p in frame.index]]
-    return frame
 
 
 def revenue_components(
@@ -262,22 +104,12 @@ def revenue_components(
         are the engine's (equal to a pandas sum but for the last bits). Raises
         ``ValueError`` when no order up to ``end`` is completed.
     """
-    _check_freq(freq)
+    periods.check_freq(freq)
     engine = engines.resolve(engine, orders, leads)
-    sums = _period_sums_of(orders, freq, end, engine)
+    sums = periods.period_sums(orders, freq, end, engine)
     if not (sums["bought"] > 0).any():
         raise ValueError("No completed orders in the selection: nothing to decompose.")
-    return _components(sums, leads, freq, start, end, engine)
-
-
-def _period_sums_of(
-    orders: object, freq: str, end: str | pd.Timestamp | None, engine: engines.Engine
-) -> pd.DataFrame:
-    """:func:`_period_sums`, or no period for a frame without rows (its columns may be
-    untyped, which an engine cannot compare)."""
-    if isinstance(orders, pd.DataFrame) and orders.empty:
-        return pd.DataFrame({"period": [], "bought": []})
-    return _period_sums(orders, freq, None if end is None else pd.Timestamp(end), engine)
+    return periods.period_table(sums, leads, freq, start, end, engine)
 
 
 @step("Revenue by period")
@@ -291,12 +123,13 @@ def components(ds: Dataset, as_of: pd.Timestamp, *, freq: str = "Q") -> pd.DataF
             f"the data source '{ds.source}' has no orders table",
             "revenue by period needs the order lines",
         )
-    _check_freq(freq)
-    sums = _period_sums_of(_engine_table(ds, "orders", ORDER_COLUMNS), freq, as_of, ds.engine)
+    periods.check_freq(freq)
+    orders = _engine_table(ds, "orders", periods.ORDER_COLUMNS)
+    sums = periods.period_sums(orders, freq, as_of, ds.engine)
     if not (sums["bought"] > 0).any():
         return Skipped(f"no completed order up to {as_of:%Y-%m-%d}", "revenue by period needs them")
     leads = _engine_table(ds, "leads", ("created_date",)) if "leads" in ds.tables else None
-    return _components(sums, leads, freq, None, as_of, ds.engine)
+    return periods.period_table(sums, leads, freq, None, as_of, ds.engine)
 
 
 def _engine_table(ds: Dataset, name: str, columns: tuple[str, ...]) -> object:
@@ -304,10 +137,6 @@ def _engine_table(ds: Dataset, name: str, columns: tuple[str, ...]) -> object:
     table is scanned, not read into pandas), or an empty frame when it has no row (a frame
     built in code may then have untyped columns, which an engine cannot compare)."""
     return ds.engine_table(name, list(columns)) if ds.rows(name) else pd.DataFrame()
-
-
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    return num / den.where(den > 0)
 
 
 def _log_mean(a: float, b: float) -> float:

@@ -16,9 +16,9 @@ import pandas as pd
 from helpers import engine as engines
 from helpers import formats, reporting
 from helpers.contract import TABLES
-from helpers.decomposition import exact_sum
 from helpers.features import as_table
 from helpers.loading import Dataset
+from helpers.revenue_periods import exact_sum
 from helpers.steps import Skipped, step
 from helpers.validation import ROW_COLUMN
 
