@@ -6,13 +6,15 @@ import dataclasses
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import decomposition as dec
-from helpers import plots, reporting, schemas
-from helpers.loading import Dataset
-from helpers.steps import Skipped
+from helpers import engine, plots, reporting, revenue_periods, schemas
+from helpers.loading import TEXT, Dataset, load_dataset
+from helpers.loading.lazy_tables import LazyTables
+from helpers.steps import Skipped, step
 
 
 def _orders(rows):
@@ -330,15 +332,255 @@ def test_a_compared_period_without_earlier_buyers_has_no_retention_and_says_why(
     assert m.skipped["retention_before"] == "2025Q1 has no buyers in the period before it to retain"
 
 
-@pytest.mark.parametrize("freq", ["M", "Q"])
-def test_grouping_by_account_codes_gives_the_text_grouping_bit_for_bit(demo, freq):
-    """Accounts are grouped by integer codes in the ids' sorted order; a row without an
-    account (a zero return, which changes nothing) sends the same orders through grouping by
-    the texts. The tables must be equal to the last bit (sums over accounts in the same
-    order)."""
-    orders = demo["orders"]
-    extra = orders.iloc[[0]].assign(account_id=None, status="returned", net_amount=0.0)
-    with_text_path = pd.concat([orders, extra], ignore_index=True)
-    by_codes = dec.revenue_components(orders, demo["leads"], freq, end=demo.analysis_date)
-    by_text = dec.revenue_components(with_text_path, demo["leads"], freq, end=demo.analysis_date)
-    pd.testing.assert_frame_equal(by_codes, by_text, check_exact=True)
+# --- the engine against the former pandas implementation ----------------------------------------
+# The former code, verbatim but for its name and where ``_ratio`` lives now: the oracle.
+
+
+def _former_period(dates: pd.Series, freq: str) -> pd.Series:
+    return dates.dt.to_period(freq)
+
+
+def _former_revenue_components(
+    orders: pd.DataFrame,
+    leads: pd.DataFrame | None = None,
+    freq: str = "Q",
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The former pandas implementation of :func:`dec.revenue_components` (the oracle)."""
+    if freq not in ("M", "Q", "Y"):
+        raise ValueError(f"freq must be 'M', 'Q' or 'Y', got {freq!r}")
+    o = orders.loc[
+        orders["status"] != "cancelled", ["account_id", "order_date", "net_amount", "status"]
+    ]
+    if end is not None:
+        o = o[o["order_date"] <= pd.Timestamp(end)]
+    # periods as their integer ordinals while grouping: pandas boxes every Period of a period
+    # column to find duplicates (1.3M Python objects, 12 s at 100k accounts)
+    o = o.assign(period=_former_period(o["order_date"], freq).array.asi8)
+    # accounts as integer codes in their ids' sorted order, when none is missing: grouping by
+    # them gives the groups, in the same order, that grouping by the texts gives (the result
+    # is per period, ids never show), without hashing 10^7 id texts once per groupby
+    codes, _ = pd.factorize(o["account_id"], sort=True)
+    if (codes >= 0).all():
+        o = o.assign(account_id=codes)
+    revenue = o.groupby(["account_id", "period"], observed=True)["net_amount"].sum()
+    bought = o.loc[o["status"] == "completed", ["account_id", "period"]].drop_duplicates()
+    first = bought.groupby("account_id")["period"].min().rename("first_period")
+    if bought.empty:
+        raise ValueError("No completed orders in the selection: nothing to decompose.")
+    periods = pd.period_range(
+        pd.Period(ordinal=bought["period"].min(), freq=freq),
+        pd.Period(ordinal=bought["period"].max(), freq=freq),
+        freq=freq,
+    )
+    ordinals = pd.Index(periods.asi8)
+    bought = bought.assign(flag=True)
+    # account x period purchase matrix (accounts are few thousand to a few hundred thousand)
+    matrix = (
+        bought.pivot_table(
+            index="account_id", columns="period", values="flag", aggfunc="any", fill_value=False
+        )
+        .reindex(columns=ordinals, fill_value=False)
+        .astype(bool)
+    )
+    rev = revenue.unstack("period").reindex(index=matrix.index, columns=ordinals).fillna(0.0)
+    first_idx = ordinals.get_indexer(first.reindex(matrix.index))
+    col_idx = np.arange(len(periods))
+    is_new = first_idx[:, None] == col_idx[None, :]
+    prev = np.zeros_like(matrix.to_numpy())
+    prev[:, 1:] = matrix.to_numpy()[:, :-1]
+    now = matrix.to_numpy()
+    retained = now & prev
+    reactivated = now & ~prev & ~is_new
+    values = rev.to_numpy()
+    # revenue of accounts with no completed order in the period (returns only) goes to the
+    # group they belonged to last period, so that the identity stays exact
+    returns_only = ~now & (values != 0)
+    frame = pd.DataFrame(index=pd.Index(periods, name="period"))
+    frame["revenue"] = values.sum(axis=0)
+    frame["new"] = (values * is_new).sum(axis=0)
+    frame["existing"] = (values * (retained | (returns_only & prev))).sum(axis=0)
+    frame["reactivated"] = (values * (reactivated | (returns_only & ~prev))).sum(axis=0)
+    frame["new_accounts"] = is_new.sum(axis=0)
+    frame["new_volume"] = revenue_periods.ratio(frame["new"], frame["new_accounts"])
+    frame["base"] = prev.sum(axis=0)
+    frame["retained"] = retained.sum(axis=0)
+    frame["retention"] = revenue_periods.ratio(frame["retained"], frame["base"])
+    frame["repurchase_volume"] = revenue_periods.ratio(frame["existing"], frame["retained"])
+    frame["reactivated_accounts"] = reactivated.sum(axis=0)
+    if leads is not None:
+        created = _former_period(leads["created_date"], freq).value_counts()
+        frame["leads"] = created.reindex(periods, fill_value=0).to_numpy()
+        frame["conversion"] = revenue_periods.ratio(frame["new_accounts"], frame["leads"])
+    else:
+        frame["leads"] = np.nan
+        frame["conversion"] = np.nan
+    last_day = pd.Timestamp(end) if end is not None else o["order_date"].max()
+    frame["complete"] = [p.end_time.normalize() <= last_day for p in periods]
+    if start is not None:
+        frame = frame[[p.end_time >= pd.Timestamp(start) for p in frame.index]]
+    return frame
+
+
+@step("Revenue by period")
+def _former_components(
+    ds: Dataset, as_of: pd.Timestamp, *, freq: str = "Q"
+) -> pd.DataFrame | Skipped:
+    """The former pandas implementation of :func:`dec.components` (the oracle)."""
+    orders = ds.tables.get("orders")
+    if orders is None:
+        return Skipped(
+            f"the data source '{ds.source}' has no orders table",
+            "revenue by period needs the order lines",
+        )
+    done = orders[(orders["status"] == "completed") & (orders["order_date"] <= as_of)]
+    if done.empty:
+        return Skipped(f"no completed order up to {as_of:%Y-%m-%d}", "revenue by period needs them")
+    return _former_revenue_components(orders, ds.tables.get("leads"), freq, end=as_of)
+
+
+def _random_orders(seed: int, text: object = TEXT, n: int = 600) -> pd.DataFrame:
+    """Random order lines of 15 accounts over 2023-2025: returns (negative), cancellations,
+    missing margins, several lines a day, lines on AS_OF and after it; an account with
+    returns only, one with cancelled lines only, one whose only purchase is after AS_OF.
+    Rows shuffled (file lines a permutation)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice([f"A{i:02d}" for i in range(12)], n)
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 1060, n), "D")
+    days = days.where(rng.random(n) > 0.1, AS_OF)  # the as-of day itself
+    status = rng.choice(["completed", "returned", "cancelled"], n, p=[0.75, 0.15, 0.10])
+    amount = rng.gamma(2.0, 50.0, n).round(2)
+    extra = pd.DataFrame(
+        {
+            "account_id": ["R1", "R1", "C1", "L1", "L1"],
+            "order_date": pd.to_datetime(
+                ["2024-03-01", "2024-05-01", "2024-04-01", "2025-10-02", "2025-06-30"]
+            ),
+            "net_amount": [-10.0, -5.5, 80.0, 40.0, -4.0],
+            "status": ["returned", "returned", "cancelled", "completed", "returned"],
+        }
+    )
+    lines = pd.DataFrame(
+        {
+            "account_id": ids,
+            "order_date": days,
+            "net_amount": np.where(status == "returned", -amount, amount),
+            "status": status,
+        }
+    )
+    lines = pd.concat([lines, extra], ignore_index=True)
+    margin = (lines["net_amount"] * 0.3).where(rng.random(len(lines)) > 0.3)
+    lines = lines.assign(gross_margin=margin, _source_row=rng.permutation(len(lines)) + 2)
+    lines = lines.astype({"account_id": text, "status": text})
+    return lines.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+AS_OF = pd.Timestamp("2025-09-15")
+
+
+def _random_leads(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2022-10-01") + pd.to_timedelta(rng.integers(0, 1200, 300), "D")
+    return pd.DataFrame({"created_date": days.where(rng.random(300) > 0.02)})  # a few missing
+
+
+def _same_components(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Counts, periods and flags exactly; sums of amounts (and ratios of them) to 1e-9."""
+    assert got.columns.tolist() == want.columns.tolist()
+    pd.testing.assert_index_equal(got.index, want.index, exact=True)
+    floats = [c for c in want.columns if want[c].dtype == float]
+    pd.testing.assert_frame_equal(got.drop(columns=floats), want.drop(columns=floats))
+    pd.testing.assert_frame_equal(got[floats], want[floats], check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "freq"), [(1, "M"), (2, "Q"), (3, "Y")])
+def test_revenue_components_equal_the_former_pandas_ones(seed, freq):
+    orders, leads = _random_orders(seed), _random_leads(seed)
+    for end, start, with_leads in ((AS_OF, None, True), (None, "2024-02-10", False)):
+        got = dec.revenue_components(orders, leads if with_leads else None, freq, start, end)
+        want = _former_revenue_components(orders, leads if with_leads else None, freq, start, end)
+        _same_components(got, want)
+    if freq == "Q":  # an Ibis table of the lines (as a cached data set gives): the same sums
+        table = engine.memtable(orders, list(orders.columns))
+        _same_components(
+            dec.revenue_components(table, leads, freq, end=AS_OF),
+            _former_revenue_components(orders, leads, freq, end=AS_OF),
+        )
+
+
+def test_sums_do_not_depend_on_the_order_of_the_lines():
+    """Amounts are added exactly (revenue_periods.exact_sum): the lines in another order (as
+    an engine's threads may add them) give the same table to the last bit."""
+    orders = _random_orders(5, n=3000)
+    orders["net_amount"] = orders["net_amount"] / 7  # amounts with many decimals
+    got = dec.revenue_components(orders, None, "M", end=AS_OF)
+    shuffled = orders.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        dec.revenue_components(shuffled, None, "M", end=AS_OF), got, check_exact=True
+    )
+
+
+def test_object_text_and_a_line_without_an_account_give_the_former_table():
+    """Python-string columns (frames built in code) and a line without an account (it counts
+    for no account, but its period may widen the span, as the former grouping had it)."""
+    orders = _random_orders(7, text=object)
+    orders.loc[3, "account_id"] = None
+    orders.loc[4, ["account_id", "status", "order_date"]] = [None, "completed", "2022-06-01"]
+    for freq in ("M", "Q"):
+        _same_components(
+            dec.revenue_components(orders, None, freq, end=AS_OF),
+            _former_revenue_components(orders, None, freq, end=AS_OF),
+        )
+
+
+def test_components_step_equals_the_former_step():
+    orders = _random_orders(4)
+    ds = Dataset(
+        tables={"orders": orders, "leads": _random_leads(4)},
+        source="r",
+        analysis_date=AS_OF,
+        fingerprint="x",
+    )
+    _same_components(dec.components(ds, AS_OF, freq="Q"), _former_components(ds, AS_OF, freq="Q"))
+    early = pd.Timestamp("2022-12-31")  # before any line
+    assert (
+        dec.components(ds, early).sentence()
+        == _former_components(ds, early).sentence()
+        == (
+            "Revenue by period is not available: no completed order up to 2022-12-31 (revenue by "
+            "period needs them)."
+        )
+    )
+    empty = dataclasses.replace(ds, tables={"orders": pd.DataFrame(columns=orders.columns)})
+    assert dec.components(empty, AS_OF).sentence() == _former_components(empty, AS_OF).sentence()
+    with pytest.raises(ValueError, match="No completed orders"):
+        dec.revenue_components(orders[orders["status"] != "completed"], None, "Q")
+    with pytest.raises(ValueError, match="freq must be"):
+        dec.revenue_components(orders, None, "W")
+
+
+def test_notebook_00_on_a_cached_data_set_reads_no_order_line_into_pandas(root, tmp_path):
+    """Notebook 00's steps, from ``session.start`` to its metrics, on the demo read from the
+    load-once cache: no table is built as a pandas frame (the engine scans the cached files),
+    and the numbers are those of the frames of a fresh load (sums to 1e-9)."""
+    from helpers import health, session
+
+    ds, as_of, out = session.start("00-data-overview", "demo", {}, "", str(tmp_path))
+    assert isinstance(ds.tables, LazyTables) and ds.tables.read() == []
+    health.tables_display(ds)
+    warts = health.order_checks(ds)
+    health.warnings_display(ds)
+    components = dec.components(ds, as_of, freq="Q")
+    dec.mix_sentence(components)
+    dec.factor_table(components.tail(6), currency=ds.currency)
+    change = dec.revenue_change(components, lag=1)
+    metrics = dec.metrics(ds=ds, as_of=as_of, components=components, change=change)
+    reporting.write_metrics(out, metrics)
+    dec.findings(components, change, currency=ds.currency)
+    assert "orders" not in ds.tables.read()
+    assert ds.tables.read() == []  # nor leads, touchpoints, accounts
+    fresh = load_dataset("demo", cache=False)
+    _same_components(components, _former_components(fresh, as_of, freq="Q"))
+    assert warts == pytest.approx(health.order_warts(fresh["orders"]), rel=1e-9)
+    assert metrics.rows == {name: len(frame) for name, frame in fresh.tables.items()}

@@ -3,13 +3,15 @@ whose expected values are worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from fixtures.exports import shapes
 
-from helpers import health
+from helpers import engine, health
+from helpers.contract import TABLES
 from helpers.health import order_warts, table_summary, warnings_table
-from helpers.loading import Dataset, cache, load_dataset
+from helpers.loading import TEXT, Dataset, cache, load_dataset
 from helpers.validation import ROW_COLUMN, Problem
 
 NAN = float("nan")
@@ -211,12 +213,138 @@ def test_warnings_display_is_a_sentence_when_there_are_no_warnings():
 
 
 def test_the_summary_of_a_cached_data_set_reads_no_whole_table(tmp_path, root):
-    """Row counts, date ranges and empty optional columns come from the summarised columns
-    alone: the same table as from the frames, without reading a table of a cached data set."""
+    """Row counts, date ranges and empty optional columns, and the order checks, come from
+    the engine: the same values as from the frames, without reading a table of a cached data
+    set into pandas."""
     source = shapes.write_shape1(tmp_path)
     fresh = load_dataset(source, cache=False)
     load_dataset(source)
     cached = load_dataset(source)
     assert cache.last_outcome == "hit"
-    pd.testing.assert_frame_equal(health.table_summary(cached), health.table_summary(fresh))
-    assert cached.tables.read() == []
+    pd.testing.assert_frame_equal(health.table_summary(cached), _former_table_summary(fresh))
+    assert health.order_checks(cached) == _former_order_warts(fresh["orders"])
+    assert cached.tables.read() == []  # the order lines were counted in the engine
+
+
+# --- the engine against the former pandas implementation ----------------------------------------
+# The former code, verbatim but for its name: the oracle.
+
+
+def _former_table_summary(ds: Dataset) -> pd.DataFrame:
+    """The former :func:`health.table_summary` (pandas columns): the oracle."""
+    rows = []
+    for name, table in TABLES.items():
+        if not ds.has(name):
+            rows.append(
+                {
+                    "table": name,
+                    "rows": 0,
+                    "first date": pd.NaT,
+                    "last date": pd.NaT,
+                    "empty optional columns": "",
+                    "status": "not provided",
+                }
+            )
+            continue
+        optional = [c.name for c in table.columns if not c.required]
+        # only the columns summarised: a table not read yet is not read whole
+        frame = ds.columns(name, list(dict.fromkeys([health.EVENT_DATE[name], *optional])))
+        dates = frame[health.EVENT_DATE[name]]
+        empty = [c for c in optional if frame[c].isna().all()]
+        rows.append(
+            {
+                "table": name,
+                "rows": len(frame),
+                "first date": dates.min(),
+                "last date": dates.max(),
+                "empty optional columns": ", ".join(empty),
+                "status": "ok",
+            }
+        )
+    return pd.DataFrame(rows).set_index("table")
+
+
+def _former_order_warts(orders: pd.DataFrame) -> dict[str, float]:
+    """The former :func:`health.order_warts` (pandas): the oracle."""
+    o = orders.sort_values(ROW_COLUMN) if ROW_COLUMN in orders.columns else orders
+    running_max = o["order_date"].cummax().shift(fill_value=o["order_date"].min())
+    revenue = o.loc[o["status"] != "cancelled", "net_amount"]
+    returned = o["status"] == "returned"
+    return {
+        "order_lines": int(len(o)),
+        "returned_lines": int(returned.sum()),
+        "returned_value_share": (
+            float(-o.loc[returned, "net_amount"].sum() / revenue[revenue > 0].sum())
+            if (revenue > 0).any()
+            else 0.0
+        ),
+        "cancelled_lines": int((o["status"] == "cancelled").sum()),
+        "rows_out_of_date_order": int((o["order_date"] < running_max).sum()),
+    }
+
+
+def _random_lines(seed: int, n: int = 500) -> pd.DataFrame:
+    """Random order lines as a file has them, rows shuffled: returns (negative amounts),
+    cancellations, several lines a day, late lines (dated before lines above them)."""
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        np.sort(rng.integers(0, 400, n)) - rng.integers(0, 30, n) * (rng.random(n) < 0.2), "D"
+    )
+    status = rng.choice(["completed", "returned", "cancelled"], n, p=[0.75, 0.15, 0.10])
+    amount = rng.gamma(2.0, 50.0, n).round(2)
+    lines = pd.DataFrame(
+        {
+            "order_date": days,
+            "status": pd.array(status, dtype=TEXT),
+            "net_amount": np.where(status == "returned", -amount, amount),
+            "gross_margin": np.where(rng.random(n) < 0.3, np.nan, amount * 0.3),
+            ROW_COLUMN: np.arange(2, n + 2),
+        }
+    )
+    return lines.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _same_warts(got: dict, want: dict) -> None:
+    assert list(got) == list(want)
+    assert {k: v for k, v in got.items() if k != "returned_value_share"} == {
+        k: v for k, v in want.items() if k != "returned_value_share"
+    }
+    assert got["returned_value_share"] == pytest.approx(want["returned_value_share"], rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_order_warts_equal_the_former_counts(seed):
+    lines = _random_lines(seed)
+    want = _former_order_warts(lines)
+    assert want["rows_out_of_date_order"] > 10 and want["returned_lines"] > 10  # a real test
+    _same_warts(order_warts(lines), want)
+    table = engine.memtable(lines, list(lines.columns))  # as a cached data set gives them
+    _same_warts(order_warts(table), want)
+    in_frame_order = lines.drop(columns=ROW_COLUMN)  # no file position: the frame's order
+    _same_warts(order_warts(in_frame_order), _former_order_warts(in_frame_order))
+    with pytest.raises(ValueError, match="file order"):
+        order_warts(engine.memtable(in_frame_order, list(in_frame_order.columns)))
+    no_positive = lines.assign(net_amount=-lines["net_amount"].abs())
+    _same_warts(order_warts(no_positive), _former_order_warts(no_positive))
+    assert order_warts(no_positive)["returned_value_share"] == 0.0
+    empty = pd.DataFrame(columns=lines.columns)  # untyped, as built in code
+    assert order_warts(empty) == _former_order_warts(lines.iloc[:0])
+
+
+def test_table_summary_equals_the_former_one(demo):
+    """On the demo (every table, dates with times in the touchpoints) and on frames built in
+    code (Python strings, NaN numbers in an optional column, a table without rows)."""
+    fresh = load_dataset("demo", cache=False)
+    pd.testing.assert_frame_equal(table_summary(demo), _former_table_summary(fresh))
+    built = dataset(
+        {
+            "accounts": accounts().astype({"country": object}),
+            "orders": orders_in_file_order().assign(quantity=NAN),
+            "leads": pd.DataFrame({c.name: [] for c in TABLES["leads"].columns}),
+        }
+    )
+    built.tables["leads"]["created_date"] = pd.to_datetime(built.tables["leads"]["created_date"])
+    want = _former_table_summary(built)
+    assert want.loc["leads", "rows"] == 0 and pd.isna(want.loc["leads", "first date"])
+    assert want.loc["orders", "empty optional columns"] == "gross_margin"
+    pd.testing.assert_frame_equal(table_summary(built), want)

@@ -17,7 +17,9 @@ The identity the business uses, per period ``p`` (month, quarter or year)::
 
 Revenue is the net amount of completed and returned lines (returns negative, by their own
 date), cancelled lines excluded; an account "buys" in a period when it has a completed order.
-The identity is exact by construction (tests check it).
+The identity is exact by construction (tests check it). The order lines are summed per
+account and period, and then per period, in the engine (:mod:`helpers.revenue_periods`; a
+cached data set's files are scanned in place): only one row per period comes back to pandas.
 
 The change between two periods is split into one contribution per factor by the additive
 log-mean Divisia index (LMDI-I, Ang 2004): for a term ``X = f1 * f2 * f3``,
@@ -33,10 +35,11 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
+from helpers import engine as engines
 from helpers import formats
+from helpers import revenue_periods as periods
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -61,31 +64,34 @@ FACTOR_WORDS: dict[str, str] = {
 }
 
 
-def _period(dates: pd.Series, freq: str) -> pd.Series:
-    return dates.dt.to_period(freq)
-
-
 def revenue_components(
-    orders: pd.DataFrame,
-    leads: pd.DataFrame | None = None,
+    orders: object,
+    leads: object = None,
     freq: str = "Q",
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
+    engine: engines.Engine | str | None = None,
 ) -> pd.DataFrame:
     """Per-period factors of the revenue identity (one row per period, see module docstring).
 
     Parameters
     ----------
     orders
-        Contract ``orders`` (``account_id``, ``order_date``, ``net_amount``, ``status``).
+        Contract ``orders`` (``account_id``, ``order_date``, ``net_amount``, ``status``): a
+        pandas frame or an Ibis table. The lines are summed per (account, period) and then per
+        period in the engine (``engine``; None: the one the frames carry, else DuckDB); only
+        one row per period comes back.
     leads
-        Contract ``leads`` (``created_date``) or None.
+        Contract ``leads`` (``created_date``; frame or Ibis table, counted in the engine) or
+        None.
     freq
         Pandas period frequency: ``"M"``, ``"Q"`` or ``"Y"``.
     start, end
         Only periods containing dates in ``[start, end]`` are returned (``end`` should be the
         analysis date; a period cut by it is flagged ``complete = False``). Accounts' purchase
         history before ``start`` still counts for "first order" and "bought in p-1".
+    engine
+        Where the sums run (:mod:`helpers.engine`).
 
     Returns
     -------
@@ -94,101 +100,43 @@ def revenue_components(
         (currency), ``leads``, ``new_accounts``, ``conversion`` (share), ``new_volume``
         (currency per account), ``base``, ``retained``, ``retention`` (share),
         ``repurchase_volume`` (currency per account), ``reactivated_accounts``, ``complete``.
+        The periods run from the first to the last with a completed order. Sums of amounts
+        are the engine's (equal to a pandas sum but for the last bits). Raises
+        ``ValueError`` when no order up to ``end`` is completed.
     """
-    if freq not in ("M", "Q", "Y"):
-        raise ValueError(f"freq must be 'M', 'Q' or 'Y', got {freq!r}")
-    o = orders.loc[
-        orders["status"] != "cancelled", ["account_id", "order_date", "net_amount", "status"]
-    ]
-    if end is not None:
-        o = o[o["order_date"] <= pd.Timestamp(end)]
-    # periods as their integer ordinals while grouping: pandas boxes every Period of a period
-    # column to find duplicates (1.3M Python objects, 12 s at 100k accounts)
-    o = o.assign(period=_period(o["order_date"], freq).array.asi8)
-    # accounts as integer codes in their ids' sorted order, when none is missing: grouping by
-    # them gives the groups, in the same order, that grouping by the texts gives (the result
-    # is per period, ids never show), without hashing 10^7 id texts once per groupby
-    codes, _ = pd.factorize(o["account_id"], sort=True)
-    if (codes >= 0).all():
-        o = o.assign(account_id=codes)
-    revenue = o.groupby(["account_id", "period"], observed=True)["net_amount"].sum()
-    bought = o.loc[o["status"] == "completed", ["account_id", "period"]].drop_duplicates()
-    first = bought.groupby("account_id")["period"].min().rename("first_period")
-    if bought.empty:
+    periods.check_freq(freq)
+    engine = engines.resolve(engine, orders, leads)
+    sums = periods.period_sums(orders, freq, end, engine)
+    if not (sums["bought"] > 0).any():
         raise ValueError("No completed orders in the selection: nothing to decompose.")
-    periods = pd.period_range(
-        pd.Period(ordinal=bought["period"].min(), freq=freq),
-        pd.Period(ordinal=bought["period"].max(), freq=freq),
-        freq=freq,
-    )
-    ordinals = pd.Index(periods.asi8)
-    bought = bought.assign(flag=True)
-    # account x period purchase matrix (accounts are few thousand to a few hundred thousand)
-    matrix = (
-        bought.pivot_table(
-            index="account_id", columns="period", values="flag", aggfunc="any", fill_value=False
-        )
-        .reindex(columns=ordinals, fill_value=False)
-        .astype(bool)
-    )
-    rev = revenue.unstack("period").reindex(index=matrix.index, columns=ordinals).fillna(0.0)
-    first_idx = ordinals.get_indexer(first.reindex(matrix.index))
-    col_idx = np.arange(len(periods))
-    is_new = first_idx[:, None] == col_idx[None, :]
-    prev = np.zeros_like(matrix.to_numpy())
-    prev[:, 1:] = matrix.to_numpy()[:, :-1]
-    now = matrix.to_numpy()
-    retained = now & prev
-    reactivated = now & ~prev & ~is_new
-    values = rev.to_numpy()
-    # revenue of accounts with no completed order in the period (returns only) goes to the
-    # group they belonged to last period, so that the identity stays exact
-    returns_only = ~now & (values != 0)
-    frame = pd.DataFrame(index=pd.Index(periods, name="period"))
-    frame["revenue"] = values.sum(axis=0)
-    frame["new"] = (values * is_new).sum(axis=0)
-    frame["existing"] = (values * (retained | (returns_only & prev))).sum(axis=0)
-    frame["reactivated"] = (values * (reactivated | (returns_only & ~prev))).sum(axis=0)
-    frame["new_accounts"] = is_new.sum(axis=0)
-    frame["new_volume"] = _ratio(frame["new"], frame["new_accounts"])
-    frame["base"] = prev.sum(axis=0)
-    frame["retained"] = retained.sum(axis=0)
-    frame["retention"] = _ratio(frame["retained"], frame["base"])
-    frame["repurchase_volume"] = _ratio(frame["existing"], frame["retained"])
-    frame["reactivated_accounts"] = reactivated.sum(axis=0)
-    if leads is not None:
-        created = _period(leads["created_date"], freq).value_counts()
-        frame["leads"] = created.reindex(periods, fill_value=0).to_numpy()
-        frame["conversion"] = _ratio(frame["new_accounts"], frame["leads"])
-    else:
-        frame["leads"] = np.nan
-        frame["conversion"] = np.nan
-    last_day = pd.Timestamp(end) if end is not None else o["order_date"].max()
-    frame["complete"] = [p.end_time.normalize() <= last_day for p in periods]
-    if start is not None:
-        frame = frame[[p.end_time >= pd.Timestamp(start) for p in frame.index]]
-    return frame
+    return periods.period_table(sums, leads, freq, start, end, engine)
 
 
 @step("Revenue by period")
 def components(ds: Dataset, as_of: pd.Timestamp, *, freq: str = "Q") -> pd.DataFrame | Skipped:
     """:func:`revenue_components` of the data source's orders (and leads, when it has them)
-    up to ``as_of``. Skipped when it has no orders table or no completed order up to
-    ``as_of``."""
-    orders = ds.tables.get("orders")
-    if orders is None:
+    up to ``as_of``, summed in the data set's engine (cached orders and leads are scanned in
+    place, not read into pandas). Skipped when it has no orders table or no completed order
+    up to ``as_of``; a ``freq`` other than ``"M"``, ``"Q"`` or ``"Y"`` raises ``ValueError``."""
+    if "orders" not in ds.tables:
         return Skipped(
             f"the data source '{ds.source}' has no orders table",
             "revenue by period needs the order lines",
         )
-    done = orders[(orders["status"] == "completed") & (orders["order_date"] <= as_of)]
-    if done.empty:
+    periods.check_freq(freq)
+    orders = _engine_table(ds, "orders", periods.ORDER_COLUMNS)
+    sums = periods.period_sums(orders, freq, as_of, ds.engine)
+    if not (sums["bought"] > 0).any():
         return Skipped(f"no completed order up to {as_of:%Y-%m-%d}", "revenue by period needs them")
-    return revenue_components(orders, ds.tables.get("leads"), freq, end=as_of)
+    leads = _engine_table(ds, "leads", ("created_date",)) if "leads" in ds.tables else None
+    return periods.period_table(sums, leads, freq, None, as_of, ds.engine)
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    return num / den.where(den > 0)
+def _engine_table(ds: Dataset, name: str, columns: tuple[str, ...]) -> object:
+    """Columns of table ``name`` as an Ibis table (:meth:`Dataset.engine_table`: a cached
+    table is scanned, not read into pandas), or an empty frame when it has no row (a frame
+    built in code may then have untyped columns, which an engine cannot compare)."""
+    return ds.engine_table(name, list(columns)) if ds.rows(name) else pd.DataFrame()
 
 
 def _log_mean(a: float, b: float) -> float:
