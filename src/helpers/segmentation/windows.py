@@ -94,10 +94,9 @@ def history_months_of(
         return 0
     o, engine = order_table(orders, engine, ("order_date", "status"))
     o = o.filter(o.status == "completed", o.order_date <= pd.Timestamp(as_of))
-    first = engines.to_pandas(o.aggregate(first=o.order_date.cast("timestamp").min()), engine)[
-        "first"
-    ]
-    return _months_since(pd.Timestamp(first.iloc[0]) if len(first) else pd.NaT, as_of)
+    found = engines.to_pandas(o.aggregate(first=o.order_date.cast("timestamp").min()), engine)
+    first = found["first"].iloc[0] if len(found) else pd.NaT
+    return _months_since(pd.NaT if pd.isna(first) else pd.Timestamp(first), as_of)
 
 
 def _months_since(first: Any, as_of: pd.Timestamp) -> int:
