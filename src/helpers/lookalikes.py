@@ -322,7 +322,7 @@ def valuable_accounts(
     features = features_for(ds, when)
     if features.empty or (features["n_orders"] == 0).all():
         return set()
-    tiers = value_tiers(features, ds["orders"], when, weights=w)
+    tiers = value_tiers(features, ds, when, weights=w)
     return set(tiers[tiers.isin(valuable)].index)
 
 

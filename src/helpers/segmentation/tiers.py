@@ -14,14 +14,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from helpers import formats
 from helpers.features import features_for
-from helpers.segmentation.codes import column_codes, column_is, sorted_codes
-from helpers.segmentation.windows import adapted_window, completed_dates, history_months
+from helpers.segmentation.codes import sorted_codes
+from helpers.segmentation.windows import (
+    adapted_window,
+    history_months_of,
+    id_index,
+    order_table,
+    untyped_empty,
+)
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
+    from helpers.engine import Engine
     from helpers.loading import Dataset
 
 
@@ -54,35 +62,60 @@ MIN_GROWTH_MONTHS = 3
 MIN_MIGRATION_MONTHS = 3
 
 
-def revenue_growth(orders: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> pd.Series:
+def revenue_growth(
+    orders: object,
+    as_of: pd.Timestamp,
+    months: int = 12,
+    engine: Engine | str | None = None,
+) -> pd.Series:
     """Per account: revenue in the last ``months`` over the ``months`` before, minus 1 (share);
-    NaN when the account bought nothing in the earlier window.
+    NaN when the account bought nothing in the earlier window (or its earlier revenue, net of
+    returns, is not positive).
 
-    The window sums are grouped on the accounts' ranks among the ids of the orders table
-    (:func:`column_codes`, computed once per table) rather than on the id texts: pandas then
-    hashes and sorts integers, several times faster at 10^6 lines, with the same groups in the
-    same order and the same sums (each account's lines in the same order).
+    The windows are ``(as_of - months, as_of]`` and ``(as_of - 2 months, as_of - months]``;
+    every line counts except cancelled ones (returned lines count with their negative
+    amounts; a line without status counts), a missing amount counts 0, a line without account
+    counts for none. Indexed by ``account_id`` in id order (code-point order of the texts),
+    the accounts with a line in the earlier window.
+
+    ``orders``: a data set, a pandas frame or an Ibis table (:func:`order_table`); the window
+    sums per account are computed by the engine (``engine``; None: the data set's, or the one
+    the frame carries, else DuckDB), so only per-account rows come back. Sums in the engine's
+    order may differ from pandas' in the last digits.
     """
-    date = orders["order_date"].to_numpy()
-    recent_start = (as_of - pd.DateOffset(months=months)).to_datetime64()
-    early_start = (as_of - pd.DateOffset(months=2 * months)).to_datetime64()
-    end = pd.Timestamp(as_of).to_datetime64()
-    lines = np.flatnonzero(
-        (date > early_start) & (date <= end) & ~column_is(orders, "status", "cancelled")
+    from helpers import engine as engines
+
+    if untyped_empty(orders):
+        return _growth(pd.Index([], name="account_id"), np.array([]), np.array([]))
+    o, engine = order_table(orders, engine, ("account_id", "order_date", "net_amount", "status"))
+    recent_start = pd.Timestamp(as_of - pd.DateOffset(months=months))
+    early_start = pd.Timestamp(as_of - pd.DateOffset(months=2 * months))
+    o = o.filter(
+        o.order_date > early_start,
+        o.order_date <= pd.Timestamp(as_of),
+        o.status.isnull() | (o.status != "cancelled"),
+        o.account_id.notnull(),
     )
-    codes, ids = column_codes(orders, "account_id")
-    account = codes[lines]
-    amount, date = orders["net_amount"].to_numpy()[lines], date[lines]
+    earlier = o.order_date <= recent_start
+    sums = o.group_by("account_id").aggregate(
+        recent=o.net_amount.sum(where=~earlier),
+        early=o.net_amount.sum(where=earlier),
+        early_lines=o.count(where=earlier),
+    )
+    table = engines.to_arrow(sums.filter(sums.early_lines > 0), engine)
+    table = table.take(pc.sort_indices(table, [("account_id", "ascending")]))
+    ids = id_index(table["account_id"], orders)
+    # a window without lines, or with missing amounts only, sums to 0 (as pandas sums)
+    recent, early = (table[c].to_numpy(zero_copy_only=False) for c in ("recent", "early"))
+    return _growth(ids, np.nan_to_num(recent, nan=0.0), np.nan_to_num(early, nan=0.0))
 
-    def window_sum(chosen: np.ndarray) -> pd.Series:
-        chosen &= account >= 0  # a missing id: pandas leaves the line out of every group
-        sums = pd.Series(amount[chosen]).groupby(account[chosen]).sum()
-        index = pd.Index(ids.take(sums.index.to_numpy()), name="account_id")
-        return pd.Series(sums.to_numpy(), index=index, name="net_amount")
 
-    r = window_sum(date > recent_start)
-    e = window_sum(date <= recent_start)
-    return (r.reindex(e.index, fill_value=0.0) / e.where(e > 0) - 1).rename("growth")
+def _growth(ids: pd.Index, recent: np.ndarray, early: np.ndarray) -> pd.Series:
+    """recent / early - 1 where early > 0, else NaN (the same operations as before, in the
+    same order)."""
+    r = pd.Series(recent.astype(float), index=ids)
+    e = pd.Series(early.astype(float), index=ids)
+    return (r / e.where(e > 0) - 1).rename("growth")
 
 
 def tier_score(
@@ -189,24 +222,30 @@ def _value_tier_by_text_sort(
 @step("The value tiers")
 def value_tiers(
     features: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: object,
     as_of: pd.Timestamp,
     *,
     weights: Mapping[str, float] | None,
+    engine: Engine | str | None = None,
 ) -> pd.Series:
     """Value tier per account as of ``as_of`` (:func:`value_tier`), growth being the revenue
     of the 12 months to ``as_of`` against the 12 before (:func:`revenue_growth`); with less
-    history, of the last third of it against the third before (growth is left out, i.e.
-    neutral, when that is under :data:`MIN_GROWTH_MONTHS`).
+    history (:func:`history_months_of`), of the last third of it against the third before
+    (growth is left out, i.e. neutral, when that is under :data:`MIN_GROWTH_MONTHS`).
+
+    ``orders``: the data set (``ds``: its order lines are read by its engine, a cached data
+    set's in place), or the order lines as a pandas frame or an Ibis table
+    (:func:`helpers.segmentation.windows.order_table`); ``engine`` as there.
 
     ``weights`` must be given (None: :data:`TIER_WEIGHTS`), so that a study passes its own
     weights to every tier computation, the earlier tiers of a migration included.
     """
-    history = history_months(completed_dates(orders), as_of)
+    lines, engine = (orders, None) if untyped_empty(orders) else order_table(orders, engine)
+    history = history_months_of(lines, as_of, engine)
     months = adapted_window(
         12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score"
     )
-    growth = None if isinstance(months, Skipped) else revenue_growth(orders, as_of, months)
+    growth = None if isinstance(months, Skipped) else revenue_growth(orders, as_of, months, engine)
     return value_tier(features, growth, weights)
 
 
@@ -304,15 +343,14 @@ def tier_migration_since(
     that are only a change of method) on the features and growth as of ``as_of - months``.
     ``revenue`` is current revenue per account (currency).
     """
-    orders = ds["orders"]
-    history = history_months(completed_dates(orders), as_of)
+    history = history_months_of(ds, as_of)
     months = adapted_window(
         months, history, minimum=MIN_MIGRATION_MONTHS, what="the tier migration"
     )
     if isinstance(months, Skipped):
         return months
     start = as_of - pd.DateOffset(months=months)
-    before = value_tiers(features_for(ds, start), ds["orders"], start, weights=weights)
+    before = value_tiers(features_for(ds, start), ds, start, weights=weights)
     return tier_migration(before, tiers, revenue, start=start, end=as_of, months=months)
 
 

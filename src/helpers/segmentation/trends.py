@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers import formats
-from helpers.segmentation.codes import column_codes, column_is, sorted_codes
-from helpers.segmentation.windows import adapted_window, completed_dates, history_months, varies
+from helpers.segmentation.windows import (
+    adapted_window,
+    history_months_of,
+    id_index,
+    order_table,
+    untyped_empty,
+    varies,
+)
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
+    from helpers.engine import Engine
     from helpers.loading import Dataset
 
 
@@ -28,13 +38,14 @@ MIN_TYPE_MONTHS = 6
 
 
 def customer_types(
-    orders: pd.DataFrame,
+    orders: object,
     features: pd.DataFrame,
     as_of: pd.Timestamp,
     months: int = 24,
     margin_quantile: float = 0.8,
     min_orders: int = 6,
     fdr: float = TYPE_FDR,
+    engine: Engine | str | None = None,
 ) -> pd.DataFrame:
     """Customer type per account with at least ``min_orders`` orders in the last ``months``:
 
@@ -53,65 +64,38 @@ def customer_types(
     a trend counts as significant when ``q < fdr``: among the accounts called growing or
     shrinking, the expected share of false calls is at most ``fdr``. ``low``/``high`` are
     the unadjusted 95% intervals of the slope. Orders are summed per order id (lines ->
-    orders); cancelled orders are ignored; accounts whose orders all fall on one day are left
-    out (no trend to measure).
+    orders; completed lines in ``(as_of - months, as_of]``, a missing amount counts 0, lines
+    without account or order id are left out); orders of value 0 or less are left out, time
+    is whole days from the window's start to the order's first line over 365.25; accounts
+    whose orders all fall on one day are left out (no trend to measure). Rows in account id
+    order (``orders`` = the account's order count).
+
+    ``orders``: a data set, a pandas frame or an Ibis table
+    (:func:`helpers.segmentation.windows.order_table`); the lines, the orders and the
+    per-account sums of the regression are computed by the engine (:func:`_regression_sums`,
+    ``engine`` as there), so only per-account rows come back.
     """
     from scipy.stats import t as student
     from statsmodels.stats.multitest import multipletests
 
-    start = as_of - pd.DateOffset(months=months)
-    date = orders["order_date"].to_numpy()
-    chosen = np.flatnonzero(
-        column_is(orders, "status", "completed")
-        & (date > start.to_datetime64())
-        & (date <= pd.Timestamp(as_of).to_datetime64())
-    )
-    # the account codes are kept per table (the tiers use them too); the order ids are
-    # ranked among the window's own (fewer to sort, and no other step groups by order)
-    accounts, account_ids = column_codes(orders, "account_id")
-    per_order = _order_values(
-        (accounts[chosen], account_ids),
-        sorted_codes(orders["order_id"].array.take(chosen)),  # Arrow text stays Arrow
-        orders["net_amount"].to_numpy()[chosen],
-        date[chosen],
-        np.arange(len(chosen)),
-    )
-    per_order = per_order[per_order["value"] > 0]
-    # the accounts left, renumbered 0.. in the order of their ids (as factorizing them would)
-    _, first, account = np.unique(
-        per_order["account"].to_numpy(), return_index=True, return_inverse=True
-    )
-    ids = pd.Index(per_order["account_id"].take(first).to_numpy())  # Python strings: few
-    t = ((per_order["date"] - start).dt.days / 365.25).to_numpy()
-    y = np.log(per_order["value"]).to_numpy()
-    per_order = pd.DataFrame({"account": account, "t": t, "y": y})
-    n = per_order.groupby("account").size()
-    p = per_order[np.bincount(account)[account] >= min_orders]
-    g = p.groupby("account")
-    t_mean, y_mean = g["t"].transform("mean"), g["y"].transform("mean")
-    dt, dy = p["t"] - t_mean, p["y"] - y_mean
-    sxx = (dt**2).groupby(p["account"]).sum()
-    sxy = (dt * dy).groupby(p["account"]).sum()
-    sxx = sxx[sxx > 0]
-    slope = sxy.reindex(sxx.index) / sxx
-    fitted = slope.reindex(p["account"]).to_numpy() * dt
-    sse = ((dy - fitted) ** 2).groupby(p["account"]).sum().reindex(slope.index)
-    dof = n.reindex(slope.index) - 2
-    se = np.sqrt(sse / dof / sxx)
+    sums = _regression_sums(orders, as_of, months, min_orders, engine)
+    ids = id_index(sums["account_id"], orders, python=True)  # Python strings: few
+    n, slope, se = _fit(sums)
+    slope = pd.Series(slope, index=ids)
+    dof = n - 2
     q = student.ppf(0.975, dof)
     with np.errstate(divide="ignore", invalid="ignore"):
         tstat = np.where(se > 0, slope / se, np.where(slope == 0, 0.0, np.inf * np.sign(slope)))
-    pvalue = pd.Series(2 * student.sf(np.abs(tstat), dof), index=slope.index, dtype=float)
+    pvalue = pd.Series(2 * student.sf(np.abs(tstat), dof), index=ids, dtype=float)
     out = pd.DataFrame(
         {
             "slope": slope,
             "low": slope - q * se,
             "high": slope + q * se,
             "p": pvalue,
-            "orders": n.reindex(slope.index),
+            "orders": pd.Series(n, index=ids),
         }
     )
-    out.index = ids.take(out.index.to_numpy(dtype=np.intp)).rename("account_id")
     out["q"] = multipletests(pvalue.to_numpy(), method="fdr_bh")[1] if len(out) else []
     out["growth"] = np.exp(out["slope"]) - 1
     margin = features.set_index("account_id")["margin_rate"]
@@ -128,47 +112,109 @@ def customer_types(
     return out
 
 
-def _order_values(
-    account: tuple[np.ndarray, pd.Index | np.ndarray],
-    order: tuple[np.ndarray, pd.Index | np.ndarray],
-    value: np.ndarray,
-    date: np.ndarray,
-    rows: np.ndarray,
-) -> pd.DataFrame:
-    """Per (account, order) of the order lines ``rows`` (positions in arrays of the lines'
-    account and order id codes, ``account`` and ``order``: sorted codes with their ids, as
-    :func:`sorted_codes` or :func:`column_codes` give them, a subset's codes or the table's;
-    ``value`` and ``date`` are those lines' ``net_amount`` and ``order_date``): ``value``
-    (sum of ``net_amount``, currency) and ``date`` (the first ``order_date``), sorted by
-    account id then order id; ``account`` is the account's code (its rank among the ids).
+#: Days in a year: the time axis of the trend is in years of 365.25 days.
+YEAR_DAYS = 365.25
 
-    The same table as ``lines.groupby(["account_id", "order_id"], as_index=False).agg(...)``:
-    the ids are replaced by their ranks among the ids, and the two ranks by
-    one integer (account rank x number of order ids + order rank, whose order is the order of
-    the pairs), so pandas groups one integer key instead of hashing and sorting 10^6 texts
-    (several times faster); the groups, their order and the sums (each group's lines in the
-    same order) are unchanged.
+
+def _regression_sums(
+    orders: object,
+    as_of: pd.Timestamp,
+    months: int,
+    min_orders: int,
+    engine: Engine | str | None,
+) -> pa.Table:
+    """Per account with at least ``min_orders`` orders of positive value in the window, not
+    all on one day (rows sorted by account id), the sums its trend of log order value needs,
+    computed by the engine: ``n`` (orders), ``low_value``/``high_value`` (its smallest and
+    largest order value), and the centred sums ``sx``, ``sy``, ``sxx``, ``sxy``, ``syy`` of
+    ``dx = x - mean(x)`` and ``dy = y - mean(y)`` over its orders, ``x`` the order's day
+    (whole days from the window's start to the order's first line), ``y`` the log of its value.
+
+    Why centred: from raw sums, the slope's variance and the residuals are differences of
+    nearly equal numbers (``Σx² - (Σx)²/n``; log values of 6 to 12 that vary by tenths),
+    which lose digits in float arithmetic (and turn an account of one order value into noise
+    that can look significant). The means are therefore taken first (an aggregate per
+    account, joined back to its orders), and the sums of the deviations lose none. ``sx`` and
+    ``sy`` hold what rounding left in the means (about 0): :func:`_fit` uses them as the
+    correction term of the corrected two-pass algorithm (Chan, Golub and LeVeque 1983). Days
+    are integers, exact in every engine; :func:`_fit` turns them into years.
     """
-    (account_codes, account_ids), (order_codes, order_ids) = account, order
-    a, o = account_codes[rows], order_codes[rows]
-    keep = (a >= 0) & (o >= 0)  # a missing id is code -1: pandas drops the line
-    key = a[keep].astype(np.int64) * max(len(order_ids), 1) + o[keep]
-    out = (
-        pd.DataFrame({"key": key, "value": value[keep], "date": date[keep]})
-        .groupby("key", sort=True)
-        .agg(value=("value", "sum"), date=("date", "min"))
-    )
-    pairs = out.index.to_numpy()
-    codes = pairs // max(len(order_ids), 1)
-    return pd.DataFrame(
+    from helpers import engine as engines
+
+    empty = pa.table(
         {
-            "account": codes,
-            "account_id": account_ids.take(codes),
-            "order_id": order_ids.take(pairs % max(len(order_ids), 1)),
-            "value": out["value"].to_numpy(),
-            "date": out["date"].to_numpy(),
+            "account_id": pa.array([], pa.string()),
+            "n": pa.array([], pa.int64()),
+            **{c: pa.array([], pa.float64()) for c in _SUMS},
         }
     )
+    if untyped_empty(orders):
+        return empty
+    o, engine = order_table(orders, engine)
+    start = pd.Timestamp(as_of - pd.DateOffset(months=months))
+    o = o.filter(
+        o.status == "completed",
+        o.order_date > start,
+        o.order_date <= pd.Timestamp(as_of),
+        o.account_id.notnull(),
+        o.order_id.notnull(),
+    )
+    per_order = o.group_by(["account_id", "order_id"]).aggregate(
+        value=o.net_amount.sum(), date=o.order_date.min()
+    )
+    per_order = per_order.filter(per_order.value > 0)
+    day = per_order.date.cast("date").delta(ibis.literal(start.date(), type="date"), unit="day")
+    xy = per_order.select("account_id", "value", x=day, y=per_order.value.ln())
+    # the means first (and the order counts, so that only accounts with enough orders go on),
+    # joined back: a hash aggregate and join, half the time of a window over the accounts
+    means = xy.group_by("account_id").aggregate(n=xy.count(), mx=xy.x.mean(), my=xy.y.mean())
+    j = xy.inner_join(means.filter(means.n >= min_orders), "account_id")
+    d = j.mutate(dx=j.x.cast("float64") - j.mx, dy=j.y - j.my)
+    sums = d.group_by("account_id").aggregate(
+        n=d.count(),
+        first_day=d.x.min(),
+        last_day=d.x.max(),
+        low_value=d.value.min(),
+        high_value=d.value.max(),
+        sx=d.dx.sum(),
+        sy=d.dy.sum(),
+        sxx=(d.dx * d.dx).sum(),
+        sxy=(d.dx * d.dy).sum(),
+        syy=(d.dy * d.dy).sum(),
+    )
+    sums = sums.filter(sums.first_day < sums.last_day)
+    table = engines.to_arrow(sums.select(*empty.column_names), engine)
+    table = table.take(pc.sort_indices(table, [("account_id", "ascending")]))
+    return table.cast(empty.schema) if len(table) else empty
+
+
+_SUMS = ("low_value", "high_value", "sx", "sy", "sxx", "sxy", "syy")
+
+
+def _fit(sums: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(orders, slope of log order value per year, its standard error) per row of ``sums``
+    (:func:`_regression_sums`).
+
+    The corrected two-pass forms of the centred sums: ``Sxx = sxx - sx²/n``,
+    ``Sxy = sxy - sx·sy/n``, ``Syy = syy - sy²/n`` (days), slope ``b = Sxy / Sxx``, residual
+    sum of squares ``max(Syy - b·Sxy, 0)`` (it loses digits only when the fit is nearly
+    perfect, where the t statistic is huge either way). An account whose orders all have the
+    same value has no trend at all: slope and residuals exactly 0 (its centred sums hold
+    only the rounding of its mean, whose ratio would be noise). Days become years by
+    ``YEAR_DAYS``: ``b_year = b_day·365.25``, ``Sxx_year = Sxx_day / 365.25²``.
+    """
+    n = sums["n"].to_numpy()
+    col = {c: sums[c].to_numpy() for c in _SUMS}
+    constant = col["low_value"] == col["high_value"]
+    sxx = col["sxx"] - col["sx"] ** 2 / n
+    sxy = np.where(constant, 0.0, col["sxy"] - col["sx"] * col["sy"] / n)
+    syy = np.where(constant, 0.0, col["syy"] - col["sy"] ** 2 / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope_day = sxy / sxx
+        sse = np.maximum(syy - slope_day * sxy, 0.0)
+        sxx_year = sxx / YEAR_DAYS**2
+        se = np.sqrt(sse / (n - 2) / sxx_year)
+    return n, slope_day * YEAR_DAYS, se
 
 
 @step("The customer types")
@@ -184,14 +230,13 @@ def account_types(
     when that is under :data:`MIN_TYPE_MONTHS`, or when no account has ``min_orders`` orders
     in the window). The trend window needs no comparison period before it, so it may span
     the whole history (other windows take at most a third)."""
-    orders = ds["orders"]
-    history = history_months(completed_dates(orders), as_of)
+    history = history_months_of(ds, as_of)
     window = adapted_window(
         months, history, minimum=MIN_TYPE_MONTHS, what="the customer-type trend", share=1.0
     )
     if isinstance(window, Skipped):
         return window
-    types = customer_types(orders, features, as_of, months=window, min_orders=min_orders)
+    types = customer_types(ds, features, as_of, months=window, min_orders=min_orders)
     if types.empty:
         return Skipped(
             f"no account has {min_orders} or more orders in the last {window} months",
