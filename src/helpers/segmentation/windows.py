@@ -31,18 +31,24 @@ def order_table(
     """The order lines as an Ibis table of ``columns``, with the engine to run it on.
 
     ``orders`` is a :class:`~helpers.loading.Dataset` (its ``orders`` table through
-    :meth:`~helpers.loading.Dataset.engine_table`: a data set read from the load-once cache is
+    :func:`helpers.features.orders_table`: a data set read from the load-once cache is
     scanned in place, its orders never enter pandas; the engine is the data set's unless
     ``engine`` names one), a pandas frame (a memtable; the engine it carries, else DuckDB) or
     an Ibis table (as it is). ``KeyError`` when a data set has no orders table.
     """
     from helpers import engine as engines
-    from helpers.features import as_table
+    from helpers.features import ORDER_COLUMNS as ENGINE_COLUMNS
+    from helpers.features import as_table, orders_table
 
     if hasattr(orders, "engine_table"):  # a Dataset (not imported: it imports this package)
-        return orders.engine_table("orders", list(columns)), engines.resolve(
-            engine if engine is not None else orders.engine
+        # the data set's one engine table of the orders when it has the columns (the other
+        # steps' too: one upload of a plain data set's frame, one scan object of a cached one)
+        table = (
+            orders_table(orders)
+            if set(columns) <= set(ENGINE_COLUMNS)
+            else orders.engine_table("orders", list(columns))
         )
+        return table, engines.resolve(engine if engine is not None else orders.engine)
     engine = engines.resolve(engine, orders)
     return as_table(orders, columns, engine), engine
 

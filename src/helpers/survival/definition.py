@@ -119,7 +119,7 @@ def buying_features(
     features = with_delayed_entry(features, export_start(orders_table(ds)))
     if features.empty:
         raise ValueError("No account in this selection has an order by the analysis date.")
-    growth = revenue_growth(ds["orders"], as_of)
+    growth = revenue_growth(ds, as_of)
     features["tier"] = value_tier(features, growth, tier_weights or None).to_numpy()
     return features
 

@@ -48,7 +48,7 @@ def landmark_tiers(
     """Tier of every account with an order by ``landmark``, from data up to it only."""
     f = features_for(ds, landmark, threshold)
     f = f[f["n_orders"] > 0]
-    tiers = value_tier(f, revenue_growth(ds["orders"], landmark), weights or None)
+    tiers = value_tier(f, revenue_growth(ds, landmark), weights or None)
     return pd.Series(tiers.to_numpy(), index=f["account_id"].to_numpy(), name="tier").astype(str)
 
 
