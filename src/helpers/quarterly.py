@@ -18,6 +18,11 @@ period labels, :func:`helpers.formats.period` writes them as "2025 Q1").
 - :func:`top_share_by_quarter`: the share of a quarter's revenue (completed lines net of
   returns, negative accounts counted as 0) held by the top ``top`` share of the accounts that
   had an order line in the quarter (as :func:`helpers.segmentation.concentration`).
+
+The two order-line series run in the engine (:mod:`helpers.engine`: DuckDB by default, Spark,
+or a warehouse through Ibis) on a pandas frame or an Ibis table of the orders (a cached data
+set's ``Dataset.engine_table``: the order lines never enter pandas); only a few figures per
+quarter come back.
 """
 
 from __future__ import annotations
@@ -196,8 +201,9 @@ def top_share_by_quarter(
     below ``top × accounts`` in floating point (for a whole number ``i``, ``i < x`` exactly when
     ``i < ceil(x)``, and ``top × accounts`` is the same double product as numpy's). Accounts
     tied at the cut have the same revenue, so whichever the engine numbers first, the sum is
-    the same. The sums are the engine's (summed in its order, not pandas' compensated one):
-    equal to the former pandas figures within rounding (relative 1e-12 on the demo data).
+    the same. The sums are the engine's (in its order, not pandas' compensated summation):
+    the shares differ from the former pandas ones in the last digits only (relative
+    differences below 1e-14 measured on the demo data and at 100k accounts).
     """
     quarters = complete_quarters(as_of, n)
     sums = pd.DataFrame({"quarter": [], "accounts": [], "total": [], "top": [], "n_top": []})
