@@ -53,7 +53,8 @@ def _quarterly_concentration(ds: Dataset, as_of: pd.Timestamp) -> dict[str, floa
             f"the data source '{ds.source}' has no orders table",
             "the segmentation starts from orders: add the order lines to the source YAML",
         )
-    return quarterly.top_share_by_quarter(ds.tables["orders"], as_of, top=0.20)
+    orders = ds.engine_table("orders", list(quarterly.SHARE_COLUMNS))  # summed in the engine
+    return quarterly.top_share_by_quarter(orders, as_of, top=0.20, engine=ds.engine)
 
 
 def metrics(

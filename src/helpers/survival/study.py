@@ -210,7 +210,10 @@ def _quarterly_churn(ds, definition: ChurnDefinition | Skipped) -> dict[str, flo
     """:func:`helpers.quarterly.churn_by_quarter` under the study's threshold and date."""
     if isinstance(definition, Skipped):
         return definition
-    return quarterly.churn_by_quarter(ds["orders"], definition.threshold, definition.as_of)
+    orders = ds.engine_table("orders", list(quarterly.CHURN_COLUMNS))  # counted in the engine
+    return quarterly.churn_by_quarter(
+        orders, definition.threshold, definition.as_of, engine=ds.engine
+    )
 
 
 def metrics(
