@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from helpers import formats, quarterly
+from helpers.features import orders_table
 from helpers.schemas import Fields, SegmentationMetrics
 from helpers.steps import Skipped
 
@@ -53,7 +54,7 @@ def _quarterly_concentration(ds: Dataset, as_of: pd.Timestamp) -> dict[str, floa
             f"the data source '{ds.source}' has no orders table",
             "the segmentation starts from orders: add the order lines to the source YAML",
         )
-    orders = ds.engine_table("orders", list(quarterly.SHARE_COLUMNS))  # summed in the engine
+    orders = orders_table(ds)  # summed in the engine
     return quarterly.top_share_by_quarter(orders, as_of, top=0.20, engine=ds.engine)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats, quarterly
+from helpers.features import orders_table
 from helpers.schemas import ChurnMetrics, Fields
 from helpers.steps import Skipped
 from helpers.survival.aft import aft_models
@@ -210,7 +211,7 @@ def _quarterly_churn(ds, definition: ChurnDefinition | Skipped) -> dict[str, flo
     """:func:`helpers.quarterly.churn_by_quarter` under the study's threshold and date."""
     if isinstance(definition, Skipped):
         return definition
-    orders = ds.engine_table("orders", list(quarterly.CHURN_COLUMNS))  # counted in the engine
+    orders = orders_table(ds)  # counted in the engine
     return quarterly.churn_by_quarter(
         orders, definition.threshold, definition.as_of, engine=ds.engine
     )
