@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers import engine as engines
 from helpers.features import as_table
@@ -30,9 +32,10 @@ class MarginMonths:
     :func:`payback_months` and :func:`payback_interval` (:func:`margin_months`).
 
     ``accounts`` is the accounts table indexed by account_id; one entry per (account, month)
-    with lines, sorted by account and month: ``account`` its account's row position in
-    ``accounts``, ``k`` the whole months (30.44 days) from the acquisition to the orders,
-    ``margin`` the sum of their gross margin (currency; a missing margin adds nothing)."""
+    with lines, in no particular order (the engine's): ``account`` its account's row position
+    in ``accounts`` (int32), ``k`` (int32) the whole months (30.44 days) from the acquisition
+    to the orders, ``margin`` the sum of their gross margin (currency; a missing margin adds
+    nothing)."""
 
     accounts: pd.DataFrame
     account: np.ndarray
@@ -63,7 +66,7 @@ def margin_months(
     acc = accounts.set_index("account_id")
     if acc.empty or (isinstance(orders, pd.DataFrame) and orders.empty):
         # nothing to add up (and a frame built in code may have untyped empty columns)
-        none = np.zeros(0, dtype=np.int64)
+        none = np.zeros(0, dtype=np.int32)
         return MarginMonths(acc, none, none, np.zeros(0), as_of, max_months)
     engine = engines.resolve(engine, orders, accounts)
     known = pd.DataFrame(
@@ -90,15 +93,24 @@ def margin_months(
     j = j.mutate(k=_months_expr(j.days))
     j = j.filter(j.k < max_months)
     sums = j.group_by(["row", "k"]).aggregate(margin=j.gross_margin.sum())
-    frame = engines.to_pandas(sums, engine).sort_values(["row", "k"], kind="stable")
+    # narrow integers (at 1M accounts some 7M entries: 115 MB instead of 170 MB), as numpy
+    # columns straight from Arrow (no frame, no sort: the callers' sums do not depend on the
+    # entries' order, :func:`_margin_by_month`)
+    sums = sums.select(row=sums.row.cast("int32"), k=sums.k.cast("int32"), margin=sums.margin)
+    table = engines.to_arrow(sums, engine)
     return MarginMonths(
         accounts=acc,
-        account=frame["row"].to_numpy(dtype=np.int64),
-        k=frame["k"].to_numpy(dtype=np.int64),
-        margin=frame["margin"].astype(float).fillna(0.0).to_numpy(),
+        account=_column(table, "row", 0).astype(np.int32, copy=False),
+        k=_column(table, "k", 0).astype(np.int32, copy=False),
+        margin=_column(table, "margin", 0.0).astype(float, copy=False),
         as_of=as_of,
         max_months=max_months,
     )
+
+
+def _column(table: pa.Table, name: str, missing: float) -> np.ndarray:
+    """Column ``name`` of an engine result as numpy, missing values as ``missing``."""
+    return pc.fill_null(table.column(name), missing).to_numpy()
 
 
 def _months_expr(days: ibis.Value) -> ibis.Value:
@@ -139,11 +151,11 @@ def payback_months(
         if mine.empty or not np.isfinite(row["cac"]):
             continue
         age = ((as_of - mine["acquired_date"]).dt.days // 30.44).astype(int)
-        lines = is_mine[months.account] & (months.k < max_months)
-        # the channel's margin per month since acquisition: its accounts' sums added up
-        margin = np.bincount(months.k[lines], weights=months.margin[lines], minlength=max_months)
+        # the channel's margin per month since acquisition: its accounts' sums added up in
+        # the accounts' order (whatever order the engine gave them in)
+        margin = _margin_by_month(months, np.flatnonzero(is_mine), max_months).sum(axis=0)
         at_risk = np.array([(age >= k).sum() for k in range(max_months)])
-        per_month = margin[:max_months] / np.maximum(at_risk, 1)
+        per_month = margin / np.maximum(at_risk, 1)
         cumulative = np.cumsum(per_month)
         hit = np.flatnonzero(cumulative >= row["cac"])
         out[ch] = float(hit[0] + 1) if len(hit) else float("nan")
