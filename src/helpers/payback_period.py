@@ -6,6 +6,11 @@ Months are 30.44 days since each account's acquisition; margin is the gross marg
 non-cancelled orders up to the as-of date, averaged over the accounts old enough to have
 reached each month (so young accounts do not pull the curve down). A channel that does not pay
 back within ``max_months`` (36 by default) has NaN: "not within".
+
+The order lines are read in the data's engine (:mod:`helpers.engine`): :func:`margin_months`
+brings back one margin per account and month since acquisition, what both the payback and its
+bootstrap (which resamples accounts) need; the engine adds an account-month's lines in its own
+order, so a sum can differ from the former pandas sum in the last bits.
 """
 
 from __future__ import annotations
