@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from helpers import attribution as at
-from helpers import attribution_value
 from helpers.loading import Dataset, entry, load_dataset
 from helpers.steps import Skipped
 
@@ -650,48 +649,6 @@ def test_attribute_by_codes_equals_attribute_by_strings(demo):
     codes, ids = at.path_codes(paths.touches["lead_id"])
     got_codes, got_ids = pd.factorize(paths.touches["lead_id"])
     assert (codes == got_codes).all() and list(ids) == list(got_ids)
-
-
-def _revenue_case(text: object) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    rng = np.random.default_rng(3)
-    n, k = 60, 400
-    accounts = np.array([f"A{i}" for i in range(12)] + [None] * 3, dtype=object)
-    leads = pd.DataFrame(
-        {
-            "lead_id": [f"L{i}" for i in range(n)],
-            "account_id": accounts[rng.integers(0, len(accounts), n)],  # shared, some missing
-        }
-    ).astype({"lead_id": text, "account_id": text})
-    day = pd.Timestamp("2024-01-01")
-    orders = pd.DataFrame(
-        {
-            "account_id": np.array([*accounts, "B9"], dtype=object)[rng.integers(0, 16, k)],
-            "order_date": day + pd.to_timedelta(rng.integers(0, 500, k), unit="D"),
-            "net_amount": rng.normal(100, 40, k),
-            "status": rng.choice(["completed", "cancelled", "returned"], k),
-        }
-    ).astype({"account_id": text, "status": text})
-    stamps = day + pd.to_timedelta(rng.integers(0, 400 * 24, n), unit="h")
-    conv = pd.Series(np.where(rng.random(n) < 0.7, stamps, pd.NaT), index=leads["lead_id"])
-    return leads, orders, conv.astype("datetime64[ns]")
-
-
-@pytest.mark.parametrize("text", [object, pd.StringDtype("pyarrow", na_value=np.nan)])
-def test_revenue_by_codes_equals_the_join_on_the_text(text):
-    leads, orders, conv = _revenue_case(text)
-    as_of = pd.Timestamp("2025-06-01")
-    value = at.revenue_after_conversion(leads, orders, conversion=conv, as_of=as_of, days=90)
-    c = conv.reindex(leads["lead_id"].to_numpy())
-    done = (c.notna() & (c.dt.normalize() + pd.Timedelta(days=90) <= as_of)).to_numpy()
-    done &= leads["account_id"].notna().to_numpy()
-    accounts = leads["account_id"][done]
-    start = c[done].dt.normalize().to_numpy()
-    want = attribution_value._booked_by_text(accounts, start, orders, as_of, 90)
-    got = attribution_value._booked(accounts, start, orders, as_of, 90)
-    assert done.sum() > 10 and (want > 0).sum() > 5
-    assert np.array_equal(got, want)  # the same floats, bit for bit
-    assert np.array_equal(value.to_numpy()[done], want)
-    assert list(value.index) == list(leads["lead_id"]) and value.index.name == "lead_id"
 
 
 def test_paths_from_str_columns_equal_those_from_objects(demo):

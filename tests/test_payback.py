@@ -6,18 +6,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from types import SimpleNamespace
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import channels as ch
+from helpers import engine
 from helpers import lifetime_value as lv
 from helpers import payback as pb
 from helpers import payback_period as pp
 from helpers import spend as sp
 from helpers import survival as sv
-from helpers.loading import Dataset
+from helpers.loading import Dataset, load_dataset
 from helpers.steps import Skipped
 from helpers.survival.cox import cox_fitter, entry_column
 
@@ -761,15 +764,15 @@ def _reference_payback_months(orders, accounts, costs, as_of, max_months=36):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_payback_months_equal_the_joined_reference(seed):
-    """The months from the shared positional lookup (:func:`order_months`) equal the join's,
-    on companies whose cumulative margins meet the CAC exactly (channel C), and with the
-    lookup passed in (as ``ltv_cac`` does) or made inside; the step's two payback columns
+    """The months from the shared per-account-month sums (:func:`margin_months`) equal the
+    join's, on companies whose cumulative margins meet the CAC exactly (channel C), and with
+    the sums passed in (as ``ltv_cac`` does) or made inside; the step's two payback columns
     equal the two references."""
     orders, accounts, costs = _paying_company(seed)
     want = _reference_payback_months(orders, accounts, costs, AS_OF)
     assert want.notna().sum() >= 2 and want.isna().sum() >= 1
     pd.testing.assert_series_equal(pb.payback_months(orders, accounts, costs, AS_OF), want)
-    months = pp.order_months(orders, accounts, AS_OF)
+    months = pp.margin_months(orders, accounts, AS_OF)
     got = pb.payback_months(orders, accounts, costs, AS_OF, months=months)
     pd.testing.assert_series_equal(got, want)
     for cheap in (1.0, 30.0, 75.0):  # CACs that each month's margin can meet
@@ -783,3 +786,165 @@ def test_payback_months_equal_the_joined_reference(seed):
         _reference_payback_interval(orders, accounts, costs, AS_OF, n_draws=50, seed=seed),
         check_exact=True,
     )
+
+
+def _former_order_months(orders: pd.DataFrame, accounts: pd.DataFrame, as_of: pd.Timestamp):
+    """``payback_period.order_months`` before the sums moved to the engine (verbatim, its
+    ``OrderMonths`` a namespace): per order line, its account's row and month, and margin."""
+    acc = accounts.set_index("account_id")
+    keep = (orders["status"] != "cancelled") & (orders["order_date"] <= as_of)
+    o = orders.loc[keep, ["account_id", "order_date", "gross_margin"]]
+    account = acc.index.get_indexer(o["account_id"])
+    acquired = acc["acquired_date"].to_numpy()[account]
+    acquired[account < 0] = np.datetime64("NaT")  # an order of an unknown account
+    days = (o["order_date"] - pd.Series(acquired, index=o.index)).dt.days
+    return SimpleNamespace(
+        accounts=acc,
+        account=account,
+        k=(days // 30.44).astype(int).to_numpy(),
+        margin=o["gross_margin"].to_numpy(),
+        as_of=as_of,
+    )
+
+
+def _former_margin_by_month(months, max_months: int) -> np.ndarray:
+    """The former ``payback_period._margin_by_month`` (verbatim): accounts x months."""
+    inside = (months.k >= 0) & (months.k < max_months) & (months.account >= 0)
+    account, k = months.account[inside], months.k[inside]
+    sums = pd.Series(months.margin[inside]).groupby([account, k]).sum()
+    dense = np.zeros((len(months.accounts), max_months))
+    dense[sums.index.get_level_values(0), sums.index.get_level_values(1)] = sums.to_numpy()
+    return dense
+
+
+def _payback_lines(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`_paying_company` with order lines of every kind: returns (negative margins),
+    cancellations, missing margins (an account-month of only missing margins too), same-day
+    lines, lines before the acquisition, on its day, at exactly 761 days (where ``// 30.44``
+    and ``floor(/ 30.44)`` differ), from month 36 on, on the as-of date and after it, a time of
+    day; accounts without lines; Arrow text columns as loaded."""
+    orders, accounts, costs = _paying_company(seed)
+    rng = np.random.default_rng(seed)
+    status = rng.choice(["completed", "cancelled", "returned"], len(orders), p=[0.75, 0.1, 0.15])
+    margin = orders["gross_margin"].to_numpy().copy()
+    margin[status == "returned"] *= -1
+    margin[rng.random(len(orders)) < 0.05] = np.nan
+    orders = orders.assign(status=status, gross_margin=margin)
+    acquired = accounts.set_index("account_id")["acquired_date"]
+    a, b = accounts["account_id"].iloc[0], accounts["account_id"].iloc[1]
+    edge = [
+        (a, acquired[a], 5.0, "completed"),
+        (a, acquired[a], 7.0, "completed"),  # the same day
+        (a, acquired[a] - pd.Timedelta(days=1), 1000.0, "completed"),  # before: left out
+        (a, acquired[a] + pd.Timedelta(days=761), 11.0, "completed"),  # month 24, not 25
+        (a, acquired[a] + pd.Timedelta(days=730, hours=13), 13.0, "completed"),  # 730 d: 23
+        (a, acquired[a] - pd.Timedelta(hours=12), 3000.0, "completed"),  # day -1: left out
+        (a, acquired[a] + pd.Timedelta(days=1096), 17.0, "completed"),  # month 36: left out
+        (b, acquired[b] + pd.Timedelta(days=40), np.nan, "completed"),  # only missing margins
+        (b, acquired[b] + pd.Timedelta(days=41), np.nan, "returned"),
+        (a, AS_OF, 19.0, "completed"),  # on the as-of date
+        (a, AS_OF + pd.Timedelta(days=1), 2000.0, "completed"),  # after it
+    ]
+    extra = pd.DataFrame(edge, columns=["account_id", "order_date", "gross_margin", "status"])
+    orders = pd.concat([orders, extra], ignore_index=True)
+    orders = orders[orders["account_id"] != accounts["account_id"].iloc[-2]]  # one without
+    accounts = accounts.astype({"account_id": TEXT, "acquisition_channel": TEXT})
+    return orders.astype({"account_id": TEXT, "status": TEXT}), accounts, costs
+
+
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_margin_months_in_the_engine_equal_the_former_lines(seed):
+    """Per account and month since acquisition, the engine's sums are the former per-line
+    lookup's sums (rtol 1e-9: the engine adds in its own order), from a frame or an Ibis
+    table; the payback months and their interval equal the pandas references exactly."""
+    orders, accounts, costs = _payback_lines(seed)
+    former = _former_margin_by_month(_former_order_months(orders, accounts, AS_OF), 36)
+    assert (former < 0).any() and (former > 0).sum() > 100
+    for source in (orders, ibis.memtable(orders)):
+        months = pp.margin_months(source, accounts, AS_OF)
+        got = pp._margin_by_month(months, np.arange(len(accounts)), 36)
+        np.testing.assert_allclose(got, former, rtol=1e-9, atol=1e-9)
+        assert np.array_equal(got != 0, former != 0)
+        assert months.k.max() < 36 and months.k.min() >= 0
+        assert len(set(zip(months.account, months.k, strict=True))) == len(months.k)
+        pd.testing.assert_series_equal(
+            pb.payback_months(source, accounts, costs, AS_OF, months=months),
+            _reference_payback_months(orders, accounts, costs, AS_OF),
+        )
+        pd.testing.assert_frame_equal(
+            pb.payback_interval(source, accounts, costs, AS_OF, n_draws=60, seed=seed),
+            _reference_payback_interval(orders, accounts, costs, AS_OF, n_draws=60, seed=seed),
+            check_exact=True,
+        )
+    # the engine gives the entries in no defined order: the sums do not depend on it
+    shuffle = np.random.default_rng(seed).permutation(len(months.k))
+    mixed = dataclasses.replace(
+        months, account=months.account[shuffle], k=months.k[shuffle], margin=months.margin[shuffle]
+    )
+    pd.testing.assert_series_equal(
+        pb.payback_months(orders, accounts, costs.assign(cac=75.0), AS_OF, months=mixed),
+        pb.payback_months(orders, accounts, costs.assign(cac=75.0), AS_OF, months=months),
+        check_exact=True,
+    )
+    assert np.array_equal(
+        pp._margin_by_month(mixed, np.arange(len(accounts)), 36),
+        pp._margin_by_month(months, np.arange(len(accounts)), 36),
+    )
+
+
+def test_months_since_acquisition_in_the_engine_are_the_pandas_floor_division():
+    days = pd.DataFrame({"days": np.arange(0, 200_001, dtype=float)})
+    table = ibis.memtable(days)
+    got = engine.to_pandas(table.select("days", k=pp._months_expr(table.days)))
+    got = got.sort_values("days")["k"].to_numpy()
+    want = (days["days"] // 30.44).astype(int).to_numpy()
+    assert np.array_equal(got, want) and got[761] == 24 and np.floor(761 / 30.44) == 25
+
+
+def test_payback_leaves_out_lines_of_unknown_accounts_and_given_sums_must_reach():
+    orders, accounts = _orders_and_accounts()
+    stray = pd.DataFrame(
+        {
+            "account_id": ["zz"],
+            "order_date": [pd.Timestamp("2024-01-10")],
+            "gross_margin": [1e6],
+            "status": ["completed"],
+        }
+    )
+    with_stray = pd.concat([orders, stray], ignore_index=True)
+    months = pp.margin_months(with_stray, accounts, AS_OF)
+    entries = sorted(zip(months.account, months.k, months.margin, strict=True))
+    assert entries == [(0, 0, 60.0), (0, 1, 60.0), (1, 0, 10.0)]  # zz's line left out
+    assert pb.payback_months(with_stray, accounts, _costs(), AS_OF)["X"] == 2.0
+    short = pp.margin_months(orders, accounts, AS_OF, max_months=12)
+    with pytest.raises(ValueError, match="reach month 12, not 36"):
+        pb.payback_months(orders, accounts, _costs(), AS_OF, months=short)
+    empty = orders.iloc[:0].astype(object)  # a frame built in code: untyped columns
+    assert pb.payback_months(empty, accounts, _costs(), AS_OF).isna().all()
+
+
+def test_ltv_cac_on_a_cached_data_set_reads_no_orders(demo, root):
+    """Payback through :func:`payback.order_lines` on a data set read from the load-once
+    cache: the orders file is aggregated in place (no orders frame), with the payback of the
+    data set's frames."""
+    fresh = demo
+    load_dataset("demo")
+    got = load_dataset("demo")
+    channels = fresh["accounts"]["acquisition_channel"].unique()
+    costs = pd.DataFrame({"paid": True, "cac": 400.0}, index=list(channels))
+    table = pd.DataFrame(
+        {"mean": 2000.0, "low": 1500.0, "high": 2500.0, "n": 10}, index=list(channels)
+    )
+    ltv = lv.ChannelLtv(table=table, source="given")
+    as_of = fresh.analysis_date
+    want = pb.ltv_cac(ltv, costs, fresh["orders"], fresh["accounts"], as_of)
+    lines = pb.order_lines(got)
+    ratio = pb.ltv_cac(ltv, costs, lines, got.tables.get("accounts"), as_of)
+    assert got.tables.read() == ["accounts"]  # the orders were never read into pandas
+    assert engine._bound_backend(lines) is not None  # a scan of the cached file
+    assert want["payback_months"].notna().sum() >= 2
+    pd.testing.assert_frame_equal(ratio, want, check_exact=True)
+    assert pb.order_lines(Dataset({}, "test", AS_OF, "x")) is None

@@ -336,7 +336,10 @@ def attribute_conversions(
             f"no converting lead has a touch in the {window_days} days before converting",
             "a longer WINDOW_DAYS or another CONVERSION_ACTION may find paths",
         )
-    value = revenue_after_conversion(leads, ds["orders"], conv, as_of, revenue_days)
+    # the order lines the revenue sums need, summed in the engine (not read into pandas)
+    ds.require("orders", purpose="this step")
+    orders = ds.engine_table("orders", ["account_id", "order_date", "net_amount", "status"])
+    value = revenue_after_conversion(leads, orders, conv, as_of, revenue_days, ds.engine)
     table = attribute(paths, values=value)
     credit = table[list(MODELS)]
     revenue = table[[f"{m} revenue" for m in MODELS]].set_axis(list(MODELS), axis=1)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
-from helpers.payback_period import order_months
+from helpers.payback_period import ORDER_COLUMNS, margin_months
 from helpers.payback_period import payback_interval as payback_interval
 from helpers.payback_period import payback_months as payback_months
 from helpers.steps import Skipped, step
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from helpers.lifetime_value import ChannelLtv
     from helpers.lifetime_value import lifetime_values as lifetime_values
     from helpers.lifetime_value import ltv_source as ltv_source
+    from helpers.loading import Dataset
 
 #: Names of :mod:`helpers.lifetime_value` this module also offers (notebook 03 calls
 #: ``payback.lifetime_values``), imported on first use: the verdict words of this module serve
@@ -299,11 +300,19 @@ def ltv_cac_ratios(
     return out[columns].sort_values("ratio", ascending=False)
 
 
+def order_lines(ds: Dataset) -> object | None:
+    """The order columns :func:`ltv_cac`'s payback reads (:data:`ORDER_COLUMNS
+    <helpers.payback_period.ORDER_COLUMNS>`) as an engine table (``ds.engine_table``: a data set
+    read from the load-once cache has them scanned in place, never read into pandas); None
+    when the data has no orders table."""
+    return ds.engine_table("orders", list(ORDER_COLUMNS)) if ds.has("orders") else None
+
+
 @step("LTV:CAC", optional=("response",))
 def ltv_cac(
     ltv: ChannelLtv,
     costs: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: object,
     accounts: pd.DataFrame,
     as_of: pd.Timestamp,
     max_months: int = 36,
@@ -316,15 +325,16 @@ def ltv_cac(
     first; ``response`` is the spend response, may be Skipped) plus ``payback_months``
     (:func:`payback_months` over all ``orders`` up to ``as_of``; NaN when not within
     ``max_months``) with its interval ``payback_low`` / ``payback_high``
-    (:func:`payback_interval`). Skipped when no paid channel has both a lifetime value and a
-    CAC."""
+    (:func:`payback_interval`). ``orders`` is a pandas frame or an Ibis table
+    (:func:`order_lines`), aggregated per account and month in the engine. Skipped when no
+    paid channel has both a lifetime value and a CAC."""
     out = ltv_cac_ratios(ltv.table, costs, draws=ltv.draws, response=response, seed=seed)
     if out.empty:
         return Skipped(
             "no paid channel has both a lifetime value and a CAC",
             "LTV:CAC needs paid channels that won customers",
         )
-    months = order_months(orders, accounts, as_of)  # one lookup for both
+    months = margin_months(orders, accounts, as_of, max_months)  # one aggregation for both
     out["payback_months"] = payback_months(
         orders, accounts, costs, as_of, max_months, months=months
     )
