@@ -38,6 +38,7 @@ from helpers.attribution_codes import (
 from helpers.attribution_paths import Paths, build_paths
 from helpers.attribution_value import ACTIONS as ACTIONS
 from helpers.attribution_value import conversion_times, revenue_after_conversion
+from helpers.features import orders_table
 from helpers.steps import Skipped, step
 
 if TYPE_CHECKING:
@@ -338,7 +339,7 @@ def attribute_conversions(
         )
     # the order lines the revenue sums need, summed in the engine (not read into pandas)
     ds.require("orders", purpose="this step")
-    orders = ds.engine_table("orders", ["account_id", "order_date", "net_amount", "status"])
+    orders = orders_table(ds)
     value = revenue_after_conversion(leads, orders, conv, as_of, revenue_days, ds.engine)
     table = attribute(paths, values=value)
     credit = table[list(MODELS)]

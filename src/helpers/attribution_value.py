@@ -22,14 +22,12 @@ import pandas as pd
 from helpers import engine as engines
 from helpers.attribution_codes import reindex
 from helpers.attribution_paths import first_order_dates
-from helpers.features import as_table
+from helpers.features import as_table, orders_table
 
 if TYPE_CHECKING:
     from helpers.loading import Dataset
 
 ACTIONS: tuple[str, ...] = ("inquiry", "won", "first_order")
-#: The order columns :func:`conversion_times` reads for ``"first_order"``.
-FIRST_ORDER_COLUMNS: tuple[str, ...] = ("account_id", "order_date", "status")
 #: The order columns :func:`revenue_after_conversion` reads.
 REVENUE_COLUMNS: tuple[str, ...] = ("account_id", "order_date", "net_amount", "status")
 
@@ -53,7 +51,7 @@ def conversion_times(ds: Dataset, action: str, as_of: pd.Timestamp | None = None
         times = leads["won_date"]
     else:
         ds.require("orders", purpose="this step")
-        orders = ds.engine_table("orders", list(FIRST_ORDER_COLUMNS))  # scanned, not read
+        orders = orders_table(ds)  # scanned, not read
         times = leads["account_id"].map(first_order_dates(orders, ds.engine))
     return times.where(times <= as_of) if as_of is not None else times
 

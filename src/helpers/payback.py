@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
-from helpers.payback_period import ORDER_COLUMNS, margin_months
+from helpers.features import orders_table
+from helpers.payback_period import margin_months
 from helpers.payback_period import payback_interval as payback_interval
 from helpers.payback_period import payback_months as payback_months
 from helpers.steps import Skipped, step
@@ -301,11 +302,11 @@ def ltv_cac_ratios(
 
 
 def order_lines(ds: Dataset) -> object | None:
-    """The order columns :func:`ltv_cac`'s payback reads (:data:`ORDER_COLUMNS
-    <helpers.payback_period.ORDER_COLUMNS>`) as an engine table (``ds.engine_table``: a data set
-    read from the load-once cache has them scanned in place, never read into pandas); None
-    when the data has no orders table."""
-    return ds.engine_table("orders", list(ORDER_COLUMNS)) if ds.has("orders") else None
+    """The orders as the engine table :func:`ltv_cac`'s payback reads
+    (:func:`helpers.features.orders_table`, which has :data:`ORDER_COLUMNS
+    <helpers.payback_period.ORDER_COLUMNS>`: a data set read from the load-once cache has them
+    scanned in place, never read into pandas); None when the data has no orders table."""
+    return orders_table(ds) if ds.has("orders") else None
 
 
 @step("LTV:CAC", optional=("response",))
