@@ -80,6 +80,9 @@ def test_default_connection_is_the_one_in_process_duckdb():
     assert backend.name == "duckdb"
     assert engine.connect(engine="duckdb") is backend
     assert connection() is backend  # features' DuckDB is the engine's, not a second one
+    # no progress bar drawn on stdout (it landed in the notebooks' outputs at 1M accounts)
+    setting = "select current_setting('enable_progress_bar')"
+    assert backend.raw_sql(setting).fetchall() == [(False,)]
 
 
 def test_spark_without_pyspark_says_how_to_install_it(monkeypatch):

@@ -1,8 +1,10 @@
 """The engine-side steps on Spark (local mode) give the DuckDB tables on the demo data.
 
 A source YAML naming ``engine: pyspark`` over the demo files is loaded the ordinary way; its
-features, order gaps, purchase days, attribution paths (and the credit computed from them) and
-funnel counts run in a local Spark session and must equal the DuckDB ones: same rows, same
+features, order gaps, purchase days, attribution paths (and the credit computed from them),
+funnel counts and the steps that sum the order lines for the studies (order checks, revenue by
+period, tier growth, customer types, quarterly series, payback margins, the BG/NBD summary) run
+in a local Spark session and must equal the DuckDB ones: same rows, same
 columns in the same order, same dtypes after the transfer back to pandas, values equal to 1e-9.
 
 Marked ``spark``: Spark's start-up takes tens of seconds, so ``make test`` leaves it out and
@@ -16,16 +18,19 @@ import importlib.util
 import os
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import attribution, funnel
+from helpers import attribution, decomposition, funnel, health, payback_period, quarterly
 from helpers.config import DEMO_DIR
 from helpers.engine import Engine, engine_of
-from helpers.features import features_for, order_gaps
+from helpers.features import features_for, order_gaps, orders_table
 from helpers.loading import load_dataset
+from helpers.segmentation import account_types, revenue_growth
 from helpers.steps import Skipped
-from helpers.survival.bgnbd import purchase_days
+from helpers.survival.bgnbd import purchase_days, rfm_summary
+from helpers.survival.definition import export_start
 
 REQUIRED = os.environ.get("B2B_REQUIRE_SPARK") == "1"
 
@@ -130,3 +135,40 @@ def test_funnel_counts_on_spark_equal_duckdb(on_spark, demo):
         assert len(want) == 24
         assert_same_table(got, want)
         assert got.attrs == want.attrs
+
+
+def _margins(months: payback_period.MarginMonths) -> pd.DataFrame:
+    """(account row, month, margin) in a fixed order (the engine gives none)."""
+    frame = pd.DataFrame({"account": months.account, "k": months.k, "margin": months.margin})
+    return frame.sort_values(["account", "k"]).reset_index(drop=True)
+
+
+def test_the_order_line_sums_on_spark_equal_duckdb(on_spark, demo):
+    """Every step that aggregates the order lines for notebooks 00-03 through the data set's
+    engine table of the orders (a memtable carrying the Spark engine here)."""
+    as_of = demo.analysis_date
+    table = orders_table(on_spark)
+    assert engine_of(table) == on_spark.engine
+    assert export_start(table) == export_start(demo["orders"])
+    assert health.order_checks(on_spark) == pytest.approx(health.order_checks(demo), rel=1e-9)
+    assert_same_table(
+        decomposition.components(on_spark, as_of, freq="Q"),
+        decomposition.components(demo, as_of, freq="Q"),
+    )
+    pd.testing.assert_series_equal(
+        revenue_growth(on_spark, as_of), revenue_growth(demo, as_of), rtol=1e-9
+    )
+    features = features_for(demo)
+    pd.testing.assert_frame_equal(
+        account_types(on_spark, features, as_of), account_types(demo, features, as_of), rtol=1e-9
+    )
+    for threshold in (90, 180):
+        assert quarterly.churn_by_quarter(table, threshold, as_of) == quarterly.churn_by_quarter(
+            demo["orders"], threshold, as_of
+        )
+    accounts = demo["accounts"]
+    got = payback_period.margin_months(table, accounts, as_of)
+    want = payback_period.margin_months(demo["orders"], accounts, as_of)
+    assert len(want.k) > 1000 and np.array_equal(got.accounts.index, want.accounts.index)
+    assert_same_table(_margins(got), _margins(want))
+    assert_same_table(rfm_summary(table, as_of), rfm_summary(demo["orders"], as_of))

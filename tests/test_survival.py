@@ -12,7 +12,7 @@ from lifelines.utils import concordance_index
 from helpers import survival as sv
 from helpers.config import DEMO_DIR
 from helpers.features import features_for
-from helpers.loading import Dataset
+from helpers.loading import Dataset, load_dataset
 from helpers.steps import Skipped, is_skipped
 
 
@@ -143,8 +143,17 @@ def oracle_c(backtest: sv.Backtest, planted: pd.Series) -> float:
     return float(concordance_index(f["time"], -lp, f["event"]))
 
 
-def test_study_on_demo(demo):
-    study = sv.churn_study(demo, demo.analysis_date, n_boot=50)
+def test_study_on_demo(demo, root):
+    """Notebook 02's steps on the demo read from the load-once cache: the order lines are
+    aggregated in the engine (scanned in place), never read into pandas; the channel LTV
+    equals the one of a data set whose frames are uploaded (``demo``)."""
+    load_dataset("demo")  # builds the entry
+    ds = load_dataset("demo")
+    study = sv.churn_study(ds, ds.analysis_date, n_boot=50)
+    sv.tier_survival(ds, study.definition)
+    sv.buy_till_you_die(ds, ds.analysis_date)
+    sv.holdout_check(ds, ds.analysis_date)
+    assert "orders" not in ds.tables.read()
     assert study.definition.threshold == 180 and study.definition.derived
     assert not is_skipped(study.model) and not is_skipped(study.backtest)
     pre = study.prechurn
@@ -155,7 +164,8 @@ def test_study_on_demo(demo):
     settings = sv.LtvSettings(n_boot=50)
     light = sv.channel_ltv(demo, demo.analysis_date, settings)  # the channel study's path
     pd.testing.assert_frame_equal(light, ltv)
-    m = _metrics(demo, study)
+    m = _metrics(ds, study)
+    assert "orders" not in ds.tables.read()  # the quarterly churn too
     assert set(m.ltv_by_channel) == set(demo["accounts"]["acquisition_channel"])
     assert m.skipped == {} and m.ltv_definition == settings.as_dict()
     forest = study.model.forest

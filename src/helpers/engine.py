@@ -172,7 +172,12 @@ def _new_backend(engine: Engine):
         config = {"memory_limit": limit, "preserve_insertion_order": False}
         if os.environ.get("B2B_DUCKDB_THREADS"):  # set by the batch for parallel kernels
             config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
-        return ibis.duckdb.connect(**config)
+        backend = ibis.duckdb.connect(**config)
+        # no progress bar: DuckDB draws one on stdout for queries over 2 s, which at 1M
+        # accounts landed in the notebooks' outputs (and the reports made from them); a
+        # session setting (DuckDB refuses it as a global option at connect)
+        backend.raw_sql("SET enable_progress_bar = false")
+        return backend
     if engine.kind == "pyspark":
         return ibis.pyspark.connect(spark_session(engine.spark_master or DEFAULT_SPARK_MASTER))
     try:
