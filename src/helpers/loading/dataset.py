@@ -38,6 +38,7 @@ from helpers.loading.checks_sql import (  # the contract's rules in DuckDB SQL
 )
 from helpers.loading.clean import coerce_types, complete_columns, map_columns
 from helpers.loading.config import LATER_FIELDS, SourceConfig, TableSource, resolve_source
+from helpers.loading.filtered import filtered_tables
 from helpers.loading.lazy_tables import LazyTables
 from helpers.loading.parse import snake_case
 from helpers.loading.read import file_digest, read_raw_arrow
@@ -217,20 +218,14 @@ class Dataset:
             )
         kept = accounts.loc[mask]
         ids = kept["account_id"]  # as a column, not a set: no Python string per id
-        tables = dict(self.tables)
-        tables["accounts"] = kept
-        if "orders" in self.tables:
-            tables["orders"] = _keep(
-                self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
-            )
+        kept_leads = None
         if leads is not None:
             by_account = leads["account_id"].isin(ids)
-            tables["leads"] = _keep(leads, by_account if lead_mask is None else lead_mask)
-        touch = self.tables.get("touchpoints")
-        if touch is not None:
-            lead_ids = tables["leads"]["lead_id"] if leads is not None else []
-            keep = touch["account_id"].isin(ids) | touch["lead_id"].isin(lead_ids)
-            tables["touchpoints"] = _keep(touch, keep)
+            kept_leads = _keep(leads, by_account if lead_mask is None else lead_mask)
+        if isinstance(self.tables, LazyTables):  # read from the cache: orders and touchpoints
+            tables = filtered_tables(self.tables, kept, kept_leads)  # filtered in the engine
+        else:
+            tables = self._filtered_frames(kept, kept_leads)
         warnings = list(self.warnings)
         if "channel_spend" in tables:
             warnings.append(
@@ -250,6 +245,27 @@ class Dataset:
         )
         out._from_source = self.from_source  # the filters are part of what identifies it
         return out
+
+    def _filtered_frames(
+        self, kept: pd.DataFrame, leads: pd.DataFrame | None
+    ) -> dict[str, pd.DataFrame]:
+        """Every table restricted to the ``kept`` accounts and ``leads`` (:meth:`filter`), as
+        frames; orders and account touchpoints follow their account."""
+        ids = kept["account_id"]
+        tables = dict(self.tables)
+        tables["accounts"] = kept
+        if "orders" in self.tables:
+            tables["orders"] = _keep(
+                self.tables["orders"], self.tables["orders"]["account_id"].isin(ids)
+            )
+        if leads is not None:
+            tables["leads"] = leads
+        touch = self.tables.get("touchpoints")
+        if touch is not None:
+            lead_ids = leads["lead_id"] if leads is not None else []
+            keep = touch["account_id"].isin(ids) | touch["lead_id"].isin(lead_ids)
+            tables["touchpoints"] = _keep(touch, keep)
+        return tables
 
     def missing_sentence(self, *names: str, purpose: str) -> str | None:
         """The sentence :meth:`require` would raise, or None when every table is there."""

@@ -35,7 +35,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from helpers.engine import DUCKDB, Engine, mark, memtable, parquet_scan, stable
+from helpers.engine import (
+    DUCKDB,
+    Engine,
+    engine_of,
+    mark,
+    memtable,
+    parquet_scan,
+    stable,
+    to_pandas,
+)
 
 _log = logging.getLogger("helpers.loading.cache")
 
@@ -50,7 +59,10 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
     when a reader fails; without it the reader's error is raised. ``rows`` (optional): each
     table's row count, known without reading it. ``files`` (optional): each table's open
     Parquet file (a ``pyarrow.NativeFile``), which the engine may scan in place
-    (:meth:`engine_table`). :meth:`mark` records the data set's engine on the frames read so
+    (:meth:`engine_table`). ``views`` (optional): for a table, a function of column names
+    giving its engine table without a file of its own (a filtered data set's orders: the
+    parent's scan restricted to the kept accounts, :mod:`helpers.loading.filtered`); it counts
+    the table's rows too. :meth:`mark` records the data set's engine on the frames read so
     far and on those read later.
     """
 
@@ -60,10 +72,12 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         rebuild: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
         rows: Mapping[str, int] | None = None,
         files: Mapping[str, pa.NativeFile] | None = None,
+        views: Mapping[str, Callable[[list[str]], Any]] | None = None,
     ) -> None:
         self._readers = dict(readers)
         self._rows = dict(rows or {})
         self._files = dict(files or {})
+        self._views = dict(views or {})
         self._frames: dict[str, pd.DataFrame] = {}
         self._scanned: dict[tuple[str, tuple[str, ...]], Any] = {}  # engine_table's scans
         self._rebuild = rebuild
@@ -83,26 +97,28 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
             self._rebuild = None  # one fresh load serves every table not read yet
             self._files.clear()  # the entry is dropped: the engine gets the fresh frames
             self._scanned.clear()
-            self._readers = {n: _kept(f) for n, f in fresh.items()} | {
-                n: _kept(f) for n, f in self._frames.items()
+            self._readers = {n: kept_reader(f) for n, f in fresh.items()} | {
+                n: kept_reader(f) for n, f in self._frames.items()
             }
             frame = self._readers[name]()
         if self._engine is not None:
             mark([frame], self._engine)
         self._frames[name] = frame
-        self._readers[name] = _kept(frame)  # lets the reader (and its open file) go
+        self._readers[name] = kept_reader(frame)  # lets the reader (and its open file) go
         self._files.pop(name, None)  # (kept open only by a scan of it, for that scan)
         return frame
 
     def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
         self._files.pop(name, None)  # the entry's file no longer holds this table
+        self._views.pop(name, None)
         self._forget_scans(name)
-        self._readers[name] = _kept(frame)
+        self._readers[name] = kept_reader(frame)
         self._frames[name] = frame
 
     def __delitem__(self, name: str) -> None:
         del self._readers[name]
         self._files.pop(name, None)
+        self._views.pop(name, None)
         self._forget_scans(name)
         self._frames.pop(name, None)
 
@@ -124,10 +140,37 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
 
     def rows(self, name: str) -> int:
         """Rows of table ``name``: recorded with the entry (checked against its file when it was
-        opened) for a table not read yet, so a count does not read the table."""
+        opened) for a table not read yet, so a count does not read the table; a view's rows
+        counted in the engine."""
         if name not in self._frames and name in self._rows and name in self._readers:
             return self._rows[name]
+        if name not in self._frames and name in self._views:
+            key = self.engine_table(name, ["account_id"])  # every viewed table has one
+            counted = to_pandas(key.aggregate(n=key.count()), engine_of(key))
+            self._rows[name] = int(counted["n"].iloc[0])
+            return self._rows[name]
         return len(self[name])
+
+    def known_rows(self, name: str) -> int | None:
+        """Rows of table ``name`` when known without reading or counting it, else None."""
+        if name in self._frames:
+            return len(self._frames[name])
+        return self._rows.get(name)
+
+    def peek(self, name: str) -> pd.DataFrame:
+        """Table ``name``'s frame without keeping it: the kept one when read, else read from
+        its reader for the caller alone (a filtered data set takes its rows from it,
+        :mod:`helpers.loading.filtered`). A reader that fails reads it the kept way
+        (:meth:`__getitem__`, with its fallback)."""
+        if name in self._frames:
+            return self._frames[name]
+        try:
+            frame = self._readers[name]()
+        except READ_ERRORS:
+            return self[name]
+        if self._engine is not None:
+            mark([frame], self._engine)
+        return frame
 
     def columns(self, name: str, names: list[str]) -> pd.DataFrame:
         """Columns ``names`` of table ``name``: from its frame when it has been read, else
@@ -166,6 +209,9 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         kept = self._scanned.get((name, tuple(names)))
         if kept is not None:  # also once the frame is read: the same object, the same rows
             return kept
+        if name not in self._frames and name in self._views:
+            table = self._scanned[(name, tuple(names))] = self._views[name](names)
+            return table
         file = self._files.get(name)
         if name not in self._frames and file is not None:
             try:
@@ -190,6 +236,6 @@ class LazyTables(MutableMapping[str, pd.DataFrame]):
         mark(self._frames.values(), engine)
 
 
-def _kept(frame: pd.DataFrame) -> Callable[..., pd.DataFrame]:
+def kept_reader(frame: pd.DataFrame) -> Callable[..., pd.DataFrame]:
     """A reader of a frame already in memory (all columns, or ``columns`` of it)."""
     return lambda columns=None: frame if columns is None else frame[columns]
