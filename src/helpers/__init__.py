@@ -12,7 +12,7 @@ not run on this data) and shows the result through :mod:`helpers.plots` and
 - ``features``: account-level features "as of" a date (Ibis on DuckDB); ``engine``: where the
   engine-side steps run; ``step_cache``, ``memory``, ``text_arrays``: results shared between
   notebooks, memory given back between steps, the Arrow text behind a column
-- ``decomposition``, ``health``: notebook 00; ``segmentation``, ``leads``: notebook 01;
+- ``decomposition``, ``revenue_periods``, ``health``: notebook 00; ``segmentation``, ``leads``: notebook 01;
   ``survival`` (package): notebook 02; ``channels``, ``attribution``: notebook 03;
   ``summary``: notebook 90
 - ``plots``, ``theme``, ``reporting``: charts, the one palette, sentences and files
