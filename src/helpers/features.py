@@ -84,8 +84,16 @@ def orders_table(dataset: Dataset) -> ibis.Table:
     the entry's file in place, so a kernel whose steps only aggregate the order lines in the
     engine never holds them in pandas (12.9M lines, ~1.4 GiB at 1M accounts); otherwise a
     memtable of the frame. The same data set gives the same table object on every call, so
-    :func:`shared_features` finds its tables again."""
-    return dataset.engine_table("orders", list(ORDER_COLUMNS))
+    :func:`shared_features` finds its tables again. A loaded table has every contract column;
+    a frame built in code may lack optional ones, and then gives those it has (as
+    :func:`as_table` does)."""
+    try:
+        return dataset.engine_table("orders", list(ORDER_COLUMNS))
+    except KeyError:
+        if "orders" not in dataset.tables:
+            raise
+        present = dataset.tables["orders"].columns
+        return dataset.engine_table("orders", [c for c in ORDER_COLUMNS if c in present])
 
 
 def connection() -> ibis.BaseBackend:

@@ -146,12 +146,10 @@ class Dataset:
         scan the entry file in place when the table has not been read into pandas
         (:meth:`LazyTables.engine_table`): a step that aggregates the 36M touchpoints at 1M
         accounts then never holds them in pandas. Otherwise a memtable of the frame's columns
-        (of those it has: a frame built in code may lack optional ones, as for
-        :func:`helpers.features.as_table`; a loaded table has every contract column)."""
+        (``KeyError`` for a column the frame lacks)."""
         if isinstance(self.tables, LazyTables):
             return self.tables.engine_table(name, names)
-        frame = self.tables[name]
-        return memtable(frame, [c for c in names if c in frame.columns])
+        return memtable(self.tables[name], list(names))
 
     def require(self, *names: str, purpose: str) -> None:
         """Raise :class:`MissingTableError` with one clear sentence if a table is missing."""
