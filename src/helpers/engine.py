@@ -1,10 +1,15 @@
 """Where the engine-side steps run: DuckDB (default), a Spark session, or a warehouse via Ibis.
 
-The heavy steps (per-account features, order gaps, see :mod:`helpers.features`; purchase days
-and the BG/NBD summary, :mod:`helpers.survival.bgnbd`; attribution paths,
-:mod:`helpers.attribution_paths`; the leads' early touches, :func:`helpers.leads.early_behaviour`;
-the BG/NBD value's margin per account, :func:`helpers.btyd_value.margin_seen`; funnel counts per
-channel, :func:`helpers.funnel.conversion`) are Ibis expressions. This module turns the data
+The heavy steps are Ibis expressions: every step that reads the order lines (per-account
+features, order gaps, see :mod:`helpers.features`; notebook 00's table summary, order checks
+and revenue by period, :mod:`helpers.health`, :mod:`helpers.revenue_periods`; tier growth and
+customer types, :mod:`helpers.segmentation`; the quarterly series, :mod:`helpers.quarterly`;
+purchase days and the BG/NBD summary, :mod:`helpers.survival.bgnbd`; the BG/NBD value's margin
+per account, :func:`helpers.btyd_value.margin_seen`; revenue after a conversion,
+:mod:`helpers.attribution_value`; payback margins, :mod:`helpers.payback_period`) or the
+touchpoints (attribution paths, :mod:`helpers.attribution_paths`; the leads' early touches,
+:func:`helpers.leads.early_behaviour`), and the funnel counts per channel
+(:func:`helpers.funnel.conversion`). This module turns the data
 source's ``engine:`` setting into the Ibis backend that executes them and brings the (small,
 per-account) result back as pandas.
 
