@@ -9,11 +9,12 @@ not run on this data) and shows the result through :mod:`helpers.plots` and
   metrics, the first cell of a notebook)
 - ``config``, ``contract``, ``loading`` (package), ``validation``: paths; the data contract;
   reading, mapping and checking own exports into a ``Dataset``
-- ``features``: account-level features "as of" a date (Ibis on DuckDB); ``engine``: where the
-  engine-side steps run; ``step_cache``, ``memory``, ``text_arrays``: results shared between
-  notebooks, memory given back between steps, the Arrow text behind a column
-- ``decomposition``, ``revenue_periods``, ``health``: notebook 00; ``segmentation``, ``leads``: notebook 01;
-  ``survival`` (package): notebook 02; ``channels``, ``attribution``: notebook 03;
+- ``features``: account-level features "as of" a date (Ibis on DuckDB); ``engine``,
+  ``engine_settings``: where the engine-side steps run, and the ``engine:`` setting;
+  ``step_cache``, ``memory``, ``text_arrays``: results shared between notebooks, memory given
+  back between steps, the Arrow text behind a column
+- ``decomposition``, ``revenue_periods``, ``health``: notebook 00; ``segmentation``, ``leads``:
+  notebook 01; ``survival`` (package): notebook 02; ``channels``, ``attribution``: notebook 03;
   ``summary``: notebook 90
 - ``plots``, ``theme``, ``reporting``: charts, the one palette, sentences and files
 - ``demo`` (package): the seeded demo company with planted truths
