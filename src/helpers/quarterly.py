@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
-from helpers.features import as_day, as_table
+from helpers.features import as_day, as_table, untyped_empty
 from helpers.steps import Skipped
 
 #: The order columns :func:`churn_by_quarter` reads.
@@ -85,7 +85,7 @@ def churn_by_quarter(
     quarters = complete_quarters(as_of, n)
     counts = {}
     # a frame without rows counts nothing (a frame built in code may have untyped columns)
-    if not (isinstance(orders, pd.DataFrame) and orders.empty):
+    if not untyped_empty(orders):
         engine = engines.resolve(engine, orders)
         expr = _churn_counts(orders, quarters, int(threshold_days), as_of, engine)
         counts = engines.to_pandas(expr, engine).iloc[0].to_dict()
@@ -208,7 +208,7 @@ def top_share_by_quarter(
     quarters = complete_quarters(as_of, n)
     sums = pd.DataFrame({"quarter": [], "accounts": [], "total": [], "top": [], "n_top": []})
     # a frame without rows has no revenue (a frame built in code may have untyped columns)
-    if not (isinstance(orders, pd.DataFrame) and orders.empty):
+    if not untyped_empty(orders):
         engine = engines.resolve(engine, orders)
         sums = engines.to_pandas(_top_sums(orders, quarters, as_of, top, engine), engine)
     sums = sums.set_index("quarter")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
-from helpers.features import as_table
+from helpers.features import as_table, untyped_empty
 
 #: Period frequencies of :func:`~helpers.decomposition.revenue_components`: pandas' month,
 #: quarter and year.
@@ -125,7 +125,7 @@ def _sums(
 
 def lead_counts(leads: object, freq: str, engine: engines.Engine) -> pd.Series:
     """Leads created per period (index: pandas ordinal), counted in the engine."""
-    if isinstance(leads, pd.DataFrame) and leads.empty:  # untyped columns built in code
+    if untyped_empty(leads):
         return pd.Series(dtype="int64")
     t = as_table(leads, ["created_date"], engine)
     t = t.filter(t.created_date.notnull())
@@ -182,7 +182,7 @@ def period_sums(
     """Per period (``period``: pandas ordinal) the terms of the identity, summed in the engine
     (see :func:`_sums`); no period for a frame without rows (its columns may be untyped, which
     an engine cannot compare)."""
-    if isinstance(orders, pd.DataFrame) and orders.empty:
+    if untyped_empty(orders):
         return pd.DataFrame({"period": [], "bought": []})
     return _sums(orders, freq, None if end is None else pd.Timestamp(end), engine)
 

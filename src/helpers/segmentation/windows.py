@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from helpers.features import untyped_empty as untyped_empty  # the steps here share it
 from helpers.steps import Skipped
 
 if TYPE_CHECKING:
@@ -51,13 +52,6 @@ def order_table(
         return table, engines.resolve(engine if engine is not None else orders.engine)
     engine = engines.resolve(engine, orders)
     return as_table(orders, columns, engine), engine
-
-
-def untyped_empty(orders: object) -> bool:
-    """Whether ``orders`` is a pandas frame without rows: built in code its columns may be
-    untyped (object, no value to infer an Arrow type from) and the engine could not compare
-    them, so the steps answer "nothing" for it without the engine."""
-    return isinstance(orders, pd.DataFrame) and orders.empty
 
 
 def varies(values: pd.Series) -> bool:
