@@ -22,6 +22,7 @@ from lifelines import KaplanMeierFitter
 from helpers import engine as engines
 from helpers import step_cache
 from helpers.features import features_for, order_gaps, orders_table, shared_features
+from helpers.order_gaps import GapCounts
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
 
@@ -29,14 +30,19 @@ from helpers.steps import Skipped, step
 SENSITIVITY_THRESHOLDS: tuple[int, ...] = (60, 90, 180, 365)
 
 
-def default_threshold(gaps: pd.Series, quantile: float = 0.99, step: int = 30) -> int:
+def default_threshold(
+    gaps: GapCounts | pd.Series | Sequence[float], quantile: float = 0.99, step: int = 30
+) -> int:
     """Churn threshold from the company's own cadence (days).
 
-    The ``quantile`` of the gaps between consecutive purchase days of all accounts, rounded up
-    to a multiple of ``step`` days: a live account almost never stays silent that long, so
-    silence beyond it is read as churn. Raises ``ValueError`` when there are no repeat orders.
+    The ``quantile`` of the gaps between consecutive purchase days of all accounts (pandas'
+    linear interpolation, :meth:`GapCounts.quantile`), rounded up to a multiple of ``step``
+    days: a live account almost never stays silent that long, so silence beyond it is read as
+    churn. ``gaps``: their counts (:func:`gaps_for`), or one number per gap (NaN dropped).
+    Raises ``ValueError`` when there are no repeat orders.
     """
-    gaps = pd.Series(gaps).dropna()
+    if not isinstance(gaps, GapCounts):
+        gaps = GapCounts.of(gaps)
     if gaps.empty:
         raise ValueError(
             "No account has two orders on different days: the churn threshold "
