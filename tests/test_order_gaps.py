@@ -9,13 +9,17 @@ purchase day after the first), written in pandas.
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import engine as engines
 from helpers import survival as sv
+from helpers.loading import Dataset
 from helpers.order_gaps import GapCounts, gap_counts
+from helpers.steps import is_skipped
 
 #: Quantiles every comparison tries: the ends, the study's (0.99: threshold; 0.999: the
 #: histogram's clip) and fractions whose binary form is inexact.
@@ -180,3 +184,55 @@ def test_engine_counts_on_the_demo_and_without_repeat_orders(demo):
     first = orders.drop_duplicates("account_id")
     assert gap_counts(first, demo.analysis_date).empty
     assert sv.gaps_for(first, demo.analysis_date).empty
+
+
+def _dataset(orders: pd.DataFrame, accounts: pd.DataFrame | None, as_of) -> Dataset:
+    tables = {"orders": orders} if accounts is None else {"orders": orders, "accounts": accounts}
+    return Dataset(tables=tables, source="test", analysis_date=pd.Timestamp(as_of), fingerprint="0")
+
+
+def test_a_definition_without_repeat_orders_is_skipped_unless_the_threshold_is_given(demo):
+    """The Skipped path (no gap: no derived threshold); a given threshold still defines churn,
+    with a cadence of 30 days and no share of gaps."""
+    orders = demo["orders"].drop_duplicates("account_id")
+    ds = _dataset(orders, demo["accounts"], demo.analysis_date)
+    skipped = sv.define_churn(ds, demo.analysis_date)
+    assert is_skipped(skipped) and "two orders on different days" in skipped.why()
+    given = sv.define_churn(ds, demo.analysis_date, 180)
+    assert given.gaps.empty and given.cadence_days == 30.0
+    assert math.isnan(given.share_of_gaps_within)
+
+
+def test_the_definition_keeps_counts_and_the_engine_returns_one_row_per_gap_length(
+    demo, monkeypatch
+):
+    """No per-gap rows reach pandas on the study's path: every engine result with a
+    ``gap_days`` column has one row per distinct gap length, and the definition (pickled into
+    the step cache) keeps the counts, whose statistics are the oracle's."""
+    seen: list[pd.DataFrame] = []
+    to_pandas = engines.to_pandas
+
+    def spy(expr, engine=None):
+        frame = to_pandas(expr, engine)
+        seen.append(frame)
+        return frame
+
+    monkeypatch.setattr(engines, "to_pandas", spy)
+    ds = _dataset(demo["orders"], demo["accounts"], demo.analysis_date)  # not kept on disk
+    definition = sv.define_churn(ds, demo.analysis_date)
+    gap_frames = [f for f in seen if "gap_days" in f.columns]
+    assert len(gap_frames) == 1
+    assert gap_frames[0]["gap_days"].is_unique and len(gap_frames[0]) < 500
+
+    oracle = _oracle_gaps(demo["orders"], demo.analysis_date)["gap_days"]
+    assert isinstance(definition.gaps, GapCounts)
+    assert len(definition.gaps) == len(oracle) == 23_003  # per-gap rows: 23,003
+    assert len(definition.gaps.values) == oracle.nunique() == 260  # kept: 260
+    assert definition.threshold == sv.default_threshold(oracle) == 180
+    assert definition.cadence_days == float(oracle.median())
+    assert definition.share_of_gaps_within == float((oracle <= 180).mean())
+    assert not any(
+        isinstance(v, (pd.Series, pd.DataFrame)) and len(v) >= len(oracle)
+        for v in vars(definition).values()
+    )
+    assert len(pickle.dumps(definition.gaps)) < 10_000

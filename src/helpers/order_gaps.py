@@ -61,10 +61,10 @@ class GapCounts:
         counts = np.array(self.counts, dtype=np.int64)
         if values.ndim != 1 or values.shape != counts.shape:
             raise ValueError("values and counts must be one-dimensional and of the same length")
-        if len(values) and (np.any(np.diff(values) <= 0) or np.any(counts <= 0)):
-            raise ValueError("values must be strictly increasing and counts positive")
         if values.dtype.kind not in "iuf":
             raise ValueError(f"gap values must be numbers, not {values.dtype}")
+        if len(values) and (np.any(np.diff(values) <= 0) or np.any(counts <= 0)):
+            raise ValueError("values must be strictly increasing and counts positive")
         values.flags.writeable = counts.flags.writeable = False
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "counts", counts)
