@@ -71,7 +71,7 @@ test-spark: $(STAMP) $(DEMO) ## Spark parity: engine-side steps on local Spark =
 test-slow: $(STAMP) $(DEMO) ## Run the slow checks (interval coverage over many simulations, a rerun of the default batch gives identical metrics, nbval of notebooks 02 and 03)
 	$(TEST_THREADS) $(PY) -m pytest -n $(JOBS) --dist loadfile -m slow --nbval-lax --nbval-kernel-name $(KERNEL) tests notebooks
 
-mutants: $(STAMP) $(DEMO) ## Plant seven statistical mistakes one by one; the tests must catch each (minutes)
+mutants: $(STAMP) $(DEMO) ## Plant eight statistical mistakes one by one; the tests must catch each (minutes)
 	$(PY) tests/mutants.py
 
 lint: $(STAMP) ## ruff on src/, tests/, benchmarks/ and notebooks/

@@ -41,12 +41,13 @@ rows = sum(len(f) for f in ds.tables.values())
 feature_seconds = None
 if features:
     import pandas as pd
-    from helpers.features import customer_features, order_gaps
+    from helpers.features import customer_features
+    from helpers.order_gaps import gap_counts
     start = time.perf_counter()
     for months in range(0, 36, 6):
         when = ds.analysis_date - pd.DateOffset(months=months)
         customer_features(ds["orders"], ds["accounts"], as_of=when)
-    order_gaps(ds["orders"], ds.analysis_date)
+    gap_counts(ds["orders"], ds.analysis_date)
     feature_seconds = time.perf_counter() - start
 status = Path("/proc/self/status")  # VmHWM: this process's own peak (ru_maxrss may show
 if status.exists():                  # the parent's, inherited through fork and exec)

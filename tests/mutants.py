@@ -4,7 +4,8 @@ tests that should catch it (``make mutants``; minutes, not part of ``make test``
 Each mutant is one textual change in a copy of ``src/`` (the working tree is never touched);
 the mutant is *killed* when the named tests fail. Exit status 1 when any mutant survives.
 Hand-written instead of mutmut/cosmic-ray: those mutate operators at random across a module
-and need hours on this suite; the issue names seven specific mistakes, each with its tests.
+and need hours on this suite; the issue names seven specific mistakes, each with its tests; the
+eighth guards the churn threshold's quantile, computed from counts per gap length.
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "origin = origin.where(True, acquired)",
         (
             "tests/test_survival.py::test_a_left_truncated_export_recovers_the_full_exports_survival",
+        ),
+    ),
+    Mutant(
+        "gap quantile off by one position",
+        "src/helpers/order_gaps.py",
+        "virtual = (n - 1) * share",
+        "virtual = n * share",
+        (
+            "tests/test_order_gaps.py::test_quantile_median_and_share_are_pandas_floats_on_random_integer_gaps",
         ),
     ),
 )

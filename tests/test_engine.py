@@ -21,10 +21,10 @@ from helpers.features import (
     connection,
     customer_features,
     features_for,
-    order_gaps,
     orders_table,
 )
 from helpers.loading import Dataset
+from helpers.order_gaps import gap_counts
 from helpers.survival.bgnbd import purchase_days
 from helpers.survival.definition import export_start
 
@@ -139,7 +139,7 @@ def test_steps_given_loaded_frames_run_on_the_engine_the_frames_carry(monkeypatc
     assert engine.engine_of(ds.filter(criteria=None)["orders"]) == spark
     features_for(ds)
     customer_features(ds["orders"], as_of="2025-06-30")  # frames only: their mark decides
-    order_gaps(ds["orders"], as_of="2025-06-30")
+    gap_counts(ds["orders"], as_of="2025-06-30")
     purchase_days(ds["orders"], as_of="2025-06-30")
     assert asked == [spark] * 4
     customer_features(_orders(), as_of="2025-06-30")  # an unmarked frame: DuckDB
@@ -148,7 +148,7 @@ def test_steps_given_loaded_frames_run_on_the_engine_the_frames_carry(monkeypatc
     # the data set's engine table of the orders (a memtable here) carries the engine too
     table = orders_table(ds)
     assert engine.engine_of(table) == spark and engine.is_stable(table)
-    order_gaps(table, as_of="2025-06-30")
+    gap_counts(table, as_of="2025-06-30")
     purchase_days(table, as_of="2025-06-30")
     assert export_start(table) == ds["orders"]["order_date"].min()
     assert asked[6:] == [spark] * 3
@@ -174,8 +174,8 @@ def test_a_sql_database_by_url_gives_the_duckdb_tables(demo):
     got = customer_features(demo["orders"], demo["accounts"], as_of, engine="sqlite://")
     assert len(got) == len(demo["accounts"]) and np.isfinite(got["monetary_total"]).all()
     assert_same_table(got, expected)
-    assert_same_table(
-        order_gaps(demo["orders"], as_of, engine="sqlite://"), order_gaps(demo["orders"], as_of)
+    assert gap_counts(demo["orders"], as_of, engine="sqlite://") == gap_counts(
+        demo["orders"], as_of
     )
 
 

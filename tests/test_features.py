@@ -12,7 +12,6 @@ from helpers import features
 from helpers.features import (
     customer_features,
     features_for,
-    order_gaps,
     orders_table,
     shared_features,
 )
@@ -166,11 +165,6 @@ def test_accounts_without_orders_are_kept():
 def test_as_of_is_required():
     with pytest.raises(ValueError, match="as_of"):
         customer_features(_tiny_orders())
-
-
-def test_order_gaps():
-    gaps = order_gaps(_tiny_orders(), "2025-12-31")
-    assert gaps["gap_days"].tolist() == [59]  # a: 01-01 -> 03-01; b has one order by then
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from lifelines import KaplanMeierFitter  # noqa: E402
 
 from helpers import channels, plots, theme  # noqa: E402
 from helpers.config import KERNEL_NAME  # noqa: E402
+from helpers.order_gaps import GapCounts  # noqa: E402
 from helpers.plots import alt  # noqa: E402
 from helpers.steps import Skipped  # noqa: E402
 
@@ -168,7 +169,7 @@ CHARTS = {
     ),
     "survival_curves": lambda: plots.survival_curves(_fits(), title="By tier", at_risk=False),
     "gap_histogram": lambda: plots.gap_histogram(
-        pd.Series(np.random.default_rng(3).exponential(60, 2000)), 180
+        GapCounts.of(np.random.default_rng(3).exponential(60, 2000).round()), 180
     ),
     "calibration": lambda: plots.calibration(
         pd.DataFrame(
@@ -487,6 +488,51 @@ def test_a_skipped_input_draws_nothing_and_says_why(monkeypatch):
     assert plots.share_bars(Skipped("no tiers", step="The tier chart")) is None
     assert len(shown) == 3 and "LTV is not available: no lifetime values" in shown[0].data
     assert plt.get_fignums() == []
+
+
+def _per_gap_histogram(gaps: pd.Series, threshold: int):
+    """The gap histogram as it was drawn from the series of every gap (the oracle)."""
+    from helpers.plots._base import new_axes, reference_line
+
+    ax = new_axes(None)
+    gaps.clip(upper=gaps.quantile(0.999)).plot.hist(bins=60, color=theme.PALETTE[0], ax=ax)
+    reference_line(ax, threshold, f"churn threshold: {threshold} days", color=theme.BAD)
+    ax.set_xlabel("days between consecutive orders of an account")
+    ax.set_ylabel("gaps")
+    title = f"Order gaps; churn threshold = {threshold} days"
+    ax.set_title(title)
+    ax.legend()
+    plots.describe(ax, title)
+    return ax
+
+
+def _png(ax) -> bytes:
+    from io import BytesIO
+
+    out = BytesIO()
+    ax.figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_gap_histogram_from_counts_draws_the_per_gap_picture(seed):
+    """The weighted histogram of the counts has the per-gap histogram's bin edges (60 bins up
+    to the 99.9th percentile) and bar heights, and the same PNG to the byte; also with one
+    gap length only (edges of their own) and with no gap at all."""
+    rng = np.random.default_rng(seed)
+    long_tail = np.concatenate([rng.gamma(4, 12, 5000).round() + 1, rng.integers(300, 900, 9)])
+    for every in (long_tail.astype("int64"), np.full(7, 30), np.array([], dtype="int64")):
+        gaps = pd.Series(every, name="gap_days")
+        old = _per_gap_histogram(gaps, 180)
+        new = plots.gap_histogram(GapCounts.of(gaps), 180)
+        bars = [[(p.get_x(), p.get_width(), p.get_height()) for p in a.patches] for a in (old, new)]
+        assert bars[0] == bars[1] and len(bars[0]) == 60
+        assert [t.get_text() for t in new.get_legend().get_texts()] == [
+            t.get_text() for t in old.get_legend().get_texts()
+        ]
+        assert _png(old) == _png(new)
+        assert plots.alt_text(new.figure) == plots.alt_text(old.figure)
+        plt.close("all")
 
 
 def test_forest_draws_hazard_ratios_on_a_log_scale():

@@ -13,6 +13,7 @@ from helpers import survival as sv
 from helpers.config import DEMO_DIR
 from helpers.features import features_for
 from helpers.loading import Dataset, load_dataset
+from helpers.order_gaps import GapCounts
 from helpers.steps import Skipped, is_skipped
 
 
@@ -582,7 +583,7 @@ def test_a_covariate_that_breaks_proportional_hazards_is_stratified_and_still_na
         pd.Timestamp("2025-12-31"),
         90,
         False,
-        pd.Series([30.0]),
+        GapCounts.of([30]),
         frame.assign(churned=frame["event"] == 1),
         frame,
     )
@@ -658,35 +659,45 @@ def test_sensitivity_reuses_the_definitions_features_with_the_same_table(demo):
     assert 120 in got.index and got["churned"].nunique() > 1
 
 
-def test_definition_gaps_until_an_earlier_day_are_that_days_gaps_without_later_orders(demo):
-    """The back-test's start-date threshold comes from the definition's dated gaps: they must be
-    exactly what the engine gives at the start (the oracle), with orders after the start, which
-    change the gaps to the analysis date, leaving them unchanged."""
-    from helpers.features import order_gaps
+def test_gaps_up_to_an_earlier_day_ignore_later_orders(demo):
+    """The back-test's start-date threshold comes from the gaps counted at the start: orders
+    after the start, which change the gaps to the analysis date (and the threshold derived from
+    them), leave them unchanged, and they are the per-gap oracle's at the start."""
+    from test_order_gaps import _oracle_gaps
 
     orders, as_of = demo["orders"], demo.analysis_date
     start = as_of - pd.Timedelta(days=365)
-    late = _late_orders(orders, start)
-    changed = pd.concat([orders, late], ignore_index=True)
-    table = order_gaps(changed, as_of)
-    definition = sv.ChurnDefinition(as_of, 180, True, table["gap_days"], None, None, table)
-    for day in (start, start + pd.Timedelta(hours=13), as_of - pd.Timedelta(days=1), as_of):
-        pd.testing.assert_series_equal(
-            definition.gaps_until(day), sv.gaps_for(changed, day), check_exact=True
-        )
-    assert sv.default_threshold(definition.gaps_until(start)) != sv.default_threshold(
-        table["gap_days"]
+    changed = pd.concat([orders, _late_orders(orders, start)], ignore_index=True)
+    for day in (start, start + pd.Timedelta(hours=13), start + pd.Timedelta(days=299)):
+        want = GapCounts.of(_oracle_gaps(orders, day)["gap_days"])
+        assert sv.gaps_for(changed, day) == want == sv.gaps_for(orders, day)
+    assert sv.default_threshold(sv.gaps_for(changed, start)) != sv.default_threshold(
+        sv.gaps_for(changed, as_of)
     )  # the later orders would move the threshold: a leak would show
-    assert definition.gaps_until(as_of + pd.Timedelta(days=1)) is None
 
 
-def test_backtest_step_derives_its_threshold_from_the_definitions_gaps(demo, monkeypatch):
-    """The back-test step takes the start's gaps from the definition (no engine pass) and gets
-    the threshold the engine's gaps at the start give."""
+def test_backtest_step_derives_its_threshold_from_the_gaps_at_its_start(demo, monkeypatch):
+    """The back-test step derives its threshold from the gaps up to its start (the per-gap
+    oracle's threshold there), not from the definition's gaps to the analysis date, which the
+    orders added after the start move."""
     import sys
 
+    from test_order_gaps import _oracle_gaps
+
     bt = sys.modules["helpers.survival.backtest"]  # the module (the package exports the step)
-    definition = sv.define_churn(demo, demo.analysis_date)
+    orders, as_of = demo["orders"], demo.analysis_date
+    history = (as_of - sv.export_start(orders)).days
+    start = as_of - pd.Timedelta(days=min(365, history // 3))
+    # 100 long gaps after the start: a threshold to the analysis date of 210 days instead of
+    # 180, still short enough for the step to run the back-test (horizon + threshold < 365)
+    changed = pd.concat([orders, _late_orders(orders, start).head(100)], ignore_index=True)
+    ds = Dataset(
+        tables={"orders": changed, "accounts": demo["accounts"]},
+        source="test",
+        analysis_date=as_of,
+        fingerprint="0",
+    )
+    definition = sv.define_churn(ds, as_of)
     seen = {}
 
     class Stop(Exception):
@@ -696,17 +707,11 @@ def test_backtest_step_derives_its_threshold_from_the_definitions_gaps(demo, mon
         seen["threshold"] = args[5]
         raise Stop
 
-    def no_gaps(*args, **kwargs):
-        raise AssertionError("gaps computed again")
-
     monkeypatch.setattr(bt, "fit_and_score", stop)
-    monkeypatch.setattr(bt, "gaps_for", no_gaps)
     with pytest.raises(Stop):
-        sv.backtest(demo, definition, None, 365, 90)
-    history = (definition.as_of - sv.export_start(demo["orders"])).days
-    start = definition.as_of - pd.Timedelta(days=min(365, history // 3))
-    want = sv.default_threshold(sv.gaps_for(demo["orders"], start))
-    assert seen["threshold"] == want
+        sv.backtest(ds, definition, None, 365, 90)
+    want = sv.default_threshold(_oracle_gaps(changed, start)["gap_days"])
+    assert seen["threshold"] == want != definition.threshold
 
 
 @pytest.mark.slow  # a Cox model with its cross-validation on the demo: `make test-slow`

@@ -9,7 +9,8 @@ not run on this data) and shows the result through :mod:`helpers.plots` and
   metrics, the first cell of a notebook)
 - ``config``, ``contract``, ``loading`` (package), ``validation``: paths; the data contract;
   reading, mapping and checking own exports into a ``Dataset``
-- ``features``: account-level features "as of" a date (Ibis on DuckDB); ``engine``,
+- ``features``: account-level features "as of" a date (Ibis on DuckDB); ``order_gaps``: the
+  gaps between purchase days, counted per length in the engine; ``engine``,
   ``engine_settings``: where the engine-side steps run, and the ``engine:`` setting;
   ``step_cache``, ``memory``, ``text_arrays``: results shared between notebooks, memory given
   back between steps, the Arrow text behind a column

@@ -1,7 +1,8 @@
 """Where the engine-side steps run: DuckDB (default), a Spark session, or a warehouse via Ibis.
 
 The heavy steps are Ibis expressions: every step that reads the order lines (per-account
-features, order gaps, see :mod:`helpers.features`; notebook 00's table summary, order checks
+features, :mod:`helpers.features`; the order gaps counted per length,
+:mod:`helpers.order_gaps`; notebook 00's table summary, order checks
 and revenue by period, :mod:`helpers.health`, :mod:`helpers.revenue_periods`; tier growth and
 customer types, :mod:`helpers.segmentation`; the quarterly series, :mod:`helpers.quarterly`;
 purchase days and the BG/NBD summary, :mod:`helpers.survival.bgnbd`; the BG/NBD value's margin

@@ -470,39 +470,3 @@ def features_for(
     return shared_features(
         orders, accounts, when, threshold, engine=dataset.engine, compute=compute
     )
-
-
-def order_gaps(
-    orders: object,
-    as_of: str | dt.date | pd.Timestamp,
-    engine: engines.Engine | str | None = None,
-) -> pd.DataFrame:
-    """Gaps between consecutive order days of each account (an engine window), up to ``as_of``.
-
-    Only completed orders count; several orders on one day are one purchase day. Returns
-    ``account_id``, ``order_date`` and ``gap_days`` (days since the account's previous order
-    day), one row per purchase day after the first. Used to derive a churn threshold from the
-    company's own order cadence. Runs on ``engine`` (None: the one ``orders`` carries, else
-    DuckDB; see :func:`customer_features`).
-    """
-    engine = engines.resolve(engine, orders)
-    day = ibis.literal(as_day(as_of), type="date")
-    o = as_table(orders, ("account_id", "order_date", "status"), engine)
-    o = o.mutate(order_date=o.order_date.cast("date"))
-    days = (
-        o.filter(o.status == "completed", o.order_date <= day)
-        .select("account_id", "order_date")
-        .distinct()
-    )
-    w = ibis.window(group_by="account_id", order_by="order_date")
-    gaps = days.mutate(previous=days.order_date.lag().over(w))
-    gaps = gaps.filter(gaps.previous.notnull()).mutate(
-        gap_days=gaps.order_date.delta(gaps.previous, unit="day")
-    )
-    frame = engines.to_pandas(
-        gaps.select("account_id", "order_date", "gap_days").order_by(["account_id", "order_date"]),
-        engine,
-    )
-    frame["order_date"] = pd.to_datetime(frame["order_date"]).astype("datetime64[ns]")
-    frame["gap_days"] = frame["gap_days"].astype("int64")
-    return frame

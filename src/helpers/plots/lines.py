@@ -26,6 +26,8 @@ from helpers.steps import Skipped
 if TYPE_CHECKING:  # lifelines is imported by the survival charts only (not by every report)
     from lifelines import KaplanMeierFitter
 
+    from helpers.order_gaps import GapCounts
+
 
 @skippable
 def survival_curves(
@@ -96,11 +98,18 @@ def survival_grid(
 
 
 @skippable
-def gap_histogram(gaps: pd.Series, threshold: int, *, sentence: str = "", alt: str = "", ax=None):
-    """Histogram of the days between consecutive orders (clipped at the 99.9th percentile)
-    with the churn threshold (days) as a vertical line."""
+def gap_histogram(gaps: GapCounts, threshold: int, *, sentence: str = "", alt: str = "", ax=None):
+    """Histogram of the days between consecutive orders (clipped at the 99.9th percentile;
+    60 bins between the shortest gap and the clip) with the churn threshold (days) as a
+    vertical line. ``gaps``: the counts per gap length
+    (:attr:`helpers.survival.ChurnDefinition.gaps`), drawn as a weighted histogram of the
+    distinct lengths: the bins and bar heights of the histogram of every gap."""
     ax = new_axes(ax)
-    gaps.clip(upper=gaps.quantile(0.999)).plot.hist(bins=60, color=theme.PALETTE[0], ax=ax)
+    values, counts = gaps.clipped(gaps.quantile(0.999))
+    # pandas' histogram, as for the series of every gap (named gap_days: the bars' label)
+    pd.Series(values, name="gap_days").plot.hist(
+        bins=60, weights=counts, color=theme.PALETTE[0], ax=ax
+    )
     reference_line(ax, threshold, f"churn threshold: {threshold} days", color=theme.BAD)
     ax.set_xlabel("days between consecutive orders of an account")
     ax.set_ylabel("gaps")

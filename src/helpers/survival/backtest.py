@@ -3,7 +3,7 @@ happened afterwards (ranking: Harrell's and Uno's C, AUC; probabilities: Brier, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +52,6 @@ def run_backtest(
     references: dict[str, str] | None = None,
     penalizer: float | None = None,
     seed: int = 42,
-    gaps_until: Callable[[pd.Timestamp], pd.Series | None] | None = None,
 ) -> Backtest:
     """Fit as of ``as_of - back_days``, score accounts alive then, compare with what happened.
 
@@ -66,18 +65,14 @@ def run_backtest(
     cuts the pre-churn list). The model is the study's pipeline (:func:`fit_churn_model`) on the
     data to the start, its penalizer chosen there by cross-validation unless ``penalizer`` is
     given. ``threshold=None`` derives the churn threshold from the order gaps up to the start
-    (:func:`default_threshold`): nothing dated after the start shapes a start-date score.
-    ``gaps_until(start)``, when given, returns those gaps without a pass over the orders
-    (:meth:`ChurnDefinition.gaps_until`; None: computed here).
+    (:func:`default_threshold`): nothing dated after the start shapes a start-date score. Those
+    gaps are counted in the engine at the start (:func:`gaps_for`, one query like the
+    definition's: a gap looks back only, so they are the gaps of purchase days on or before
+    the start; see :mod:`helpers.order_gaps` for why they are not cut from the definition's).
     """
     start = as_of - pd.Timedelta(days=back_days)
     if threshold is None:
-        known = None if gaps_until is None else gaps_until(start)
-        threshold = (
-            default_threshold(gaps_for(orders, start))
-            if known is None
-            else default_threshold(known)
-        )
+        threshold = default_threshold(gaps_for(orders, start))
     if back_days < horizon_days + threshold:
         raise ValueError(
             f"The back-test needs back_days ≥ horizon + threshold "
@@ -181,7 +176,6 @@ def backtest(
             covariates,
             references,
             seed=seed,
-            gaps_until=definition.gaps_until,
         )
     except (ValueError, ConvergenceError, ZeroDivisionError, KeyError) as exc:
         return Skipped(str(exc).rstrip("."), "a longer history would allow one")

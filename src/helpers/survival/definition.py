@@ -21,7 +21,8 @@ from lifelines import KaplanMeierFitter
 
 from helpers import engine as engines
 from helpers import step_cache
-from helpers.features import features_for, order_gaps, orders_table, shared_features
+from helpers.features import features_for, orders_table, shared_features
+from helpers.order_gaps import GapCounts, gap_counts
 from helpers.segmentation import revenue_growth, value_tier
 from helpers.steps import Skipped, step
 
@@ -29,14 +30,19 @@ from helpers.steps import Skipped, step
 SENSITIVITY_THRESHOLDS: tuple[int, ...] = (60, 90, 180, 365)
 
 
-def default_threshold(gaps: pd.Series, quantile: float = 0.99, step: int = 30) -> int:
+def default_threshold(
+    gaps: GapCounts | pd.Series | Sequence[float], quantile: float = 0.99, step: int = 30
+) -> int:
     """Churn threshold from the company's own cadence (days).
 
-    The ``quantile`` of the gaps between consecutive purchase days of all accounts, rounded up
-    to a multiple of ``step`` days: a live account almost never stays silent that long, so
-    silence beyond it is read as churn. Raises ``ValueError`` when there are no repeat orders.
+    The ``quantile`` of the gaps between consecutive purchase days of all accounts (pandas'
+    linear interpolation, :meth:`GapCounts.quantile`), rounded up to a multiple of ``step``
+    days: a live account almost never stays silent that long, so silence beyond it is read as
+    churn. ``gaps``: their counts (:func:`gaps_for`), or one number per gap (NaN dropped).
+    Raises ``ValueError`` when there are no repeat orders.
     """
-    gaps = pd.Series(gaps).dropna()
+    if not isinstance(gaps, GapCounts):
+        gaps = GapCounts.of(gaps)
     if gaps.empty:
         raise ValueError(
             "No account has two orders on different days: the churn threshold "
@@ -45,9 +51,11 @@ def default_threshold(gaps: pd.Series, quantile: float = 0.99, step: int = 30) -
     return int(math.ceil(gaps.quantile(quantile) / step) * step)
 
 
-def gaps_for(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    """Gap days between consecutive purchase days (see :func:`helpers.features.order_gaps`)."""
-    return order_gaps(orders, as_of)["gap_days"]
+def gaps_for(orders: object, as_of: pd.Timestamp) -> GapCounts:
+    """How many gaps between consecutive purchase days, up to ``as_of``, have each length in
+    days (:func:`helpers.order_gaps.gap_counts`, counted in the engine of ``orders``: a frame
+    or the data set's :func:`~helpers.features.orders_table`)."""
+    return gap_counts(orders, as_of)
 
 
 def with_delayed_entry(features: pd.DataFrame, export_start: pd.Timestamp) -> pd.DataFrame:
@@ -128,34 +136,22 @@ def buying_features(
 class ChurnDefinition:
     """Who churned, under which threshold: the base of every later step.
 
-    ``threshold`` in days (``derived`` when it came from the order gaps); ``gaps`` the days
-    between consecutive purchase days; ``features`` one row per buying account (with ``tier``);
-    ``survival`` the rows at risk with ``duration_days`` and ``event``. ``key``: the
-    :mod:`helpers.step_cache` key it is kept under (None: not kept), so that steps on it
-    (:func:`helpers.survival.churn_model`) can be kept too.
+    ``threshold`` in days (``derived`` when it came from the order gaps); ``gaps`` how many
+    gaps between consecutive purchase days (up to ``as_of``) have each length in days
+    (:class:`~helpers.order_gaps.GapCounts`: one row per distinct length, not per gap, so the
+    definition the step cache pickles stays small); ``features`` one row per buying account
+    (with ``tier``); ``survival`` the rows at risk with ``duration_days`` and ``event``.
+    ``key``: the :mod:`helpers.step_cache` key it is kept under (None: not kept), so that steps
+    on it (:func:`helpers.survival.churn_model`) can be kept too.
     """
 
     as_of: pd.Timestamp
     threshold: int
     derived: bool
-    gaps: pd.Series
+    gaps: GapCounts
     features: pd.DataFrame
     survival: pd.DataFrame
-    #: the gaps with their dates (:func:`helpers.features.order_gaps`: account_id, order_date,
-    #: gap_days); None when not kept
-    gap_table: pd.DataFrame | None = None
     key: str | None = field(default=None, compare=False, repr=False)
-
-    def gaps_until(self, day: pd.Timestamp) -> pd.Series | None:
-        """What :func:`gaps_for` gives at an earlier ``day`` (days), without another pass over
-        the orders: the gaps of purchase days on or before it. A gap looks back only (to the
-        account's previous purchase day), so orders after ``day`` change none of them. None
-        without a :attr:`gap_table` or for a day after the definition's own."""
-        if self.gap_table is None or pd.Timestamp(day) > self.as_of:
-            return None
-        t = self.gap_table
-        keep = t["order_date"] <= pd.Timestamp(day).normalize()
-        return t.loc[keep, "gap_days"].reset_index(drop=True)
 
     @property
     def events(self) -> int:
@@ -166,7 +162,7 @@ class ChurnDefinition:
     def cadence_days(self) -> float:
         """The company's order cadence: the median gap between two purchase days of an
         account (days; 30 when no account has bought twice)."""
-        return float(self.gaps.median()) if len(self.gaps) else 30.0
+        return self.gaps.median() if len(self.gaps) else 30.0
 
     @property
     def left_truncated(self) -> int:
@@ -175,8 +171,8 @@ class ChurnDefinition:
 
     @property
     def share_of_gaps_within(self) -> float:
-        """Share 0-1 of all order gaps no longer than the threshold."""
-        return float((self.gaps <= self.threshold).mean())
+        """Share 0-1 of all order gaps no longer than the threshold (NaN without a gap)."""
+        return self.gaps.share_at_most(self.threshold)
 
 
 @step("The churn definition")
@@ -215,8 +211,7 @@ def _define_churn(
 ) -> ChurnDefinition | Skipped:
     if "orders" not in ds.tables:
         return Skipped("the data has no orders table", "add orders to the source YAML")
-    table = order_gaps(orders_table(ds), as_of)
-    gaps = table["gap_days"]  # gaps_for's value
+    gaps = gaps_for(orders_table(ds), as_of)
     derived = threshold_days is None
     if derived and gaps.empty:
         return Skipped(
@@ -230,7 +225,7 @@ def _define_churn(
     except ValueError as exc:
         return Skipped(str(exc).rstrip("."), "check the analysis date and the filters")
     survival = survival_frame(features)
-    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, table, key)
+    return ChurnDefinition(as_of, threshold, derived, gaps, features, survival, key)
 
 
 def rethreshold(features: pd.DataFrame, as_of: pd.Timestamp, threshold: int) -> pd.DataFrame:
