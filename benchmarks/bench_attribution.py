@@ -12,11 +12,13 @@ process that loads it with ``helpers.loading`` (not timed), then times what note
 its funnel and attribution cells, with its defaults (leads of the last 48 months, funnel over
 leads at least 365 days old, conversion = won, 90-day window, 20 touches):
 ``funnel.conversion`` (counts per channel and stage in the engine), ``attribution.conversion_times``,
-``attribution.build_paths`` (paths in the engine), ``attribution.attribute`` (all five rule models
-and the Markov removal effect) and ``attribute`` again with ``values`` (revenue per lead: its
-account's net revenue up to the analysis date, prepared untimed). Beside them, in the same
+``attribution.build_paths`` (paths numbered and summed per step in the engine, with ``values``:
+revenue per lead, its account's net revenue up to the analysis date, prepared untimed) and
+``attribution.attribute`` (all five rule models and the Markov removal effect, credit and
+revenue, from the steps). Beside them, in the same
 process, the pandas versions the engine steps replaced (the oracles kept in
-``tests/test_attribution.py`` and ``tests/test_funnel.py``), whose results must be identical.
+``tests/test_attribution.py`` and ``tests/test_funnel.py``), whose results must be equal (counts
+identical, credit and revenue to 1e-10 relative).
 The engine is warmed up (connection, first compile) untimed, as a notebook has done before
 these cells. Peak memory per step: see ``benchmarks/_steps.py``. Times are medians over the repeats; ratios
 compare the engine with pandas at each size, and the largest size with the smallest (10x fewer
@@ -49,6 +51,7 @@ TARGET_S = 30.0
 COMPARED = {
     "funnel.conversion": "funnel (pandas, before)",
     "build_paths": "build_paths (pandas, before)",
+    "attribute": "attribute (pandas, before)",
 }
 
 
@@ -73,7 +76,7 @@ def worker(folder: Path) -> None:
     import pandas as pd
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_attribution import _pandas_paths
+    from test_attribution import _attribute_by_strings, _pandas_paths
     from test_funnel import _pandas_conversion
 
     from helpers import attribution, funnel
@@ -111,18 +114,22 @@ def worker(folder: Path) -> None:
     paths = steps.run(
         "build_paths",
         lambda: attribution.build_paths(
-            ds["touchpoints"], leads, conv, as_of, WINDOW_DAYS, MAX_TOUCHES
+            ds["touchpoints"], leads, conv, as_of, WINDOW_DAYS, MAX_TOUCHES, values=values
         ),
     )
     before = steps.run(
         COMPARED["build_paths"],
         lambda: _pandas_paths(ds["touchpoints"], leads, conv, as_of, WINDOW_DAYS, MAX_TOUCHES),
     )
-    pd.testing.assert_frame_equal(paths.touches, before[0], check_exact=True)
     counts = (paths.n_paths, paths.n_converted, paths.truncated, paths.open, paths.no_lost)
     assert counts == before[1:], (counts, before[1:])
-    credit = steps.run("attribute", lambda: attribution.attribute(paths))
-    with_values = steps.run("attribute with values", lambda: attribution.attribute(paths, values))
+    table = steps.run("attribute", lambda: attribution.attribute(paths))
+    want = steps.run(
+        COMPARED["attribute"], lambda: _attribute_by_strings(before[0], before[2], values)
+    )
+    # the engine sums exact decimals in its own order: equal to the last digits that matter
+    pd.testing.assert_frame_equal(table, want, check_exact=False, rtol=1e-10, atol=1e-6)
+    credit = table[list(attribution.MODELS)]
     print(
         json.dumps(
             {
@@ -132,10 +139,10 @@ def worker(folder: Path) -> None:
                 "leads": len(leads),
                 "paths": paths.n_paths,
                 "converted": paths.n_converted,
-                "touches": len(paths.touches),
+                "touches": int(paths.steps["touches"].sum()),
                 # fingerprints of the results, to check that a code change left them alone
                 "credit": credit.round(6).to_dict(),
-                "revenue": with_values.filter(like="revenue").sum().round(2).to_dict(),
+                "revenue": table.filter(like="revenue").sum().round(2).to_dict(),
             }
         )
     )

@@ -10,37 +10,60 @@ import pandas as pd
 import pytest
 
 from helpers import attribution as at
+from helpers import attribution_paths as ap
 from helpers.loading import Dataset, entry, load_dataset
 from helpers.steps import Skipped
 
-
-def _touches(paths: list[tuple[list[str], bool]]) -> at.Paths:
-    rows = []
-    for i, (chs, converted) in enumerate(paths):
-        for pos, ch in enumerate(chs):
-            rows.append(
-                {
-                    "lead_id": f"L{i}",
-                    "channel": ch,
-                    "position": pos,
-                    "n": len(chs),
-                    "days_before": float(len(chs) - pos),
-                    "converted": converted,
-                }
-            )
-    frame = pd.DataFrame(rows)
-    return at.Paths(frame, len(paths), sum(c for _, c in paths), 0)
+END = pd.Timestamp("2025-01-31")
 
 
-PATHS = _touches([(["A"], True), (["B"], False), (["A", "B"], True)])
+def _paths(
+    paths: list[tuple[list[str], bool]],
+    values: dict[str, float] | None = None,
+    half_life_days: float = 7.0,
+) -> at.Paths:
+    """Built in the engine: lead L<i> touches the channels of ``paths[i]`` on consecutive days
+    before ``END``, where it converts (True) or is lost; touch k of n is n - k + 1 days before
+    the path's end (its day included whole)."""
+    rows = [
+        (f"L{i}", ch, END - pd.Timedelta(days=len(chs) - k))
+        for i, (chs, _) in enumerate(paths)
+        for k, ch in enumerate(chs)
+    ]
+    t = pd.DataFrame(rows, columns=["lead_id", "channel", "touched_at"])
+    ids = [f"L{i}" for i in range(len(paths))]
+    won = [c for _, c in paths]
+    leads = pd.DataFrame({"lead_id": ids, "lost_date": [pd.NaT if w else END for w in won]})
+    conv = pd.Series([END if w else pd.NaT for w in won], index=ids, dtype="datetime64[ns]")
+    v = None if values is None else pd.Series(values, dtype=float)
+    return at.build_paths(t, leads, conv, END, values=v, half_life_days=half_life_days)
+
+
+PATHS = _paths([(["A"], True), (["B"], False), (["A", "B"], True)])
 
 
 def test_markov_removal_effect_hand_solved():
     # P(conv) = 2/3; without A: 1/6 (effect 0.75); without B: 1/3 (effect 0.5) -> 0.6 / 0.4
-    share = at.markov_removal(PATHS.touches)
+    share = at.markov_removal(PATHS.steps)
     assert share["A"] == pytest.approx(0.6) and share["B"] == pytest.approx(0.4)
     table = at.attribute(PATHS)
     assert table.loc["A", "markov"] == pytest.approx(1.2)
+
+
+def test_the_steps_count_the_touches_by_hand():
+    """L0: A (converts); L1: B (lost); L2: A then B (converts)."""
+    steps = PATHS.steps.set_index(["channel", "position", "n", "converted"])
+    assert steps["touches"].to_dict() == {
+        ("A", 0, 1, True): 1,
+        ("A", 0, 2, True): 1,
+        ("B", 0, 1, False): 1,
+        ("B", 1, 2, True): 1,
+    }
+    assert steps.loc[("A", 0, 2, True), "next_channel"] == "B"
+    assert steps["next_channel"].drop(("A", 0, 2, True)).isna().all()
+    assert (PATHS.n_paths, PATHS.n_converted, PATHS.truncated) == (3, 2, 0)
+    # without values no converted path has a known value
+    assert not PATHS.valued and (PATHS.steps["known"] == ~PATHS.steps["converted"]).all()
 
 
 def test_rule_based_models_hand_solved():
@@ -49,17 +72,24 @@ def test_rule_based_models_hand_solved():
     assert t.loc["A", "last touch"] == 1 and t.loc["B", "last touch"] == 1
     assert t.loc["A", "linear"] == 1.5 and t.loc["B", "linear"] == 0.5
     assert t.loc["A", "position based"] == 1.5
+    assert list(t.columns) == list(at.MODELS)  # no revenue without values
     for model in at.MODELS:
         assert t[model].sum() == pytest.approx(2.0)  # every model hands out the 2 conversions
 
 
 def test_position_based_and_time_decay_weights():
-    paths = _touches([(["A", "B", "C", "D"], True)])
-    w = at.rule_weights(paths.touches, "position based")
+    w = at.rule_weights(np.arange(4), np.full(4, 4), "position based")
     assert list(w.round(3)) == [0.4, 0.1, 0.1, 0.4]
-    decay = at.rule_weights(paths.touches, "time decay", half_life_days=1.0)
-    assert decay.iloc[-1] == pytest.approx(2 * decay.iloc[-2])  # one half-life more recent
-    assert decay.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="time"):
+        at.rule_weights(np.arange(4), np.full(4, 4), "time decay")
+    # touches 5, 4, 3 and 2 days before the end of the path: weights 1 : 2 : 4 : 8
+    decay = at.attribute(_paths([(["A", "B", "C", "D"], True)], half_life_days=1.0))["time decay"]
+    assert decay["D"] == pytest.approx(2 * decay["C"]) and decay["C"] == pytest.approx(
+        4 * decay["A"]
+    )
+    assert decay.sum() == pytest.approx(1.0) and decay["A"] == pytest.approx(1 / 15)
+    slow = at.attribute(_paths([(["A", "B", "C", "D"], True)], half_life_days=2.0))["time decay"]
+    assert slow["D"] == pytest.approx(2**0.5 * slow["C"])  # the half-life is used
 
 
 def test_build_paths_ignores_touches_after_conversion_and_truncates():
@@ -77,7 +107,8 @@ def test_build_paths_ignores_touches_after_conversion_and_truncates():
     )
     conv = pd.Series(pd.to_datetime(["2025-01-05", None]), index=["L1", "L2"])
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90, max_touches=3)
-    l1 = p.touches[p.touches["lead_id"] == "L1"]
+    touches = at.path_touches(t, leads, conv, pd.Timestamp("2025-03-01"), 90, max_touches=3)
+    l1 = touches[touches["lead_id"] == "L1"]
     assert list(l1["channel"]) == ["B", "C", "D"]  # E came after the conversion; A cut (cap 3)
     assert p.truncated == 1 and p.n_converted == 1 and p.n_paths == 2
 
@@ -92,16 +123,16 @@ def test_window_excludes_old_touches():
         }
     )
     conv = pd.Series(pd.to_datetime(["2025-01-05"]), index=["L1"])
-    p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=30)
-    assert list(p.touches["channel"]) == ["B"]
+    p = at.path_touches(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=30)
+    assert list(p["channel"]) == ["B"]
 
 
 def test_revenue_of_leads_with_unknown_value_goes_to_no_channel():
     """C converts twice but its value is not known yet (NaN): it gets no revenue under any
     model, Markov included, and the known revenue is split among A and B alone."""
-    paths = _touches([(["A"], True), (["B"], True), (["C"], True), (["C"], True), (["B"], False)])
-    values = pd.Series({"L0": 100.0, "L1": 50.0, "L2": float("nan"), "L3": float("nan")})
-    table = at.attribute(paths, values)
+    values = {"L0": 100.0, "L1": 50.0, "L2": float("nan"), "L3": float("nan")}
+    spec = [(["A"], True), (["B"], True), (["C"], True), (["C"], True), (["B"], False)]
+    table = at.attribute(_paths(spec, values))
     for model in at.MODELS:
         assert table.loc["C", f"{model} revenue"] == 0.0, model
         assert table[f"{model} revenue"].sum() == pytest.approx(150.0), model
@@ -120,9 +151,11 @@ def test_a_loss_after_the_analysis_date_does_not_reach_past_it():
     conv = pd.Series(pd.to_datetime([None]), index=["L1"])
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
     # on 2025-03-01 L1 is neither won nor lost: an open lead, not a non-converter
-    assert p.touches.empty and (p.n_paths, p.open) == (0, 1)
+    assert p.steps.empty and (p.n_paths, p.open) == (0, 1)
     later = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-31"), window_days=90)
-    assert list(later.touches["channel"]) == ["A", "B"] and later.open == 0
+    assert later.open == 0 and later.n_paths == 1
+    touches = at.path_touches(t, leads, conv, pd.Timestamp("2025-03-31"), window_days=90)
+    assert list(touches["channel"]) == ["A", "B"]
 
 
 def test_open_leads_are_not_counted_as_non_converters():
@@ -147,9 +180,10 @@ def test_open_leads_are_not_counted_as_non_converters():
         pd.to_datetime(["2025-01-10", None, None, "2025-01-20"]), index=leads["lead_id"]
     )
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
-    assert sorted(p.touches["lead_id"].unique()) == ["L1", "L2", "L4"] and p.open == 1
+    touches = at.path_touches(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
+    assert sorted(touches["lead_id"].unique()) == ["L1", "L2", "L4"] and p.open == 1
     # the same paths as PATHS: A 0.6, B 0.4
-    share = at.markov_removal(p.touches)
+    share = at.markov_removal(p.steps)
     assert share["A"] == pytest.approx(0.6) and share["B"] == pytest.approx(0.4)
 
 
@@ -168,7 +202,8 @@ def test_without_any_lost_date_a_lead_not_converted_is_a_non_converter():
     p = at.build_paths(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
     assert p.no_lost and p.open == 0 and (p.n_paths, p.n_converted) == (3, 1)
     # L3's touch of 2024-06-01 is over 90 days before the analysis date: out of its window
-    assert list(p.touches.loc[p.touches["lead_id"] == "L3", "channel"]) == ["A"]
+    touches = at.path_touches(t, leads, conv, pd.Timestamp("2025-03-01"), window_days=90)
+    assert list(touches.loc[touches["lead_id"] == "L3", "channel"]) == ["A"]
     without_column = at.build_paths(
         t, leads.drop(columns="lost_date"), conv, pd.Timestamp("2025-03-01"), window_days=90
     )
@@ -176,12 +211,12 @@ def test_without_any_lost_date_a_lead_not_converted_is_a_non_converter():
 
 
 def test_markov_credit_does_not_depend_on_row_order():
-    paths = _touches(
+    paths = _paths(
         [(["A", "B", "C"], True), (["B", "A"], False), (["C"], True), (["A", "C", "B"], False)]
     )
-    want = at.markov_removal(paths.touches)
+    want = at.markov_removal(paths.steps)
     for seed in range(5):
-        shuffled = paths.touches.sample(frac=1.0, random_state=seed)
+        shuffled = paths.steps.sample(frac=1.0, random_state=seed)
         got = at.markov_removal(shuffled)
         pd.testing.assert_series_equal(got, want)
 
@@ -218,7 +253,12 @@ def test_attributing_a_cached_data_set_builds_no_touchpoints_frame(demo_dir, roo
     scanned = _attribute_demo(ds)
     assert not any("touched_at" in names for names in converted) and converted
     want = _attribute_demo(frames)
-    pd.testing.assert_frame_equal(scanned.paths.touches, want.paths.touches, check_exact=True)
+    # the steps alike; their values are engine sums of the orders, which may differ in the
+    # last bits between a scan and a frame (another order of adding), so only to 1e-12
+    money = ["value", "decay_value"]
+    got, expected = scanned.paths.steps, want.paths.steps
+    pd.testing.assert_frame_equal(got.drop(columns=money), expected.drop(columns=money))
+    pd.testing.assert_frame_equal(got[money], expected[money], check_exact=False, rtol=1e-12)
     pd.testing.assert_frame_equal(scanned.credit, want.credit, check_exact=True)
     assert scanned.paths.n_converted == want.paths.n_converted > 0
 
@@ -462,17 +502,36 @@ def _pandas_paths(touchpoints, leads, conversion, as_of, window_days=90, max_tou
     )
 
 
-def assert_same_paths(got: at.Paths, want: tuple) -> None:
-    """The same touches (lead_id and channel read as text; as categoricals their categories
-    are the values present, in code-point order) and the same counts."""
-    for name in ("lead_id", "channel"):
-        column = got.touches[name]
-        assert isinstance(column.dtype, pd.CategoricalDtype)
-        assert list(column.cat.categories) == sorted(set(want[0][name]))
-    text = got.touches.astype({"lead_id": object, "channel": object})
+def _oracle_steps(touches: pd.DataFrame) -> pd.DataFrame:
+    """The oracle's touches counted per channel, next channel, position, length and outcome
+    (the steps without ``cut`` and ``known``, which the oracle does not carry)."""
+    t = touches.astype({"lead_id": object, "channel": object})
+    t = t.assign(next_channel=t.groupby("lead_id")["channel"].shift(-1))
+    keys = ["channel", "next_channel", "position", "n", "converted"]
+    return t.groupby(keys, dropna=False).size().rename("touches").sort_index()
+
+
+def check_paths(touchpoints, leads, conv, as_of, window_days=90, max_touches=20, values=None):
+    """The engine against the pandas oracles: the touches (:func:`path_touches`) row for row,
+    the counts, the steps' touches, and every model's credit and revenue (to 1e-10 relative
+    or a millionth absolute: the engine sums in another order, in exact decimals of each
+    weight to 18 places and each amount of money to 9)."""
+    want = _pandas_paths(touchpoints, leads, conv, as_of, window_days, max_touches)
+    touches = at.path_touches(touchpoints, leads, conv, as_of, window_days, max_touches)
     plain = want[0].astype({"lead_id": object, "channel": object})  # the data set's str: text
-    pd.testing.assert_frame_equal(text, plain, check_exact=True)
+    pd.testing.assert_frame_equal(touches, plain, check_exact=True)
+    got = at.build_paths(touchpoints, leads, conv, as_of, window_days, max_touches, values=values)
     assert (got.n_paths, got.n_converted, got.truncated, got.open, got.no_lost) == want[1:]
+    steps = got.steps.groupby(
+        ["channel", "next_channel", "position", "n", "converted"], dropna=False
+    )["touches"].sum()
+    pd.testing.assert_series_equal(steps, _oracle_steps(want[0]), check_names=False)
+    assert (got.steps["cut"].any()) == (got.truncated > 0)
+    if got.n_converted:
+        table = at.attribute(got)
+        oracle = _attribute_by_strings(want[0], got.n_converted, values)
+        pd.testing.assert_frame_equal(table, oracle, check_exact=False, rtol=1e-10, atol=1e-6)
+    return got
 
 
 @pytest.mark.parametrize(
@@ -480,16 +539,19 @@ def assert_same_paths(got: at.Paths, want: tuple) -> None:
     [("won", 20, True), ("inquiry", 3, False), ("first_order", 5, True)],
 )
 def test_engine_paths_equal_the_pandas_paths_on_the_demo(demo, action, max_touches, lost):
-    """Same rows in the same order, values equal, same counts: cut paths (cap 3 and 5), leads
-    without lost dates (every lead not converted a non-converter), open leads left out."""
+    """Same rows in the same order, values equal, same counts, same credit: cut paths (cap 3
+    and 5), leads without lost dates (every lead not converted a non-converter), open leads
+    left out, values some of which are unknown."""
     as_of = demo.analysis_date - pd.DateOffset(months=3)  # some conversions come later
     leads = demo["leads"] if lost else demo["leads"].drop(columns="lost_date")
     conv = at.conversion_times(demo, action, as_of)
-    got = at.build_paths(demo["touchpoints"], leads, conv, as_of, 60, max_touches)
-    want = _pandas_paths(demo["touchpoints"], leads, conv, as_of, 60, max_touches)
-    assert_same_paths(got, want)
+    rng = np.random.default_rng(3)
+    values = pd.Series(rng.gamma(2.0, 500.0, len(conv)), index=conv.index)
+    values[rng.random(len(values)) < 0.3] = np.nan
+    got = check_paths(demo["touchpoints"], leads, conv, as_of, 60, max_touches, values)
     assert (got.truncated > 0) == (max_touches < 20) and got.n_converted > 0
     assert (got.open > 0) == lost
+    assert not got.steps["known"].all() and got.valued
 
 
 def test_first_order_conversion_is_the_first_completed_order_per_account(demo):
@@ -503,7 +565,7 @@ def test_first_order_conversion_is_the_first_completed_order_per_account(demo):
 
 def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
     """One channel, ties (same lead, time and channel), touches without a lead, a lead with
-    no touch, and no touch inside any window (an empty table with the same columns)."""
+    no touch, and no touch inside any window (empty tables with the same columns)."""
     leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"]})
     t = pd.DataFrame(
         {
@@ -519,16 +581,32 @@ def test_engine_paths_on_odd_shapes_equal_the_pandas_paths():
     conv = pd.Series(pd.to_datetime(["2025-01-03 08:00:00", None, None]), index=leads["lead_id"])
     as_of = pd.Timestamp("2025-02-01")
     for cap in (1, 2, 20):
-        assert_same_paths(
-            at.build_paths(t, leads, conv, as_of, 90, cap),
-            _pandas_paths(t, leads, conv, as_of, 90, cap),
-        )
+        check_paths(t, leads, conv, as_of, 90, cap)
     empty = at.build_paths(t, leads, conv, pd.Timestamp("2026-01-01"), 0)
-    assert empty.touches.empty and empty.n_paths == 0
-    kinds = {c: str(d) for c, d in empty.touches.dtypes.items()}  # "category" whatever its values
-    assert kinds == {
-        c: str(d) for c, d in at.build_paths(t, leads, conv, as_of).touches.dtypes.items()
-    }
+    assert empty.steps.empty and empty.n_paths == 0
+    assert dict(empty.steps.dtypes.astype(str)) == ap.STEP_COLUMNS
+    none = at.path_touches(t, leads, conv, pd.Timestamp("2026-01-01"), 0)
+    assert none.empty and dict(none.dtypes.astype(str)) == ap.TOUCH_COLUMNS
+    assert at.attribute(empty).empty
+
+
+def test_a_touch_without_a_channel_inside_a_window_is_an_error():
+    leads = pd.DataFrame({"lead_id": ["L1"]})
+    t = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L1"],
+            "channel": ["A", None],
+            "touched_at": pd.to_datetime(["2025-01-01", "2025-01-02"]),
+        }
+    )
+    conv = pd.Series(pd.to_datetime(["2025-01-03"]), index=["L1"])
+    with pytest.raises(ValueError, match="1 empty values"):
+        at.build_paths(t, leads, conv, pd.Timestamp("2025-02-01"))
+    with pytest.raises(ValueError, match="1 empty values"):
+        at.path_touches(t, leads, conv, pd.Timestamp("2025-02-01"))
+    # outside every window it is not used
+    late = t.assign(touched_at=pd.to_datetime(["2025-01-01", "2025-06-01"]))
+    assert at.build_paths(late, leads, conv, pd.Timestamp("2025-02-01")).n_paths == 1
 
 
 def _random_touches(n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Timestamp]:
@@ -553,27 +631,35 @@ def _random_touches(n: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.Serie
     return t, leads, conv, pd.Timestamp("2025-03-05")
 
 
-def test_numbered_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
-    """The numbering outside the engine (:func:`attribution_paths._number`, an integer lexsort
-    on ranks) against the pandas oracle on shuffled touches with many ties in time and channel,
-    lead ids whose text order is not their numeric order (L10 < L9) and channels beyond ASCII
-    (ordered by code point), under caps that cut many paths."""
+def test_engine_paths_equal_the_pandas_paths_on_random_ties_and_text_order():
+    """The numbering in the engine (window functions over each lead on integer ranks and
+    channel codes) against the pandas oracle on shuffled touches with many ties in time and
+    channel, lead ids whose text order is not their numeric order (L10 < L9) and channels
+    beyond ASCII (ordered by code point), under caps that cut many paths; leads as pandas
+    (numbered by rank) and as an Ibis table (by lead id text)."""
     t, leads, conv, as_of = _random_touches()
+    conv = conv.where(conv <= as_of)
+    rng = np.random.default_rng(5)
+    values = pd.Series(rng.gamma(2.0, 100.0, len(leads)), index=leads["lead_id"].to_numpy())
+    values[rng.random(len(values)) < 0.2] = np.nan
     for cap in (1, 3, 100):
-        got = at.build_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
-        want = _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, cap)
-        assert_same_paths(got, want)
+        got = check_paths(t, leads, conv, as_of, 30, cap, values)
         assert got.n_paths > 30 and (got.truncated > 0) == (cap < 100)
-    # leads as an Ibis table: numbered from the touches' lead id text (no ranks made here)
-    table = at.build_paths(t, ibis.memtable(leads), conv.where(conv <= as_of), as_of, 30, 3)
-    assert_same_paths(table, _pandas_paths(t, leads, conv.where(conv <= as_of), as_of, 30, 3))
+    table = at.build_paths(t, ibis.memtable(leads), conv, as_of, 30, 3, values=values)
+    want = at.build_paths(t, leads, conv, as_of, 30, 3, values=values)
+    pd.testing.assert_frame_equal(table.steps, want.steps, check_exact=True)
+    assert dataclasses.replace(table, steps=None) == dataclasses.replace(want, steps=None)
+    by_id = at.path_touches(t, ibis.memtable(leads), conv, as_of, 30, 3)
+    pd.testing.assert_frame_equal(by_id, at.path_touches(t, leads, conv, as_of, 30, 3))
 
 
-def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
-    """:func:`attribution.attribute` as it was, grouping by the lead id and channel strings
-    and counting Markov transitions with ``np.add.at`` (kept here as the oracle); the lead ids
-    and channels as plain text whatever the touches carry."""
-    paths = dataclasses.replace(paths, touches=_as_text(paths.touches))
+def _attribute_by_strings(
+    touches: pd.DataFrame, n_converted: int, values: pd.Series | None
+) -> pd.DataFrame:
+    """:func:`attribution.attribute` as it was before the paths were summed in the engine: on
+    every touch, grouping by the lead id and channel strings and counting Markov transitions
+    with ``np.add.at`` (kept here as the oracle)."""
+    touches = touches.astype({"lead_id": object, "channel": object})
 
     def markov(touches: pd.DataFrame) -> pd.Series:
         touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
@@ -602,124 +688,57 @@ def _attribute_by_strings(paths: at.Paths, values: pd.Series) -> pd.DataFrame:
         return pd.Series(effects / effects.sum(), index=channels, name="markov")
 
     def weights(touches: pd.DataFrame, model: str) -> pd.Series:
-        if model != "time decay":
-            return at.rule_weights(touches, model)
-        raw = 0.5 ** (touches["days_before"].to_numpy() / 7.0)
-        by_lead = pd.Series(raw).groupby(touches["lead_id"].to_numpy()).transform("sum")
-        return pd.Series(raw / by_lead.to_numpy(), index=touches.index)
+        pos, n = touches["position"].to_numpy(), touches["n"].to_numpy()
+        if model == "first touch":
+            w = (pos == 0).astype(float)
+        elif model == "last touch":
+            w = (pos == n - 1).astype(float)
+        elif model == "linear":
+            w = 1.0 / n
+        elif model == "position based":
+            middle = np.where(n > 2, 0.2 / np.maximum(n - 2, 1), 0.0)
+            ends = np.where((pos == 0) | (pos == n - 1), 0.4, middle)
+            w = np.where(n == 1, 1.0, np.where(n == 2, 0.5, ends))
+        else:  # time decay
+            raw = 0.5 ** (touches["days_before"].to_numpy() / 7.0)
+            by_lead = pd.Series(raw).groupby(touches["lead_id"].to_numpy()).transform("sum")
+            w = raw / by_lead.to_numpy()
+        return pd.Series(w, index=touches.index)
 
-    conv = paths.touches[paths.touches["converted"]]
+    conv = touches[touches["converted"]]
     out = {m: weights(conv, m).groupby(conv["channel"]).sum() for m in at.MODELS[:-1]}
-    out["markov"] = markov(paths.touches) * paths.n_converted
+    out["markov"] = markov(touches) * n_converted
     table = pd.DataFrame(out).fillna(0.0)
+    if values is None:
+        return table.fillna(0.0).sort_index()
+    values = values.set_axis(values.index.astype(object))
     v = values.reindex(conv["lead_id"]).fillna(0.0).to_numpy()
     for m in at.MODELS[:-1]:
         w = pd.Series(weights(conv, m).to_numpy() * v, index=conv.index)
         table[f"{m} revenue"] = w.groupby(conv["channel"]).sum()
-    t = paths.touches
-    known = ~t["converted"] | values.reindex(t["lead_id"]).notna().to_numpy()
-    share = markov(t[known.to_numpy()].reset_index(drop=True))
+    known = ~touches["converted"] | values.reindex(touches["lead_id"]).notna().to_numpy()
+    share = markov(touches[known.to_numpy()].reset_index(drop=True))
     total = float(values.reindex(conv["lead_id"].unique()).sum())
     table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
     return table.fillna(0.0).sort_index()
 
 
-def _as_text(touches: pd.DataFrame) -> pd.DataFrame:
-    return touches.astype({"lead_id": object, "channel": object})
-
-
-def test_attribute_by_codes_equals_attribute_by_strings(demo):
-    """The same floats as grouping by the strings, for touches in build_paths' order (the
-    fast path: categorical codes, sorted), shuffled (the general one), and as plain text,
-    with values some of which are unknown."""
-    conv = at.conversion_times(demo, action="won")
-    paths = at.build_paths(demo["touchpoints"], demo["leads"], conv, as_of=demo.analysis_date)
-    leads = paths.touches["lead_id"].unique()
-    rng = np.random.default_rng(3)
-    values = pd.Series(rng.gamma(2.0, 500.0, len(leads)), index=leads)
-    values[rng.random(len(leads)) < 0.3] = np.nan
-    want = _attribute_by_strings(paths, values)
-    pd.testing.assert_frame_equal(at.attribute(paths, values), want, check_exact=True)
-    text = dataclasses.replace(paths, touches=_as_text(paths.touches))
-    pd.testing.assert_frame_equal(at.attribute(text, values), want, check_exact=True)
-    shuffled = dataclasses.replace(paths, touches=paths.touches.sample(frac=1.0, random_state=1))
-    pd.testing.assert_frame_equal(
-        at.attribute(shuffled, values), _attribute_by_strings(shuffled, values), check_exact=True
-    )
-    codes, ids = at.path_codes(paths.touches["lead_id"])
-    got_codes, got_ids = pd.factorize(paths.touches["lead_id"])
-    assert (codes == got_codes).all() and list(ids) == list(got_ids)
-
-
 def test_paths_from_str_columns_equal_those_from_objects(demo):
     text = pd.StringDtype("pyarrow", na_value=np.nan)
     conv = at.conversion_times(demo, action="won")
-    frames = {}
+    steps, touches = {}, {}
     for kind in (object, text):
         t = demo["touchpoints"].astype({"lead_id": kind, "channel": kind})
         leads = demo["leads"].astype({"lead_id": kind})
         c = conv.set_axis(conv.index.astype(kind))
-        frames[kind] = at.build_paths(t, leads, c, demo.analysis_date, 60, 5).touches
-    pd.testing.assert_frame_equal(frames[object], frames[text])
-
-
-def assert_identical_paths(got: at.Paths, want: at.Paths) -> None:
-    """The same touches (values, dtypes, categories, row order) and the same counts."""
-    pd.testing.assert_frame_equal(got.touches, want.touches, check_exact=True)
-    for name in ("lead_id", "channel"):
-        assert got.touches[name].cat.categories.equals(want.touches[name].cat.categories)
-    assert dataclasses.replace(got, touches=None) == dataclasses.replace(want, touches=None)
-
-
-@pytest.mark.parametrize("by_rank", [True, False])
-def test_paths_read_in_small_batches_equal_the_paths_read_at_once(monkeypatch, by_rank):
-    """The engine's rows read 3 at a time give the paths read in one batch, with the lead's
-    rank (leads as pandas) or its lead id text (leads as an Ibis table) from the engine; also
-    when the rows come in an order where two channels first appear in late batches (their
-    codes must join the dictionary of the earlier ones) and open leads' rows span batches
-    (each open lead counts once)."""
-    from helpers import attribution_paths as ap
-    from helpers import engine as engines
-
-    t, leads, conv, as_of = _random_touches(600)
-    conv = conv.where(conv <= as_of)
-    people = leads if by_rank else ibis.memtable(leads)
-    monkeypatch.setattr(ap, "BATCH_ROWS", 10**9)
-    want = at.build_paths(t, people, conv, as_of, 30, 3)
-    assert want.open > 1 and want.truncated > 0
-    assert_same_paths(want, _pandas_paths(t, leads, conv, as_of, 30, 3))
-    monkeypatch.setattr(ap, "BATCH_ROWS", 3)
-    assert_identical_paths(at.build_paths(t, people, conv, as_of, 30, 3), want)
-
-    seen = []
-
-    def late_channels(expr, engine=None, rows=1_000_000):
-        """The whole result, rows with channel é or Z last, in batches of ``rows``."""
-        table = engines.to_arrow(expr, engine)
-        late = table.column("channel").to_numpy(zero_copy_only=False)
-        table = table.take(np.argsort(np.isin(late, ["é", "Z"]), kind="stable"))
-        seen[:] = table.to_batches(max_chunksize=rows)
-        return iter(seen)
-
-    monkeypatch.setattr(engines, "to_batches", late_channels)
-    assert_identical_paths(at.build_paths(t, people, conv, as_of, 30, 3), want)
-    firsts = {}
-    for i, batch in enumerate(seen):
-        for channel in batch.column("channel").to_pylist():
-            firsts.setdefault(channel, i)
-    assert min(firsts["é"], firsts["Z"]) > max(firsts[c] for c in ("a", "ab", "b")) + 10
-    batches_of_open = {}
-    for i, batch in enumerate(seen):
-        waiting = batch.filter(batch.column("open")).column(0).to_pylist()
-        for lead in set(waiting):
-            batches_of_open.setdefault(lead, set()).add(i)
-    assert max(len(b) for b in batches_of_open.values()) > 1
+        steps[kind] = at.build_paths(t, leads, c, demo.analysis_date, 60, 5).steps
+        touches[kind] = at.path_touches(t, leads, c, demo.analysis_date, 60, 5)
+    pd.testing.assert_frame_equal(steps[object], steps[text])
+    pd.testing.assert_frame_equal(touches[object], touches[text])
 
 
 def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():
     import pyarrow as pa
-
-    from helpers import attribution_paths as ap
 
     chunks = [["b", "é", "a"], ["c", "a"], [], ["Z", "b"]]
     column = pa.chunked_array([pa.array(c, type=pa.large_string()) for c in chunks])
@@ -732,27 +751,10 @@ def test_ranks_of_a_chunked_column_are_those_of_the_whole_column():
     assert len(empty) == 0 and len(none) == 0
 
 
-def test_attribute_on_coded_paths_equals_attribute_on_the_text(demo):
-    """The coded way (categoricals read as codes, one lookup of the values, the Markov models
-    on arrays) gives the floats the plain way on text columns gives, bit for bit; and the
-    Markov split of the paths of known value equals markov_removal of those rows."""
-    as_of = demo.analysis_date
-    leads = demo["leads"]
-    conv = at.conversion_times(demo, "won", as_of).reindex(leads["lead_id"])
-    paths = at.build_paths(demo["touchpoints"], leads, conv, as_of, 90, 5)
-    value = at.revenue_after_conversion(leads, demo["orders"], conv, as_of, 180)
-    assert value.notna().sum() > 10 and value.isna().sum() > 10  # both kinds of path
-    text = dataclasses.replace(
-        paths, touches=paths.touches.astype({"lead_id": object, "channel": object})
-    )
-    plain_values = value.set_axis(value.index.astype(object))
-    pd.testing.assert_frame_equal(
-        at.attribute(paths, values=value), at.attribute(text, values=plain_values), check_exact=True
-    )
-    t = paths.touches
-    arrays = at._PathArrays.of(t)
-    assert arrays.ordered
-    known = ~arrays.conv | value.reindex(arrays.ids).notna().to_numpy()[arrays.codes]
-    want = at.markov_removal(t[known].reset_index(drop=True))
-    pd.testing.assert_series_equal(arrays.markov(known), want, check_exact=True)
-    pd.testing.assert_series_equal(arrays.markov(), at.markov_removal(t), check_exact=True)
+def test_money_and_weights_are_summed_exactly():
+    """Values whose float sum depends on the order of adding (1e16 + 1 - 1e16) come back as
+    their exact sum: the engine sums decimals, whatever order its threads add in."""
+    values = {"L0": 1e16, "L1": 1.0, "L2": -1e16}
+    paths = _paths([(["A"], True), (["A"], True), (["A"], True)], values)
+    assert paths.steps["value"].sum() == 1.0
+    assert at.attribute(paths).loc["A", "first touch revenue"] == 1.0

@@ -11,8 +11,8 @@ import pytest
 
 from helpers import attribution as at
 from helpers import attribution_value as av
-from helpers.attribution_codes import reindex
 from helpers.loading import load_dataset
+from helpers.text_arrays import reindex
 
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 

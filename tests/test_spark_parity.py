@@ -118,16 +118,32 @@ def _attribution(ds, action: str, as_of):
 
 
 def test_attribution_paths_on_spark_equal_duckdb(on_spark, demo):
-    """First-order conversions (a per-account aggregate in the engine), then the paths."""
+    """First-order conversions (a per-account aggregate in the engine), then the paths
+    numbered and summed per step (window functions, exact decimal sums) on Spark; and the
+    touches of a few paths (:func:`path_touches`) row for row."""
     as_of = demo.analysis_date - pd.DateOffset(months=3)  # some conversions come later
     got = _attribution(on_spark, "first_order", as_of)
     want = _attribution(demo, "first_order", as_of)
-    assert len(want.paths.touches) > 10_000 and want.paths.truncated > 0 and want.paths.open > 0
-    assert_same_table(got.paths.touches, want.paths.touches)
+    steps = want.paths.steps
+    assert steps["touches"].sum() > 10_000 and want.paths.truncated > 0 and want.paths.open > 0
+    assert_same_table(got.paths.steps, steps)
     counts = ("n_paths", "n_converted", "truncated", "open", "no_lost")
     assert [getattr(got.paths, c) for c in counts] == [getattr(want.paths, c) for c in counts]
     assert_same_table(got.credit, want.credit)
     assert_same_table(got.revenue, want.revenue)
+    conv = attribution.conversion_times(demo, "first_order", as_of)
+    touches = [
+        attribution.path_touches(
+            ds.engine_table("touchpoints", ["lead_id", "channel", "touched_at"]),
+            ds["leads"],
+            conv.reindex(ds["leads"]["lead_id"]),
+            as_of,
+            max_touches=5,
+            engine=ds.engine,
+        )
+        for ds in (on_spark, demo)
+    ]
+    assert_same_table(*touches)
 
 
 @pytest.mark.filterwarnings("ignore:.*counted as reached")

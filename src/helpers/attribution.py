@@ -9,7 +9,10 @@ conversion (or before its loss for leads lost by the analysis date), built in th
 the data (:func:`helpers.attribution_paths.build_paths`). Touches after the
 conversion are ignored. Leads still open on the analysis date (neither converted nor lost) are
 left out: they are not non-converters yet. Paths longer than ``max_touches`` keep their last
-touches (reported).
+touches (reported). Every model needs of a path only its steps (a touch's channel, position,
+the path's length, the next touch's channel, the outcome, weights and value), so the engine
+sums the touches per step and the models here work on that small table (:func:`attribute`);
+:func:`~helpers.attribution_paths.path_touches` shows the touches themselves.
 
 The study step is :func:`attribute_conversions`: conversions of the chosen key action, their
 paths, the credit and revenue of each channel under every model, and the spend per attributed
@@ -28,14 +31,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import formats
-from helpers.attribution_codes import (
-    channel_codes,
-    factorize_paths,
-    in_path_order,
-    path_codes,
-    reindex,
-)
 from helpers.attribution_paths import Paths, build_paths
+from helpers.attribution_paths import path_touches as path_touches
 from helpers.attribution_value import ACTIONS as ACTIONS
 from helpers.attribution_value import conversion_times, revenue_after_conversion
 from helpers.features import orders_table
@@ -54,87 +51,83 @@ MODELS: tuple[str, ...] = (
 )
 
 
-def rule_weights(
-    touches: pd.DataFrame,
-    model: str,
-    half_life_days: float = 7.0,
-    ends: float = 0.4,
-    codes: np.ndarray | None = None,
-) -> pd.Series:
-    """Credit of each touch of a converting path under a rule-based model (sums to 1 per path).
-    ``codes`` (optional): :func:`path_codes` of the touches' lead ids, when already known."""
-    pos, n = touches["position"].to_numpy(), touches["n"].to_numpy()
+def rule_weights(position: np.ndarray, n: np.ndarray, model: str, ends: float = 0.4) -> np.ndarray:
+    """Credit of a touch at ``position`` (0 = first) of a converting path of ``n`` touches
+    under a position rule (sums to 1 over a path): first touch, last touch, linear, or
+    position based (``ends`` to the first and to the last touch each, the rest shared by the
+    middle). Time decay depends on each touch's time, not its position: its weights are
+    summed in the engine (:func:`build_paths`, ``decay``)."""
+    pos, n = np.asarray(position), np.asarray(n)
     if model == "first touch":
-        w = (pos == 0).astype(float)
-    elif model == "last touch":
-        w = (pos == n - 1).astype(float)
-    elif model == "linear":
-        w = 1.0 / n
-    elif model == "time decay":
-        raw = 0.5 ** (touches["days_before"].to_numpy() / half_life_days)
-        if codes is None:
-            codes = path_codes(touches["lead_id"])[0]
-        # grouped by the integer path codes, not the lead id strings: the same groups, and
-        # pandas sums each group's rows in the same order, so the same floats
-        w = raw / pd.Series(raw).groupby(codes).transform("sum").to_numpy()
-    elif model == "position based":
+        return (pos == 0).astype(float)
+    if model == "last touch":
+        return (pos == n - 1).astype(float)
+    if model == "linear":
+        return 1.0 / n
+    if model == "position based":
         middle = np.where(n > 2, (1 - 2 * ends) / np.maximum(n - 2, 1), 0.0)
-        w = np.where(
+        return np.where(
             n == 1, 1.0, np.where(n == 2, 0.5, np.where((pos == 0) | (pos == n - 1), ends, middle))
         )
-    else:
-        raise ValueError(f"unknown rule-based model {model!r}; use one of {MODELS[:-1]}")
-    return pd.Series(w, index=touches.index, dtype=float)
+    if model == "time decay":
+        raise ValueError("time decay weights depend on each touch's time (Paths.steps' decay)")
+    raise ValueError(f"unknown rule-based model {model!r}; use one of {MODELS[:-1]}")
 
 
-def markov_removal(touches: pd.DataFrame) -> pd.Series:
+def markov_removal(steps: pd.DataFrame) -> pd.Series:
     """Share of conversions credited to each channel by the Markov removal effect: how much
     the modelled conversion probability drops when the channel is removed from the paths (an
     association in the observed journeys, not a measured causal effect).
 
-    States: start, each channel, conversion, null. Transition probabilities are counted from
-    all paths (consecutive repeats of a channel kept), in path order whatever the row order
-    of ``touches`` (sorted by lead and position first, unless they come so). P(conversion
-    from start) solves the absorbing chain ``(I - Q) x = r``. Removing a channel sends its
-    traffic to null; its removal effect is ``1 - P_without / P``; effects are normalised to
-    sum to 1.
+    ``steps`` are :attr:`Paths.steps` (or some of them): touches counted per channel, next
+    channel, position, path length and outcome. States: start, each channel, conversion,
+    null. Transition probabilities are the counts of first touches (from start), of
+    consecutive touches (repeats of a channel kept) and of last touches (to conversion or
+    null) over all paths. P(conversion from start) solves the absorbing chain
+    ``(I - Q) x = r``. Removing a channel sends its traffic to null; its removal effect is
+    ``1 - P_without / P``; effects are normalised to sum to 1. Channels: those of ``steps``,
+    sorted.
     """
-    if touches.empty:
+    if steps.empty or not steps["touches"].any():
         return pd.Series(dtype=float)
-    codes, _, ordered = factorize_paths(touches["lead_id"])
-    if not (ordered and in_path_order(codes, touches["position"].to_numpy())):
-        touches = touches.sort_values(["lead_id", "position"], kind="mergesort")
-    ch, names = channel_codes(touches["channel"])
-    return _markov(
-        ch,
-        names,
-        touches["position"].to_numpy(),
-        touches["n"].to_numpy(),
-        touches["converted"].to_numpy().astype(bool),
-    )
+    steps = steps[steps["touches"] > 0]
+    names = np.array(sorted(set(steps["channel"])), dtype=object)
+    k = len(names)
+    index = {name: i for i, name in enumerate(names)}
+    ch = steps["channel"].map(index).to_numpy(dtype=np.int64)
+    count = steps["touches"].to_numpy(dtype=float)  # whole counts: sums are exact
+    position, n = steps["position"].to_numpy(), steps["n"].to_numpy()
+    first, last = position == 0, position == n - 1
+    conv = steps["converted"].to_numpy(dtype=bool)
+    inner = ~last
+    nxt = steps["next_channel"][inner].map(index).to_numpy(dtype=np.int64)
+
+    def counted(rows: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
+        return np.bincount(at, weights=count[rows], minlength=size)
+
+    start = counted(first, ch[first], k)
+    trans = counted(inner, ch[inner] * k + nxt, k * k).reshape(k, k)
+    to_conv = counted(last & conv, ch[last & conv], k)
+    to_null = counted(last & ~conv, ch[last & ~conv], k)
+    return _removal(names, start, trans, to_conv, to_null)
 
 
-def _markov(
-    ch: np.ndarray, names: np.ndarray, position: np.ndarray, n: np.ndarray, conv: np.ndarray
+def _removal(
+    names: np.ndarray,
+    start: np.ndarray,
+    trans: np.ndarray,
+    to_conv: np.ndarray,
+    to_null: np.ndarray,
 ) -> pd.Series:
-    """:func:`markov_removal` of touches in path order given as arrays: channel codes ``ch``
-    (ranks among the channel ``names`` present), ``position``, path length ``n`` and whether
-    the path ``conv``-erted."""
+    """:func:`markov_removal` from the counts: of first touches per channel (``start``), of
+    transitions channel x channel (``trans``), of last touches of converting and of other
+    paths per channel."""
     channels = list(names)
     k = len(channels)
-    first = position == 0
-    last = position == n - 1
-    # counts of whole touches: bincount gives the floats np.add.at gave, faster
-    start_row = np.bincount(ch[first], minlength=k).astype(float)
-    nxt = np.roll(ch, -1)
-    inner = ~last
-    trans = np.bincount(ch[inner] * k + nxt[inner], minlength=k * k).reshape(k, k).astype(float)
-    to_conv = np.bincount(ch[last & conv], minlength=k).astype(float)
-    to_null = np.bincount(ch[last & ~conv], minlength=k).astype(float)
     out_total = trans.sum(axis=1) + to_conv + to_null
     q = trans / np.maximum(out_total, 1)[:, None]
     r = to_conv / np.maximum(out_total, 1)
-    s = start_row / start_row.sum()
+    s = start / start.sum()
 
     def p_conversion(removed: int | None) -> float:
         qq, rr = q.copy(), r.copy()
@@ -156,98 +149,47 @@ def _markov(
     )
 
 
-def attribute(paths: Paths, values: pd.Series | None = None) -> pd.DataFrame:
-    """Attributed conversions (and value, when ``values`` maps lead_id to revenue) per channel
-    and model: a table with one column per model (and one ``<model> revenue`` column each).
-    A NaN value means "not known yet": that lead adds no revenue under any model.
+def attribute(paths: Paths) -> pd.DataFrame:
+    """Attributed conversions per channel and model: a table with one column per model and,
+    when the paths were built with values, one ``<model> revenue`` column each (currency). A
+    converted lead whose value is not known yet adds no revenue under any model.
 
-    The touches are grouped by integer codes (:mod:`helpers.attribution_codes`) rather than by their strings: the same groups, summed in the same row
-    order, so the same floats as grouping by the strings, in a fraction of the time."""
-    conv = paths.touches[paths.touches["converted"]]
-    codes, lead_ids = path_codes(conv["lead_id"])
-    ch, names = channel_codes(conv["channel"])
+    Computed from the paths' steps (:attr:`Paths.steps`): a position rule's credit of a
+    channel is the sum over its steps of touches x weight(position, n), its revenue the sum of
+    value x weight; time decay's are the engine's sums; Markov's are the removal shares of all
+    paths times the conversions, and for revenue the shares of the paths of known value times
+    their revenue."""
+    steps = paths.steps
+    conv = steps[steps["converted"]]
+    channel = conv["channel"].to_numpy()
+    position, n = conv["position"].to_numpy(), conv["n"].to_numpy()
+    touches, value = conv["touches"].to_numpy(dtype=float), conv["value"].to_numpy()
 
-    def per_channel(w: np.ndarray) -> pd.Series:
-        sums = pd.Series(w).groupby(ch).sum()
-        return pd.Series(sums.to_numpy(), index=pd.Index(names[sums.index], name="channel"))
+    def per_channel(amount: np.ndarray) -> pd.Series:
+        return pd.Series(amount, dtype=float).groupby(channel).sum().rename_axis("channel")
 
-    touches = _PathArrays.of(paths.touches)
-    v = None
-    if values is not None:
-        if touches.ordered:  # one lookup of every path's value; the converted ones are a part
-            every = reindex(values, touches.ids)
-            per_lead = every.iloc[np.flatnonzero(touches.converted_path)]
-        else:
-            per_lead = reindex(values, lead_ids)  # one value per path, then per touch
-        v = per_lead.fillna(0.0).to_numpy()[codes]
-    # one model's weights at a time (at 1M accounts each is 20M floats, 0.16 GB; all five
-    # were kept until the revenue split)
     out, booked = {}, {}
     for model in MODELS[:-1]:
-        w = rule_weights(conv, model, codes=codes).to_numpy()
-        out[model] = per_channel(w)
-        if v is not None:
-            booked[f"{model} revenue"] = per_channel(w * v)
-    out["markov"] = touches.markov() * paths.n_converted
+        if model == "time decay":
+            credit, revenue = conv["decay"].to_numpy(), conv["decay_value"].to_numpy()
+        else:
+            w = rule_weights(position, n, model)
+            credit, revenue = touches * w, value * w
+        out[model] = per_channel(credit)
+        booked[f"{model} revenue"] = per_channel(revenue)
+    out["markov"] = markov_removal(steps) * paths.n_converted
     table = pd.DataFrame(out).fillna(0.0)
-    if values is not None:
+    if paths.valued:
         for column, sums in booked.items():
             table[column] = sums
         # the Markov split of revenue comes from the paths whose value is known: a converted
-        # lead with NaN value (its window is not complete) would otherwise give its channel a
-        # share of revenue that other leads earned
-        if not touches.ordered:
-            every = reindex(values, touches.ids)
-        known = ~touches.conv | every.notna().to_numpy()[touches.codes]
-        share = touches.markov(known)
-        total = float(per_lead.sum())  # NaN skipped; the leads in order of first appearance
+        # lead whose value is not known (its window is not complete) would otherwise give its
+        # channel a share of revenue that other leads earned
+        share = markov_removal(steps[steps["known"]])
+        total = float(conv.loc[conv["position"] == 0, "value"].sum())
         table["markov revenue"] = share.reindex(table.index).fillna(0.0) * total
+    table.index.name = None
     return table.fillna(0.0).sort_index()
-
-
-@dataclass
-class _PathArrays:
-    """Every touch of the paths as arrays, coded once for the Markov models of
-    :func:`attribute` (on all paths, then on those of known value): ``codes``/``ids`` as
-    :func:`path_codes`; ``ordered`` when the touches come in path order (as
-    :func:`build_paths` returns them), else the models take :func:`markov_removal`'s way on
-    the frame; ``converted_path`` says per path (``ids``) whether it converted."""
-
-    frame: pd.DataFrame
-    codes: np.ndarray
-    ids: Any
-    ordered: bool
-    conv: np.ndarray
-
-    @classmethod
-    def of(cls, touches: pd.DataFrame) -> _PathArrays:
-        codes, ids, ordered = factorize_paths(touches["lead_id"])
-        ordered = ordered and in_path_order(codes, touches["position"].to_numpy())
-        conv = touches["converted"].to_numpy().astype(bool)
-        return cls(touches, codes, ids, ordered, conv)
-
-    @property
-    def converted_path(self) -> np.ndarray:
-        """Per path (in ``ids`` order): whether it converted (its first touch says)."""
-        first = np.flatnonzero(np.r_[True, self.codes[1:] != self.codes[:-1]])
-        return self.conv[first]
-
-    def markov(self, keep: np.ndarray | None = None) -> pd.Series:
-        """:func:`markov_removal` of the touches, or of those where ``keep`` (whole paths):
-        on the arrays when ordered (the same channel codes a frame of those rows gets: the
-        ranks among the channels present), else on the frame."""
-        if not self.ordered or self.frame.empty:
-            t = self.frame if keep is None else self.frame[keep].reset_index(drop=True)
-            return markov_removal(t)
-        ch, names = channel_codes(self.frame["channel"])
-        position, n, conv = self.frame["position"].to_numpy(), self.frame["n"].to_numpy(), self.conv
-        if keep is not None:
-            if not keep.any():
-                return pd.Series(dtype=float)
-            present = np.bincount(ch[keep], minlength=len(names)) > 0
-            ch, names = (np.cumsum(present) - 1)[ch[keep]], names[present]
-            position, n, conv = position[keep], n[keep], conv[keep]
-        return _markov(ch, names, position, n, conv)
 
 
 # --- the study step ----------------------------------------------------------------------------
@@ -320,9 +262,16 @@ def attribute_conversions(
             "export touchpoints to credit conversions to the channels along the journey",
         )
     conv = conversion_times(ds, action, as_of).reindex(leads["lead_id"])
+    # each converted lead's worth: its account's revenue after converting, summed in the engine
+    # (not read into pandas); without orders the paths are still counted, then the step stops
+    value = None
+    if ds.has("orders"):
+        value = revenue_after_conversion(
+            leads, orders_table(ds), conv, as_of, revenue_days, ds.engine
+        )
     # the three columns the paths use, as an engine table: read from the cache, DuckDB scans
     # them in place (at 1M accounts the 36M touchpoints took 1.9 GB as pandas columns here);
-    # made inside the call, so that an upload is freed when the paths are built
+    # only the paths' sums per step come back
     paths = build_paths(
         ds.engine_table("touchpoints", ["lead_id", "channel", "touched_at"]),
         leads,
@@ -331,17 +280,15 @@ def attribute_conversions(
         window_days,
         max_touches,
         engine=ds.engine,
+        values=value,
     )
     if paths.n_converted == 0:
         return Skipped(
             f"no converting lead has a touch in the {window_days} days before converting",
             "a longer WINDOW_DAYS or another CONVERSION_ACTION may find paths",
         )
-    # the order lines the revenue sums need, summed in the engine (not read into pandas)
     ds.require("orders", purpose="this step")
-    orders = orders_table(ds)
-    value = revenue_after_conversion(leads, orders, conv, as_of, revenue_days, ds.engine)
-    table = attribute(paths, values=value)
+    table = attribute(paths)
     credit = table[list(MODELS)]
     revenue = table[[f"{m} revenue" for m in MODELS]].set_axis(list(MODELS), axis=1)
     return Attribution(

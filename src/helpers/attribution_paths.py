@@ -1,28 +1,40 @@
-"""Attribution paths built in the engine: touches joined to their lead's outcome and windowed
-there; the touches inside the windows come back as Arrow and are ordered, numbered and capped
-with numpy on integer ranks (:func:`_number`). The rows are read from the engine batch by batch
-and each batch is reduced to compact numpy columns as it arrives (:func:`_read`): read whole, the
-~30M rows of a 1M-account company took :func:`build_paths` from 3.9 GB to a 9.9 GB peak (64 s);
-read in batches, from 4.2 GB to 6.7 GB (36 s; docs/benchmarks.md, "Scale").
+"""Attribution paths built and summed in the engine: only one row per *kind of step* comes back.
 
-The rule models and the Markov removal effect (:mod:`helpers.attribution`) need, for every
-path, its touches in order (channel, position, length, days before the path's end) and whether
-it converted. Joining millions of touchpoints to the leads and keeping those inside each lead's
-window is the heavy part: it runs in the engine of the loaded data (DuckDB by
-default, a Spark session or a warehouse; :mod:`helpers.engine`), as :mod:`helpers.features`
-does for the per-account features. The engine returns every touch inside a window (a path longer
-than ``max_touches`` is cut afterwards, so a few more rows travel than are kept).
+The rule models and the Markov removal effect (:mod:`helpers.attribution`) need, of every
+touch of every path, only its channel, its position and the path's length, the next touch's
+channel, whether the path converted, and (for time decay and revenue) its weight and its lead's
+value. So the engine of the loaded data (DuckDB by default, a Spark session or a warehouse;
+:mod:`helpers.engine`) joins the touchpoints to the leads' outcomes, keeps the touches inside
+each window, numbers them (window functions over each lead, ordered by time, then channel),
+cuts long paths, and sums the touches per *step*: (channel, next channel, position, length,
+converted, cut, value known). That table (:attr:`Paths.steps`) has a few thousand rows
+however many touches there are; nothing per touch or per lead comes back.
 
-Definitions (unchanged from the pandas version this replaces; :func:`build_paths`):
+Why not number the touches in numpy, as before: that read every touch back (at 1M accounts
+~30M rows: 37 s and +3.7 GiB in the kernel, then 12 s for the models on the touches; on Spark
+every touch crossed to the driver). Here the same step at 1M accounts takes ~56 s with the
+models, and +1.1 GiB (one DuckDB thread under its 512 MB cap). Measured choices that keep it so (1M accounts, one thread): the window sorts integers
+and few columns (the channel as an integer code, its name joined back only to the summed rows:
+with the channel text in the sort the query took 60-69 s); the leads' values are joined per
+lead before the window (joined to every touch after it, 8 s more); and each converted path's
+time-decay total is a grouped sum joined back (a second window instead: 62 s for the query
+instead of 48).
+
+Definitions (unchanged from the pandas version this replaced; the oracle in the tests):
 
 * A path ends at the lead's conversion (up to ``as_of``), else at its loss (up to ``as_of``);
   a lead with neither is *open* and left out. When the leads have no lost date at all, every
   lead not converted is a non-converter whose path ends on ``as_of``.
 * The path's end day is included whole: touches before the end's timestamp + 1 day count, and
   none earlier than ``window_days + 1`` days before that.
-* Touches are ordered by time, then channel; a longer path keeps its last ``max_touches``.
+* Touches are ordered by time, then channel (by code point); a longer path keeps its last
+  ``max_touches`` (ties in time and channel are the same touch for every result).
 * ``days_before`` is (end + 1 day - touched_at) in days (fractional). On Spark the epoch
   difference is in whole seconds (the loaded data is).
+
+Money and weights are summed as exact decimals (``decimal(38, 9)`` for currency,
+``decimal(38, 18)`` for weights below 1): a float sum depends on the order the engine adds in,
+which with several threads changes from run to run; an exact sum does not.
 """
 
 from __future__ import annotations
@@ -36,41 +48,67 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import engine as engines
-from helpers.attribution_codes import as_arrow_text
 from helpers.features import as_table
+from helpers.text_arrays import as_arrow_text, reindex
 
+#: The keys of :attr:`Paths.steps`, in order, and the summed columns after them, with their
+#: pandas dtypes (``next_channel`` is None on a path's last touch).
+STEP_COLUMNS: dict[str, str] = {
+    "channel": "object",
+    "next_channel": "object",
+    "position": "int64",
+    "n": "int64",
+    "converted": "bool",
+    "cut": "bool",
+    "known": "bool",
+    "touches": "int64",
+    "value": "float64",
+    "decay": "float64",
+    "decay_value": "float64",
+}
+STEP_KEYS: tuple[str, ...] = tuple(list(STEP_COLUMNS)[:7])
 
-@dataclass
-class Paths:
-    """Touches in attribution order: ``touches`` has lead_id, channel (both categorical: text
-    categories in code-point order; the lead ids' are ``str``, the channels' object),
-    position, n, days_before and converted; ``truncated`` counts paths cut to
-    ``max_touches``; ``open`` the leads left out because they were still open (neither
-    converted nor lost) on the analysis date; ``no_lost`` is True when the leads have no lost
-    date at all (then none is open: a lead not converted is a non-converter whose path ends on
-    the analysis date)."""
-
-    touches: pd.DataFrame
-    n_paths: int
-    n_converted: int
-    truncated: int
-    open: int = 0
-    no_lost: bool = False
-
-
-#: The pandas dtype of the lead ids' categories (the loaded data's text dtype,
-#: :data:`helpers.loading.TEXT`; not imported from there, which imports much more).
-TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
-
-#: Columns of :attr:`Paths.touches`, in order, with their pandas dtypes.
+#: Columns of :func:`path_touches`, in order, with their pandas dtypes.
 TOUCH_COLUMNS: dict[str, str] = {
-    "lead_id": "category",
-    "channel": "category",
+    "lead_id": "object",
+    "channel": "object",
     "position": "int64",
     "n": "int64",
     "days_before": "float64",
     "converted": "bool",
 }
+
+#: The keys of the engine's sums (:data:`STEP_KEYS` with the channels as codes).
+_ENGINE_KEYS = ("code", "next_code", "position", "n", "converted", "cut", "known")
+
+#: Exact sums (see the module docstring): currency, and weights in [0, 1].
+MONEY = "decimal(38, 9)"
+WEIGHT = "decimal(38, 18)"
+
+
+@dataclass
+class Paths:
+    """The attribution paths, summed per step (see the module docstring).
+
+    ``steps`` (:data:`STEP_COLUMNS`): per channel, next channel (None: the path's last touch),
+    position (0 = first), path length ``n``, ``converted``, ``cut`` (the path was longer than
+    ``max_touches``) and ``known`` (the path did not convert, or its value is known): the
+    number of ``touches``; for converted paths the sum of their leads' ``value`` (currency;
+    only values known), of their time-decay weights (``decay``, each path's summing to 1, with
+    ``half_life_days``) and of weight x value (``decay_value``). ``valued``: values were given.
+    ``n_paths``, ``n_converted``, ``truncated`` (paths cut), ``open`` (leads left out: neither
+    converted nor lost on the analysis date), ``no_lost`` (the leads have no lost date at all:
+    then none is open, a lead not converted is a non-converter whose path ends on the
+    analysis date)."""
+
+    steps: pd.DataFrame
+    n_paths: int
+    n_converted: int
+    truncated: int
+    open: int = 0
+    no_lost: bool = False
+    valued: bool = False
+    half_life_days: float = 7.0
 
 
 def _outcomes(
@@ -89,33 +127,40 @@ def _outcomes(
     )
 
 
-def build_paths(
+@dataclass
+class _Prepared:
+    """What :func:`build_paths` and :func:`path_touches` share: the decided leads' touches
+    inside their windows (``rows``: ``key``, code, touched_at, days_before, converted), the
+    touchpoints and outcomes (for counting open leads), the channels in code order, the lead
+    ids in rank order (``names``, when ``key`` is the rank) and each lead's rank."""
+
+    rows: ibis.Table
+    touches: ibis.Table
+    outcome: ibis.Table
+    key: str
+    channels: list[str]
+    names: pa.Array | None
+    ranks: np.ndarray | None
+    no_lost: bool
+    engine: engines.Engine
+
+
+def _prepare(
     touchpoints: object,
     leads: object,
     conversion: pd.Series,
     as_of: pd.Timestamp,
-    window_days: int = 90,
-    max_touches: int = 20,
-    engine: engines.Engine | str | None = None,
-) -> Paths:
-    """The attribution paths of ``leads`` (see the module docstring), built in the engine.
-
-    ``touchpoints`` (lead_id, channel, touched_at) and ``leads`` (lead_id, optional lost_date)
-    are pandas frames or Ibis tables; ``conversion`` maps lead_id to its conversion timestamp
-    (NaT = did not convert; pass only conversions up to ``as_of``). A non-converting path ends
-    at the lead's loss date; a lead neither converted nor lost by ``as_of`` is still open and
-    left out (counted in ``open``): its outcome is not known, so it is no non-converter. No
-    touch after ``as_of`` counts. When the leads have no lost date at all (the export keeps
-    none), open and lost cannot be told apart: every lead not converted is a non-converter
-    whose path ends on ``as_of`` (``no_lost``). ``engine``: where it runs (None: the engine the
-    frames carry, else DuckDB). Touches come back sorted by lead_id and position.
-    """
+    window_days: int,
+    engine: engines.Engine | str | None,
+    values: pd.Series | None = None,
+) -> _Prepared:
     engine = engines.resolve(engine, touchpoints, leads)
     lead_cols = [c for c in ("lead_id", "lost_date") if c in leads.columns]
-    names = None  # the leads' ids in rank order, when the engine numbers the touches by them
+    names = ranks = None
     if isinstance(leads, pd.DataFrame):
-        ranked, names = _lead_ranks(leads["lead_id"])
-        people = as_table(leads[lead_cols].assign(lead_rank=ranked), engine=engine)
+        # the lead's rank among the ids: the engine partitions and sorts an integer, not text
+        ranks, names = _lead_ranks(leads["lead_id"])
+        people = as_table(leads[lead_cols].assign(lead_rank=ranks), engine=engine)
     else:
         people = as_table(leads, lead_cols, engine)
     if "lost_date" not in lead_cols:
@@ -129,7 +174,7 @@ def build_paths(
         }
     )
     conv = conv.astype({"converted_at": "datetime64[ns]"})
-    conv_t = engines.memtable(conv, ["lead_id", "converted_at"])  # one conversion to Arrow
+    conv_t = engines.memtable(conv, ["lead_id", "converted_at"])
     counts = engines.to_pandas(people.aggregate(lost=people.lost_date.count()), engine)
     no_lost = int(counts["lost"].iloc[0]) == 0
     outcome = _outcomes(people, conv_t, as_of, no_lost)
@@ -138,267 +183,230 @@ def build_paths(
     t = t.filter(t.lead_id.notnull()).select(
         "lead_id", "channel", touched_at=t.touched_at.cast("timestamp")
     )
-    window, n_open = _read(_window_expr(t, outcome, window_days), engine, names)
-    # the touchpoints (at 1M accounts 36M rows, 1.9 GB, and their upload) are not needed for
-    # the numbering: freed before it, when the caller holds no other reference to them
-    del t, touchpoints
-    engines.drop_dead_memtables()
-    touches, cut = _number(window, max_touches)
-    first = touches["position"].to_numpy() == 0
-    return Paths(
-        touches,
-        n_paths=int(first.sum()),
-        n_converted=int((first & touches["converted"].to_numpy()).sum()),
-        truncated=int((first & cut).sum()),
-        open=n_open,
-        no_lost=no_lost,
+    found = engines.to_pandas(t.select("channel").distinct(), engine)["channel"]
+    channels = sorted(str(c) for c in found if not pd.isna(c))  # code-point order, as Python's
+    codes = as_table(
+        pd.DataFrame({"channel": channels, "code": np.arange(len(channels), dtype=np.int32)}),
+        engine=engine,
     )
-
-
-def _window_expr(touches: ibis.Table, outcome: ibis.Table, window_days: int) -> ibis.Table:
-    """Every touch of a decided lead inside its window, and every touch of a lead still open
-    (``open``: its path is left out, it is only counted), unordered: lead_id (or lead_rank,
-    when ``outcome`` has it: an integer travels back faster than the text), channel,
-    touched_at, days_before, converted and open (the engine's part: a join and a filter)."""
-    t = touches.inner_join(outcome, "lead_id")
-    t = t.mutate(end=t.stop + ibis.interval(days=1))
-    inside = (t.touched_at < t.end) & (t.touched_at >= t.end - ibis.interval(days=window_days + 1))
-    t = t.filter(t.stop.isnull() | inside)
-    return t.select(
-        "lead_rank" if "lead_rank" in outcome.columns else "lead_id",
+    key = "lead_rank" if "lead_rank" in outcome.columns else "lead_id"
+    decided = outcome.filter(outcome.stop.notnull())
+    if values is None:
+        decided = decided.mutate(value=ibis.null("float64"))
+    else:  # joined per lead, before the touches: after the window it was a join of every touch
+        known = as_table(_value_frame(key, ranks, leads, conversion, values), engine=engine)
+        decided = decided.left_join(known, key).select(*decided.columns, "value")
+    j = t.inner_join(decided, "lead_id")
+    end = j.stop + ibis.interval(days=1)
+    inside = (j.touched_at < end) & (j.touched_at >= end - ibis.interval(days=window_days + 1))
+    j = j.filter(inside)
+    j = j.select(
+        key,
         "channel",
         "touched_at",
         # a float numerator: Spark reads the literal 86400.0 as a DECIMAL and rounds the quotient
-        days_before=(t.end.epoch_seconds() - t.touched_at.epoch_seconds()).cast("float64") / 86400,
-        converted=t.converted,
-        open=t.stop.isnull(),
+        days_before=(end.epoch_seconds() - j.touched_at.epoch_seconds()).cast("float64") / 86400,
+        converted=j.converted,
+        value=j.value,
     )
+    coded = j.left_join(codes, "channel")
+    rows = coded.select(key, "code", "touched_at", "days_before", "converted", "value")
+    return _Prepared(rows, t, outcome, key, channels, names, ranks, no_lost, engine)
+
+
+def _numbered(rows: ibis.Table, key: str, max_touches: int) -> ibis.Table:
+    """The touches kept in each path, numbered: position (0 = first), n (the path's length
+    after the cut), cut (the path was longer than ``max_touches``) and next_code (the next
+    touch's channel code; null on the last)."""
+    order = ibis.window(group_by=key, order_by=[rows.touched_at, rows.code])
+    x = rows.mutate(
+        rn=ibis.row_number().over(order),
+        path_size=rows.touched_at.count().over(ibis.window(group_by=key)),
+        next_code=rows.code.lead().over(order),
+    )
+    x = x.filter(x.rn >= x.path_size - max_touches)
+    n = ibis.least(x.path_size, max_touches)
+    return x.select(
+        key,
+        "code",
+        "next_code",
+        "days_before",
+        "converted",
+        "value",
+        position=x.rn - (x.path_size - n),
+        n=n,
+        cut=x.path_size > max_touches,
+    )
+
+
+def _open_leads(p: _Prepared) -> int:
+    """Leads with a touch that are still open on the analysis date (neither converted nor
+    lost): left out of the paths, counted for the reader."""
+    waiting = p.outcome.filter(p.outcome.stop.isnull()).select("lead_id")
+    touched = p.touches.semi_join(waiting, "lead_id")
+    found = engines.to_pandas(touched.aggregate(n=touched.lead_id.nunique()), p.engine)
+    return int(found["n"].iloc[0])
+
+
+def build_paths(
+    touchpoints: object,
+    leads: object,
+    conversion: pd.Series,
+    as_of: pd.Timestamp,
+    window_days: int = 90,
+    max_touches: int = 20,
+    engine: engines.Engine | str | None = None,
+    values: pd.Series | None = None,
+    half_life_days: float = 7.0,
+) -> Paths:
+    """The attribution paths of ``leads`` (see the module docstring), built and summed per
+    step in the engine.
+
+    ``touchpoints`` (lead_id, channel, touched_at) and ``leads`` (lead_id, optional lost_date)
+    are pandas frames or Ibis tables; ``conversion`` maps lead_id to its conversion timestamp
+    (NaT = did not convert; pass only conversions up to ``as_of``). A non-converting path ends
+    at the lead's loss date; a lead neither converted nor lost by ``as_of`` is still open and
+    left out (counted in ``open``): its outcome is not known, so it is no non-converter. No
+    touch after ``as_of`` counts. When the leads have no lost date at all (the export keeps
+    none), open and lost cannot be told apart: every lead not converted is a non-converter
+    whose path ends on ``as_of`` (``no_lost``). ``values`` (currency, by lead_id; NaN = not
+    known yet) are the converted leads' worth for revenue attribution. ``half_life_days``:
+    the time-decay model's half-life (days). ``engine``: where it runs (None: the engine the
+    frames carry, else DuckDB). Raises ``ValueError`` when a touch inside a window has no
+    channel.
+    """
+    p = _prepare(touchpoints, leads, conversion, as_of, window_days, engine, values)
+    x = _numbered(p.rows, p.key, max_touches)
+    known = ~x.converted | x.value.notnull()
+    raw = (ibis.literal(0.5) ** (x.days_before / float(half_life_days))).cast(WEIGHT)
+    x = x.mutate(raw=ibis.ifelse(x.converted, raw, ibis.null(WEIGHT)), known=known)
+    # each converted path's total weight: a grouped sum joined back (see the module docstring)
+    paid = x.filter(x.converted)
+    totals = paid.group_by(p.key).aggregate(total=paid.raw.sum())
+    x = x.left_join(totals, p.key).select(*x.columns, "total")
+    weight = x.raw.cast("float64") / x.total.cast("float64")
+    summed = x.group_by(list(_ENGINE_KEYS)).aggregate(
+        touches=x.count(),
+        value=x.value.cast(MONEY).sum().cast("float64"),
+        decay=weight.cast(WEIGHT).sum().cast("float64"),
+        decay_value=(weight * x.value).cast(MONEY).sum().cast("float64"),
+    )
+    steps = _steps(engines.to_pandas(summed, p.engine), p.channels)
+    first = steps["position"].to_numpy() == 0
+    count = steps["touches"].to_numpy()
+    return Paths(
+        steps,
+        n_paths=int(count[first].sum()),
+        n_converted=int(count[first & steps["converted"].to_numpy()].sum()),
+        truncated=int(count[first & steps["cut"].to_numpy()].sum()),
+        open=_open_leads(p),
+        no_lost=p.no_lost,
+        valued=values is not None,
+        half_life_days=float(half_life_days),
+    )
+
+
+def _value_frame(
+    key: str, ranks: np.ndarray | None, leads: object, conversion: pd.Series, values: pd.Series
+) -> pd.DataFrame:
+    """Each converted lead's known value (currency), keyed as the touches are (``key``: the
+    rank, or the lead id when the leads are an Ibis table): only those leads' values are
+    handed to the engine."""
+    if ranks is not None:
+        ids = leads["lead_id"]
+        v = reindex(values, ids).to_numpy(dtype="float64", na_value=np.nan)
+        converted = reindex(conversion, ids).notna().to_numpy()
+        keep = converted & ~np.isnan(v) & (ranks >= 0)
+        return pd.DataFrame({key: ranks[keep], "value": v[keep]})
+    v = values[values.notna() & values.index.isin(conversion.index[conversion.notna()])]
+    return pd.DataFrame({"lead_id": v.index.array, "value": v.to_numpy(dtype="float64")})
+
+
+def _steps(frame: pd.DataFrame, channels: list[str]) -> pd.DataFrame:
+    """The engine's sums per step as :data:`STEP_COLUMNS`: codes read as channel names, sums
+    of nothing as 0, rows in key order (the engine returns groups in any order)."""
+    if frame["code"].isna().any():
+        empty = int(frame.loc[frame["code"].isna(), "touches"].sum())
+        raise ValueError(f"{empty} empty values where the paths need a value (channel)")
+    frame = frame.sort_values(list(_ENGINE_KEYS))
+    names = np.array([*channels, None], dtype=object)
+    following = frame["next_code"].fillna(len(channels)).to_numpy(dtype=np.int64)
+    out = pd.DataFrame(
+        {
+            "channel": names[frame["code"].to_numpy(dtype=np.int64)],
+            "next_channel": names[following],
+            "position": frame["position"].to_numpy(dtype=np.int64),
+            "n": frame["n"].to_numpy(dtype=np.int64),
+            "converted": frame["converted"].to_numpy(dtype=bool),
+            "cut": frame["cut"].to_numpy(dtype=bool),
+            "known": frame["known"].to_numpy(dtype=bool),
+            "touches": frame["touches"].to_numpy(dtype=np.int64),
+        }
+    )
+    for column in ("value", "decay", "decay_value"):
+        out[column] = frame[column].astype("float64").fillna(0.0).to_numpy()
+    return out.astype(STEP_COLUMNS)
+
+
+def path_touches(
+    touchpoints: object,
+    leads: object,
+    conversion: pd.Series,
+    as_of: pd.Timestamp,
+    window_days: int = 90,
+    max_touches: int = 20,
+    engine: engines.Engine | str | None = None,
+) -> pd.DataFrame:
+    """Every kept touch of the paths :func:`build_paths` sums (:data:`TOUCH_COLUMNS`: lead_id
+    and channel as text, position, n, days_before, converted), sorted by lead id and
+    position: to look at a few leads' journeys, or to check the engine against another
+    implementation. It brings every touch back; for a study use :func:`build_paths`."""
+    p = _prepare(touchpoints, leads, conversion, as_of, window_days, engine)
+    x = _numbered(p.rows, p.key, max_touches)
+    frame = engines.to_pandas(
+        x.select(p.key, "code", "position", "n", "days_before", "converted"), p.engine
+    )
+    if frame["code"].isna().any():
+        raise ValueError(
+            f"{int(frame['code'].isna().sum())} empty values where the paths need a value (channel)"
+        )
+    if p.names is not None:
+        lead = p.names.take(pa.array(frame[p.key].to_numpy(dtype=np.int64)))
+        frame["lead_id"] = np.asarray(lead.to_pylist(), dtype=object)
+    else:
+        frame["lead_id"] = frame["lead_id"].astype(object)
+    frame["channel"] = np.array(p.channels, dtype=object)[frame["code"].to_numpy(dtype=np.int64)]
+    out = frame[list(TOUCH_COLUMNS)].astype(TOUCH_COLUMNS)
+    out = out.sort_values(["lead_id", "position"], kind="mergesort", ignore_index=True)
+    return out
 
 
 def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each value's rank among the column's distinct values (int32) and those values in
     order: the order of strings is by UTF-8 bytes, i.e. by code point, as in the engines and
-    in Python.
-
-    Encoded chunk by chunk (the chunks share one dictionary): combining the chunks first
-    copied the whole text column (at 1M accounts 30M channel names), and int32 ranks take half
-    the memory of int64 ones."""
+    in Python. Encoded chunk by chunk (the chunks share one dictionary): combining the chunks
+    first copied the whole column."""
     if column.null_count:
         raise ValueError(f"{column.null_count} empty values where the paths need a value")
     if len(column) == 0:
         return np.zeros(0, dtype=np.int32), pa.array([], type=column.type)
     encoded = pc.dictionary_encode(column).unify_dictionaries()
-    rank, values = _order(encoded.chunk(0).dictionary)
-    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
-    return rank[codes], values
-
-
-def _order(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Each of the distinct ``values``' rank by code point (int32) and the values in that
-    order (:func:`_ranks`)."""
+    values = encoded.chunk(0).dictionary
     order = pc.sort_indices(values).to_numpy()
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    return rank, values.take(pa.array(order))
-
-
-class _Codes:
-    """Text arriving batch by batch (the channels: a handful of names over ~30M rows at 1M
-    accounts) as int32 codes into one dictionary, grown as new values appear; :meth:`ranks`
-    turns the codes into :func:`_ranks`' ranks at the end (the same ranks and values as
-    :func:`_ranks` over the whole column: the values are distinct, so their order by code
-    point does not depend on the order they arrived in)."""
-
-    def __init__(self) -> None:
-        self.values: pa.Array | None = None
-        self.nulls = 0
-
-    def add(self, column: pa.Array) -> np.ndarray:
-        """The codes of ``column``'s values (an empty value counts, and raises in :meth:`ranks`)."""
-        self.nulls += column.null_count
-        local = pc.dictionary_encode(column)
-        if self.values is None:
-            self.values = local.dictionary.slice(0, 0)
-        new = pc.is_null(pc.index_in(local.dictionary, value_set=self.values))
-        if pc.any(new).as_py():
-            self.values = pa.concat_arrays([self.values, local.dictionary.filter(new)])
-        where = pc.index_in(local.dictionary, value_set=self.values).to_numpy()
-        return where.astype(np.int32)[local.indices.fill_null(0).to_numpy()]
-
-    def ranks(self, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-        """``codes`` (of every batch, concatenated) as ranks, in place, and the values in rank
-        order."""
-        if self.nulls:
-            raise ValueError(f"{self.nulls} empty values where the paths need a value")
-        rank, values = _order(self.values)
-        return np.take(rank, codes, out=codes), values
+    codes = pa.chunked_array([c.indices for c in encoded.chunks], type=pa.int32()).to_numpy()
+    return rank[codes], values.take(pa.array(order))
 
 
 def _lead_ranks(lead_id: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """Each lead's rank among the distinct lead ids (-1 for an empty one, which joins no touch)
-    and those ids in order (:func:`_ranks`): the engine hands back these integers instead of
-    the touches' lead id text, which :func:`_ranks` then had to encode again (at 100k accounts
-    2.9M strings; the leads are 0.6M)."""
+    and those ids in order (:func:`_ranks`)."""
     known = lead_id.notna().to_numpy()
     rank = np.full(len(lead_id), -1, dtype=np.int64)
     found, names = _ranks(as_arrow_text(lead_id).filter(pa.array(known)))
     rank[known] = found
     return rank, names
-
-
-#: Rows per batch read from the engine (:func:`_read`).
-BATCH_ROWS = 1_000_000
-
-
-@dataclass
-class _Window:
-    """The engine's window rows of decided leads (unordered), as compact numpy columns: lead
-    and channel as int32 ranks (:func:`_ranks`) with their values in rank order (``leads``,
-    ``channels``), touched_at as int64 microseconds since the epoch, days_before and
-    converted. :func:`_number` drops each column (sets it to None) once it is done with it."""
-
-    lead: np.ndarray | None
-    leads: pa.Array
-    channel: np.ndarray | None
-    channels: pa.Array
-    at: np.ndarray | None
-    days_before: np.ndarray | None
-    converted: np.ndarray | None
-
-
-def _read(expr: ibis.Table, engine: engines.Engine, names: pa.Array | None) -> tuple[_Window, int]:
-    """The rows of :func:`_window_expr` of decided leads, and how many distinct leads were open.
-
-    Read from the engine in batches of :data:`BATCH_ROWS` rows, each reduced to compact numpy
-    columns at once and dropped (the open leads' rows are counted and left out as they come).
-    Why: at 1M accounts the engine returns ~30M rows; read as one Arrow table (lead rank,
-    channel *text*, touched_at, days_before, converted, open), then copied without the open
-    leads' rows, the step raised the process from 3.9 GB to a 9.9 GB peak; read in batches of
-    1M rows, from 4.2 GB to 6.7 GB (what is held is ~25 bytes a row kept: int32 lead and
-    channel, int64 time, float64 days, a bool). The lead is the engine's lead_rank (``names``:
-    the ids in rank order), or its lead_id text (``names`` None: ranked at the end by
-    :func:`_ranks`, from each batch's dictionary encoding).
-    """
-    key = expr.columns[0]
-    channels = _Codes()
-    parts: dict[str, list] = {c: [] for c in ("lead", "channel", "at", "days_before", "converted")}
-    opened = []  # the distinct open leads of each batch
-    for batch in engines.to_batches(expr, engine, BATCH_ROWS):
-        # the leads of some touch that are still open on the analysis date (none without lost
-        # dates): counted here, from the same join, rather than by a second pass over the touches
-        waiting = batch.column("open")
-        if pc.any(waiting).as_py():
-            opened.append(pc.unique(batch.column(key).filter(waiting)))
-            batch = batch.filter(pc.invert(waiting))
-        lead = batch.column(key)
-        if names is None:
-            parts["lead"].append(pc.dictionary_encode(lead))
-        else:  # ranks < 2^31: int32 halves the int64 the engine returns
-            parts["lead"].append(lead.to_numpy().astype(np.int32))
-        parts["channel"].append(channels.add(batch.column("channel")))
-        at = batch.column("touched_at").cast(pa.timestamp("us")).cast(pa.int64())
-        parts["at"].append(at.to_numpy())
-        parts["days_before"].append(batch.column("days_before").to_numpy().astype(np.float64))
-        parts["converted"].append(batch.column("converted").to_numpy(zero_copy_only=False))
-        del batch, waiting, lead, at
-    n_open = pc.count_distinct(pa.chunked_array(opened)).as_py() if opened else 0
-    if names is None:
-        text = parts.pop("lead")
-        lead, names = _ranks(pa.chunked_array(text)) if text else (_joined([], np.int32), None)
-        del text
-    else:
-        lead = _joined(parts.pop("lead"), np.int32)
-    channel = _joined(parts.pop("channel"), np.int32)
-    channel, values = channels.ranks(channel) if len(channel) else (channel, None)
-    at, days = _joined(parts.pop("at")), _joined(parts.pop("days_before"), np.float64)
-    window = _Window(lead, names, channel, values, at, days, _joined(parts.pop("converted"), bool))
-    return window, n_open
-
-
-def _joined(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
-    """The parts concatenated, the list emptied (so one column at a time is held twice, as
-    parts and whole); an empty list gives an empty ``dtype`` array."""
-    if not parts:
-        return np.zeros(0, dtype=dtype)
-    out = np.concatenate(parts)
-    parts.clear()
-    return out
-
-
-def _number(rows: _Window, max_touches: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """The touches of :data:`TOUCH_COLUMNS` from the unordered window rows, and per row
-    whether its path was cut.
-
-    Numbered here rather than by engine window functions (``row_number`` and ``count`` over
-    each lead, ordered by time and channel): at 100k accounts (2.9M rows) DuckDB's two windows
-    and the final sort on the lead_id strings took about 10 s on one thread, one integer
-    ``lexsort`` here a fraction of that. The rules are the same: a path's touches are ordered
-    by time, then channel (ties in both are the same touch for the result); its last
-    ``max_touches`` are kept; rows come out sorted by lead_id and position."""
-    if len(rows.lead) == 0:
-        empty = pd.DataFrame({c: pd.Series(dtype=d) for c, d in TOUCH_COLUMNS.items()})
-        return empty, np.zeros(0, dtype=bool)
-    order = np.lexsort((rows.channel, rows.at, rows.lead))  # by lead, then time, then channel
-    rows.at = None  # (at 1M accounts ~30M rows: every int64 column is 0.24 GB; drop each when done)
-    lead = rows.lead[order]
-    rows.lead = None
-    # row numbers and path sizes as int32 (fewer than 2^31 rows, as the ranks assume): half the
-    # memory of int64, the same numbers; position and n become int64 at the end
-    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]).astype(np.int32)
-    full = np.diff(np.r_[starts, np.int32(len(lead))])
-    size = np.repeat(full, full)
-    # from_end = size - 1 - (row - start of its path), computed in place
-    from_end = np.arange(len(lead), dtype=np.int32)
-    from_end -= np.repeat(starts, full)
-    np.subtract(size - 1, from_end, out=from_end)
-    del starts, full
-    keep = from_end < max_touches
-    cut = (size > max_touches)[keep]
-    n = np.minimum(size, max_touches)[keep]
-    del size
-    position = n - 1 - from_end[keep]
-    del from_end
-    pick = order[keep]
-    del order
-    columns = {"lead_id": _categorical(lead[keep], rows.leads, text=True)}
-    del lead, keep
-    columns["channel"] = _categorical(rows.channel[pick], rows.channels)
-    rows.channel = None
-    columns["position"] = position.astype("int64")
-    columns["n"] = n.astype("int64")
-    del position, n
-    columns["days_before"] = rows.days_before[pick].astype("float64", copy=False)
-    rows.days_before = None
-    columns["converted"] = rows.converted[pick].astype(bool, copy=False)
-    rows.converted = None
-    del pick
-    # copy=False: else pandas copies every column and joins position and n into one new block
-    return pd.DataFrame(columns, copy=False), cut
-
-
-def _categorical(ranks: np.ndarray, values: pa.Array, text: bool = False) -> pd.Categorical:
-    """The text of each rank (:func:`_ranks`) as a pandas categorical: the integer ranks are its
-    codes, the values used (in their order, by code point) its categories. The callers
-    (:mod:`helpers.attribution`) group by these codes instead of hashing or comparing millions
-    of strings again; read as text the column is the same (``==``, ``astype(str)``).
-
-    ``text``: the categories are Arrow-backed ``str`` (the lead ids: at 1M accounts some 6M of
-    them, which as Python strings took ~1 GB and their uniqueness check a hash table of them;
-    they are distinct by construction, so pandas' check is skipped), else object (the channels:
-    a handful, shown as table indexes)."""
-    used = np.bincount(ranks, minlength=len(values)) > 0
-    codes = (np.cumsum(used, dtype=np.int32) - 1)[ranks]
-    kept = values.filter(pa.array(used))
-    if not text:
-        names = pd.Index(kept.to_numpy(zero_copy_only=False).astype(object))
-        return pd.Categorical.from_codes(codes, categories=names)
-    names = pd.Index(TEXT.__from_arrow__(kept))
-    # distinct by construction: pandas checks that again on every new categorical (also inside
-    # from_codes) through a hash table of the ids as Python strings, kept on the Index (at 1M
-    # accounts 15 s and ~1 GB); the check's cached answer is given instead
-    names._cache["is_unique"] = True
-    dtype = pd.CategoricalDtype._from_fastpath(names, False)
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def first_order_dates(orders: object, engine: engines.Engine | str | None = None) -> pd.Series:

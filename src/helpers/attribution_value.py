@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
-from helpers.attribution_codes import reindex
 from helpers.attribution_paths import first_order_dates
 from helpers.features import as_table, orders_table, untyped_empty
+from helpers.text_arrays import reindex
 
 if TYPE_CHECKING:
     from helpers.loading import Dataset

@@ -8,7 +8,8 @@ customer types, :mod:`helpers.segmentation`; the quarterly series, :mod:`helpers
 purchase days and the BG/NBD summary, :mod:`helpers.survival.bgnbd`; the BG/NBD value's margin
 per account, :func:`helpers.btyd_value.margin_seen`; revenue after a conversion,
 :mod:`helpers.attribution_value`; payback margins, :mod:`helpers.payback_period`) or the
-touchpoints (attribution paths, :mod:`helpers.attribution_paths`; the leads' early touches,
+touchpoints (attribution paths, numbered and summed per step, :mod:`helpers.attribution_paths`;
+the leads' early touches,
 :func:`helpers.leads.early_behaviour`), and the funnel counts per channel
 (:func:`helpers.funnel.conversion`). This module turns the data
 source's ``engine:`` setting into the Ibis backend that executes them and brings the (small,
@@ -184,7 +185,8 @@ def to_batches(expr, engine: Engine | str | None = None, rows: int = 1_000_000) 
     """Run ``expr`` and yield its result as ``pyarrow.RecordBatch``es of at most about ``rows``
     rows each, typed as the expression's schema says (as :func:`to_arrow`'s table), for
     callers that reduce each batch to something smaller as it arrives instead of holding the
-    whole result (the attribution paths: :func:`helpers.attribution_paths.build_paths`).
+    whole result (the leads' early touches, :func:`helpers.leads.early_behaviour`; the payback
+    margins, :func:`helpers.payback_period.margin_months`).
     Where it runs: as :func:`to_pandas`. Read every batch before running anything else on
     the same engine (DuckDB ends a streamed result when its connection runs another query).
 
