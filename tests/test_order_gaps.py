@@ -17,6 +17,7 @@ import pytest
 
 from helpers import engine as engines
 from helpers import survival as sv
+from helpers.features import ORDER_COLUMNS
 from helpers.loading import Dataset
 from helpers.order_gaps import GapCounts, gap_counts
 from helpers.steps import is_skipped
@@ -53,19 +54,7 @@ def _random_orders(seed: int, accounts: int = 60) -> pd.DataFrame:
                 hour = pd.Timedelta(hours=int(rng.integers(0, 24)))
                 status = rng.choice(["completed"] * 8 + ["returned", "cancelled"])
                 rows.append((f"o{a}-{k}", f"A{a:03d}", d + hour, 10.0, 1.0, 1.0, "x", status))
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "order_id",
-            "account_id",
-            "order_date",
-            "net_amount",
-            "gross_margin",
-            "quantity",
-            "product_category",
-            "status",
-        ],
-    )
+    frame = pd.DataFrame(rows, columns=list(ORDER_COLUMNS))
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # any row order
 
 
