@@ -439,6 +439,24 @@ def test_empty_frames_built_in_code_ask_no_engine():
 
 
 @pytest.mark.parametrize("kind", [*EMPTY_FRAMES, "loaded"])
+def test_growth_history_and_tiers_of_no_lines(kind, demo):
+    """Frames without rows (built in code, or a loaded one) go through the engine: no history,
+    no growth (ids typed as for a frame with rows: Python strings for object ids, else the
+    loaded text), and the value tiers of the features without growth."""
+    empty = demo["orders"].iloc[:0] if kind == "loaded" else EMPTY_FRAMES[kind]
+    assert history_months_of(empty, AS_OF) == 0
+    ids = pd.Index([], dtype=object if kind == "object" else TEXT, name="account_id")
+    want = pd.Series([], index=ids, dtype=float, name="growth")
+    pd.testing.assert_series_equal(sg.revenue_growth(empty, AS_OF), want, check_index_type=True)
+    if kind == "loaded":  # as loaded lines of which no window holds one
+        before = sg.revenue_growth(demo["orders"], pd.Timestamp("2000-01-01"))
+        pd.testing.assert_series_equal(before, want, check_index_type=True)
+    features = features_for(demo)
+    got = sg.value_tiers(features, empty, AS_OF, weights=None)
+    pd.testing.assert_series_equal(got, sg.value_tier(features, None, None))
+
+
+@pytest.mark.parametrize("kind", [*EMPTY_FRAMES, "loaded"])
 def test_customer_types_of_no_lines_are_an_empty_typed_table(kind, demo):
     """Frames without rows (built in code, or a loaded one) go through the engine: no types,
     in the columns, dtypes and index of the table with rows (Python-string ids)."""
