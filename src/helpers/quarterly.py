@@ -85,7 +85,8 @@ def churn_by_quarter(
     quarters = complete_quarters(as_of, n)
     engine = engines.resolve(engine, orders)
     expr = _churn_counts(orders, quarters, int(threshold_days), as_of, engine)
-    counts = engines.to_pandas(expr, engine).iloc[0].to_dict()
+    # counts of no account at all are NULL on Spark (its sums of nothing), 0 on DuckDB
+    counts = engines.to_pandas(expr, engine).fillna(0).iloc[0].to_dict()
     out = {}
     for i, quarter in enumerate(quarters):
         active = int(counts.get(f"active{i}", 0))
