@@ -137,7 +137,7 @@ def test_revenue_window_edges_by_hand():
     """The conversion day counts from its midnight, the window's last day (day ``days`` - 1)
     counts, day ``days`` does not; cancelled lines and missing amounts add nothing, a missing
     status counts; a lead of an account with only such lines gets 0; an empty orders frame
-    built in code (untyped columns) gives 0 without asking the engine."""
+    (built in code: untyped columns) gives 0."""
     leads = pd.DataFrame({"lead_id": ["L1", "L2"], "account_id": ["A", "B"]})
     conv = pd.Series(pd.to_datetime(["2025-01-10 15:00", "2025-01-10 08:00"]), index=["L1", "L2"])
     orders = pd.DataFrame(
@@ -173,10 +173,15 @@ def test_revenue_window_edges_by_hand():
     assert np.isnan(
         av.revenue_after_conversion(leads, orders, conv, pd.Timestamp("2025-01-19"), 10)["L1"]
     )
-    none = orders.iloc[:0].astype(object)  # an empty frame built in code: untyped columns
-    assert (
-        av.revenue_after_conversion(leads, none, conv, pd.Timestamp("2025-03-01"), 10).eq(0).all()
-    )
+    # frames without rows: built in code (object or float64 columns) and typed; 0 for each
+    zero = pd.Series([0.0, 0.0], index=pd.Index(["L1", "L2"]), name="revenue")
+    for none in (
+        orders.iloc[:0].astype(object),
+        pd.DataFrame({c: [] for c in av.REVENUE_COLUMNS}),
+        orders.iloc[:0],
+    ):
+        got = av.revenue_after_conversion(leads, none, conv, pd.Timestamp("2025-03-01"), 10)
+        pd.testing.assert_series_equal(got, zero)
 
 
 def test_a_cached_data_set_reads_no_orders_for_attribution(demo, root):

@@ -534,6 +534,40 @@ def test_object_text_and_a_line_without_an_account_give_the_former_table():
         )
 
 
+@pytest.mark.parametrize("kind", ["object", "float64", "typed"])
+def test_frames_without_rows_have_no_period_and_no_leads(kind):
+    """Orders and leads without rows (built in code: object or float64 columns; or typed) go
+    through the engine: no period (the columns and dtypes of the sums with rows), no
+    decomposition (``ValueError``; the step is skipped), and leads counted 0 in every period
+    (the former pandas table)."""
+
+    def empty(frame: pd.DataFrame) -> pd.DataFrame:
+        if kind == "object":
+            return pd.DataFrame(columns=frame.columns)
+        return pd.DataFrame({c: [] for c in frame.columns}) if kind == "float64" else frame[:0]
+
+    orders, leads = empty(ORDERS), empty(LEADS)
+    sums = revenue_periods.period_sums(orders, "Q", AS_OF, engine.DUCKDB)
+    full = revenue_periods.period_sums(ORDERS, "Q", AS_OF, engine.DUCKDB)
+    pd.testing.assert_frame_equal(sums, full.iloc[:0], check_index_type=True)
+    counted = revenue_periods.lead_counts(leads, "Q", engine.DUCKDB)
+    none = pd.Series([], index=pd.Index([], dtype="int64"), dtype="int64")
+    pd.testing.assert_series_equal(counted, none, check_index_type=True)
+    with pytest.raises(ValueError, match="No completed orders"):
+        dec.revenue_components(orders, leads, "Q")
+    ds = Dataset(
+        tables={"orders": orders, "leads": leads}, source="r", analysis_date=AS_OF, fingerprint="x"
+    )
+    assert dec.components(ds, AS_OF).sentence() == (
+        "Revenue by period is not available: no completed order up to 2025-09-15 (revenue by "
+        "period needs them)."
+    )
+    got = dec.revenue_components(ORDERS, leads, "Q", end="2025-09-30")
+    want = _former_revenue_components(ORDERS, LEADS[:0], "Q", end="2025-09-30")
+    _same_components(got, want)
+    assert got["leads"].eq(0).all() and got["conversion"].isna().all()
+
+
 def test_components_step_equals_the_former_step():
     orders = _random_orders(4)
     ds = Dataset(

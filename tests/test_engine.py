@@ -315,7 +315,9 @@ def _upload_as_ibis_makes_it(data: pd.DataFrame):
 def test_memtable_uploads_what_ibis_memtable_of_the_frame_uploads(index):
     """The one Arrow conversion gives Ibis' schema and the table Ibis' own upload made, for
     text (with None and NaN), numbers, booleans, datetimes (with NaT), mixed objects and a
-    filtered frame's index; and the engine reads the same rows back."""
+    filtered frame's index; and the engine reads the same rows back. The one difference: a
+    column without values (``e``), Arrow's ``null`` in Ibis' upload, is text here (Ibis'
+    upload of it as pandas text is the oracle; :mod:`helpers.engine_types`)."""
     frame = pd.DataFrame(
         {
             "s": ["a", None, "é", float("nan")],
@@ -333,7 +335,8 @@ def test_memtable_uploads_what_ibis_memtable_of_the_frame_uploads(index):
     )
     for columns in (["s", "i", "f", "b", "d"], ["o", "e", "m"]):
         data = frame[columns]
-        schema, table = _upload_as_ibis_makes_it(data)
+        typed = data.astype({"e": "string"}) if "e" in columns else data
+        schema, table = _upload_as_ibis_makes_it(typed)
         got, got_schema = engine._to_arrow(data)
         assert got_schema == schema
         assert got.schema.types == table.schema.types and got.column_names == columns
@@ -341,7 +344,7 @@ def test_memtable_uploads_what_ibis_memtable_of_the_frame_uploads(index):
         mem = engine.memtable(frame, columns)
         assert mem.schema() == schema
         pd.testing.assert_frame_equal(
-            engine.to_pandas(mem), engine.to_pandas(ibis.memtable(data)), check_exact=True
+            engine.to_pandas(mem), engine.to_pandas(ibis.memtable(typed)), check_exact=True
         )
 
 

@@ -377,15 +377,23 @@ def test_early_behaviour_counts_touches_in_the_window_hand_checked():
         }
     )
     out = ld.early_behaviour(leads, touches, early_days=2)
-    nothing = pd.DataFrame({"lead_id": [], "kind": [], "touched_at": []})  # float64 columns
-    none = ld.early_behaviour(leads, nothing, early_days=2)
-    assert none[["inquiry", "demo", "repeat_visits"]].eq(0).all().all()  # no touches: zeros
+    # no touches (frames built in code: float64 or object columns; a typed one): zeros, the
+    # table of no touchpoints table at all
+    for nothing in (
+        pd.DataFrame({"lead_id": [], "kind": [], "touched_at": []}),
+        pd.DataFrame(columns=["lead_id", "kind", "touched_at"]),
+        touches.iloc[:0],
+    ):
+        none = ld.early_behaviour(leads, nothing, early_days=2)
+        pd.testing.assert_frame_equal(none, ld.early_behaviour(leads, None, early_days=2))
+        assert none[["inquiry", "demo", "repeat_visits"]].eq(0).all().all()
     assert list(out.columns) == ["data_completeness", "inquiry", "demo", "repeat_visits"]
     assert out.loc["A"].tolist() == [1.0, 1.0, 1.0, 0.0]
     assert out.loc["B"].tolist() == [0.5, 0.0, 1.0, 0.0]
     assert out.loc["C"].tolist() == [0.2, 0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="unique lead ids"):
-        ld.early_behaviour(pd.concat([leads, leads.iloc[:1]]), touches)
+    for some in (touches, touches.iloc[:0]):  # with touches or without (any touchpoints frame)
+        with pytest.raises(ValueError, match="unique lead ids"):
+            ld.early_behaviour(pd.concat([leads, leads.iloc[:1]]), some)
 
 
 @pytest.mark.parametrize("levels", [3, 40])  # dense stacking (few categories), sparse (many)

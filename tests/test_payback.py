@@ -922,8 +922,20 @@ def test_payback_leaves_out_lines_of_unknown_accounts_and_given_sums_must_reach(
     short = pp.margin_months(orders, accounts, AS_OF, max_months=12)
     with pytest.raises(ValueError, match="reach month 12, not 36"):
         pb.payback_months(orders, accounts, _costs(), AS_OF, months=short)
-    empty = orders.iloc[:0].astype(object)  # a frame built in code: untyped columns
-    assert pb.payback_months(empty, accounts, _costs(), AS_OF).isna().all()
+    # frames without rows, built in code (untyped columns) and as loaded: no margin, no payback
+    for empty in (
+        orders.iloc[:0].astype(object),
+        pd.DataFrame({c: [] for c in pp.ORDER_COLUMNS}),
+        orders.iloc[:0],
+    ):
+        none = pp.margin_months(empty, accounts, AS_OF)
+        for got, dtype in ((none.account, np.int32), (none.k, np.int32), (none.margin, float)):
+            assert got.dtype == dtype and got.shape == (0,)
+        assert none.accounts.equals(accounts.set_index("account_id"))
+        paid = pb.payback_months(empty, accounts, _costs(), AS_OF)
+        pd.testing.assert_series_equal(
+            paid, pd.Series(np.nan, index=["X", "V"], name="payback_months", dtype=float)
+        )
 
 
 def test_ltv_cac_on_a_cached_data_set_reads_no_orders(demo, root):

@@ -412,6 +412,14 @@ def test_customer_types_recover_a_known_slope_and_its_standard_error():
     assert got["orders"] == 8
 
 
+_LINE_COLUMNS = ["order_id", "account_id", "order_date", "net_amount", "status"]
+#: Frames without rows as code builds them: object columns, float64 columns (an empty list).
+EMPTY_FRAMES = {
+    "object": pd.DataFrame(columns=_LINE_COLUMNS),
+    "float64": pd.DataFrame({c: [] for c in _LINE_COLUMNS}),
+}
+
+
 def test_empty_frames_built_in_code_ask_no_engine():
     """A frame without rows (its columns untyped): no growth, no history, no types."""
     empty = pd.DataFrame(columns=["order_id", "account_id", "order_date", "net_amount", "status"])
@@ -428,6 +436,45 @@ def test_empty_frames_built_in_code_ask_no_engine():
         "growth",
         "type",
     ]
+
+
+@pytest.mark.parametrize("kind", [*EMPTY_FRAMES, "loaded"])
+def test_growth_history_and_tiers_of_no_lines(kind, demo):
+    """Frames without rows (built in code, or a loaded one) go through the engine: no history,
+    no growth (ids typed as for a frame with rows: Python strings for object ids, else the
+    loaded text), and the value tiers of the features without growth."""
+    empty = demo["orders"].iloc[:0] if kind == "loaded" else EMPTY_FRAMES[kind]
+    assert history_months_of(empty, AS_OF) == 0
+    ids = pd.Index([], dtype=object if kind == "object" else TEXT, name="account_id")
+    want = pd.Series([], index=ids, dtype=float, name="growth")
+    pd.testing.assert_series_equal(sg.revenue_growth(empty, AS_OF), want, check_index_type=True)
+    if kind == "loaded":  # as loaded lines of which no window holds one
+        before = sg.revenue_growth(demo["orders"], pd.Timestamp("2000-01-01"))
+        pd.testing.assert_series_equal(before, want, check_index_type=True)
+    features = features_for(demo)
+    got = sg.value_tiers(features, empty, AS_OF, weights=None)
+    pd.testing.assert_series_equal(got, sg.value_tier(features, None, None))
+
+
+@pytest.mark.parametrize("kind", [*EMPTY_FRAMES, "loaded"])
+def test_customer_types_of_no_lines_are_an_empty_typed_table(kind, demo):
+    """Frames without rows (built in code, or a loaded one) go through the engine: no types,
+    in the columns, dtypes and index of the table with rows (Python-string ids)."""
+    empty = demo["orders"].iloc[:0] if kind == "loaded" else EMPTY_FRAMES[kind]
+    features = pd.DataFrame({"account_id": [], "margin_rate": []})
+    want = pd.DataFrame(
+        {
+            **{c: pd.Series(dtype=float) for c in ("slope", "low", "high", "p")},
+            "orders": pd.Series(dtype="int64"),
+            "q": pd.Series(dtype=float),
+            "growth": pd.Series(dtype=float),
+            "type": pd.Series(dtype=object),
+        },
+        index=pd.Index([], dtype=object, name="account_id"),
+    )
+    pd.testing.assert_frame_equal(sg.customer_types(empty, features, AS_OF), want)
+    sums = trends._regression_sums(empty, AS_OF, 24, 6, None)
+    assert sums.num_rows == 0 and sums.schema.field("account_id").type == "string"
 
 
 # --- on the demo, and a cached data set ---------------------------------------------------------

@@ -22,13 +22,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import attribution, decomposition, funnel, health, payback_period, quarterly
+from helpers import (
+    attribution,
+    attribution_value,
+    decomposition,
+    funnel,
+    health,
+    leads,
+    payback_period,
+    quarterly,
+    revenue_periods,
+)
 from helpers.config import DEMO_DIR
-from helpers.engine import Engine, engine_of
+from helpers.contract import ORDERS, TOUCHPOINTS
+from helpers.engine import DUCKDB, Engine, engine_of
 from helpers.features import features_for, orders_table
 from helpers.loading import load_dataset
 from helpers.order_gaps import gap_counts
-from helpers.segmentation import account_types, revenue_growth
+from helpers.segmentation import account_types, customer_types, revenue_growth
+from helpers.segmentation.windows import history_months_of
 from helpers.steps import Skipped
 from helpers.survival.bgnbd import purchase_days, rfm_summary
 from helpers.survival.definition import export_start
@@ -194,3 +206,42 @@ def test_the_order_line_sums_on_spark_equal_duckdb(on_spark, demo):
     assert len(want.k) > 1000 and np.array_equal(got.accounts.index, want.accounts.index)
     assert_same_table(_margins(got), _margins(want))
     assert_same_table(rfm_summary(table, as_of), rfm_summary(demo["orders"], as_of))
+
+
+def test_frames_without_rows_built_in_code_run_on_spark(on_spark, demo):
+    """Empty frames built in code (object columns, typed on upload: ``helpers.engine_types``)
+    go through Spark as through DuckDB, with the same empty results."""
+    spark, as_of = on_spark.engine, demo.analysis_date
+    orders = pd.DataFrame(columns=ORDERS.names)
+    touches = pd.DataFrame(columns=TOUCHPOINTS.names)
+    churn = quarterly.churn_by_quarter(orders, 180, as_of, engine=spark)
+    assert isinstance(churn, Skipped) and churn == quarterly.churn_by_quarter(orders, 180, as_of)
+    share = quarterly.top_share_by_quarter(orders, as_of, engine=spark)
+    assert isinstance(share, Skipped) and share == quarterly.top_share_by_quarter(orders, as_of)
+    pd.testing.assert_series_equal(
+        revenue_growth(orders, as_of, engine=spark), revenue_growth(orders, as_of)
+    )
+    assert history_months_of(orders, as_of, spark) == history_months_of(orders, as_of) == 0
+    won = demo["leads"].set_index("lead_id")["won_date"]
+    pd.testing.assert_series_equal(
+        attribution_value.revenue_after_conversion(demo["leads"], orders, won, as_of, engine=spark),
+        attribution_value.revenue_after_conversion(demo["leads"], orders, won, as_of),
+    )
+    features = features_for(demo)
+    assert_same_table(
+        customer_types(orders, features, as_of, engine=spark),
+        customer_types(orders, features, as_of),
+    )
+    accounts = demo["accounts"]
+    got = payback_period.margin_months(orders, accounts, as_of, engine=spark)
+    assert_same_table(
+        _margins(got), _margins(payback_period.margin_months(orders, accounts, as_of))
+    )
+    assert_same_table(
+        revenue_periods.period_sums(orders, "Q", as_of, spark),
+        revenue_periods.period_sums(orders, "Q", as_of, DUCKDB),
+    )
+    assert_same_table(
+        leads.early_behaviour(demo["leads"], touches, engine=spark),
+        leads.early_behaviour(demo["leads"], touches),
+    )

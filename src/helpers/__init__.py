@@ -11,7 +11,8 @@ not run on this data) and shows the result through :mod:`helpers.plots` and
   reading, mapping and checking own exports into a ``Dataset``
 - ``features``: account-level features "as of" a date (Ibis on DuckDB); ``order_gaps``: the
   gaps between purchase days, counted per length in the engine; ``engine``,
-  ``engine_settings``: where the engine-side steps run, and the ``engine:`` setting;
+  ``engine_settings``, ``engine_types``: where the engine-side steps run, the ``engine:``
+  setting, the types of columns without values (frames built in code) on upload;
   ``step_cache``, ``memory``, ``text_arrays``: results shared between notebooks, memory given
   back between steps, the Arrow text behind a column
 - ``decomposition``, ``revenue_periods``, ``health``: notebook 00; ``segmentation``, ``leads``:

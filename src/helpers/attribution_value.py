@@ -21,7 +21,7 @@ import pandas as pd
 
 from helpers import engine as engines
 from helpers.attribution_paths import first_order_dates
-from helpers.features import as_table, orders_table, untyped_empty
+from helpers.features import as_table, orders_table
 from helpers.text_arrays import reindex
 
 if TYPE_CHECKING:
@@ -121,8 +121,6 @@ def _booked(
     (included). A line with a missing status counts (it is not "cancelled"); missing amounts
     add nothing (a window of only missing amounts is 0, as a pandas sum)."""
     out = np.zeros(len(accounts))
-    if untyped_empty(orders):
-        return out  # nothing to add up (and a frame built in code may have untyped columns)
     engine = engines.resolve(engine, orders)
     start = pd.DatetimeIndex(start).as_unit("ns")
     pairs = pd.DataFrame(

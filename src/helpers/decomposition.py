@@ -134,9 +134,9 @@ def components(ds: Dataset, as_of: pd.Timestamp, *, freq: str = "Q") -> pd.DataF
 
 def _engine_table(ds: Dataset, name: str, columns: tuple[str, ...]) -> object:
     """Columns of table ``name`` as an Ibis table (:meth:`Dataset.engine_table`: a cached
-    table is scanned, not read into pandas), or an empty frame when it has no row (a frame
-    built in code may then have untyped columns, which an engine cannot compare)."""
-    return ds.engine_table(name, list(columns)) if ds.rows(name) else pd.DataFrame()
+    table is scanned, not read into pandas; a frame without rows built in code has its
+    columns typed on upload, :mod:`helpers.engine_types`)."""
+    return ds.engine_table(name, list(columns))
 
 
 def _log_mean(a: float, b: float) -> float:

@@ -60,6 +60,7 @@ from helpers.engine_settings import Engine as Engine
 from helpers.engine_settings import parse as parse
 from helpers.engine_settings import url_scheme
 from helpers.engine_settings import url_schemes as url_schemes
+from helpers.engine_types import untyped_type
 from helpers.text_arrays import arrow_text
 
 
@@ -316,7 +317,12 @@ def _to_arrow(data: pd.DataFrame):
     Ibis' (Arrow's inference for object columns, Ibis' pandas mapping for the rest) and each
     column is what Ibis' upload makes of it (``pa.array(column, type, from_pandas=True)``, as
     ``Table.from_pandas`` with that schema does per column); an object column's first
-    conversion is kept when it already has that type."""
+    conversion is kept when it already has that type. A column with no value to be typed by
+    (an object column of no rows or only missing values, which Arrow types ``null`` and no
+    engine can compare; an all-missing float64 column named as a contract column that is not
+    a number) is uploaded as nulls of its contract column's type, else text
+    (:func:`helpers.engine_types.untyped_type`): frames built in code then run through the
+    steps as loaded ones do."""
     import ibis
     import pyarrow as pa
     from ibis.formats.pandas import PandasType
@@ -331,6 +337,10 @@ def _to_arrow(data: pd.DataFrame):
             types[name] = PyArrowType.to_ibis(first[name].type)
         else:
             types[name] = PandasType.to_ibis(column.dtype)
+        wanted = untyped_type(name, column, types[name])
+        if wanted is not None:  # a column without values, built in code: typed by its name
+            types[name] = ibis.dtype(wanted)
+            first[name] = _chunked(pa.nulls(len(column), PyArrowType.from_ibis(types[name])))
     schema = ibis.schema(types)
     target = PyArrowSchema.from_ibis(schema)
     arrays = [

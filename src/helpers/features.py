@@ -132,15 +132,6 @@ def as_table(
     raise TypeError(f"cannot make a table from {type(source).__name__}")
 
 
-def untyped_empty(source: object) -> bool:
-    """Whether ``source`` is a pandas frame without rows. Built in code (tests, hand-made
-    inputs), such a frame's columns may be untyped (object columns with no value to infer an
-    Arrow type from), which an engine cannot compare once :func:`as_table` uploads them; the
-    engine-side steps answer "nothing" for it without the engine. Loaded tables are always
-    typed."""
-    return isinstance(source, pd.DataFrame) and source.empty
-
-
 def as_day(value: str | dt.date | pd.Timestamp) -> dt.date:
     return pd.Timestamp(value).date()
 

@@ -64,16 +64,11 @@ def early_behaviour(
     touch without lead, time or kind, or of a lead not in ``leads``, does not. Lead ids are
     unique (the contract's key; ``ValueError`` otherwise).
     """
-    from helpers.features import untyped_empty  # as the engine part below: imported on use
-
     out = pd.DataFrame(index=leads["lead_id"])
     out["data_completeness"] = leads["data_completeness"].fillna(0.5).to_numpy()
     for kind in EARLY_KINDS:
         out[kind] = 0.0
-    # a frame without rows counts nothing (built in code, its columns may have no type the
-    # engine could compare: object columns of no values)
-    empty = untyped_empty(touchpoints)
-    if touchpoints is not None and not empty and len(out):
+    if touchpoints is not None and len(out):
         if not is_unique(out.index):
             raise ValueError("early_behaviour needs unique lead ids (the leads table's key)")
         counts = _early_counts(leads, touchpoints, early_days, engine)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers import engine as engines
-from helpers.features import as_table, untyped_empty
+from helpers.features import as_table
 
 #: The order columns :func:`margin_months` reads.
 ORDER_COLUMNS: tuple[str, ...] = ("account_id", "order_date", "gross_margin", "status")
@@ -69,8 +69,7 @@ def margin_months(
     acquisition, from month ``max_months`` on, and of accounts not in ``accounts`` are left out
     (none of them counts towards a payback)."""
     acc = accounts.set_index("account_id")
-    if acc.empty or untyped_empty(orders):
-        # nothing to add up (and a frame built in code may have untyped empty columns)
+    if acc.empty:  # no account to add up for
         none = np.zeros(0, dtype=np.int32)
         return MarginMonths(acc, none, none, np.zeros(0), as_of, max_months)
     engine = engines.resolve(engine, orders, accounts)

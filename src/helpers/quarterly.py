@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
-from helpers.features import as_day, as_table, untyped_empty
+from helpers.features import as_day, as_table
 from helpers.steps import Skipped
 
 #: The order columns :func:`churn_by_quarter` reads.
@@ -83,12 +83,10 @@ def churn_by_quarter(
     purchase day is later still, so earlier days are dropped before the window.
     """
     quarters = complete_quarters(as_of, n)
-    counts = {}
-    # a frame without rows counts nothing (a frame built in code may have untyped columns)
-    if not untyped_empty(orders):
-        engine = engines.resolve(engine, orders)
-        expr = _churn_counts(orders, quarters, int(threshold_days), as_of, engine)
-        counts = engines.to_pandas(expr, engine).iloc[0].to_dict()
+    engine = engines.resolve(engine, orders)
+    expr = _churn_counts(orders, quarters, int(threshold_days), as_of, engine)
+    # counts of no account at all are NULL on Spark (its sums of nothing), 0 on DuckDB
+    counts = engines.to_pandas(expr, engine).fillna(0).iloc[0].to_dict()
     out = {}
     for i, quarter in enumerate(quarters):
         active = int(counts.get(f"active{i}", 0))
@@ -206,11 +204,8 @@ def top_share_by_quarter(
     differences below 1e-14 measured on the demo data and at 100k accounts).
     """
     quarters = complete_quarters(as_of, n)
-    sums = pd.DataFrame({"quarter": [], "accounts": [], "total": [], "top": [], "n_top": []})
-    # a frame without rows has no revenue (a frame built in code may have untyped columns)
-    if not untyped_empty(orders):
-        engine = engines.resolve(engine, orders)
-        sums = engines.to_pandas(_top_sums(orders, quarters, as_of, top, engine), engine)
+    engine = engines.resolve(engine, orders)
+    sums = engines.to_pandas(_top_sums(orders, quarters, as_of, top, engine), engine)
     sums = sums.set_index("quarter")
     out = {}
     for q in quarters:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import engine as engines
-from helpers.features import as_table, untyped_empty
+from helpers.features import as_table
 
 #: Period frequencies of :func:`~helpers.decomposition.revenue_components`: pandas' month,
 #: quarter and year.
@@ -124,9 +124,7 @@ def _sums(
 
 
 def lead_counts(leads: object, freq: str, engine: engines.Engine) -> pd.Series:
-    """Leads created per period (index: pandas ordinal), counted in the engine."""
-    if untyped_empty(leads):
-        return pd.Series(dtype="int64")
+    """Leads created per period (index: pandas ordinal, int64), counted in the engine."""
     t = as_table(leads, ["created_date"], engine)
     t = t.filter(t.created_date.notnull())
     t = t.mutate(period=_ordinal(t.created_date, freq))
@@ -180,10 +178,7 @@ def period_sums(
     orders: object, freq: str, end: str | pd.Timestamp | None, engine: engines.Engine
 ) -> pd.DataFrame:
     """Per period (``period``: pandas ordinal) the terms of the identity, summed in the engine
-    (see :func:`_sums`); no period for a frame without rows (its columns may be untyped, which
-    an engine cannot compare)."""
-    if untyped_empty(orders):
-        return pd.DataFrame({"period": [], "bought": []})
+    (see :func:`_sums`); no row for orders without a line."""
     return _sums(orders, freq, None if end is None else pd.Timestamp(end), engine)
 
 

@@ -24,7 +24,6 @@ from helpers.segmentation.windows import (
     history_months_of,
     id_index,
     order_table,
-    untyped_empty,
 )
 from helpers.steps import Skipped, step
 
@@ -76,7 +75,8 @@ def revenue_growth(
     every line counts except cancelled ones (returned lines count with their negative
     amounts; a line without status counts), a missing amount counts 0, a line without account
     counts for none. Indexed by ``account_id`` in id order (code-point order of the texts),
-    the accounts with a line in the earlier window.
+    the accounts with a line in the earlier window (ids typed by
+    :func:`~helpers.segmentation.windows.id_index`, with rows or without).
 
     ``orders``: a data set, a pandas frame or an Ibis table (:func:`order_table`); the window
     sums per account are computed by the engine (``engine``; None: the data set's, or the one
@@ -85,8 +85,6 @@ def revenue_growth(
     """
     from helpers import engine as engines
 
-    if untyped_empty(orders):
-        return _growth(pd.Index([], name="account_id"), np.array([]), np.array([]))
     o, engine = order_table(orders, engine, ("account_id", "order_date", "net_amount", "status"))
     recent_start = pd.Timestamp(as_of - pd.DateOffset(months=months))
     early_start = pd.Timestamp(as_of - pd.DateOffset(months=2 * months))
@@ -240,7 +238,7 @@ def value_tiers(
     ``weights`` must be given (None: :data:`TIER_WEIGHTS`), so that a study passes its own
     weights to every tier computation, the earlier tiers of a migration included.
     """
-    lines, engine = (orders, None) if untyped_empty(orders) else order_table(orders, engine)
+    lines, engine = order_table(orders, engine)
     history = history_months_of(lines, as_of, engine)
     months = adapted_window(
         12, history, minimum=MIN_GROWTH_MONTHS, what="the growth part of the tier score"

@@ -21,7 +21,6 @@ from helpers.segmentation.windows import (
     history_months_of,
     id_index,
     order_table,
-    untyped_empty,
     varies,
 )
 from helpers.steps import Skipped, step
@@ -148,8 +147,6 @@ def _regression_sums(
             **{c: pa.array([], pa.float64()) for c in _SUMS},
         }
     )
-    if untyped_empty(orders):
-        return empty
     o, engine = order_table(orders, engine)
     start = pd.Timestamp(as_of - pd.DateOffset(months=months))
     o = o.filter(

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers.features import untyped_empty as untyped_empty  # the steps here share it
 from helpers.steps import Skipped
 
 if TYPE_CHECKING:
@@ -90,8 +89,6 @@ def history_months_of(
     missing is not completed."""
     from helpers import engine as engines
 
-    if untyped_empty(orders):
-        return 0
     o, engine = order_table(orders, engine, ("order_date", "status"))
     o = o.filter(o.status == "completed", o.order_date <= pd.Timestamp(as_of))
     found = engines.to_pandas(o.aggregate(first=o.order_date.cast("timestamp").min()), engine)
