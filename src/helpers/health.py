@@ -77,7 +77,8 @@ def table_summary(ds: Dataset) -> pd.DataFrame:
 def _column_counts(ds: Dataset, name: str, date: str, optional: list[str]) -> dict:
     """Rows of table ``name``, the first and last value of its ``date`` column (Timestamps,
     NaT when it has none) and, per column of ``optional``, its filled cells: one query (none
-    for a table without rows: a frame built in code may then have untyped columns)."""
+    for a table without rows: its answer is known, and on Spark a filtered count of no rows is
+    NULL, not 0)."""
     if not ds.rows(name):
         return {"rows": 0, "first": pd.NaT, "last": pd.NaT} | dict.fromkeys(optional, 0)
     columns = list(dict.fromkeys([date, *optional]))
@@ -116,7 +117,7 @@ def order_warts(orders: object, engine: engines.Engine | str | None = None) -> d
     """
     engine = engines.resolve(engine, orders)
     if isinstance(orders, pd.DataFrame):
-        if orders.empty:  # a frame built in code may have untyped columns: nothing to count
+        if orders.empty:  # nothing to count (and no query: Spark counts no rows as NULL)
             return _warts(0, 0, 0.0, 0.0, 0, 0)
         if ROW_COLUMN not in orders.columns:  # the frame's order is the file's
             orders = orders[list(WART_COLUMNS)].assign(
@@ -193,7 +194,7 @@ def order_checks(ds: Dataset) -> dict[str, float] | Skipped:
             f"the data source '{ds.source}' has no orders table",
             "revenue, its mix and its drivers need the order lines",
         )
-    if not ds.rows("orders"):  # a frame built in code may have untyped columns: no lines
+    if not ds.rows("orders"):  # no lines: nothing to count, no query
         return order_warts(pd.DataFrame(), ds.engine)
     try:  # the engine counts the lines: a cached table is scanned, not read into pandas
         orders = ds.engine_table("orders", [*WART_COLUMNS, ROW_COLUMN])
