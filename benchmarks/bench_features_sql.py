@@ -145,8 +145,7 @@ def run_sql(folder: Path, cap: bool = True):
     config = {"preserve_insertion_order": False}
     if cap:
         config["memory_limit"] = CAP
-    if os.environ.get("B2B_DUCKDB_THREADS"):
-        config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
+    config["threads"] = int(os.environ.get("B2B_DUCKDB_THREADS") or 1)  # as helpers.engine
     con = duckdb.connect(config=config)
     return con.sql(features_sql(folder)).arrow().read_all().to_pandas()
 

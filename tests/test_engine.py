@@ -85,6 +85,20 @@ def test_default_connection_is_the_one_in_process_duckdb():
     assert backend.raw_sql(setting).fetchall() == [(False,)]
 
 
+@pytest.mark.parametrize(("setting", "threads"), [(None, 1), ("", 1), ("2", 2)])
+def test_duckdb_runs_one_thread_unless_asked_for_more(monkeypatch, setting, threads):
+    """Float sums split over threads add in an order that changes with the thread count (the
+    100k-account features on 2 threads differ in their last bits from 1 thread's): one thread
+    unless ``B2B_DUCKDB_THREADS`` asks for more, wherever the process runs (JupyterLab, a
+    batch kernel, a script)."""
+    if setting is None:
+        monkeypatch.delenv("B2B_DUCKDB_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("B2B_DUCKDB_THREADS", setting)
+    backend = engine._new_backend(engine.parse("duckdb"))
+    assert backend.raw_sql("select current_setting('threads')").fetchall() == [(threads,)]
+
+
 def test_spark_without_pyspark_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)

@@ -18,8 +18,9 @@ per-account) result back as pandas.
 Settings (the source YAML's ``engine:`` key, parsed by :func:`parse`):
 
 * ``duckdb`` (default): an in-process, in-memory DuckDB (memory cap ``B2B_DUCKDB_MEMORY_LIMIT``,
-  512 MB by default, so large aggregations spill to disk; ``B2B_DUCKDB_THREADS`` threads when
-  the batch sets it).
+  512 MB by default, so large aggregations spill to disk; one thread unless
+  ``B2B_DUCKDB_THREADS`` says otherwise, so that float sums come out the same bits
+  everywhere).
 * ``pyspark``: a Spark session (``spark_master:``, ``local[2]`` by default) through
   ``ibis.pyspark.connect``; needs ``pip install -e '.[spark]'`` and a Java runtime. Starting
   Spark takes tens of seconds; the session is made once per process.
@@ -108,9 +109,14 @@ def _new_backend(engine: Engine):
         # A memory cap makes DuckDB spill large aggregations to disk instead of growing:
         # 10M order lines peak at ~0.8 GB with 512 MB here, ~1.1 GB without (bench_features).
         limit = os.environ.get("B2B_DUCKDB_MEMORY_LIMIT", "512MB")
-        config = {"memory_limit": limit, "preserve_insertion_order": False}
-        if os.environ.get("B2B_DUCKDB_THREADS"):  # set by the batch for parallel kernels
-            config["threads"] = int(os.environ["B2B_DUCKDB_THREADS"])
+        # One thread unless B2B_DUCKDB_THREADS asks for more: float sums split over threads
+        # add in an order that depends on the thread count and the scheduling (DuckDB's own
+        # float tests run single-threaded for that reason). Measured: the 100k-account
+        # features on 2 threads differ in their last bits from the 1-thread table a batch
+        # kernel computes. With one thread a notebook gives the same bytes in JupyterLab, in a
+        # batch and on any machine; more threads trade that for speed.
+        threads = int(os.environ.get("B2B_DUCKDB_THREADS") or 1)
+        config = {"memory_limit": limit, "preserve_insertion_order": False, "threads": threads}
         import duckdb
 
         backend = ibis.duckdb.connect(**config)
